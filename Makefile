@@ -1,0 +1,42 @@
+# nina_session developer entry points. `make test` works from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+# Python 3.13 by explicit path: pyenv's 3.13.0, else a system python3.13.
+PY313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13.0/bin/python3.13) $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQS := requirements/test.txt requirements/ha-2025.4.4-constraints.txt
+
+.PHONY: venv test lint typecheck pytest replay-demo clean bench soak compat demo
+
+$(STAMP): $(REQS)
+	@test -n "$(PY313)" || { echo "No Python 3.13 found (pyenv 3.13.0 or python3.13)"; exit 1; }
+	@echo "Installing into $(VENV) with $(PY313)"
+	@test -x $(PY) || $(PY313) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -r requirements/test.txt -c requirements/ha-2025.4.4-constraints.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+CODE := $(wildcard custom_components simulator tests bench)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# Engine and simulator tests run without Home Assistant's pytest plugin (they must not need HA);
+# the integration tests use pytest-homeassistant-custom-component.
+HA_FREE_TESTS := $(wildcard tests/engine tests/simulator)
+pytest: $(STAMP)
+	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(PYTEST_ARGS)
+	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(PYTEST_ARGS); fi
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""NINA Session: N.I.N.A. imaging sessions in Home Assistant."""

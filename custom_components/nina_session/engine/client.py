@@ -1,0 +1,365 @@
+"""REST and WebSocket client for the NINA Advanced API plugin (API "v2").
+
+This is the only module that knows the plugin's URLs and its response envelope
+(`{"Response", "Error", "StatusCode", "Success", "Type"}`). The HTTP status line is 200
+even for errors, so every answer's `Success` is checked. No redirect is ever followed:
+a 3xx answer means something other than the plugin is listening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+from typing import Any, Final
+
+import aiohttp
+
+DEFAULT_PORT: Final = 1888
+DEFAULT_REQUEST_TIMEOUT: Final = 10.0
+# REST bodies: event and image history grow all night; 64 MiB is far beyond a real one.
+DEFAULT_MAX_BODY_SIZE: Final = 64 * 1024 * 1024
+# Socket frames: one event is a few kB; aiohttp refuses a larger frame before we parse it.
+DEFAULT_MAX_MSG_SIZE: Final = 4 * 1024 * 1024
+MIN_PLUGIN_VERSION: Final[tuple[int, ...]] = (2, 0, 0, 0)
+
+API_PATH: Final = "/v2/api"
+SOCKET_PATH: Final = "/v2/socket"
+
+_JPEG_MAGIC: Final = b"\xff\xd8\xff"
+_VERSION_RE: Final = re.compile(r"\d{1,9}(?:\.\d{1,9}){1,3}")
+_HOST_FORBIDDEN: Final = frozenset("/\\?#@ \t\r\n")
+
+
+class NinaError(Exception):
+    """Base of every error raised by the NINA client."""
+
+
+class NinaConnectionError(NinaError):
+    """NINA could not be reached: refused, timeout, DNS, TLS, connection lost."""
+
+
+class NinaNotPluginError(NinaError):
+    """Something answered, but not the Advanced API plugin (HTML, non-JSON, wrong shape)."""
+
+
+class NinaApiError(NinaError):
+    """The plugin answered with `Success: false`; `status_code` is the one in the body."""
+
+    def __init__(self, status_code: int, error: str) -> None:
+        super().__init__(f"NINA API error {status_code}: {error}")
+        self.status_code = status_code
+        self.error = error
+
+
+def parse_plugin_version(value: object) -> tuple[int, ...]:
+    """`"2.2.6.0"` → `(2, 2, 6, 0)`; two to four numeric parts.
+
+    Raises NinaNotPluginError for anything else: a `/version` that does not answer a
+    version is not the plugin.
+    """
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value.strip()):
+        raise NinaNotPluginError(f"not a plugin version: {value!r}")
+    return tuple(int(part) for part in value.strip().split("."))
+
+
+def is_supported_plugin_version(version: tuple[int, ...]) -> bool:
+    """True when `version` is at least MIN_PLUGIN_VERSION (missing parts count as 0)."""
+    width = max(len(version), len(MIN_PLUGIN_VERSION))
+    padded = version + (0,) * (width - len(version))
+    minimum = MIN_PLUGIN_VERSION + (0,) * (width - len(MIN_PLUGIN_VERSION))
+    return padded >= minimum
+
+
+def _validate_host(host: str) -> str:
+    """Return the host as it goes into a URL (IPv6 in brackets); ValueError if not bare."""
+    value = host.strip()
+    if not value:
+        raise ValueError("host must not be empty")
+    if "://" in value:
+        raise ValueError(
+            f"host {host!r} must be a bare host name or IP address, without a scheme "
+            "such as 'http://'"
+        )
+    if any(char in _HOST_FORBIDDEN for char in value):
+        raise ValueError(
+            f"host {host!r} must be a bare host name or IP address, without a path, "
+            "query, user or spaces"
+        )
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" in bare:
+        try:
+            address = ipaddress.ip_address(bare)
+        except ValueError:
+            raise ValueError(
+                f"host {host!r} must not include a port; give the port separately"
+            ) from None
+        return f"[{address.compressed}]"
+    if "[" in bare or "]" in bare:
+        raise ValueError(f"host {host!r} is not a valid host name or IP address")
+    return bare
+
+
+def _decode_envelope(body: bytes, url: str) -> dict[str, Any]:
+    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
+    try:
+        decoded = json.loads(text)
+    except (ValueError, RecursionError):
+        snippet = text[:60].strip()
+        raise NinaNotPluginError(f"{url} did not answer JSON: {snippet!r}") from None
+    if (
+        not isinstance(decoded, dict)
+        or not isinstance(decoded.get("Success"), bool)
+        or ("Response" not in decoded and "Error" not in decoded)
+    ):
+        raise NinaNotPluginError(f"{url} answered JSON that is not the plugin envelope")
+    return decoded
+
+
+def _api_error(envelope: dict[str, Any], http_status: int) -> NinaApiError:
+    status = envelope.get("StatusCode")
+    if not isinstance(status, int) or isinstance(status, bool):
+        status = http_status
+    error = envelope.get("Error")
+    return NinaApiError(status, error if isinstance(error, str) and error else "unknown error")
+
+
+class _Missing:
+    """Marker for an endpoint the plugin does not have (older versions)."""
+
+
+_MISSING: Final = _Missing()
+
+
+class NinaClient:
+    """One NINA instance's REST API and event socket.
+
+    `session` is the caller's (Home Assistant's shared one); the client never closes it.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        host: str,
+        port: int = DEFAULT_PORT,
+        *,
+        tls: bool = False,
+        verify_tls: bool = True,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
+    ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+        if request_timeout <= 0:
+            raise ValueError("request_timeout must be positive")
+        if max_body_size <= 0 or max_msg_size <= 0:
+            raise ValueError("size limits must be positive")
+        url_host = _validate_host(host)
+        self._session = session
+        self._host = host.strip()
+        self._port = port
+        self._request_timeout = request_timeout
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._max_body_size = max_body_size
+        self._max_msg_size = max_msg_size
+        # ssl=False turns verification off; True uses the default verifying context.
+        self._ssl: bool = verify_tls or not tls
+        http, ws = ("https", "wss") if tls else ("http", "ws")
+        self._base_url = f"{http}://{url_host}:{port}{API_PATH}"
+        self._socket_url = f"{ws}://{url_host}:{port}{SOCKET_PATH}"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """REST base, e.g. `http://nina.local:1888/v2/api`."""
+        return self._base_url
+
+    @property
+    def socket_url(self) -> str:
+        """Event socket, e.g. `ws://nina.local:1888/v2/socket`."""
+        return self._socket_url
+
+    @property
+    def max_msg_size(self) -> int:
+        return self._max_msg_size
+
+    # ---- REST -------------------------------------------------------------------
+
+    async def version(self) -> str:
+        """The plugin version `A.B.C.D`: the cheap health probe and the plugin check."""
+        payload = await self._get("/version")
+        parse_plugin_version(payload)
+        assert isinstance(payload, str)
+        return payload.strip()
+
+    async def nina_version(self) -> str:
+        """The version of NINA itself."""
+        payload = await self._get("/version/nina")
+        if not isinstance(payload, str):
+            raise NinaNotPluginError("/version/nina did not answer a string")
+        return payload
+
+    async def application_start(self) -> str | None:
+        """When the NINA process started (plugin ≥ 2.2.6); None on older plugins."""
+        payload = await self._get("/application-start", missing_ok=True)
+        if isinstance(payload, _Missing):
+            return None
+        if not isinstance(payload, str):
+            raise NinaNotPluginError("/application-start did not answer a string")
+        return payload
+
+    async def event_history(self) -> Any:
+        """Every event since NINA started, oldest first (`Time` in NINA's local time)."""
+        return await self._get("/event-history")
+
+    async def image_history(self, all_images: bool = True) -> Any:
+        """Image records in capture order; without `all_images` only the latest one."""
+        params = {"all": "true"} if all_images else None
+        return await self._get("/image-history", params=params)
+
+    async def equipment_info(self) -> Any:
+        """Current state of all equipment."""
+        return await self._get("/equipment/info")
+
+    async def sequence_state(self) -> Any:
+        """Current state of the advanced sequencer."""
+        return await self._get("/sequence/state")
+
+    async def thumbnail(self, index: int) -> bytes | None:
+        """JPEG thumbnail of image `index`; None when the plugin has none for it."""
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"index must be a non-negative integer, not {index!r}")
+        path = f"/image/thumbnail/{index}"
+        status, content_type, body = await self._fetch(path, None)
+        if content_type.startswith("image/") or body.startswith(_JPEG_MAGIC):
+            return body if body else None
+        if status == 404 and not body.lstrip().startswith(b"{"):
+            return None  # a plugin without the endpoint
+        envelope = _decode_envelope(body, self._base_url + path)
+        if not envelope["Success"]:
+            return None
+        raise NinaNotPluginError(f"{path} answered JSON instead of an image")
+
+    async def _get(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        missing_ok: bool = False,
+    ) -> Any:
+        """GET an endpoint and return the envelope's `Response`."""
+        url = self._base_url + path
+        status, _, body = await self._fetch(path, params)
+        if missing_ok and status == 404 and not body.lstrip().startswith(b"{"):
+            return _MISSING
+        envelope = _decode_envelope(body, url)
+        if not envelope["Success"]:
+            error = _api_error(envelope, status)
+            if missing_ok and error.status_code == 404:
+                return _MISSING
+            raise error
+        return envelope.get("Response")
+
+    async def _fetch(self, path: str, params: dict[str, str] | None) -> tuple[int, str, bytes]:
+        """GET `path` under the REST base: (HTTP status, content type, body)."""
+        url = self._base_url + path
+        try:
+            async with self._session.get(
+                url,
+                params=params,
+                allow_redirects=False,
+                ssl=self._ssl,
+                timeout=self._timeout,
+            ) as resp:
+                if 300 <= resp.status < 400:
+                    location = resp.headers.get("Location", "")
+                    raise NinaNotPluginError(
+                        f"{url} answered a redirect (HTTP {resp.status}) to {location!r}; "
+                        "the NINA plugin never redirects"
+                    )
+                body = await self._read_limited(resp, url)
+                return resp.status, resp.content_type, body
+        except NinaError:
+            raise
+        except TimeoutError as err:
+            raise NinaConnectionError(
+                f"no answer from {url} within {self._request_timeout:g} s"
+            ) from err
+        except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as err:
+            raise NinaConnectionError(f"TLS error talking to {url}: {err}") from err
+        except aiohttp.ClientResponseError as err:
+            raise NinaNotPluginError(f"{url} did not answer valid HTTP: {err.message}") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise NinaConnectionError(f"cannot reach {url}: {err}") from err
+
+    async def _read_limited(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        limit = self._max_body_size
+        length = resp.content_length
+        if length is not None and length > limit:
+            raise NinaNotPluginError(f"{url} answered {length} bytes, over the {limit} limit")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise NinaNotPluginError(f"{url} answered more than the {limit} byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # ---- event socket -------------------------------------------------------------
+
+    async def connect_socket(self, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
+        """Open the event socket.
+
+        aiohttp pings every `heartbeat` seconds of silence and closes the socket with an
+        ERROR message when no pong arrives within `heartbeat / 2`, so a half-open
+        connection is noticed within about 1.5 * heartbeat. Frames over `max_msg_size`
+        make aiohttp close the socket with an ERROR (code 1009) before anything is parsed.
+        """
+        if heartbeat <= 0:
+            raise ValueError("heartbeat must be positive")
+        url = self._socket_url
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                ws = await self._session.ws_connect(
+                    url,
+                    heartbeat=heartbeat,
+                    max_msg_size=self._max_msg_size,
+                    ssl=self._ssl,
+                    autoclose=True,
+                    autoping=True,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self._request_timeout),
+                )
+        except TimeoutError as err:
+            raise NinaConnectionError(
+                f"no socket handshake from {url} within {self._request_timeout:g} s"
+            ) from err
+        except aiohttp.WSServerHandshakeError as err:
+            raise NinaNotPluginError(
+                f"{url} refused the WebSocket handshake (HTTP {err.status}: {err.message})"
+            ) from err
+        except (aiohttp.ClientSSLError, aiohttp.ClientConnectorCertificateError) as err:
+            raise NinaConnectionError(f"TLS error talking to {url}: {err}") from err
+        except aiohttp.ClientResponseError as err:
+            raise NinaNotPluginError(f"{url} did not answer valid HTTP: {err.message}") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise NinaConnectionError(f"cannot reach {url}: {err}") from err
+        # ws_connect offers no allow_redirects; refuse a socket reached through one.
+        response = getattr(ws, "_response", None)
+        if getattr(response, "history", ()):
+            await ws.close()
+            raise NinaNotPluginError(f"{url} redirected the WebSocket handshake")
+        return ws

@@ -1,0 +1,277 @@
+"""The live engine: one NINA instance, its connection, its pipeline and its database.
+
+Startup is load state → backfill → connect, but never blocking: `start()` opens the database
+and returns; the connection loop backfills and connects in the background, so Home Assistant
+never waits for an observatory PC that is switched off.
+
+All database work runs in one single-thread executor (the one writer). Live frames go through
+a bounded queue; a burst is handed to the pipeline as one batch, so it is one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
+import logging
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from .client import NinaClient, NinaError
+from .connection import ConnectionLoop
+from .health import ConnectionHealth
+from .models import Source
+from .pipeline import BatchResult, Pipeline, PipelineOptions
+from .replay import recording_line
+from .reports import health_view, legacy_view, session_view, stats_view
+from .store import Store
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+#: Live frames waiting for the pipeline; when full, reading the socket waits (back-pressure).
+QUEUE_SIZE = 10_000
+#: Most frames handed to the pipeline in one transaction.
+BATCH_SIZE = 1_000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    host: str
+    port: int
+    db_path: Path
+    options: PipelineOptions
+    tls: bool = False
+    verify_tls: bool = True
+    backfill_on_connect: bool = True
+    heartbeat: float = 30.0
+    probe_interval: float = 60.0
+    tick_interval: float = 60.0
+    record_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineUpdate:
+    """Told to subscribers after every change: processed events, connection, tick."""
+
+    reason: str
+    result: BatchResult | None = None
+
+
+class NinaEngine:
+    """Runs the whole live pipeline for one NINA instance."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        session: aiohttp.ClientSession,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        loop_factory: Callable[..., ConnectionLoop] = ConnectionLoop,
+    ) -> None:
+        self.config = config
+        self.health = ConnectionHealth()
+        self.client = NinaClient(
+            session, config.host, config.port, tls=config.tls, verify_tls=config.verify_tls
+        )
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nina_session_db")
+        self._queue: asyncio.Queue[tuple[str, datetime]] = asyncio.Queue(QUEUE_SIZE)
+        self._subscribers: list[Callable[[EngineUpdate], None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._refresh: asyncio.Future[None] | None = None
+        self._started = clock()
+        self._app_start: str | None = None
+        self._history_length = 0
+        self.pipeline: Pipeline | None = None
+        self._store: Store | None = None
+        self._loop = loop_factory(
+            self.client,
+            self.health,
+            on_connected=self._on_connected,
+            on_message=self._on_message,
+            on_disconnected=self._on_disconnected,
+            clock=clock,
+            heartbeat=config.heartbeat,
+            probe_interval=config.probe_interval,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the database and load the saved state; connect in the background."""
+        self._store = await self._run(Store, self.config.db_path)
+        store = self._store
+        self.pipeline = await self._run(Pipeline, store, self.config.options, self.health.events)
+        self._tasks = [
+            asyncio.create_task(self._drain(), name="nina_session pipeline"),
+            asyncio.create_task(self._ticker(), name="nina_session idle clock"),
+        ]
+        await self._loop.start()
+
+    async def stop(self) -> None:
+        """Close the socket, process what is queued, close the database; nothing left."""
+        await self._loop.stop()
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()
+        if self._store is not None:
+            await self._run(self._store.close)
+            self._store = None
+        self._executor.shutdown(wait=True)
+
+    def subscribe(self, callback: Callable[[EngineUpdate], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    # -- plumbing ----------------------------------------------------------------------
+    async def _run(self, func: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    def _broadcast(self, update: EngineUpdate) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(update)
+            except Exception:
+                _LOGGER.exception("Subscriber failed on %s", update.reason)
+
+    async def _on_message(self, text: str, received_at: datetime) -> None:
+        await self._queue.put((text, received_at))
+
+    async def _on_disconnected(self, reason: str) -> None:
+        self._broadcast(EngineUpdate("connection"))
+
+    async def _on_connected(self) -> None:
+        self._broadcast(EngineUpdate("connection"))
+        if self.config.backfill_on_connect:
+            await self.backfill()
+
+    async def _drain(self) -> None:
+        """Hand queued frames to the pipeline in batches, in arrival order."""
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < BATCH_SIZE and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                result = await self._run(self._process_frames, batch)
+            except Exception:
+                _LOGGER.exception("Processing %d frames failed", len(batch))
+                result = None
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if result is not None and result.changed:
+                self.health.last_event_at = batch[-1][1]
+                self._broadcast(EngineUpdate("events", result))
+
+    def _process_frames(self, batch: list[tuple[str, datetime]]) -> BatchResult:
+        assert self.pipeline is not None
+        if self.config.record_path is not None:
+            with self.config.record_path.open("a", encoding="utf-8") as handle:
+                for text, received_at in batch:
+                    try:
+                        frame: Any = json.loads(text)
+                    except ValueError:
+                        frame = text
+                    handle.write(recording_line(frame, received_at) + "\n")
+        return self.pipeline.ingest_frames(batch, Source.LIVE)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_interval)
+            pipeline = self.pipeline
+            if pipeline is None:
+                continue
+            closed = await self._run(pipeline.close_if_idle, self._clock())
+            if closed is not None:
+                _LOGGER.info("Session %s ended (idle)", closed.id)
+                self._broadcast(EngineUpdate("tick"))
+
+    # -- backfill and refresh ----------------------------------------------------------
+    async def backfill(self) -> BatchResult:
+        """Merge the plugin's event and image history into the store (no duplicates)."""
+        events = await self.client.event_history()
+        images = await self.client.image_history()
+        app_start = await self.client.application_start()
+        length = len(events) if isinstance(events, list) else 0
+        restarted = (self._app_start is not None and app_start != self._app_start) or (
+            length < self._history_length
+        )
+        self._app_start, self._history_length = app_start, length
+        pipeline = self.pipeline
+        assert pipeline is not None
+        if restarted:
+            pipeline.epoch += 1
+            _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
+        result = await self._run(pipeline.ingest_history, events, images)
+        if result.changed:
+            self._broadcast(EngineUpdate("backfill", result))
+        return result
+
+    async def refresh(self) -> None:
+        """Forced re-sync: backfill, then recompute state. Concurrent calls coalesce."""
+        if self._refresh is not None and not self._refresh.done():
+            return await asyncio.shield(self._refresh)
+        self._refresh = asyncio.ensure_future(self._do_refresh())
+        return await asyncio.shield(self._refresh)
+
+    async def _do_refresh(self) -> None:
+        pipeline = self.pipeline
+        assert pipeline is not None
+        try:
+            await self.backfill()
+        except NinaError as err:
+            _LOGGER.info("Refresh without backfill: %s", err)
+        await self._queue.join()
+        await self._run(pipeline.rebuild)
+        self._broadcast(EngineUpdate("rebuild"))
+
+    # -- reads (all on the writer thread) ----------------------------------------------
+    def _relative_db(self) -> str:
+        return self.config.db_path.name
+
+    async def session(self) -> dict[str, Any] | None:
+        assert self.pipeline is not None
+        return await self._run(session_view, self.pipeline, self.health)
+
+    def current_session(self) -> dict[str, Any] | None:
+        """The in-memory open session (cheap; for entity state)."""
+        return session_view(self.pipeline, self.health) if self.pipeline else None
+
+    async def stored_session(self, session_id: str) -> dict[str, Any] | None:
+        assert self._store is not None
+        return await self._run(self._store.session, session_id)
+
+    async def sessions(self, **query: Any) -> list[dict[str, Any]]:
+        assert self._store is not None
+        store = self._store
+        return await self._run(lambda: store.sessions(**query))
+
+    async def legacy(self) -> dict[str, Any]:
+        assert self.pipeline is not None
+        return await self._run(legacy_view, self.pipeline, self.health, self._clock())
+
+    async def health_json(self, db_path: str | None = None) -> dict[str, Any]:
+        assert self.pipeline is not None
+        path = db_path or self._relative_db()
+        return await self._run(health_view, self.pipeline, self.health, path)
+
+    async def stats(self, db_path: str | None = None) -> dict[str, Any]:
+        assert self.pipeline is not None
+        path = db_path or self._relative_db()
+        return await self._run(
+            stats_view, self.pipeline, self.health, path, self._started, self._clock()
+        )

@@ -1,0 +1,92 @@
+"""Connection health and event counters, as reported by the health endpoint.
+
+The connection loop owns a `ConnectionHealth` and updates it in place; the engine adds
+its own counts (processed, duplicates, backfilled, by type) to the same `events` object.
+`as_dict()` gives the JSON shape of design.md's "Health JSON" without its `db` part,
+which the engine adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .timeutil import iso_z
+
+
+@dataclass
+class EventCounters:
+    """Counts of socket frames and events, for the health and stats endpoints.
+
+    Who counts what: the connection loop counts `received` (every data frame read from
+    the socket) and the frames it refuses itself (`rejected` with reason `binary`,
+    `too_large` or `handler_error`); the engine's pipeline counts `processed`,
+    `duplicates`, `backfilled`, `by_type` and its own rejections (parse errors).
+    """
+
+    received: int = 0
+    processed: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    backfilled: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        """Count one rejected frame or event under `reason`."""
+        self.rejected += 1
+        self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
+
+    def count_type(self, event_type: str) -> None:
+        """Count one processed event of `event_type` (any string, unknown ones too)."""
+        self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
+
+    def as_dict(self, *, detailed: bool = False) -> dict[str, Any]:
+        """The `events` object of the health JSON; `detailed` adds the breakdowns (stats)."""
+        result: dict[str, Any] = {
+            "received": self.received,
+            "processed": self.processed,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "backfilled": self.backfilled,
+        }
+        if detailed:
+            result["by_type"] = dict(sorted(self.by_type.items()))
+            result["rejected_by_reason"] = dict(sorted(self.rejected_by_reason.items()))
+        return result
+
+
+@dataclass
+class ConnectionHealth:
+    """State of the link to one NINA instance. Mutable; the connection loop owns it.
+
+    `since` is when `connected` last took its current value (None before the first
+    attempt ended). `reconnects` counts connections established after the first one.
+    `consecutive_failures` counts attempts in a row that did not get connected;
+    `failing` is set once it reaches the loop's threshold and cleared on success.
+    """
+
+    connected: bool = False
+    since: datetime | None = None
+    last_event_at: datetime | None = None
+    last_message_at: datetime | None = None
+    reconnects: int = 0
+    consecutive_failures: int = 0
+    failing: bool = False
+    last_error: str | None = None
+    plugin_version: str | None = None
+    events: EventCounters = field(default_factory=EventCounters)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The health JSON of design.md, without `db` (the engine adds it)."""
+        return {
+            "connected": self.connected,
+            "since": iso_z(self.since),
+            "last_event_at": iso_z(self.last_event_at),
+            "reconnects": self.reconnects,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error,
+            "plugin_version": self.plugin_version,
+            "events": self.events.as_dict(),
+        }

@@ -1,0 +1,64 @@
+"""Normalized events: what every stage after the normalizer works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Source(StrEnum):
+    """Where an event came from; all sources go through the same pipeline."""
+
+    LIVE = "live"
+    HISTORY = "history"
+    REPLAY = "replay"
+
+
+#: Filter key for frames taken without a filter wheel.
+NO_FILTER = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A saved image with its context; `inferred` names fields filled from earlier events."""
+
+    image_type: str
+    exposure: float | None
+    filter: str
+    target: str | None
+    camera: str | None
+    telescope: str | None
+    hfr: float | None
+    stars: int | None
+    guiding_rms: float | None
+    temperature: float | None
+    taken_at: datetime | None
+    filename: str | None
+    inferred: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NinaEvent:
+    """One normalized NINA event.
+
+    `fingerprint` identifies the event's content. When it is `exact` (frames with their own
+    capture time) it alone is the identity; otherwise two events with the same fingerprint
+    within the dedup window are the same event seen twice.
+    """
+
+    name: str
+    time: datetime
+    data: dict[str, Any]
+    source: Source
+    fingerprint: str
+    exact: bool
+    frame: Frame | None = None
+
+    @property
+    def key(self) -> str:
+        """The stable storage key that makes inserts idempotent."""
+        if self.exact:
+            return self.fingerprint
+        return f"{self.fingerprint}@{round(self.time.timestamp() * 1000)}"

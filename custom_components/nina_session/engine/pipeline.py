@@ -1,0 +1,259 @@
+"""The one pipeline: parse → normalize → de-duplicate → state machine → store.
+
+Live frames, backfilled history, replayed recordings and tests all come through here; there
+is no second path. Everything is synchronous: the async engine runs it in its single writer
+thread, the replay CLI calls it directly.
+
+De-duplication: frames carry their own capture time, which identifies them exactly; any other
+event is the same event when its content fingerprint was already seen within the window
+(default 1 s), in this batch or in the database. That is what lets a live event and its
+history twin, or a replayed night, collapse to one.
+
+Ordering: sessions and state are a fold over the stored events in time order. A batch that
+contains an event older than what was already folded (a reordered or late delivery) is stored
+and the fold is recomputed from the stored events, so the result never depends on arrival
+order.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+import logging
+from typing import Any
+
+from .errors import FrameError
+from .fsm import SessionState
+from .health import EventCounters
+from .models import NinaEvent, Source
+from .normalize import Normalizer, pair_history_images
+from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
+from .store import Store
+from .wire import (
+    ImageRecord,
+    WireEvent,
+    parse_event_history,
+    parse_image_history,
+    parse_socket_frame,
+    parse_socket_message,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    instance: str
+    tz: tzinfo
+    idle_gap: timedelta = timedelta(hours=2)
+    dedup_window: timedelta = timedelta(seconds=1)
+    max_frame_bytes: int = 1_048_576
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch changed; the engine broadcasts it to subscribers."""
+
+    applied: list[Applied] = field(default_factory=list)
+    closed: list[Session] = field(default_factory=list)
+    duplicates: int = 0
+    rejected: int = 0
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied or self.closed or self.rebuilt)
+
+
+class Pipeline:
+    """Owns the normalizer, the tracker and the store's write path."""
+
+    def __init__(
+        self, store: Store, options: PipelineOptions, counters: EventCounters | None = None
+    ) -> None:
+        self.store = store
+        self.options = options
+        # Shared with the connection health, so one object reports every count.
+        self.counters = counters or EventCounters()
+        #: Out-of-order events seen, and fold recomputations they caused.
+        self.late_events = 0
+        self.rebuilds = 0
+        #: NINA process lifetime counter: history restarts empty when NINA restarts.
+        self.epoch = 0
+        self.normalizer = Normalizer(options.tz)
+        self.tracker = self._new_tracker()
+        saved = store.load_state()
+        if saved is not None:
+            restore_tracker(self.tracker, saved["tracker"])
+            self.normalizer.restore(saved.get("context", {}))
+
+    def _new_tracker(self) -> SessionTracker:
+        opts = self.options
+        return SessionTracker(opts.instance, opts.tz, opts.idle_gap)
+
+    # -- inputs ------------------------------------------------------------------------
+    def ingest_frames(
+        self, frames: Iterable[tuple[str | bytes | Any, datetime]], source: Source = Source.LIVE
+    ) -> BatchResult:
+        """Socket messages (raw text, or already decoded from a JSONL recording) with their
+        receive times."""
+        wires: list[WireEvent] = []
+        rejected = 0
+        for raw, received_at in frames:
+            self.counters.received += 1
+            try:
+                if isinstance(raw, str | bytes):
+                    limit = self.options.max_frame_bytes
+                    wires.append(parse_socket_frame(raw, received_at, max_bytes=limit))
+                else:
+                    wires.append(parse_socket_message(raw, received_at))
+            except FrameError as err:
+                rejected += 1
+                self.counters.reject(err.reason)
+                _LOGGER.debug("Rejected frame: %s", err)
+        result = self.ingest(wires, source)
+        result.rejected += rejected
+        return result
+
+    def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
+        """The plugin's `/event-history` and `/image-history?all=true` payloads."""
+        events, bad_events = parse_event_history(event_history)
+        images: list[ImageRecord] = []
+        bad_images = 0
+        if image_history is not None:
+            images, bad_images = parse_image_history(image_history)
+        self.counters.received += len(events) + bad_events
+        if bad_events:
+            for _ in range(bad_events):
+                self.counters.reject("bad_history_item")
+        if bad_images:
+            for _ in range(bad_images):
+                self.counters.reject("bad_image_record")
+        paired = pair_history_images(events, images, self.options.tz)
+        result = self.ingest(events, Source.HISTORY, paired)
+        self.counters.backfilled += len(result.applied)
+        result.rejected += bad_events
+        return result
+
+    def ingest(
+        self,
+        wires: Sequence[WireEvent],
+        source: Source,
+        images: Sequence[ImageRecord | None] | None = None,
+    ) -> BatchResult:
+        """Normalize, de-duplicate, fold and store one batch in one transaction."""
+        result = BatchResult()
+        events: list[NinaEvent] = []
+        for index, wire in enumerate(wires):
+            try:
+                image = images[index] if images is not None else None
+                events.append(self.normalizer.normalize(wire, source, image))
+            except FrameError as err:
+                result.rejected += 1
+                self.counters.reject(err.reason)
+                _LOGGER.debug("Rejected %s: %s", wire.name, err)
+        unique = self._deduplicate(events)
+        result.duplicates = len(events) - len(unique)
+        self.counters.duplicates += result.duplicates
+        if not unique:
+            return result
+        for event in unique:
+            self.counters.count_type(event.name)
+        self.counters.processed += len(unique)
+        last = self.tracker.last_time
+        if last is not None and min(event.time for event in unique) < last:
+            self.late_events += sum(event.time < last for event in unique)
+            self.store.write_batch(((e, None, self.epoch) for e in unique), (), None)
+            self.rebuild()
+            result.rebuilt = True
+            result.applied = [Applied(e, None, None) for e in unique]
+            return result
+        self._fold(unique, result)
+        return result
+
+    # -- steps -------------------------------------------------------------------------
+    def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
+        if not events:
+            return []
+        exact_keys = [event.key for event in events if event.exact]
+        seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
+        window = self.options.dedup_window.total_seconds()
+        loose = [event.time.timestamp() for event in events if not event.exact]
+        recent: dict[str, list[float]] = {}
+        if loose:
+            recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
+            for times in recent.values():
+                times.sort()
+        unique: list[NinaEvent] = []
+        for event in events:
+            if event.exact:
+                if event.key in seen_keys:
+                    continue
+                seen_keys.add(event.key)
+            else:
+                stamp = event.time.timestamp()
+                times = recent.setdefault(event.fingerprint, [])
+                at = bisect_left(times, stamp - window)
+                if at < len(times) and times[at] <= stamp + window:
+                    continue
+                insort(times, stamp)
+            unique.append(event)
+        return unique
+
+    def _fold(self, events: Sequence[NinaEvent], result: BatchResult) -> None:
+        rows: list[tuple[NinaEvent, str | None, int]] = []
+        touched: dict[str, Session] = {}
+        for event in events:
+            applied = self.tracker.apply(event)
+            result.applied.append(applied)
+            rows.append((event, applied.session_id, self.epoch))
+            if applied.closed is not None:
+                touched[applied.closed.id] = applied.closed
+                result.closed.append(applied.closed)
+            if self.tracker.open is not None:
+                touched[self.tracker.open.id] = self.tracker.open
+        self.store.write_batch(rows, self._summaries(touched.values()), self._state())
+
+    def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
+        open_session = self.tracker.open
+        state = self.tracker.fsm.state
+        return [(s, s.to_json(state if s is open_session else SessionState.IDLE)) for s in sessions]
+
+    def _state(self) -> tuple[str, dict[str, Any]]:
+        snapshot = {"tracker": tracker_snapshot(self.tracker),
+                    "context": self.normalizer.snapshot()}  # fmt: skip
+        return self.tracker.fsm.state.value, snapshot
+
+    def rebuild(self) -> None:
+        """Recompute every session and the current state from the stored events."""
+        self.rebuilds += 1
+        self.tracker = self._new_tracker()
+        sessions: dict[str, Session] = {}
+        reassign: list[tuple[str | None, int]] = []
+        for row_id, event in self.store.iter_events():
+            applied = self.tracker.apply(event)
+            reassign.append((applied.session_id, row_id))
+            if applied.opened is not None:
+                sessions[applied.opened.id] = applied.opened
+        self.store.write_batch(
+            (), self._summaries(sessions.values()), self._state(),
+            reassign=reassign, replace_sessions=True,
+        )  # fmt: skip
+        _LOGGER.info("Rebuilt %d sessions from stored events", len(sessions))
+
+    def close_if_idle(self, now: datetime) -> Session | None:
+        """Live clock tick: close the open session once the idle gap has passed."""
+        closed = self.tracker.close_if_idle(now)
+        if closed is not None:
+            self.store.write_batch((), self._summaries([closed]), self._state())
+        return closed
+
+    # -- views -------------------------------------------------------------------------
+    @property
+    def state(self) -> SessionState:
+        return self.tracker.fsm.state
+
+    def current_session(self) -> dict[str, Any] | None:
+        return self.tracker.current_json()

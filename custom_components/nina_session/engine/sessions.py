@@ -1,0 +1,277 @@
+"""Sessions: one night's work, its statistics, and the tracker that opens and closes them.
+
+Rules (deterministic, times from events only):
+
+- A session opens on SEQUENCE-STARTING, or on the first frame (not a SNAPSHOT) when no
+  session is open, so calibration-only nights are sessions too.
+- Every event while a session is open belongs to it; calibration frames taken after
+  SEQUENCE-FINISHED therefore count for the night they finish.
+- Activity is a *work* event (frames, sequence, autofocus, guiding, mount motion, flat panel,
+  Target Scheduler) or any event while the state is not ``idle`` (a three-hour cloud pause
+  inside a running sequence is still the same night's work).
+- It closes when activity resumes more than the idle gap (default 2 h) after the last
+  activity while idle, or when work begins that belongs to another observing night (local
+  date of the evening, noon to noon in NINA's timezone). Its end is its last activity. A
+  live clock may also close it once it has been idle that long
+  (`SessionTracker.close_if_idle`), which gives the same result a later event would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from .fsm import SessionState, StateMachine, Transition
+from .models import Frame, NinaEvent
+from .timeutil import iso_z, night_of
+
+_OPENS = "SEQUENCE-STARTING"
+_WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FLAT-LIGHT")
+_WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
+_ERRORS = {"ERROR-AF", "ERROR-PLATESOLVE", "SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"}
+_COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-FINISHED": "autofocus_runs",
+            "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
+
+
+def is_work(event: NinaEvent) -> bool:
+    if event.frame is not None:
+        return event.frame.image_type != "SNAPSHOT"
+    return event.name in _WORK_EVENTS or event.name.startswith(_WORK_PREFIXES)
+
+
+def opens_session(event: NinaEvent) -> bool:
+    return event.name == _OPENS or (
+        event.frame is not None and event.frame.image_type != "SNAPSHOT"
+    )
+
+
+@dataclass(slots=True)
+class _Mean:
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, value: float | None) -> None:
+        if value is not None:
+            self.total += value
+            self.count += 1
+
+    @property
+    def value(self) -> float | None:
+        return round(self.total / self.count, 3) if self.count else None
+
+
+@dataclass(slots=True)
+class Session:
+    """Statistics of one session; `to_json` gives the canonical session JSON."""
+
+    id: str
+    instance: str
+    start: datetime
+    night: str
+    end: datetime | None = None
+    last_work: datetime | None = None
+    targets: list[str] = field(default_factory=list)
+    by_type: dict[str, int] = field(default_factory=dict)
+    by_filter: dict[str, list[float]] = field(default_factory=dict)
+    hfr_last: float | None = None
+    stars_last: int | None = None
+    rms_last: float | None = None
+    hfr: _Mean = field(default_factory=_Mean)
+    rms: _Mean = field(default_factory=_Mean)
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("dithers", "autofocus_runs", "meridian_flips", "pauses", "errors"), 0
+        )
+    )
+    current: dict[str, Any] = field(default_factory=dict)
+    state_history: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, event: NinaEvent, transition: Transition | None, active: bool) -> None:
+        if active:
+            self.last_work = max(self.last_work or event.time, event.time)
+        counter = _COUNTED.get(event.name)
+        if counter:
+            self.counts[counter] += 1
+        elif event.name in _ERRORS:
+            self.counts["errors"] += 1
+        target = event.data.get("TargetName") if event.name.startswith("TS-") else None
+        if isinstance(target, str) and target.strip():
+            self._target(target.strip())
+            self.current["target"] = target.strip()
+        if event.frame is not None:
+            self._frame(event.frame, event.time)
+        if transition is not None:
+            self.counts["pauses"] += transition.counts_pause
+            if transition.state != transition.previous:
+                self.state_history.append(
+                    {
+                        "state": transition.state.value,
+                        "since": iso_z(transition.time),
+                        "cause": transition.cause,
+                    }  # fmt: skip
+                )
+
+    def _target(self, name: str) -> None:
+        if name not in self.targets:
+            self.targets.append(name)
+
+    def _frame(self, frame: Frame, time: datetime) -> None:
+        self.by_type[frame.image_type] = self.by_type.get(frame.image_type, 0) + 1
+        self.current.update(
+            filter=frame.filter, image_type=frame.image_type, exposure=frame.exposure,
+            last_image_at=iso_z(time),
+        )  # fmt: skip
+        if frame.image_type != "LIGHT":
+            return
+        if frame.target:
+            self._target(frame.target)
+            self.current["target"] = frame.target
+        slot = self.by_filter.setdefault(frame.filter, [0, 0.0])
+        slot[0] += 1
+        slot[1] += frame.exposure or 0.0
+        self.hfr.add(frame.hfr)
+        self.rms.add(frame.guiding_rms)
+        self.hfr_last = frame.hfr if frame.hfr is not None else self.hfr_last
+        self.stars_last = frame.stars if frame.stars is not None else self.stars_last
+        self.rms_last = frame.guiding_rms if frame.guiding_rms is not None else self.rms_last
+
+    @property
+    def integration_seconds(self) -> float:
+        return round(sum(seconds for _, seconds in self.by_filter.values()), 3)
+
+    def to_json(self, state: SessionState) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "instance": self.instance,
+            "start": iso_z(self.start),
+            "end": iso_z(self.end),
+            "state": state.value,
+            "current": {
+                key: self.current.get(key)
+                for key in ("target", "filter", "image_type", "exposure", "last_image_at")
+            },
+            "targets": list(self.targets),
+            "frames": {
+                "total": sum(self.by_type.values()),
+                "by_type": dict(self.by_type),
+                "by_filter": {
+                    name: {"count": int(count), "seconds": round(seconds, 3)}
+                    for name, (count, seconds) in self.by_filter.items()
+                },
+            },
+            "integration_seconds": self.integration_seconds,
+            "quality": {
+                "hfr_last": self.hfr_last,
+                "hfr_mean": self.hfr.value,
+                "stars_last": self.stars_last,
+                "guiding_rms_last": self.rms_last,
+                "guiding_rms_mean": self.rms.value,
+            },
+            "counts": dict(self.counts),
+            "state_history": list(self.state_history),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What folding one event did."""
+
+    event: NinaEvent
+    session_id: str | None
+    transition: Transition | None
+    closed: Session | None = None
+    opened: Session | None = None
+
+
+class SessionTracker:
+    """State machine plus session bookkeeping; fold events in time order."""
+
+    def __init__(self, instance: str, tz: tzinfo, idle_gap: timedelta) -> None:
+        self.instance = instance
+        self.tz = tz
+        self.idle_gap = idle_gap
+        self.fsm = StateMachine()
+        self.open: Session | None = None
+        self.last_time: datetime | None = None
+
+    def apply(self, event: NinaEvent) -> Applied:
+        closed = None
+        active = is_work(event) or self.fsm.state != SessionState.IDLE
+        session = self.open
+        if session is not None and active and self._ends_before(session, event):
+            closed = self._close(session)
+        transition = self.fsm.apply(event)
+        opened = None
+        if self.open is None and opens_session(event):
+            opened = self.open = self._new_session(event)
+        if self.open is not None:
+            self.open.add(event, transition, active)
+        self.last_time = max(self.last_time or event.time, event.time)
+        return Applied(event, self.open.id if self.open else None, transition, closed, opened)
+
+    def close_if_idle(self, now: datetime) -> Session | None:
+        """Close the open session once it has been idle for the gap on a live clock."""
+        session = self.open
+        if session is None or self.fsm.state != SessionState.IDLE:
+            return None
+        if now - (session.last_work or session.start) > self.idle_gap:
+            return self._close(session)
+        return None
+
+    def _ends_before(self, session: Session, event: NinaEvent) -> bool:
+        last = session.last_work or session.start
+        if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
+            return True
+        return opens_session(event) and night_of(event.time, self.tz) != session.night
+
+    def _close(self, session: Session) -> Session:
+        session.end = session.last_work or session.start
+        self.open = None
+        return session
+
+    def _new_session(self, event: NinaEvent) -> Session:
+        start_id = iso_z(event.time)
+        return Session(
+            id=f"{start_id}-{self.instance}",
+            instance=self.instance,
+            start=event.time,
+            night=night_of(event.time, self.tz),
+        )
+
+    def current_json(self) -> dict[str, Any] | None:
+        return self.open.to_json(self.fsm.state) if self.open else None
+
+
+def session_to_record(session: Session) -> dict[str, Any]:
+    """Everything needed to continue a session after a restart (JSON-safe)."""
+    record = asdict(session)
+    for key in ("start", "end", "last_work"):
+        value = record[key]
+        record[key] = value.isoformat() if value is not None else None
+    return record
+
+
+def session_from_record(record: dict[str, Any]) -> Session:
+    values = dict(record)
+    for key in ("start", "end", "last_work"):
+        if values.get(key) is not None:
+            values[key] = datetime.fromisoformat(values[key])
+    values["hfr"] = _Mean(**values["hfr"])
+    values["rms"] = _Mean(**values["rms"])
+    return Session(**values)
+
+
+def tracker_snapshot(tracker: SessionTracker) -> dict[str, Any]:
+    return {
+        "fsm": tracker.fsm.snapshot(),
+        "open": session_to_record(tracker.open) if tracker.open else None,
+        "last_time": tracker.last_time.isoformat() if tracker.last_time else None,
+    }
+
+
+def restore_tracker(tracker: SessionTracker, snap: dict[str, Any]) -> None:
+    tracker.fsm.restore(snap["fsm"])
+    tracker.open = session_from_record(snap["open"]) if snap.get("open") else None
+    last = snap.get("last_time")
+    tracker.last_time = datetime.fromisoformat(last) if last else None

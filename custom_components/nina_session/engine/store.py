@@ -1,0 +1,302 @@
+"""SQLite store: the full-fidelity session history that the HA recorder would purge.
+
+One connection, used from one writer thread (the engine runs every call in a single-thread
+executor). WAL journal, batched writes: a backfill of thousands of events is one transaction.
+The unique `event_key` makes inserts idempotent, so replays and re-deliveries change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+import json
+import logging
+from pathlib import Path
+import sqlite3
+from typing import Any
+
+from .models import Frame, NinaEvent, Source
+from .sessions import Session
+
+_LOGGER = logging.getLogger(__name__)
+
+# Forward migrations; index = version reached after running it.
+MIGRATIONS: tuple[str, ...] = (
+    "",
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        instance TEXT NOT NULL,
+        night TEXT NOT NULL,
+        start_ts REAL NOT NULL,
+        end_ts REAL,
+        summary TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX ix_sessions_start ON sessions (start_ts);
+    CREATE TABLE session_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_key TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        session_id TEXT,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        data TEXT NOT NULL,
+        frame TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX ix_events_session ON session_events (session_id);
+    CREATE INDEX ix_events_ts ON session_events (ts);
+    CREATE INDEX ix_events_name_ts ON session_events (name, ts);
+    CREATE TABLE session_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state TEXT NOT NULL,
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TRIGGER tr_sessions_updated AFTER UPDATE ON sessions BEGIN
+        UPDATE sessions SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER tr_events_updated AFTER UPDATE OF session_id ON session_events BEGIN
+        UPDATE session_events SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER tr_state_updated AFTER UPDATE ON session_state BEGIN
+        UPDATE session_state SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE id = 1;
+    END;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS) - 1
+
+
+class StoreError(Exception):
+    """The database cannot be used (corrupt, locked, read-only, full)."""
+
+
+def _frame_json(frame: Frame | None) -> str | None:
+    if frame is None:
+        return None
+    values = asdict(frame)
+    values["taken_at"] = frame.taken_at.isoformat() if frame.taken_at else None
+    return json.dumps(values, separators=(",", ":"))
+
+
+def _frame_from_json(text: str | None) -> Frame | None:
+    if text is None:
+        return None
+    values = json.loads(text)
+    if values.get("taken_at"):
+        values["taken_at"] = datetime.fromisoformat(values["taken_at"])
+    values["inferred"] = tuple(values.get("inferred", ()))
+    return Frame(**values)
+
+
+class Store:
+    """The engine's SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # One writer thread owns the connection; it may be created on another thread.
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path.name}: {err}") from err
+        self.last_write: datetime | None = None
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = db.execute("SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"schema {version} is newer than this version knows")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            _LOGGER.info("Migrating %s to schema %s", self.path.name, target)
+            with db:
+                db.executescript(f"BEGIN; {MIGRATIONS[target]} COMMIT;")
+        with db:
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- reads -------------------------------------------------------------------------
+    def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT event_key FROM session_events WHERE event_key IN ({marks})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
+    def fingerprints_between(self, start_ts: float, end_ts: float) -> dict[str, list[float]]:
+        """Fingerprints stored in a time range, for window de-duplication."""
+        seen: dict[str, list[float]] = {}
+        rows = self._db.execute(
+            "SELECT fingerprint, ts FROM session_events WHERE ts BETWEEN ? AND ?",
+            (start_ts, end_ts),
+        )
+        for fingerprint, ts in rows:
+            seen.setdefault(fingerprint, []).append(ts)
+        return seen
+
+    def iter_events(self, batch: int = 5000) -> Iterator[tuple[int, NinaEvent]]:
+        """Every stored event in fold order (time, then arrival)."""
+        cursor = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts, id"
+        )
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield row[0], self._event(row)
+
+    _EVENT_COLUMNS = "id, name, ts, data, source, fingerprint, event_key, frame"
+
+    @staticmethod
+    def _event(row: Sequence[Any]) -> NinaEvent:
+        _, name, ts, data, source, fingerprint, key, frame = row
+        return NinaEvent(
+            name=name,
+            time=datetime.fromtimestamp(ts, UTC),
+            data=json.loads(data),
+            source=Source(source),
+            fingerprint=fingerprint,
+            exact=key == fingerprint,
+            frame=_frame_from_json(frame),
+        )
+
+    def latest_event(self, names: Sequence[str]) -> NinaEvent | None:
+        """The newest stored event with one of these names."""
+        marks = ",".join("?" * len(names))
+        row = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events WHERE name IN ({marks}) "
+            "ORDER BY ts DESC, id DESC LIMIT 1",
+            tuple(names),
+        ).fetchone()
+        return self._event(row) if row else None
+
+    def recent_events(self, count: int) -> list[NinaEvent]:
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts DESC, id DESC LIMIT ?",
+            (count,),
+        )
+        return [self._event(row) for row in rows]
+
+    def session_frames(self, session_id: str) -> list[Frame]:
+        rows = self._db.execute(
+            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL",
+            (session_id,),
+        )
+        return [frame for (text,) in rows if (frame := _frame_from_json(text)) is not None]
+
+    def load_state(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT data FROM session_state WHERE id = 1").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def sessions(
+        self,
+        *,
+        start_ts: float | None = None,
+        end_ts: float | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.execute(
+            f"SELECT summary FROM sessions WHERE start_ts >= ? AND start_ts <= ? "
+            f"ORDER BY start_ts {order} LIMIT ? OFFSET ?",
+            (start_ts or 0.0, end_ts or 1e12, limit, offset),
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT summary FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def counts(self) -> dict[str, Any]:
+        sessions = self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        events = self._db.execute("SELECT COUNT(*) FROM session_events").fetchone()[0]
+        size = sum(
+            path.stat().st_size for path in (self.path, Path(f"{self.path}-wal")) if path.exists()
+        )
+        return {"sessions": sessions, "events": events, "size_bytes": size}
+
+    def totals(self) -> dict[str, Any]:
+        """Totals over all stored history (stats view)."""
+        nights = 0
+        frames = 0
+        seconds = 0.0
+        by_target: dict[str, dict[str, float]] = {}
+        for (summary,) in self._db.execute("SELECT summary FROM sessions"):
+            session = json.loads(summary)
+            nights += 1
+            frames += session["frames"]["total"]
+            seconds += session["integration_seconds"]
+            for target in session["targets"][:1] or ["unknown"]:
+                per_filter = by_target.setdefault(target, {})
+                for name, slot in session["frames"]["by_filter"].items():
+                    per_filter[name] = round(per_filter.get(name, 0.0) + slot["seconds"], 3)
+        return {"nights": nights, "frames": frames, "integration_seconds": round(seconds, 3),
+                "by_target": by_target}  # fmt: skip
+
+    # -- writes ------------------------------------------------------------------------
+    def write_batch(
+        self,
+        events: Iterable[tuple[NinaEvent, str | None, int]],
+        sessions: Iterable[tuple[Session, dict[str, Any]]],
+        state: tuple[str, dict[str, Any]] | None,
+        *,
+        reassign: Iterable[tuple[str | None, int]] = (),
+        replace_sessions: bool = False,
+    ) -> None:
+        """One transaction: new events, touched sessions, current state."""
+        rows = [
+            (ev.key, ev.fingerprint, ev.time.timestamp(), ev.name, ev.source.value, sid, epoch,
+             json.dumps(ev.data, separators=(",", ":")), _frame_json(ev.frame))
+            for ev, sid, epoch in events
+        ]  # fmt: skip
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO session_events (event_key, fingerprint, ts, name, "
+                "source, session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            if replace_sessions:
+                self._db.execute("DELETE FROM sessions")
+            self._db.executemany("UPDATE session_events SET session_id = ? WHERE id = ?", reassign)
+            self._db.executemany(
+                "INSERT INTO sessions (id, instance, night, start_ts, end_ts, summary) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET "
+                "end_ts = excluded.end_ts, summary = excluded.summary",
+                [
+                    (s.id, s.instance, s.night, s.start.timestamp(),
+                     s.end.timestamp() if s.end else None,
+                     json.dumps(summary, separators=(",", ":")))
+                    for s, summary in sessions
+                ],
+            )  # fmt: skip
+            if state is not None:
+                self._db.execute(
+                    "INSERT INTO session_state (id, state, data) VALUES (1, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+                    (state[0], json.dumps(state[1], separators=(",", ":"))),
+                )
+        self.last_write = datetime.now(UTC)

@@ -1,0 +1,44 @@
+"""Time handling: everything inside the engine is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from .errors import FrameError
+
+
+def parse_nina_time(text: str, default_tz: tzinfo) -> datetime:
+    """Parse NINA's .NET round-trip time (7 fractional digits, offset optional, or ``Z``).
+
+    A time without an offset is NINA's local time: it is read in `default_tz` (the configured
+    NINA timezone). The original system forced UTC-5 here and dropped ``Z`` times.
+    """
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError) as err:
+        raise FrameError("bad_time", repr(text)[:60]) from err
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=default_tz)
+    return parsed.astimezone(UTC)
+
+
+def iso_z(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with ``Z`` and whole seconds: the shape of every time we publish."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def iso_z_ms(moment: datetime) -> str:
+    """Like `iso_z` with milliseconds, for event times where order within a second matters."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def from_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def night_of(moment: datetime, tz: tzinfo) -> str:
+    """The observing night a moment belongs to: local date of the evening (noon to noon)."""
+    return (moment.astimezone(tz) - timedelta(hours=12)).date().isoformat()

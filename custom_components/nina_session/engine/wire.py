@@ -1,0 +1,193 @@
+"""Wire models of the Advanced API plugin's v2 shapes.
+
+This is the only module that knows the v2 envelope and field names, so a v3 adapter can sit
+beside it. It turns raw socket text and decoded REST payloads into `WireEvent` and
+`ImageRecord` values, or raises `FrameError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+import json
+import math
+from typing import Any
+
+from .errors import FrameError
+
+# A socket frame is at most a few KiB (IMAGE-SAVE with full statistics); 1 MiB is absurd.
+MAX_FRAME_BYTES = 1_048_576
+
+#: Name given to socket messages whose `Response` is a plain string (sequence "send WebSocket
+#: event" instruction, `*-INFO-UPDATED` notices). They are kept as generic events.
+MESSAGE_EVENT = "MESSAGE"
+
+
+@dataclass(frozen=True, slots=True)
+class WireEvent:
+    """One event as the plugin described it, before normalization."""
+
+    name: str
+    data: Mapping[str, Any]
+    #: NINA's own `Time` text (history items); None for live socket events.
+    time_text: str | None
+    #: When we received it (UTC), for live events and replays; None for history items.
+    received_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """The statistics of one saved image (`ImageStatistics` / an image-history record)."""
+
+    image_type: str | None
+    exposure: float | None
+    filter: str | None
+    target: str | None
+    camera: str | None
+    telescope: str | None
+    date_text: str | None
+    filename: str | None
+    hfr: float | None
+    stars: int | None
+    rms_text: str | None
+    temperature: float | None
+    gain: int | None
+    offset: int | None
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for missing/NaN/"NaN"/non-numeric values."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _integer(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        stripped = value.strip()
+        return stripped or None
+    return None
+
+
+def parse_image_record(stats: Any) -> ImageRecord:
+    """Read an `ImageStatistics` object; every key may be missing (older plugins)."""
+    if not isinstance(stats, Mapping):
+        raise FrameError("bad_shape", "image statistics is not an object")
+    image_type = _text(stats.get("ImageType"))
+    return ImageRecord(
+        image_type=image_type.upper() if image_type else None,
+        exposure=_number(stats.get("ExposureTime")),
+        filter=_text(stats.get("Filter")),
+        target=_text(stats.get("TargetName")),
+        camera=_text(stats.get("CameraName")),
+        telescope=_text(stats.get("TelescopeName")),
+        date_text=_text(stats.get("Date")),
+        filename=_text(stats.get("Filename")),
+        hfr=_number(stats.get("HFR")),
+        stars=_integer(stats.get("Stars")),
+        rms_text=_text(stats.get("RmsText")),
+        temperature=_number(stats.get("Temperature")),
+        gain=_integer(stats.get("Gain")),
+        offset=_integer(stats.get("Offset")),
+    )
+
+
+def unwrap_envelope(message: Any, *, expected_type: str | None = None) -> Any:
+    """Return the envelope's `Response`, checking `Success` (the HTTP status is always 200)."""
+    if not isinstance(message, Mapping) or "Response" not in message:
+        raise FrameError("bad_shape", "not a plugin envelope")
+    if message.get("Success") is False:
+        raise FrameError(
+            "plugin_error", f"{message.get('StatusCode')}: {message.get('Error') or 'unknown'}"
+        )
+    if expected_type is not None and message.get("Type") not in (None, expected_type):
+        raise FrameError("bad_shape", f"envelope type {message.get('Type')!r}")
+    return message["Response"]
+
+
+def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
+    name = obj.get("Event")
+    if not isinstance(name, str) or not name.strip():
+        raise FrameError("missing_event", "object has no Event name")
+    time_text = obj.get("Time")
+    if time_text is not None and not isinstance(time_text, str):
+        raise FrameError("bad_time", f"Time is {type(time_text).__name__}")
+    data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
+    return WireEvent(name.strip().upper(), data, time_text, received_at)
+
+
+def parse_socket_message(message: Any, received_at: datetime) -> WireEvent:
+    """Turn one decoded socket message into an event."""
+    response = unwrap_envelope(message)
+    if isinstance(response, str):
+        return WireEvent(MESSAGE_EVENT, {"Message": response}, None, received_at)
+    if not isinstance(response, Mapping):
+        raise FrameError("bad_shape", f"Response is {type(response).__name__}")
+    return _event_from_object(response, received_at)
+
+
+def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """Decode socket text, refusing absurd sizes before parsing. NaN tokens are accepted."""
+    if len(raw) > max_bytes:
+        raise FrameError("too_large", f"{len(raw)} bytes")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise FrameError("not_json", str(err)[:80]) from err
+
+
+def parse_socket_frame(
+    raw: str | bytes, received_at: datetime, *, max_bytes: int = MAX_FRAME_BYTES
+) -> WireEvent:
+    """Raw socket text → event (the live path)."""
+    return parse_socket_message(decode_frame(raw, max_bytes=max_bytes), received_at)
+
+
+def _history_list(payload: Any) -> list[Any]:
+    if isinstance(payload, Mapping) and "Response" in payload:
+        payload = unwrap_envelope(payload)
+    if not isinstance(payload, list):
+        raise FrameError("bad_shape", "history is not a list")
+    return payload
+
+
+def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
+    """The `/event-history` list (or its envelope) → (events, number of rejected items)."""
+    events: list[WireEvent] = []
+    rejected = 0
+    for item in _history_list(payload):
+        if not isinstance(item, Mapping) or not isinstance(item.get("Time"), str):
+            rejected += 1
+            continue
+        try:
+            events.append(_event_from_object(item, None))
+        except FrameError:
+            rejected += 1
+    return events, rejected
+
+
+def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
+    """The `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
+    records: list[ImageRecord] = []
+    rejected = 0
+    for item in _history_list(payload):
+        try:
+            records.append(parse_image_record(item))
+        except FrameError:
+            rejected += 1
+    return records, rejected

@@ -1,0 +1,110 @@
+"""The session state machine, driven through the real pipeline on a real SQLite file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from custom_components.nina_session.engine.fsm import SessionState
+from custom_components.nina_session.engine.pipeline import Pipeline
+from tests.engine.frames import event, frames, image
+
+
+def states(pipeline: Pipeline, *items: tuple[float, dict[str, Any]]) -> list[str]:
+    pipeline.ingest_frames(frames(*items))
+    session = pipeline.current_session()
+    assert session is not None
+    return [entry["state"] for entry in session["state_history"]]
+
+
+def test_cloud_pause_is_left_when_the_sky_is_safe_again(pipeline: Pipeline) -> None:
+    history = states(
+        pipeline,
+        (0, event("SEQUENCE-STARTING")),
+        (5, image(0)),
+        (6, event("SAFETY-CHANGED", IsSafe=False)),
+        (6.1, event("GUIDER-STOP")),
+        (6.2, event("MOUNT-PARKED")),
+        (30, event("SAFETY-CHANGED", IsSafe=True)),
+        (30.5, event("MOUNT-UNPARKED")),
+        (31, event("GUIDER-START")),
+        (36, image(31)),
+    )
+    assert history == ["imaging", "paused", "imaging"]
+    session = pipeline.current_session()
+    assert session is not None and session["counts"]["pauses"] == 1
+
+
+def test_guiding_lost_mid_sequence_pauses_and_guider_start_resumes(pipeline: Pipeline) -> None:
+    history = states(
+        pipeline,
+        (0, event("SEQUENCE-STARTING")),
+        (5, event("GUIDER-STOP")),
+        (7, event("GUIDER-START")),
+    )
+    assert history == ["imaging", "paused", "imaging"]
+
+
+def test_meridian_flip_and_autofocus_guider_stops_are_not_pauses(pipeline: Pipeline) -> None:
+    history = states(
+        pipeline,
+        (0, event("SEQUENCE-STARTING")),
+        (1, event("AUTOFOCUS-STARTING")),
+        (1.1, event("GUIDER-STOP")),
+        (3, event("AUTOFOCUS-FINISHED")),
+        (3.1, event("GUIDER-START")),
+        (60, event("GUIDER-STOP")),
+        (60.1, event("MOUNT-BEFORE-FLIP")),
+        (62, event("MOUNT-AFTER-FLIP")),
+        (63, event("GUIDER-START")),
+        (68, image(63)),
+    )
+    session = pipeline.current_session()
+    assert session is not None
+    assert session["counts"] == {"dithers": 0, "autofocus_runs": 1, "meridian_flips": 1,
+                                 "pauses": 0, "errors": 0}  # fmt: skip
+    # The guider stop just before the flip shows briefly, but is not an interruption.
+    assert history == ["imaging", "paused", "imaging"]
+
+
+def test_dawn_flats_and_darks_after_the_sequence(pipeline: Pipeline) -> None:
+    history = states(
+        pipeline,
+        (0, event("SEQUENCE-STARTING")),
+        (5, image(0)),
+        (10, event("GUIDER-STOP")),
+        (10.2, event("MOUNT-PARKED")),
+        (10.5, event("SEQUENCE-FINISHED")),
+        (20, event("FLAT-CONNECTED")),
+        (21, event("FLAT-COVER-CLOSED")),
+        (22, event("FLAT-LIGHT-TOGGLED")),
+        (22.1, image(22.05, image_type="FLAT", exposure=1.5)),
+        (23, event("FLAT-LIGHT-TOGGLED")),
+        (30, image(25, image_type="DARK", filter_name=None, exposure=300)),
+        (31, image(30.5, image_type="BIAS", filter_name=None, exposure=0.001)),
+    )
+    assert history == ["imaging", "paused", "idle", "flats", "idle", "darks"]
+    session = pipeline.current_session()
+    assert session is not None
+    # A wind-down guider stop before SEQUENCE-FINISHED is not counted as a pause.
+    assert session["counts"]["pauses"] == 0
+    assert session["frames"]["by_type"] == {"LIGHT": 1, "FLAT": 1, "DARK": 1, "BIAS": 1}
+    assert session["frames"]["by_filter"] == {"Ha": {"count": 1, "seconds": 300.0}}
+
+
+def test_flat_panel_connecting_at_dusk_is_not_flats(pipeline: Pipeline) -> None:
+    pipeline.ingest_frames(frames((0, event("FLAT-CONNECTED")), (1, event("FLAT-COVER-OPENED"))))
+    assert pipeline.state == SessionState.IDLE
+    assert pipeline.current_session() is None
+
+
+def test_nonsense_transitions_are_counted_not_raised(pipeline: Pipeline) -> None:
+    pipeline.ingest_frames(
+        frames(
+            (0, event("SEQUENCE-FINISHED")),
+            (1, event("MOUNT-AFTER-FLIP")),
+            (2, event("SAFETY-CHANGED", IsSafe="maybe")),
+        )  # fmt: skip
+    )
+    assert pipeline.tracker.fsm.anomalies == {
+        "finished_without_start": 1, "flip_without_start": 1, "safety_without_state": 1}  # fmt: skip
+    assert pipeline.state == SessionState.IDLE

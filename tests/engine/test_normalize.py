@@ -1,0 +1,95 @@
+"""Normalizer: UTC times, sparse frames enriched from context."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.nina_session.engine.models import Source
+from custom_components.nina_session.engine.normalize import (
+    Normalizer,
+    pair_history_images,
+    parse_rms_arcsec,
+)
+from custom_components.nina_session.engine.timeutil import parse_nina_time
+from custom_components.nina_session.engine.wire import (
+    WireEvent,
+    parse_image_record,
+    parse_socket_frame,
+)
+from tests.engine.frames import T0, event, image
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T19:00:00.1234567+01:00", datetime(2026, 11, 24, 18, 0, 0, 123456, UTC)),
+        ("2026-11-24T18:00:00Z", datetime(2026, 11, 24, 18, 0, tzinfo=UTC)),
+        # No offset: NINA's configured zone (CET in November), not a fixed UTC-5.
+        ("2026-11-24T19:00:00", datetime(2026, 11, 24, 18, 0, tzinfo=UTC)),
+        # Summer time is honoured for offset-less times too.
+        ("2026-07-01T23:00:00", datetime(2026, 7, 1, 21, 0, tzinfo=UTC)),
+    ],
+)
+def test_times_become_utc(text: str, expected: datetime) -> None:
+    assert parse_nina_time(text, BERLIN) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "arcsec"),
+    [('Tot: 0.62 (0.55")', 0.55), ("", None), ('Tot: 1,20 (0,98")', 0.98), ("n/a", None)],
+)
+def test_rms_text(text: str, arcsec: float | None) -> None:
+    assert parse_rms_arcsec(text) == arcsec
+
+
+def test_sparse_frame_takes_target_and_filter_from_earlier_events() -> None:
+    normalizer = Normalizer(BERLIN)
+    for message in (
+        event("TS-TARGETSTART", TargetName="NGC 7000", ProjectName="North America"),
+        event("FILTERWHEEL-CHANGED", Previous={"Name": "Ha", "Id": 0}, New={"Name": "OIII", "Id": 1}),
+    ):  # fmt: skip
+        normalizer.normalize(parse_socket_frame(json.dumps(message), T0), Source.LIVE)
+    old_plugin = image(5, image_type=None, filter_name=None, target=None)
+    result = normalizer.normalize(parse_socket_frame(json.dumps(old_plugin), T0), Source.LIVE)
+    frame = result.frame
+    assert frame is not None
+    assert (frame.target, frame.filter, frame.image_type) == ("NGC 7000", "OIII", "LIGHT")
+    assert set(frame.inferred) == {"target", "filter", "image_type"}
+    assert result.exact and result.time == T0
+
+
+def test_frame_with_own_context_infers_nothing() -> None:
+    result = Normalizer(BERLIN).normalize(parse_socket_frame(json.dumps(image(5)), T0), Source.LIVE)
+    assert result.frame is not None and result.frame.inferred == ()
+    assert result.frame.guiding_rms == 0.6
+
+
+def _history(*names_times: tuple[str, str]) -> list[WireEvent]:
+    return [WireEvent(name, {}, time, None) for name, time in names_times]
+
+
+def test_history_frames_pair_by_order_when_counts_match() -> None:
+    events = _history(("SEQUENCE-STARTING", "2026-11-24T19:00:00+01:00"),
+                      ("IMAGE-SAVE", "2026-11-24T19:05:02+01:00"),
+                      ("IMAGE-SAVE", "2026-11-24T19:10:04+01:00"))  # fmt: skip
+    records = [parse_image_record({"Date": "2026-11-24T19:00:01+01:00", "Filter": "R"}),
+               parse_image_record({"Date": "2026-11-24T19:05:03+01:00", "Filter": "G"})]  # fmt: skip
+    paired = pair_history_images(events, records, BERLIN)
+    assert [r.filter if r else None for r in paired] == [None, "R", "G"]
+
+
+def test_history_frames_pair_by_time_when_a_record_is_missing() -> None:
+    events = _history(("IMAGE-SAVE", "2026-11-24T19:05:02+01:00"),
+                      ("IMAGE-SAVE", "2026-11-24T19:10:04+01:00"),
+                      ("IMAGE-SAVE", "2026-11-24T19:15:06+01:00"))  # fmt: skip
+    # The first image's record is gone; the others must not shift onto the wrong events.
+    records = [parse_image_record({"Date": "2026-11-24T19:05:03+01:00", "Filter": "G"}),
+               parse_image_record({"Date": "2026-11-24T19:10:05+01:00", "Filter": "B"})]  # fmt: skip
+    paired = pair_history_images(events, records, BERLIN)
+    assert [r.filter if r else None for r in paired] == [None, "G", "B"]

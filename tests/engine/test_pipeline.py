@@ -1,0 +1,147 @@
+"""The pipeline end to end on real SQLite files: dedup, idempotency, order, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from pathlib import Path
+import sqlite3
+
+from custom_components.nina_session.engine.fsm import SessionState
+from custom_components.nina_session.engine.pipeline import Pipeline
+from custom_components.nina_session.engine.store import Store
+from tests.engine.conftest import OPTIONS
+from tests.engine.frames import at, envelope, event, frames, image
+
+
+def stored(db_path: Path) -> tuple[int, list[str]]:
+    with sqlite3.connect(db_path) as db:
+        events = db.execute("SELECT COUNT(*) FROM session_events").fetchone()[0]
+        sessions = [row[0] for row in db.execute("SELECT summary FROM sessions ORDER BY id")]
+    return events, sessions
+
+
+def night() -> list[tuple[str, object]]:
+    return frames(
+        (0, event("SEQUENCE-STARTING")),
+        (5, image(0, filter_name="Ha")),
+        (5.1, event("GUIDER-DITHER")),
+        (10, image(5, filter_name="Ha")),
+        (15, image(10, filter_name="OIII")),
+        (16, event("SEQUENCE-FINISHED")),
+    )
+
+
+def test_same_event_twice_within_the_window_collapses(pipeline: Pipeline, db_path: Path) -> None:
+    msg = event("GUIDER-DITHER")
+    result = pipeline.ingest_frames(
+        [(json.dumps(msg), at(1)), (json.dumps(msg), at(1) + timedelta(milliseconds=900))]
+    )
+    assert (len(result.applied), result.duplicates) == (1, 1)
+    # Two different events of one type in one second stay two (the original merged them).
+    result = pipeline.ingest_frames(frames((2, event("SAFETY-CHANGED", IsSafe=False)),
+                                           (2.005, event("SAFETY-CHANGED", IsSafe=True))))  # fmt: skip
+    assert len(result.applied) == 2
+    # The same content again after the window is a new event.
+    result = pipeline.ingest_frames([(json.dumps(msg), at(1) + timedelta(seconds=1.5))])
+    assert len(result.applied) == 1
+    assert stored(db_path)[0] == 4
+
+
+def test_a_frame_redelivered_much_later_is_still_one_frame(pipeline: Pipeline) -> None:
+    pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING")), (5, image(0))))
+    # Same IMAGE-SAVE (same capture time) seen again a minute later: exact identity wins.
+    result = pipeline.ingest_frames(frames((6, image(0))))
+    assert result.duplicates == 1
+    session = pipeline.current_session()
+    assert session is not None and session["frames"]["total"] == 1
+
+
+def test_replaying_a_night_twice_changes_nothing(pipeline: Pipeline, db_path: Path) -> None:
+    pipeline.ingest_frames(night())
+    before = stored(db_path)
+    result = pipeline.ingest_frames(night())
+    assert result.applied == [] and result.duplicates == 6
+    assert stored(db_path) == before
+
+
+def test_live_events_and_their_history_twins_collapse(pipeline: Pipeline, db_path: Path) -> None:
+    pipeline.ingest_frames(night()[:3])  # live: start, first frame, dither
+    history = [
+        {"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:00:00.2+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:05:00.3+01:00"},
+        {"Event": "GUIDER-DITHER", "Time": "2026-11-24T19:05:06.4+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:10:00.1+01:00"},
+    ]
+    images = [json.loads(raw)["Response"]["ImageStatistics"] for raw, _ in night()[1:5:2]]
+    result = pipeline.ingest_history(envelope(history), envelope(images))
+    # Only the frame taken while disconnected is new.
+    assert [a.event.name for a in result.applied] == ["IMAGE-SAVE"]
+    assert result.duplicates == 3
+    session = pipeline.current_session()
+    assert session is not None and session["frames"]["by_filter"]["Ha"]["count"] == 2
+
+
+def test_late_events_give_the_same_result_as_in_order(tmp_path: Path) -> None:
+    ordered = night()
+    shuffled = [ordered[i] for i in (0, 2, 1, 5, 3, 4)]
+    results = []
+    for name, batch in (("ordered", ordered), ("shuffled", shuffled)):
+        store = Store(tmp_path / f"{name}.db")
+        pipeline = Pipeline(store, OPTIONS)
+        for item in batch:  # one live batch per message, in the given order
+            pipeline.ingest_frames([item])
+        results.append((pipeline.current_session(), pipeline.state, stored(store.path)[1]))
+        store.close()
+    assert results[0] == results[1]
+
+
+def test_state_and_open_session_survive_a_restart(db_path: Path) -> None:
+    store = Store(db_path)
+    Pipeline(store, OPTIONS).ingest_frames(night()[:4])
+    store.close()
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    assert pipeline.state == SessionState.IMAGING
+    pipeline.ingest_frames(night()[4:])
+    session = pipeline.current_session()
+    assert session is not None
+    assert session["frames"]["by_filter"] == {"Ha": {"count": 2, "seconds": 600.0},
+                                              "OIII": {"count": 1, "seconds": 300.0}}  # fmt: skip
+    assert pipeline.state == SessionState.IDLE
+    store.close()
+
+
+def test_idle_gap_closes_the_session_and_next_night_opens_another(pipeline: Pipeline) -> None:
+    pipeline.ingest_frames(night())
+    first = pipeline.current_session()
+    assert first is not None
+    result = pipeline.ingest_frames(frames((24 * 60, event("SEQUENCE-STARTING"))))
+    assert [s.id for s in result.closed] == [first["id"]]
+    assert result.closed[0].end == at(16)
+    second = pipeline.current_session()
+    assert second is not None and second["id"] != first["id"]
+
+
+def test_calibration_next_morning_stays_with_the_night(pipeline: Pipeline) -> None:
+    pipeline.ingest_frames(night())
+    pipeline.ingest_frames(frames((60, image(59, image_type="DARK", filter_name=None))))
+    session = pipeline.current_session()
+    assert session is not None and session["frames"]["by_type"]["DARK"] == 1
+
+
+def test_live_clock_closes_an_idle_session(pipeline: Pipeline, db_path: Path) -> None:
+    pipeline.ingest_frames(night())
+    assert pipeline.close_if_idle(at(60)) is None
+    closed = pipeline.close_if_idle(at(16 + 121))
+    assert closed is not None and closed.end == at(16)
+    assert json.loads(stored(db_path)[1][0])["end"] == "2026-11-24T18:16:00Z"
+
+
+def test_bad_frames_are_counted_and_the_stream_goes_on(pipeline: Pipeline) -> None:
+    good = frames((0, event("SEQUENCE-STARTING")))[0]
+    result = pipeline.ingest_frames(
+        [("{nope", at(0)), ("x" * 2_000_000, at(0)), good, ('{"Response": 1}', at(0))]
+    )
+    assert len(result.applied) == 1 and result.rejected == 3
+    assert pipeline.counters.rejected_by_reason == {"not_json": 1, "too_large": 1, "bad_shape": 1}

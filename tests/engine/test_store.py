@@ -1,0 +1,66 @@
+"""The SQLite store: schema, migrations, idempotent writes, damaged files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import sqlite3
+
+import pytest
+
+from custom_components.nina_session.engine.pipeline import Pipeline
+from custom_components.nina_session.engine.store import SCHEMA_VERSION, Store, StoreError
+from tests.engine.conftest import OPTIONS
+from tests.engine.frames import event, frames, image
+
+
+def test_new_file_has_the_schema_and_wal(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert {"sessions", "session_events", "session_state", "schema_version"} <= tables
+        assert {"ix_events_session", "ix_events_ts"} <= tables
+        assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_empty_older_database_is_migrated_forward(db_path: Path) -> None:
+    with sqlite3.connect(db_path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (0)")
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused_not_damaged(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StoreError, match="newer"):
+        Store(db_path)
+
+
+def test_a_corrupt_file_raises_store_error(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        Store(db_path)
+
+
+def test_updated_at_trigger_moves_on_update(db_path: Path) -> None:
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING"))))
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE sessions SET created_at = '2000-01-01', updated_at = '2000-01-01'")
+    pipeline.ingest_frames(frames((5, image(0))))
+    with sqlite3.connect(db_path) as db:
+        created, updated = db.execute("SELECT created_at, updated_at FROM sessions").fetchone()
+    assert created == "2000-01-01" and updated > "2026"
+    store.close()
+
+
+def test_event_data_is_stored_in_full(db_path: Path) -> None:
+    store = Store(db_path)
+    Pipeline(store, OPTIONS).ingest_frames(frames((0, event("SAFETY-CHANGED", IsSafe=False))))
+    assert store.recent_events(1)[0].data == {"IsSafe": False}
+    store.close()

@@ -1,0 +1,79 @@
+"""Wire models: the plugin's envelopes, as it really sends them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from custom_components.nina_session.engine.errors import FrameError
+from custom_components.nina_session.engine.wire import (
+    MESSAGE_EVENT,
+    parse_event_history,
+    parse_image_history,
+    parse_socket_frame,
+)
+from tests.engine.frames import T0, envelope, event
+
+
+def test_plain_event_keeps_its_name_and_data() -> None:
+    wire = parse_socket_frame(json.dumps(event("SAFETY-CHANGED", IsSafe=False)), T0)
+    assert (wire.name, dict(wire.data), wire.received_at) == (
+        "SAFETY-CHANGED",
+        {"IsSafe": False},
+        T0,
+    )
+
+
+def test_unknown_event_is_kept_not_dropped() -> None:
+    assert parse_socket_frame(json.dumps(event("SOMETHING-NEW", X=1)), T0).name == "SOMETHING-NEW"
+
+
+def test_string_response_is_a_generic_message() -> None:
+    wire = parse_socket_frame(json.dumps(envelope("CAMERA-INFO-UPDATED")), T0)
+    assert wire.name == MESSAGE_EVENT
+    assert wire.data == {"Message": "CAMERA-INFO-UPDATED"}
+
+
+def test_bare_nan_token_from_newtonsoft_is_accepted() -> None:
+    raw = '{"Response":{"Event":"IMAGE-SAVE","ImageStatistics":{"Temperature":NaN}},"Success":true}'
+    assert parse_socket_frame(raw, T0).name == "IMAGE-SAVE"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("not json", "not_json"),
+        ("[1, 2]", "bad_shape"),
+        ('{"Response": {"NoEvent": 1}, "Success": true}', "missing_event"),
+        ('{"Response": 5, "Success": true}', "bad_shape"),
+        (json.dumps(envelope({"Event": "X"}, success=False)), "plugin_error"),
+        ('{"Response": {"Event": "X", "Time": 5}, "Success": true}', "bad_time"),
+        ("x" * 2_000_000, "too_large"),
+    ],
+)
+def test_bad_frames_raise_one_error_type_with_a_reason(raw: str, reason: str) -> None:
+    with pytest.raises(FrameError) as caught:
+        parse_socket_frame(raw, T0)
+    assert caught.value.reason == reason
+
+
+def test_history_skips_and_counts_bad_items() -> None:
+    payload = envelope(
+        [{"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:00:00+01:00"},
+         {"Event": "IMAGE-SAVE"}, "junk", {"Time": "2026-11-24T19:00:00+01:00"}]
+    )  # fmt: skip
+    events, rejected = parse_event_history(payload)
+    assert [e.name for e in events] == ["SEQUENCE-STARTING"]
+    assert rejected == 3
+
+
+def test_image_history_reads_strings_nan_and_missing_keys() -> None:
+    records, rejected = parse_image_history(
+        [{"ExposureTime": "NaN", "ImageType": "flat", "Temperature": "NaN", "Stars": 12.0}, 7]
+    )
+    assert rejected == 1
+    record = records[0]
+    assert (record.exposure, record.image_type, record.temperature, record.stars) == (
+        None, "FLAT", None, 12)  # fmt: skip
+    assert record.filter is None and record.date_text is None
