@@ -89,7 +89,7 @@ def test_history_frames_pair_by_time_when_a_record_is_missing() -> None:
                       ("IMAGE-SAVE", "2026-11-24T19:10:04+01:00"),
                       ("IMAGE-SAVE", "2026-11-24T19:15:06+01:00"))  # fmt: skip
     # The first image's record is gone; the others must not shift onto the wrong events.
-    records = [parse_image_record({"Date": "2026-11-24T19:05:03+01:00", "Filter": "G"}),
-               parse_image_record({"Date": "2026-11-24T19:10:05+01:00", "Filter": "B"})]  # fmt: skip
+    records = [parse_image_record({"Date": "2026-11-24T19:10:04.1+01:00", "Filter": "G"}),
+               parse_image_record({"Date": "2026-11-24T19:15:06.2+01:00", "Filter": "B"})]  # fmt: skip
     paired = pair_history_images(events, records, BERLIN)
     assert [r.filter if r else None for r in paired] == [None, "G", "B"]

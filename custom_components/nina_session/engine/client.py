@@ -30,6 +30,8 @@ SOCKET_PATH: Final = "/v2/socket"
 _JPEG_MAGIC: Final = b"\xff\xd8\xff"
 _VERSION_RE: Final = re.compile(r"\d{1,9}(?:\.\d{1,9}){1,3}")
 _HOST_FORBIDDEN: Final = frozenset("/\\?#@ \t\r\n")
+# A reverse proxy (the only way to get TLS) answers these when NINA behind it is down.
+_GATEWAY_DOWN: Final = frozenset({502, 503, 504})
 
 
 class NinaError(Exception):
@@ -246,8 +248,11 @@ class NinaClient:
         status, content_type, body = await self._fetch(path, None)
         if content_type.startswith("image/") or body.startswith(_JPEG_MAGIC):
             return body if body else None
-        if status == 404 and not body.lstrip().startswith(b"{"):
-            return None  # a plugin without the endpoint
+        if not body.lstrip().startswith(b"{"):
+            if status == 404:
+                return None  # a plugin without the endpoint
+            if status in _GATEWAY_DOWN:
+                raise NinaConnectionError(f"{path} answered HTTP {status}: NINA is not reachable")
         envelope = _decode_envelope(body, self._base_url + path)
         if not envelope["Success"]:
             return None
@@ -263,8 +268,11 @@ class NinaClient:
         """GET an endpoint and return the envelope's `Response`."""
         url = self._base_url + path
         status, _, body = await self._fetch(path, params)
-        if missing_ok and status == 404 and not body.lstrip().startswith(b"{"):
-            return _MISSING
+        if not body.lstrip().startswith(b"{"):
+            if missing_ok and status == 404:
+                return _MISSING
+            if status in _GATEWAY_DOWN:
+                raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
         envelope = _decode_envelope(body, url)
         if not envelope["Success"]:
             error = _api_error(envelope, status)
@@ -348,6 +356,10 @@ class NinaClient:
                 f"no socket handshake from {url} within {self._request_timeout:g} s"
             ) from err
         except aiohttp.WSServerHandshakeError as err:
+            if err.status in _GATEWAY_DOWN:
+                raise NinaConnectionError(
+                    f"{url} answered HTTP {err.status}: NINA is not reachable"
+                ) from err
             raise NinaNotPluginError(
                 f"{url} refused the WebSocket handshake (HTTP {err.status}: {err.message})"
             ) from err

@@ -7,7 +7,9 @@ States and what moves them (every transition records its cause event and the eve
   *connecting* at dusk is not flats: the original system got that wrong.)
 - ``darks``: a DARK, BIAS or DARKFLAT frame.
 - ``paused``: while imaging in a running sequence, the safety monitor reports unsafe, guiding
-  stops outside an autofocus run or meridian flip, or the mount parks. It is left when every
+  stops outside an autofocus run or meridian flip, or the mount parks. A guiding pause that
+  an autofocus, flip or slew to a target (MOUNT-CENTER, TS-TARGETSTART) then explains ends
+  there without counting. It is left when every
   reason has cleared (safe again, GUIDER-START, MOUNT-UNPARKED), when frames arrive again, or
   when the sequence finishes.
 - ``idle``: SEQUENCE-FINISHED, the panel switched off with no sequence running.
@@ -50,8 +52,12 @@ FRAME_STATES = {
     "DARKFLAT": SessionState.DARKS,
 }
 _WORKING = {SessionState.IMAGING, SessionState.FLATS, SessionState.DARKS}
-# Guiding stops on purpose around these; a pause they explain is not an interruption.
-_EXPLAINS_GUIDER_STOP = {"MOUNT-BEFORE-FLIP", "AUTOFOCUS-STARTING"}
+# NINA stops guiding on purpose before these (flip, autofocus, slewing to a new target); a
+# guiding pause they explain is not an interruption.
+_EXPLAINS_GUIDER_STOP = {
+    "MOUNT-BEFORE-FLIP", "AUTOFOCUS-STARTING", "MOUNT-CENTER", "TS-TARGETSTART",
+    "TS-NEWTARGETSTART",
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -205,11 +211,11 @@ class StateMachine:
         return self._clear("parked", event)
 
     def _explains_guider_stop(self, event: NinaEvent) -> Transition | None:
-        """A flip or autofocus starting: a guiding pause just before it was part of it."""
+        """A flip, autofocus or slew starting: a guiding pause just before it was part of it."""
         eq = self.equipment
         if event.name == "MOUNT-BEFORE-FLIP":
             eq.flipping = True
-        else:
+        elif event.name == "AUTOFOCUS-STARTING":
             eq.focusing = True
         if self.state == SessionState.PAUSED and eq.pause_reasons == ["guiding"]:
             return self._go(SessionState.IMAGING, event)
@@ -248,6 +254,9 @@ _HANDLERS: dict[str, Any] = {
     "MOUNT-UNPARKED": StateMachine._unparked,
     "MOUNT-BEFORE-FLIP": StateMachine._explains_guider_stop,
     "AUTOFOCUS-STARTING": StateMachine._explains_guider_stop,
+    "MOUNT-CENTER": StateMachine._explains_guider_stop,
+    "TS-TARGETSTART": StateMachine._explains_guider_stop,
+    "TS-NEWTARGETSTART": StateMachine._explains_guider_stop,
     "MOUNT-AFTER-FLIP": StateMachine._flip_done,
     "AUTOFOCUS-FINISHED": StateMachine._focus_done,
     "ERROR-AF": StateMachine._focus_done,

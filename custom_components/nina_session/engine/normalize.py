@@ -22,9 +22,9 @@ IMAGE_SAVE = "IMAGE-SAVE"
 _RMS_ARCSEC = re.compile(r"Tot:\s*[-\d.,]+\s*\(\s*([\d.,]+)\s*\"?\s*\)")
 _RMS_ANY = re.compile(r"([\d]+[.,]?[\d]*)\s*\"")
 
-# A history IMAGE-SAVE is matched to the image record whose capture began before it,
-# both times come from NINA's own clock, so no slack is needed.
-_PAIRING_SLACK = timedelta(0)
+# A history IMAGE-SAVE is matched to the last image record dated before it; since
+# the plugin stamps an image's Date when it is saved, so allow a little after the save.
+_PAIRING_SLACK = timedelta(seconds=1)
 
 
 def parse_rms_arcsec(text: str | None) -> float | None:

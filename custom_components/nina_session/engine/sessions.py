@@ -205,6 +205,12 @@ class SessionTracker:
         opened = None
         if self.open is None and opens_session(event):
             opened = self.open = self._new_session(event)
+            if transition is None:  # already in this state (flat panel lit before the frame)
+                transition = Transition(self.fsm.state, self.fsm.state, event.time, event.name)
+                opened.state_history.append(
+                    {"state": self.fsm.state.value, "since": iso_z(event.time),
+                     "cause": event.name}  # fmt: skip
+                )
         if self.open is not None:
             self.open.add(event, transition, active)
         self.last_time = max(self.last_time or event.time, event.time)

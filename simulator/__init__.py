@@ -1,0 +1,39 @@
+"""N.I.N.A. Advanced API plugin simulator: a night generator and an aiohttp server."""
+
+from simulator.night import (
+    PRESETS,
+    GroundTruth,
+    Night,
+    NightSpec,
+    SimEvent,
+    generate_night,
+    generate_week,
+    history_item,
+    image_record,
+    net_time,
+    preset_night,
+    socket_message,
+    socket_text,
+    to_jsonl_lines,
+    to_rest,
+    truth_from_events,
+)
+
+__all__ = [
+    "PRESETS",
+    "GroundTruth",
+    "Night",
+    "NightSpec",
+    "SimEvent",
+    "generate_night",
+    "generate_week",
+    "history_item",
+    "image_record",
+    "net_time",
+    "preset_night",
+    "socket_message",
+    "socket_text",
+    "to_jsonl_lines",
+    "to_rest",
+    "truth_from_events",
+]

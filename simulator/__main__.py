@@ -1,0 +1,99 @@
+"""Run the NINA simulator: `python -m simulator --port 1888 --speed 60 --night full`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+import sys
+from zoneinfo import ZoneInfo
+
+from simulator.night import PRESETS, Night, generate_night, generate_week, to_jsonl_lines
+from simulator.server import NinaSimulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Serve a simulated N.I.N.A. Advanced API plugin."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=1888, help="port (0: any free port)")
+    parser.add_argument("--speed", type=float, default=60.0, help="time factor; 0: no waiting")
+    parser.add_argument("--night", default="full", choices=[*PRESETS, "week"])
+    parser.add_argument("--date", type=date.fromisoformat, help="evening date (default: today)")
+    parser.add_argument("--tz", default="Europe/Berlin", help="time zone of NINA's PC")
+    parser.add_argument("--seed", type=int, help="seed (default: the preset's)")
+    parser.add_argument("--jsonl", type=Path, help="also write the night(s) as JSONL replay lines")
+    parser.add_argument("--loop", action="store_true", help="play night after night until Ctrl-C")
+    parser.add_argument("--no-rebase", action="store_true", help="keep the simulated times")
+    parser.add_argument("--plugin-version", default="2.2.9.0")
+    return parser
+
+
+def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
+    first = args.date or datetime.now(ZoneInfo(args.tz)).date()
+    day = first + timedelta(days=round_no * (7 if args.night == "week" else 1))
+    if args.night == "week":
+        return generate_week(day, seed=(args.seed or 0) + round_no, tz=args.tz)
+    spec = PRESETS[args.night]
+    seed = spec.seed if args.seed is None else args.seed
+    return [generate_night(replace(spec, date=day, tz=args.tz, seed=seed + round_no))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz)
+    await sim.start()
+    try:
+        print(f"NINA simulator, Advanced API plugin {sim.plugin_version}", flush=True)
+        print(f"  REST:    {sim.api_url}", flush=True)
+        print(f"  socket:  {sim.socket_url}", flush=True)
+        print(
+            f"  control: {sim.base_url}/sim/  POST drop[?abrupt=1], restart[?downtime=S], "
+            "silent?on=1, refuse?on=1, delay?seconds=S, raw, version?v=X; GET truth",
+            flush=True,
+        )
+        print(f"  night:   {args.night}, speed {args.speed:g}", flush=True)
+        round_no = 0
+        while True:
+            nights = nights_for(args, round_no)
+            if args.jsonl is not None:
+                lines = [line for night in nights for line in to_jsonl_lines(night.events)]
+                args.jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
+                print(f"  wrote {len(lines)} lines to {args.jsonl}", flush=True)
+            for night in nights:
+                span = night.end - night.start
+                real = span.total_seconds() / args.speed if args.speed > 0 else 0.0
+                print(
+                    f"playing {night.spec.date} ({night.spec.targets or 'calibration'}): "
+                    f"{len(night.events)} events over {span}, about {real:.0f} s",
+                    flush=True,
+                )
+                await sim.play(night, args.speed, rebase=not args.no_rebase)
+                truth = night.truth
+                print(
+                    f"  done: {truth.frames_by_type} lights {truth.lights_by_filter}",
+                    flush=True,
+                )
+            round_no += 1
+            if not args.loop:
+                break
+        print("played; still serving (Ctrl-C stops)", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await sim.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        asyncio.run(run(args))
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

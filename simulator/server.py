@@ -1,0 +1,693 @@
+"""An aiohttp server that behaves like the N.I.N.A. Advanced API plugin (API v2).
+
+`GET /v2/socket` pushes events, `/v2/api/...` answers REST in the plugin's envelope (HTTP 200
+even for errors), `/sim/...` drives faults from a shell or a demo. Everything a test needs is
+also a method: `emit`, `play`, `drop_sockets`, `restart`, `go_silent`, `send_raw`, ...
+Binds only the given host (127.0.0.1 by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
+import json
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import WSMsgType, web
+
+from simulator.night import (
+    DEVICES,
+    JsonDict,
+    Night,
+    SimEvent,
+    history_item,
+    image_record,
+    net_time,
+    socket_text,
+    to_rest,
+    truth_from_events,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# A 16x16 grey baseline JPEG with a diagonal line: every thumbnail is this picture.
+THUMBNAIL_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4"
+    "UG1RV19iZ2hnPk1xeXBkeFxlZ2P/wAALCAAQABABAREA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QA"
+    "tRAAAgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0"
+    "NTY3ODk6Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2"
+    "t7i5usLDxMXGx8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oACAEBAAA/AOe/4/8A/r7/APR3/wBn/wCh"
+    "f733qlFW/wDj/wD+vv8A9Hf/AGf/AKF/vfe//9k="
+)
+
+INDEX_OUT_OF_RANGE = ("Index out of range", 400)
+UNKNOWN_ERROR = ("Unknown error", 500)
+
+_DEVICE_KEYS = {
+    "camera": "Camera",
+    "dome": "Dome",
+    "filterwheel": "FilterWheel",
+    "flatdevice": "FlatDevice",
+    "focuser": "Focuser",
+    "guider": "Guider",
+    "mount": "Mount",
+    "rotator": "Rotator",
+    "safetymonitor": "SafetyMonitor",
+    "switch": "Switch",
+    "weather": "WeatherData",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def envelope(response: Any) -> JsonDict:
+    """A successful REST answer."""
+    return {"Response": response, "Error": "", "StatusCode": 200, "Success": True, "Type": "API"}
+
+
+def error_envelope(message: str, code: int) -> JsonDict:
+    """A failed REST answer: the HTTP status stays 200, the code lives in the body."""
+    return {"Response": "", "Error": message, "StatusCode": code, "Success": False, "Type": "API"}
+
+
+def _api_json(payload: JsonDict) -> web.Response:
+    text = json.dumps(to_rest(payload), allow_nan=False)
+    return web.Response(text=text, content_type="application/json")
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(eq=False)
+class _Peer:
+    ws: web.WebSocketResponse
+    request: web.Request
+    silent: bool = False
+
+
+@dataclass
+class _State:
+    """Equipment and sequencer state, followed from the emitted events."""
+
+    connected: set[str]
+    filter: str | None = None
+    filter_id: int | None = None
+    parked: bool = True
+    guiding: bool = False
+    safe: bool = True
+    sequence: str = "CREATED"  # CREATED, RUNNING, FINISHED
+    target: str | None = None
+    cover_open: bool = False
+    light_on: bool = False
+    brightness: int = 0
+    focus_position: int = 12000
+    last_image: JsonDict | None = None
+
+
+class NinaSimulator:
+    """A fake NINA + Advanced API plugin. `await start()`, then drive it; `await stop()`."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        plugin_version: str = "2.2.9.0",
+        *,
+        nina_version: str = "3.1.2.9001",
+        tz: str = "Europe/Berlin",
+    ) -> None:
+        self.host = host
+        self._port = port
+        self.plugin_version = plugin_version
+        self.nina_version = nina_version
+        self.tz: tzinfo = ZoneInfo(tz)
+        self.application_start = datetime.now(self.tz) - timedelta(minutes=5)
+        self.history: list[JsonDict] = []  # /event-history, oldest first
+        self.images: list[JsonDict] = []  # /image-history
+        self.emitted: list[SimEvent] = []  # ground truth: everything emitted, all epochs
+        self.client_messages: list[str] = []  # text frames sent by clients
+        self.connections_accepted = 0
+        self.pings_received = 0
+        self.epoch = 0  # bumped by every restart()
+        self._state = _State(connected=set())
+        self._peers: set[_Peer] = set()
+        self._silent_new = False
+        self._refuse = False
+        self._delay = 0.0
+        self._duplicate_left = 0
+        self._reorder_left = 0
+        self._held: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """`http://host:port` (REST lives under `/v2/api`)."""
+        return f"http://{self.host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/v2/api"
+
+    @property
+    def socket_url(self) -> str:
+        return f"ws://{self.host}:{self._port}/v2/socket"
+
+    @property
+    def online(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._delay_middleware])
+        app.add_routes(
+            [
+                web.get("/v2/socket", self._socket),
+                web.get("/v2/api/version", self._version),
+                web.get("/v2/api/version/nina", self._nina_version),
+                web.get("/v2/api/application-start", self._application_start),
+                web.get("/v2/api/event-history", self._event_history),
+                web.get("/v2/api/image-history", self._image_history),
+                web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
+                web.get("/v2/api/equipment/info", self._equipment_info),
+                web.get("/v2/api/equipment/{device}/info", self._device_info),
+                web.get("/v2/api/sequence/state", self._sequence_state),
+                web.post("/sim/drop", self._sim_drop),
+                web.post("/sim/restart", self._sim_restart),
+                web.post("/sim/silent", self._sim_silent),
+                web.post("/sim/refuse", self._sim_refuse),
+                web.post("/sim/delay", self._sim_delay),
+                web.post("/sim/raw", self._sim_raw),
+                web.post("/sim/version", self._sim_version),
+                web.get("/sim/truth", self._sim_truth),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await self._listen()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.drop_sockets(abrupt=True)
+        await self._unlisten()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> NinaSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _listen(self) -> None:
+        assert self._runner is not None
+        assert self._runner.server is not None
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._runner.server, self.host, self._port, reuse_address=True
+        )
+        self._port = self._server.sockets[0].getsockname()[1]
+
+    async def _unlisten(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            server.abort_clients()
+
+    async def set_offline(self, on: bool) -> None:
+        """NINA not running: the port is closed (connection refused), every connection is cut.
+
+        Back online, the simulator listens on the same port again.
+        """
+        if on and self.online:
+            self._peers.clear()
+            await self._unlisten()
+        elif not on and not self.online:
+            await self._listen()
+
+    # ------------------------------------------------------------------ events
+    async def emit(self, ev: SimEvent) -> None:
+        """Record the event as NINA would (history, image history) and push it to every socket."""
+        self.emitted.append(ev)
+        self._follow(ev)
+        if ev.name == "IMAGE-SAVE" and isinstance(ev.data.get("ImageStatistics"), dict):
+            self.images.append(image_record(ev))
+        self.history.append(history_item(ev))
+        await self._send(socket_text(ev))
+
+    async def play(
+        self,
+        events: Night | Iterable[SimEvent],
+        speed: float = 60.0,
+        *,
+        rebase: bool = True,
+        follow_epochs: bool = True,
+    ) -> None:
+        """Replay events in (simulated time / speed); speed 0 plays as fast as possible.
+
+        rebase: move the night to now, so history times and image dates agree with the arrival
+        times a client stamps (times between events shrink by `speed`); event data such as
+        ExposureTime is untouched. follow_epochs: where the epoch goes up, NINA crashes (offline
+        for part of the gap) and restarts with empty history before the next event.
+        """
+        evs = list(events.events if isinstance(events, Night) else events)
+        if not evs:
+            return
+        loop = asyncio.get_running_loop()
+        mono0 = loop.time()
+        sim0 = evs[0].time
+        wall0 = datetime.now(sim0.tzinfo)
+        last_wall = wall0
+
+        def mapped(t: datetime) -> datetime:
+            if not rebase:
+                return t
+            if speed > 0:
+                return wall0 + (t - sim0) / speed
+            return datetime.now(sim0.tzinfo)
+
+        async def until(t: datetime) -> None:
+            if speed <= 0:
+                await asyncio.sleep(0)
+                return
+            delay = mono0 + (t - sim0).total_seconds() / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+        prev = evs[0]
+        for ev in evs:
+            if follow_epochs and ev.epoch > prev.epoch:
+                gap = ev.time - prev.time
+                await until(prev.time + gap * 0.4)
+                await self.set_offline(True)
+                await until(ev.time - gap * 0.2)
+                await self.restart(at=mapped(ev.time - gap * 0.2))
+            await until(ev.time)
+            out = ev
+            if rebase:
+                now = mapped(ev.time)
+                if now <= last_wall:
+                    now = last_wall + timedelta(microseconds=1)
+                last_wall = now
+                out = _rebased(ev, now, 1 / speed if speed > 0 else 1.0)
+            await self.emit(out)
+            prev = ev
+        await self.flush()
+
+    async def send_raw(self, text: str) -> None:
+        """Send a frame as-is (garbage, huge, unknown) to every listening socket."""
+        await self._broadcast(text)
+
+    def duplicate_next(self, n: int) -> None:
+        """Send each of the next n socket messages twice."""
+        self._duplicate_left = n
+
+    def reorder_next(self, n: int) -> None:
+        """Hold the next n socket messages and send them in reverse order (n=2: a swap)."""
+        self._reorder_left = n
+
+    async def flush(self) -> None:
+        """Send messages still held by reorder_next (reversed)."""
+        held, self._held, self._reorder_left = self._held, [], 0
+        for text in reversed(held):
+            await self._send_copies(text)
+
+    async def _send(self, text: str) -> None:
+        if self._reorder_left > 0:
+            self._held.append(text)
+            self._reorder_left -= 1
+            if self._reorder_left == 0:
+                await self.flush()
+            return
+        await self._send_copies(text)
+
+    async def _send_copies(self, text: str) -> None:
+        copies = 1
+        if self._duplicate_left > 0:
+            self._duplicate_left -= 1
+            copies = 2
+        for _ in range(copies):
+            await self._broadcast(text)
+
+    async def _broadcast(self, text: str) -> None:
+        for peer in list(self._peers):
+            if peer.silent or peer.ws.closed:
+                continue
+            try:
+                await peer.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                self._peers.discard(peer)
+
+    # ------------------------------------------------------------------ faults
+    async def drop_sockets(self, *, abrupt: bool = False) -> None:
+        """Close every socket: with a close frame, or (abrupt) by cutting the TCP connection."""
+        peers, self._peers = list(self._peers), set()
+        if abrupt:
+            for peer in peers:
+                if peer.request.transport is not None:
+                    peer.request.transport.abort()
+            return
+        await asyncio.gather(
+            *(peer.ws.close(code=1001, message=b"going away") for peer in peers),
+            return_exceptions=True,
+        )
+
+    async def restart(
+        self, clear_history: bool = True, *, at: datetime | None = None, downtime: float = 0.0
+    ) -> None:
+        """NINA restarts: sockets cut, history emptied, new application-start (`at` or now).
+
+        downtime: seconds offline (port closed) before coming back.
+        """
+        await self.drop_sockets(abrupt=True)
+        if downtime > 0:
+            await self.set_offline(True)
+            await asyncio.sleep(downtime)
+        if clear_history:
+            self.history.clear()
+            self.images.clear()
+        self._held.clear()
+        self._reorder_left = self._duplicate_left = 0
+        self.application_start = at or datetime.now(self.tz)
+        self.epoch += 1
+        self._state = replace(
+            _State(connected=set()),
+            filter=self._state.filter,
+            filter_id=self._state.filter_id,
+            parked=self._state.parked,
+            cover_open=self._state.cover_open,
+        )
+        await self.set_offline(False)
+
+    def go_silent(self, on: bool, *, include_new: bool = False) -> None:
+        """Half-open: open sockets get no more frames and no PONG for their PINGs.
+
+        include_new: sockets accepted later are silent too (until go_silent(False)).
+        """
+        for peer in self._peers:
+            peer.silent = on
+        self._silent_new = on and include_new
+
+    def refuse_connections(self, on: bool) -> None:
+        """Answer socket upgrades with HTTP 503."""
+        self._refuse = on
+
+    def set_delay(self, seconds: float) -> None:
+        """Delay every /v2/api answer."""
+        self._delay = max(0.0, seconds)
+
+    def set_plugin_version(self, version: str) -> None:
+        self.plugin_version = version
+
+    @property
+    def open_sockets(self) -> int:
+        return sum(1 for peer in self._peers if not peer.ws.closed)
+
+    # ------------------------------------------------------------------ state
+    def _follow(self, ev: SimEvent) -> None:
+        st, name, data = self._state, ev.name, ev.data
+        device, _, what = name.partition("-")
+        if device in DEVICES and what == "CONNECTED":
+            st.connected.add(device)
+        elif device in DEVICES and what == "DISCONNECTED":
+            st.connected.discard(device)
+        elif name == "FILTERWHEEL-CHANGED" and isinstance(data.get("New"), dict):
+            st.filter, st.filter_id = data["New"].get("Name"), data["New"].get("Id")
+        elif name in {"MOUNT-PARKED", "MOUNT-UNPARKED"}:
+            st.parked = name == "MOUNT-PARKED"
+        elif name in {"GUIDER-START", "GUIDER-STOP"}:
+            st.guiding = name == "GUIDER-START"
+        elif name == "SAFETY-CHANGED":
+            st.safe = bool(data.get("IsSafe"))
+        elif name == "SEQUENCE-STARTING":
+            st.sequence = "RUNNING"
+        elif name == "SEQUENCE-FINISHED":
+            st.sequence = "FINISHED"
+        elif name == "TS-TARGETSTART":
+            st.target = data.get("TargetName")
+        elif name in {"FLAT-COVER-OPENED", "FLAT-COVER-CLOSED"}:
+            st.cover_open = name == "FLAT-COVER-OPENED"
+        elif name == "FLAT-LIGHT-TOGGLED":
+            st.light_on = not st.light_on
+        elif name == "FLAT-BRIGHTNESS-CHANGED":
+            st.brightness = int(data.get("New") or 0)
+        elif name == "AUTOFOCUS-POINT-ADDED":
+            st.focus_position = int(data.get("Position") or st.focus_position)
+        elif name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
+            stats = data["ImageStatistics"]
+            st.last_image = stats
+            st.filter = stats.get("Filter") or st.filter
+            if stats.get("TargetName"):
+                st.target = stats["TargetName"]
+
+    def _equipment(self) -> JsonDict:
+        st = self._state
+        img = st.last_image or {}
+        on = st.connected.__contains__
+        return {
+            "Camera": {
+                "Connected": on("CAMERA"),
+                "Name": img.get("CameraName", "ZWO ASI2600MM Pro"),
+                "Temperature": img.get("Temperature", -10.0),
+                "Gain": img.get("Gain", 100),
+                "Offset": img.get("Offset", 50),
+                "CoolerOn": on("CAMERA"),
+                "IsExposing": on("CAMERA") and st.sequence == "RUNNING",
+            },
+            "FilterWheel": {
+                "Connected": on("FILTERWHEEL"),
+                "Name": "ZWO EFW",
+                "SelectedFilter": {"Name": st.filter, "Id": st.filter_id} if st.filter else None,
+            },
+            "Focuser": {
+                "Connected": on("FOCUSER"),
+                "Name": "ZWO EAF",
+                "Position": st.focus_position,
+            },
+            "Guider": {
+                "Connected": on("GUIDER"),
+                "Name": "PHD2",
+                "State": "Guiding" if st.guiding else "Stopped",
+            },
+            "Mount": {
+                "Connected": on("MOUNT"),
+                "Name": "EQ6-R Pro",
+                "AtPark": st.parked,
+                "TrackingEnabled": not st.parked,
+            },
+            "FlatDevice": {
+                "Connected": on("FLAT"),
+                "Name": "Flip-Flat",
+                "CoverState": "Open" if st.cover_open else "Closed",
+                "LightOn": st.light_on,
+                "Brightness": st.brightness,
+            },
+            "SafetyMonitor": {"Connected": on("SAFETY"), "Name": "Cloud sensor", "IsSafe": st.safe},
+            "Dome": {"Connected": False},
+            "Rotator": {"Connected": False},
+            "Switch": {"Connected": False},
+            "WeatherData": {"Connected": False},
+        }
+
+    # ------------------------------------------------------------------ HTTP handlers
+    @web.middleware
+    async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self._delay > 0 and request.path.startswith("/v2/api"):
+            await asyncio.sleep(self._delay)
+        return await handler(request)
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if self._refuse:
+            return web.Response(status=503, text="Service Unavailable")
+        ws = web.WebSocketResponse(autoping=False, timeout=2.0, max_msg_size=0)
+        await ws.prepare(request)
+        peer = _Peer(ws, request, silent=self._silent_new)
+        self._peers.add(peer)
+        self.connections_accepted += 1
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.PING:
+                    self.pings_received += 1
+                    if not peer.silent:
+                        await ws.pong(msg.data)
+                elif msg.type is WSMsgType.TEXT:
+                    self.client_messages.append(msg.data)  # e.g. enable-consumer-events: inert
+        finally:
+            self._peers.discard(peer)
+        return ws
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return _api_json(envelope(self.plugin_version))
+
+    async def _nina_version(self, request: web.Request) -> web.Response:
+        return _api_json(envelope(self.nina_version))
+
+    async def _application_start(self, request: web.Request) -> web.Response:
+        return _api_json(envelope(net_time(self.application_start)))
+
+    async def _event_history(self, request: web.Request) -> web.Response:
+        return _api_json(envelope(self.history))
+
+    async def _image_history(self, request: web.Request) -> web.Response:
+        images = self.images
+        if "imageType" in request.query:
+            wanted = request.query["imageType"]
+            images = [r for r in images if r.get("ImageType") == wanted]
+        if _flag(request, "count"):
+            return _api_json(envelope(len(images)))
+        if _flag(request, "all"):
+            return _api_json(envelope(images))
+        try:
+            index = int(request.query.get("index", len(images) - 1))
+        except ValueError:
+            return _api_json(error_envelope(*UNKNOWN_ERROR))
+        if not 0 <= index < len(images):
+            return _api_json(error_envelope(*INDEX_OUT_OF_RANGE))
+        return _api_json(envelope([images[index]]))
+
+    async def _thumbnail(self, request: web.Request) -> web.Response:
+        if not self.images:
+            return _api_json(error_envelope("No thumbnails available", 400))
+        images = self.images
+        if "imageType" in request.query:
+            images = [r for r in images if r.get("ImageType") == request.query["imageType"]]
+        try:
+            index = int(request.match_info["index"])
+        except ValueError:
+            return _api_json(error_envelope(*UNKNOWN_ERROR))
+        if not 0 <= index < len(images):
+            return _api_json(error_envelope(*UNKNOWN_ERROR))  # the plugin's ElementAt throws
+        return web.Response(body=THUMBNAIL_JPEG, content_type="image/jpeg")
+
+    async def _equipment_info(self, request: web.Request) -> web.Response:
+        return _api_json(envelope(self._equipment()))
+
+    async def _device_info(self, request: web.Request) -> web.Response:
+        key = _DEVICE_KEYS.get(request.match_info["device"].lower())
+        if key is None:
+            raise web.HTTPNotFound
+        return _api_json(envelope(self._equipment()[key]))
+
+    async def _sequence_state(self, request: web.Request) -> web.Response:
+        st = self._state
+        running, finished = st.sequence == "RUNNING", st.sequence == "FINISHED"
+        target_status = "RUNNING" if running else ("FINISHED" if finished else "CREATED")
+        target = {
+            "Name": f"{st.target or 'Target'}_Container",
+            "Status": target_status,
+            "Items": [],
+            "Conditions": [],
+            "Triggers": [],
+        }
+        areas = [
+            ("Start", "FINISHED" if running or finished else "CREATED", []),
+            ("Target Area", target_status, [target]),
+            ("End", "FINISHED" if finished else "CREATED", []),
+        ]
+        payload: list[JsonDict] = [{"GlobalTriggers": []}]
+        payload += [
+            {"Name": f"{name}_Container", "Status": status, "Items": items, "Conditions": []}
+            for name, status, items in areas
+        ]
+        return _api_json(envelope(payload))
+
+    # ------------------------------------------------------------------ /sim control
+    async def _sim_drop(self, request: web.Request) -> web.Response:
+        await self.drop_sockets(abrupt=_flag(request, "abrupt"))
+        return web.json_response({"ok": True, "open_sockets": self.open_sockets})
+
+    async def _sim_restart(self, request: web.Request) -> web.Response:
+        downtime = float(request.query.get("downtime", "0") or 0)
+        clear = request.query.get("clear", "1") not in {"0", "false"}
+        if downtime > 0:  # going offline cuts this very request: answer first
+            self._spawn(self.restart(clear, downtime=downtime))
+        else:
+            await self.restart(clear)
+        return web.json_response({"ok": True, "epoch": self.epoch + (downtime > 0)})
+
+    async def _sim_silent(self, request: web.Request) -> web.Response:
+        self.go_silent(_flag(request, "on"), include_new=_flag(request, "new"))
+        return web.json_response({"ok": True})
+
+    async def _sim_refuse(self, request: web.Request) -> web.Response:
+        self.refuse_connections(_flag(request, "on"))
+        return web.json_response({"ok": True})
+
+    async def _sim_delay(self, request: web.Request) -> web.Response:
+        self.set_delay(float(request.query.get("seconds", "0") or 0))
+        return web.json_response({"ok": True})
+
+    async def _sim_raw(self, request: web.Request) -> web.Response:
+        await self.send_raw(await request.text())
+        return web.json_response({"ok": True})
+
+    async def _sim_version(self, request: web.Request) -> web.Response:
+        self.set_plugin_version(request.query.get("v", self.plugin_version))
+        return web.json_response({"ok": True, "version": self.plugin_version})
+
+    async def _sim_truth(self, request: web.Request) -> web.Response:
+        truth = truth_from_events(self.emitted)
+        body = {
+            "emitted": len(self.emitted),
+            "epoch": self.epoch,
+            "connections_accepted": self.connections_accepted,
+            "open_sockets": self.open_sockets,
+            "history": len(self.history),
+            "images": len(self.images),
+            "truth": {
+                **asdict(truth),
+                "frames_total": truth.frames_total,
+                "integration_seconds": truth.integration_seconds,
+            },
+        }
+        return web.json_response(to_rest(body))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception:
+                _LOGGER.exception("simulator control task failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
+    """The event moved to `when`; image Date and TargetEndTime keep their (scaled) offset."""
+    zone = ev.time.tzinfo or UTC
+    when = when.astimezone(zone)
+
+    def shift(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        return net_time((when + (stamp - ev.time) * scale).astimezone(zone))
+
+    data = ev.data
+    if ev.name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
+        stats = dict(data["ImageStatistics"])
+        if "Date" in stats:
+            stats["Date"] = shift(stats["Date"])
+        data = {**data, "ImageStatistics": stats}
+    elif ev.name == "TS-TARGETSTART" and "TargetEndTime" in data:
+        data = {**data, "TargetEndTime": shift(data["TargetEndTime"])}
+    return replace(ev, time=when, data=data)
