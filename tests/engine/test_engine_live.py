@@ -1,0 +1,204 @@
+"""The live engine against the NINA simulator over real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+import os
+from pathlib import Path
+import signal
+import socket
+import subprocess
+import sys
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
+from custom_components.nina_session.engine.pipeline import PipelineOptions
+from simulator import Night, preset_night
+from simulator.server import NinaSimulator
+
+# The simple night (20 simulated minutes) plays in about 3 s; identical events are then at
+# least 0.3 s apart, so a 0.15 s dedup window still tells them apart.
+SPEED = 400.0
+OPTIONS = PipelineOptions("rig1", ZoneInfo("Europe/Berlin"), dedup_window=timedelta(seconds=0.15))
+ROOT = Path(__file__).parents[2]
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+    assert check(), what
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[NinaSimulator]:
+    simulator = NinaSimulator()
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def make_engine(
+    port: int, db: Path, session: aiohttp.ClientSession, **changes: object
+) -> NinaEngine:
+    config = EngineConfig(
+        host="127.0.0.1", port=port, db_path=db, options=OPTIONS, heartbeat=1.0, **changes
+    )  # type: ignore[arg-type]
+    return NinaEngine(config, session)
+
+
+def lights(engine: NinaEngine) -> int:
+    session = engine.current_session()
+    return session["frames"]["by_type"].get("LIGHT", 0) if session else 0
+
+
+def assert_truth(engine: NinaEngine, night: Night) -> None:
+    session = engine.current_session()
+    assert session is not None
+    assert session["frames"]["by_type"] == night.truth.frames_by_type
+    by_filter = {k: v["count"] for k, v in session["frames"]["by_filter"].items()}
+    assert by_filter == night.truth.lights_by_filter
+    assert session["integration_seconds"] == night.truth.integration_seconds
+    assert session["counts"]["dithers"] == night.truth.dithers
+
+
+async def play_with_fault(
+    sim: NinaSimulator, night: Night, fault: Callable[[], Awaitable[None]]
+) -> None:
+    half = len(night.events) // 2
+    await sim.play(night.events[:half], speed=SPEED)
+    await fault()
+    await sim.play(night.events[half:], speed=SPEED)
+
+
+async def test_a_dropped_socket_loses_nothing_and_duplicates_nothing(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    night = preset_night("simple")
+    engine = make_engine(sim.port, tmp_path / "drop.db", session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    await play_with_fault(sim, night, sim.drop_sockets)
+    await until(lambda: lights(engine) == night.truth.frames_by_type["LIGHT"], "all lights")
+    await until(lambda: engine.health.connected, "reconnected")
+    await engine.refresh()  # history again: everything is a duplicate by now
+    assert_truth(engine, night)
+    assert engine.health.reconnects >= 1
+    assert engine.health.events.backfilled > 0
+    await engine.stop()
+
+
+async def test_nina_restart_starts_a_new_epoch_and_keeps_history(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    night = preset_night("simple")
+    engine = make_engine(sim.port, tmp_path / "restart.db", session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    await play_with_fault(sim, night, sim.restart)
+    await until(lambda: lights(engine) == night.truth.frames_by_type["LIGHT"], "all lights")
+    assert_truth(engine, night)
+    assert engine.pipeline is not None and engine.pipeline.epoch == 1
+    await engine.stop()
+
+
+async def test_garbage_is_counted_and_the_stream_goes_on(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    night = preset_night("simple")
+    engine = make_engine(sim.port, tmp_path / "garbage.db", session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    await sim.send_raw("this is not json")
+    await sim.send_raw('{"Response": {"Event": "SOMETHING-NEW"}, "Success": true}')
+    await sim.play(night, speed=SPEED)
+    await until(lambda: lights(engine) == night.truth.frames_by_type["LIGHT"], "all lights")
+    counters = engine.health.events
+    assert counters.rejected_by_reason.get("not_json") == 1
+    assert counters.by_type.get("SOMETHING-NEW") == 1  # unknown events are kept
+    await engine.stop()
+
+
+async def test_concurrent_refreshes_coalesce(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    engine = make_engine(sim.port, tmp_path / "refresh.db", session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    await sim.play(preset_night("simple"), speed=SPEED)
+    await asyncio.gather(*(engine.refresh() for _ in range(5)))
+    assert engine.pipeline is not None and engine.pipeline.rebuilds == 1
+    await engine.refresh()
+    assert engine.pipeline.rebuilds == 2
+    await engine.stop()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_start_does_not_wait_for_nina_and_serves_stored_history(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    db = tmp_path / "offline.db"
+    engine = make_engine(sim.port, db, session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    events = preset_night("simple").events
+    first_light = next(i for i, e in enumerate(events) if e.name == "IMAGE-SAVE")
+    await sim.play(events[: first_light + 1], speed=SPEED)
+    await until(lambda: lights(engine) > 0, "a light")
+    before = engine.current_session()
+    await engine.stop()
+
+    offline = make_engine(_closed_port(), db, session)
+    await offline.start()  # returns although nothing listens
+    stored = await offline.session()
+    assert stored is not None and before is not None
+    assert stored["state"] == "disconnected"
+    assert stored["frames"] == before["frames"]
+    assert not offline.health.connected
+    await offline.stop()
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert [t.get_name() for t in leftover if "nina_session" in t.get_name()] == []
+
+
+async def test_listen_cli_records_and_stops_cleanly_on_sigint(
+    sim: NinaSimulator, tmp_path: Path
+) -> None:
+    record = tmp_path / "night.jsonl"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "custom_components.nina_session.engine", "listen",
+        "--host", "127.0.0.1", "--port", str(sim.port), "--db", str(tmp_path / "cli.db"),
+        "--record", str(record), "--tz", "Europe/Berlin",
+        cwd=ROOT, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        await until(lambda: sim.open_sockets > 0, "the CLI connected")
+        await sim.play(preset_night("simple"), speed=SPEED)
+        await until(lambda: record.exists() and len(record.read_text().splitlines()) >= 40,
+                    "recorded")  # fmt: skip
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(10):
+            code = await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.stderr is not None
+    log = (await process.stderr.read()).decode()
+    assert code == 0, log
+    assert "State: imaging" in log
+    assert "Stopped:" in log
