@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+import itertools
 import json
 import math
 import re
@@ -156,7 +157,9 @@ def test_meridian_flip_and_cloud_pause(full: Night) -> None:
     took = full.events[flip + 1].time - full.events[flip].time
     assert timedelta(minutes=2) < took < timedelta(minutes=4)
     unsafe = next(
-        i for i, ev in enumerate(full.events) if ev.name == "SAFETY-CHANGED" and not ev.data["IsSafe"]
+        i
+        for i, ev in enumerate(full.events)
+        if ev.name == "SAFETY-CHANGED" and not ev.data["IsSafe"]
     )
     assert seq[unsafe + 1 : unsafe + 3] == ["GUIDER-STOP", "MOUNT-PARKED"]
     safe = index_after(seq, "SAFETY-CHANGED", unsafe + 1)
@@ -312,7 +315,7 @@ def test_week() -> None:
     again = generate_week(start, seed=7)
     assert [to_jsonl_lines(n.events) for n in week] == [to_jsonl_lines(n.events) for n in again]
     assert [n.spec.date for n in week] == [start + timedelta(days=i) for i in range(7)]
-    for night, following in zip(week, week[1:], strict=False):
+    for night, following in itertools.pairwise(week):
         assert night.end < following.start
     for night in week:
         assert truth_from_events(night.events) == night.truth

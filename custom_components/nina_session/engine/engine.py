@@ -94,6 +94,8 @@ class NinaEngine:
         self._history_length = 0
         self.pipeline: Pipeline | None = None
         self._store: Store | None = None
+        #: Where a damaged database was moved at start (None when it was fine).
+        self.recovered_db: Path | None = None
         self._loop = loop_factory(
             self.client,
             self.health,
@@ -108,8 +110,10 @@ class NinaEngine:
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self) -> None:
         """Open the database and load the saved state; connect in the background."""
-        self._store = await self._run(Store, self.config.db_path)
-        store = self._store
+        store, self.recovered_db = await self._run(
+            lambda: Store.open_or_recover(self.config.db_path, now=self._clock())
+        )
+        self._store = store
         self.pipeline = await self._run(Pipeline, store, self.config.options, self.health.events)
         self._tasks = [
             asyncio.create_task(self._drain(), name="nina_session pipeline"),
@@ -195,6 +199,8 @@ class NinaEngine:
             pipeline = self.pipeline
             if pipeline is None:
                 continue
+            if pipeline.pending_events and await self._run(pipeline.retry_pending):
+                self._broadcast(EngineUpdate("storage"))
             closed = await self._run(pipeline.close_if_idle, self._clock())
             if closed is not None:
                 _LOGGER.info("Session %s ended (idle)", closed.id)

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 import logging
+import sqlite3
 from typing import Any
 
 from .errors import FrameError
@@ -53,6 +54,16 @@ class PipelineOptions:
 
 
 @dataclass(slots=True)
+class _PendingWrite:
+    """Writes the database refused (locked, read-only, full), kept until it takes them."""
+
+    events: list[tuple[NinaEvent, str | None, int]] = field(default_factory=list)
+    sessions: dict[str, tuple[Session, dict[str, Any]]] = field(default_factory=dict)
+    state: tuple[str, dict[str, Any]] | None = None
+    rebuild: bool = False
+
+
+@dataclass(slots=True)
 class BatchResult:
     """What one batch changed; the engine broadcasts it to subscribers."""
 
@@ -80,6 +91,10 @@ class Pipeline:
         #: Out-of-order events seen, and fold recomputations they caused.
         self.late_events = 0
         self.rebuilds = 0
+        #: Failed writes waiting for the database; `storage_error` says why (None when fine).
+        self._pending: _PendingWrite | None = None
+        self.storage_error: str | None = None
+        self.storage_failures = 0
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -165,9 +180,9 @@ class Pipeline:
         last = self.tracker.last_time
         if last is not None and min(event.time for event in unique) < last:
             self.late_events += sum(event.time < last for event in unique)
-            self.store.write_batch(((e, None, self.epoch) for e in unique), (), None)
-            self.rebuild()
-            result.rebuilt = True
+            if self._write([(e, None, self.epoch) for e in unique], (), None, rebuild=True):
+                self.rebuild()
+                result.rebuilt = True
             result.applied = [Applied(e, None, None) for e in unique]
             return result
         self._fold(unique, result)
@@ -184,8 +199,14 @@ class Pipeline:
         recent: dict[str, list[float]] = {}
         if loose:
             recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
-            for times in recent.values():
-                times.sort()
+        if self._pending is not None:  # not in the database yet, but already seen
+            for event, _, _ in self._pending.events:
+                if event.exact:
+                    seen_keys.add(event.key)
+                else:
+                    recent.setdefault(event.fingerprint, []).append(event.time.timestamp())
+        for times in recent.values():
+            times.sort()
         unique: list[NinaEvent] = []
         for event in events:
             if event.exact:
@@ -214,7 +235,54 @@ class Pipeline:
                 result.closed.append(applied.closed)
             if self.tracker.open is not None:
                 touched[self.tracker.open.id] = self.tracker.open
-        self.store.write_batch(rows, self._summaries(touched.values()), self._state())
+        self._write(rows, self._summaries(touched.values()), self._state())
+
+    def _write(
+        self,
+        events: list[tuple[NinaEvent, str | None, int]],
+        sessions: Iterable[tuple[Session, dict[str, Any]]],
+        state: tuple[str, dict[str, Any]] | None,
+        *,
+        rebuild: bool = False,
+    ) -> bool:
+        """Write one batch, with whatever earlier batches the database refused.
+
+        Every write is idempotent (unique event keys, session upserts, one state row), so a
+        refused batch is simply written again later, merged with the next one. Returns
+        whether the database took it.
+        """
+        pending = self._pending or _PendingWrite()
+        pending.events.extend(events)
+        pending.sessions.update((session.id, (session, summary)) for session, summary in sessions)
+        pending.state = state or pending.state
+        pending.rebuild = pending.rebuild or rebuild
+        try:
+            self.store.write_batch(pending.events, pending.sessions.values(), pending.state)
+        except sqlite3.Error as err:
+            self.storage_failures += 1
+            if self.storage_error is None:
+                _LOGGER.warning(
+                    "Cannot write to %s (%s); keeping %d events in memory and retrying",
+                    self.store.path.name, err, len(pending.events),
+                )  # fmt: skip
+            self.storage_error = f"{type(err).__name__}: {err}"
+            self._pending = pending
+            return False
+        self._pending = None
+        if self.storage_error is not None:
+            _LOGGER.info("Writing to %s works again", self.store.path.name)
+            self.storage_error = None
+            if pending.rebuild and not rebuild:
+                self.rebuild()
+        return True
+
+    def retry_pending(self) -> bool:
+        """Try the refused writes again (the engine's clock calls this)."""
+        return self._pending is None or self._write([], (), None)
+
+    @property
+    def pending_events(self) -> int:
+        return len(self._pending.events) if self._pending else 0
 
     def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
         open_session = self.tracker.open
@@ -237,17 +305,24 @@ class Pipeline:
             reassign.append((applied.session_id, row_id))
             if applied.opened is not None:
                 sessions[applied.opened.id] = applied.opened
-        self.store.write_batch(
-            (), self._summaries(sessions.values()), self._state(),
-            reassign=reassign, replace_sessions=True,
-        )  # fmt: skip
+        try:
+            self.store.write_batch(
+                (), self._summaries(sessions.values()), self._state(),
+                reassign=reassign, replace_sessions=True,
+            )  # fmt: skip
+        except sqlite3.Error as err:
+            # The fold in memory is right; the stored sessions follow on the next rebuild.
+            self.storage_failures += 1
+            self.storage_error = f"{type(err).__name__}: {err}"
+            _LOGGER.warning("Cannot store the rebuilt sessions: %s", err)
+            return
         _LOGGER.info("Rebuilt %d sessions from stored events", len(sessions))
 
     def close_if_idle(self, now: datetime) -> Session | None:
         """Live clock tick: close the open session once the idle gap has passed."""
         closed = self.tracker.close_if_idle(now)
         if closed is not None:
-            self.store.write_batch((), self._summaries([closed]), self._state())
+            self._write([], self._summaries([closed]), self._state())
         return closed
 
     # -- views -------------------------------------------------------------------------

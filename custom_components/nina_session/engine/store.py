@@ -101,12 +101,12 @@ def _frame_from_json(text: str | None) -> Frame | None:
 class Store:
     """The engine's SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # One writer thread owns the connection; it may be created on another thread.
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -114,6 +114,32 @@ class Store:
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path.name}: {err}") from err
         self.last_write: datetime | None = None
+
+    @classmethod
+    def open_or_recover(
+        cls, path: str | Path, *, now: datetime, busy_timeout: float = 5.0
+    ) -> tuple[Store, Path | None]:
+        """Open the store; a corrupt file is moved aside (never deleted) and a fresh one made.
+
+        Returns the store and where the damaged file went (None when nothing was moved), so
+        the caller can tell the user. A file from a newer version is not touched: it raises.
+        """
+        path = Path(path)
+        try:
+            return cls(path, busy_timeout=busy_timeout), None
+        except StoreError as err:
+            if not isinstance(err.__cause__, sqlite3.DatabaseError) or isinstance(
+                err.__cause__, sqlite3.OperationalError
+            ):
+                raise
+            aside = path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+            _LOGGER.error("%s is damaged (%s); moved to %s", path.name, err, aside.name)
+            path.rename(aside)
+            for suffix in ("-wal", "-shm"):
+                extra = Path(f"{path}{suffix}")
+                if extra.exists():
+                    extra.rename(Path(f"{aside}{suffix}"))
+            return cls(path, busy_timeout=busy_timeout), aside
 
     def _migrate(self) -> None:
         db = self._db

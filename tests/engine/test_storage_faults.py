@@ -1,0 +1,80 @@
+"""Storage faults: locked, full and corrupt databases lose nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+import sqlite3
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
+from custom_components.nina_session.engine.store import Store, StoreError
+from simulator import preset_night, socket_text
+from tests.engine.conftest import OPTIONS
+from tests.engine.frames import event, frames, image
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def feed(pipeline: Pipeline, events: list[object]) -> None:
+    for ev in events:  # one live batch per frame, so faults hit mid-night
+        pipeline.ingest_frames([(socket_text(ev), ev.time)])  # type: ignore[attr-defined]
+
+
+def test_locked_database_keeps_events_in_memory_until_it_frees(db_path: Path) -> None:
+    night = preset_night("simple")
+    pipeline = Pipeline(
+        Store(db_path, busy_timeout=0.05), PipelineOptions("rig1", ZoneInfo(night.spec.tz))
+    )
+    third = len(night.events) // 3
+    feed(pipeline, night.events[:third])
+    blocker = sqlite3.connect(db_path)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    feed(pipeline, night.events[third : 2 * third])
+    assert pipeline.storage_error is not None and "locked" in pipeline.storage_error
+    assert pipeline.pending_events > 0
+    blocker.rollback()
+    blocker.close()
+    feed(pipeline, night.events[2 * third :])  # the next write takes the backlog too
+    assert pipeline.storage_error is None and pipeline.pending_events == 0
+    stored = pipeline.store.sessions()[0]
+    assert stored["frames"]["by_type"] == night.truth.frames_by_type
+    assert pipeline.store.counts()["events"] == len(night.events)
+
+
+def test_full_disk_retries_and_duplicates_nothing(db_path: Path) -> None:
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING"))))
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    many = [(i + 1.0, image(float(i), extra_padding="x" * 3000)) for i in range(20)]
+    pipeline.ingest_frames(frames(*many))
+    assert pipeline.storage_error is not None and "full" in pipeline.storage_error
+    # The same frames arrive again while they wait in memory: still one each.
+    assert pipeline.ingest_frames(frames(*many)).duplicates == 20
+    store._db.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    assert pipeline.retry_pending()
+    assert store.sessions()[0]["frames"]["total"] == 20
+    assert store.counts()["events"] == 21
+    store.close()
+
+
+def test_corrupt_file_is_moved_aside_and_a_fresh_one_made(db_path: Path) -> None:
+    db_path.write_bytes(b"not a database at all" * 200)
+    store, aside = Store.open_or_recover(db_path, now=NOW)
+    assert aside is not None and aside.name == "nina.db.corrupt-20261125T120000Z"
+    assert aside.read_bytes().startswith(b"not a database")  # kept, never deleted
+    assert store.counts()["events"] == 0
+    store.close()
+
+
+def test_a_newer_schema_is_not_moved_aside(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as db:
+        db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(StoreError):
+        Store.open_or_recover(db_path, now=NOW)
+    assert db_path.exists()
