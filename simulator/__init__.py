@@ -18,13 +18,18 @@ from simulator.night import (
     to_rest,
     truth_from_events,
 )
+from simulator.server import THUMBNAIL_JPEG, NinaSimulator, envelope, error_envelope
 
 __all__ = [
     "PRESETS",
+    "THUMBNAIL_JPEG",
     "GroundTruth",
     "Night",
     "NightSpec",
+    "NinaSimulator",
     "SimEvent",
+    "envelope",
+    "error_envelope",
     "generate_night",
     "generate_week",
     "history_item",

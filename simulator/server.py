@@ -137,6 +137,7 @@ class NinaSimulator:
         self.epoch = 0  # bumped by every restart()
         self._state = _State(connected=set())
         self._peers: set[_Peer] = set()
+        self._peers_changed = asyncio.Condition()
         self._silent_new = False
         self._refuse = False
         self._delay = 0.0
@@ -262,46 +263,49 @@ class NinaSimulator:
         rebase: move the night to now, so history times and image dates agree with the arrival
         times a client stamps (times between events shrink by `speed`); event data such as
         ExposureTime is untouched. follow_epochs: where the epoch goes up, NINA crashes (offline
-        for part of the gap) and restarts with empty history before the next event.
+        for part of the gap) and restarts with empty history before the next event, its
+        application-start taken from `Night.application_starts` when a Night is given.
         """
+        starts = events.application_starts if isinstance(events, Night) else []
         evs = list(events.events if isinstance(events, Night) else events)
         if not evs:
             return
         loop = asyncio.get_running_loop()
         mono0 = loop.time()
-        sim0 = evs[0].time
-        wall0 = datetime.now(sim0.tzinfo)
-        last_wall = wall0
+        zone = evs[0].time.tzinfo or UTC
+        sim0 = evs[0].time.astimezone(UTC)  # all arithmetic in UTC: exact across DST
+        wall0 = last_wall = datetime.now(UTC)
 
         def mapped(t: datetime) -> datetime:
             if not rebase:
                 return t
             if speed > 0:
-                return wall0 + (t - sim0) / speed
-            return datetime.now(sim0.tzinfo)
+                return (wall0 + (t.astimezone(UTC) - sim0) / speed).astimezone(zone)
+            return datetime.now(zone)
 
         async def until(t: datetime) -> None:
             if speed <= 0:
                 await asyncio.sleep(0)
                 return
-            delay = mono0 + (t - sim0).total_seconds() / speed - loop.time()
+            delay = mono0 + (t.astimezone(UTC) - sim0).total_seconds() / speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
 
         prev = evs[0]
         for ev in evs:
             if follow_epochs and ev.epoch > prev.epoch:
-                gap = ev.time - prev.time
-                await until(prev.time + gap * 0.4)
+                gap = ev.time.astimezone(UTC) - prev.time.astimezone(UTC)
+                await until(prev.time.astimezone(UTC) + gap * 0.4)
                 await self.set_offline(True)
-                await until(ev.time - gap * 0.2)
-                await self.restart(at=mapped(ev.time - gap * 0.2))
+                up = starts[ev.epoch] if ev.epoch < len(starts) else ev.time - gap * 0.2
+                await until(up)
+                await self.restart(at=mapped(up))
             await until(ev.time)
             out = ev
             if rebase:
                 now = mapped(ev.time)
                 if now <= last_wall:
-                    now = last_wall + timedelta(microseconds=1)
+                    now = (last_wall + timedelta(microseconds=1)).astimezone(zone)
                 last_wall = now
                 out = _rebased(ev, now, 1 / speed if speed > 0 else 1.0)
             await self.emit(out)
@@ -417,6 +421,15 @@ class NinaSimulator:
     def open_sockets(self) -> int:
         return sum(1 for peer in self._peers if not peer.ws.closed)
 
+    async def wait_for_sockets(self, n: int = 1) -> None:
+        """Wait until n sockets are open (bound it with `asyncio.timeout`).
+
+        A client's connect may return before the server has registered the socket; frames
+        emitted in between would not reach it.
+        """
+        async with self._peers_changed:
+            await self._peers_changed.wait_for(lambda: self.open_sockets >= n)
+
     # ------------------------------------------------------------------ state
     def _follow(self, ev: SimEvent) -> None:
         st, name, data = self._state, ev.name, ev.data
@@ -518,6 +531,8 @@ class NinaSimulator:
         peer = _Peer(ws, request, silent=self._silent_new)
         self._peers.add(peer)
         self.connections_accepted += 1
+        async with self._peers_changed:
+            self._peers_changed.notify_all()
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.PING:
@@ -680,7 +695,7 @@ def _rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
             stamp = datetime.fromisoformat(text)
         except ValueError:
             return text
-        return net_time((when + (stamp - ev.time) * scale).astimezone(zone))
+        return net_time((when.astimezone(UTC) + (stamp - ev.time) * scale).astimezone(zone))
 
     data = ev.data
     if ev.name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
