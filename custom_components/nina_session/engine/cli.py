@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         store = Store(args.db)
     except StoreError as err:
-        _LOGGER.error("Cannot open the database: %s", err)  # noqa: TRY400
+        _LOGGER.error("Cannot open the database: %s", err)
         return 2
     try:
         pipeline = Pipeline(store, _options(args))
