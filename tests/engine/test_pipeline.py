@@ -145,3 +145,23 @@ def test_bad_frames_are_counted_and_the_stream_goes_on(pipeline: Pipeline) -> No
     )
     assert len(result.applied) == 1 and result.rejected == 3
     assert pipeline.counters.rejected_by_reason == {"not_json": 1, "too_large": 1, "bad_shape": 1}
+
+
+def test_history_from_a_skewed_nina_clock_still_collapses_with_live(
+    pipeline: Pipeline,
+) -> None:
+    # Live: stamped by our clock. NINA's clock runs 7 s ahead, so its history is 7 s late.
+    pipeline.ingest_frames(night()[:3])
+    history = [
+        {"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:00:07+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:05:07+01:00"},
+        {"Event": "GUIDER-DITHER", "Time": "2026-11-24T19:05:13+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:10:07+01:00"},
+    ]
+    images = [json.loads(raw)["Response"]["ImageStatistics"] for raw, _ in night()[1:5:2]]
+    result = pipeline.ingest_history(envelope(history), envelope(images))
+    assert [a.event.name for a in result.applied] == ["IMAGE-SAVE"]
+    assert result.duplicates == 3
+    assert round(pipeline.clock_offset) == 7
+    # The new frame is placed on our clock, not NINA's.
+    assert result.applied[0].event.time == at(10)

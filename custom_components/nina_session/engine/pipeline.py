@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 import logging
 import sqlite3
@@ -42,6 +42,8 @@ from .wire import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+#: Recent frame twins used to measure the clock difference between NINA and us.
+_SKEW_SAMPLES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,8 @@ class Pipeline:
         self._pending: _PendingWrite | None = None
         self.storage_error: str | None = None
         self.storage_failures = 0
+        #: NINA's clock minus ours, in seconds, as last measured from history twins.
+        self.clock_offset = 0.0
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -103,6 +107,7 @@ class Pipeline:
         if saved is not None:
             restore_tracker(self.tracker, saved["tracker"])
             self.normalizer.restore(saved.get("context", {}))
+            self.clock_offset = saved.get("clock_offset", 0.0)
 
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
@@ -169,6 +174,8 @@ class Pipeline:
                 result.rejected += 1
                 self.counters.reject(err.reason)
                 _LOGGER.debug("Rejected %s: %s", wire.name, err)
+        if source == Source.HISTORY:
+            events = self._align_clock(events)
         unique = self._deduplicate(events)
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
@@ -189,6 +196,25 @@ class Pipeline:
         return result
 
     # -- steps -------------------------------------------------------------------------
+    def _align_clock(self, events: list[NinaEvent]) -> list[NinaEvent]:
+        """Move history times onto our clock when NINA's clock is off.
+
+        Live events are stamped on arrival by our clock; history carries NINA's. Frames seen
+        both ways (same capture, exact identity) measure the difference; when it exceeds half
+        the dedup window, history times are shifted by it so the other events' twins still
+        fall inside the window.
+        """
+        exact = {event.key: event for event in events if event.exact}
+        stored = self.store.times_for_keys(list(exact)) if exact else {}
+        latest = sorted(stored, key=stored.__getitem__)[-_SKEW_SAMPLES:]
+        if latest:
+            offsets = sorted(exact[key].time.timestamp() - stored[key] for key in latest)
+            self.clock_offset = offsets[len(offsets) // 2]
+        if abs(self.clock_offset) <= self.options.dedup_window.total_seconds() / 2:
+            return events
+        shift = timedelta(seconds=self.clock_offset)
+        return [replace(event, time=event.time - shift) for event in events]
+
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
         if not events:
             return []
@@ -290,8 +316,11 @@ class Pipeline:
         return [(s, s.to_json(state if s is open_session else SessionState.IDLE)) for s in sessions]
 
     def _state(self) -> tuple[str, dict[str, Any]]:
-        snapshot = {"tracker": tracker_snapshot(self.tracker),
-                    "context": self.normalizer.snapshot()}  # fmt: skip
+        snapshot = {
+            "tracker": tracker_snapshot(self.tracker),
+            "context": self.normalizer.snapshot(),
+            "clock_offset": self.clock_offset,
+        }
         return self.tracker.fsm.state.value, snapshot
 
     def rebuild(self) -> None:

@@ -161,14 +161,18 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+        return set(self.times_for_keys(keys))
+
+    def times_for_keys(self, keys: Sequence[str]) -> dict[str, float]:
+        """Stored time of each of these event keys that is stored."""
+        found: dict[str, float] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT event_key FROM session_events WHERE event_key IN ({marks})", chunk
+                f"SELECT event_key, ts FROM session_events WHERE event_key IN ({marks})", chunk
             )
-            found.update(row[0] for row in rows)
+            found.update(rows.fetchall())
         return found
 
     def fingerprints_between(self, start_ts: float, end_ts: float) -> dict[str, list[float]]:
