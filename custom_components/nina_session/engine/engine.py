@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .client import NinaClient, NinaError
+from .errors import FrameError
 from .connection import ConnectionLoop
 from .health import ConnectionHealth
 from .models import Source
@@ -222,7 +223,12 @@ class NinaEngine:
         if restarted:
             pipeline.epoch += 1
             _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
-        result = await self._run(pipeline.ingest_history, events, images)
+        try:
+            result = await self._run(pipeline.ingest_history, events, images)
+        except FrameError as err:  # the whole history is unusable (not a list, an error)
+            pipeline.counters.reject(err.reason)
+            _LOGGER.warning("Event history from %s unusable: %s", self.config.host, err)
+            return BatchResult()
         if result.changed:
             self._broadcast(EngineUpdate("backfill", result))
         return result
