@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .client import NinaClient, NinaError
-from .errors import FrameError
 from .connection import ConnectionLoop
+from .errors import FrameError
 from .health import ConnectionHealth
 from .models import Source
 from .pipeline import BatchResult, Pipeline, PipelineOptions
