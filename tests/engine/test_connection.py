@@ -21,6 +21,8 @@ import pytest
 from custom_components.nina_session.engine.client import NinaClient, NinaConnectionError
 from custom_components.nina_session.engine.connection import Backoff, ConnectionLoop
 from custom_components.nina_session.engine.health import ConnectionHealth
+from simulator.night import SimEvent, socket_text
+from simulator.server import NinaSimulator
 
 LOGGER_NAME = "custom_components.nina_session.engine.connection"
 START = datetime(2026, 11, 24, 18, 0, 0, tzinfo=UTC)
@@ -41,7 +43,7 @@ def event_frame(name: str, **data: Any) -> str:
 async def wait_until(predicate: Callable[[], bool], what: str, limit: float = 10.0) -> None:
     """Poll until `predicate()` holds; fail with `what` if it never does."""
     async with asyncio.timeout(limit):
-        while not predicate():  # noqa: ASYNC110 - polling state the loop mutates
+        while not predicate():
             await asyncio.sleep(0.01)
     assert predicate(), what
 
@@ -197,7 +199,7 @@ async def make_loop(
         port: int, health: ConnectionHealth | None = None, **kwargs: Any
     ) -> ConnectionLoop:
         kwargs.setdefault("backoff", Backoff(initial=0.01, ceiling=0.05, jitter=0.0))
-        kwargs.setdefault("heartbeat", 0.2)
+        kwargs.setdefault("heartbeat", 2.0)  # no test here wants a spurious pong timeout
         kwargs.setdefault("probe_interval", 3600.0)
         kwargs.setdefault("on_connected", recorder.on_connected)
         kwargs.setdefault("on_message", recorder.on_message)
@@ -432,9 +434,9 @@ async def test_a_quiet_socket_is_not_dead(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
     health = ConnectionHealth()
-    await make_loop(nina.port, health, heartbeat=0.1)
+    await make_loop(nina.port, health, heartbeat=0.4)
     await wait_until(lambda: health.connected, "connected")
-    await asyncio.sleep(1.0)  # ten heartbeats without a single event
+    await asyncio.sleep(1.2)  # three heartbeats without a single event
     assert health.connected
     assert recorder.connects == 1
     assert recorder.disconnects == []
@@ -532,7 +534,7 @@ async def test_half_open_socket_is_detected_by_heartbeat(
 ) -> None:
     health = ConnectionHealth()
     nina.answer_pings = False
-    await make_loop(nina.port, health, heartbeat=0.1)
+    await make_loop(nina.port, health, heartbeat=0.2)
     await wait_until(lambda: len(recorder.disconnects) >= 1, "silent socket given up")
     assert "heartbeat" in recorder.disconnects[0]
     nina.answer_pings = True
@@ -674,6 +676,46 @@ async def test_stop_during_a_slow_handler_leaves_nothing_running(
     await assert_nothing_left(baseline, nina)
 
 
+async def test_stop_from_a_callback_ends_the_loop(make_loop: LoopFactory, nina: FakeNina) -> None:
+    baseline = other_tasks()
+    health = ConnectionHealth()
+    loops: list[ConnectionLoop] = []
+
+    async def stop_on_message(text: str, received_at: datetime) -> None:
+        await loops[0].stop()
+
+    loops.append(await make_loop(nina.port, health, on_message=stop_on_message))
+    await wait_until(lambda: health.connected, "connected")
+    await nina.send(event_frame("SEQUENCE-FINISHED"))
+    await wait_until(lambda: not loops[0].running, "loop ended")
+    assert not health.connected
+    await assert_nothing_left(baseline, nina)
+
+
+async def test_an_engine_that_falls_behind_is_reconnected(
+    make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
+) -> None:
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def slow(text: str, received_at: datetime) -> None:
+        await release.wait()
+        handled.append(text)
+
+    health = ConnectionHealth()
+    await make_loop(nina.port, health, on_message=slow, max_backlog=3)
+    await wait_until(lambda: health.connected, "connected")
+    for number in range(6):
+        await nina.send(event_frame("GUIDER-DITHER", Number=number))
+    # Three frames queued behind the stuck handler: the next one ends the reading.
+    await wait_until(lambda: health.events.received >= 4, "frames read")
+    release.set()
+    await wait_until(lambda: len(recorder.disconnects) == 1, "backlog overflow")
+    assert "3 frames waiting" in recorder.disconnects[0]
+    await wait_until(lambda: recorder.connects == 2 and health.connected, "reconnected")
+    assert len(handled) == health.events.received - 1  # all but the overflowing frame
+
+
 async def test_start_twice_runs_one_loop(make_loop: LoopFactory, nina: FakeNina) -> None:
     health = ConnectionHealth()
     loop = await make_loop(nina.port, health)
@@ -711,3 +753,242 @@ def test_health_as_dict_shape() -> None:
     }
     assert health.events.as_dict(detailed=True)["by_type"] == {"IMAGE-SAVE": 1}
     assert health.events.as_dict(detailed=True)["rejected_by_reason"] == {"binary": 1}
+
+
+# ---- against the NINA simulator ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[NinaSimulator]:
+    simulator = NinaSimulator(host="127.0.0.1", port=0)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+def sim_event(name: str, **data: Any) -> SimEvent:
+    return SimEvent(time=datetime.now(UTC), name=name, data=data)
+
+
+async def test_sim_reconnects_after_drops(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health)
+    await wait_until(lambda: health.connected, "connected")
+    assert health.plugin_version == sim.plugin_version
+    sent: list[str] = []
+    for target, abrupt in ((2, False), (3, True)):
+        event = sim_event("GUIDER-DITHER")
+        sent.append(socket_text(event))
+        await sim.emit(event)
+        await wait_until(lambda: len(recorder.frames) == len(sent), "event delivered")
+        await sim.drop_sockets(abrupt=abrupt)
+
+        def reconnected(target: int = target) -> bool:
+            return recorder.connects == target and health.connected
+
+        await wait_until(reconnected, "reconnected")
+    event = sim_event("SAFETY-CHANGED", IsSafe=False)
+    sent.append(socket_text(event))
+    await sim.emit(event)
+    await wait_until(lambda: len(recorder.frames) == 3, "stream after reconnects")
+    assert recorder.texts == sent
+    assert health.reconnects == 2
+    assert len(recorder.disconnects) == 2
+    assert sim.connections_accepted == 3
+
+
+async def test_sim_reconnects_after_nina_restarts(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health)
+    await wait_until(lambda: health.connected, "connected")
+    await sim.restart()
+    await wait_until(lambda: recorder.connects == 2 and health.connected, "after restart")
+    await sim.restart(downtime=0.3)  # port closed for a while: refused attempts
+    await wait_until(lambda: recorder.connects == 3 and health.connected, "after downtime")
+    await sim.emit(sim_event("SEQUENCE-STARTING"))
+    await wait_until(lambda: len(recorder.frames) == 1, "stream after restarts")
+    assert health.reconnects == 2
+    assert sim.epoch == 2
+
+
+async def test_sim_half_open_socket_is_detected_and_replaced(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health, heartbeat=0.2)
+    await wait_until(lambda: health.connected, "connected")
+    sim.go_silent(True)  # no more frames, no pongs: the TCP connection still looks open
+    await wait_until(lambda: len(recorder.disconnects) == 1, "half-open socket noticed")
+    assert "heartbeat" in recorder.disconnects[0]
+    assert sim.pings_received >= 1
+    await wait_until(lambda: recorder.connects == 2 and health.connected, "new socket")
+    await sim.emit(sim_event("GUIDER-START"))
+    await wait_until(lambda: len(recorder.frames) == 1, "stream on the new socket")
+
+
+async def test_sim_quiet_but_answering_socket_stays_up(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health, heartbeat=0.4)
+    await wait_until(lambda: health.connected, "connected")
+    await wait_until(lambda: sim.pings_received >= 3, "several heartbeats")
+    assert recorder.disconnects == []
+    assert sim.connections_accepted == 1
+
+
+async def test_sim_garbage_frame_is_passed_on_and_the_stream_continues(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health)
+    await wait_until(lambda: health.connected, "connected")
+    event = sim_event("IMAGE-PREPARED")
+    await sim.send_raw("<<garbage>> {")
+    await sim.send_raw('{"Response": "CAMERA-INFO-UPDATED", "Success": true}')
+    await sim.emit(event)
+    await wait_until(lambda: len(recorder.frames) == 3, "all three frames")
+    assert recorder.texts == [
+        "<<garbage>> {",
+        '{"Response": "CAMERA-INFO-UPDATED", "Success": true}',
+        socket_text(event),
+    ]
+    assert sim.connections_accepted == 1
+
+
+async def test_sim_huge_frame_is_refused_and_the_loop_reconnects(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    health = ConnectionHealth()
+    await make_loop(sim.port, health)  # the default 4 MiB frame limit
+    await wait_until(lambda: health.connected, "connected")
+    await sim.send_raw('{"Response": "' + "x" * (5 * 1024 * 1024) + '"}')
+    await wait_until(lambda: recorder.connects == 2 and health.connected, "reconnected")
+    assert health.events.rejected_by_reason == {"too_large": 1}
+    assert recorder.frames == []
+    await sim.emit(sim_event("GUIDER-STOP"))
+    await wait_until(lambda: len(recorder.frames) == 1, "stream goes on")
+
+
+async def test_sim_refused_sockets_back_off_and_recover(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    sim.refuse_connections(True)  # /version answers, the socket upgrade gets HTTP 503
+    health = ConnectionHealth()
+    sleep = RecordingSleep()
+    flags: list[bool] = []
+
+    async def sleep_and_maybe_recover(delay: float) -> None:
+        if delay < 100:
+            flags.append(health.failing)
+            if len(sleep.retries) == 12:
+                sim.refuse_connections(False)
+        await sleep(delay)
+
+    await make_loop(
+        sim.port,
+        health,
+        sleep=sleep_and_maybe_recover,
+        backoff=Backoff(rng=random.Random(5)),
+    )
+    await wait_until(lambda: health.connected, "connected once the socket is accepted")
+    expected = [1, 2, 4, 8, 16, 30, 30, 30, 30, 30, 30, 30, 30]
+    assert len(sleep.retries) == len(expected)
+    for base, delay in zip(expected, sleep.retries, strict=True):
+        assert base * 0.9 <= delay <= base * 1.1
+    assert flags == [False] * 9 + [True] * 4  # failing from the tenth failure on
+    assert not health.failing  # cleared by the successful connection
+    assert health.consecutive_failures == 0
+    assert recorder.connects == 1
+
+
+async def test_sim_offline_nina_is_retried_forever(
+    make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    await sim.set_offline(True)  # NINA not running: connection refused
+    health = ConnectionHealth()
+    sleep = RecordingSleep()
+    await make_loop(sim.port, health, sleep=sleep, backoff=Backoff(jitter=0.0))
+    await wait_until(lambda: len(sleep.retries) >= 40, "many retries")
+    failing_while_down = health.failing
+    assert failing_while_down
+    assert not health.connected
+    assert health.consecutive_failures >= 40
+    assert set(sleep.retries[5:40]) == {30.0}
+    await sim.set_offline(False)
+    await wait_until(lambda: health.connected, "connected when NINA starts")
+    assert not health.failing
+    assert recorder.connects == 1
+
+
+async def test_sim_slow_nina_counts_as_a_failure(
+    session: aiohttp.ClientSession, sim: NinaSimulator, recorder: Recorder
+) -> None:
+    sim.set_delay(0.6)  # over the 0.2 s request timeout
+    health = ConnectionHealth()
+    sleep = RecordingSleep()
+    loop = ConnectionLoop(
+        NinaClient(session, "127.0.0.1", sim.port, request_timeout=0.2),
+        health,
+        on_connected=recorder.on_connected,
+        on_message=recorder.on_message,
+        sleep=sleep,
+        heartbeat=2.0,
+    )
+    await loop.start()
+    try:
+        await wait_until(lambda: health.consecutive_failures >= 2, "timeouts")
+        assert health.last_error is not None
+        assert "within" in health.last_error
+        sim.set_delay(0)
+        await wait_until(lambda: health.connected, "connected once NINA answers")
+    finally:
+        await loop.stop()
+
+
+async def test_sim_probe_records_the_plugin_version(
+    make_loop: LoopFactory, sim: NinaSimulator
+) -> None:
+    probes = asyncio.Queue[None]()
+
+    async def sleep(delay: float) -> None:
+        if delay == 60.0:
+            await probes.get()
+        await asyncio.sleep(0)
+
+    health = ConnectionHealth()
+    await make_loop(sim.port, health, sleep=sleep, probe_interval=60.0)
+    await wait_until(lambda: health.connected, "connected")
+    assert health.plugin_version == "2.2.9.0"
+    sim.set_plugin_version("2.3.0.0")
+    probes.put_nowait(None)
+    await wait_until(lambda: health.plugin_version == "2.3.0.0", "probe saw the new version")
+    assert health.connected
+
+
+async def test_sim_old_plugin_is_warned_about_once(
+    make_loop: LoopFactory, sim: NinaSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.set_plugin_version("1.0.4.2")
+    health = ConnectionHealth()
+    await make_loop(sim.port, health)
+    await wait_until(lambda: health.connected, "connected")
+    await sim.drop_sockets()
+    await wait_until(lambda: health.reconnects == 1 and health.connected, "reconnected")
+    old = [r for r in caplog.records if "older than supported" in r.getMessage()]
+    assert len(old) == 1
+
+
+async def test_sim_stop_leaves_nothing_running(make_loop: LoopFactory, sim: NinaSimulator) -> None:
+    baseline = other_tasks()
+    health = ConnectionHealth()
+    loop = await make_loop(sim.port, health)
+    await wait_until(lambda: health.connected, "connected")
+    await loop.stop()
+    assert loop_tasks() == set()
+    await wait_until(lambda: sim.open_sockets == 0, "simulator saw the close")
+    await wait_until(lambda: other_tasks() <= baseline, "simulator handlers done")

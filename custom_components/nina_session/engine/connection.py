@@ -174,6 +174,9 @@ class ConnectionLoop:
     async def stop(self) -> None:
         """Cancel the loop, close the socket and wait until nothing of it is left running."""
         task, self._task = self._task, None
+        if task is not None and task is asyncio.current_task():
+            task.cancel()  # stop() from a callback: the loop ends at its next await
+            return
         if task is not None and not task.done():
             task.cancel()
             try:
@@ -249,8 +252,17 @@ class ConnectionLoop:
     async def _read_socket(
         self, ws: aiohttp.ClientWebSocketResponse, queue: asyncio.Queue[_Frame | _Closed]
     ) -> None:
-        """Read frames into `queue`, stamped on arrival; end with one `_Closed`."""
-        closed: _Closed
+        """Read frames into `queue`, stamped on arrival; always end with one `_Closed`."""
+        try:
+            closed = await self._read_frames(ws, queue)
+        except Exception as err:
+            _LOGGER.debug("Reading the NINA socket failed", exc_info=True)
+            closed = _Closed(f"socket read failed: {err!r}")
+        queue.put_nowait(closed)
+
+    async def _read_frames(
+        self, ws: aiohttp.ClientWebSocketResponse, queue: asyncio.Queue[_Frame | _Closed]
+    ) -> _Closed:
         while True:
             msg = await ws.receive()
             if msg.type is aiohttp.WSMsgType.TEXT:
@@ -258,8 +270,7 @@ class ConnectionLoop:
                 self._health.events.received += 1
                 self._health.last_message_at = now
                 if queue.qsize() >= self._max_backlog:
-                    closed = _Closed(f"more than {self._max_backlog} frames waiting for the engine")
-                    break
+                    return _Closed(f"more than {self._max_backlog} frames waiting for the engine")
                 queue.put_nowait(_Frame(msg.data, now))
             elif msg.type is aiohttp.WSMsgType.BINARY:
                 self._health.events.received += 1
@@ -267,16 +278,13 @@ class ConnectionLoop:
                 self._health.events.reject("binary")
                 _LOGGER.debug("Ignored a binary frame of %d bytes from NINA", len(msg.data))
             elif msg.type is aiohttp.WSMsgType.ERROR:
-                closed = self._describe_error(msg.data)
-                break
+                return self._describe_error(msg.data)
             elif msg.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
                 aiohttp.WSMsgType.CLOSED,
             ):
-                closed = _Closed(f"socket closed by NINA (code {ws.close_code})")
-                break
-        queue.put_nowait(closed)
+                return _Closed(f"socket closed by NINA (code {ws.close_code})")
 
     def _describe_error(self, error: object) -> _Closed:
         if (
@@ -299,6 +307,10 @@ class ConnectionLoop:
                 version = await self._client.version()
             except NinaError as err:
                 queue.put_nowait(_Closed(f"version probe failed: {err}"))
+                return
+            except Exception as err:
+                _LOGGER.exception("Unexpected error probing NINA at %s", self._where)
+                queue.put_nowait(_Closed(f"version probe failed: {err!r}"))
                 return
             self._record_version(version)
 

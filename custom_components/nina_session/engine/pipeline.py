@@ -121,8 +121,11 @@ class Pipeline:
         receive times."""
         wires: list[WireEvent] = []
         rejected = 0
+        # Live frames were counted by the connection as it read them (including the ones it
+        # refused itself); recordings are counted here.
+        count_received = source != Source.LIVE
         for raw, received_at in frames:
-            self.counters.received += 1
+            self.counters.received += count_received
             try:
                 if isinstance(raw, str | bytes):
                     limit = self.options.max_frame_bytes

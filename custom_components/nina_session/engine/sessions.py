@@ -208,8 +208,11 @@ class SessionTracker:
             if transition is None:  # already in this state (flat panel lit before the frame)
                 transition = Transition(self.fsm.state, self.fsm.state, event.time, event.name)
                 opened.state_history.append(
-                    {"state": self.fsm.state.value, "since": iso_z(event.time),
-                     "cause": event.name}  # fmt: skip
+                    {
+                        "state": self.fsm.state.value,
+                        "since": iso_z(event.time),
+                        "cause": event.name,
+                    }  # fmt: skip
                 )
         if self.open is not None:
             self.open.add(event, transition, active)
