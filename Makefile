@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 
 # Engine and simulator tests run without Home Assistant's pytest plugin (they must not need HA);
 # the integration tests use pytest-homeassistant-custom-component.
-HA_FREE_TESTS := $(wildcard tests/engine tests/simulator)
+HA_FREE_TESTS := $(wildcard tests/engine tests/simulator tests/bench tests/reliability tests/tools)
 pytest: $(STAMP)
 	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(PYTEST_ARGS)
 	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(PYTEST_ARGS); fi
@@ -40,3 +40,8 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache
+
+# Benchmarks (not part of `make test`): ratios against baselines measured in the same run,
+# written to bench/results.json. QUICK=1: smaller sizes, under a minute.
+bench: $(STAMP)
+	$(PY) -m bench $(if $(QUICK),--quick)

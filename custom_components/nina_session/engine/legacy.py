@@ -43,7 +43,9 @@ class LegacyInputs:
     safety_event: NinaEvent | None
     equipment_event: NinaEvent | None
     brightness_event: NinaEvent | None
-    session_frames: Sequence[Frame]
+    last_frame: Frame | None
+    #: The session's DARK and BIAS frames, in order.
+    darks: Sequence[Frame]
     recent_events: Sequence[NinaEvent]
     event_count: int
     connected: bool
@@ -83,12 +85,11 @@ def _target(inputs: LegacyInputs, now: datetime) -> dict[str, Any] | None:
             "startedAt": None, "targetEndTime": None, "isExpired": False}  # fmt: skip
 
 
-def _last_image(frames: Sequence[Frame], session: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not frames:
+def _last_image(frame: Frame | None, session: Mapping[str, Any] | None) -> dict[str, Any]:
+    if frame is None:
         return dict.fromkeys(
             ("type", "filter", "exposureTime", "temperature", "hfr", "stars", "rms", "timestamp")
         )
-    frame = frames[-1]
     return {
         "type": frame.image_type,
         "filter": frame.filter,
@@ -112,7 +113,7 @@ def to_legacy(inputs: LegacyInputs, now: datetime) -> dict[str, Any]:
     session = inputs.session
     active = session is not None
     by_type = (session or {}).get("frames", {}).get("by_type", {})
-    darks = [f for f in inputs.session_frames if f.image_type in ("DARK", "BIAS")]
+    darks = inputs.darks
     groups: dict[str, int] = {}
     for frame in darks:
         key = f"{frame.exposure:g}" if frame.exposure is not None else "unknown"
@@ -124,7 +125,7 @@ def to_legacy(inputs: LegacyInputs, now: datetime) -> dict[str, Any]:
         "isActive": active,
         "target": _target(inputs, now),
         "filter": {"name": inputs.current_filter},
-        "lastImage": _last_image(inputs.session_frames, session),
+        "lastImage": _last_image(inputs.last_frame, session),
         "safe": {
             "isSafe": safety.data.get("IsSafe") if safety else None,
             "time": iso_z(safety.time) if safety else None,

@@ -42,6 +42,11 @@ def parse_rms_arcsec(text: str | None) -> float | None:
 
 def clean_json(value: Any) -> Any:
     """Copy of `value` that strict JSON can hold: NaN/inf become None."""
+    kind = type(value)  # exact types first: the ABC checks below are slow on the hot path
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):

@@ -49,7 +49,8 @@ def legacy_view(
 ) -> dict[str, Any]:
     store = pipeline.store
     session = pipeline.current_session()
-    frames = store.session_frames(session["id"]) if session else []
+    last_frame = store.last_frame(session["id"]) if session else None
+    darks = store.session_frames(session["id"], ("DARK", "BIAS")) if session else []
     current_filter = (session or {}).get("current", {}).get("filter")
     if current_filter is None:
         latest_frame = store.latest_event(("IMAGE-SAVE",))
@@ -63,7 +64,8 @@ def legacy_view(
         safety_event=store.latest_event(("SAFETY-CHANGED",)),
         equipment_event=store.latest_event(_EQUIPMENT_EVENTS),
         brightness_event=store.latest_event(("FLAT-BRIGHTNESS-CHANGED",)),
-        session_frames=frames,
+        last_frame=last_frame,
+        darks=darks,
         recent_events=store.recent_events(5),
         event_count=store.counts()["events"],
         connected=bool(health and health.connected),

@@ -18,13 +18,13 @@ Rules (deterministic, times from events only):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .fsm import SessionState, StateMachine, Transition
 from .models import Frame, NinaEvent
-from .timeutil import iso_z, night_of
+from .timeutil import iso_z, night_end, night_of
 
 _OPENS = "SEQUENCE-STARTING"
 _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FLAT-LIGHT")
@@ -85,7 +85,10 @@ class Session:
         )
     )
     current: dict[str, Any] = field(default_factory=dict)
+    last_image_at: datetime | None = None
     state_history: list[dict[str, Any]] = field(default_factory=list)
+    #: When this observing night ends (next local noon); kept so frames need no tz math.
+    night_ends: datetime | None = None
 
     def add(self, event: NinaEvent, transition: Transition | None, active: bool) -> None:
         if active:
@@ -119,9 +122,9 @@ class Session:
     def _frame(self, frame: Frame, time: datetime) -> None:
         self.by_type[frame.image_type] = self.by_type.get(frame.image_type, 0) + 1
         self.current.update(
-            filter=frame.filter, image_type=frame.image_type, exposure=frame.exposure,
-            last_image_at=iso_z(time),
-        )  # fmt: skip
+            filter=frame.filter, image_type=frame.image_type, exposure=frame.exposure
+        )
+        self.last_image_at = time
         if frame.image_type != "LIGHT":
             return
         if frame.target:
@@ -148,8 +151,11 @@ class Session:
             "end": iso_z(self.end),
             "state": state.value,
             "current": {
-                key: self.current.get(key)
-                for key in ("target", "filter", "image_type", "exposure", "last_image_at")
+                **{
+                    key: self.current.get(key)
+                    for key in ("target", "filter", "image_type", "exposure")
+                },
+                "last_image_at": iso_z(self.last_image_at),
             },
             "targets": list(self.targets),
             "frames": {
@@ -171,6 +177,10 @@ class Session:
             "counts": dict(self.counts),
             "state_history": list(self.state_history),
         }
+
+
+#: Persisted fields: everything but caches.
+_RECORD_FIELDS = tuple(f.name for f in fields(Session) if f.name != "night_ends")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +242,9 @@ class SessionTracker:
         last = session.last_work or session.start
         if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
             return True
-        return opens_session(event) and night_of(event.time, self.tz) != session.night
+        if session.night_ends is None:
+            session.night_ends = night_end(session.night, self.tz)
+        return opens_session(event) and event.time >= session.night_ends
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start
@@ -252,22 +264,33 @@ class SessionTracker:
         return self.open.to_json(self.fsm.state) if self.open else None
 
 
+_TIMES = ("start", "end", "last_work", "last_image_at")
+
+
 def session_to_record(session: Session) -> dict[str, Any]:
-    """Everything needed to continue a session after a restart (JSON-safe)."""
-    record = asdict(session)
-    for key in ("start", "end", "last_work"):
-        value = record[key]
-        record[key] = value.isoformat() if value is not None else None
+    """Everything needed to continue a session after a restart (JSON-safe).
+
+    Built by hand rather than with dataclasses.asdict: this runs on every batch, and the
+    record is encoded at once, so it needs no deep copies.
+    """
+    record: dict[str, Any] = {
+        name: getattr(session, name) for name in _RECORD_FIELDS if name not in _TIMES
+    }
+    for name in _TIMES:
+        value = getattr(session, name)
+        record[name] = value.isoformat() if value is not None else None
+    record["hfr"] = {"total": session.hfr.total, "count": session.hfr.count}
+    record["rms"] = {"total": session.rms.total, "count": session.rms.count}
     return record
 
 
 def session_from_record(record: dict[str, Any]) -> Session:
-    values = dict(record)
-    for key in ("start", "end", "last_work"):
-        if values.get(key) is not None:
-            values[key] = datetime.fromisoformat(values[key])
-    values["hfr"] = _Mean(**values["hfr"])
-    values["rms"] = _Mean(**values["rms"])
+    values = {name: record[name] for name in _RECORD_FIELDS if name in record}
+    for name in _TIMES:
+        if values.get(name) is not None:
+            values[name] = datetime.fromisoformat(values[name])
+    values["hfr"] = _Mean(**record["hfr"])
+    values["rms"] = _Mean(**record["rms"])
     return Session(**values)
 
 

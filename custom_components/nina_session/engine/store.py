@@ -8,7 +8,7 @@ The unique `event_key` makes inserts idempotent, so replays and re-deliveries ch
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 import json
 import logging
@@ -80,12 +80,19 @@ class StoreError(Exception):
     """The database cannot be used (corrupt, locked, read-only, full)."""
 
 
+# One encoder for every write: json.dumps builds a new one per call when given options.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_FRAME_FIELDS = tuple(field.name for field in fields(Frame))
+
+
 def _frame_json(frame: Frame | None) -> str | None:
     if frame is None:
         return None
-    values = asdict(frame)
+    # Not dataclasses.asdict: it deep-copies every value and was a fifth of the write cost.
+    values = {name: getattr(frame, name) for name in _FRAME_FIELDS}
     values["taken_at"] = frame.taken_at.isoformat() if frame.taken_at else None
-    return json.dumps(values, separators=(",", ":"))
+    values["inferred"] = list(frame.inferred)
+    return _encode(values)
 
 
 def _frame_from_json(text: str | None) -> Frame | None:
@@ -96,6 +103,41 @@ def _frame_from_json(text: str | None) -> Frame | None:
         values["taken_at"] = datetime.fromisoformat(values["taken_at"])
     values["inferred"] = tuple(values.get("inferred", ()))
     return Frame(**values)
+
+
+class _Totals:
+    """Running sums over session summaries."""
+
+    def __init__(self) -> None:
+        self.nights = 0
+        self.frames = 0
+        self.seconds = 0.0
+        self.by_target: dict[str, dict[str, float]] = {}
+
+    def add_rows(self, rows: Iterable[tuple[str]]) -> None:
+        for (summary,) in rows:
+            session = json.loads(summary)
+            self.nights += 1
+            self.frames += session["frames"]["total"]
+            self.seconds += session["integration_seconds"]
+            target = (session["targets"] or ["unknown"])[0]
+            per_filter = self.by_target.setdefault(target, {})
+            for name, slot in session["frames"]["by_filter"].items():
+                per_filter[name] = round(per_filter.get(name, 0.0) + slot["seconds"], 3)
+
+    def copy(self) -> _Totals:
+        other = _Totals()
+        other.nights, other.frames, other.seconds = self.nights, self.frames, self.seconds
+        other.by_target = {target: dict(filters) for target, filters in self.by_target.items()}
+        return other
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "nights": self.nights,
+            "frames": self.frames,
+            "integration_seconds": round(self.seconds, 3),
+            "by_target": self.by_target,
+        }
 
 
 class Store:
@@ -114,6 +156,8 @@ class Store:
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path.name}: {err}") from err
         self.last_write: datetime | None = None
+        self._event_count: int | None = None
+        self._closed_totals: _Totals | None = None
 
     @classmethod
     def open_or_recover(
@@ -227,10 +271,21 @@ class Store:
         )
         return [self._event(row) for row in rows]
 
-    def session_frames(self, session_id: str) -> list[Frame]:
-        rows = self._db.execute(
-            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL",
+    def last_frame(self, session_id: str) -> Frame | None:
+        row = self._db.execute(
+            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "
+            "ORDER BY ts DESC, id DESC LIMIT 1",
             (session_id,),
+        ).fetchone()
+        return _frame_from_json(row[0]) if row else None
+
+    def session_frames(self, session_id: str, image_types: Sequence[str]) -> list[Frame]:
+        """A session's frames of these types, in order (the legacy view's darks)."""
+        marks = ",".join("?" * len(image_types))
+        rows = self._db.execute(
+            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "
+            f"AND json_extract(frame, '$.image_type') IN ({marks}) ORDER BY ts, id",
+            (session_id, *image_types),
         )
         return [frame for (text,) in rows if (frame := _frame_from_json(text)) is not None]
 
@@ -263,29 +318,30 @@ class Store:
 
     def counts(self) -> dict[str, Any]:
         sessions = self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
-        events = self._db.execute("SELECT COUNT(*) FROM session_events").fetchone()[0]
+        if self._event_count is None:  # COUNT(*) scans an index: once, then kept by writes
+            self._event_count = self._db.execute("SELECT COUNT(*) FROM session_events").fetchone()[
+                0
+            ]
+        events = self._event_count
         size = sum(
             path.stat().st_size for path in (self.path, Path(f"{self.path}-wal")) if path.exists()
         )
         return {"sessions": sessions, "events": events, "size_bytes": size}
 
     def totals(self) -> dict[str, Any]:
-        """Totals over all stored history (stats view)."""
-        nights = 0
-        frames = 0
-        seconds = 0.0
-        by_target: dict[str, dict[str, float]] = {}
-        for (summary,) in self._db.execute("SELECT summary FROM sessions"):
-            session = json.loads(summary)
-            nights += 1
-            frames += session["frames"]["total"]
-            seconds += session["integration_seconds"]
-            for target in session["targets"][:1] or ["unknown"]:
-                per_filter = by_target.setdefault(target, {})
-                for name, slot in session["frames"]["by_filter"].items():
-                    per_filter[name] = round(per_filter.get(name, 0.0) + slot["seconds"], 3)
-        return {"nights": nights, "frames": frames, "integration_seconds": round(seconds, 3),
-                "by_target": by_target}  # fmt: skip
+        """Totals over all stored history (stats view).
+
+        Closed sessions do not change, so their sum is kept until a write closes or
+        replaces sessions; only open sessions are read each time.
+        """
+        if self._closed_totals is None:
+            self._closed_totals = _Totals()
+            self._closed_totals.add_rows(
+                self._db.execute("SELECT summary FROM sessions WHERE end_ts IS NOT NULL")
+            )
+        totals = self._closed_totals.copy()
+        totals.add_rows(self._db.execute("SELECT summary FROM sessions WHERE end_ts IS NULL"))
+        return totals.as_dict()
 
     # -- writes ------------------------------------------------------------------------
     def write_batch(
@@ -300,11 +356,12 @@ class Store:
         """One transaction: new events, touched sessions, current state."""
         rows = [
             (ev.key, ev.fingerprint, ev.time.timestamp(), ev.name, ev.source.value, sid, epoch,
-             json.dumps(ev.data, separators=(",", ":")), _frame_json(ev.frame))
+             _encode(ev.data), _frame_json(ev.frame))
             for ev, sid, epoch in events
         ]  # fmt: skip
+        summaries = list(sessions)
         with self._db:
-            self._db.executemany(
+            inserted = self._db.executemany(
                 "INSERT OR IGNORE INTO session_events (event_key, fingerprint, ts, name, "
                 "source, session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?,?)",
                 rows,
@@ -319,14 +376,18 @@ class Store:
                 [
                     (s.id, s.instance, s.night, s.start.timestamp(),
                      s.end.timestamp() if s.end else None,
-                     json.dumps(summary, separators=(",", ":")))
-                    for s, summary in sessions
+                     _encode(summary))
+                    for s, summary in summaries
                 ],
             )  # fmt: skip
             if state is not None:
                 self._db.execute(
                     "INSERT INTO session_state (id, state, data) VALUES (1, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
-                    (state[0], json.dumps(state[1], separators=(",", ":"))),
+                    (state[0], _encode(state[1])),
                 )
+        if self._event_count is not None:
+            self._event_count += max(inserted.rowcount, 0)
+        if replace_sessions or any(s.end is not None for s, _ in summaries):
+            self._closed_totals = None
         self.last_write = datetime.now(UTC)

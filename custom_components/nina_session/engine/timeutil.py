@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from .errors import FrameError
 
@@ -42,3 +42,9 @@ def from_timestamp(seconds: float) -> datetime:
 def night_of(moment: datetime, tz: tzinfo) -> str:
     """The observing night a moment belongs to: local date of the evening (noon to noon)."""
     return (moment.astimezone(tz) - timedelta(hours=12)).date().isoformat()
+
+
+def night_end(night: str, tz: tzinfo) -> datetime:
+    """When the observing night `night` (see `night_of`) ends: noon of the next local day."""
+    next_day = date.fromisoformat(night) + timedelta(days=1)
+    return datetime.combine(next_day, time(12), tzinfo=tz).astimezone(UTC)
