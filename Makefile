@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements/test.txt requirements/ha-2025.4.4-constraints.txt
 
-.PHONY: venv test lint typecheck pytest replay-demo clean bench soak compat demo
+.PHONY: venv test lint typecheck pytest clean bench soak compat compat-monthly validate demo
 
 $(STAMP): $(REQS)
 	@test -n "$(PY313)" || { echo "No Python 3.13 found (pyenv 3.13.0 or python3.13)"; exit 1; }
@@ -21,7 +21,7 @@ $(STAMP): $(REQS)
 
 venv: $(STAMP)
 
-CODE := $(wildcard custom_components simulator tests bench)
+CODE := $(wildcard custom_components simulator tests bench tools soak demo)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(CODE)
 	$(VENV)/bin/ruff format --check $(CODE)
@@ -45,3 +45,19 @@ clean:
 # written to bench/results.json. QUICK=1: smaller sizes, under a minute.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(QUICK),--quick)
+
+# Home Assistant API compatibility: every homeassistant.* name we use, checked in the sources of
+# 2025.4.4 and of the newest release (wheels downloaded, never installed, into build/compat).
+# When the package index cannot be reached it prints one "compat: skipped (...)" line and succeeds.
+compat: $(STAMP)
+	$(PY) -m tools.compat --newest
+
+# Every month's first release since 2025.4.4, plus a search (from 2024.1) for the oldest release
+# that has everything we use.
+compat-monthly: $(STAMP)
+	$(PY) -m tools.compat --monthly
+
+# hassfest-style checks: manifest, strings/translations, config flow keys, services, icons,
+# quality scale (hassfest itself is not shipped in the homeassistant wheel).
+validate: $(STAMP)
+	$(PY) -m tools.validate

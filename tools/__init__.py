@@ -1,0 +1,1 @@
+"""Developer tools for nina_session (not shipped with the integration)."""
