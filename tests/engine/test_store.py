@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 import sqlite3
 
@@ -63,4 +64,18 @@ def test_event_data_is_stored_in_full(db_path: Path) -> None:
     store = Store(db_path)
     Pipeline(store, OPTIONS).ingest_frames(frames((0, event("SAFETY-CHANGED", IsSafe=False))))
     assert store.recent_events(1)[0].data == {"IsSafe": False}
+    store.close()
+
+
+def test_prune_drops_old_closed_sessions_and_keeps_counts_right(db_path: Path) -> None:
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING")), (5, image(0)),
+                                  (6, event("SEQUENCE-FINISHED"))))  # fmt: skip
+    pipeline.ingest_frames(frames((24 * 60, event("SEQUENCE-STARTING"))))  # next night
+    assert store.counts()["events"] == 4
+    sessions, events = store.prune(datetime(2026, 11, 25, tzinfo=UTC))
+    assert (sessions, events) == (1, 3)
+    assert store.counts() | {"size_bytes": 0} == {"sessions": 1, "events": 1, "size_bytes": 0}
+    assert store.totals()["nights"] == 1
     store.close()

@@ -251,6 +251,11 @@ class NinaEngine:
         await self._run(pipeline.rebuild)
         self._broadcast(EngineUpdate("rebuild"))
 
+    async def prune_history(self, before: datetime) -> tuple[int, int]:
+        """Apply history retention: drop closed sessions that ended before `before`."""
+        assert self._store is not None
+        return await self._run(self._store.prune, before)
+
     # -- reads (all on the writer thread) ----------------------------------------------
     def _relative_db(self) -> str:
         return self.config.db_path.name

@@ -344,6 +344,27 @@ class Store:
         return totals.as_dict()
 
     # -- writes ------------------------------------------------------------------------
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Delete closed sessions that ended before `before`, with their events.
+
+        Events outside any session older than the cutoff go too; the open session and the
+        saved state are never touched. Returns (sessions deleted, events deleted).
+        """
+        cutoff = before.timestamp()
+        with self._db:
+            events = self._db.execute(
+                "DELETE FROM session_events WHERE ts < ? AND (session_id IS NULL OR "
+                "session_id IN (SELECT id FROM sessions WHERE end_ts IS NOT NULL "
+                "AND end_ts < ?))",
+                (cutoff, cutoff),
+            ).rowcount
+            sessions = self._db.execute(
+                "DELETE FROM sessions WHERE end_ts IS NOT NULL AND end_ts < ?", (cutoff,)
+            ).rowcount
+        self._event_count = None
+        self._closed_totals = None
+        return sessions, events
+
     def write_batch(
         self,
         events: Iterable[tuple[NinaEvent, str | None, int]],
