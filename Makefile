@@ -61,3 +61,9 @@ compat-monthly: $(STAMP)
 # quality scale (hassfest itself is not shipped in the homeassistant wheel).
 validate: $(STAMP)
 	$(PY) -m tools.validate
+
+# Soak with ground truth: a week of nights under a seeded fault schedule (QUICK=1: two short
+# nights, under a minute). LOAD=1: 200 events/s for 10 min (QUICK=1: 30 s) instead.
+# More: make soak SOAK_ARGS="--seed 3 --nights 14 -v"
+soak: $(STAMP)
+	$(PY) -m soak $(if $(QUICK),--quick) $(if $(LOAD),--load) $(SOAK_ARGS)

@@ -1,1 +1,188 @@
-"""NINA Session: N.I.N.A. imaging sessions in Home Assistant."""
+"""NINA Session: N.I.N.A. imaging sessions in Home Assistant.
+
+This module imports nothing from Home Assistant when it is imported. The engine package
+(`custom_components.nina_session.engine`) is used without Home Assistant by its tests and by
+the replay/listen CLI, and importing it runs this file first. So HA modules are imported
+only under TYPE_CHECKING or inside the setup functions, `PLATFORMS` is a list of plain
+strings, and `CONFIG_SCHEMA` is built on first access through a module `__getattr__`
+(PEP 562).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .const import (
+    CONF_BACKFILL_ON_CONNECT,
+    CONF_DEBUG_RECORDING,
+    CONF_DEDUP_WINDOW,
+    CONF_HOST,
+    CONF_IDLE_GAP_MINUTES,
+    CONF_INSTANCE,
+    CONF_NINA_TIMEZONE,
+    CONF_PORT,
+    CONF_TLS,
+    CONF_VERIFY_TLS,
+    DEFAULT_BACKFILL_ON_CONNECT,
+    DEFAULT_DEBUG_RECORDING,
+    DEFAULT_DEDUP_WINDOW,
+    DEFAULT_IDLE_GAP_MINUTES,
+    DOMAIN,
+    STORAGE_DIR,
+)
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+    from .coordinator import NinaSessionConfigEntry
+    from .engine.engine import EngineConfig
+
+PLATFORMS: list[str] = ["binary_sensor", "event", "image", "sensor"]
+
+#: Modules of the actions/HTTP/WebSocket/card glue and the function each registers with,
+#: once for all entries.
+_GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
+    ("services", "async_setup_services"),
+    ("views", "async_register_views"),
+    ("websocket_api", "async_register_websocket"),
+    ("frontend", "async_register_frontend"),
+)
+
+
+def __getattr__(name: str) -> Any:
+    """`CONFIG_SCHEMA`, built lazily so importing this package does not import HA."""
+    if name == "CONFIG_SCHEMA":
+        from homeassistant.helpers import config_validation as cv
+
+        schema = cv.config_entry_only_config_schema(DOMAIN)
+        globals()["CONFIG_SCHEMA"] = schema
+        return schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _import_global_modules() -> list[tuple[ModuleType, str]]:
+    """Import (in an executor) those of the glue modules that exist."""
+    found = []
+    for module_name, function in _GLOBAL_SETUP:
+        qualified = f"{__name__}.{module_name}"
+        if importlib.util.find_spec(qualified) is not None:
+            found.append((importlib.import_module(qualified), function))
+    return found
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register actions, HTTP views, WebSocket commands and the card once for all entries."""
+    for module, function in await hass.async_add_import_executor_job(_import_global_modules):
+        getattr(module, function)(hass)
+    return True
+
+
+def storage_path(hass: HomeAssistant, entry_id: str, suffix: str) -> Path:
+    """`<config>/nina_session/<entry_id><suffix>`: the entry's database or recording."""
+    return Path(hass.config.path(STORAGE_DIR, f"{entry_id}{suffix}"))
+
+
+async def _engine_config(hass: HomeAssistant, entry: NinaSessionConfigEntry) -> EngineConfig:
+    from datetime import timedelta
+
+    from homeassistant.util import dt as dt_util
+
+    from .engine.engine import EngineConfig
+    from .engine.pipeline import PipelineOptions
+
+    data, options = entry.data, entry.options
+    zone_name = options.get(CONF_NINA_TIMEZONE)
+    zone = await dt_util.async_get_time_zone(zone_name) if zone_name else None
+    recording = options.get(CONF_DEBUG_RECORDING, DEFAULT_DEBUG_RECORDING)
+    return EngineConfig(
+        host=data[CONF_HOST],
+        port=data[CONF_PORT],
+        tls=data[CONF_TLS],
+        verify_tls=data[CONF_VERIFY_TLS],
+        db_path=storage_path(hass, entry.entry_id, ".db"),
+        options=PipelineOptions(
+            instance=data.get(CONF_INSTANCE, entry.entry_id),
+            tz=zone or dt_util.get_default_time_zone(),
+            idle_gap=timedelta(
+                minutes=options.get(CONF_IDLE_GAP_MINUTES, DEFAULT_IDLE_GAP_MINUTES)
+            ),
+            dedup_window=timedelta(seconds=options.get(CONF_DEDUP_WINDOW, DEFAULT_DEDUP_WINDOW)),
+        ),
+        backfill_on_connect=options.get(CONF_BACKFILL_ON_CONNECT, DEFAULT_BACKFILL_ON_CONNECT),
+        record_path=storage_path(hass, entry.entry_id, "-recording.jsonl") if recording else None,
+    )
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) -> bool:
+    """Start the engine and the entities; never waits for NINA (history works without it)."""
+    from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+    from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+    from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+    from .coordinator import NinaSessionCoordinator
+    from .engine.engine import NinaEngine
+    from .engine.store import StoreError
+
+    config = await _engine_config(hass, entry)
+    try:
+        engine = NinaEngine(config, async_get_clientsession(hass, verify_ssl=config.verify_tls))
+    except ValueError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_connection",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    coordinator = NinaSessionCoordinator(
+        hass, entry, engine, entry.data.get(CONF_INSTANCE, entry.entry_id)
+    )
+    try:
+        await coordinator.async_start()
+    except (StoreError, OSError) as err:
+        await coordinator.async_stop()
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="database_unavailable",
+            translation_placeholders={"error": str(err)},
+        ) from err
+    entry.runtime_data = coordinator
+
+    async def _async_stop_engine(_event: Event) -> None:
+        # Config entries are not unloaded when HA stops: close the socket and the DB here.
+        await coordinator.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, _async_stop_engine))
+    options_at_setup = dict(entry.options)
+
+    async def _async_entry_updated(hass: HomeAssistant, entry: NinaSessionConfigEntry) -> None:
+        # Options change → reload. (Reconfigure reloads by itself; a rename needs nothing.)
+        if dict(entry.options) != options_at_setup:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) -> bool:
+    """Remove the entities, then stop the engine: socket closed, database closed."""
+    if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.async_stop()
+    return unload_ok
+
+
+def _remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) -> None:
+    """Delete the entry's session database and debug recording with the entry."""
+    suffixes = (".db", ".db-wal", ".db-shm", "-recording.jsonl")
+    paths = [storage_path(hass, entry.entry_id, suffix) for suffix in suffixes]
+    await hass.async_add_executor_job(_remove_files, paths)

@@ -74,9 +74,15 @@ def is_supported_plugin_version(version: tuple[int, ...]) -> bool:
     return padded >= minimum
 
 
+def _redacted(host: str) -> str:
+    """The host as it may appear in a message: a `user:password@` part is hidden."""
+    return re.sub(r"^(.*://)?[^/@]*@", lambda m: f"{m.group(1) or ''}***@", host)
+
+
 def _validate_host(host: str) -> str:
     """Return the host as it goes into a URL (IPv6 in brackets); ValueError if not bare."""
     value = host.strip()
+    host = _redacted(host)  # what error messages may repeat
     if not value:
         raise ValueError("host must not be empty")
     if "://" in value:

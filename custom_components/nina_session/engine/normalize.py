@@ -56,11 +56,28 @@ def clean_json(value: Any) -> Any:
     return value
 
 
+_NON_FINITE_TEXT = {"NaN", "Infinity", "-Infinity"}
+
+
+def _comparable(value: Any) -> Any:
+    """The socket writes missing readings as null or bare NaN, REST omits nulls and writes
+    "NaN" as text: the same content must hash the same either way."""
+    if isinstance(value, Mapping):
+        pairs = ((str(k), _comparable(v)) for k, v in value.items())
+        return {k: v for k, v in pairs if v is not None}
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, str) and value in _NON_FINITE_TEXT:
+        return None
+    return value
+
+
 def content_fingerprint(name: str, data: Mapping[str, Any]) -> str:
     """Name plus a short hash of the event's data: equal content, equal fingerprint."""
-    if not data:
+    comparable = _comparable(data)
+    if not comparable:
         return name
-    payload = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    payload = json.dumps(comparable, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
     return f"{name}#{digest}"
 
@@ -179,14 +196,15 @@ def pair_history_images(
     """Match sparse history IMAGE-SAVE items to image records (both in capture order).
 
     Both lists live in NINA's memory since it started, so normally they have one record per
-    IMAGE-SAVE and pair by order. When the counts differ (an image history cut short, a
-    capture outside the sequence), each IMAGE-SAVE takes the last unused record that began
-    before it was saved. Returns one entry per event.
+    IMAGE-SAVE and pair by order. The image history is read after the event history, so it
+    may hold frames saved in between: those newest surplus records are left for the next
+    backfill. With fewer records than saves (an image history cut short), each IMAGE-SAVE
+    takes the last unused record dated before it was saved. Returns one entry per event.
     """
     saves = [index for index, event in enumerate(events) if event.name == IMAGE_SAVE]
     paired: list[ImageRecord | None] = [None] * len(events)
-    if len(saves) == len(images):
-        for index, record in zip(saves, images, strict=True):
+    if len(saves) <= len(images):
+        for index, record in zip(saves, images, strict=False):
             paired[index] = record
         return paired
     cursor = 0

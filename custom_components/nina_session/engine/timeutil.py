@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from .errors import FrameError
 
+_SANE_YEARS = (1970, 9000)
+
 
 def parse_nina_time(text: str, default_tz: tzinfo) -> datetime:
     """Parse NINA's .NET round-trip time (7 fractional digits, offset optional, or ``Z``).
@@ -19,6 +21,10 @@ def parse_nina_time(text: str, default_tz: tzinfo) -> datetime:
         raise FrameError("bad_time", repr(text)[:60]) from err
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=default_tz)
+    if not _SANE_YEARS[0] <= parsed.year <= _SANE_YEARS[1]:
+        # .NET writes an unset DateTime as 0001-01-01 (and MaxValue as 9999-12-31); they
+        # overflow in zone arithmetic and mean "no time".
+        raise FrameError("bad_time", repr(text)[:60])
     return parsed.astimezone(UTC)
 
 

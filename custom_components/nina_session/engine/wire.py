@@ -19,6 +19,9 @@ from .errors import FrameError
 # A socket frame is at most a few KiB (IMAGE-SAVE with full statistics); 1 MiB is absurd.
 MAX_FRAME_BYTES = 1_048_576
 
+#: Real event data is nested three levels at most; deeper is garbage (and would recurse).
+MAX_DEPTH = 32
+
 #: Name given to socket messages whose `Response` is a plain string (sequence "send WebSocket
 #: event" instruction, `*-INFO-UPDATED` notices). They are kept as generic events.
 MESSAGE_EVENT = "MESSAGE"
@@ -84,6 +87,17 @@ def _text(value: Any) -> str | None:
     return None
 
 
+def _depth(value: Any, level: int = 0) -> int:
+    """Nesting depth of JSON data, giving up just past MAX_DEPTH."""
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, Mapping):
+        return max((_depth(item, level + 1) for item in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(item, level + 1) for item in value), default=level + 1)
+    return level
+
+
 def parse_image_record(stats: Any) -> ImageRecord:
     """Read an `ImageStatistics` object; every key may be missing (older plugins)."""
     if not isinstance(stats, Mapping):
@@ -128,6 +142,8 @@ def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> 
     if time_text is not None and not isinstance(time_text, str):
         raise FrameError("bad_time", f"Time is {type(time_text).__name__}")
     data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
+    if _depth(data) > MAX_DEPTH:
+        raise FrameError("too_deep", f"{name} data nested deeper than {MAX_DEPTH}")
     return WireEvent(name.strip().upper(), data, time_text, received_at)
 
 
@@ -149,6 +165,8 @@ def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise FrameError("not_json", str(err)[:80]) from err
+    except RecursionError as err:  # absurdly nested: refused, not raised
+        raise FrameError("too_deep", "nesting too deep") from err
 
 
 def parse_socket_frame(

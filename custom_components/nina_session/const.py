@@ -1,0 +1,72 @@
+"""Constants of the NINA Session integration.
+
+Free of Home Assistant imports on purpose: the package `__init__` and the HA-free engine
+tests and CLI import it.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "nina_session"
+
+
+# Config entry data (connection); host and port use HA's CONF_HOST/CONF_PORT spellings.
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_NAME: Final = "name"
+CONF_TLS: Final = "tls"
+CONF_VERIFY_TLS: Final = "verify_tls"
+#: Stable per-entry instance id (slug), fixed at creation; unique ids and session ids use it.
+CONF_INSTANCE: Final = "instance"
+
+DEFAULT_PORT: Final = 1888
+DEFAULT_VERIFY_TLS: Final = True
+
+# Options.
+CONF_RETENTION_DAYS: Final = "retention_days"
+CONF_IDLE_GAP_MINUTES: Final = "idle_gap_minutes"
+CONF_DEDUP_WINDOW: Final = "dedup_window_seconds"
+CONF_BACKFILL_ON_CONNECT: Final = "backfill_on_connect"
+CONF_NINA_TIMEZONE: Final = "nina_timezone"
+CONF_DEBUG_RECORDING: Final = "debug_recording"
+
+DEFAULT_RETENTION_DAYS: Final = 365
+DEFAULT_IDLE_GAP_MINUTES: Final = 120
+DEFAULT_DEDUP_WINDOW: Final = 1.0
+DEFAULT_BACKFILL_ON_CONNECT: Final = True
+DEFAULT_DEBUG_RECORDING: Final = False
+
+#: Sub-directory of the HA config dir with one SQLite file (and recording) per entry.
+STORAGE_DIR: Final = "nina_session"
+
+#: HA bus event fired for every event the engine applied.
+EVENT_NINA_SESSION: Final = "nina_session_event"
+
+# Repair issues (ids get the entry id appended).
+ISSUE_UNREACHABLE: Final = "nina_unreachable"
+ISSUE_UNSUPPORTED_VERSION: Final = "unsupported_plugin_version"
+
+# Event entity event types.
+EVENT_SESSION_STARTED: Final = "session_started"
+EVENT_SESSION_ENDED: Final = "session_ended"
+EVENT_STATE_CHANGED: Final = "state_changed"
+EVENT_IMAGE_SAVED: Final = "image_saved"
+EVENT_FILTER_CHANGED: Final = "filter_changed"
+EVENT_TARGET_CHANGED: Final = "target_changed"
+EVENT_AUTOFOCUS_FINISHED: Final = "autofocus_finished"
+EVENT_MERIDIAN_FLIP: Final = "meridian_flip"
+EVENT_GUIDING_LOST: Final = "guiding_lost"
+EVENT_ERROR: Final = "error"
+EVENT_TYPES: Final[tuple[str, ...]] = (
+    EVENT_SESSION_STARTED,
+    EVENT_SESSION_ENDED,
+    EVENT_STATE_CHANGED,
+    EVENT_IMAGE_SAVED,
+    EVENT_FILTER_CHANGED,
+    EVENT_TARGET_CHANGED,
+    EVENT_AUTOFOCUS_FINISHED,
+    EVENT_MERIDIAN_FLIP,
+    EVENT_GUIDING_LOST,
+    EVENT_ERROR,
+)

@@ -1,0 +1,666 @@
+"""Push coordinator: adapts the engine's updates to Home Assistant.
+
+The engine calls us on the event loop after every processed batch, connection change and
+clock tick. Each call becomes one immutable `NinaSessionData` snapshot for the entities,
+one `nina_session_event` bus event per applied NINA event, the triggers of the event entity,
+and the repair issues of the connection.
+
+Nothing here polls NINA. A cheap in-memory watch of the engine's `ConnectionHealth` runs
+every few seconds, because the engine does not announce everything that changes in it: the
+link coming up (it broadcasts before `connected` is set), failed attempts (`failing`) and the
+plugin version read by the probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_RETENTION_DAYS,
+    DEFAULT_RETENTION_DAYS,
+    DOMAIN,
+    EVENT_AUTOFOCUS_FINISHED,
+    EVENT_ERROR,
+    EVENT_FILTER_CHANGED,
+    EVENT_GUIDING_LOST,
+    EVENT_IMAGE_SAVED,
+    EVENT_MERIDIAN_FLIP,
+    EVENT_NINA_SESSION,
+    EVENT_SESSION_ENDED,
+    EVENT_SESSION_STARTED,
+    EVENT_STATE_CHANGED,
+    EVENT_TARGET_CHANGED,
+    ISSUE_UNREACHABLE,
+    ISSUE_UNSUPPORTED_VERSION,
+)
+from .engine.client import (
+    MIN_PLUGIN_VERSION,
+    NinaError,
+    is_supported_plugin_version,
+    parse_plugin_version,
+)
+from .engine.engine import EngineUpdate, NinaEngine
+from .engine.fsm import SessionState
+from .engine.health import ConnectionHealth
+from .engine.models import NinaEvent
+from .engine.pipeline import BatchResult
+from .engine.sessions import Applied, Session
+from .engine.timeutil import iso_z
+
+_LOGGER = logging.getLogger(__name__)
+
+type NinaSessionConfigEntry = ConfigEntry[NinaSessionCoordinator]
+
+#: How often the in-memory connection health is compared with the last snapshot.
+HEALTH_WATCH_INTERVAL = timedelta(seconds=2)
+#: How long a guiding stop in a running sequence may stay unexplained (park, sequence end,
+#: guiding restarted, autofocus, flip) before it is reported as guiding lost.
+GUIDING_LOST_GRACE = timedelta(minutes=2)
+#: How often history older than the retention window is deleted.
+RETENTION_INTERVAL = timedelta(hours=24)
+
+#: Live events that mean a new picture of the latest frame can be fetched.
+IMAGE_EVENTS = frozenset({"IMAGE-SAVE", "IMAGE-PREPARED"})
+_TARGET_EVENTS = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART"})
+_ERROR_EVENTS = frozenset({"SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"})
+#: Events that explain a guiding stop just before them (a guide star was not lost).
+_GUIDING_STOP_EXPLAINED = frozenset(
+    {
+        "GUIDER-START",
+        "MOUNT-PARKED",
+        "SEQUENCE-FINISHED",
+        "AUTOFOCUS-STARTING",
+        "MOUNT-BEFORE-FLIP",
+    }
+)
+#: Engine update reasons whose events happened just now (not a history merge).
+_LIVE_REASONS = frozenset({"events", "tick"})
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """The parts of `ConnectionHealth` entities and repairs look at.
+
+    Not the failure counter: while NINA is off it moves on every retry, and a snapshot per
+    retry would be churn for nothing (diagnostics has it).
+    """
+
+    connected: bool = False
+    failing: bool = False
+    plugin_version: str | None = None
+    last_error: str | None = None
+    reconnects: int = 0
+    since: datetime | None = None
+
+    @classmethod
+    def of(cls, health: ConnectionHealth) -> HealthSnapshot:
+        return cls(
+            connected=health.connected,
+            failing=health.failing,
+            plugin_version=health.plugin_version,
+            last_error=health.last_error,
+            reconnects=health.reconnects,
+            since=health.since,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LastFrame:
+    """The latest saved frame of any type (from live events, else from stored history)."""
+
+    image_type: str | None = None
+    filter: str | None = None
+    exposure: float | None = None
+    temperature: float | None = None
+    hfr: float | None = None
+    stars: int | None = None
+    guiding_rms: float | None = None
+    target: str | None = None
+    time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One event for the event entity: an event type of const.EVENT_TYPES and attributes."""
+
+    event_type: str
+    attributes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NinaSessionData:
+    """What entities read; replaced (never mutated) on every update."""
+
+    #: FSM state, or `disconnected` while NINA is unreachable (the sensor shows this).
+    state: SessionState
+    #: The FSM state itself, whatever the connection.
+    fsm_state: SessionState
+    #: Canonical session JSON of the open session (design.md), None when none is open.
+    session: Mapping[str, Any] | None
+    health: HealthSnapshot
+    sequence_running: bool = False
+    guiding: bool = False
+    safe: bool | None = None
+    current_filter: str | None = None
+    current_target: str | None = None
+    last_frame: LastFrame | None = None
+    #: Why this snapshot was made: an engine update reason, "start" or "health".
+    reason: str = "start"
+    #: Event entity triggers produced by this update (empty for most).
+    triggers: tuple[Trigger, ...] = ()
+    #: Live IMAGE-SAVE events in this update (the image entity's index moves by this).
+    images_saved: int = 0
+    #: A live IMAGE-SAVE or IMAGE-PREPARED arrived: a new picture can be fetched.
+    image_changed: bool = False
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """Context the coordinator follows across updates (the engine keeps no such view)."""
+
+    current_filter: str | None = None
+    current_target: str | None = None
+    last_frame: LastFrame | None = None
+    fsm_state: SessionState | None = None
+    unreachable_issue: bool = False
+    version_issue: bool = False
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _session_summary(session: Session) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "start": iso_z(session.start),
+        "end": iso_z(session.end),
+        "frames": sum(session.by_type.values()),
+        "integration_seconds": session.integration_seconds,
+    }
+
+
+class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
+    """One NINA instance: its engine, its snapshots, its bus events and repairs."""
+
+    config_entry: NinaSessionConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: NinaSessionConfigEntry,
+        engine: NinaEngine,
+        instance_id: str,
+    ) -> None:
+        # No update_interval: the engine pushes.
+        super().__init__(hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
+        self.engine = engine
+        self.instance_id = instance_id
+        self._tracked = _Tracked()
+        self._unsubscribers: list[Callable[[], None]] = []
+        self._guiding_lost_timer: CALLBACK_TYPE | None = None
+        self._stopped = False
+        self.data = self._snapshot("start")
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def async_start(self) -> None:
+        """Start the engine (it never waits for NINA) and follow it."""
+        await self.engine.start()
+        # No await between start() and subscribe(): nothing can be broadcast in between.
+        self._unsubscribers.append(self.engine.subscribe(self._handle_engine_update))
+        await self._seed_from_history()
+        self._unsubscribers.append(
+            async_track_time_interval(
+                self.hass,
+                self._async_watch_health,
+                HEALTH_WATCH_INTERVAL,
+                name=f"{DOMAIN} health watch",
+                cancel_on_shutdown=True,
+            )
+        )
+        self._unsubscribers.append(
+            async_track_time_interval(
+                self.hass,
+                self._async_prune,
+                RETENTION_INTERVAL,
+                name=f"{DOMAIN} history retention",
+                cancel_on_shutdown=True,
+            )
+        )
+        self.config_entry.async_create_background_task(
+            self.hass, self._async_prune(), f"{DOMAIN} history retention"
+        )
+        self._publish("start")
+
+    async def async_shutdown(self) -> None:
+        """Stop following the engine (on unload); the engine is stopped by `async_stop`."""
+        for unsubscribe in self._unsubscribers:
+            unsubscribe()
+        self._unsubscribers.clear()
+        self._cancel_guiding_lost()
+        await super().async_shutdown()
+
+    async def async_stop(self) -> None:
+        """Unsubscribe, then stop the engine: socket closed, queue drained, DB closed."""
+        await self.async_shutdown()
+        if not self._stopped:
+            self._stopped = True
+            await self.engine.stop()
+
+    async def _async_update_data(self) -> NinaSessionData:
+        """A requested refresh just re-reads the engine's in-memory state."""
+        return self._snapshot("refresh")
+
+    async def _seed_from_history(self) -> None:
+        """Last frame, filter and target from the stored history (NINA may be off)."""
+        try:
+            legacy = await self.engine.legacy()
+        except Exception:
+            _LOGGER.exception("Reading the stored history of %s failed", self.name)
+            return
+        tracked = self._tracked
+        image = legacy.get("lastImage") or {}
+        if tracked.last_frame is None and image.get("timestamp"):
+            tracked.last_frame = LastFrame(
+                image_type=image.get("type"),
+                filter=image.get("filter"),
+                exposure=_float(image.get("exposureTime")),
+                temperature=_float(image.get("temperature")),
+                hfr=_float(image.get("hfr")),
+                stars=image.get("stars") if isinstance(image.get("stars"), int) else None,
+                guiding_rms=_float(image.get("rms")),
+                time=dt_util.parse_datetime(image["timestamp"]),
+            )
+        if tracked.current_filter is None:
+            tracked.current_filter = (legacy.get("filter") or {}).get("name")
+        if tracked.current_target is None:
+            tracked.current_target = (legacy.get("target") or {}).get("name")
+        if tracked.fsm_state is None and self.engine.pipeline is not None:
+            tracked.fsm_state = self.engine.pipeline.state
+
+    # -- engine updates ----------------------------------------------------------------
+    @callback
+    def _handle_engine_update(self, update: EngineUpdate) -> None:
+        result = update.result
+        applied: Sequence[Applied] = result.applied if result is not None else ()
+        live = update.reason in _LIVE_REASONS and not (result is not None and result.rebuilt)
+        previous = self.data
+        triggers: list[Trigger] = []
+        images_saved = 0
+        image_changed = False
+        # Socket frames (late ones too) are new entries in NINA's image history.
+        from_socket = update.reason == "events"
+        for item in applied:
+            self._fire_bus_event(item)
+            changes = self._follow(item.event)
+            if from_socket:
+                images_saved += item.event.name == "IMAGE-SAVE"
+                image_changed |= item.event.name in IMAGE_EVENTS
+            if live:
+                triggers.extend(self._live_triggers(item, changes))
+        if live and update.reason == "tick":
+            triggers.extend(self._ended_by_clock(previous))
+        if not live:
+            triggers.extend(self._final_state_trigger(result))
+        self._publish(
+            update.reason,
+            tuple(triggers),
+            images_saved=images_saved,
+            image_changed=image_changed,
+        )
+
+    def _fire_bus_event(self, item: Applied) -> None:
+        event = item.event
+        self.hass.bus.async_fire(
+            EVENT_NINA_SESSION,
+            {
+                "entry_id": self.config_entry.entry_id,
+                "instance": self.instance_id,
+                "type": event.name,
+                "time": event.time.isoformat(),
+                "data": event.data,
+                "session_id": item.session_id,
+                "source": event.source.value,
+            },
+        )
+
+    def _follow(self, event: NinaEvent) -> dict[str, tuple[str | None, str]]:
+        """Follow filter, target and last frame; return what changed as (old, new)."""
+        tracked = self._tracked
+        changes: dict[str, tuple[str | None, str]] = {}
+        new_filter: str | None = None
+        new_target: str | None = None
+        if event.name == "FILTERWHEEL-CHANGED":
+            new = event.data.get("New")
+            name = new.get("Name") if isinstance(new, Mapping) else None
+            new_filter = name if isinstance(name, str) and name else None
+        elif event.name in _TARGET_EVENTS:
+            name = event.data.get("TargetName")
+            new_target = name.strip() if isinstance(name, str) and name.strip() else None
+        frame = event.frame
+        if frame is not None:
+            tracked.last_frame = LastFrame(
+                image_type=frame.image_type,
+                filter=frame.filter,
+                exposure=frame.exposure,
+                temperature=frame.temperature,
+                hfr=frame.hfr,
+                stars=frame.stars,
+                guiding_rms=frame.guiding_rms,
+                target=frame.target,
+                time=event.time,
+            )
+            new_filter = frame.filter
+            if frame.image_type == "LIGHT" and frame.target:
+                new_target = frame.target
+        if new_filter is not None and new_filter != tracked.current_filter:
+            changes["filter"] = (tracked.current_filter, new_filter)
+            tracked.current_filter = new_filter
+        if new_target is not None and new_target != tracked.current_target:
+            changes["target"] = (tracked.current_target, new_target)
+            tracked.current_target = new_target
+        return changes
+
+    def _live_triggers(
+        self, item: Applied, changes: Mapping[str, tuple[str | None, str]]
+    ) -> list[Trigger]:
+        event = item.event
+        name = event.name
+        triggers: list[Trigger] = []
+        if item.closed is not None:
+            triggers.append(Trigger(EVENT_SESSION_ENDED, _session_summary(item.closed)))
+        if item.opened is not None:
+            triggers.append(
+                Trigger(
+                    EVENT_SESSION_STARTED,
+                    {"session_id": item.opened.id, "start": iso_z(item.opened.start)},
+                )
+            )
+        transition = item.transition
+        if transition is not None and transition.state != transition.previous:
+            self._tracked.fsm_state = transition.state
+            triggers.append(
+                Trigger(
+                    EVENT_STATE_CHANGED,
+                    {
+                        "previous": transition.previous.value,
+                        "state": transition.state.value,
+                        "cause": transition.cause,
+                        "since": iso_z(transition.time),
+                    },
+                )
+            )
+        if event.frame is not None:
+            frame = event.frame
+            triggers.append(
+                Trigger(
+                    EVENT_IMAGE_SAVED,
+                    {
+                        "image_type": frame.image_type,
+                        "filter": frame.filter,
+                        "exposure": frame.exposure,
+                        "target": frame.target,
+                        "hfr": frame.hfr,
+                        "stars": frame.stars,
+                        "guiding_rms": frame.guiding_rms,
+                        "filename": frame.filename,
+                    },
+                )
+            )
+        if "filter" in changes:
+            old, new = changes["filter"]
+            triggers.append(Trigger(EVENT_FILTER_CHANGED, {"previous": old, "filter": new}))
+        if "target" in changes:
+            old, new = changes["target"]
+            triggers.append(Trigger(EVENT_TARGET_CHANGED, {"previous": old, "target": new}))
+        if name == "AUTOFOCUS-FINISHED":
+            triggers.append(Trigger(EVENT_AUTOFOCUS_FINISHED, dict(event.data)))
+        elif name == "MOUNT-AFTER-FLIP":
+            triggers.append(Trigger(EVENT_MERIDIAN_FLIP, dict(event.data)))
+        elif name == "GUIDER-STOP" and self._guiding_lost(item):
+            self._expect_guiding_lost(event)
+        elif name in _GUIDING_STOP_EXPLAINED:
+            self._cancel_guiding_lost()
+        elif name.startswith("ERROR-") or name in _ERROR_EVENTS:
+            triggers.append(Trigger(EVENT_ERROR, {"error": name, "data": dict(event.data)}))
+        return triggers
+
+    def _guiding_lost(self, item: Applied) -> bool:
+        """Guiding stopped in a running sequence, not for a flip or an autofocus run."""
+        transition = item.transition
+        if transition is not None and transition.state == SessionState.PAUSED:
+            return True
+        pipeline = self.engine.pipeline
+        if pipeline is None:
+            return False
+        equipment = pipeline.tracker.fsm.equipment
+        return equipment.sequence_running and not (equipment.flipping or equipment.focusing)
+
+    def _expect_guiding_lost(self, event: NinaEvent) -> None:
+        """Fire guiding_lost unless the stop turns out to be the sequence winding down.
+
+        NINA's end-of-sequence instructions stop guiding, then park and finish; a stop that
+        nothing explains within the grace period is a lost guide star.
+        """
+        if self._guiding_lost_timer is not None:
+            return
+        since = iso_z(event.time)
+
+        @callback
+        def _confirmed(_now: datetime) -> None:
+            self._guiding_lost_timer = None
+            data = self.data
+            if data.guiding or not data.sequence_running:
+                return
+            trigger = Trigger(EVENT_GUIDING_LOST, {"since": since, "state": data.fsm_state.value})
+            self._publish("guiding", (trigger,))
+
+        self._guiding_lost_timer = async_call_later(self.hass, GUIDING_LOST_GRACE, _confirmed)
+
+    def _cancel_guiding_lost(self) -> None:
+        if self._guiding_lost_timer is not None:
+            self._guiding_lost_timer()
+            self._guiding_lost_timer = None
+
+    def _ended_by_clock(self, previous: NinaSessionData) -> list[Trigger]:
+        """The engine's idle clock closed the open session (a tick carries no result)."""
+        before = previous.session
+        now = self._session_json()
+        if before is None or (now is not None and now.get("id") == before.get("id")):
+            return []
+        return [
+            Trigger(
+                EVENT_SESSION_ENDED,
+                {
+                    "session_id": before.get("id"),
+                    "start": before.get("start"),
+                    "end": None,
+                    "frames": (before.get("frames") or {}).get("total"),
+                    "integration_seconds": before.get("integration_seconds"),
+                },
+            )
+        ]
+
+    def _final_state_trigger(self, result: BatchResult | None) -> list[Trigger]:
+        """After a history merge or a rebuild: one state_changed if the state moved."""
+        state = self._fsm_state()
+        previous = self._tracked.fsm_state
+        self._tracked.fsm_state = state
+        if previous is None or previous == state:
+            return []
+        cause = None
+        if result is not None:
+            for item in reversed(result.applied):
+                if item.transition is not None and item.transition.state == state:
+                    cause = item.transition.cause
+                    break
+        return [
+            Trigger(
+                EVENT_STATE_CHANGED,
+                {"previous": previous.value, "state": state.value, "cause": cause, "since": None},
+            )
+        ]
+
+    # -- health ------------------------------------------------------------------------
+    @callback
+    def _async_watch_health(self, _now: datetime | None = None) -> None:
+        if HealthSnapshot.of(self.engine.health) != self.data.health:
+            self._publish("health")
+
+    def _update_repairs(self, health: HealthSnapshot) -> None:
+        tracked = self._tracked
+        entry = self.config_entry
+        client = self.engine.client
+        unreachable_id = f"{ISSUE_UNREACHABLE}_{entry.entry_id}"
+        if health.connected and tracked.unreachable_issue:
+            tracked.unreachable_issue = False
+            ir.async_delete_issue(self.hass, DOMAIN, unreachable_id)
+        elif health.failing and not health.connected and not tracked.unreachable_issue:
+            tracked.unreachable_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                unreachable_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_UNREACHABLE,
+                translation_placeholders={
+                    "name": entry.title,
+                    "host": client.host,
+                    "port": str(client.port),
+                    "error": health.last_error or "",
+                },
+            )
+        if health.plugin_version is None:
+            return
+        try:
+            supported = is_supported_plugin_version(parse_plugin_version(health.plugin_version))
+        except NinaError:
+            supported = False
+        version_id = f"{ISSUE_UNSUPPORTED_VERSION}_{entry.entry_id}"
+        if supported and tracked.version_issue:
+            tracked.version_issue = False
+            ir.async_delete_issue(self.hass, DOMAIN, version_id)
+        elif not supported and not tracked.version_issue:
+            tracked.version_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                version_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_UNSUPPORTED_VERSION,
+                translation_placeholders={
+                    "name": entry.title,
+                    "version": health.plugin_version,
+                    "minimum": ".".join(str(part) for part in MIN_PLUGIN_VERSION),
+                },
+            )
+
+    def _update_device_version(self, version: str) -> None:
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device(identifiers={(DOMAIN, self.instance_id)})
+        if device is not None and device.sw_version != version:
+            registry.async_update_device(device.id, sw_version=version)
+
+    # -- retention ---------------------------------------------------------------------
+    async def _async_prune(self, _now: datetime | None = None) -> None:
+        days = self.config_entry.options.get(CONF_RETENTION_DAYS, DEFAULT_RETENTION_DAYS)
+        try:
+            sessions, events = await self.engine.prune_history(
+                dt_util.utcnow() - timedelta(days=days)
+            )
+        except Exception:
+            _LOGGER.exception("Deleting history older than %s days failed", days)
+            return
+        if sessions or events:
+            _LOGGER.info(
+                "Deleted %d sessions and %d events older than %d days", sessions, events, days
+            )
+
+    # -- snapshots ---------------------------------------------------------------------
+    def _fsm_state(self) -> SessionState:
+        pipeline = self.engine.pipeline
+        return pipeline.state if pipeline is not None else SessionState.IDLE
+
+    def _session_json(self) -> dict[str, Any] | None:
+        # The writer thread may be folding a batch while we copy; retry a torn read.
+        for _ in range(3):
+            try:
+                return self.engine.current_session()
+            except RuntimeError:
+                continue
+        return dict(self.data.session) if self.data and self.data.session else None
+
+    def _snapshot(
+        self,
+        reason: str,
+        triggers: tuple[Trigger, ...] = (),
+        *,
+        images_saved: int = 0,
+        image_changed: bool = False,
+    ) -> NinaSessionData:
+        pipeline = self.engine.pipeline
+        health = HealthSnapshot.of(self.engine.health)
+        fsm_state = self._fsm_state()
+        session = self._session_json() if pipeline is not None else None
+        tracked = self._tracked
+        current = (session or {}).get("current") or {}
+        sequence_running = guiding = False
+        safe: bool | None = None
+        if pipeline is not None:
+            equipment = pipeline.tracker.fsm.equipment
+            sequence_running, guiding, safe = (
+                equipment.sequence_running,
+                equipment.guiding,
+                equipment.safe,
+            )
+        return NinaSessionData(
+            state=fsm_state if health.connected else SessionState.DISCONNECTED,
+            fsm_state=fsm_state,
+            session=session,
+            health=health,
+            sequence_running=sequence_running,
+            guiding=guiding,
+            safe=safe,
+            current_filter=current.get("filter") or tracked.current_filter,
+            current_target=current.get("target") or tracked.current_target,
+            last_frame=tracked.last_frame,
+            reason=reason,
+            triggers=triggers,
+            images_saved=images_saved,
+            image_changed=image_changed,
+        )
+
+    @callback
+    def _publish(
+        self,
+        reason: str,
+        triggers: tuple[Trigger, ...] = (),
+        *,
+        images_saved: int = 0,
+        image_changed: bool = False,
+    ) -> None:
+        previous = self.data.health
+        data = self._snapshot(
+            reason, triggers, images_saved=images_saved, image_changed=image_changed
+        )
+        if self._tracked.fsm_state is None:
+            self._tracked.fsm_state = data.fsm_state
+        self._update_repairs(data.health)
+        if data.health.plugin_version and data.health.plugin_version != previous.plugin_version:
+            self._update_device_version(data.health.plugin_version)
+        self.async_set_updated_data(data)

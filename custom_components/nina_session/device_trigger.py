@@ -1,0 +1,200 @@
+"""Device triggers: session started/ended, state changed, image saved, guiding lost, …
+
+What fires is decided once, by the coordinator (`NinaSessionData.triggers`, the same list the
+event entity shows): every live event, and after a history merge or a rebuild only the final
+state change, so a backfill of thousands of old events triggers no automation.
+
+A relay per loaded entry turns those triggers into one `nina_session_trigger` bus event each,
+`{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`. Device triggers
+are event triggers on it (so they survive a reload of the entry), the recorder keeps it and
+the logbook describes it. The relay follows config entry state changes itself, starting when
+an entry is loaded and stopping as soon as it begins to unload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from homeassistant.components.device_automation import DEVICE_TRIGGER_BASE_SCHEMA
+from homeassistant.components.homeassistant.triggers import event as event_trigger
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
+from homeassistant.const import (
+    CONF_DEVICE_ID,
+    CONF_DOMAIN,
+    CONF_EVENT,
+    CONF_EVENT_DATA,
+    CONF_PLATFORM,
+    CONF_TYPE,
+)
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.trigger import TriggerActionType, TriggerInfo
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
+import voluptuous as vol
+
+from .const import (
+    DOMAIN,
+    EVENT_ERROR,
+    EVENT_GUIDING_LOST,
+    EVENT_IMAGE_SAVED,
+    EVENT_MERIDIAN_FLIP,
+    EVENT_SESSION_ENDED,
+    EVENT_SESSION_STARTED,
+    EVENT_STATE_CHANGED,
+)
+from .coordinator import NinaSessionConfigEntry, NinaSessionData
+
+#: Bus event fired for every device trigger (and described by the logbook).
+EVENT_NINA_SESSION_TRIGGER: Final = "nina_session_trigger"
+
+TRIGGER_TYPES: Final[tuple[str, ...]] = (
+    EVENT_SESSION_STARTED,
+    EVENT_SESSION_ENDED,
+    EVENT_STATE_CHANGED,
+    EVENT_IMAGE_SAVED,
+    EVENT_GUIDING_LOST,
+    EVENT_MERIDIAN_FLIP,
+    EVENT_ERROR,
+)
+
+TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
+    {vol.Required(CONF_TYPE): vol.In(TRIGGER_TYPES)}
+)
+
+DATA_RELAYS: HassKey[dict[str, TriggerRelay]] = HassKey(f"{DOMAIN}_trigger_relays")
+
+
+# -- relay: coordinator triggers → bus events ------------------------------------------
+class TriggerRelay:
+    """Fires `nina_session_trigger` for the triggers of one loaded entry's coordinator."""
+
+    def __init__(self, hass: HomeAssistant, entry: NinaSessionConfigEntry) -> None:
+        self._hass = hass
+        self._entry = entry
+        self._coordinator = entry.runtime_data
+        self._device_id: str | None = None
+        # Triggers already in the current snapshot happened before we listened.
+        self._seen: NinaSessionData | None = self._coordinator.data
+        self._remove = self._coordinator.async_add_listener(self._handle_update)
+
+    @callback
+    def stop(self) -> None:
+        self._remove()
+
+    def _device(self) -> str | None:
+        if self._device_id is None:
+            registry = dr.async_get(self._hass)
+            identifiers = {(DOMAIN, self._coordinator.instance_id)}
+            if device := registry.async_get_device(identifiers=identifiers):
+                self._device_id = device.id
+        return self._device_id
+
+    @callback
+    def _handle_update(self) -> None:
+        data = self._coordinator.data
+        if data is self._seen:  # listeners called again without a new snapshot
+            return
+        self._seen = data
+        for trigger in data.triggers:
+            if trigger.event_type not in TRIGGER_TYPES:
+                continue
+            self._hass.bus.async_fire(
+                EVENT_NINA_SESSION_TRIGGER,
+                {
+                    "device_id": self._device(),
+                    "entry_id": self._entry.entry_id,
+                    "instance": self._coordinator.instance_id,
+                    "type": trigger.event_type,
+                    "data": dict(trigger.attributes),
+                },
+            )
+
+
+@callback
+def async_setup_trigger_relay(hass: HomeAssistant) -> None:
+    """Follow our config entries: a relay while each is loaded. Call once (async_setup)."""
+    if DATA_RELAYS in hass.data:
+        return
+    relays: dict[str, TriggerRelay] = {}
+    hass.data[DATA_RELAYS] = relays
+
+    @callback
+    def _entry_changed(change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        if entry.domain != DOMAIN:
+            return
+        loaded = change is not ConfigEntryChange.REMOVED and (
+            entry.state is ConfigEntryState.LOADED
+        )
+        relay = relays.get(entry.entry_id)
+        if loaded and relay is None:
+            relays[entry.entry_id] = TriggerRelay(hass, entry)
+        elif not loaded and relay is not None:
+            relays.pop(entry.entry_id).stop()
+
+    async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _entry_changed)
+    for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+        relays[entry.entry_id] = TriggerRelay(hass, entry)
+
+
+# -- device automation platform --------------------------------------------------------
+def _is_ours(hass: HomeAssistant, device_id: str) -> bool:
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None:
+        return False
+    return any(
+        (entry := hass.config_entries.async_get_entry(entry_id)) is not None
+        and entry.domain == DOMAIN
+        for entry_id in device.config_entries
+    )
+
+
+async def async_validate_trigger_config(hass: HomeAssistant, config: ConfigType) -> ConfigType:
+    """Validate a trigger config (the device may be offline or not loaded yet)."""
+    validated: ConfigType = TRIGGER_SCHEMA(config)
+    return validated
+
+
+async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
+    """The triggers a NINA instance's device offers."""
+    if not _is_ours(hass, device_id):
+        return []
+    return [
+        {
+            CONF_PLATFORM: "device",
+            CONF_DOMAIN: DOMAIN,
+            CONF_DEVICE_ID: device_id,
+            CONF_TYPE: trigger_type,
+        }
+        for trigger_type in TRIGGER_TYPES
+    ]
+
+
+async def async_attach_trigger(
+    hass: HomeAssistant,
+    config: ConfigType,
+    action: TriggerActionType,
+    trigger_info: TriggerInfo,
+) -> CALLBACK_TYPE:
+    """Listen for `nina_session_trigger` events of this device and type."""
+    event_data: Mapping[str, str] = {
+        "device_id": config[CONF_DEVICE_ID],
+        "type": config[CONF_TYPE],
+    }
+    event_config = event_trigger.TRIGGER_SCHEMA(
+        {
+            CONF_PLATFORM: CONF_EVENT,
+            event_trigger.CONF_EVENT_TYPE: EVENT_NINA_SESSION_TRIGGER,
+            CONF_EVENT_DATA: dict(event_data),
+        }
+    )
+    return await event_trigger.async_attach_trigger(
+        hass, event_config, action, trigger_info, platform_type="device"
+    )

@@ -1,0 +1,44 @@
+"""Base entity: one device per NINA instance, unique ids from the stable instance id."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import NinaSessionCoordinator
+
+
+class NinaSessionEntity(CoordinatorEntity[NinaSessionCoordinator]):
+    """Shared base of every NINA Session entity.
+
+    Available while the event socket is connected. Entities whose value comes from the
+    stored history (`shown_when_disconnected`) stay available without NINA.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: NinaSessionCoordinator, description: EntityDescription) -> None:
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.instance_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, coordinator.instance_id)},
+            name=coordinator.config_entry.title,
+            manufacturer="N.I.N.A.",
+            model="Advanced API",
+            sw_version=coordinator.data.health.plugin_version,
+            configuration_url=coordinator.engine.client.base_url,
+        )
+
+    @property
+    def shown_when_disconnected(self) -> bool:
+        """True for values that stay valid without NINA (history, the connection itself)."""
+        return False
+
+    @property
+    def available(self) -> bool:
+        if not super().available:
+            return False
+        return self.shown_when_disconnected or self.coordinator.data.health.connected

@@ -1,0 +1,53 @@
+"""Event entity: session started/ended, state changes, frames, filter and target changes…
+
+The coordinator decides what to fire (`NinaSessionData.triggers`): every live event, and for
+a history merge or a rebuild only the final state change, never thousands of old events.
+"""
+
+from __future__ import annotations
+
+from homeassistant.components.event import EventEntity, EventEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import EVENT_TYPES
+from .coordinator import NinaSessionConfigEntry
+from .entity import NinaSessionEntity
+
+# Push: the coordinator updates entities; nothing to serialise.
+PARALLEL_UPDATES = 0
+
+SESSION_EVENT = EventEntityDescription(
+    key="session_event",
+    translation_key="session_event",
+    event_types=list(EVENT_TYPES),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NinaSessionConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the event entity of one NINA instance."""
+    async_add_entities([NinaSessionEventEntity(entry.runtime_data, SESSION_EVENT)])
+
+
+class NinaSessionEventEntity(NinaSessionEntity, EventEntity):
+    """Fires the triggers each coordinator update carries."""
+
+    @property
+    def shown_when_disconnected(self) -> bool:
+        # The last event stays meaningful; a session can end on the idle clock offline.
+        return True
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        triggers = self.coordinator.data.triggers
+        if not triggers:
+            # Availability may have changed (connection); the last event stays as it was.
+            self.async_write_ha_state()
+            return
+        for trigger in triggers:
+            self._trigger_event(trigger.event_type, dict(trigger.attributes))
+            self.async_write_ha_state()

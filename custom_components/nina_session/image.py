@@ -1,0 +1,147 @@
+"""Image entity: a thumbnail of the latest frame NINA saved.
+
+The plugin serves `GET /image/thumbnail/{index}` by position in NINA's image history. The
+position of the newest frame is the history's length minus one; it is read once per
+connection (and whenever the counted position serves nothing) and then moved on by every
+live IMAGE-SAVE. A new picture is fetched on
+IMAGE-SAVE and IMAGE-PREPARED (rendered) events. When the plugin has no thumbnail (option
+off, older plugin, no frame yet) the entity is unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from homeassistant.components.image import ImageEntity, ImageEntityDescription
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .coordinator import NinaSessionConfigEntry, NinaSessionCoordinator
+from .engine.client import NinaError
+from .entity import NinaSessionEntity
+
+_LOGGER = logging.getLogger(__name__)
+
+# Push: the coordinator updates entities; nothing to serialise.
+PARALLEL_UPDATES = 0
+
+LATEST_FRAME = ImageEntityDescription(key="latest_frame", translation_key="latest_frame")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NinaSessionConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the latest-frame image of one NINA instance."""
+    async_add_entities([NinaSessionImage(hass, entry.runtime_data, LATEST_FRAME)])
+
+
+class NinaSessionImage(NinaSessionEntity, ImageEntity):
+    """Thumbnail of the newest frame in NINA's image history."""
+
+    _attr_content_type = "image/jpeg"
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: NinaSessionCoordinator,
+        description: ImageEntityDescription,
+    ) -> None:
+        NinaSessionEntity.__init__(self, coordinator, description)
+        ImageEntity.__init__(self, hass)
+        #: Position of the newest frame in NINA's image history; None until read.
+        self._index: int | None = None
+        self._image: bytes | None = None
+        self._connected = False
+        self._fetch: asyncio.Task[None] | None = None
+        self._fetch_again = False
+        self._recount = False
+
+    @property
+    def available(self) -> bool:
+        return super().available and self._image is not None
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self._follow_coordinator()
+
+    async def async_will_remove_from_hass(self) -> None:
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch.cancel()
+        await super().async_will_remove_from_hass()
+
+    async def async_image(self) -> bytes | None:
+        return self._image
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._follow_coordinator()
+        self.async_write_ha_state()
+
+    @callback
+    def _follow_coordinator(self) -> None:
+        data = self.coordinator.data
+        connected = data.health.connected
+        refresh = data.image_changed
+        if connected and not self._connected:
+            # NINA may have restarted (history reset) or taken frames meanwhile.
+            self._index = None
+            refresh = True
+        self._connected = connected
+        if self._index is not None:
+            self._index += data.images_saved
+        elif data.images_saved:
+            # Frames saved while the position is being read may or may not be in that
+            # count: read it again afterwards.
+            self._recount = True
+        if refresh and connected:
+            self._schedule_fetch()
+
+    @callback
+    def _schedule_fetch(self) -> None:
+        if self._fetch is not None and not self._fetch.done():
+            self._fetch_again = True
+            return
+        self._fetch = self.coordinator.config_entry.async_create_task(
+            self.hass, self._async_fetch(), f"{self.entity_id} thumbnail"
+        )
+
+    async def _async_fetch(self) -> None:
+        while True:
+            self._fetch_again = False
+            if self._recount:
+                self._recount = False
+                self._index = None
+            await self._async_fetch_once()
+            if not self._fetch_again:
+                return
+
+    async def _async_fetch_once(self) -> None:
+        client = self.coordinator.engine.client
+        try:
+            image = await self._async_thumbnail() if self._index is not None else None
+            if image is None:
+                # Unknown, or counted past the end (frames seen live and in the history
+                # count): read the position again.
+                records = await client.image_history()
+                count = len(records) if isinstance(records, list) else 0
+                self._index = count - 1 if count else None
+                image = await self._async_thumbnail() if self._index is not None else None
+        except NinaError as err:
+            _LOGGER.debug("No thumbnail from %s: %s", client.host, err)
+            return
+        if image is None:
+            if self._image is not None:
+                _LOGGER.debug("NINA at %s serves no thumbnail", client.host)
+            self._image = None
+        else:
+            self._image = image
+            self._attr_image_last_updated = dt_util.utcnow()
+        self.async_write_ha_state()
+
+    async def _async_thumbnail(self) -> bytes | None:
+        assert self._index is not None
+        return await self.coordinator.engine.client.thumbnail(self._index)

@@ -1,0 +1,220 @@
+"""Sensors: session state, current target and filter, session totals, last frame readings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import UnitOfTemperature, UnitOfTime
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
+
+from .coordinator import NinaSessionConfigEntry, NinaSessionData
+from .engine.fsm import SessionState
+from .entity import NinaSessionEntity
+
+# Push: the coordinator updates entities; nothing to serialise.
+PARALLEL_UPDATES = 0
+
+#: Guiding RMS is reported in arcseconds; HA has no unit constant for it.
+UNIT_ARCSEC = "arcsec"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NinaSessionSensorEntityDescription(SensorEntityDescription):
+    """A sensor read from the coordinator's snapshot."""
+
+    value_fn: Callable[[NinaSessionData], StateType | datetime]
+    attributes_fn: Callable[[NinaSessionData], Mapping[str, Any] | None] | None = None
+    #: Value comes from the stored history: keep showing it while NINA is unreachable.
+    available_when_disconnected: bool = False
+
+
+def _session(data: NinaSessionData) -> Mapping[str, Any]:
+    return data.session or {}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return dt_util.parse_datetime(value) if isinstance(value, str) else None
+
+
+def _frame_value(name: str) -> Callable[[NinaSessionData], StateType]:
+    def value(data: NinaSessionData) -> StateType:
+        frame = data.last_frame
+        result: StateType = getattr(frame, name) if frame is not None else None
+        return result
+
+    return value
+
+
+def _state_attributes(data: NinaSessionData) -> Mapping[str, Any]:
+    history = _session(data).get("state_history") or []
+    last = history[-1] if history else {}
+    return {
+        "session_id": _session(data).get("id"),
+        "since": last.get("since"),
+        "cause": last.get("cause"),
+    }
+
+
+def _frames_attributes(data: NinaSessionData) -> Mapping[str, Any] | None:
+    frames = _session(data).get("frames")
+    if not frames:
+        return None
+    return {"by_type": frames.get("by_type", {}), "by_filter": frames.get("by_filter", {})}
+
+
+def _integration_attributes(data: NinaSessionData) -> Mapping[str, Any] | None:
+    frames = _session(data).get("frames")
+    if not frames:
+        return None
+    return {
+        "by_filter": {
+            name: slot.get("seconds") for name, slot in frames.get("by_filter", {}).items()
+        }
+    }
+
+
+def _last_image_saved(data: NinaSessionData) -> datetime | None:
+    if data.last_frame is not None and data.last_frame.time is not None:
+        return data.last_frame.time
+    return _timestamp((_session(data).get("current") or {}).get("last_image_at"))
+
+
+SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
+    NinaSessionSensorEntityDescription(
+        key="session_state",
+        translation_key="session_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in SessionState],
+        value_fn=lambda data: data.state.value,
+        attributes_fn=_state_attributes,
+        available_when_disconnected=True,
+    ),
+    NinaSessionSensorEntityDescription(
+        key="current_target",
+        translation_key="current_target",
+        value_fn=lambda data: data.current_target,
+    ),
+    NinaSessionSensorEntityDescription(
+        key="current_filter",
+        translation_key="current_filter",
+        value_fn=lambda data: data.current_filter,
+    ),
+    # Both totals restart at every session: for TOTAL_INCREASING a decrease is a new
+    # meter cycle, so long-term statistics sum frames and hours across sessions.
+    NinaSessionSensorEntityDescription(
+        key="session_frames",
+        translation_key="session_frames",
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda data: (_session(data).get("frames") or {}).get("total", 0),
+        attributes_fn=_frames_attributes,
+        available_when_disconnected=True,
+    ),
+    NinaSessionSensorEntityDescription(
+        key="integration_time",
+        translation_key="integration_time",
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.HOURS,
+        suggested_display_precision=2,
+        value_fn=lambda data: _session(data).get("integration_seconds", 0.0),
+        attributes_fn=_integration_attributes,
+        available_when_disconnected=True,
+    ),
+    NinaSessionSensorEntityDescription(
+        key="last_exposure",
+        translation_key="last_exposure",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=1,
+        value_fn=_frame_value("exposure"),
+    ),
+    NinaSessionSensorEntityDescription(
+        key="last_hfr",
+        translation_key="last_hfr",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=_frame_value("hfr"),
+    ),
+    NinaSessionSensorEntityDescription(
+        key="last_star_count",
+        translation_key="last_star_count",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=_frame_value("stars"),
+    ),
+    NinaSessionSensorEntityDescription(
+        key="guiding_rms",
+        translation_key="guiding_rms",
+        native_unit_of_measurement=UNIT_ARCSEC,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=2,
+        value_fn=_frame_value("guiding_rms"),
+    ),
+    NinaSessionSensorEntityDescription(
+        key="camera_temperature",
+        translation_key="camera_temperature",
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_frame_value("temperature"),
+    ),
+    NinaSessionSensorEntityDescription(
+        key="session_start",
+        translation_key="session_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda data: _timestamp(_session(data).get("start")),
+        available_when_disconnected=True,
+    ),
+    NinaSessionSensorEntityDescription(
+        key="last_image_saved",
+        translation_key="last_image_saved",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_last_image_saved,
+        available_when_disconnected=True,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: NinaSessionConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the sensors of one NINA instance."""
+    coordinator = entry.runtime_data
+    async_add_entities(NinaSessionSensor(coordinator, description) for description in SENSORS)
+
+
+class NinaSessionSensor(NinaSessionEntity, SensorEntity):
+    """A sensor described by a `NinaSessionSensorEntityDescription`."""
+
+    entity_description: NinaSessionSensorEntityDescription
+    # Per-filter and per-type breakdowns grow with the night; keep them out of the recorder.
+    _unrecorded_attributes = frozenset({"by_filter", "by_type"})
+
+    @property
+    def shown_when_disconnected(self) -> bool:
+        return self.entity_description.available_when_disconnected
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator.data)

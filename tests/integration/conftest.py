@@ -1,0 +1,98 @@
+"""Home Assistant harness for nina_session: real config entries against the NINA simulator."""
+
+from __future__ import annotations
+
+# Import ours before the harness mounts its own `custom_components` package, so ours is the
+# one Python caches (toolchain.md).
+import custom_components.nina_session  # noqa: F401  # isort: skip
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from integration_helpers import make_entry
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.nina_session.engine import connection
+from simulator import NinaSimulator
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let HA load custom_components/nina_session."""
+
+
+@pytest.fixture(autouse=True)
+def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Each test's databases in its own temporary config dir (not the harness's)."""
+    hass.config.config_dir = str(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnect after milliseconds, not seconds, so a NINA coming up is seen at once."""
+    monkeypatch.setattr(
+        connection, "Backoff", partial(connection.Backoff, initial=0.01, ceiling=0.05, jitter=0)
+    )
+
+
+@pytest.fixture
+async def sim(socket_enabled: None) -> AsyncIterator[NinaSimulator]:
+    """A running NINA simulator on 127.0.0.1 (random port)."""
+    server = NinaSimulator(host="127.0.0.1", port=0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def setup_entry(
+    hass: HomeAssistant, sim: NinaSimulator
+) -> Callable[..., Awaitable[MockConfigEntry]]:
+    """Add and set up an entry for the simulator; returns once HA finished the setup."""
+
+    async def _setup(**kwargs: Any) -> MockConfigEntry:
+        entry = make_entry(hass, sim.port, **kwargs)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        return entry
+
+    return _setup
+
+
+@pytest.fixture
+async def html_server(socket_enabled: None) -> AsyncIterator[int]:
+    """A web server on 127.0.0.1 that answers HTML everywhere (not the plugin)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>router login</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port: int = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield port
+    await runner.cleanup()
+
+
+@pytest.fixture
+def free_port(socket_enabled: None) -> Iterator[int]:
+    """A port on 127.0.0.1 where nothing listens."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

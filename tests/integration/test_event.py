@@ -1,0 +1,101 @@
+"""The event entity's harder cases: a session closed by the idle clock, guiding lost after
+the grace period (and excused when the sequence winds down), errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from homeassistant.const import EVENT_STATE_CHANGED
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.util import dt as dt_util
+from integration_helpers import coordinator_of, play_live, wait_connected
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
+from custom_components.nina_session.engine.engine import EngineUpdate
+from simulator import NinaSimulator, SimEvent, preset_night
+
+SetupEntry = Callable[..., Awaitable[MockConfigEntry]]
+EVENT_ENTITY = "event.rig_1_session_event"
+
+
+def fired(events: list[Event[Any]]) -> list[dict[str, Any]]:
+    """Attributes of every trigger of the event entity, in order."""
+    result = []
+    for event in events:
+        old, new = event.data["old_state"], event.data["new_state"]
+        if event.data["entity_id"] != EVENT_ENTITY or old is None or new is None:
+            continue
+        if (old.state, old.attributes) != (new.state, new.attributes):
+            result.append(dict(new.attributes))
+    return result
+
+
+async def test_guiding_lost_after_grace_and_errors(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
+) -> None:
+    night = preset_night("simple").events
+    stop = [ev.name for ev in night].index("GUIDER-STOP")
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    await play_live(hass, entry, sim, night[: stop + 1])  # guiding stops mid-sequence, nothing else
+    assert [t["event_type"] for t in fired(changes)].count("guiding_lost") == 0
+
+    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
+    await hass.async_block_till_done()
+    lost = [t for t in fired(changes) if t["event_type"] == "guiding_lost"]
+    assert len(lost) == 1
+    assert lost[0]["state"] == "paused"
+
+    error = SimEvent(time=night[stop].time + timedelta(seconds=5), name="ERROR-PLATESOLVE")
+    await play_live(hass, entry, sim, [error])
+    last = hass.states.get(EVENT_ENTITY)
+    assert last is not None
+    assert last.attributes["event_type"] == "error"
+    assert last.attributes["error"] == "ERROR-PLATESOLVE"
+
+
+async def test_guiding_stop_at_sequence_end_is_not_lost(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
+) -> None:
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    await play_live(hass, entry, sim, preset_night("simple").events)
+    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
+    await hass.async_block_till_done()
+    assert "guiding_lost" not in [t["event_type"] for t in fired(changes)]
+
+
+async def test_session_closed_by_the_idle_clock(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
+) -> None:
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    await play_live(hass, entry, sim, preset_night("simple").events)
+    coordinator = coordinator_of(entry)
+    session = coordinator.data.session
+    assert session is not None
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    # What the engine's ticker does once the idle gap has passed, then tells subscribers.
+    pipeline = coordinator.engine.pipeline
+    assert pipeline is not None
+    assert pipeline.tracker.close_if_idle(dt_util.utcnow() + timedelta(hours=3)) is not None
+    coordinator._handle_engine_update(EngineUpdate("tick"))
+    await hass.async_block_till_done()
+
+    ended = fired(changes)
+    assert [t["event_type"] for t in ended] == ["session_ended"]
+    assert ended[0]["session_id"] == session["id"]
+    assert ended[0]["frames"] == 6
+    frames = hass.states.get("sensor.rig_1_frames_this_session")
+    assert frames is not None
+    assert frames.state == "0"  # the next session starts from zero (a meter reset)

@@ -1,0 +1,152 @@
+"""Logbook: the trigger events of a night, described on the NINA device's logbook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from api_helpers import engine_of, entry_loaded, play
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from integration_helpers import wait_connected
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from custom_components.nina_session.const import DOMAIN
+from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
+from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
+from custom_components.nina_session.logbook import async_describe_events, describe_trigger
+from simulator import NinaSimulator
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
+) -> AsyncIterator[MockConfigEntry]:
+    """One entry loaded against the simulator and connected."""
+    async with entry_loaded(hass, setup_entry) as entry:
+        yield entry
+
+
+# The recorder must come before `hass`: override the harness's autouse fixtures that use it.
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integrations: None) -> None:
+    """Recorder first, then our custom integration."""
+
+
+@pytest.fixture(autouse=True)
+def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
+    hass.config.config_dir = str(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "message"),
+    [
+        ("session_started", {"session_id": "S1"}, "started session S1"),
+        (
+            "session_ended",
+            {"session_id": "S1", "frames": 52, "integration_seconds": 12000.0},
+            "ended session S1: 52 frames, 3.3 h integration",
+        ),
+        ("session_ended", {"session_id": "S1", "frames": None}, "ended session S1"),
+        (
+            "state_changed",
+            {"previous": "imaging", "state": "paused", "cause": "SAFETY-CHANGED"},
+            "changed from imaging to paused (SAFETY-CHANGED)",
+        ),
+        ("state_changed", {"previous": "paused", "state": "idle"}, "changed from paused to idle"),
+        (
+            "image_saved",
+            {"image_type": "LIGHT", "target": "M 31", "filter": "Ha", "exposure": 300.0},
+            "saved a LIGHT frame of M 31 (Ha, 300 s)",
+        ),
+        ("image_saved", {"image_type": "FLAT", "filter": "none"}, "saved a FLAT frame"),
+        ("guiding_lost", {}, "lost guiding"),
+        ("meridian_flip", {}, "finished a meridian flip"),
+        ("error", {"error": "ERROR-AF"}, "reported an error (ERROR-AF)"),
+    ],
+)
+def test_messages(kind: str, data: dict[str, Any], message: str) -> None:
+    assert describe_trigger(kind, data) == message
+
+
+async def test_describer_uses_the_device_name(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    described: dict[str, Callable[[Any], dict[str, Any]]] = {}
+
+    def register(domain: str, event_type: str, describe: Callable[[Any], dict[str, Any]]) -> None:
+        assert domain == DOMAIN
+        described[event_type] = describe
+
+    async_describe_events(hass, register)
+    describe = described[EVENT_NINA_SESSION_TRIGGER]
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+
+    class Row:
+        data = {"device_id": device.id, "instance": "rig_1", "type": "guiding_lost", "data": {}}
+
+    assert describe(Row()) == {"name": "Rig 1", "message": "lost guiding"}
+    Row.data = {"instance": "rig_1", "type": "meridian_flip", "data": None}
+    assert describe(Row()) == {"name": "rig_1", "message": "finished a meridian flip"}
+
+
+async def close_session(engine: NinaEngine) -> None:
+    """The engine's idle clock, two idle gaps later."""
+    pipeline = engine.pipeline
+    assert pipeline is not None
+    later = engine._clock() + 2 * pipeline.options.idle_gap
+    assert await engine._run(pipeline.close_if_idle, later) is not None
+    engine._broadcast(EngineUpdate("tick"))
+
+
+async def test_device_logbook_tells_the_night(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+) -> None:
+    assert await async_setup_component(hass, "logbook", {})
+    start = dt_util.utcnow() - timedelta(minutes=1)
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    engine = engine_of(entry)
+    await play(sim, engine)
+    await close_session(engine)
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "end_time": (dt_util.utcnow() + timedelta(minutes=1)).isoformat(),
+            "device_ids": [device.id],
+        }
+    )
+    response = await client.receive_json()
+    assert response["success"], response
+    ours = [row for row in response["result"] if row.get("domain") == DOMAIN]
+    messages = [row["message"] for row in ours]
+    assert {row["name"] for row in ours} == {"Rig 1"}
+
+    session = (await engine.sessions(limit=1))[0]
+    assert messages[0] == f"started session {session['id']}"
+    assert "changed from idle to imaging (SEQUENCE-STARTING)" in messages
+    assert "saved a LIGHT frame of M 42 (Ha, 120 s)" in messages
+    assert sum(message.startswith("saved a LIGHT frame") for message in messages) == 6
+    assert messages[-1] == f"ended session {session['id']}: 6 frames, 0.2 h integration"
+    assert await hass.config_entries.async_unload(entry.entry_id)

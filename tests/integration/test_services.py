@@ -1,0 +1,215 @@
+"""Actions: response data, entry targeting, validation and translated errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from unittest.mock import patch
+
+from api_helpers import add_entry, engine_of, entry_loaded, play
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.service import async_get_all_descriptions
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+
+from custom_components.nina_session.const import DOMAIN
+from custom_components.nina_session.engine.engine import NinaEngine
+from simulator import NinaSimulator
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
+) -> AsyncIterator[MockConfigEntry]:
+    """One entry loaded against the simulator and connected."""
+    async with entry_loaded(hass, setup_entry) as entry:
+        yield entry
+
+
+async def call(
+    hass: HomeAssistant, service: str, data: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data or {},
+        blocking=True,
+        return_response=service != "refresh",
+    )
+
+
+async def test_actions_are_registered_in_setup_and_described(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    for service in ("refresh", "get_session", "list_sessions", "get_stats"):
+        assert hass.services.has_service(DOMAIN, service)
+    descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
+    assert set(descriptions["list_sessions"]["fields"]) == {
+        "config_entry_id", "start", "end", "limit", "offset",
+    }  # fmt: skip
+    assert descriptions["list_sessions"]["name"] == "List sessions"
+    assert descriptions["get_session"]["fields"]["config_entry_id"]["selector"] == {
+        "config_entry": {"integration": DOMAIN}
+    }
+    # Registered for the integration, not the entry: unloading keeps them.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert hass.services.has_service(DOMAIN, "get_session")
+
+
+async def test_get_session_current_and_by_id(
+    hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    await play(sim, engine_of(loaded_entry))
+    session = await call(hass, "get_session")
+    assert session is not None
+    assert session["frames"]["total"] == 6
+    assert session["targets"] == ["M 42"]
+    assert session["integration_seconds"] == 720.0
+
+    by_id = await call(hass, "get_session", {"session_id": session["id"]})
+    assert by_id is not None
+    assert by_id["id"] == session["id"]
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_session", {"session_id": "nope"})
+    assert err.value.translation_key == "session_not_found"
+    assert str(err.value) == "There is no stored session with the ID nope"
+
+
+async def test_get_session_without_open_session(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_session")
+    assert err.value.translation_key == "no_active_session"
+    assert str(err.value) == "No imaging session is open"
+
+
+async def test_list_sessions(
+    hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    await play(sim, engine_of(loaded_entry))
+    listed = await call(hass, "list_sessions")
+    assert listed is not None
+    assert len(listed["sessions"]) == 1
+    session = listed["sessions"][0]
+    day = session["start"][:10]
+
+    within = await call(hass, "list_sessions", {"start": "2000-01-01", "end": "2999-12-31"})
+    assert within == listed
+    before = await call(hass, "list_sessions", {"end": "2000-01-01"})
+    assert before == {"sessions": []}
+    after = await call(hass, "list_sessions", {"start": "2999-01-01"})
+    assert after == {"sessions": []}
+    moment = await call(hass, "list_sessions", {"start": f"{day}T00:00:00+14:00"})
+    assert moment == listed
+    paged = await call(hass, "list_sessions", {"limit": 1, "offset": 1})
+    assert paged == {"sessions": []}
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "list_sessions", {"start": "2026-11-30", "end": "2026-11-01"})
+    assert err.value.translation_key == "invalid_range"
+    assert str(err.value) == "The start of the date range is after its end"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"limit": 0}, {"limit": 501}, {"limit": "ten"}, {"offset": -1}, {"start": "soon"},
+     {"end": "2026-02-30"}, {"config_entry_id": ""}],
+)  # fmt: skip
+async def test_list_sessions_schema(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, data: dict[str, Any]
+) -> None:
+    with pytest.raises(vol.Invalid):
+        await call(hass, "list_sessions", data)
+
+
+async def test_get_stats(
+    hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    await play(sim, engine_of(loaded_entry))
+    stats = await call(hass, "get_stats")
+    assert stats is not None
+    assert stats["totals"]["frames"] == 6
+    assert stats["session"]["state"] == "idle"
+    assert stats["connection"]["db"]["path"] == f"nina_session/{loaded_entry.entry_id}.db"
+
+
+async def test_refresh(
+    hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    engine = engine_of(loaded_entry)
+    await play(sim, engine)
+    before = await engine.session()
+    assert await call(hass, "refresh") is None
+    after = await engine.session()
+    # A refresh recomputes from stored events: nothing is counted twice.
+    assert after is not None and before is not None
+    assert after["frames"] == before["frames"]
+
+
+async def test_refresh_failure_is_translated(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    with (
+        patch.object(NinaEngine, "refresh", side_effect=OSError("disk gone")),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await call(hass, "refresh")
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "refresh_failed"
+    assert str(err.value) == "Refreshing from N.I.N.A. failed: disk gone"
+
+
+async def test_database_error_is_translated(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    with (
+        patch.object(NinaEngine, "stats", side_effect=OSError("disk gone")),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await call(hass, "get_stats")
+    assert err.value.translation_key == "database_error"
+    assert str(err.value) == "Reading the session database failed: disk gone"
+
+
+async def test_entry_targeting(
+    hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    # One entry: config_entry_id optional, and accepted.
+    stats = await call(hass, "get_stats", {"config_entry_id": loaded_entry.entry_id})
+    assert stats is not None
+
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_stats", {"config_entry_id": "no-such-entry"})
+    assert err.value.translation_key == "entry_not_found"
+    assert str(err.value) == (
+        "There is no N.I.N.A. instance with the config entry ID no-such-entry"
+    )
+
+    second = await add_entry(hass, sim, "rig2", "Rig 2")
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_stats")
+    assert err.value.translation_key == "entry_required"
+    assert str(err.value) == "Several N.I.N.A. instances are set up; choose one"
+    other = await call(hass, "get_stats", {"config_entry_id": second.entry_id})
+    assert other is not None
+    assert other["connection"]["db"]["path"] == f"nina_session/{second.entry_id}.db"
+
+    assert await hass.config_entries.async_unload(second.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_stats", {"config_entry_id": second.entry_id})
+    assert err.value.translation_key == "entry_not_loaded"
+    assert str(err.value) == "The N.I.N.A. instance Rig 2 is not loaded"
+    # Back to one loaded entry: no id needed.
+    assert await call(hass, "get_stats") is not None
+
+
+async def test_no_entry_loaded(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, "get_session")
+    assert err.value.translation_key == "no_entry_loaded"
+    assert str(err.value) == "No N.I.N.A. instance is loaded"

@@ -1,0 +1,69 @@
+"""The quick soak in-process: a seeded fault schedule, ground truth compared exactly.
+
+`python -m soak` is the long run (a week of nights); this is `python -m soak --quick`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from soak import FAULT_KINDS, SoakConfig, run_soak
+from soak.runner import pick_nights, plan_faults, planned_times
+from soak.verdict import Verdict
+
+
+async def test_quick_soak_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
+    lines: list[str] = []
+    report = await run_soak(SoakConfig.quick(db_path=tmp_path / "soak.db"), say=lines.append)
+    print("\n".join(lines))  # shown with -s or on failure
+    verdict = report.verdict
+    assert verdict.events > 0
+    assert set(report.faults) >= set(FAULT_KINDS), "every fault kind was injected"
+    assert (verdict.lost, verdict.duplicated, verdict.wrong_state) == (0, 0, 0), "\n".join(lines)
+    # Garbage and oversized frames were refused and counted, not stored.
+    assert report.rejected_by_reason.get("too_large", 0) >= 1
+    assert report.reconnects >= 1 and report.engine_starts >= 2
+    assert lines[-1] == report.summary
+    assert report.summary.startswith(f"soak: faults={sum(report.faults.values())} ")
+
+
+def test_the_fault_schedule_is_reproducible_and_covers_every_kind() -> None:
+    config = SoakConfig.quick()
+    nights = pick_nights(config)
+    first, again = plan_faults(nights, config), plan_faults(pick_nights(config), config)
+    assert first == again
+    assert {fault.kind for fault in first} == set(FAULT_KINDS)
+    other = plan_faults(nights, SoakConfig.quick(seed=1))
+    assert other != first
+
+
+def test_night_n_gets_the_same_faults_whatever_the_number_of_nights() -> None:
+    short, longer = SoakConfig(nights=2), SoakConfig(nights=4)
+    two = plan_faults(pick_nights(short), short)
+    four = plan_faults(pick_nights(longer), longer)
+    assert [f for f in four if f.night < 2] == two
+
+
+def test_identical_events_are_paced_further_apart_than_the_dedup_window() -> None:
+    config = SoakConfig()
+    assert config.spacing > 2 * config.dedup_window
+    for night in pick_nights(SoakConfig(nights=3)):
+        times = planned_times(night.events, config)
+        last: dict[str, float] = {}
+        for event, at in zip(night.events, times, strict=True):
+            if event.name == "IMAGE-SAVE":
+                key = "frame"
+                gap = config.frame_spacing
+            else:
+                key = event.name + repr(sorted(event.data.items()))
+                gap = config.spacing
+            if key in last:
+                assert at - last[key] >= gap - 1e-9
+            last[key] = at
+
+
+def test_the_verdict_is_ok_only_when_nothing_was_lost_duplicated_or_wrong() -> None:
+    assert Verdict(events=10).ok
+    assert not Verdict(events=10, lost=1).ok
+    assert not Verdict(events=10, duplicated=1).ok
+    assert not Verdict(events=10, wrong_state=1).ok
