@@ -36,7 +36,7 @@ pytest: $(STAMP)
 	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(PYTEST_ARGS)
 	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(PYTEST_ARGS); fi
 
-test: lint typecheck pytest
+test: lint typecheck validate pytest
 
 clean:
 	rm -rf $(VENV) build .mypy_cache .pytest_cache .ruff_cache
