@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQS := requirements/test.txt requirements/ha-2025.4.4-constraints.txt
 
-.PHONY: venv test lint typecheck pytest clean bench soak compat compat-monthly validate demo
+.PHONY: venv test lint typecheck pytest clean bench soak compat compat-monthly validate demo e2e
 
 $(STAMP): $(REQS)
 	@test -n "$(PY313)" || { echo "No Python 3.13 found (pyenv 3.13.0 or python3.13)"; exit 1; }
@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 
 # Engine and simulator tests run without Home Assistant's pytest plugin (they must not need HA);
 # the integration tests use pytest-homeassistant-custom-component.
-HA_FREE_TESTS := $(wildcard tests/engine tests/simulator tests/bench tests/reliability tests/tools)
+HA_FREE_TESTS := $(wildcard tests/engine tests/simulator tests/bench tests/reliability tests/tools tests/e2e)
 pytest: $(STAMP)
 	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(PYTEST_ARGS)
 	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(PYTEST_ARGS); fi
@@ -67,3 +67,11 @@ validate: $(STAMP)
 # More: make soak SOAK_ARGS="--seed 3 --nights 14 -v"
 soak: $(STAMP)
 	$(PY) -m soak $(if $(QUICK),--quick) $(if $(LOAD),--load) $(SOAK_ARGS)
+
+# A real Home Assistant with the integration, fed by the simulator; login demo / nina-demo.
+demo: $(STAMP)
+	$(PY) demo/run.py
+
+# The session card in headless Chromium against the demo (needs chromium, node, npm).
+e2e: $(STAMP)
+	NINA_E2E=1 $(PY) -m pytest -p no:homeassistant tests/e2e -rs $(PYTEST_ARGS)

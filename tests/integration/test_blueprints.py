@@ -1,0 +1,341 @@
+"""The automation blueprints in blueprints/automation/nina_session/.
+
+Each blueprint must be a valid automation blueprint for HA's own schema, and an automation
+built from it with inputs must validate and load. Then each is run against the simulator:
+the summary is sent when the session ends, the alerts fire for lost guiding and long
+pauses, and the roof and heaters are switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+import shutil
+from typing import Any
+
+from api_helpers import engine_of, entry_loaded, now_event, play, sync_engine, wait_until
+from homeassistant.components import automation
+from homeassistant.components.automation.config import (
+    AUTOMATION_BLUEPRINT_SCHEMA,
+    async_validate_config_item,
+)
+from homeassistant.components.blueprint import Blueprint
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util, yaml as yaml_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    async_mock_service,
+)
+
+from custom_components.nina_session.const import DOMAIN
+from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
+from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
+
+BLUEPRINT_DIR = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / DOMAIN
+BLUEPRINTS = sorted(path.name for path in BLUEPRINT_DIR.glob("*.yaml"))
+NOTIFY = "session_ended_notify.yaml"
+ALERT = "guiding_lost_alert.yaml"
+EQUIPMENT = "session_end_equipment_off.yaml"
+
+
+def test_the_three_blueprints_are_there() -> None:
+    assert {NOTIFY, ALERT, EQUIPMENT} <= set(BLUEPRINTS)
+
+
+@pytest.mark.parametrize("name", BLUEPRINTS)
+def test_blueprint_schema(name: str) -> None:
+    """Valid for HA's automation blueprint schema; metadata a user sees is complete."""
+    path = BLUEPRINT_DIR / name
+    data = yaml_util.load_yaml_dict(path)
+    blueprint = Blueprint(
+        data,
+        path=f"{DOMAIN}/{name}",
+        expected_domain=automation.DOMAIN,
+        schema=AUTOMATION_BLUEPRINT_SCHEMA,
+    )
+    assert blueprint.validate() is None  # min_version is met by the HA we test with
+    metadata = blueprint.metadata
+    assert metadata["name"].startswith("NINA")
+    assert metadata["description"]
+    assert metadata["source_url"].endswith(f"/blueprints/automation/{DOMAIN}/{name}")
+    for key, spec in blueprint.inputs.items():
+        assert spec and spec.get("name"), f"input {key} has no name"
+        assert "selector" in spec, f"input {key} has no selector"
+    nina = blueprint.inputs["nina_device"]["selector"]["device"]["filter"]
+    assert nina == [{"integration": DOMAIN}]
+
+
+# -- automations built from the blueprints ---------------------------------------------
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
+) -> AsyncIterator[MockConfigEntry]:
+    async with entry_loaded(hass, setup_entry) as entry:
+        yield entry
+
+
+@pytest.fixture
+async def blueprints_installed(
+    hass: HomeAssistant, config_dir: Path, loaded_entry: MockConfigEntry
+) -> AsyncIterator[Path]:
+    """The blueprints where HA looks for them: <config>/blueprints/automation/nina_session.
+
+    At the end, runs still waiting (a pause alert waits for minutes) are stopped, before the
+    entry unloads and the harness waits for every task.
+    """
+    target = config_dir / "blueprints" / automation.DOMAIN / DOMAIN
+    target.mkdir(parents=True)
+    for name in BLUEPRINTS:
+        shutil.copy(BLUEPRINT_DIR / name, target / name)
+    yield target
+    if hass.services.has_service(automation.DOMAIN, "turn_off"):
+        await hass.services.async_call(
+            automation.DOMAIN,
+            "turn_off",
+            {"entity_id": "all", "stop_actions": True},
+            blocking=True,
+        )
+
+
+def device_id_of(hass: HomeAssistant) -> str:
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+    return device.id
+
+
+def use_blueprint(name: str, alias: str, **inputs: Any) -> dict[str, Any]:
+    return {
+        "id": alias,
+        "alias": alias,
+        "use_blueprint": {"path": f"{DOMAIN}/{name}", "input": inputs},
+    }
+
+
+async def setup_automations(hass: HomeAssistant, *configs: dict[str, Any]) -> None:
+    assert await async_setup_component(hass, automation.DOMAIN, {automation.DOMAIN: list(configs)})
+    await hass.async_block_till_done()
+    for config in configs:
+        state = hass.states.get(f"automation.{config['id']}")
+        assert state is not None, f"{config['id']} was not created"
+        assert state.state == "on", f"{config['id']} did not load: {state.attributes}"
+
+
+async def tick_idle_clock(engine: NinaEngine) -> None:
+    """What the engine's idle clock does two idle gaps from now: the session closes."""
+    pipeline = engine.pipeline
+    assert pipeline is not None
+    later = engine._clock() + 2 * pipeline.options.idle_gap
+    closed = await engine._run(pipeline.close_if_idle, later)
+    assert closed is not None
+    engine._broadcast(EngineUpdate("tick"))
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        (NOTIFY, {}),
+        (NOTIFY, {"when": "sequence_finished", "notify_action": "notify.phone", "title": "Done"}),
+        (ALERT, {}),
+        (ALERT, {"pause_minutes": 0, "alert_guiding_lost": False}),
+        (EQUIPMENT, {}),
+        (
+            EQUIPMENT,
+            {
+                "roof": ["cover.roof"],
+                "equipment": ["switch.dew_heater"],
+                "delay_minutes": 5,
+                "when": "session_ended",
+            },
+        ),
+    ],
+)
+async def test_automation_from_blueprint_validates(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, name: str, inputs: dict[str, Any]
+) -> None:
+    config = use_blueprint(name, "check", nina_device=device_id_of(hass), **inputs)
+    validated = await async_validate_config_item(hass, "check", config)
+    assert validated is not None
+    assert validated.validation_status is automation.config.ValidationStatus.OK, (
+        validated.validation_error
+    )
+    triggers = validated["triggers"]
+    assert {trigger["type"] for trigger in triggers} <= {
+        "session_ended",
+        "state_changed",
+        "guiding_lost",
+    }
+    assert all(trigger["domain"] == DOMAIN for trigger in triggers)
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_missing_device_input_is_refused(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    config = use_blueprint(NOTIFY, "broken")
+    with pytest.raises(Exception, match="nina_device"):
+        await async_validate_config_item(hass, "broken", config)
+
+
+# -- the blueprints at work ------------------------------------------------------------
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_summary_when_sequence_finishes(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """The `simple` night (M 42, 3 Ha + 3 OIII of 120 s): one summary at its end."""
+    notes = async_mock_service(hass, "notify", "phone")
+    await setup_automations(
+        hass,
+        use_blueprint(
+            NOTIFY,
+            "summary",
+            nina_device=device_id_of(hass),
+            when="sequence_finished",
+            notify_action="notify.phone",
+            title="Night done",
+        ),
+    )
+    await play(sim, engine_of(loaded_entry))
+    await wait_until(lambda: len(notes) >= 1, "the summary")
+    await hass.async_block_till_done()
+    assert len(notes) == 1
+    message = notes[0].data["message"]
+    assert notes[0].data["title"] == "Night done"
+    assert message.startswith("M 42: 6 frames, 0h 12m integration.")
+    assert "Ha: 3 frames, 0h 06m" in message
+    assert "OIII: 3 frames, 0h 06m" in message
+    assert "HFR " in message
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_summary_when_session_closes(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """Default: the summary of the closed session (by its id), not at the sequence end."""
+    notes = async_mock_service(hass, "notify", "notify")
+    extra = async_mock_service(hass, "test", "after")
+    await setup_automations(
+        hass,
+        use_blueprint(
+            NOTIFY,
+            "summary",
+            nina_device=device_id_of(hass),
+            extra_actions=[
+                {
+                    "action": "test.after",
+                    "data": {"seconds": "{{ session.integration_seconds }}"},
+                }
+            ],
+        ),
+    )
+    engine = engine_of(loaded_entry)
+    await play(sim, engine)
+    await hass.async_block_till_done()
+    assert notes == []  # the sequence finished; the session is still open
+    await tick_idle_clock(engine)
+    await wait_until(lambda: len(notes) >= 1, "the summary")
+    await hass.async_block_till_done()
+    assert len(notes) == 1
+    assert notes[0].data["title"] == "Imaging session ended"
+    assert "Ha: 3 frames" in notes[0].data["message"]
+    assert [float(call.data["seconds"]) for call in extra] == [720.0]
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_alert_when_guiding_lost(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    alerts = async_mock_service(hass, "notify", "notify")
+    await setup_automations(
+        hass, use_blueprint(ALERT, "alert", nina_device=device_id_of(hass), pause_minutes=30)
+    )
+    engine = engine_of(loaded_entry)
+    for name in ("SEQUENCE-STARTING", "GUIDER-START", "GUIDER-STOP"):
+        await sim.emit(now_event(name))
+    await sync_engine(sim, engine)
+    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
+    await wait_until(lambda: len(alerts) >= 1, "the guiding alert")
+    # (No block_till_done: the pause that GUIDER-STOP began is still waiting its 30 min.)
+    assert len(alerts) == 1
+    assert alerts[0].data["title"] == "NINA: guiding lost"
+    assert alerts[0].data["message"].startswith("Guiding was lost")
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_alert_only_for_a_long_pause(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """A pause that clears within N minutes sends nothing; one that lasts does."""
+    alerts = async_mock_service(hass, "notify", "notify")
+    await setup_automations(
+        hass,
+        use_blueprint(
+            ALERT,
+            "alert",
+            nina_device=device_id_of(hass),
+            pause_minutes=10,
+            alert_guiding_lost=False,
+        ),
+    )
+    engine = engine_of(loaded_entry)
+    await sim.emit(now_event("SEQUENCE-STARTING"))
+    await sim.emit(now_event("SAFETY-CHANGED", IsSafe=False))
+    await sync_engine(sim, engine)
+    await wait_until(
+        lambda: hass.states.get("automation.alert").attributes.get("current") == 1,
+        "the run that waits for the pause to end",
+    )
+    await asyncio.sleep(0.1)  # from its start to its wait_for_trigger
+    await sim.emit(now_event("SAFETY-CHANGED", IsSafe=True))  # clouds gone soon
+    await sync_engine(sim, engine)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await hass.async_block_till_done()
+    assert alerts == []
+
+    await sim.emit(now_event("SAFETY-CHANGED", IsSafe=False))  # clouds for good
+    await sync_engine(sim, engine)
+    await wait_until(
+        lambda: hass.states.get("automation.alert").attributes.get("current") == 1,
+        "the run that waits for the pause to end",
+    )
+    await asyncio.sleep(0.1)
+    assert alerts == []
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
+    await wait_until(lambda: len(alerts) >= 1, "the pause alert")
+    await hass.async_block_till_done()
+    assert alerts[0].data["title"] == "NINA: session paused"
+    assert "paused for 10 minutes (SAFETY-CHANGED)" in alerts[0].data["message"]
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_roof_and_heaters_off_when_sequence_finishes(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(
+        hass, "input_boolean", {"input_boolean": {"dew_heater": {"initial": True}}}
+    )
+    closed: list[ServiceCall] = async_mock_service(hass, "cover", "close_cover")
+    await setup_automations(
+        hass,
+        use_blueprint(
+            EQUIPMENT,
+            "equipment",
+            nina_device=device_id_of(hass),
+            roof=["cover.roof"],
+            equipment=["input_boolean.dew_heater"],
+        ),
+    )
+    assert hass.states.get("input_boolean.dew_heater").state == "on"
+    await play(sim, engine_of(loaded_entry))
+    await wait_until(lambda: len(closed) >= 1, "the roof to close")
+    await wait_until(
+        lambda: hass.states.get("input_boolean.dew_heater").state == "off", "the heater"
+    )
+    assert closed[0].data["entity_id"] == ["cover.roof"]
