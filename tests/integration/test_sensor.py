@@ -101,8 +101,14 @@ async def test_a_live_night(
         and event.data["old_state"] is not None
         and event.data["old_state"].state != event.data["new_state"].state
     ]
-    assert session_states[0] == "imaging"
-    assert session_states[-1] == "idle"
+    # Under load the whole night can land in one batch, so the sensor may only show the end;
+    # the session's own history has every step.
+    assert not session_states or session_states[-1] == "idle"
+    stored = coordinator_of(entry).engine.current_session()
+    assert stored is not None
+    steps = [step["state"] for step in stored["state_history"]]
+    assert steps[0] == "imaging"
+    assert steps[-1] == "idle"
 
     # Bus events: one per applied NINA event, in order, with the session they belong to.
     duplicates = coordinator_of(entry).engine.health.events.duplicates
