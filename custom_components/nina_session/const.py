@@ -46,6 +46,8 @@ EVENT_NINA_SESSION: Final = "nina_session_event"
 # Repair issues (ids get the entry id appended).
 ISSUE_UNREACHABLE: Final = "nina_unreachable"
 ISSUE_UNSUPPORTED_VERSION: Final = "unsupported_plugin_version"
+ISSUE_STORAGE_FAILING: Final = "storage_failing"
+ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
 
 # Event entity event types.
 EVENT_SESSION_STARTED: Final = "session_started"

@@ -41,6 +41,8 @@ from .const import (
     EVENT_SESSION_STARTED,
     EVENT_STATE_CHANGED,
     EVENT_TARGET_CHANGED,
+    ISSUE_DATABASE_RECOVERED,
+    ISSUE_STORAGE_FAILING,
     ISSUE_UNREACHABLE,
     ISSUE_UNSUPPORTED_VERSION,
 )
@@ -102,9 +104,11 @@ class HealthSnapshot:
     last_error: str | None = None
     reconnects: int = 0
     since: datetime | None = None
+    #: Why the database refuses writes (events wait in memory meanwhile); None when fine.
+    storage_error: str | None = None
 
     @classmethod
-    def of(cls, health: ConnectionHealth) -> HealthSnapshot:
+    def of(cls, health: ConnectionHealth, storage_error: str | None = None) -> HealthSnapshot:
         return cls(
             connected=health.connected,
             failing=health.failing,
@@ -112,6 +116,7 @@ class HealthSnapshot:
             last_error=health.last_error,
             reconnects=health.reconnects,
             since=health.since,
+            storage_error=storage_error,
         )
 
 
@@ -175,6 +180,8 @@ class _Tracked:
     fsm_state: SessionState | None = None
     unreachable_issue: bool = False
     version_issue: bool = False
+    storage_issue: bool = False
+    recovered_issue: bool = False
 
 
 def _float(value: Any) -> float | None:
@@ -517,10 +524,53 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
     # -- health ------------------------------------------------------------------------
     @callback
     def _async_watch_health(self, _now: datetime | None = None) -> None:
-        if HealthSnapshot.of(self.engine.health) != self.data.health:
+        if self._health_snapshot() != self.data.health:
             self._publish("health")
 
+    def _health_snapshot(self) -> HealthSnapshot:
+        pipeline = self.engine.pipeline
+        return HealthSnapshot.of(
+            self.engine.health, pipeline.storage_error if pipeline is not None else None
+        )
+
+    def _update_storage_repairs(self, health: HealthSnapshot) -> None:
+        """A database that refuses writes, or was found damaged at start: the user must act."""
+        tracked = self._tracked
+        entry = self.config_entry
+        issue_id = f"{ISSUE_STORAGE_FAILING}_{entry.entry_id}"
+        if health.storage_error is None and tracked.storage_issue:
+            tracked.storage_issue = False
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        elif health.storage_error is not None and not tracked.storage_issue:
+            tracked.storage_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_STORAGE_FAILING,
+                translation_placeholders={
+                    "name": entry.title,
+                    "path": self.engine.config.db_path.name,
+                    "error": health.storage_error,
+                },
+            )
+        recovered = self.engine.recovered_db
+        if recovered is not None and not tracked.recovered_issue:
+            tracked.recovered_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_DATABASE_RECOVERED}_{entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_DATABASE_RECOVERED,
+                translation_placeholders={"name": entry.title, "moved_to": recovered.name},
+            )
+
     def _update_repairs(self, health: HealthSnapshot) -> None:
+        self._update_storage_repairs(health)
         tracked = self._tracked
         entry = self.config_entry
         client = self.engine.client
@@ -614,7 +664,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         image_changed: bool = False,
     ) -> NinaSessionData:
         pipeline = self.engine.pipeline
-        health = HealthSnapshot.of(self.engine.health)
+        health = self._health_snapshot()
         fsm_state = self._fsm_state()
         session = self._session_json() if pipeline is not None else None
         tracked = self._tracked

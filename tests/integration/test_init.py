@@ -198,3 +198,41 @@ async def test_two_instances_side_by_side(hass: HomeAssistant, sim: NinaSimulato
             assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await second.stop()
+
+
+async def test_damaged_database_is_moved_aside_with_a_repair_issue(
+    hass: HomeAssistant, sim: NinaSimulator, config_dir: Path
+) -> None:
+    entry = make_entry(hass, sim.port)
+    db = config_dir / "nina_session" / f"{entry.entry_id}.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.write_bytes(b"not a database" * 500)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    moved = list(db.parent.glob(f"{db.name}.corrupt-*"))
+    assert len(moved) == 1
+    assert moved[0].read_bytes().startswith(b"not a database")  # kept, never deleted
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"database_recovered_{entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"name": entry.title, "moved_to": moved[0].name}
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_repair_issue_while_the_database_refuses_writes(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
+) -> None:
+    entry = await setup_entry()
+    coordinator = coordinator_of(entry)
+    pipeline = coordinator.engine.pipeline
+    assert pipeline is not None
+    issue_id = f"storage_failing_{entry.entry_id}"
+    pipeline.storage_error = "OperationalError: database or disk is full"
+    coordinator._async_watch_health()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "disk is full" in issue.translation_placeholders["error"]
+    pipeline.storage_error = None  # the next write went through
+    coordinator._async_watch_health()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
