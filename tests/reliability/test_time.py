@@ -201,10 +201,10 @@ def test_dst_night_from_offsetless_history_alone(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: offset-less history times in the repeated DST hour are read as the first "
-    "02:xx (fold=0), an hour before their live twins; that hour's plain events are stored "
-    "twice (13 here, FLAT-LIGHT-TOGGLED among them, which flips the panel state); frames are "
-    "safe (exact keys)",
+    reason="BUG (partly fixed): an offset-less history time in the repeated DST hour is now "
+    "read as the second pass when the first would go back in time, but when the first pass "
+    "had no events the ambiguity needs look-ahead to the next unambiguous time; 8 plain "
+    "events of that hour are still stored twice here",
 )
 def test_dst_night_live_then_offsetless_history_counts_once(tmp_path: Path) -> None:
     night = dst_night()

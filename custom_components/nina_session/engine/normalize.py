@@ -98,6 +98,7 @@ class Normalizer:
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
         self._context = _Context()
+        self._history_last: dict[str, datetime] = {}
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self._context)
@@ -109,7 +110,7 @@ class Normalizer:
         self, wire: WireEvent, source: Source, image: ImageRecord | None = None
     ) -> NinaEvent:
         """Normalize one event. `image` enriches a sparse history IMAGE-SAVE."""
-        time = self._event_time(wire)
+        time = self._event_time(wire, source)
         data: dict[str, Any] = clean_json(wire.data)
         self._learn(wire.name, data)
         if wire.name != IMAGE_SAVE:
@@ -118,14 +119,30 @@ class Normalizer:
             )
         if image is None and "ImageStatistics" in wire.data:
             image = parse_image_record(wire.data["ImageStatistics"])
-        frame = self._frame(image)
+        frame = self._frame(image, source)
         if frame.taken_at is not None:
             fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
             return NinaEvent(wire.name, time, data, source, fingerprint, True, frame)
         return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame)
 
-    def _event_time(self, wire: WireEvent) -> datetime:
+    def start_history(self) -> None:
+        """A new history read begins (oldest first): forget the previous one's last times."""
+        self._history_last.clear()
+
+    def _history_time(self, text: str, kind: str) -> datetime:
+        """A history time; an offset-less one in the hour that repeats when summer time ends
+        is the second pass if the first would go back in time (history is oldest first)."""
+        moment = parse_nina_time(text, self.tz)
+        last = self._history_last.get(kind)
+        if last is not None and moment < last:
+            moment = max(moment, parse_nina_time(text, self.tz, fold=1))
+        self._history_last[kind] = moment
+        return moment
+
+    def _event_time(self, wire: WireEvent, source: Source) -> datetime:
         if wire.time_text is not None:
+            if source == Source.HISTORY:
+                return self._history_time(wire.time_text, "time")
             return parse_nina_time(wire.time_text, self.tz)
         if wire.received_at is None:
             raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
@@ -141,7 +158,7 @@ class Normalizer:
             if isinstance(new, Mapping) and isinstance(new.get("Name"), str):
                 self._context.filter = new["Name"].strip() or None
 
-    def _frame(self, image: ImageRecord | None) -> Frame:
+    def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
         """Build a frame, filling what the record lacks from context and noting it."""
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
@@ -170,7 +187,10 @@ class Normalizer:
         taken_at = None
         if record.date_text is not None:
             try:
-                taken_at = parse_nina_time(record.date_text, self.tz)
+                if source == Source.HISTORY:
+                    taken_at = self._history_time(record.date_text, "date")
+                else:
+                    taken_at = parse_nina_time(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
         return Frame(

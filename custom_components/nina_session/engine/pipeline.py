@@ -155,6 +155,7 @@ class Pipeline:
             for _ in range(bad_images):
                 self.counters.reject("bad_image_record")
         paired = pair_history_images(events, images, self.options.tz)
+        self.normalizer.start_history()
         result = self.ingest(events, Source.HISTORY, paired)
         self.counters.backfilled += len(result.applied)
         result.rejected += bad_events

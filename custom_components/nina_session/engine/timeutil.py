@@ -9,7 +9,7 @@ from .errors import FrameError
 _SANE_YEARS = (1970, 9000)
 
 
-def parse_nina_time(text: str, default_tz: tzinfo) -> datetime:
+def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime:
     """Parse NINA's .NET round-trip time (7 fractional digits, offset optional, or ``Z``).
 
     A time without an offset is NINA's local time: it is read in `default_tz` (the configured
@@ -20,7 +20,8 @@ def parse_nina_time(text: str, default_tz: tzinfo) -> datetime:
     except (ValueError, AttributeError) as err:
         raise FrameError("bad_time", repr(text)[:60]) from err
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=default_tz)
+        # fold=1 picks the second of a local time that happens twice (summer time ending).
+        parsed = parsed.replace(tzinfo=default_tz, fold=fold)
     if not _SANE_YEARS[0] <= parsed.year <= _SANE_YEARS[1]:
         # .NET writes an unset DateTime as 0001-01-01 (and MaxValue as 9999-12-31); they
         # overflow in zone arithmetic and mean "no time".
