@@ -150,11 +150,6 @@ async def test_the_engine_never_follows_a_rest_redirect_to_another_host(
     assert other.hits == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: aiohttp's ws_connect follows redirects (no allow_redirects); the client "
-    "refuses the socket only after the other host completed the handshake",
-)
 async def test_a_socket_redirect_to_another_host_never_reaches_it(
     servers: Callable[[], Server], session: aiohttp.ClientSession
 ) -> None:

@@ -335,6 +335,19 @@ class NinaClient:
 
     # ---- event socket -------------------------------------------------------------
 
+    async def _refuse_socket_redirect(self) -> None:
+        """ws_connect always follows redirects, so ask the socket URL once without them:
+        a redirect to another host must never get our handshake."""
+        probe = self._socket_url.replace("ws", "http", 1)
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                async with self._session.get(probe, allow_redirects=False, ssl=self._ssl) as resp:
+                    status = resp.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            raise NinaConnectionError(f"cannot reach {self._socket_url}: {err}") from err
+        if 300 <= status < 400:
+            raise NinaNotPluginError(f"{self._socket_url} redirected the WebSocket handshake")
+
     async def connect_socket(self, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
         """Open the event socket.
 
@@ -346,6 +359,7 @@ class NinaClient:
         if heartbeat <= 0:
             raise ValueError("heartbeat must be positive")
         url = self._socket_url
+        await self._refuse_socket_redirect()
         try:
             async with asyncio.timeout(self._request_timeout):
                 ws = await self._session.ws_connect(
