@@ -14,7 +14,7 @@ plugin version read by the probe.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 from typing import Any
@@ -178,10 +178,8 @@ class _Tracked:
     current_target: str | None = None
     last_frame: LastFrame | None = None
     fsm_state: SessionState | None = None
-    unreachable_issue: bool = False
-    version_issue: bool = False
-    storage_issue: bool = False
-    recovered_issue: bool = False
+    #: Translation keys of the repair issues this entry has raised.
+    issues: set[str] = field(default_factory=set)
 
 
 def _float(value: Any) -> float | None:
@@ -533,92 +531,75 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             self.engine.health, pipeline.storage_error if pipeline is not None else None
         )
 
-    def _update_storage_repairs(self, health: HealthSnapshot) -> None:
-        """A database that refuses writes, or was found damaged at start: the user must act."""
-        tracked = self._tracked
-        entry = self.config_entry
-        issue_id = f"{ISSUE_STORAGE_FAILING}_{entry.entry_id}"
-        if health.storage_error is None and tracked.storage_issue:
-            tracked.storage_issue = False
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        elif health.storage_error is not None and not tracked.storage_issue:
-            tracked.storage_issue = True
+    def _set_issue(
+        self,
+        key: str,
+        active: bool | None,
+        severity: ir.IssueSeverity,
+        placeholders: Callable[[], dict[str, str]],
+    ) -> None:
+        """Raise repair issue `key` when `active`, remove it when False; None leaves it."""
+        issue_id = f"{key}_{self.config_entry.entry_id}"
+        raised = self._tracked.issues
+        if active and key not in raised:
+            raised.add(key)
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
                 issue_id,
                 is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_STORAGE_FAILING,
-                translation_placeholders={
-                    "name": entry.title,
-                    "path": self.engine.config.db_path.name,
-                    "error": health.storage_error,
-                },
+                severity=severity,
+                translation_key=key,
+                translation_placeholders={"name": self.config_entry.title, **placeholders()},
             )
-        recovered = self.engine.recovered_db
-        if recovered is not None and not tracked.recovered_issue:
-            tracked.recovered_issue = True
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"{ISSUE_DATABASE_RECOVERED}_{entry.entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_DATABASE_RECOVERED,
-                translation_placeholders={"name": entry.title, "moved_to": recovered.name},
-            )
+        elif active is False and key in raised:
+            raised.discard(key)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     def _update_repairs(self, health: HealthSnapshot) -> None:
-        self._update_storage_repairs(health)
-        tracked = self._tracked
-        entry = self.config_entry
         client = self.engine.client
-        unreachable_id = f"{ISSUE_UNREACHABLE}_{entry.entry_id}"
-        if health.connected and tracked.unreachable_issue:
-            tracked.unreachable_issue = False
-            ir.async_delete_issue(self.hass, DOMAIN, unreachable_id)
-        elif health.failing and not health.connected and not tracked.unreachable_issue:
-            tracked.unreachable_issue = True
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                unreachable_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_UNREACHABLE,
-                translation_placeholders={
-                    "name": entry.title,
-                    "host": client.host,
-                    "port": str(client.port),
-                    "error": health.last_error or "",
-                },
-            )
-        if health.plugin_version is None:
+        # Unreachable: raised after many failures in a row, removed only once connected.
+        unreachable = health.failing and not health.connected
+        self._set_issue(
+            ISSUE_UNREACHABLE,
+            True if unreachable else (False if health.connected else None),
+            ir.IssueSeverity.WARNING,
+            lambda: {
+                "host": client.host,
+                "port": str(client.port),
+                "error": health.last_error or "",
+            },  # fmt: skip
+        )
+        # A database that refuses writes (events wait in memory), or one found damaged.
+        self._set_issue(
+            ISSUE_STORAGE_FAILING,
+            health.storage_error is not None,
+            ir.IssueSeverity.ERROR,
+            lambda: {"path": self.engine.config.db_path.name, "error": health.storage_error or ""},
+        )
+        recovered = self.engine.recovered_db
+        self._set_issue(
+            ISSUE_DATABASE_RECOVERED,
+            True if recovered is not None else None,
+            ir.IssueSeverity.WARNING,
+            lambda: {"moved_to": recovered.name if recovered else ""},
+        )
+        version = health.plugin_version
+        if version is None:
             return
         try:
-            supported = is_supported_plugin_version(parse_plugin_version(health.plugin_version))
+            supported = is_supported_plugin_version(parse_plugin_version(version))
         except NinaError:
             supported = False
-        version_id = f"{ISSUE_UNSUPPORTED_VERSION}_{entry.entry_id}"
-        if supported and tracked.version_issue:
-            tracked.version_issue = False
-            ir.async_delete_issue(self.hass, DOMAIN, version_id)
-        elif not supported and not tracked.version_issue:
-            tracked.version_issue = True
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                version_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_UNSUPPORTED_VERSION,
-                translation_placeholders={
-                    "name": entry.title,
-                    "version": health.plugin_version,
-                    "minimum": ".".join(str(part) for part in MIN_PLUGIN_VERSION),
-                },
-            )
+        self._set_issue(
+            ISSUE_UNSUPPORTED_VERSION,
+            not supported,
+            ir.IssueSeverity.ERROR,
+            lambda: {
+                "version": version,
+                "minimum": ".".join(str(part) for part in MIN_PLUGIN_VERSION),
+            },  # fmt: skip
+        )
 
     def _update_device_version(self, version: str) -> None:
         registry = dr.async_get(self.hass)
