@@ -3,6 +3,9 @@
 Runs the benchmarks, prints a table (ours, the baseline measured in the same run, their
 ratio) and writes every figure to a JSON file, one object per benchmark:
 `{"meta": {...}, "pipeline": {"frames_per_s": ..., "ratio_to_floor": ...}, ...}`.
+Last, `ha_latency` runs bench/ha_latency_test.py under pytest in a subprocess (it needs the
+Home Assistant test harness); it merges its figures into the same file as `latency_ha`.
+With --tiny it runs only when --only names it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 from pathlib import Path
 import platform
 import sqlite3
+import subprocess
 import sys
 import time
 from typing import Any
@@ -24,6 +28,8 @@ from typing import Any
 from bench.common import SCALES, Scale, Section
 
 BENCHMARKS = ("pipeline", "backfill", "latency", "history", "memory", "startup")
+HA_LATENCY = "ha_latency"  # not a `run(scale)` module: a pytest module, run in a subprocess
+HA_LATENCY_MODULE = Path(__file__).resolve().parent / "ha_latency_test.py"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -33,16 +39,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
     size.add_argument("--tiny", action="store_true", help="smallest sizes (smoke tests only)")
     parser.add_argument(
-        "--only", default="", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}"
+        "--only",
+        default="",
+        help=f"comma-separated subset of: {', '.join((*BENCHMARKS, HA_LATENCY))}",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
     args = parser.parse_args(argv)
-    chosen = [name.strip() for name in args.only.split(",") if name.strip()] or list(BENCHMARKS)
-    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    named = [name.strip() for name in args.only.split(",") if name.strip()]
+    chosen = named or [*BENCHMARKS, HA_LATENCY]
+    unknown = sorted(set(chosen) - {*BENCHMARKS, HA_LATENCY})
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     args.chosen = [name for name in BENCHMARKS if name in chosen]
+    # The HA harness takes seconds to start: the tiny smoke runs skip it unless asked for.
+    args.ha_latency = HA_LATENCY in chosen and (not args.tiny or HA_LATENCY in named)
     return args
+
+
+def run_ha_latency(out: Path, *, quick: bool) -> int:
+    """Run bench/ha_latency_test.py under pytest; it prints its figures and merges them into
+    `out` as `latency_ha`. Returns pytest's exit code."""
+    env = {**os.environ, "NINA_BENCH_OUT": str(out.resolve())}
+    env.pop("NINA_BENCH_QUICK", None)
+    if quick:
+        env["NINA_BENCH_QUICK"] = "1"
+    command = [sys.executable, "-m", "pytest", str(HA_LATENCY_MODULE), "-q", "-s"]
+    command += ["-p", "no:cacheprovider"]
+    return subprocess.run(
+        command, cwd=HA_LATENCY_MODULE.parents[1], env=env, check=False
+    ).returncode
 
 
 def _meta(scale: Scale) -> dict[str, Any]:
@@ -108,12 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         section.figures["bench_seconds"] = round(time.perf_counter() - started, 1)
         sections.append(section)
         results[name] = section.figures
-    results["meta"]["total_seconds"] = round(time.perf_counter() - begin, 1)
-    results["meta"]["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
-    print(table(sections, results["meta"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.out} in {results['meta']['total_seconds']} s", file=sys.stderr)
+    if sections:
+        results["meta"]["total_seconds"] = round(time.perf_counter() - begin, 1)
+        results["meta"]["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
+        print(table(sections, results["meta"]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.out} in {results['meta']['total_seconds']} s", file=sys.stderr)
+    if args.ha_latency:
+        print(f"[bench] {HA_LATENCY} ({scale.name}) ...", file=sys.stderr, flush=True)
+        code = run_ha_latency(args.out, quick=scale.name != "full")
+        if code:
+            print(f"[bench] {HA_LATENCY} failed (pytest exit {code})", file=sys.stderr)
+            return 1
     return 0
 
 
