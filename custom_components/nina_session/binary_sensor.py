@@ -16,20 +16,19 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
-from .entity import NinaSessionEntity
+from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class NinaSessionBinarySensorEntityDescription(BinarySensorEntityDescription):
+class NinaSessionBinarySensorEntityDescription(
+    BinarySensorEntityDescription, NinaSessionEntityDescription
+):
     """A binary sensor read from the coordinator's snapshot."""
 
     is_on_fn: Callable[[NinaSessionData], bool | None]
-    attributes_fn: Callable[[NinaSessionData], Mapping[str, Any] | None] | None = None
-    #: The connection sensor must report "off" rather than go unavailable.
-    available_when_disconnected: bool = False
 
 
 def _connection_attributes(data: NinaSessionData) -> Mapping[str, Any]:
@@ -77,7 +76,7 @@ async def async_setup_entry(
     )
 
 
-class NinaSessionBinarySensor(NinaSessionEntity, BinarySensorEntity):
+class NinaSessionBinarySensor(NinaSessionDescribedEntity, BinarySensorEntity):
     """A binary sensor described by a `NinaSessionBinarySensorEntityDescription`."""
 
     entity_description: NinaSessionBinarySensorEntityDescription
@@ -85,15 +84,5 @@ class NinaSessionBinarySensor(NinaSessionEntity, BinarySensorEntity):
     _unrecorded_attributes = frozenset({"last_error"})
 
     @property
-    def shown_when_disconnected(self) -> bool:
-        return self.entity_description.available_when_disconnected
-
-    @property
     def is_on(self) -> bool | None:
         return self.entity_description.is_on_fn(self.coordinator.data)
-
-    @property
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.coordinator.data)

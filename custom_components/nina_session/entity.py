@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import NinaSessionCoordinator
+from .coordinator import NinaSessionCoordinator, NinaSessionData
+
+
+@dataclass(frozen=True, kw_only=True)
+class NinaSessionEntityDescription(EntityDescription):
+    """What every described platform adds to its HA description."""
+
+    attributes_fn: Callable[[NinaSessionData], Mapping[str, Any] | None] | None = None
+    #: Value stays valid without NINA (stored history, the connection itself).
+    available_when_disconnected: bool = False
 
 
 class NinaSessionEntity(CoordinatorEntity[NinaSessionCoordinator]):
@@ -42,3 +55,19 @@ class NinaSessionEntity(CoordinatorEntity[NinaSessionCoordinator]):
         if not super().available:
             return False
         return self.shown_when_disconnected or self.coordinator.data.health.connected
+
+
+class NinaSessionDescribedEntity(NinaSessionEntity):
+    """An entity whose availability and attributes come from its description."""
+
+    entity_description: NinaSessionEntityDescription
+
+    @property
+    def shown_when_disconnected(self) -> bool:
+        return self.entity_description.available_when_disconnected
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator.data)

@@ -21,7 +21,7 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 from .engine.fsm import SessionState
-from .entity import NinaSessionEntity
+from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
@@ -31,13 +31,10 @@ UNIT_ARCSEC = "arcsec"
 
 
 @dataclass(frozen=True, kw_only=True)
-class NinaSessionSensorEntityDescription(SensorEntityDescription):
+class NinaSessionSensorEntityDescription(SensorEntityDescription, NinaSessionEntityDescription):
     """A sensor read from the coordinator's snapshot."""
 
     value_fn: Callable[[NinaSessionData], StateType | datetime]
-    attributes_fn: Callable[[NinaSessionData], Mapping[str, Any] | None] | None = None
-    #: Value comes from the stored history: keep showing it while NINA is unreachable.
-    available_when_disconnected: bool = False
 
 
 def _session(data: NinaSessionData) -> Mapping[str, Any]:
@@ -198,7 +195,7 @@ async def async_setup_entry(
     async_add_entities(NinaSessionSensor(coordinator, description) for description in SENSORS)
 
 
-class NinaSessionSensor(NinaSessionEntity, SensorEntity):
+class NinaSessionSensor(NinaSessionDescribedEntity, SensorEntity):
     """A sensor described by a `NinaSessionSensorEntityDescription`."""
 
     entity_description: NinaSessionSensorEntityDescription
@@ -206,15 +203,5 @@ class NinaSessionSensor(NinaSessionEntity, SensorEntity):
     _unrecorded_attributes = frozenset({"by_filter", "by_type"})
 
     @property
-    def shown_when_disconnected(self) -> bool:
-        return self.entity_description.available_when_disconnected
-
-    @property
     def native_value(self) -> StateType | datetime:
         return self.entity_description.value_fn(self.coordinator.data)
-
-    @property
-    def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        if self.entity_description.attributes_fn is None:
-            return None
-        return self.entity_description.attributes_fn(self.coordinator.data)
