@@ -22,9 +22,7 @@ from __future__ import annotations
 import custom_components.nina_session  # noqa: F401  # isort: skip
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from functools import partial
 import json
 import logging
 import os
@@ -54,43 +52,20 @@ from custom_components.nina_session.const import (
     DOMAIN,
 )
 from custom_components.nina_session.coordinator import NinaSessionCoordinator
-from custom_components.nina_session.engine import connection
 from simulator.night import SimEvent, socket_text
 from simulator.server import NinaSimulator
+from tests.integration.harness import (  # noqa: F401  (fixtures)
+    auto_enable_custom_integrations,
+    config_dir,
+    fast_retries,
+    sim,
+)
 
 ENTITY = "sensor.rig_1_last_hfr"
 EVENTS = 300 if os.environ.get("NINA_BENCH_QUICK") == "1" else 2000
 OUT = Path(os.environ.get("NINA_BENCH_OUT") or Path(__file__).resolve().parent / "results.json")
 _WARMUP = 20
 _TIMEOUT = 5.0
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let HA load custom_components/nina_session."""
-
-
-@pytest.fixture(autouse=True)
-def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
-    """The entry's databases in a temporary config dir (not the harness's)."""
-    hass.config.config_dir = str(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reconnect after milliseconds, as in tests/integration."""
-    monkeypatch.setattr(
-        connection, "Backoff", partial(connection.Backoff, initial=0.01, ceiling=0.05, jitter=0)
-    )
-
-
-@pytest.fixture
-async def sim(socket_enabled: None) -> AsyncIterator[NinaSimulator]:
-    server = NinaSimulator(host="127.0.0.1", port=0)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def _texts(count: int) -> list[str]:

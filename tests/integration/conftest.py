@@ -7,48 +7,22 @@ from __future__ import annotations
 import custom_components.nina_session  # noqa: F401  # isort: skip
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from harness import (  # noqa: F401  (fixtures)
+    auto_enable_custom_integrations,
+    config_dir,
+    fast_retries,
+    sim,
+)
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from integration_helpers import make_entry
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.nina_session.engine import connection
 from simulator import NinaSimulator
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
-    """Let HA load custom_components/nina_session."""
-
-
-@pytest.fixture(autouse=True)
-def config_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
-    """Each test's databases in its own temporary config dir (not the harness's)."""
-    hass.config.config_dir = str(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Reconnect after milliseconds, not seconds, so a NINA coming up is seen at once."""
-    monkeypatch.setattr(
-        connection, "Backoff", partial(connection.Backoff, initial=0.01, ceiling=0.05, jitter=0)
-    )
-
-
-@pytest.fixture
-async def sim(socket_enabled: None) -> AsyncIterator[NinaSimulator]:
-    """A running NINA simulator on 127.0.0.1 (random port)."""
-    server = NinaSimulator(host="127.0.0.1", port=0)
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
