@@ -410,8 +410,11 @@ class _Builder:
         key = (target, kind, self.filter or "")
         number = self.frame_numbers.get(key, 0)
         self.frame_numbers[key] = number + 1
-        stamp = (start if spec.date_is_exposure_start else saved) - timedelta(
-            microseconds=rng.randint(200, 3000)
+        # In UTC: aware arithmetic in a zone is wall-clock arithmetic and would drop the
+        # fold, giving the repeated DST hour's second pass the first pass's offset.
+        stamp = self._local(
+            (start if spec.date_is_exposure_start else saved).astimezone(UTC)
+            - timedelta(microseconds=rng.randint(200, 3000))
         )
         filename = (
             f"{start:%Y-%m-%d_%H-%M-%S}_{self.filter or 'NoFilter'}_{temp:.2f}_"

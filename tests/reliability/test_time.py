@@ -199,13 +199,6 @@ def test_dst_night_from_offsetless_history_alone(tmp_path: Path) -> None:
     assert pipeline.store.counts()["events"] == len(night.events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (partly fixed): an offset-less history time in the repeated DST hour is now "
-    "read as the second pass when the first would go back in time, but when the first pass "
-    "had no events the ambiguity needs look-ahead to the next unambiguous time; 8 plain "
-    "events of that hour are still stored twice here",
-)
 def test_dst_night_live_then_offsetless_history_counts_once(tmp_path: Path) -> None:
     night = dst_night()
     pipeline = open_pipeline(tmp_path / "dst-mixed.db", "Europe/Berlin")

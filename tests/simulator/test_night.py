@@ -233,6 +233,21 @@ def test_image_date_is_save_time_by_default(full: Night) -> None:
             assert took < timedelta(seconds=stats["ExposureTime"] + 5)
 
 
+def test_image_date_offset_is_right_in_the_repeated_dst_hour() -> None:
+    """Test that frames saved in the hour that repeats when summer time ends carry its offset.
+
+    Wall-clock arithmetic in the zone used to give the second pass the first pass's +02:00,
+    an hour off, which the engine then keyed an hour early and stored twice.
+    """
+    spec = replace(PRESETS["full"], date=date(2026, 10, 24), tz="Europe/Berlin", start_hour=22.5)
+    saves = [ev for ev in generate_night(spec).events if ev.name == "IMAGE-SAVE"]
+    assert {ev.time.utcoffset() for ev in saves} == {timedelta(hours=2), timedelta(hours=1)}
+    for ev in saves:
+        stamp = datetime.fromisoformat(ev.data["ImageStatistics"]["Date"])
+        assert stamp.utcoffset() == ev.time.utcoffset()
+        assert timedelta(0) < ev.time - stamp < timedelta(seconds=1)
+
+
 def test_calibration_only_has_no_sequence() -> None:
     night = preset_night("calibration_only")
     seq = names(night)
