@@ -241,12 +241,6 @@ def test_skewed_nina_clock_live_then_history_counts_once(seconds: float, tmp_pat
         assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: on the first connect there is no frame twin yet, so the history is stored on "
-    "NINA's clock; live events that are also in that history (sent between socket open and "
-    "the history read) then miss their twins by the skew and are stored twice",
-)
 def test_skewed_clock_on_first_connect_counts_the_overlap_once(tmp_path: Path) -> None:
     skew = timedelta(seconds=30)
     night = generate_night(PRESETS["simple"])
@@ -254,6 +248,30 @@ def test_skewed_clock_on_first_connect_counts_the_overlap_once(tmp_path: Path) -
     backfill(pipeline, night.events)  # HA starts late in the night: history first
     live(pipeline, night.events[-6:], skew)  # the frames that were also read live
     assert pipeline.store.counts()["events"] == len(night.events)
+
+
+@pytest.mark.parametrize("seconds", [-30.0, 30.0])
+def test_skewed_clock_history_first_then_live_then_reconnect_counts_once(
+    seconds: float, tmp_path: Path
+) -> None:
+    """Test that history read before the offset was known is moved onto our clock later.
+
+    HA starts mid-night (history first, on NINA's clock), the night goes on live, and the
+    reconnect's backfill measures the offset from the live frames: the first backfill's
+    events must then match their twins in the second instead of being stored again.
+    """
+    skew = timedelta(seconds=seconds)
+    night = generate_night(PRESETS["full"])
+    first = [e for e in night.events if e.epoch == 0]
+    pipeline = open_pipeline(tmp_path / "skew-late.db", night.spec.tz)
+    cut = len(first) // 3
+    backfill(pipeline, first[:cut])
+    live(pipeline, first[cut:], skew)
+    backfill(pipeline, first)
+    assert pipeline.store.counts()["events"] == len(first)
+    (session,) = pipeline.store.sessions()
+    assert facts(session) == truth_facts(first)
+    assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
 
 
 # --------------------------------------------------------------------------- out of order
@@ -316,12 +334,6 @@ def test_swapped_live_events_are_folded_in_arrival_order(tmp_path: Path) -> None
     assert session["counts"]["pauses"] == expected["counts"]["pauses"] + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (found by the soak's reorder fault): a history twin with NINA's time does not "
-    "correct the order of two live events swapped on the wire; the live stamps are kept, so "
-    "the state history and the pause count stay wrong after every later backfill",
-)
 def test_history_corrects_the_order_of_swapped_live_events(tmp_path: Path) -> None:
     night = generate_night(PRESETS["full"])
     events, frames = swapped_on_the_wire([e for e in night.events if e.epoch == 0])

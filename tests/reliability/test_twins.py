@@ -1,7 +1,7 @@
 """Live events and their history twins must collapse to one, whatever the wire shape.
 
-The two findings here came out of the soak and the fuzzing; each is a minimal failing test,
-marked xfail(strict=True) until the engine is fixed (then the mark must go).
+The findings here came out of the soak and the fuzzing; each was a minimal failing test
+before the engine was fixed.
 """
 
 from __future__ import annotations

@@ -59,6 +59,11 @@ class NinaEvent:
     @property
     def key(self) -> str:
         """The stable storage key that makes inserts idempotent."""
-        if self.exact:
-            return self.fingerprint
-        return f"{self.fingerprint}@{round(self.time.timestamp() * 1000)}"
+        return event_key(self.fingerprint, self.exact, self.time.timestamp())
+
+
+def event_key(fingerprint: str, exact: bool, ts: float) -> str:
+    """Storage key: the fingerprint alone when it is exact, else fingerprint@milliseconds."""
+    if exact:
+        return fingerprint
+    return f"{fingerprint}@{round(ts * 1000)}"

@@ -13,6 +13,12 @@ Ordering: sessions and state are a fold over the stored events in time order. A 
 contains an event older than what was already folded (a reordered or late delivery) is stored
 and the fold is recomputed from the stored events, so the result never depends on arrival
 order.
+
+Clocks: live events are stamped on arrival by our clock, history carries NINA's. The offset
+between them is measured from frames seen both ways (a frame's capture time identifies it
+exactly). History read before the first measurement (HA starting mid-night) is stored on NINA's
+clock and moved onto ours once the offset is known; live events that history shows were
+delivered out of order are moved to history's order (`retime`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from .fsm import SessionState
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import Normalizer, pair_history_images
+from .retime import Twin, corrected_times
 from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
 from .store import Store
 from .wire import (
@@ -97,8 +104,10 @@ class Pipeline:
         self._pending: _PendingWrite | None = None
         self.storage_error: str | None = None
         self.storage_failures = 0
-        #: NINA's clock minus ours, in seconds, as last measured from history twins.
+        #: NINA's clock minus ours, in seconds, as last measured from frame twins; until the
+        #: first measurement, history is stored on NINA's clock (moved once it is known).
         self.clock_offset = 0.0
+        self.clock_measured = False
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -108,6 +117,7 @@ class Pipeline:
             restore_tracker(self.tracker, saved["tracker"])
             self.normalizer.restore(saved.get("context", {}))
             self.clock_offset = saved.get("clock_offset", 0.0)
+            self.clock_measured = saved.get("clock_measured", self.clock_offset != 0.0)
 
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
@@ -178,19 +188,26 @@ class Pipeline:
                 result.rejected += 1
                 self.counters.reject(err.reason)
                 _LOGGER.debug("Rejected %s: %s", wire.name, err)
+        # Stored events may move (onto our clock, or into history's order): then refold.
+        moved = False
         if source == Source.HISTORY:
-            events = self._align_clock(events)
+            events, moved = self._align_clock(events)
+        elif not self.clock_measured:
+            moved = self._measure_clock_live(events)
         unique = self._deduplicate(events)
+        if source == Source.HISTORY:
+            moved = self._correct_live_order(events, unique) or moved
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
-        if not unique:
+        if not unique and not moved:
             return result
         for event in unique:
             self.counters.count_type(event.name)
         self.counters.processed += len(unique)
         last = self.tracker.last_time
-        if last is not None and min(event.time for event in unique) < last:
-            self.late_events += sum(event.time < last for event in unique)
+        late = [event for event in unique if last is not None and event.time < last]
+        if late or moved:
+            self.late_events += len(late)
             if self._write([(e, None, self.epoch) for e in unique], (), None, rebuild=True):
                 self.rebuild()
                 result.rebuilt = True
@@ -200,24 +217,110 @@ class Pipeline:
         return result
 
     # -- steps -------------------------------------------------------------------------
-    def _align_clock(self, events: list[NinaEvent]) -> list[NinaEvent]:
+    def _align_clock(self, events: list[NinaEvent]) -> tuple[list[NinaEvent], bool]:
         """Move history times onto our clock when NINA's clock is off.
 
-        Live events are stamped on arrival by our clock; history carries NINA's. Frames seen
-        both ways (same capture, exact identity) measure the difference; when it exceeds half
-        the dedup window, history times are shifted by it so the other events' twins still
-        fall inside the window.
+        Frames stored live and seen again in history (same capture, exact identity) measure
+        the difference; when it exceeds half the dedup window, history times are shifted by it
+        so the other events' twins still fall inside the window. Returns the events and
+        whether stored events moved (see `_measured`).
         """
         exact = {event.key: event for event in events if event.exact}
-        stored = self.store.times_for_keys(list(exact)) if exact else {}
+        stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
         latest = sorted(stored, key=stored.__getitem__)[-_SKEW_SAMPLES:]
+        moved = False
         if latest:
             offsets = sorted(exact[key].time.timestamp() - stored[key] for key in latest)
-            self.clock_offset = offsets[len(offsets) // 2]
-        if abs(self.clock_offset) <= self.options.dedup_window.total_seconds() / 2:
-            return events
+            moved = self._measured(offsets[len(offsets) // 2])
+        if not self._clock_is_off():
+            return events, moved
         shift = timedelta(seconds=self.clock_offset)
-        return [replace(event, time=event.time - shift) for event in events]
+        return [replace(event, time=event.time - shift) for event in events], moved
+
+    def _clock_is_off(self) -> bool:
+        return abs(self.clock_offset) > self.options.dedup_window.total_seconds() / 2
+
+    def _measure_clock_live(self, events: Sequence[NinaEvent]) -> bool:
+        """Measure the offset from live frames already stored from history.
+
+        On the first connect the history is read before any frame arrives live, so the first
+        twins are live frames whose history copy is stored (frames sent between the socket
+        opening and the history read). Returns whether stored events moved.
+        """
+        exact = {event.key: event for event in events if event.exact}
+        stored = self.store.times_for_keys(list(exact), Source.HISTORY) if exact else {}
+        if not stored:
+            return False
+        offsets = sorted(ts - exact[key].time.timestamp() for key, ts in stored.items())
+        return self._measured(offsets[len(offsets) // 2])
+
+    def _measured(self, offset: float) -> bool:
+        """Take a measured clock offset. The first one moves the history stored before it,
+        on NINA's clock, onto ours. Returns whether stored events moved."""
+        self.clock_offset = offset
+        if self.clock_measured:
+            return False
+        self.clock_measured = True
+        if not self._clock_is_off():
+            return False
+        provisional = self.store.times_from(Source.HISTORY)
+        _LOGGER.info(
+            "NINA's clock is %.1f s off ours; moving %d events read from its history before "
+            "that was known", offset, len(provisional),
+        )  # fmt: skip
+        moved = self._retime({key: ts - offset for key, (_, ts) in provisional.items()})
+        if moved is None:
+            self.clock_measured = False  # measured again by the next twin
+        return bool(moved)
+
+    def _correct_live_order(self, events: Sequence[NinaEvent], unique: Sequence[NinaEvent]) -> bool:
+        """Move live events that history shows were stored out of order (see `retime`).
+
+        `events` is a history batch on our clock, `unique` the ones that were new; the others
+        have stored twins. Returns whether stored events moved.
+        """
+        kept = {id(event) for event in unique}
+        seen = [event for event in events if id(event) not in kept]
+        if len(seen) < 2:
+            return False
+        window = self.options.dedup_window.total_seconds()
+        stamps = [event.time.timestamp() for event in seen]
+        live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + window)
+        loose: dict[str, list[tuple[float, str]]] = {}
+        for key, (fingerprint, ts) in live.items():
+            if key != fingerprint:
+                loose.setdefault(fingerprint, []).append((ts, key))
+        for candidates in loose.values():
+            candidates.sort()
+        twins: dict[str, Twin] = {}
+        for event, stamp in zip(seen, stamps, strict=True):
+            match: tuple[float, str] | None = None
+            if event.exact:
+                if event.key in live:
+                    match = (live[event.key][1], event.key)
+            else:
+                candidates = loose.get(event.fingerprint, [])
+                at = bisect_left(candidates, (stamp - window, ""))
+                while at < len(candidates) and candidates[at][1] in twins:
+                    at += 1
+                if at < len(candidates) and candidates[at][0] <= stamp + window:
+                    match = candidates[at]
+            if match is not None and match[1] not in twins:
+                twins[match[1]] = Twin(match[1], match[0], stamp)
+        return bool(self._retime(corrected_times(list(twins.values()))))
+
+    def _retime(self, moves: dict[str, float]) -> int | None:
+        """Move stored events; the number moved, or None when the database refused."""
+        if not moves:
+            return 0
+        try:
+            moved = self.store.retime(moves)
+        except sqlite3.Error as err:
+            self.storage_failures += 1
+            _LOGGER.warning("Cannot correct stored event times (%s); the next backfill will", err)
+            return None
+        _LOGGER.debug("Moved %d stored events to NINA's times", moved)
+        return moved
 
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
         if not events:
@@ -324,6 +427,7 @@ class Pipeline:
             "tracker": tracker_snapshot(self.tracker),
             "context": self.normalizer.snapshot(),
             "clock_offset": self.clock_offset,
+            "clock_measured": self.clock_measured,
         }
         return self.tracker.fsm.state.value, snapshot
 

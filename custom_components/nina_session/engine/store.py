@@ -7,16 +7,17 @@ The unique `event_key` makes inserts idempotent, so replays and re-deliveries ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 import json
 import logging
+import math
 from pathlib import Path
 import sqlite3
 from typing import Any
 
-from .models import Frame, NinaEvent, Source
+from .models import Frame, NinaEvent, Source, event_key
 from .sessions import Session
 
 _LOGGER = logging.getLogger(__name__)
@@ -207,17 +208,30 @@ class Store:
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
         return set(self.times_for_keys(keys))
 
-    def times_for_keys(self, keys: Sequence[str]) -> dict[str, float]:
-        """Stored time of each of these event keys that is stored."""
+    def times_for_keys(self, keys: Sequence[str], source: Source | None = None) -> dict[str, float]:
+        """Stored time of each of these event keys that is stored (from `source` only)."""
         found: dict[str, float] = {}
+        only = "" if source is None else " AND source = ?"
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT event_key, ts FROM session_events WHERE event_key IN ({marks})", chunk
+                f"SELECT event_key, ts FROM session_events WHERE event_key IN ({marks}){only}",
+                [*chunk, source.value] if source is not None else chunk,
             )
             found.update(rows.fetchall())
         return found
+
+    def times_from(
+        self, source: Source, start_ts: float = -math.inf, end_ts: float = math.inf
+    ) -> dict[str, tuple[str, float]]:
+        """Key → (fingerprint, time) of the events stored from `source` in a time range."""
+        rows = self._db.execute(
+            "SELECT event_key, fingerprint, ts FROM session_events "
+            "WHERE source = ? AND ts BETWEEN ? AND ?",
+            (source.value, start_ts, end_ts),
+        )
+        return {key: (fingerprint, ts) for key, fingerprint, ts in rows}
 
     def fingerprints_between(self, start_ts: float, end_ts: float) -> dict[str, list[float]]:
         """Fingerprints stored in a time range, for window de-duplication."""
@@ -364,6 +378,39 @@ class Store:
         self._event_count = None
         self._closed_totals = None
         return sessions, events
+
+    def retime(self, moves: Mapping[str, float]) -> int:
+        """Give stored events new times (keyed by their event key), re-keying the ones whose
+        key holds their time. The caller rebuilds the sessions afterwards.
+
+        A moved event that lands on an identical stored one (same content, same millisecond)
+        replaces it: they were the same event.
+        """
+        if not moves:
+            return 0
+        keys = list(moves)
+        fingerprints: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT event_key, fingerprint FROM session_events WHERE event_key IN ({marks})",
+                chunk,
+            )
+            fingerprints.update(rows.fetchall())
+        updates = [
+            (ts, event_key(fingerprints[key], key == fingerprints[key], ts), key)
+            for key, ts in moves.items()
+            if key in fingerprints
+        ]
+        with self._db:
+            self._db.executemany(
+                "UPDATE OR REPLACE session_events SET ts = ?, event_key = ? WHERE event_key = ?",
+                updates,
+            )
+        self._event_count = None
+        self._closed_totals = None
+        return len(updates)
 
     def write_batch(
         self,

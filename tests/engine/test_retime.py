@@ -1,0 +1,74 @@
+"""History's order for live events stored out of order (engine/retime.py), and Store.retime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from custom_components.nina_session.engine.models import NinaEvent, Source, event_key
+from custom_components.nina_session.engine.retime import Twin, corrected_times, out_of_order
+from custom_components.nina_session.engine.store import Store
+
+
+def twins(*pairs: tuple[float, float]) -> list[Twin]:
+    """Return twins named a, b, c… from (stored, history) time pairs."""
+    return [Twin(chr(ord("a") + i), stored, hist) for i, (stored, hist) in enumerate(pairs)]
+
+
+def test_in_order_twins_stay() -> None:
+    """Test that twins stored in history's order, with any delays, are left alone."""
+    assert corrected_times(twins((10.04, 10.0), (10.09, 10.05), (20.5, 20.0))) == {}
+
+
+def test_a_swapped_pair_moves_to_history_plus_the_typical_delay() -> None:
+    """Test that two events swapped on the wire move to history's times plus the median delay."""
+    found = twins((1.04, 1.0), (5.051, 5.0), (5.04, 5.03), (9.04, 9.0))
+    assert {t.key for t in out_of_order(found)} == {"b", "c"}
+    moved = corrected_times(found)
+    assert moved.keys() == {"b", "c"}
+    assert moved["b"] < moved["c"]
+    assert abs(moved["b"] - 5.04) < 1e-9 and abs(moved["c"] - 5.07) < 1e-9
+
+
+def test_equal_history_times_say_nothing_about_order() -> None:
+    """Test that twins with the same history time are never called out of order."""
+    assert out_of_order(twins((3.2, 3.0), (3.1, 3.0), (4.0, 3.9))) == []
+
+
+def test_a_late_delivery_moves_back_between_its_neighbours() -> None:
+    """Test that a late delivery and the event it overtook move, and nothing else does."""
+    found = twins((1.04, 1.0), (2.04, 2.0), (3.9, 2.5), (3.04, 3.0), (4.04, 4.0))
+    moved = corrected_times(found)
+    assert moved.keys() == {"c", "d"}
+    assert 2.04 < moved["c"] < moved["d"] < 4.04
+
+
+def _event(name: str, at: datetime, *, exact: bool = False) -> NinaEvent:
+    fingerprint = f"{name}@frame" if exact else f"{name}#0001"
+    return NinaEvent(name, at, {}, Source.LIVE, fingerprint, exact)
+
+
+def test_store_retime_rekeys_loose_events_and_keeps_frame_keys(tmp_path: Path) -> None:
+    """Test that Store.retime moves times, re-keys time-keyed events and keeps frame keys."""
+    store = Store(tmp_path / "retime.db")
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    loose, frame = _event("GUIDER-START", at), _event("IMAGE-SAVE", at, exact=True)
+    store.write_batch([(loose, None, 0), (frame, None, 0)], (), None)
+    later = (at + timedelta(seconds=2)).timestamp()
+    assert store.retime({loose.key: later, frame.key: later, "missing@1": later}) == 2
+    moved = {e.name: e for _, e in store.iter_events()}
+    assert moved["GUIDER-START"].time.timestamp() == later
+    assert moved["IMAGE-SAVE"].time.timestamp() == later
+    assert moved["GUIDER-START"].key == event_key("GUIDER-START#0001", False, later)
+    assert store.existing_keys([loose.key, frame.key]) == {frame.key}
+    assert store.counts()["events"] == 2
+
+
+def test_store_retime_onto_an_identical_event_keeps_one(tmp_path: Path) -> None:
+    """Test that moving an event onto its identical twin (same content, same ms) keeps one."""
+    store = Store(tmp_path / "retime-same.db")
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    first, second = _event("DITHER", at), _event("DITHER", at + timedelta(seconds=5))
+    store.write_batch([(first, None, 0), (second, None, 0)], (), None)
+    assert store.retime({second.key: at.timestamp()}) == 1
+    assert store.counts()["events"] == 1
