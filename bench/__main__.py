@@ -58,7 +58,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def run_ha_latency(out: Path, *, quick: bool) -> int:
     """Run bench/ha_latency_test.py under pytest; it prints its figures and merges them into
-    `out` as `latency_ha`. Returns pytest's exit code."""
+    `out` as `latency_ha`. Returns pytest's exit code.
+    """
     env = {**os.environ, "NINA_BENCH_OUT": str(out.resolve())}
     env.pop("NINA_BENCH_QUICK", None)
     if quick:

@@ -136,7 +136,8 @@ def stopwatch() -> Callable[[], Timing]:
 
 def interleaved(rounds: int, candidates: dict[str, Callable[[], Timing]]) -> dict[str, Timing]:
     """Run every candidate `rounds` times, alternating the order each round; each candidate
-    returns the time it measured itself (set-up excluded). Gives the medians per name."""
+    returns the time it measured itself (set-up excluded). Gives the medians per name.
+    """
     names = list(candidates)
     times: dict[str, list[Timing]] = {name: [] for name in names}
     for index in range(rounds):

@@ -28,16 +28,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.common import (
-    OPTIONS,
-    Scale,
-    Section,
-    db_bytes,
-    fmt_n,
-    fmt_s,
-    ratio,
-    scratch_dir,
-)
+from bench.common import OPTIONS, Scale, Section, db_bytes, fmt_n, fmt_s, ratio, scratch_dir
 from bench.workload import START_DATE, live_frames, nights
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.health import ConnectionHealth

@@ -26,16 +26,7 @@ import time
 
 import aiohttp
 
-from bench.common import (
-    OPTIONS,
-    Scale,
-    Section,
-    fmt_ms,
-    percentile,
-    ratio,
-    scratch_dir,
-    until,
-)
+from bench.common import OPTIONS, Scale, Section, fmt_ms, percentile, ratio, scratch_dir, until
 from bench.workload import stretch
 from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.pipeline import BatchResult

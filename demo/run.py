@@ -424,7 +424,8 @@ class HomeAssistantApi:
 
     async def answers(self) -> bool:
         """HA's HTTP server is up: the login providers answer without a token (400 with
-        `onboarding_required` before onboarding)."""
+        `onboarding_required` before onboarding).
+        """
         async with self.session.get(f"{self.base}/auth/providers") as response:
             return response.status in (200, 400)
 

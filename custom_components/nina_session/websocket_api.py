@@ -33,10 +33,7 @@ from homeassistant.components.websocket_api.const import (
     ERR_INVALID_FORMAT,
     ERR_NOT_FOUND,
 )
-from homeassistant.components.websocket_api.decorators import (
-    async_response,
-    websocket_command,
-)
+from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,

@@ -1,6 +1,7 @@
 """Fixtures every run in Home Assistant's test harness needs: our integration enabled, a
 private config dir, fast reconnects and a NINA simulator. Shared by tests/integration and the
-HA-level latency benchmark."""
+HA-level latency benchmark.
+"""
 
 from __future__ import annotations
 

@@ -54,7 +54,8 @@ def entry_data(port: int, name: str | None = "Rig 1", instance: str = "rig_1") -
 
 def make_entry(hass: HomeAssistant, port: int, **kwargs: Any) -> MockConfigEntry:
     """A config entry as the flow creates it; the dedup window is 0 because the simulator
-    plays a night in milliseconds (identical plain events would merge within 1 s)."""
+    plays a night in milliseconds (identical plain events would merge within 1 s).
+    """
     data = entry_data(port, **kwargs)
     entry = MockConfigEntry(
         domain=DOMAIN,

@@ -7,14 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from api_helpers import (
-    engine_of,
-    entry_loaded,
-    now_event,
-    play,
-    sync_engine,
-    wait_until,
-)
+from api_helpers import engine_of, entry_loaded, now_event, play, sync_engine, wait_until
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall

@@ -1,5 +1,6 @@
 """The event entity's harder cases: a session closed by the idle clock, guiding lost after
-the grace period (and excused when the sequence winds down), errors."""
+the grace period (and excused when the sequence winds down), errors.
+"""
 
 from __future__ import annotations
 

@@ -32,13 +32,7 @@ from custom_components.nina_session.engine.wire import (
     parse_event_history,
     parse_socket_frame,
 )
-from simulator.night import (
-    history_item,
-    image_record,
-    preset_night,
-    socket_message,
-    to_rest,
-)
+from simulator.night import history_item, image_record, preset_night, socket_message, to_rest
 from simulator.server import NinaSimulator
 
 T0 = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)

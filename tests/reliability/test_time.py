@@ -300,7 +300,8 @@ def swapped_on_the_wire(
     events: list[SimEvent],
 ) -> tuple[list[SimEvent], list[tuple[str, datetime]]]:
     """The night with guiding restarting 50 ms after the slew, and those two messages swapped
-    on the wire (each stamped when it arrived: the held one just after the other)."""
+    on the wire (each stamped when it arrived: the held one just after the other).
+    """
     center = slew_to_second_target(events)
     quick = replace(events[center + 1], time=events[center].time + timedelta(milliseconds=50))
     events = [*events[: center + 1], quick, *events[center + 2 :]]

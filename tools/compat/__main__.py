@@ -20,13 +20,7 @@ from pathlib import Path
 import sys
 
 from .check import check_usages
-from .hafetch import (
-    IndexUnreachableError,
-    Version,
-    all_versions,
-    download,
-    first_of_each_month,
-)
+from .hafetch import IndexUnreachableError, Version, all_versions, download, first_of_each_month
 from .hasource import SourceTree
 from .model import Chain, Finding, Row, Status, Usage
 from .report import problems, summarize, summary_line, table, unknowns

@@ -15,14 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hasource import (
-    ROOT_PACKAGE,
-    Binding,
-    bind_block,
-    target_names,
-    union_members,
-    walk_block,
-)
+from .hasource import ROOT_PACKAGE, Binding, bind_block, target_names, union_members, walk_block
 from .model import CallInfo, Chain, Step, Usage
 
 HA_FREE_SUBPACKAGE = "engine"
@@ -326,7 +319,8 @@ class Collector:
 
     def is_open(self, cls: LocalClass) -> bool:
         """True if a class in our hierarchy has a base outside HA and us (a library mixin):
-        an attribute we do not find may then come from there, so we do not guess."""
+        an attribute we do not find may then come from there, so we do not guess.
+        """
         for current in self.local_mro(cls):
             for base in current.node.bases:
                 head = base.value if isinstance(base, ast.Subscript) else base

@@ -337,7 +337,8 @@ class NinaClient:
 
     async def _refuse_socket_redirect(self) -> None:
         """ws_connect always follows redirects, so ask the socket URL once without them:
-        a redirect to another host must never get our handshake."""
+        a redirect to another host must never get our handshake.
+        """
         probe = self._socket_url.replace("ws", "http", 1)
         try:
             async with asyncio.timeout(self._request_timeout):

@@ -26,12 +26,7 @@ from typing import Final
 
 import aiohttp
 
-from .client import (
-    NinaClient,
-    NinaError,
-    is_supported_plugin_version,
-    parse_plugin_version,
-)
+from .client import NinaClient, NinaError, is_supported_plugin_version, parse_plugin_version
 from .health import ConnectionHealth
 
 _LOGGER = logging.getLogger(__name__)

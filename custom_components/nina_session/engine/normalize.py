@@ -61,7 +61,8 @@ _NON_FINITE_TEXT = {"NaN", "Infinity", "-Infinity"}
 
 def _comparable(value: Any) -> Any:
     """The socket writes missing readings as null or bare NaN, REST omits nulls and writes
-    "NaN" as text: the same content must hash the same either way."""
+    "NaN" as text: the same content must hash the same either way.
+    """
     if isinstance(value, Mapping):
         pairs = ((str(k), _comparable(v)) for k, v in value.items())
         return {k: v for k, v in pairs if v is not None}
@@ -131,7 +132,8 @@ class Normalizer:
 
     def _history_time(self, text: str, kind: str) -> datetime:
         """A history time; an offset-less one in the hour that repeats when summer time ends
-        is the second pass if the first would go back in time (history is oldest first)."""
+        is the second pass if the first would go back in time (history is oldest first).
+        """
         moment = parse_nina_time(text, self.tz)
         last = self._history_last.get(kind)
         if last is not None and moment < last:

@@ -118,7 +118,8 @@ class Pipeline:
         self, frames: Iterable[tuple[str | bytes | Any, datetime]], source: Source = Source.LIVE
     ) -> BatchResult:
         """Socket messages (raw text, or already decoded from a JSONL recording) with their
-        receive times."""
+        receive times.
+        """
         wires: list[WireEvent] = []
         rejected = 0
         # Live frames were counted by the connection as it read them (including the ones it
