@@ -48,6 +48,8 @@ _SKEW_SAMPLES = 50
 
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
+    """How one instance's events are read, de-duplicated and split into sessions."""
+
     instance: str
     tz: tzinfo
     idle_gap: timedelta = timedelta(hours=2)
@@ -77,6 +79,7 @@ class BatchResult:
 
     @property
     def changed(self) -> bool:
+        """Return whether the batch applied, closed or rebuilt anything."""
         return bool(self.applied or self.closed or self.rebuilt)
 
 
@@ -86,6 +89,7 @@ class Pipeline:
     def __init__(
         self, store: Store, options: PipelineOptions, counters: EventCounters | None = None
     ) -> None:
+        """Initialize on `store`, resuming the state saved there, if any."""
         self.store = store
         self.options = options
         # Shared with the connection health, so one object reports every count.
@@ -117,8 +121,9 @@ class Pipeline:
     def ingest_frames(
         self, frames: Iterable[tuple[str | bytes | Any, datetime]], source: Source = Source.LIVE
     ) -> BatchResult:
-        """Socket messages (raw text, or already decoded from a JSONL recording) with their
-        receive times.
+        """Ingest socket messages with their receive times.
+
+        A message is raw text, or already decoded (from a JSONL recording).
         """
         wires: list[WireEvent] = []
         rejected = 0
@@ -142,7 +147,7 @@ class Pipeline:
         return result
 
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
-        """The plugin's `/event-history` and `/image-history?all=true` payloads."""
+        """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads."""
         events, bad_events = parse_event_history(event_history)
         images: list[ImageRecord] = []
         bad_images = 0
@@ -313,6 +318,7 @@ class Pipeline:
 
     @property
     def pending_events(self) -> int:
+        """Return how many events wait for the database to take them."""
         return len(self._pending.events) if self._pending else 0
 
     def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
@@ -362,7 +368,9 @@ class Pipeline:
     # -- views -------------------------------------------------------------------------
     @property
     def state(self) -> SessionState:
+        """Return the state machine's state."""
         return self.tracker.fsm.state
 
     def current_session(self) -> dict[str, Any] | None:
+        """Return the open session's canonical JSON, or None."""
         return self.tracker.current_json()
