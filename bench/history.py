@@ -146,6 +146,7 @@ def _query_times(paths: list[Path], repeats: int) -> list[dict[str, float]]:
 
 
 def run(scale: Scale) -> Section:
+    """Compare database size and view read times: a year of nights vs a single night."""
     section = Section("history")
     templates = nights(scale.history_templates, seed=13, lights=scale.history_frames_per_night)
     last_date = START_DATE + timedelta(days=scale.history_nights - 1)
