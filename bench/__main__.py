@@ -57,8 +57,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run_ha_latency(out: Path, *, quick: bool) -> int:
-    """Run bench/ha_latency_test.py under pytest; it prints its figures and merges them into
-    `out` as `latency_ha`. Returns pytest's exit code."""
+    """Run bench/ha_latency_test.py under pytest and return pytest's exit code.
+
+    The test prints its figures and merges them into `out` as `latency_ha`.
+    """
     env = {**os.environ, "NINA_BENCH_OUT": str(out.resolve())}
     env.pop("NINA_BENCH_QUICK", None)
     if quick:
@@ -89,6 +91,7 @@ def _cell(value: float | None) -> str:
 
 
 def table(sections: list[Section], meta: dict[str, Any]) -> str:
+    """Return the results table: one line per row of every section, then the notes."""
     lines = [
         f"nina_session benchmarks ({meta['scale']}) - Python {meta['python']}, "
         f"SQLite {meta['sqlite']}, {meta['cpus']} CPUs, load average {meta['loadavg_1min']}",
@@ -117,6 +120,7 @@ def table(sections: list[Section], meta: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks, print the table and write the results JSON."""
     args = _parse(argv)
     scale = SCALES["quick" if args.quick else "tiny" if args.tiny else "full"]
     # The engine logs connection trouble on purpose (NINA down is part of the benchmark).

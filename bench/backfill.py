@@ -45,10 +45,11 @@ class IdleLoop(ConnectionLoop):
     """A connection loop that never connects: the benchmark drives the engine itself."""
 
     async def start(self) -> None:
-        return None
+        """Do nothing: the loop never connects."""
 
 
 def idle_loop(*args: Any, **kwargs: Any) -> ConnectionLoop:
+    """Return an IdleLoop (the engine's `loop_factory`)."""
     return IdleLoop(*args, **kwargs)
 
 
@@ -102,6 +103,7 @@ async def _measure(scale: Scale, tmp: Path) -> tuple[dict[str, Timing], int, int
 
 
 def run(scale: Scale) -> Section:
+    """Measure a backfill, and a second one (all duplicates), against downloading the history."""
     section = Section("backfill")
     with scratch_dir("backfill") as tmp:
         times, applied, images = asyncio.run(_measure(scale, tmp))

@@ -114,6 +114,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
     def row(self, label: str, ours: str, baseline: str, ratio: float | None) -> None:
+        """Add a row to the table."""
         self.rows.append(Row(label, ours, baseline, ratio))
 
 
@@ -135,8 +136,10 @@ def stopwatch() -> Callable[[], Timing]:
 
 
 def interleaved(rounds: int, candidates: dict[str, Callable[[], Timing]]) -> dict[str, Timing]:
-    """Run every candidate `rounds` times, alternating the order each round; each candidate
-    returns the time it measured itself (set-up excluded). Gives the medians per name."""
+    """Run every candidate `rounds` times, alternating the order; return the medians per name.
+
+    Each candidate returns the time it measured itself (set-up excluded).
+    """
     names = list(candidates)
     times: dict[str, list[Timing]] = {name: [] for name in names}
     for index in range(rounds):
@@ -172,10 +175,12 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def ratio(ours: float, baseline: float) -> float | None:
+    """Return ours / baseline rounded to 2 places; None if the baseline is 0."""
     return round(ours / baseline, 2) if baseline > 0 else None
 
 
 def fmt_s(seconds: float) -> str:
+    """Format seconds as s, ms or µs."""
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:
@@ -184,10 +189,12 @@ def fmt_s(seconds: float) -> str:
 
 
 def fmt_ms(ms: float) -> str:
+    """Format milliseconds as s, ms or µs."""
     return fmt_s(ms / 1e3)
 
 
 def fmt_n(value: float) -> str:
+    """Format a count with thousands separators."""
     return f"{value:,.0f}"
 
 
@@ -198,8 +205,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 def rss_mb() -> float:
     """Resident set size of this process (Linux /proc/self/statm)."""
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        resident = int(handle.read().split()[1])
+    resident = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1])
     return resident * _PAGE / 2**20
 
 
@@ -221,9 +227,9 @@ def deep_size(root: object) -> int:
             stack.extend(obj)
         if hasattr(obj, "__dict__"):
             stack.append(vars(obj))
-        for slot in getattr(type(obj), "__slots__", ()):
-            if hasattr(obj, slot):
-                stack.append(getattr(obj, slot))
+        stack.extend(
+            getattr(obj, slot) for slot in getattr(type(obj), "__slots__", ()) if hasattr(obj, slot)
+        )
     return total
 
 
@@ -232,8 +238,8 @@ def deep_size(root: object) -> int:
 
 @contextlib.contextmanager
 def scratch_dir(prefix: str) -> Iterator[Path]:
-    """A temporary directory on disk (not tmpfs: /var/tmp first), removed afterwards."""
-    base = "/var/tmp" if os.path.isdir("/var/tmp") else None
+    """Yield a temporary directory on disk (not tmpfs: /var/tmp first); remove it afterwards."""
+    base = "/var/tmp" if Path("/var/tmp").is_dir() else None
     path = Path(tempfile.mkdtemp(prefix=f"nina_bench_{prefix}_", dir=base))
     try:
         yield path
@@ -242,5 +248,5 @@ def scratch_dir(prefix: str) -> Iterator[Path]:
 
 
 def db_bytes(path: Path) -> int:
-    """The database file plus its WAL, as `Store.counts()` reports it."""
+    """Return the size of the database file plus its WAL, as `Store.counts()` reports it."""
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())

@@ -122,7 +122,7 @@ async def _setup(hass: HomeAssistant, sim: NinaSimulator) -> MockConfigEntry:
     coordinator = entry.runtime_data
     assert isinstance(coordinator, NinaSessionCoordinator)
     await until(lambda: coordinator.engine.health.connected and sim.open_sockets == 1)
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001  # publish health now, not on its timer
     await hass.async_block_till_done()
     return entry
 
@@ -168,6 +168,7 @@ def _store(figures: dict[str, Any]) -> None:
 
 @pytest.mark.timeout(900)
 async def test_ha_latency(hass: HomeAssistant, sim: NinaSimulator) -> None:
+    """Measure send → entity state_changed latency against a bare socket; store the figures."""
     for name in ("homeassistant", "custom_components.nina_session"):
         logging.getLogger(name).setLevel(logging.WARNING)  # -s shows every log line otherwise
     texts = _texts(EVENTS + _WARMUP)

@@ -28,16 +28,7 @@ import statistics
 import time
 from typing import Any
 
-from bench.common import (
-    OPTIONS,
-    Scale,
-    Section,
-    db_bytes,
-    fmt_n,
-    fmt_s,
-    ratio,
-    scratch_dir,
-)
+from bench.common import OPTIONS, Scale, Section, db_bytes, fmt_n, fmt_s, ratio, scratch_dir
 from bench.workload import START_DATE, live_frames, nights
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.health import ConnectionHealth
@@ -155,6 +146,7 @@ def _query_times(paths: list[Path], repeats: int) -> list[dict[str, float]]:
 
 
 def run(scale: Scale) -> Section:
+    """Compare database size and view read times: a year of nights vs a single night."""
     section = Section("history")
     templates = nights(scale.history_templates, seed=13, lights=scale.history_frames_per_night)
     last_date = START_DATE + timedelta(days=scale.history_nights - 1)

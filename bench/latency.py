@@ -26,16 +26,7 @@ import time
 
 import aiohttp
 
-from bench.common import (
-    OPTIONS,
-    Scale,
-    Section,
-    fmt_ms,
-    percentile,
-    ratio,
-    scratch_dir,
-    until,
-)
+from bench.common import OPTIONS, Scale, Section, fmt_ms, percentile, ratio, scratch_dir, until
 from bench.workload import stretch
 from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.pipeline import BatchResult
@@ -78,7 +69,7 @@ async def _engine(
     engine = NinaEngine(config, session)
     # Bench-only instrumentation: how much of the latency is the writer thread's work.
     work: list[float] = []
-    process = engine._process_frames
+    process = engine._process_frames  # noqa: SLF001  # wrapped to time the writer thread
 
     def timed_process(batch: list[tuple[str, datetime]]) -> BatchResult:
         start = time.perf_counter()
@@ -129,6 +120,7 @@ async def _measure(scale: Scale, tmp: Path) -> tuple[list[float], list[float], l
 
 
 def run(scale: Scale) -> Section:
+    """Measure live send → subscriber callback latency against a bare socket."""
     section = Section("latency")
     with scratch_dir("latency") as tmp:
         raw, ours, work, lost = asyncio.run(_measure(scale, tmp))

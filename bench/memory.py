@@ -114,6 +114,7 @@ def run(scale: Scale) -> Section:
 
 
 def measure(scale: Scale) -> Section:
+    """Measure memory growth while frames stream through one pipeline (in this process)."""
     section = Section("memory")
     n = scale.memory_frames
     with scratch_dir("memory") as tmp:
@@ -171,6 +172,7 @@ def measure(scale: Scale) -> Section:
 
 
 def main(argv: list[str]) -> int:
+    """Run `measure` for the scale named in argv and print its Section as JSON."""
     if len(argv) != 1 or argv[0] not in SCALES:
         print(f"usage: python -m bench.memory {{{','.join(SCALES)}}}", file=sys.stderr)
         return 2

@@ -102,6 +102,7 @@ def naive(frames: Sequence[Frame], path: Path) -> Timing:
 
 
 def run(scale: Scale) -> Section:
+    """Measure pipeline throughput, in batches and frame by frame, against the floor and naive."""
     section = Section("pipeline")
     events = stretch(scale.pipeline_frames)
     frames = live_frames(events)

@@ -95,6 +95,7 @@ def _live_run(frames: int, batch: int) -> tuple[cProfile.Profile, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Profile the chosen mode and print the stage times and top functions."""
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--frames", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="frames per batch")

@@ -107,6 +107,7 @@ async def _measure(scale: Scale, tmp: Path) -> dict[str, float]:
 
 
 def run(scale: Scale) -> Section:
+    """Measure how fast `NinaEngine.start()` returns: NINA down, hung or up, or a new database."""
     section = Section("startup")
     with scratch_dir("startup") as tmp:
         ms = asyncio.run(_measure(scale, tmp))

@@ -79,6 +79,7 @@ def iter_nights(
 
 
 def nights(count: int, seed: int = 7, *, lights: int | None = None) -> list[Night]:
+    """Return `count` consecutive nights."""
     source = iter_nights(seed, lights=lights)
     return [next(source) for _ in range(count)]
 
@@ -94,11 +95,12 @@ def stretch(count: int, seed: int = 7) -> list[SimEvent]:
 
 
 def live_frame(event: SimEvent) -> Frame:
-    """The socket text and the (UTC) time the engine would have received it."""
+    """Return the socket text and the (UTC) time the engine would have received it."""
     return socket_text(event), (event.time + RECEIVE_DELAY).astimezone(UTC)
 
 
 def live_frames(events: list[SimEvent]) -> list[Frame]:
+    """Return each event as a live frame."""
     return [live_frame(event) for event in events]
 
 
@@ -114,4 +116,5 @@ def iter_live_frames(count: int, seed: int = 11) -> Iterator[Frame]:
 
 
 def image_save_share(events: list[SimEvent]) -> float:
+    """Return the share of IMAGE-SAVE events (0 for no events)."""
     return sum(event.name == "IMAGE-SAVE" for event in events) / max(1, len(events))

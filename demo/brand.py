@@ -28,7 +28,7 @@ Point = tuple[float, float]
 
 
 def _sky(size: int) -> Image.Image:
-    """A vertical gradient in a rounded square, transparent outside."""
+    """Draw a vertical gradient in a rounded square, transparent outside."""
     gradient = Image.new("RGB", (size, size))
     draw = ImageDraw.Draw(gradient)
     for y in range(size):
@@ -43,7 +43,7 @@ def _sky(size: int) -> Image.Image:
 
 
 def _star(draw: ImageDraw.ImageDraw, center: Point, radius: float, color: tuple[int, ...]) -> None:
-    """A four-pointed sparkle."""
+    """Draw a four-pointed sparkle."""
     cx, cy = center
     inner = radius * 0.28
     points = []
@@ -68,6 +68,7 @@ def _rotated_rect(center: Point, length: float, width: float, angle: float) -> l
 
 
 def draw_icon(size: int) -> Image.Image:
+    """Draw the icon, `size` pixels square: a telescope on a tripod aimed at a star."""
     big = size * SCALE
     image = _sky(big)
     draw = ImageDraw.Draw(image)
@@ -96,7 +97,7 @@ def draw_icon(size: int) -> Image.Image:
 
 
 def draw_logo(height: int, text_color: tuple[int, int, int] = TEXT) -> Image.Image:
-    """The icon and "NINA Session" beside it, on a transparent background."""
+    """Draw the icon and "NINA Session" beside it, on a transparent background."""
     big = height * SCALE
     icon = draw_icon(height).resize((big, big), Image.Resampling.LANCZOS)
     font = ImageFont.load_default(size=round(big * 0.42))
@@ -114,6 +115,7 @@ def draw_logo(height: int, text_color: tuple[int, int, int] = TEXT) -> Image.Ima
 
 
 def main() -> None:
+    """Write the icon and logo PNGs (1x, 2x, dark) into the integration's brand folder."""
     BRAND.mkdir(parents=True, exist_ok=True)
     draw_icon(256).save(BRAND / "icon.png", optimize=True)
     draw_icon(512).save(BRAND / "icon@2x.png", optimize=True)

@@ -73,6 +73,8 @@ class DemoError(Exception):
 
 @dataclass
 class Settings:
+    """How to run the demo, from the flags and DEMO_* variables."""
+
     speed: float
     night: str
     port: int
@@ -86,10 +88,12 @@ class Settings:
 
     @property
     def config(self) -> Path:
+        """Return Home Assistant's config directory in the workdir."""
         return self.workdir / "config"
 
     @property
     def interactive(self) -> bool:
+        """Return whether the demo runs until Ctrl-C (no --duration)."""
         return self.duration is None
 
 
@@ -100,6 +104,7 @@ def _env_float(name: str, default: float | None) -> float | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the command line parser."""
     parser = argparse.ArgumentParser(
         prog="demo/run.py",
         description="A real Home Assistant with nina_session and the NINA simulator.",
@@ -130,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(argv: Sequence[str] | None) -> Settings:
+    """Return the settings: flags first, then DEMO_* variables, then defaults."""
     args = build_parser().parse_args(argv)
     duration = args.duration if args.duration is not None else _env_float("DEMO_DURATION", None)
     if args.check and duration is None:
@@ -162,6 +168,7 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
 
 
 def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -169,12 +176,13 @@ def free_port() -> int:
 
 
 def port_taken(port: int) -> bool:
+    """Return whether something listens on 127.0.0.1:`port`."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def rel(path: Path) -> str:
-    """A path relative to the repository when it is inside it."""
+    """Return the path relative to the repository when it is inside it."""
     try:
         return str(path.relative_to(ROOT))
     except ValueError:
@@ -182,6 +190,7 @@ def rel(path: Path) -> str:
 
 
 def say(message: str) -> None:
+    """Print a "[demo]" progress line."""
     print(f"[demo] {message}", flush=True)
 
 
@@ -197,6 +206,7 @@ def pinned_requirements() -> dict[str, str]:
 
 
 def missing_requirements() -> list[str]:
+    """Return the pinned extras not installed at their pinned version."""
     missing = []
     for name, version in pinned_requirements().items():
         try:
@@ -206,6 +216,13 @@ def missing_requirements() -> list[str]:
         if installed != version:
             missing.append(f"{name}=={version}")
     return missing
+
+
+def require_requirements() -> None:
+    """Raise DemoError if a pinned extra is not installed (for --no-install)."""
+    if missing := missing_requirements():
+        # Without the frontend `hass --skip-pip` starts in recovery mode.
+        raise DemoError(f"not installed: {', '.join(missing)} (drop --no-install)")
 
 
 def install_requirements() -> None:
@@ -244,6 +261,7 @@ def install_requirements() -> None:
 
 # -- 2. configuration directory ------------------------------------------------------------
 def prepare_config(settings: Settings) -> None:
+    """Lay out the config dir: configuration.yaml, our integration linked in, blueprints."""
     config = settings.config
     if config.exists() and not settings.keep:
         shutil.rmtree(config)
@@ -291,6 +309,7 @@ class Child:
         stop_signal: int = signal.SIGTERM,
         cwd: Path = ROOT,
     ) -> Child:
+        """Start `argv` in its own session, its output going to `log_path`."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = log_path.open("w", encoding="utf-8")
         process = await asyncio.create_subprocess_exec(
@@ -306,9 +325,11 @@ class Child:
 
     @property
     def running(self) -> bool:
+        """Return whether the process has not exited yet."""
         return self.process.returncode is None
 
     def tail(self, lines: int = 25) -> str:
+        """Return the last lines of the log ('' if it cannot be read)."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -316,6 +337,7 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
     async def stop(self) -> None:
+        """Stop the process with its stop signal (killed after STOP_TIMEOUT); close the log."""
         if self.running:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(self.stop_signal)
@@ -330,6 +352,7 @@ class Child:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
+    """Return the children's environment: ours, plus HA's port and host, unbuffered output."""
     env = dict(os.environ)
     env.update(
         {
@@ -342,6 +365,7 @@ def child_env(settings: Settings) -> dict[str, str]:
 
 
 async def start_hass(settings: Settings) -> Child:
+    """Start Home Assistant on the demo config; DemoError if its port is taken."""
     if port_taken(settings.port):
         raise DemoError(
             f"port {settings.port} is in use (another Home Assistant?); "
@@ -362,6 +386,7 @@ async def start_hass(settings: Settings) -> Child:
 
 
 async def start_simulator(settings: Settings) -> Child:
+    """Start the simulator looping the chosen night at the chosen speed."""
     argv = [
         sys.executable,
         "-m",
@@ -417,14 +442,17 @@ class HomeAssistantApi:
 
     @property
     def client_id(self) -> str:
+        """Return the OAuth client id: HA's own URL, as the frontend uses."""
         return f"{self.base}/"
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
 
     async def answers(self) -> bool:
-        """HA's HTTP server is up: the login providers answer without a token (400 with
-        `onboarding_required` before onboarding)."""
+        """Return whether HA's HTTP server is up: the login providers answer without a token.
+
+        They answer 400 with `onboarding_required` before onboarding.
+        """
         async with self.session.get(f"{self.base}/auth/providers") as response:
             return response.status in (200, 400)
 
@@ -446,11 +474,13 @@ class HomeAssistantApi:
         self.refresh_token = body.get("refresh_token", self.refresh_token)
 
     async def exchange_code(self, code: str) -> None:
+        """Exchange an authorization code for the tokens."""
         await self._token(
             {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
         )
 
     async def refresh(self) -> None:
+        """Get a new access token with the refresh token."""
         await self._token(
             {
                 "grant_type": "refresh_token",
@@ -462,7 +492,7 @@ class HomeAssistantApi:
     async def request(
         self, method: str, path: str, payload: Any = None, *, expect: Sequence[int] = (200,)
     ) -> Any:
-        """A JSON request with the access token; refreshed once on 401."""
+        """Send a JSON request with the access token (refreshed once on 401); return the body."""
         for attempt in range(2):
             async with self.session.request(
                 method, f"{self.base}{path}", json=payload, headers=self._headers()
@@ -566,6 +596,7 @@ class HomeAssistantApi:
 
     # -- the config flow ---------------------------------------------------------------
     async def entries(self) -> list[Json]:
+        """Return the NINA Session config entries."""
         entries: list[Json] = await self.request(
             "GET", f"/api/config/config_entries/entry?domain={DOMAIN}"
         )
@@ -617,7 +648,7 @@ async def websocket_calls(api: HomeAssistantApi, messages: Sequence[Json]) -> li
 
 
 def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
-    """A one-view dashboard: the session card, the entities, their history."""
+    """Return a one-view dashboard: the session card, the entities, their history."""
     by_key = {
         entity.get("translation_key"): entity["entity_id"]
         for entity in entities
@@ -654,6 +685,7 @@ def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
 
 
 async def save_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
+    """Save the default dashboard with the entry's card and entities."""
     (entities,) = await websocket_calls(api, [{"type": "config/entity_registry/list"}])
     ours = [entity for entity in entities if entity.get("config_entry_id") == entry_id]
     await websocket_calls(
@@ -687,7 +719,7 @@ def _number(value: Any, digits: int = 2, unit: str = "") -> str:
 
 
 def has_real_data(session: Any) -> bool:
-    """A session JSON with a state and something counted or a target (not a placeholder)."""
+    """Return whether a session is real data (not a placeholder): state, id, frames or target."""
     if not isinstance(session, dict) or not session.get("state") or not session.get("id"):
         return False
     frames = session.get("frames") or {}
@@ -696,7 +728,7 @@ def has_real_data(session: Any) -> bool:
 
 
 def render_session(session: Any, health: Any, status: int, width: int = 78) -> list[str]:
-    """The session as terminal lines."""
+    """Render the session and health as terminal lines."""
     lines: list[str] = []
     if status != 200 or not isinstance(session, dict):
         code = session.get("error") if isinstance(session, dict) else None
@@ -773,6 +805,7 @@ class LiveView:
     _last: list[str] = field(default_factory=list)
 
     async def poll(self) -> None:
+        """Fetch the session and health once, and show them."""
         status, session = await self.api.get_json(f"/api/{DOMAIN}/session?entry_id={self.entry_id}")
         _, health = await self.api.get_json(f"/api/{DOMAIN}/health?entry_id={self.entry_id}")
         self.polls += 1
@@ -792,6 +825,7 @@ class LiveView:
 
 # -- the whole demo ------------------------------------------------------------------------
 async def run(settings: Settings) -> int:
+    """Run the demo: HA, onboarding, simulator, config entry, dashboard, live view."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -903,6 +937,7 @@ async def _live(
 
 
 def write_info(settings: Settings, api: HomeAssistantApi, entry_id: str) -> None:
+    """Write the URL, login, tokens and entry id to --info as JSON (atomically)."""
     if settings.info is None:
         return
     settings.info.parent.mkdir(parents=True, exist_ok=True)
@@ -925,13 +960,13 @@ def write_info(settings: Settings, api: HomeAssistantApi, entry_id: str) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Install the extras, prepare the config and run the demo; return the exit status."""
     settings = settings_from(argv)
     try:
         if settings.install:
             install_requirements()
-        elif missing := missing_requirements():
-            # Without the frontend `hass --skip-pip` starts in recovery mode.
-            raise DemoError(f"not installed: {', '.join(missing)} (drop --no-install)")
+        else:
+            require_requirements()
         prepare_config(settings)
         (settings.workdir / SIM_PORT_FILE).write_text(f"{settings.sim_port}\n", encoding="utf-8")
     except (DemoError, subprocess.CalledProcessError, OSError) as err:

@@ -16,6 +16,7 @@ from simulator.server import NinaSimulator
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the command line parser."""
     parser = argparse.ArgumentParser(
         prog="python -m simulator", description="Serve a simulated N.I.N.A. Advanced API plugin."
     )
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
+    """Generate the night(s) of one round; each round starts a day (a week) later."""
     first = args.date or datetime.now(ZoneInfo(args.tz)).date()
     day = first + timedelta(days=round_no * (7 if args.night == "week" else 1))
     if args.night == "week":
@@ -44,6 +46,7 @@ def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
 
 
 async def run(args: argparse.Namespace) -> None:
+    """Serve the simulator and play the nights (again and again with --loop), until cancelled."""
     sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz)
     await sim.start()
     try:
@@ -87,6 +90,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the simulator until Ctrl-C; return the exit status."""
     args = build_parser().parse_args(argv)
     try:
         asyncio.run(run(args))

@@ -81,6 +81,7 @@ class NightSpec:
     offset: int = 50
 
     def __post_init__(self) -> None:
+        """Store `targets` and `filters` as tuples, so the spec stays hashable."""
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "filters", tuple(self.filters))
 
@@ -112,13 +113,16 @@ class GroundTruth:
 
     @property
     def frames_total(self) -> int:
+        """Return the number of frames of every type."""
         return sum(self.frames_by_type.values())
 
     @property
     def integration_seconds(self) -> float:
+        """Return the total exposure time of the lights, in seconds."""
         return sum(self.light_seconds_by_filter.values())
 
     def add_frame(self, image_type: str, filter_name: str | None, exposure: float) -> None:
+        """Count one frame; a light also adds its exposure to its filter ("none" without one)."""
         self.frames_by_type[image_type] = self.frames_by_type.get(image_type, 0) + 1
         if image_type == "LIGHT":
             key = filter_name or NO_FILTER
@@ -127,12 +131,15 @@ class GroundTruth:
             self.light_seconds_by_filter[key] = seconds + exposure
 
     def add_target(self, target: str | None) -> None:
+        """Record a target the first time one of its lights is taken."""
         if target and target not in self.targets:
             self.targets.append(target)
 
 
 @dataclass(frozen=True)
 class Night:
+    """A generated night: its spec, events, ground truth and NINA process starts."""
+
     spec: NightSpec
     events: list[SimEvent]
     truth: GroundTruth
@@ -140,10 +147,12 @@ class Night:
 
     @property
     def start(self) -> datetime:
+        """Return the time of the first event."""
         return self.events[0].time
 
     @property
     def end(self) -> datetime:
+        """Return the time of the last event."""
         return self.events[-1].time
 
 
@@ -151,7 +160,7 @@ class Night:
 
 
 def net_time(dt: datetime) -> str:
-    """An aware datetime as .NET writes a local DateTime: round-trip format, 7 fractional digits.
+    """Format an aware datetime as .NET writes a local DateTime: round-trip, 7 fraction digits.
 
     Like Newtonsoft (`FFFFFFF`) and System.Text.Json, trailing zeros of the fraction are trimmed.
     The 7th digit (100 ns ticks, which Python lacks) is derived from the microseconds.
@@ -162,7 +171,7 @@ def net_time(dt: datetime) -> str:
 
 
 def socket_message(ev: SimEvent) -> JsonDict:
-    """The message the plugin pushes on `/v2/socket` for this event."""
+    """Return the message the plugin pushes on `/v2/socket` for this event."""
     return {
         "Response": {"Event": ev.name, **copy.deepcopy(ev.data)},
         "Error": "",
@@ -173,13 +182,13 @@ def socket_message(ev: SimEvent) -> JsonDict:
 
 
 def history_item(ev: SimEvent) -> JsonDict:
-    """The `/event-history` item: IMAGE-SAVE items are sparse (only Event and Time)."""
+    """Return the `/event-history` item: IMAGE-SAVE items are sparse (only Event and Time)."""
     data = {} if ev.name == "IMAGE-SAVE" else copy.deepcopy(ev.data)
     return {"Event": ev.name, **data, "Time": net_time(ev.time)}
 
 
 def image_record(ev: SimEvent) -> JsonDict:
-    """The `/image-history` record of an IMAGE-SAVE event (its ImageStatistics)."""
+    """Return the `/image-history` record of an IMAGE-SAVE event (its ImageStatistics)."""
     stats = ev.data.get("ImageStatistics") if ev.name == "IMAGE-SAVE" else None
     if not isinstance(stats, dict):
         raise TypeError(f"{ev.name} carries no ImageStatistics")
@@ -201,7 +210,7 @@ def to_rest(value: Any) -> Any:
 
 
 def socket_text(ev: SimEvent) -> str:
-    """The socket frame text (Newtonsoft style: bare NaN, raw UTF-8)."""
+    """Return the socket frame text (Newtonsoft style: bare NaN, raw UTF-8)."""
     return json.dumps(socket_message(ev), ensure_ascii=False)
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 import json
 import logging
-from typing import Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
@@ -66,12 +66,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def envelope(response: Any) -> JsonDict:
-    """A successful REST answer."""
+    """Wrap a successful REST answer in the plugin's envelope."""
     return {"Response": response, "Error": "", "StatusCode": 200, "Success": True, "Type": "API"}
 
 
 def error_envelope(message: str, code: int) -> JsonDict:
-    """A failed REST answer: the HTTP status stays 200, the code lives in the body."""
+    """Return a failed REST answer: the HTTP status stays 200, the code lives in the body."""
     return {"Response": "", "Error": message, "StatusCode": code, "Success": False, "Type": "API"}
 
 
@@ -122,6 +122,7 @@ class NinaSimulator:
         nina_version: str = "3.1.2.9001",
         tz: str = "Europe/Berlin",
     ) -> None:
+        """Set up a simulator for `host:port` (0: any free port); `start()` binds it."""
         self.host = host
         self._port = port
         self.plugin_version = plugin_version
@@ -151,6 +152,7 @@ class NinaSimulator:
     # ------------------------------------------------------------------ lifecycle
     @property
     def port(self) -> int:
+        """Return the bound port (the free one picked when 0 was asked)."""
         return self._port
 
     @property
@@ -160,17 +162,21 @@ class NinaSimulator:
 
     @property
     def api_url(self) -> str:
+        """Return the REST base URL, `http://host:port/v2/api`."""
         return f"{self.base_url}/v2/api"
 
     @property
     def socket_url(self) -> str:
+        """Return the event socket's URL, `ws://host:port/v2/socket`."""
         return f"ws://{self.host}:{self._port}/v2/socket"
 
     @property
     def online(self) -> bool:
+        """Return whether the port is open (not `set_offline`)."""
         return self._server is not None
 
     async def start(self) -> None:
+        """Start serving the plugin's API and the `/sim` controls on the port."""
         app = web.Application(middlewares=[self._delay_middleware])
         app.add_routes(
             [
@@ -199,6 +205,7 @@ class NinaSimulator:
         await self._listen()
 
     async def stop(self) -> None:
+        """Stop serving: cancel control tasks, cut every socket, close the port."""
         for task in list(self._tasks):
             task.cancel()
         await self.drop_sockets(abrupt=True)
@@ -207,11 +214,13 @@ class NinaSimulator:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> NinaSimulator:
+    async def __aenter__(self) -> Self:
+        """Start the simulator."""
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Stop the simulator."""
         await self.stop()
 
     async def _listen(self) -> None:
@@ -415,10 +424,12 @@ class NinaSimulator:
         self._delay = max(0.0, seconds)
 
     def set_plugin_version(self, version: str) -> None:
+        """Change the version `/v2/api/version` reports."""
         self.plugin_version = version
 
     @property
     def open_sockets(self) -> int:
+        """Return the number of event sockets still open."""
         return sum(1 for peer in self._peers if not peer.ws.closed)
 
     async def wait_for_sockets(self, n: int = 1) -> None:
@@ -684,7 +695,7 @@ class NinaSimulator:
 
 
 def _rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
-    """The event moved to `when`; image Date and TargetEndTime keep their (scaled) offset."""
+    """Move the event to `when`; image Date and TargetEndTime keep their (scaled) offset."""
     zone = ev.time.tzinfo or UTC
     when = when.astimezone(zone)
 

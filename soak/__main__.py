@@ -16,6 +16,7 @@ from soak.runner import SoakConfig, run_soak
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the command line parser."""
     parser = argparse.ArgumentParser(
         prog="python -m soak",
         description="Play generated nights through the live engine under a seeded fault "
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the soak, or the load scenario with --load; return 0 if it passed."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if args.db is not None and args.db.exists():

@@ -38,6 +38,8 @@ EXPOSURE = 60.0
 
 @dataclass(frozen=True, slots=True)
 class LoadConfig:
+    """Settings of the load scenario."""
+
     rate: float = 200.0
     seconds: float = 600.0
     tz: str = "Europe/Berlin"
@@ -47,6 +49,8 @@ class LoadConfig:
 
 @dataclass(slots=True)
 class LoadReport:
+    """What the load scenario counted and measured."""
+
     emitted: int
     stored: int
     lights_expected: dict[str, int]
@@ -65,6 +69,7 @@ class LoadReport:
 
     @property
     def ok(self) -> bool:
+        """Return whether all events were stored once, none rejected, lights and dithers counted."""
         return (
             self.stored == self.emitted
             and self.lights_stored == self.lights_expected
@@ -75,6 +80,7 @@ class LoadReport:
 
     @property
     def summary(self) -> str:
+        """Return the one-line summary the run ends with."""
         return (
             f"load: events={self.emitted} stored={self.stored} lost={self.emitted - self.stored} "
             f"rate={self.emitted / max(self.send_seconds, 1e-9):.0f}/s "
@@ -84,7 +90,7 @@ class LoadReport:
 
 
 def load_event(number: int, now: datetime) -> SimEvent:
-    """The `number`th event of the stream, stamped `now` (NINA's local time)."""
+    """Return the `number`th event of the stream, stamped `now` (NINA's local time)."""
     kind = number % 5
     if kind in (0, 1):
         stats = {
@@ -107,6 +113,7 @@ def load_event(number: int, now: datetime) -> SimEvent:
 
 
 def expected_lights(count: int) -> dict[str, int]:
+    """Return the lights per filter among the stream's first `count` events."""
     lights: dict[str, int] = {}
     for number in range(count):
         if number % 5 in (0, 1):
@@ -131,6 +138,7 @@ async def _produce(sim: NinaSimulator, rate: float, seconds: float, tz: str) -> 
 
 
 async def run_load(config: LoadConfig, say: Say = print) -> LoadReport:
+    """Run the load scenario (on a temporary database unless one is given)."""
     if config.db_path is not None:
         return await _run(config, config.db_path, say)
     with tempfile.TemporaryDirectory(prefix="nina-load-") as folder:

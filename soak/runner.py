@@ -96,6 +96,8 @@ GIANT_BYTES = 4_500_000  # over the client's max_msg_size: aiohttp closes the so
 
 @dataclass(frozen=True, slots=True)
 class SoakConfig:
+    """Settings of a soak run: nights, pace, dedup window, faults."""
+
     nights: int = 7
     seed: int = 0
     start: date = date(2026, 11, 20)
@@ -119,12 +121,17 @@ class SoakConfig:
 
     @classmethod
     def quick(cls, **changes: Any) -> SoakConfig:
-        """The two shortest nights of the week, every fault kind at least once: under a minute."""
+        """Return the quick run: the two shortest nights, every fault kind at least once.
+
+        It takes under a minute.
+        """
         return replace(cls(nights=2, faults_per_night=13, shortest=True), **changes)
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
+    """One planned fault: injected before event `index` of night `night`."""
+
     night: int
     index: int  # injected just before this event of the night
     kind: str
@@ -134,6 +141,8 @@ class Fault:
 
 @dataclass(slots=True)
 class SoakReport:
+    """What a soak run found, and how the engine fared."""
+
     verdict: Verdict
     faults: Counter[str]
     seconds: float
@@ -145,10 +154,12 @@ class SoakReport:
 
     @property
     def ok(self) -> bool:
+        """Return whether the verdict is clean."""
         return self.verdict.ok
 
     @property
     def summary(self) -> str:
+        """Return the one-line summary the run ends with."""
         v = self.verdict
         return (
             f"soak: faults={sum(self.faults.values())} events={v.events} lost={v.lost} "
@@ -173,11 +184,13 @@ class Pacer:
     """When each event may be sent: the night's rhythm at `speed`, within the spacing rules."""
 
     def __init__(self, config: SoakConfig) -> None:
+        """Start with nothing sent."""
         self.config = config
         self.last: float | None = None
         self.last_by_key: dict[str, float] = {}
 
     def due(self, event: SimEvent, previous: SimEvent | None) -> float:
+        """Return when `event` may be sent: the night's gap at `speed`, within the spacing rules."""
         if self.last is None or previous is None:
             return self.last or 0.0
         due = self.last + (event.time - previous.time).total_seconds() / self.config.speed
@@ -187,6 +200,7 @@ class Pacer:
         return due
 
     def sent(self, event: SimEvent, at: float) -> None:
+        """Record that `event` was sent at `at`."""
         self.last = at
         self.last_by_key[spacing_rule(event, self.config)[0]] = at
 
@@ -203,7 +217,7 @@ def planned_times(events: Sequence[SimEvent], config: SoakConfig) -> list[float]
 
 
 def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
-    """The seeded fault schedule: every kind at least once when there are enough slots."""
+    """Plan the seeded fault schedule: every kind at least once when there are enough slots."""
     # Kinds come from one stream of shuffled rounds of every kind, so night n gets the same
     # faults whatever the number of nights played.
     stream_rng = random.Random(f"soak-kinds-{config.seed}")
@@ -249,6 +263,7 @@ def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
 
 
 def pick_nights(config: SoakConfig) -> list[Night]:
+    """Return the nights to play: a generated week's first ones, or its shortest in date order."""
     if not config.shortest:
         return generate_week(config.start, nights=config.nights, seed=config.seed, tz=config.tz)
     week = generate_week(config.start, nights=max(7, config.nights), seed=config.seed,
@@ -296,6 +311,7 @@ class EngineHarness:
     """The engine under test, restartable on the same database, with a shifted clock."""
 
     def __init__(self, config: SoakConfig, db_path: Path, port: int) -> None:
+        """Prepare an engine for the simulator on `port`, storing into `db_path`."""
         self.config = config
         self.db_path = db_path
         self.port = port
@@ -310,9 +326,11 @@ class EngineHarness:
         )
 
     def clock(self) -> datetime:
+        """Return the engine's clock: now, shifted to the night being played."""
         return datetime.now(UTC) + self.offset
 
     async def start(self) -> None:
+        """Start a new engine on the database (fast backoff, short heartbeat)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
         config = EngineConfig(
@@ -331,6 +349,7 @@ class EngineHarness:
         await self.engine.start()
 
     async def stop(self) -> None:
+        """Stop the engine, keeping its counters and reconnects."""
         engine, self.engine = self.engine, None
         if engine is not None:
             await engine.stop()
@@ -338,24 +357,27 @@ class EngineHarness:
             self.reconnects += engine.health.reconnects
 
     async def close(self) -> None:
+        """Stop the engine and close its HTTP session."""
         await self.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     def counters(self) -> list[EventCounters]:
+        """Return the event counters of every engine started so far."""
         live = [self.engine.health.events] if self.engine is not None else []
         return [*self.retired, *live]
 
     def stored(self) -> int:
-        """Stored events other than the injected ones (own read-only connection)."""
+        """Count stored events other than the injected ones (own read-only connection)."""
         if not self.db_path.exists():
             return 0
         uri = f"file:{self.db_path}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=5.0)) as db:
             marks = ",".join("?" * len(INJECTED))
+            # Only the "?" placeholders are interpolated; the names are bound parameters.
             row = db.execute(
-                f"SELECT COUNT(*) FROM session_events WHERE name NOT IN ({marks})",
+                f"SELECT COUNT(*) FROM session_events WHERE name NOT IN ({marks})",  # noqa: S608
                 tuple(INJECTED),
             ).fetchone()
         return int(row[0])
@@ -365,7 +387,10 @@ class EngineHarness:
 
 
 class Soak:
+    """One soak run: the nights, their faults, the simulator's thread and the engine."""
+
     def __init__(self, config: SoakConfig, say: Say) -> None:
+        """Pick the nights and plan their faults."""
         self.config = config
         self.say = say
         self.nights = pick_nights(config)
@@ -381,18 +406,22 @@ class Soak:
 
     @property
     def sim(self) -> NinaSimulator:
+        """Return the simulator (it runs on its own thread)."""
         return self.simthread.sim
 
     @property
     def h(self) -> EngineHarness:
+        """Return the engine harness (`run` creates it)."""
         assert self.harness is not None
         return self.harness
 
     def log(self, text: str) -> None:
+        """Say `text` in verbose mode only."""
         if self.config.verbose:
             self.say(text)
 
     async def run(self, db_path: Path) -> SoakReport:
+        """Play every night against the engine on `db_path`, then judge the database."""
         began = time.monotonic()
         monitor = LagMonitor()
         await self.simthread.start()
@@ -431,6 +460,7 @@ class Soak:
         )
 
     def split_emitted(self, emitted: list[SimEvent]) -> None:
+        """Give each played night its share of what the simulator emitted (rebased times)."""
         cursor = 0
         for played, night in zip(self.played, self.nights, strict=True):
             played.events = emitted[cursor : cursor + len(night.events)]
@@ -438,6 +468,7 @@ class Soak:
 
     # -- one night ----------------------------------------------------------------------
     async def play_night(self, number: int, night: Night) -> None:
+        """Play one night at pace with its faults, then check the engine caught up."""
         cfg = self.config
         played = NightPlayed(night.spec.date.isoformat(), [])
         self.played.append(played)
@@ -512,6 +543,7 @@ class Soak:
         return False
 
     async def nina_restart(self, downtime_ms: int, why: str) -> None:
+        """Restart NINA once active faults are healed and the engine has caught up."""
         await self.simthread.run(self.sim.flush())
         await self.heal_all()
         await self.ensure_engine_up()
@@ -524,14 +556,17 @@ class Soak:
         )
 
     async def ensure_engine_up(self) -> None:
+        """Start the engine again if an engine_restart fault stopped it."""
         if self.engine_down:
             await self.h.start()
             self.engine_down = False
 
     def heal_at(self, index: int, heal: Heal) -> None:
+        """Run `heal` just before event `index` of the night."""
         self.heals.setdefault(index, []).append(heal)
 
     async def inject(self, fault: Fault, played: NightPlayed) -> None:
+        """Inject one fault; a lasting one schedules its healing."""
         kind, sim, run = fault.kind, self.sim, self.simthread.run
         self.log(f"  fault {kind} before event {fault.index}")
         if kind == "nina_restart":

@@ -20,6 +20,7 @@ class SimThread:
     """Start with `await start()`; drive the simulator with `run` (coroutines) and `call`."""
 
     def __init__(self, *, tz: str = "Europe/Berlin") -> None:
+        """Prepare the thread and its loop; nothing runs before `start()`."""
         self._tz = tz
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._serve, name="nina-simulator", daemon=True)
@@ -36,6 +37,7 @@ class SimThread:
         return self._sim
 
     async def start(self) -> NinaSimulator:
+        """Start the thread and the simulator on it; return the simulator."""
         self._thread.start()
 
         async def create() -> NinaSimulator:
@@ -59,6 +61,7 @@ class SimThread:
         return await self.run(wrapper())
 
     async def stop(self) -> None:
+        """Stop the simulator, then its loop and thread."""
         if self._sim is not None:
             await self.run(self._sim.stop())
             self._sim = None

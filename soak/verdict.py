@@ -38,7 +38,7 @@ def _data_key(data: Any) -> str:
 
 
 def sim_identity(event: SimEvent) -> Identity:
-    """What makes an emitted event itself: a frame's capture time, else name and data."""
+    """Return what makes an emitted event itself: a frame's capture time, else name and data."""
     stats = event.data.get("ImageStatistics") if event.name == "IMAGE-SAVE" else None
     if isinstance(stats, dict) and isinstance(stats.get("Date"), str):
         taken = datetime.fromisoformat(stats["Date"]).astimezone(UTC)
@@ -47,6 +47,7 @@ def sim_identity(event: SimEvent) -> Identity:
 
 
 def stored_identity(event: NinaEvent) -> Identity:
+    """Return what makes a stored event itself, as `sim_identity` does for emitted ones."""
     if event.frame is not None and event.frame.taken_at is not None:
         return "IMAGE-SAVE", event.frame.taken_at.astimezone(UTC).isoformat()
     return event.name, _data_key(event.data)
@@ -62,18 +63,23 @@ class NightPlayed:
 
     @property
     def start(self) -> datetime:
+        """Return the time of the night's first event, in UTC."""
         return self.events[0].time.astimezone(UTC)
 
     @property
     def end(self) -> datetime:
+        """Return the time of the night's last event, in UTC."""
         return self.events[-1].time.astimezone(UTC)
 
     def covers(self, moment: datetime) -> bool:
+        """Return whether `moment` falls within the night, give or take a minute."""
         return self.start - _MARGIN <= moment <= self.end + _MARGIN
 
 
 @dataclass(slots=True)
 class Verdict:
+    """What the comparison found: events lost or duplicated, wrong sessions or state."""
+
     events: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -87,6 +93,7 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
+        """Return whether nothing was lost, duplicated or in a wrong state."""
         return self.lost == self.duplicated == self.wrong_state == 0
 
 
@@ -132,7 +139,10 @@ def _states(session: dict[str, Any]) -> list[tuple[str, str]]:
 def reference_fold(nights: Sequence[NightPlayed], options: PipelineOptions) -> tuple[
     list[dict[str, Any]], str
 ]:  # fmt: skip
-    """The same emitted events, once each and in order, through a fresh pipeline."""
+    """Fold the emitted events, once each and in order, through a fresh pipeline.
+
+    Return its sessions and its final state.
+    """
     with tempfile.TemporaryDirectory(prefix="soak-ref-") as folder:
         store = Store(Path(folder) / "reference.db")
         try:

@@ -298,7 +298,7 @@ class HomeAssistantInfo:
 
 
 def hassfest_available() -> bool:
-    """True if Home Assistant's own hassfest can be imported here (it ships only in the repo)."""
+    """Return whether HA's own hassfest can be imported here (it ships only in the HA repo)."""
     try:
         return importlib.util.find_spec("script.hassfest") is not None
     except (ImportError, ValueError):
@@ -313,6 +313,7 @@ class Sources:
     """The integration's modules (engine included, for enums), parsed once."""
 
     def __init__(self, package_dir: Path) -> None:
+        """Parse every module of the package; those with syntax errors are left out."""
         self.package_dir = package_dir
         self.dotted = f"{package_dir.parent.name}.{package_dir.name}"
         self.trees: dict[str, ast.Module] = {}
@@ -336,7 +337,7 @@ class Sources:
                 yield key, tree
 
     def _binding(self, module: str, name: str, depth: int = 0) -> tuple[str, ast.AST] | None:
-        """(module, node) that defines `name` in `module`, following `from .x import name`."""
+        """Return (module, node) defining `name` in `module`, following `from .x import name`."""
         tree = self.trees.get(module)
         if tree is None or depth > 10:
             return None
@@ -379,7 +380,7 @@ class Sources:
         return ".".join(parts)
 
     def strings(self, module: str, expr: ast.AST | None, depth: int = 0) -> list[str] | None:
-        """String values of a constant expression (list, tuple, enum values...); None if unknown."""
+        """Return a constant expression's strings (list, tuple, enum values...); None if unknown."""
         if expr is None or depth > 10:
             return None
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
@@ -428,14 +429,13 @@ class Sources:
 
     @staticmethod
     def _enum_values(node: ast.ClassDef) -> list[str] | None:
-        values = []
-        for stmt in node.body:
-            if (
-                isinstance(stmt, ast.Assign)
-                and isinstance(stmt.value, ast.Constant)
-                and isinstance(stmt.value.value, str)
-            ):
-                values.append(stmt.value.value)
+        values = [
+            stmt.value.value
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Constant)
+            and isinstance(stmt.value.value, str)
+        ]
         return values or None
 
 
@@ -644,7 +644,7 @@ class FlowUses:
 
 
 def collect_flow_uses(src: Sources) -> list[FlowUses]:
-    """What config_flow.py's flow classes show: step ids, error and abort keys."""
+    """Collect what config_flow.py's flow classes show: step ids, error and abort keys."""
     tree = src.trees.get("config_flow")
     if tree is None:
         return []
@@ -757,7 +757,7 @@ def _load_yaml(path: Path, report: Report) -> Any:
 
 
 def check_manifest(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> dict[str, Any]:
-    """manifest.json: keys, values, order."""
+    """Check manifest.json: keys, values, order."""
     path = package_dir / "manifest.json"
     where = _rel(path)
     manifest = _load_json(path, report)
@@ -768,6 +768,16 @@ def check_manifest(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> 
     if not isinstance(manifest, dict):
         report.error(where, "must be a JSON object")
         return {}
+    _check_manifest_keys(manifest, ha, where, report)
+    _check_manifest_values(manifest, package_dir, ha, where, report)
+    _check_version(manifest.get("version"), where, report)
+    return manifest
+
+
+def _check_manifest_keys(
+    manifest: dict[str, Any], ha: HomeAssistantInfo, where: str, report: Report
+) -> None:
+    """Check that the required keys are there, none is unknown, and they are in order."""
     for key in REQUIRED_MANIFEST_KEYS:
         if key not in manifest:
             report.error(where, f"missing required key {key!r}")
@@ -778,6 +788,16 @@ def check_manifest(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> 
     expected += sorted(k for k in manifest if k not in {"domain", "name"})
     if list(manifest) != expected:
         report.error(where, f"keys must be ordered domain, name, then alphabetically: {expected}")
+
+
+def _check_manifest_values(
+    manifest: dict[str, Any],
+    package_dir: Path,
+    ha: HomeAssistantInfo,
+    where: str,
+    report: Report,
+) -> None:
+    """Check the manifest's values (all but the version)."""
     if manifest.get("domain") not in {None, package_dir.name}:
         report.error(
             where, f"domain {manifest.get('domain')!r} does not match folder {package_dir.name!r}"
@@ -817,8 +837,6 @@ def check_manifest(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> 
         for domain in manifest.get(key) or []:
             if isinstance(domain, str) and ha.has_integration(domain) is False:
                 report.error(where, f"{key}: no Home Assistant integration {domain!r}")
-    _check_version(manifest.get("version"), where, report)
-    return manifest
 
 
 def _check_version(version: Any, where: str, report: Report) -> None:
@@ -871,7 +889,7 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str:
 
 
 def check_strings(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> dict[str, Any]:
-    """strings.json structure, and translations/en.json identical to it."""
+    """Check strings.json's structure, and that translations/en.json is identical to it."""
     path = package_dir / "strings.json"
     where = _rel(path)
     strings = _load_json(path, report)
@@ -882,6 +900,28 @@ def check_strings(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> d
     if not isinstance(strings, dict):
         report.error(where, "must be a JSON object")
         return {}
+    _check_translations(package_dir, strings, report)
+    for key in strings:
+        if key not in STRINGS_TOP_LEVEL:
+            report.error(where, f"unknown top-level key {key!r}")
+    for section in ("config", "options"):
+        _check_flow_strings(strings, section, where, report)
+    _check_entity_strings(strings, where, report)
+    for key, entry in (strings.get("exceptions") or {}).items():
+        if not isinstance(entry, dict) or set(entry) != {"message"}:
+            report.error(where, f'exceptions.{key} must be {{"message": ...}}')
+    for key, entry in (strings.get("issues") or {}).items():
+        if not isinstance(entry, dict) or "title" not in entry:
+            report.error(where, f"issues.{key} needs a title")
+        elif "description" not in entry and "fix_flow" not in entry:
+            report.error(where, f"issues.{key} needs a description (or a fix_flow)")
+    for key_path, value in _walk_strings(strings):
+        _check_string_value(key_path, value, strings, package_dir.name, ha, where, report)
+    return strings
+
+
+def _check_translations(package_dir: Path, strings: dict[str, Any], report: Report) -> None:
+    """Check en.json against strings.json, other languages' keys, and stray strings*.json."""
     english = _load_json(package_dir / "translations" / "en.json", report)
     if english is None:
         report.error(
@@ -905,38 +945,42 @@ def check_strings(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> d
             report.warn(
                 _rel(extra), "Home Assistant reads only strings.json and translations/*.json"
             )
-    for key in strings:
-        if key not in STRINGS_TOP_LEVEL:
-            report.error(where, f"unknown top-level key {key!r}")
-    for section in ("config", "options"):
-        flow = strings.get(section)
-        if flow is None:
+
+
+def _check_flow_strings(strings: dict[str, Any], section: str, where: str, report: Report) -> None:
+    """Check the `config` or `options` section: its keys and each step's."""
+    flow = strings.get(section)
+    if flow is None:
+        return
+    if not isinstance(flow, dict):
+        report.error(where, f"{section} must be an object")
+        return
+    for key in flow:
+        if key not in FLOW_KEYS:
+            report.error(where, f"{section}.{key}: unknown key")
+    for step_id, step in (flow.get("step") or {}).items():
+        if not isinstance(step, dict):
+            report.error(where, f"{section}.step.{step_id} must be an object")
             continue
-        if not isinstance(flow, dict):
-            report.error(where, f"{section} must be an object")
-            continue
-        for key in flow:
-            if key not in FLOW_KEYS:
-                report.error(where, f"{section}.{key}: unknown key")
-        for step_id, step in (flow.get("step") or {}).items():
-            if not isinstance(step, dict):
-                report.error(where, f"{section}.step.{step_id} must be an object")
-                continue
-            for key in step:
-                if key not in FLOW_STEP_KEYS:
-                    report.error(where, f"{section}.step.{step_id}.{key}: unknown key")
-            data = step.get("data") or {}
-            for field_name in step.get("data_description") or {}:
-                if field_name not in data:
-                    report.error(
-                        where,
-                        f"{section}.step.{step_id}.data_description.{field_name} has no data entry",
-                    )
-            for field_name in data:
-                if field_name not in (step.get("data_description") or {}):
-                    report.warn(
-                        where, f"{section}.step.{step_id}.data.{field_name} has no data_description"
-                    )
+        for key in step:
+            if key not in FLOW_STEP_KEYS:
+                report.error(where, f"{section}.step.{step_id}.{key}: unknown key")
+        data = step.get("data") or {}
+        for field_name in step.get("data_description") or {}:
+            if field_name not in data:
+                report.error(
+                    where,
+                    f"{section}.step.{step_id}.data_description.{field_name} has no data entry",
+                )
+        for field_name in data:
+            if field_name not in (step.get("data_description") or {}):
+                report.warn(
+                    where, f"{section}.step.{step_id}.data.{field_name} has no data_description"
+                )
+
+
+def _check_entity_strings(strings: dict[str, Any], where: str, report: Report) -> None:
+    """Check that every `entity.<platform>.<key>` is an object with known keys."""
     for platform, entities in (strings.get("entity") or {}).items():
         for key, entry in (entities or {}).items():
             if not isinstance(entry, dict):
@@ -945,39 +989,39 @@ def check_strings(package_dir: Path, ha: HomeAssistantInfo, report: Report) -> d
             for sub in entry:
                 if sub not in ENTITY_KEYS:
                     report.error(where, f"entity.{platform}.{key}.{sub}: unknown key")
-    for key, entry in (strings.get("exceptions") or {}).items():
-        if not isinstance(entry, dict) or set(entry) != {"message"}:
-            report.error(where, f'exceptions.{key} must be {{"message": ...}}')
-    for key, entry in (strings.get("issues") or {}).items():
-        if not isinstance(entry, dict) or "title" not in entry:
-            report.error(where, f"issues.{key} needs a title")
-        elif "description" not in entry and "fix_flow" not in entry:
-            report.error(where, f"issues.{key} needs a description (or a fix_flow)")
-    for key_path, value in _walk_strings(strings):
-        if not isinstance(value, str):
-            if not isinstance(value, dict | list):
-                report.error(where, f"{key_path} must be a string")
-            continue
-        if not value.strip():
-            report.error(where, f"{key_path} is empty")
-        elif value != value.strip():
-            report.error(where, f"{key_path} has leading or trailing whitespace")
-        for reference in KEY_REFERENCE.findall(value):
-            if reference.startswith(f"component::{package_dir.name}::"):
-                inner = reference.split("::")[2:]
-                node: Any = strings
-                for part in inner:
-                    node = node.get(part) if isinstance(node, dict) else None
-                if node is None:
-                    report.error(
-                        where, f"{key_path}: reference [%key:{reference}%] does not resolve"
-                    )
-            elif ha.strings_reference(reference) is False:
-                report.error(
-                    where,
-                    f"{key_path}: reference [%key:{reference}%] not in Home Assistant's strings",
-                )
-    return strings
+
+
+def _check_string_value(
+    key_path: str,
+    value: Any,
+    strings: dict[str, Any],
+    domain: str,
+    ha: HomeAssistantInfo,
+    where: str,
+    report: Report,
+) -> None:
+    """Check one leaf: a non-empty trimmed string whose [%key:...%] references resolve."""
+    if not isinstance(value, str):
+        if not isinstance(value, dict | list):
+            report.error(where, f"{key_path} must be a string")
+        return
+    if not value.strip():
+        report.error(where, f"{key_path} is empty")
+    elif value != value.strip():
+        report.error(where, f"{key_path} has leading or trailing whitespace")
+    for reference in KEY_REFERENCE.findall(value):
+        if reference.startswith(f"component::{domain}::"):
+            inner = reference.split("::")[2:]
+            node: Any = strings
+            for part in inner:
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                report.error(where, f"{key_path}: reference [%key:{reference}%] does not resolve")
+        elif ha.strings_reference(reference) is False:
+            report.error(
+                where,
+                f"{key_path}: reference [%key:{reference}%] not in Home Assistant's strings",
+            )
 
 
 def _lookup(strings: dict[str, Any], dotted: Sequence[str]) -> Any:
@@ -1089,7 +1133,7 @@ def _compare_placeholders(use: KeyUse, in_strings: set[str], label: str, report:
 
 
 def check_flows(src: Sources, strings: dict[str, Any], report: Report) -> None:
-    """Steps, errors and aborts of config_flow.py exist in strings.json."""
+    """Check that the steps, errors and aborts of config_flow.py exist in strings.json."""
     for flow in collect_flow_uses(src):
         for step, where in flow.steps.items():
             entry = _lookup(strings, [flow.section, "step", step])

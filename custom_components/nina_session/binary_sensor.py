@@ -85,4 +85,5 @@ class NinaSessionBinarySensor(NinaSessionDescribedEntity, BinarySensorEntity):
 
     @property
     def is_on(self) -> bool | None:
+        """Return the state the description reads from the snapshot."""
         return self.entity_description.is_on_fn(self.coordinator.data)

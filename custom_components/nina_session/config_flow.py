@@ -75,6 +75,7 @@ def instance_unique_id(host: str, port: int) -> str:
 
 
 def default_title(host: str, port: int) -> str:
+    """Return the title of an entry created without a name."""
     return f"NINA {host.strip()}:{port}"
 
 
@@ -140,9 +141,11 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: NinaSessionConfigEntry) -> NinaSessionOptionsFlow:
+        """Create the options flow."""
         return NinaSessionOptionsFlow()
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Handle the user step: probe the plugin, then create the entry."""
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _clean(user_input)
@@ -162,6 +165,7 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Handle reconfiguration: probe the new address, then update and reload the entry."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -189,7 +193,7 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _new_instance_id(self, name: str | None) -> str:
-        """A slug unique among this domain's entries; fixed for the entry's lifetime."""
+        """Return a slug unique among this domain's entries; fixed for the entry's lifetime."""
         base = slugify(name) if name else ""
         base = base or DEFAULT_INSTANCE
         taken = {
@@ -211,6 +215,7 @@ class NinaSessionOptionsFlow(OptionsFlow):
     """History, session and recording options; saving them reloads the entry."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Manage the options; a NINA timezone Home Assistant does not know is refused."""
         errors: dict[str, str] = {}
         if user_input is not None:
             zone = user_input.get(CONF_NINA_TIMEZONE)

@@ -109,6 +109,7 @@ class HealthSnapshot:
 
     @classmethod
     def of(cls, health: ConnectionHealth, storage_error: str | None = None) -> HealthSnapshot:
+        """Return the snapshot of `health`, with the pipeline's storage error."""
         return cls(
             connected=health.connected,
             failing=health.failing,
@@ -210,6 +211,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         engine: NinaEngine,
         instance_id: str,
     ) -> None:
+        """Initialize the coordinator; `async_start` starts the engine and follows it."""
         # No update_interval: the engine pushes.
         super().__init__(hass, _LOGGER, config_entry=entry, name=f"{DOMAIN} {entry.title}")
         self.engine = engine
@@ -266,7 +268,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             await self.engine.stop()
 
     async def _async_update_data(self) -> NinaSessionData:
-        """A requested refresh just re-reads the engine's in-memory state."""
+        """Re-read the engine's in-memory state: a requested refresh polls nothing."""
         return self._snapshot("refresh")
 
     async def _seed_from_history(self) -> None:
@@ -481,7 +483,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             self._guiding_lost_timer = None
 
     def _ended_by_clock(self, previous: NinaSessionData) -> list[Trigger]:
-        """The engine's idle clock closed the open session (a tick carries no result)."""
+        """Report a session the engine's idle clock closed (a tick carries no result)."""
         before = previous.session
         now = self._session_json()
         if before is None or (now is not None and now.get("id") == before.get("id")):

@@ -1,4 +1,4 @@
-"""Device triggers: session started/ended, state changed, image saved, guiding lost, …
+"""Device triggers: session start/end, state change, image saved, guiding lost, flip, error.
 
 What fires is decided once, by the coordinator (`NinaSessionData.triggers`, the same list the
 event entity shows): every live event, and after a history merge or a rebuild only the final
@@ -77,6 +77,7 @@ class TriggerRelay:
     """Fires `nina_session_trigger` for the triggers of one loaded entry's coordinator."""
 
     def __init__(self, hass: HomeAssistant, entry: NinaSessionConfigEntry) -> None:
+        """Initialize the relay and start listening to the entry's coordinator."""
         self._hass = hass
         self._entry = entry
         self._coordinator = entry.runtime_data
@@ -87,6 +88,7 @@ class TriggerRelay:
 
     @callback
     def stop(self) -> None:
+        """Stop listening to the coordinator."""
         self._remove()
 
     def _device(self) -> str | None:
@@ -163,7 +165,7 @@ async def async_validate_trigger_config(hass: HomeAssistant, config: ConfigType)
 
 
 async def async_get_triggers(hass: HomeAssistant, device_id: str) -> list[dict[str, Any]]:
-    """The triggers a NINA instance's device offers."""
+    """Return the triggers a NINA instance's device offers."""
     if not _is_ours(hass, device_id):
         return []
     return [

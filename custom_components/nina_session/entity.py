@@ -33,6 +33,7 @@ class NinaSessionEntity(CoordinatorEntity[NinaSessionCoordinator]):
     _attr_has_entity_name = True
 
     def __init__(self, coordinator: NinaSessionCoordinator, description: EntityDescription) -> None:
+        """Initialize the entity and its device (one per NINA instance)."""
         super().__init__(coordinator)
         self.entity_description = description
         self._attr_unique_id = f"{coordinator.instance_id}_{description.key}"
@@ -52,6 +53,7 @@ class NinaSessionEntity(CoordinatorEntity[NinaSessionCoordinator]):
 
     @property
     def available(self) -> bool:
+        """Return whether NINA is connected, or the value stays valid without it."""
         if not super().available:
             return False
         return self.shown_when_disconnected or self.coordinator.data.health.connected
@@ -64,10 +66,12 @@ class NinaSessionDescribedEntity(NinaSessionEntity):
 
     @property
     def shown_when_disconnected(self) -> bool:
+        """Return whether the description keeps the value valid without NINA."""
         return self.entity_description.available_when_disconnected
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return the attributes the description reads from the snapshot."""
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.coordinator.data)

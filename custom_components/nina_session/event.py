@@ -1,4 +1,4 @@
-"""Event entity: session started/ended, state changes, frames, filter and target changes…
+"""Event entity: session, state, frame, filter, target, autofocus, flip, guiding and error events.
 
 The coordinator decides what to fire (`NinaSessionData.triggers`): every live event, and for
 a history merge or a rebuild only the final state change, never thousands of old events.
@@ -38,6 +38,7 @@ class NinaSessionEventEntity(NinaSessionEntity, EventEntity):
 
     @property
     def shown_when_disconnected(self) -> bool:
+        """Return True: the entity stays available without NINA."""
         # The last event stays meaningful; a session can end on the idle clock offline.
         return True
 

@@ -36,7 +36,7 @@ DATA_FRONTEND: HassKey[asyncio.Task[None]] = HassKey(f"{DOMAIN}_frontend")
 
 
 def card_version() -> str:
-    """A short hash of the card's files: changes whenever they change."""
+    """Return a short hash of the card's files: it changes whenever they change."""
     digest = hashlib.sha256()
     for name in _HASHED_FILES:
         path = WWW_DIR / name

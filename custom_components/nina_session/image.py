@@ -50,6 +50,7 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
         coordinator: NinaSessionCoordinator,
         description: ImageEntityDescription,
     ) -> None:
+        """Initialize the image; the frame's position is read once NINA is connected."""
         NinaSessionEntity.__init__(self, coordinator, description)
         ImageEntity.__init__(self, hass)
         #: Position of the newest frame in NINA's image history; None until read.
@@ -62,18 +63,22 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
 
     @property
     def available(self) -> bool:
+        """Return whether NINA is connected and served a thumbnail."""
         return super().available and self._image is not None
 
     async def async_added_to_hass(self) -> None:
+        """Follow the coordinator; fetch a thumbnail at once if NINA is connected."""
         await super().async_added_to_hass()
         self._follow_coordinator()
 
     async def async_will_remove_from_hass(self) -> None:
+        """Cancel a thumbnail fetch still running."""
         if self._fetch is not None and not self._fetch.done():
             self._fetch.cancel()
         await super().async_will_remove_from_hass()
 
     async def async_image(self) -> bytes | None:
+        """Return the last thumbnail fetched."""
         return self._image
 
     @callback

@@ -51,7 +51,7 @@ def _frame(data: Mapping[str, Any]) -> str:
 
 
 def describe_trigger(kind: str, data: Mapping[str, Any]) -> str:
-    """The logbook message of one trigger event (English, like the core integrations')."""
+    """Return the logbook message of one trigger event (English, like core integrations')."""
     if kind == EVENT_SESSION_STARTED:
         return f"started session {data.get('session_id')}"
     if kind == EVENT_SESSION_ENDED:

@@ -204,4 +204,5 @@ class NinaSessionSensor(NinaSessionDescribedEntity, SensorEntity):
 
     @property
     def native_value(self) -> StateType | datetime:
+        """Return the value the description reads from the snapshot."""
         return self.entity_description.value_fn(self.coordinator.data)

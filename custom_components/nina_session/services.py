@@ -107,7 +107,7 @@ def _failed(key: str, **placeholders: str) -> HomeAssistantError:
 def resolve_entry(
     hass: HomeAssistant, entry_id: str | None, *, default_first: bool = False
 ) -> NinaSessionConfigEntry:
-    """The loaded entry a call targets.
+    """Return the loaded entry a call targets.
 
     Without `entry_id` exactly one entry must be loaded, unless `default_first` (the legacy
     endpoint) takes the first loaded one.
@@ -170,7 +170,7 @@ async def read_engine[T](read: Awaitable[T]) -> T:
 async def read_session(
     entry: NinaSessionConfigEntry, session_id: str | None
 ) -> dict[str, Any] | None:
-    """A stored session by id (error when unknown), else the open session (or None)."""
+    """Return a stored session by id (error when unknown), else the open session (or None)."""
     engine = entry.runtime_data.engine
     if session_id:
         session = await read_engine(engine.stored_session(session_id))
@@ -196,7 +196,7 @@ async def async_refresh(engine: NinaEngine) -> None:
 
 
 def relative_db_path(hass: HomeAssistant, engine: NinaEngine) -> str:
-    """The engine's database file relative to the HA config dir (as health/stats report it)."""
+    """Return the database file relative to the HA config dir, as health and stats report it."""
     path = PurePath(engine.config.db_path)
     try:
         return path.relative_to(hass.config.config_dir).as_posix()

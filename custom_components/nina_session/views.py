@@ -75,7 +75,7 @@ _ENTRY = {vol.Optional(ATTR_ENTRY_ID): ID_STRING}
 
 
 def error_response(status: HTTPStatus, code: str, message: str) -> web.Response:
-    """The error JSON of design.md."""
+    """Return an error response with the error JSON of design.md."""
     body = {"error": code, "message": message, "timestamp": iso_z(dt_util.utcnow())}
     return HomeAssistantView.json(body, status)
 
@@ -89,7 +89,7 @@ class _ApiError(Exception):
 def _params(
     request: web.Request, schema: vol.Schema, extra: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """Validated query parameters; unknown ones are ignored, repeated ones refused."""
+    """Return the validated query parameters; unknown ones are ignored, repeated ones refused."""
     query = request.query
     for key in query:
         if len(query.getall(key)) > 1:
@@ -156,6 +156,7 @@ class SessionView(_GetView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Answer the open session, or the stored one `session_id` names."""
         session = await read_session(entry, params.get(ATTR_SESSION_ID))
         if session is None:
             return error_response(HTTPStatus.NOT_FOUND, "no_session", "No imaging session is open")
@@ -185,6 +186,7 @@ class SessionsView(_GetView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Answer the stored sessions that start in the range, one page of them."""
         query = session_query(
             params.get(ATTR_START), params.get(ATTR_END), params[ATTR_LIMIT], params[ATTR_OFFSET]
         )
@@ -205,6 +207,7 @@ class StatsView(_GetView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Answer the stats JSON."""
         engine = entry.runtime_data.engine
         return self.json(await read_engine(engine.stats(relative_db_path(hass, engine))))
 
@@ -222,6 +225,7 @@ class HealthView(_GetView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Answer the health JSON."""
         engine = entry.runtime_data.engine
         return self.json(await read_engine(engine.health_json(relative_db_path(hass, engine))))
 
@@ -240,6 +244,7 @@ class LegacySessionStateView(_GetView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Answer the legacy session-state object."""
         return self.json(await read_engine(entry.runtime_data.engine.legacy()))
 
 
@@ -254,6 +259,7 @@ class RefreshView(_NinaView):
     name = f"api:{DOMAIN}:refresh"
 
     async def post(self, request: web.Request) -> web.Response:
+        """Refresh the entry named in the query string or the JSON body."""
         body: Any = {}
         if request.can_read_body:
             try:
@@ -274,6 +280,7 @@ class RefreshView(_NinaView):
         params: dict[str, Any],
         request: web.Request,
     ) -> web.Response:
+        """Run a refresh; answer its outcome, or 202 if it outlasts `REFRESH_WAIT`."""
         engine = entry.runtime_data.engine
         task = entry.async_create_background_task(
             hass, _refresh_outcome(engine), f"{DOMAIN} refresh {entry.entry_id}"

@@ -33,10 +33,7 @@ from homeassistant.components.websocket_api.const import (
     ERR_INVALID_FORMAT,
     ERR_NOT_FOUND,
 )
-from homeassistant.components.websocket_api.decorators import (
-    async_response,
-    websocket_command,
-)
+from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
@@ -114,7 +111,7 @@ def _send_error(connection: ActiveConnection, msg_id: int, err: Exception) -> No
 async def ws_session(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """The canonical session (open, or stored by id) and the health of an entry."""
+    """Send the canonical session (open, or stored by id) and the health of an entry."""
     try:
         entry = resolve_entry(hass, msg.get(ATTR_ENTRY_ID))
         engine = entry.runtime_data.engine
@@ -140,7 +137,7 @@ async def ws_session(
 async def ws_sessions(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """Stored sessions, newest first."""
+    """Send the stored sessions, newest first."""
     try:
         entry = resolve_entry(hass, msg.get(ATTR_ENTRY_ID))
         query = session_query(
@@ -165,6 +162,7 @@ class SessionSubscription:
         entry: NinaSessionConfigEntry,
         fmt: str,
     ) -> None:
+        """Initialize the subscription and start following the entry's engine."""
         self._hass = hass
         self._connection = connection
         self._msg_id = msg_id
@@ -260,7 +258,7 @@ class SessionSubscription:
 
     @callback
     def end_unloaded(self) -> None:
-        """The entry is unloading: tell the client, end the subscription."""
+        """End the subscription because the entry is unloading, and tell the client."""
         if self._closed:
             return
         self.close()
@@ -269,7 +267,7 @@ class SessionSubscription:
 
 
 def _without_clock(message: dict[str, Any]) -> dict[str, Any]:
-    """The message minus the legacy `lastUpdate` clock, to skip unchanged messages."""
+    """Return the message minus the legacy `lastUpdate` clock, to skip unchanged messages."""
     session = message.get("session")
     if message["format"] == FORMAT_LEGACY and isinstance(session, dict):
         return {**message, "session": {k: v for k, v in session.items() if k != "lastUpdate"}}

@@ -27,6 +27,7 @@ REQUIRED = {
 
 
 def run_bench(tmp_path: Path, *args: str) -> tuple[dict[str, dict[str, object]], str]:
+    """Run `python -m bench --tiny` with `args`; return its results JSON and its table."""
     out = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--tiny", "--out", str(out), *args],
@@ -41,6 +42,7 @@ def run_bench(tmp_path: Path, *args: str) -> tuple[dict[str, dict[str, object]],
 
 
 def test_only_pipeline_and_history(tmp_path: Path) -> None:
+    """Test that --only runs just the named benchmarks and prints the table."""
     results, table = run_bench(tmp_path, "--only", "pipeline,history")
     assert set(results) == {"meta", "pipeline", "history"}
     assert results["meta"]["scale"] == "tiny"
@@ -52,6 +54,7 @@ def test_only_pipeline_and_history(tmp_path: Path) -> None:
 
 
 def test_every_benchmark_writes_its_keys(tmp_path: Path) -> None:
+    """Test that every benchmark writes its promised keys; none loses events or waits for NINA."""
     results, _ = run_bench(tmp_path)
     for name, keys in REQUIRED.items():
         missing = [key for key in keys if results[name].get(key) is None]
@@ -61,6 +64,7 @@ def test_every_benchmark_writes_its_keys(tmp_path: Path) -> None:
 
 
 def test_unknown_benchmark_is_refused(tmp_path: Path) -> None:
+    """Test that an unknown benchmark name is a usage error (exit 2)."""
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--tiny", "--only", "nope", "--out", str(tmp_path / "r")],
         cwd=ROOT,

@@ -77,7 +77,7 @@ def _install_playwright() -> Path:
 
 @pytest.fixture
 def demo() -> Iterator[dict[str, Any]]:
-    """The demo in non-interactive mode; its info (URL, login, entry id) once it is up."""
+    """Run the demo non-interactively; yield its info (URL, login, entry id) once it is up."""
     INFO.unlink(missing_ok=True)
     env = {
         **os.environ,
@@ -134,6 +134,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def test_card_shows_the_live_session(demo: dict[str, Any]) -> None:
+    """Test in Chromium that the card shows the live session and its editor opens."""
     modules = _install_playwright()
     result = subprocess.run(
         ["node", str(SCRIPT), str(INFO), str(OUT)],

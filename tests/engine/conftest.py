@@ -18,11 +18,13 @@ OPTIONS = PipelineOptions(instance="rig1", tz=BERLIN, idle_gap=timedelta(hours=2
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """Return the path of a not yet created SQLite file in the test's temp dir."""
     return tmp_path / "nina.db"
 
 
 @pytest.fixture
 def pipeline(db_path: Path) -> Iterator[Pipeline]:
+    """Yield a pipeline on a fresh store at `db_path`; close the store afterwards."""
     store = Store(db_path)
     yield Pipeline(store, OPTIONS)
     store.close()

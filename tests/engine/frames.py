@@ -10,15 +10,18 @@ T0 = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 
 
 def at(minutes: float) -> datetime:
+    """Return the time `minutes` after T0."""
     return T0 + timedelta(minutes=minutes)
 
 
 def envelope(response: Any, *, success: bool = True) -> dict[str, Any]:
+    """Wrap `response` in the plugin's socket envelope, successful or failed."""
     return {"Response": response, "Error": "" if success else "boom",
             "StatusCode": 200 if success else 500, "Success": success, "Type": "Socket"}  # fmt: skip
 
 
 def event(name: str, **data: Any) -> dict[str, Any]:
+    """Build a successful socket message for event `name` with `data` as its fields."""
     return envelope({"Event": name, **data})
 
 

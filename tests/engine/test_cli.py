@@ -14,6 +14,7 @@ ROOT = Path(__file__).parents[2]
 
 
 def run(*args: str) -> Any:
+    """Run the engine CLI with `args` in a subprocess and return its JSON output."""
     done = subprocess.run(
         [sys.executable, "-m", "custom_components.nina_session.engine", *args],
         cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
@@ -22,6 +23,7 @@ def run(*args: str) -> Any:
 
 
 def write_recording(path: Path) -> None:
+    """Write a JSONL recording: sequence start, an Ha and an OIII frame, a junk line."""
     lines = [
         {"t": "2026-11-24T19:00:00+01:00", "frame": event("SEQUENCE-STARTING")},
         {"t": "2026-11-24T19:05:10+01:00", "frame": image(0)},
@@ -31,6 +33,7 @@ def write_recording(path: Path) -> None:
 
 
 def test_replay_prints_sessions_and_is_idempotent(tmp_path: Path) -> None:
+    """Test that replay prints the session, and a second replay and stats print the same."""
     recording, db = tmp_path / "night.jsonl", tmp_path / "out.db"
     write_recording(recording)
     first = run("replay", str(recording), "--db", str(db), "--tz", "Europe/Berlin")
@@ -43,6 +46,7 @@ def test_replay_prints_sessions_and_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_replay_of_saved_history_files_and_legacy_format(tmp_path: Path) -> None:
+    """Test replay from saved event and image history files, and stats in the legacy format."""
     history = tmp_path / "events.json"
     images = tmp_path / "images.json"
     history.write_text(json.dumps(envelope([

@@ -30,6 +30,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60 + b"\xff\xd9"
 
 
 def envelope(response: Any, *, success: bool = True, error: str = "", status: int = 200) -> str:
+    """Return `response` in the plugin's REST envelope, as JSON text."""
     return json.dumps(
         {
             "Response": response,
@@ -42,6 +43,8 @@ def envelope(response: Any, *, success: bool = True, error: str = "", status: in
 
 
 def reply(response: Any, **kwargs: Any) -> Handler:
+    """Return a handler that answers with `response` in the REST envelope."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(text=envelope(response, **kwargs), content_type="application/json")
 
@@ -49,6 +52,8 @@ def reply(response: Any, **kwargs: Any) -> Handler:
 
 
 def raw(body: str | bytes, content_type: str = "text/plain", status: int = 200) -> Handler:
+    """Return a handler that answers with `body` as it is."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         data = body.encode() if isinstance(body, str) else body
         return web.Response(body=data, content_type=content_type, status=status)
@@ -58,6 +63,7 @@ def raw(body: str | bytes, content_type: str = "text/plain", status: int = 200) 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Yield an aiohttp client session, closed afterwards."""
     async with aiohttp.ClientSession() as client_session:
         yield client_session
 
@@ -85,7 +91,7 @@ async def serve() -> AsyncIterator[ServerFactory]:
 
 
 async def unused_port() -> int:
-    """A port on 127.0.0.1 that nobody listens on (a server's, after it stopped)."""
+    """Return a port on 127.0.0.1 that nobody listens on (a server's, after it stopped)."""
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port: int = server.sockets[0].getsockname()[1]
     server.close()
@@ -94,6 +100,7 @@ async def unused_port() -> int:
 
 
 def make_client(session: aiohttp.ClientSession, port: int, **kwargs: Any) -> NinaClient:
+    """Return a client for 127.0.0.1:`port`, with a 2 s request timeout by default."""
     kwargs.setdefault("request_timeout", 2.0)
     return NinaClient(session, "127.0.0.1", port, **kwargs)
 
@@ -102,6 +109,7 @@ def make_client(session: aiohttp.ClientSession, port: int, **kwargs: Any) -> Nin
 
 
 async def test_urls(session: aiohttp.ClientSession) -> None:
+    """Test the REST and socket URLs for the default port, TLS, and a host with spaces."""
     client = NinaClient(session, "nina.local")
     assert client.base_url == "http://nina.local:1888/v2/api"
     assert client.socket_url == "ws://nina.local:1888/v2/socket"
@@ -114,6 +122,7 @@ async def test_urls(session: aiohttp.ClientSession) -> None:
 
 @pytest.mark.parametrize("host", ["::1", "[::1]", "0:0:0:0:0:0:0:1"])
 async def test_ipv6_host(session: aiohttp.ClientSession, host: str) -> None:
+    """Test that an IPv6 host, bare, bracketed or written out, becomes [::1] in the URL."""
     assert NinaClient(session, host).base_url == "http://[::1]:1888/v2/api"
 
 
@@ -134,12 +143,14 @@ async def test_ipv6_host(session: aiohttp.ClientSession, host: str) -> None:
 async def test_host_with_scheme_or_path_is_refused(
     session: aiohttp.ClientSession, host: str, words: str
 ) -> None:
+    """Test that hosts with a scheme, path, user, port or space, or empty ones, are refused."""
     with pytest.raises(ValueError, match=words):
         NinaClient(session, host)
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1, True])
 async def test_bad_port_is_refused(session: aiohttp.ClientSession, port: int) -> None:
+    """Test that ports out of range, and a bool, are refused."""
     with pytest.raises(ValueError, match="port"):
         NinaClient(session, "nina.local", port)
 
@@ -148,6 +159,7 @@ async def test_bad_port_is_refused(session: aiohttp.ClientSession, port: int) ->
 
 
 def test_parse_plugin_version() -> None:
+    """Test that dotted versions of 2 to 4 numbers parse and anything else is not the plugin."""
     assert parse_plugin_version("2.2.6.0") == (2, 2, 6, 0)
     assert parse_plugin_version(" 2.1 ") == (2, 1)
     for garbage in ["", "abc", "2", "2.x.0", "2.2.6.0.1", "<html>", None, 2.2, "v2.2.6"]:
@@ -156,6 +168,7 @@ def test_parse_plugin_version() -> None:
 
 
 def test_supported_version() -> None:
+    """Test that plugin versions from 2.0 on are supported and 1.x is not."""
     assert MIN_PLUGIN_VERSION == (2, 0, 0, 0)
     assert is_supported_plugin_version((2, 2, 6, 0))
     assert is_supported_plugin_version((2, 0))
@@ -163,6 +176,7 @@ def test_supported_version() -> None:
 
 
 async def test_version(session: aiohttp.ClientSession, serve: ServerFactory) -> None:
+    """Test that version() returns the plugin's version string."""
     port = await serve({"/v2/api/version": reply("2.2.6.0")})
     assert await make_client(session, port).version() == "2.2.6.0"
 
@@ -170,12 +184,14 @@ async def test_version(session: aiohttp.ClientSession, serve: ServerFactory) -> 
 async def test_version_garbage_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a version answer that is not a string means it is not the plugin."""
     port = await serve({"/v2/api/version": reply({"Version": 2})})
     with pytest.raises(NinaNotPluginError):
         await make_client(session, port).version()
 
 
 async def test_nina_version(session: aiohttp.ClientSession, serve: ServerFactory) -> None:
+    """Test that nina_version() returns NINA's own version string."""
     port = await serve({"/v2/api/version/nina": reply("3.1.2.9001")})
     assert await make_client(session, port).nina_version() == "3.1.2.9001"
 
@@ -186,6 +202,7 @@ async def test_nina_version(session: aiohttp.ClientSession, serve: ServerFactory
 async def test_success_false_with_http_200_is_an_api_error(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that Success false under HTTP 200 is an API error with the body's status and error."""
     port = await serve(
         {"/v2/api/sequence/state": reply("", success=False, error="No sequence", status=409)}
     )
@@ -198,6 +215,8 @@ async def test_success_false_with_http_200_is_an_api_error(
 async def test_error_envelope_with_http_error_status_keeps_body_status(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that an error envelope under HTTP 500 raises NinaApiError with status 500."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         body = envelope("", success=False, error="Unknown error", status=500)
         return web.Response(text=body, status=500, content_type="application/json")
@@ -211,6 +230,7 @@ async def test_error_envelope_with_http_error_status_keeps_body_status(
 async def test_html_answer_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that an HTML page, such as a router login, is not the plugin."""
     port = await serve(
         {"/v2/api/version": raw("<html><body>Router login</body></html>", "text/html")}
     )
@@ -233,6 +253,7 @@ async def test_html_answer_is_not_the_plugin(
 async def test_wrong_shape_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory, body: str
 ) -> None:
+    """Test that non-JSON, non-envelope or too deeply nested bodies are not the plugin."""
     port = await serve({"/v2/api/event-history": raw(body, "application/json")})
     with pytest.raises(NinaNotPluginError):
         await make_client(session, port).event_history()
@@ -241,6 +262,7 @@ async def test_wrong_shape_is_not_the_plugin(
 async def test_invalid_utf8_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a body that is not valid UTF-8 is not the plugin."""
     port = await serve({"/v2/api/version": raw(b"\xff\xfe\xfa", "application/json")})
     with pytest.raises(NinaNotPluginError):
         await make_client(session, port).version()
@@ -249,6 +271,7 @@ async def test_invalid_utf8_is_not_the_plugin(
 async def test_http_404_html_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a 404 from a server without the route is not the plugin."""
     port = await serve({})
     with pytest.raises(NinaNotPluginError):
         await make_client(session, port).version()
@@ -258,6 +281,7 @@ async def test_http_404_html_is_not_the_plugin(
 async def test_proxy_with_nina_down_is_a_connection_error(
     session: aiohttp.ClientSession, serve: ServerFactory, status: int
 ) -> None:
+    """Test that a proxy's 502/503/504 is a connection error for REST, thumbnail and socket."""
     down = raw("<html>Bad Gateway</html>", "text/html", status=status)
     port = await serve(
         {"/v2/api/version": down, "/v2/api/image/thumbnail/0": down, "/v2/socket": down}
@@ -274,6 +298,7 @@ async def test_proxy_with_nina_down_is_a_connection_error(
 async def test_nan_tokens_are_accepted(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that bare NaN tokens in a response are read as float NaN."""
     body = (
         '{"Response": [{"Temperature": NaN, "HFR": 2.1}], "Error": "", '
         '"StatusCode": 200, "Success": true, "Type": "API"}'
@@ -285,6 +310,7 @@ async def test_nan_tokens_are_accepted(
 
 
 async def test_utf8_bom_is_accepted(session: aiohttp.ClientSession, serve: ServerFactory) -> None:
+    """Test that a UTF-8 BOM before the JSON is accepted."""
     port = await serve(
         {"/v2/api/version": raw(b"\xef\xbb\xbf" + envelope("2.2.6.0").encode(), "text/json")}
     )
@@ -297,6 +323,7 @@ async def test_utf8_bom_is_accepted(session: aiohttp.ClientSession, serve: Serve
 async def test_history_endpoints_and_parameters(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test the history, equipment and sequence endpoints and the image history `all` query."""
     seen: list[dict[str, str]] = []
 
     async def images(request: web.Request) -> web.StreamResponse:
@@ -322,6 +349,7 @@ async def test_history_endpoints_and_parameters(
 
 
 async def test_application_start(session: aiohttp.ClientSession, serve: ServerFactory) -> None:
+    """Test that application_start() returns NINA's start time text."""
     port = await serve({"/v2/api/application-start": reply("2026-11-24T17:55:01.5+01:00")})
     assert await make_client(session, port).application_start() == "2026-11-24T17:55:01.5+01:00"
 
@@ -329,6 +357,7 @@ async def test_application_start(session: aiohttp.ClientSession, serve: ServerFa
 async def test_application_start_missing_on_older_plugins(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that application_start() is None on a 404, as an envelope or a bare page."""
     port_envelope = await serve(
         {"/v2/api/application-start": reply("", success=False, error="Not found", status=404)}
     )
@@ -340,6 +369,7 @@ async def test_application_start_missing_on_older_plugins(
 async def test_application_start_other_errors_raise(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that application_start() raises NinaApiError for errors other than a 404."""
     port = await serve(
         {"/v2/api/application-start": reply("", success=False, error="boom", status=500)}
     )
@@ -348,6 +378,7 @@ async def test_application_start_other_errors_raise(
 
 
 async def test_thumbnail(session: aiohttp.ClientSession, serve: ServerFactory) -> None:
+    """Test that thumbnail() returns JPEG bytes, None when missing, and refuses a negative index."""
     port = await serve(
         {
             "/v2/api/image/thumbnail/0": raw(JPEG, "image/jpeg"),
@@ -367,6 +398,7 @@ async def test_thumbnail(session: aiohttp.ClientSession, serve: ServerFactory) -
 async def test_thumbnail_html_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that an HTML answer for a thumbnail is not the plugin."""
     port = await serve({"/v2/api/image/thumbnail/0": raw("<html></html>", "text/html")})
     with pytest.raises(NinaNotPluginError):
         await make_client(session, port).thumbnail(0)
@@ -378,6 +410,7 @@ async def test_thumbnail_html_is_not_the_plugin(
 async def test_body_over_the_limit_is_refused(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that bodies over max_body_size are refused, with or without Content-Length."""
     big = envelope(["x" * 100] * 50)
 
     async def chunked(request: web.Request) -> web.StreamResponse:
@@ -401,6 +434,7 @@ async def test_body_over_the_limit_is_refused(
 async def test_redirect_to_another_host_is_not_followed(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a redirect to another host is refused without requesting it."""
     hits: list[str] = []
 
     async def elsewhere(request: web.Request) -> web.StreamResponse:
@@ -419,6 +453,7 @@ async def test_redirect_to_another_host_is_not_followed(
 
 
 async def test_refused_connection(session: aiohttp.ClientSession) -> None:
+    """Test that a refused connection raises NinaConnectionError."""
     with pytest.raises(NinaConnectionError):
         await make_client(session, await unused_port()).version()
 
@@ -426,6 +461,7 @@ async def test_refused_connection(session: aiohttp.ClientSession) -> None:
 async def test_timeout_is_a_connection_error(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a server slower than request_timeout raises NinaConnectionError."""
     release = asyncio.Event()
 
     async def stuck(request: web.Request) -> web.StreamResponse:
@@ -441,12 +477,15 @@ async def test_timeout_is_a_connection_error(
 
 
 async def test_dns_failure_is_a_connection_error(session: aiohttp.ClientSession) -> None:
+    """Test that a host that does not resolve raises NinaConnectionError."""
     client = NinaClient(session, "nina.invalid", request_timeout=2.0)
     with pytest.raises(NinaConnectionError):
         await client.version()
 
 
 async def test_non_http_answer_is_not_the_plugin(session: aiohttp.ClientSession) -> None:
+    """Test that a server answering with an SSH banner instead of HTTP is not the plugin."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(100)
         writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
@@ -466,6 +505,7 @@ async def test_non_http_answer_is_not_the_plugin(session: aiohttp.ClientSession)
 async def test_tls_against_plain_http_is_a_connection_error(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that TLS against a plain HTTP server raises NinaConnectionError."""
     port = await serve({"/v2/api/version": reply("2.2.6.0")})
     client = make_client(session, port, tls=True, verify_tls=False)
     with pytest.raises(NinaConnectionError):
@@ -473,6 +513,7 @@ async def test_tls_against_plain_http_is_a_connection_error(
 
 
 def test_error_hierarchy() -> None:
+    """Test that all client errors derive from NinaError and API errors show status and text."""
     for cls in (NinaConnectionError, NinaNotPluginError, NinaApiError):
         assert issubclass(cls, NinaError)
     error = NinaApiError(409, "busy")
@@ -484,6 +525,8 @@ def test_error_hierarchy() -> None:
 
 
 def socket_handler(frames: list[str | bytes], *, autoping: bool = True) -> Handler:
+    """Return a socket handler that sends `frames` and then reads until the client closes."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=autoping, max_msg_size=0)
         await ws.prepare(request)
@@ -504,6 +547,7 @@ def socket_handler(frames: list[str | bytes], *, autoping: bool = True) -> Handl
 async def test_socket_receives_text_frames(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that connect_socket() delivers the server's text frame unchanged."""
     frame = '{"Response": {"Event": "GUIDER-DITHER"}, "Success": true, "Type": "Socket"}'
     port = await serve({"/v2/socket": socket_handler([frame])})
     ws = await make_client(session, port).connect_socket(heartbeat=5.0)
@@ -518,6 +562,7 @@ async def test_socket_receives_text_frames(
 async def test_socket_frame_over_the_limit_is_refused(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a socket frame over max_msg_size arrives as a MESSAGE_TOO_BIG error."""
     port = await serve({"/v2/socket": socket_handler(["x" * 5000, "small"])})
     ws = await make_client(session, port, max_msg_size=4096).connect_socket(heartbeat=5.0)
     try:
@@ -532,6 +577,7 @@ async def test_socket_frame_over_the_limit_is_refused(
 async def test_socket_half_open_is_detected_by_heartbeat(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that a server that never answers pings gives a heartbeat timeout error."""
     port = await serve({"/v2/socket": socket_handler([], autoping=False)})
     ws = await make_client(session, port).connect_socket(heartbeat=0.2)
     try:
@@ -545,11 +591,13 @@ async def test_socket_half_open_is_detected_by_heartbeat(
 async def test_socket_on_a_non_socket_path_is_not_the_plugin(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
+    """Test that an HTML page where the socket should be fails the handshake as not the plugin."""
     port = await serve({"/v2/socket": raw("<html></html>", "text/html")})
     with pytest.raises(NinaNotPluginError, match="handshake"):
         await make_client(session, port).connect_socket(heartbeat=5.0)
 
 
 async def test_socket_refused(session: aiohttp.ClientSession) -> None:
+    """Test that a refused socket connection raises NinaConnectionError."""
     with pytest.raises(NinaConnectionError):
         await make_client(session, await unused_port()).connect_socket(heartbeat=5.0)

@@ -29,6 +29,7 @@ START = datetime(2026, 11, 24, 18, 0, 0, tzinfo=UTC)
 
 
 def event_frame(name: str, **data: Any) -> str:
+    """Return a socket frame for event `name` with `data`, as the plugin sends it."""
     return json.dumps(
         {
             "Response": {"Event": name, **data},
@@ -52,9 +53,11 @@ class FakeClock:
     """A clock that moves one second per reading."""
 
     def __init__(self) -> None:
+        """Start the clock at START."""
         self.now = START
 
     def __call__(self) -> datetime:
+        """Advance the clock by one second and return the new time."""
         self.now += timedelta(seconds=1)
         return self.now
 
@@ -63,6 +66,7 @@ class RecordingSleep:
     """Records every requested delay; short ones return at once, long ones (probes) block."""
 
     def __init__(self, block_from: float = 100.0) -> None:
+        """Block on delays of `block_from` seconds and longer."""
         self.delays: list[float] = []
         self._block_from = block_from
 
@@ -72,6 +76,7 @@ class RecordingSleep:
         return [delay for delay in self.delays if delay < self._block_from]
 
     async def __call__(self, delay: float) -> None:
+        """Record `delay`; block forever if it is a probe's, else yield once."""
         self.delays.append(delay)
         if delay >= self._block_from:
             await asyncio.Event().wait()
@@ -82,6 +87,7 @@ class FakeNina:
     """Just enough of the plugin for the loop: `/v2/api/version` and `/v2/socket`."""
 
     def __init__(self) -> None:
+        """Set up a healthy server that is not started yet."""
         self.version_ok = True
         self.answer_pings = True
         self.sockets: list[web.WebSocketResponse] = []
@@ -90,6 +96,7 @@ class FakeNina:
         self.port = 0
 
     async def start(self) -> None:
+        """Serve the version and socket routes on 127.0.0.1, on `port` or a free one if it is 0."""
         app = web.Application()
         app.router.add_get("/v2/api/version", self._version)
         app.router.add_get("/v2/socket", self._socket)
@@ -100,6 +107,7 @@ class FakeNina:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        """Close the open sockets and shut the server down, if it runs."""
         if self._runner is not None:
             await self.drop()
             await self._runner.cleanup()
@@ -126,14 +134,17 @@ class FakeNina:
         return ws
 
     async def send(self, text: str) -> None:
+        """Send `text` to every open socket."""
         for ws in list(self.sockets):
             await ws.send_str(text)
 
     async def send_bytes(self, data: bytes) -> None:
+        """Send binary `data` to every open socket."""
         for ws in list(self.sockets):
             await ws.send_bytes(data)
 
     async def drop(self) -> None:
+        """Close every open socket from the server side."""
         for ws in list(self.sockets):
             await ws.close()
 
@@ -142,6 +153,7 @@ class Recorder:
     """The engine's side of the loop: records the callbacks."""
 
     def __init__(self) -> None:
+        """Start with nothing recorded and no frame set to fail."""
         self.frames: list[tuple[str, datetime]] = []
         self.connects = 0
         self.disconnects: list[str] = []
@@ -149,31 +161,37 @@ class Recorder:
         self.fail_on: set[str] = set()
 
     async def on_connected(self) -> None:
+        """Count the connection and note it in the order."""
         self.connects += 1
         self.order.append("connected")
 
     async def on_message(self, text: str, received_at: datetime) -> None:
+        """Note the message in the order; raise for frames in `fail_on`, else record it."""
         self.order.append("message")
         if text in self.fail_on:
             raise RuntimeError("engine bug")
         self.frames.append((text, received_at))
 
     async def on_disconnected(self, reason: str) -> None:
+        """Record the reason for the disconnect."""
         self.disconnects.append(reason)
 
     @property
     def texts(self) -> list[str]:
+        """Return the texts of the recorded frames."""
         return [text for text, _ in self.frames]
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Yield an aiohttp client session, closed afterwards."""
     async with aiohttp.ClientSession() as client_session:
         yield client_session
 
 
 @pytest.fixture
 async def nina() -> AsyncIterator[FakeNina]:
+    """Yield a started FakeNina; stop it afterwards."""
     server = FakeNina()
     await server.start()
     yield server
@@ -182,6 +200,7 @@ async def nina() -> AsyncIterator[FakeNina]:
 
 @pytest.fixture
 def recorder() -> Recorder:
+    """Return a fresh Recorder."""
     return Recorder()
 
 
@@ -220,6 +239,7 @@ async def make_loop(
 
 
 async def unused_port() -> int:
+    """Return a port on 127.0.0.1 that nobody listens on (a server's, after it stopped)."""
     server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port: int = server.sockets[0].getsockname()[1]
     server.close()
@@ -228,6 +248,7 @@ async def unused_port() -> int:
 
 
 def other_tasks() -> set[asyncio.Task[Any]]:
+    """Return all tasks except the current one."""
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
 
@@ -254,6 +275,7 @@ async def assert_nothing_left(baseline: set[asyncio.Task[Any]], nina: FakeNina |
 
 
 def test_backoff_doubles_to_the_ceiling_and_never_stops() -> None:
+    """Test that without jitter the delay doubles from 1 s to the 30 s ceiling and stays there."""
     backoff = Backoff(jitter=0.0)
     delays = [backoff.next_delay() for _ in range(100)]
     assert delays[:8] == [1, 2, 4, 8, 16, 30, 30, 30]
@@ -261,6 +283,7 @@ def test_backoff_doubles_to_the_ceiling_and_never_stops() -> None:
 
 
 def test_backoff_jitter_stays_within_its_fraction() -> None:
+    """Test that jittered delays stay within 10 % of the doubling sequence, across resets."""
     backoff = Backoff(rng=random.Random(7))
     expected = [1, 2, 4, 8, 16, 30, 30, 30, 30, 30]
     for base in expected * 20:
@@ -271,6 +294,7 @@ def test_backoff_jitter_stays_within_its_fraction() -> None:
 
 
 def test_backoff_jitter_varies() -> None:
+    """Test that jitter gives differing first delays across resets."""
     backoff = Backoff(rng=random.Random(1))
     samples = set()
     for _ in range(20):
@@ -280,6 +304,7 @@ def test_backoff_jitter_varies() -> None:
 
 
 def test_backoff_reset() -> None:
+    """Test that reset() brings the next delay back to the initial 1 s."""
     backoff = Backoff(jitter=0.0)
     for _ in range(6):
         backoff.next_delay()
@@ -294,6 +319,7 @@ def test_backoff_reset() -> None:
 def test_backoff_rejects_nonsense(
     initial: float, factor: float, ceiling: float, jitter: float
 ) -> None:
+    """Test that a zero start, shrinking factor, ceiling below start or bad jitter is refused."""
     with pytest.raises(ValueError):
         Backoff(initial, factor, ceiling, jitter)
 
@@ -304,6 +330,7 @@ def test_backoff_rejects_nonsense(
 async def test_refused_connections_back_off_never_give_up_and_flag_failing(
     make_loop: LoopFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Test that refused attempts back off to 30 s, go on, flag failing and warn only twice."""
     caplog.set_level(logging.DEBUG, logger=LOGGER_NAME)
     sleep = RecordingSleep()
     health = ConnectionHealth()
@@ -337,6 +364,7 @@ async def test_refused_connections_back_off_never_give_up_and_flag_failing(
 
 
 async def test_failing_is_flagged_exactly_at_the_threshold(make_loop: LoopFactory) -> None:
+    """Test that `failing` is set from the third failed attempt on when failing_after is 3."""
     sleep = RecordingSleep()
     health = ConnectionHealth()
     flags: list[bool] = []
@@ -354,6 +382,7 @@ async def test_failing_is_flagged_exactly_at_the_threshold(make_loop: LoopFactor
 async def test_failing_clears_when_nina_comes_back(
     make_loop: LoopFactory, recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Test that once NINA comes up after failures, failing clears and restoration is logged."""
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     server = FakeNina()
     server.port = await unused_port()
@@ -387,6 +416,7 @@ async def test_failing_clears_when_nina_comes_back(
 async def test_connects_backfills_first_then_streams(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that on_connected runs before any frame, and frames arrive in order with UTC times."""
     health = ConnectionHealth()
     clock = FakeClock()
     await make_loop(nina.port, health, clock=clock)
@@ -408,6 +438,7 @@ async def test_connects_backfills_first_then_streams(
 async def test_frames_arriving_during_backfill_wait_with_their_arrival_time(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that frames during a slow backfill wait for it to end and keep their arrival time."""
     release = asyncio.Event()
     entered = asyncio.Event()
     clock = FakeClock()
@@ -433,6 +464,7 @@ async def test_frames_arriving_during_backfill_wait_with_their_arrival_time(
 async def test_a_quiet_socket_is_not_dead(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a socket silent for three heartbeats but answering pings stays connected."""
     health = ConnectionHealth()
     await make_loop(nina.port, health, heartbeat=0.4)
     await wait_until(lambda: health.connected, "connected")
@@ -446,6 +478,7 @@ async def test_a_quiet_socket_is_not_dead(
 async def test_handler_errors_are_counted_and_do_not_stop_the_stream(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Test that on_message errors are counted, logged as errors once, and reading goes on."""
     health = ConnectionHealth()
     bad = event_frame("MOUNT-PARKED")
     recorder.fail_on.add(bad)
@@ -466,6 +499,7 @@ async def test_handler_errors_are_counted_and_do_not_stop_the_stream(
 async def test_garbage_text_is_passed_on_and_the_stream_continues(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that non-JSON text is passed to on_message as it is, and later frames follow."""
     await make_loop(nina.port)
     await wait_until(lambda: len(nina.sockets) == 1, "connected")
     await nina.send("{not json")
@@ -477,6 +511,7 @@ async def test_garbage_text_is_passed_on_and_the_stream_continues(
 async def test_binary_frames_are_rejected(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a binary frame is counted as rejected and the text stream goes on."""
     health = ConnectionHealth()
     await make_loop(nina.port, health)
     await wait_until(lambda: health.connected, "connected")
@@ -491,6 +526,7 @@ async def test_binary_frames_are_rejected(
 async def test_frame_over_the_limit_is_rejected_and_the_loop_reconnects(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a frame over max_msg_size is rejected as too_large and the loop reconnects."""
     health = ConnectionHealth()
     await make_loop(nina.port, health, client_kwargs={"max_msg_size": 1024})
     await wait_until(lambda: health.connected, "connected")
@@ -508,6 +544,7 @@ async def test_frame_over_the_limit_is_rejected_and_the_loop_reconnects(
 async def test_reconnects_after_the_server_drops_the_socket(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Test that each server-side close reconnects, with one warning and one info log per drop."""
     caplog.set_level(logging.INFO, logger=LOGGER_NAME)
     health = ConnectionHealth()
     await make_loop(nina.port, health)
@@ -532,6 +569,7 @@ async def test_reconnects_after_the_server_drops_the_socket(
 async def test_half_open_socket_is_detected_by_heartbeat(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a server ignoring pings is dropped after the heartbeat and reconnected."""
     health = ConnectionHealth()
     nina.answer_pings = False
     await make_loop(nina.port, health, heartbeat=0.2)
@@ -546,6 +584,7 @@ async def test_half_open_socket_is_detected_by_heartbeat(
 async def test_failed_version_probe_reconnects(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a failing periodic version probe disconnects and the loop reconnects."""
     probes = asyncio.Queue[float]()
 
     async def sleep(delay: float) -> None:
@@ -570,6 +609,7 @@ async def test_failed_version_probe_reconnects(
 async def test_backfill_connection_error_counts_as_a_failed_attempt(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that a connection error in on_connected is retried with backoff, not reported lost."""
     health = ConnectionHealth()
     calls = 0
 
@@ -593,6 +633,8 @@ async def test_backfill_connection_error_counts_as_a_failed_attempt(
 async def test_backfill_bug_does_not_block_the_live_stream(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that any other error in on_connected still lets the live stream through."""
+
     async def broken_backfill() -> None:
         raise KeyError("bug")
 
@@ -606,6 +648,7 @@ async def test_backfill_bug_does_not_block_the_live_stream(
 async def test_backoff_restarts_only_after_a_stable_connection(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that backoff keeps growing over short connections and resets after a stable one."""
     sleep = RecordingSleep()
     health = ConnectionHealth()
     clock = FakeClock()
@@ -638,6 +681,7 @@ async def test_backoff_restarts_only_after_a_stable_connection(
 async def test_stop_while_connected_leaves_nothing_running(
     make_loop: LoopFactory, nina: FakeNina
 ) -> None:
+    """Test that stop() while connected ends all tasks and the socket; stopping twice is fine."""
     baseline = other_tasks()
     health = ConnectionHealth()
     loop = await make_loop(nina.port, health)
@@ -650,6 +694,7 @@ async def test_stop_while_connected_leaves_nothing_running(
 
 
 async def test_stop_during_backoff_leaves_nothing_running(make_loop: LoopFactory) -> None:
+    """Test that stop() during a long backoff wait leaves no task behind."""
     baseline = other_tasks()
     loop = await make_loop(await unused_port(), backoff=Backoff(initial=3600.0, ceiling=3600.0))
     await asyncio.sleep(0.1)
@@ -660,6 +705,7 @@ async def test_stop_during_backoff_leaves_nothing_running(make_loop: LoopFactory
 async def test_stop_during_a_slow_handler_leaves_nothing_running(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that stop() while on_message hangs leaves no task behind."""
     entered = asyncio.Event()
 
     async def stuck(text: str, received_at: datetime) -> None:
@@ -677,6 +723,7 @@ async def test_stop_during_a_slow_handler_leaves_nothing_running(
 
 
 async def test_stop_from_a_callback_ends_the_loop(make_loop: LoopFactory, nina: FakeNina) -> None:
+    """Test that stop() called from on_message ends the loop and leaves no task behind."""
     baseline = other_tasks()
     health = ConnectionHealth()
     loops: list[ConnectionLoop] = []
@@ -695,6 +742,7 @@ async def test_stop_from_a_callback_ends_the_loop(make_loop: LoopFactory, nina: 
 async def test_an_engine_that_falls_behind_is_reconnected(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
+    """Test that exceeding max_backlog reconnects and handles all frames but the overflowing one."""
     release = asyncio.Event()
     handled: list[str] = []
 
@@ -717,6 +765,7 @@ async def test_an_engine_that_falls_behind_is_reconnected(
 
 
 async def test_start_twice_runs_one_loop(make_loop: LoopFactory, nina: FakeNina) -> None:
+    """Test that a second start() opens no second socket."""
     health = ConnectionHealth()
     loop = await make_loop(nina.port, health)
     await loop.start()
@@ -726,6 +775,7 @@ async def test_start_twice_runs_one_loop(make_loop: LoopFactory, nina: FakeNina)
 
 
 def test_health_as_dict_shape() -> None:
+    """Test the shape of ConnectionHealth.as_dict() and of the detailed event counters."""
     health = ConnectionHealth(
         connected=True,
         since=datetime(2026, 11, 24, 18, 2, 11, 500_000, tzinfo=UTC),
@@ -760,6 +810,7 @@ def test_health_as_dict_shape() -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[NinaSimulator]:
+    """Yield a simulator started on a free port of 127.0.0.1; stop it afterwards."""
     simulator = NinaSimulator(host="127.0.0.1", port=0)
     await simulator.start()
     yield simulator
@@ -767,12 +818,14 @@ async def sim() -> AsyncIterator[NinaSimulator]:
 
 
 def sim_event(name: str, **data: Any) -> SimEvent:
+    """Return a simulator event `name` with `data`, stamped now."""
     return SimEvent(time=datetime.now(UTC), name=name, data=data)
 
 
 async def test_sim_reconnects_after_drops(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that after a clean and an abrupt drop every sent frame arrives once, in order."""
     health = ConnectionHealth()
     await make_loop(sim.port, health)
     await wait_until(lambda: health.connected, "connected")
@@ -802,6 +855,7 @@ async def test_sim_reconnects_after_drops(
 async def test_sim_reconnects_after_nina_restarts(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that the loop reconnects after a NINA restart and after one with downtime."""
     health = ConnectionHealth()
     await make_loop(sim.port, health)
     await wait_until(lambda: health.connected, "connected")
@@ -818,6 +872,7 @@ async def test_sim_reconnects_after_nina_restarts(
 async def test_sim_half_open_socket_is_detected_and_replaced(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that a silent simulator socket is noticed by the heartbeat and replaced."""
     health = ConnectionHealth()
     await make_loop(sim.port, health, heartbeat=0.2)
     await wait_until(lambda: health.connected, "connected")
@@ -833,6 +888,7 @@ async def test_sim_half_open_socket_is_detected_and_replaced(
 async def test_sim_quiet_but_answering_socket_stays_up(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that a quiet simulator socket that answers pings is kept over several heartbeats."""
     health = ConnectionHealth()
     await make_loop(sim.port, health, heartbeat=0.4)
     await wait_until(lambda: health.connected, "connected")
@@ -844,6 +900,7 @@ async def test_sim_quiet_but_answering_socket_stays_up(
 async def test_sim_garbage_frame_is_passed_on_and_the_stream_continues(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that garbage and bare-message frames are passed on in order with later events."""
     health = ConnectionHealth()
     await make_loop(sim.port, health)
     await wait_until(lambda: health.connected, "connected")
@@ -863,6 +920,7 @@ async def test_sim_garbage_frame_is_passed_on_and_the_stream_continues(
 async def test_sim_huge_frame_is_refused_and_the_loop_reconnects(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that a frame over the default 4 MiB limit is rejected and the loop reconnects."""
     health = ConnectionHealth()
     await make_loop(sim.port, health)  # the default 4 MiB frame limit
     await wait_until(lambda: health.connected, "connected")
@@ -877,6 +935,7 @@ async def test_sim_huge_frame_is_refused_and_the_loop_reconnects(
 async def test_sim_refused_sockets_back_off_and_recover(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that refused socket upgrades back off, flag failing from the tenth, then recover."""
     sim.refuse_connections(True)  # /version answers, the socket upgrade gets HTTP 503
     health = ConnectionHealth()
     sleep = RecordingSleep()
@@ -909,6 +968,7 @@ async def test_sim_refused_sockets_back_off_and_recover(
 async def test_sim_offline_nina_is_retried_forever(
     make_loop: LoopFactory, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that an offline NINA is retried every 30 s without end and connected once up."""
     await sim.set_offline(True)  # NINA not running: connection refused
     health = ConnectionHealth()
     sleep = RecordingSleep()
@@ -928,6 +988,7 @@ async def test_sim_offline_nina_is_retried_forever(
 async def test_sim_slow_nina_counts_as_a_failure(
     session: aiohttp.ClientSession, sim: NinaSimulator, recorder: Recorder
 ) -> None:
+    """Test that answers slower than request_timeout count as failures until NINA is fast."""
     sim.set_delay(0.6)  # over the 0.2 s request timeout
     health = ConnectionHealth()
     sleep = RecordingSleep()
@@ -953,6 +1014,7 @@ async def test_sim_slow_nina_counts_as_a_failure(
 async def test_sim_probe_records_the_plugin_version(
     make_loop: LoopFactory, sim: NinaSimulator
 ) -> None:
+    """Test that the periodic probe picks up a changed plugin version while connected."""
     probes = asyncio.Queue[None]()
 
     async def sleep(delay: float) -> None:
@@ -973,6 +1035,7 @@ async def test_sim_probe_records_the_plugin_version(
 async def test_sim_old_plugin_is_warned_about_once(
     make_loop: LoopFactory, sim: NinaSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Test that a too old plugin is warned about once, not again on reconnect."""
     sim.set_plugin_version("1.0.4.2")
     health = ConnectionHealth()
     await make_loop(sim.port, health)
@@ -984,6 +1047,7 @@ async def test_sim_old_plugin_is_warned_about_once(
 
 
 async def test_sim_stop_leaves_nothing_running(make_loop: LoopFactory, sim: NinaSimulator) -> None:
+    """Test that stop() ends the loop's tasks and the simulator's socket handlers."""
     baseline = other_tasks()
     health = ConnectionHealth()
     loop = await make_loop(sim.port, health)

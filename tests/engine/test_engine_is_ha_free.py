@@ -13,10 +13,12 @@ ENGINE = Path(__file__).parents[2] / "custom_components" / "nina_session" / "eng
 
 
 def test_importing_the_engine_does_not_import_homeassistant() -> None:
+    """Test that importing the engine and its CLI keeps homeassistant out of sys.modules."""
     assert "homeassistant" not in sys.modules
 
 
 def test_no_engine_module_imports_homeassistant() -> None:
+    """Test that no module of the engine package has an import of homeassistant."""
     offenders = []
     for path in ENGINE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

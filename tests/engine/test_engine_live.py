@@ -29,6 +29,7 @@ ROOT = Path(__file__).parents[2]
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll until `check()` holds, giving up after `timeout` seconds; `what` names the wait."""
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)
@@ -37,6 +38,7 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[NinaSimulator]:
+    """Yield a started NINA simulator; stop it afterwards."""
     simulator = NinaSimulator()
     await simulator.start()
     yield simulator
@@ -45,6 +47,7 @@ async def sim() -> AsyncIterator[NinaSimulator]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Yield an aiohttp client session, closed afterwards."""
     async with aiohttp.ClientSession() as client_session:
         yield client_session
 
@@ -52,6 +55,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def make_engine(
     port: int, db: Path, session: aiohttp.ClientSession, **changes: object
 ) -> NinaEngine:
+    """Build an engine for NINA on 127.0.0.1:`port` storing in `db`; `changes` adjust the config."""
     config = EngineConfig(
         host="127.0.0.1", port=port, db_path=db, options=OPTIONS, heartbeat=1.0, **changes
     )  # type: ignore[arg-type]
@@ -59,11 +63,13 @@ def make_engine(
 
 
 def lights(engine: NinaEngine) -> int:
+    """Return the current session's LIGHT frame count, 0 without a session."""
     session = engine.current_session()
     return session["frames"]["by_type"].get("LIGHT", 0) if session else 0
 
 
 def assert_truth(engine: NinaEngine, night: Night) -> None:
+    """Assert that the current session has the night's true frames, time and dithers."""
     session = engine.current_session()
     assert session is not None
     assert session["frames"]["by_type"] == night.truth.frames_by_type
@@ -76,6 +82,7 @@ def assert_truth(engine: NinaEngine, night: Night) -> None:
 async def play_with_fault(
     sim: NinaSimulator, night: Night, fault: Callable[[], Awaitable[None]]
 ) -> None:
+    """Play the first half of the night, inject `fault`, then play the rest."""
     half = len(night.events) // 2
     await sim.play(night.events[:half], speed=SPEED)
     await fault()
@@ -85,6 +92,7 @@ async def play_with_fault(
 async def test_a_dropped_socket_loses_nothing_and_duplicates_nothing(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that a socket drop mid-night still ends with exactly the true counts."""
     night = preset_night("simple")
     engine = make_engine(sim.port, tmp_path / "drop.db", session)
     await engine.start()
@@ -102,6 +110,7 @@ async def test_a_dropped_socket_loses_nothing_and_duplicates_nothing(
 async def test_nina_restart_starts_a_new_epoch_and_keeps_history(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that a NINA restart mid-night starts epoch 1 and the session still matches truth."""
     night = preset_night("simple")
     engine = make_engine(sim.port, tmp_path / "restart.db", session)
     await engine.start()
@@ -116,6 +125,7 @@ async def test_nina_restart_starts_a_new_epoch_and_keeps_history(
 async def test_garbage_is_counted_and_the_stream_goes_on(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that a non-JSON frame is rejected, an unknown event kept, and the night counted."""
     night = preset_night("simple")
     engine = make_engine(sim.port, tmp_path / "garbage.db", session)
     await engine.start()
@@ -133,6 +143,7 @@ async def test_garbage_is_counted_and_the_stream_goes_on(
 async def test_concurrent_refreshes_coalesce(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that five concurrent refreshes rebuild once and a later refresh rebuilds again."""
     engine = make_engine(sim.port, tmp_path / "refresh.db", session)
     await engine.start()
     await until(lambda: engine.health.connected, "connected")
@@ -145,6 +156,7 @@ async def test_concurrent_refreshes_coalesce(
 
 
 def _closed_port() -> int:
+    """Return a port on 127.0.0.1 that was bound once and is closed now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -153,6 +165,7 @@ def _closed_port() -> int:
 async def test_start_does_not_wait_for_nina_and_serves_stored_history(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that with NINA unreachable start returns, stored frames are served, no task leaks."""
     db = tmp_path / "offline.db"
     engine = make_engine(sim.port, db, session)
     await engine.start()
@@ -179,6 +192,7 @@ async def test_start_does_not_wait_for_nina_and_serves_stored_history(
 async def test_listen_cli_records_and_stops_cleanly_on_sigint(
     sim: NinaSimulator, tmp_path: Path
 ) -> None:
+    """Test that the listen CLI records frames, logs the state and exits 0 on SIGINT."""
     record = tmp_path / "night.jsonl"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "custom_components.nina_session.engine", "listen",

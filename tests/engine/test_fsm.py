@@ -10,6 +10,7 @@ from tests.engine.frames import event, frames, image
 
 
 def states(pipeline: Pipeline, *items: tuple[float, dict[str, Any]]) -> list[str]:
+    """Ingest `items` and return the state history of the current session."""
     pipeline.ingest_frames(frames(*items))
     session = pipeline.current_session()
     assert session is not None
@@ -17,6 +18,7 @@ def states(pipeline: Pipeline, *items: tuple[float, dict[str, Any]]) -> list[str
 
 
 def test_cloud_pause_is_left_when_the_sky_is_safe_again(pipeline: Pipeline) -> None:
+    """Test that an unsafe sky pauses imaging once and a safe sky and guiding resume it."""
     history = states(
         pipeline,
         (0, event("SEQUENCE-STARTING")),
@@ -35,6 +37,7 @@ def test_cloud_pause_is_left_when_the_sky_is_safe_again(pipeline: Pipeline) -> N
 
 
 def test_guiding_lost_mid_sequence_pauses_and_guider_start_resumes(pipeline: Pipeline) -> None:
+    """Test that a guider stop mid-sequence pauses and the next guider start resumes."""
     history = states(
         pipeline,
         (0, event("SEQUENCE-STARTING")),
@@ -45,6 +48,7 @@ def test_guiding_lost_mid_sequence_pauses_and_guider_start_resumes(pipeline: Pip
 
 
 def test_meridian_flip_and_autofocus_guider_stops_are_not_pauses(pipeline: Pipeline) -> None:
+    """Test that guider stops around autofocus and a meridian flip count as no pause."""
     history = states(
         pipeline,
         (0, event("SEQUENCE-STARTING")),
@@ -67,6 +71,7 @@ def test_meridian_flip_and_autofocus_guider_stops_are_not_pauses(pipeline: Pipel
 
 
 def test_dawn_flats_and_darks_after_the_sequence(pipeline: Pipeline) -> None:
+    """Test that flats and darks after the sequence become states and join the night's frames."""
     history = states(
         pipeline,
         (0, event("SEQUENCE-STARTING")),
@@ -92,12 +97,14 @@ def test_dawn_flats_and_darks_after_the_sequence(pipeline: Pipeline) -> None:
 
 
 def test_flat_panel_connecting_at_dusk_is_not_flats(pipeline: Pipeline) -> None:
+    """Test that a flat panel connecting and opening at dusk starts neither flats nor a session."""
     pipeline.ingest_frames(frames((0, event("FLAT-CONNECTED")), (1, event("FLAT-COVER-OPENED"))))
     assert pipeline.state == SessionState.IDLE
     assert pipeline.current_session() is None
 
 
 def test_nonsense_transitions_are_counted_not_raised(pipeline: Pipeline) -> None:
+    """Test that out-of-place events and a non-boolean IsSafe are counted as anomalies."""
     pipeline.ingest_frames(
         frames(
             (0, event("SEQUENCE-FINISHED")),

@@ -31,17 +31,19 @@ DELAY = timedelta(milliseconds=50)
 
 
 def open_pipeline(path: Path, night: Night) -> Pipeline:
+    """Open a pipeline on a new store at `path`, in the night's time zone."""
     return Pipeline(Store(path), PipelineOptions("rig1", ZoneInfo(night.spec.tz)))
 
 
 def live(pipeline: Pipeline, events: Sequence[SimEvent]) -> None:
+    """Ingest `events` as live socket frames in batches of 50, received 50 ms late."""
     for start in range(0, len(events), 50):  # live-sized batches
         chunk = events[start : start + 50]
         pipeline.ingest_frames([(socket_text(e), e.time + DELAY) for e in chunk])
 
 
 def backfill(pipeline: Pipeline, events: Sequence[SimEvent]) -> None:
-    """What the plugin serves after a (re)connect: the history of the current NINA process."""
+    """Ingest `events` as the plugin serves them after a (re)connect: the NINA process's history."""
     history = [to_rest(history_item(e)) for e in events]
     images = [to_rest(image_record(e)) for e in events if e.name == "IMAGE-SAVE"]
     pipeline.ingest_history({"Response": history, "Success": True, "Type": "API"},
@@ -49,11 +51,13 @@ def backfill(pipeline: Pipeline, events: Sequence[SimEvent]) -> None:
 
 
 def epochs(night: Night) -> Iterator[list[SimEvent]]:
+    """Yield the night's events split by NINA process (epoch), in order."""
     for epoch in sorted({e.epoch for e in night.events}):
         yield [e for e in night.events if e.epoch == epoch]
 
 
 def assert_matches_truth(pipeline: Pipeline, night: Night) -> None:
+    """Assert that the store holds one session whose counts equal the night's truth."""
     sessions = pipeline.store.sessions(newest_first=False)
     assert len(sessions) == 1
     session, truth = sessions[0], night.truth
@@ -74,6 +78,7 @@ def assert_matches_truth(pipeline: Pipeline, night: Night) -> None:
 
 
 def stored_result(pipeline: Pipeline) -> Any:
+    """Return what the store and pipeline hold: sessions, state and event count."""
     return (
         pipeline.store.sessions(newest_first=False),
         pipeline.state,
@@ -83,6 +88,7 @@ def stored_result(pipeline: Pipeline) -> Any:
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_live_night_matches_truth(preset: str, tmp_path: Path) -> None:
+    """Test that each preset night, fed live, gives exactly the generator's counts."""
     night = generate_night(PRESETS[preset])
     pipeline = open_pipeline(tmp_path / "live.db", night)
     live(pipeline, night.events)
@@ -91,6 +97,7 @@ def test_live_night_matches_truth(preset: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("preset", ["full", "simple", "calibration_only"])
 def test_backfilled_night_matches_truth(preset: str, tmp_path: Path) -> None:
+    """Test that a night backfilled from each NINA process's history gives the true counts."""
     night = generate_night(PRESETS[preset])
     pipeline = open_pipeline(tmp_path / "history.db", night)
     for events in epochs(night):  # NINA restarts: each process has its own history
@@ -99,6 +106,7 @@ def test_backfilled_night_matches_truth(preset: str, tmp_path: Path) -> None:
 
 
 def test_full_night_states(tmp_path: Path) -> None:
+    """Test the full night's states with their causes, and the one sequence restart anomaly."""
     night = generate_night(PRESETS["full"])
     pipeline = open_pipeline(tmp_path / "states.db", night)
     live(pipeline, night.events)
@@ -121,6 +129,7 @@ def test_full_night_states(tmp_path: Path) -> None:
 
 
 def test_disconnect_gap_is_closed_by_backfill_exactly(tmp_path: Path) -> None:
+    """Test that backfill fills a disconnect gap and a restart exactly, overlaps as duplicates."""
     night = generate_night(PRESETS["full"])
     first, second = list(epochs(night))
     pipeline = open_pipeline(tmp_path / "gap.db", night)
@@ -135,6 +144,7 @@ def test_disconnect_gap_is_closed_by_backfill_exactly(tmp_path: Path) -> None:
 
 
 def test_a_week_gives_one_session_per_night(tmp_path: Path) -> None:
+    """Test that a week gives seven sessions with the right frames, all but the last closed."""
     nights = generate_week(date(2026, 11, 20), nights=7, seed=7)
     pipeline = open_pipeline(tmp_path / "week.db", nights[0])
     for night in nights:
@@ -151,10 +161,12 @@ def _deliveries(night: Night, seed: int, copies: int) -> list[tuple[str, Any]]:
     rng = random.Random(seed)
     out = []
     for event in night.events:
-        received = event.time + DELAY
-        out.append((socket_text(event), received))
-        for _ in range(rng.randrange(copies + 1)):
-            out.append((socket_text(event), received + timedelta(seconds=rng.uniform(0, 0.9))))
+        text, received = socket_text(event), event.time + DELAY
+        out.append((text, received))
+        out.extend(
+            (text, received + timedelta(seconds=rng.uniform(0, 0.9)))
+            for _ in range(rng.randrange(copies + 1))
+        )
     out.sort(key=lambda item: item[1])
     return out
 
@@ -166,6 +178,7 @@ def _deliveries(night: Night, seed: int, copies: int) -> list[tuple[str, Any]]:
 def test_any_duplication_or_redelivery_gives_identical_results(
     seed: int, copies: int, backfill_share: float, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Test that random re-deliveries and a partial backfill store the same as one clean pass."""
     night = generate_night(PRESETS["simple"])
     folder = tmp_path_factory.mktemp("prop")
     reference = open_pipeline(folder / "once.db", night)

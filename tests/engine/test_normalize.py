@@ -37,6 +37,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
     ],
 )
 def test_times_become_utc(text: str, expected: datetime) -> None:
+    """Test that NINA times become UTC, offset-less ones read in NINA's zone with summer time."""
     assert parse_nina_time(text, BERLIN) == expected
 
 
@@ -45,10 +46,12 @@ def test_times_become_utc(text: str, expected: datetime) -> None:
     [('Tot: 0.62 (0.55")', 0.55), ("", None), ('Tot: 1,20 (0,98")', 0.98), ("n/a", None)],
 )
 def test_rms_text(text: str, arcsec: float | None) -> None:
+    """Test that the total RMS in arcsec is read from RmsText, comma decimals too, else None."""
     assert parse_rms_arcsec(text) == arcsec
 
 
 def test_sparse_frame_takes_target_and_filter_from_earlier_events() -> None:
+    """Test that a bare IMAGE-SAVE gets target, filter and type from context, marked inferred."""
     normalizer = Normalizer(BERLIN)
     for message in (
         event("TS-TARGETSTART", TargetName="NGC 7000", ProjectName="North America"),
@@ -65,16 +68,19 @@ def test_sparse_frame_takes_target_and_filter_from_earlier_events() -> None:
 
 
 def test_frame_with_own_context_infers_nothing() -> None:
+    """Test that a complete IMAGE-SAVE infers nothing and reads its guiding RMS in arcsec."""
     result = Normalizer(BERLIN).normalize(parse_socket_frame(json.dumps(image(5)), T0), Source.LIVE)
     assert result.frame is not None and result.frame.inferred == ()
     assert result.frame.guiding_rms == 0.6
 
 
 def _history(*names_times: tuple[str, str]) -> list[WireEvent]:
+    """Build history events from (name, time) pairs."""
     return [WireEvent(name, {}, time, None) for name, time in names_times]
 
 
 def test_history_frames_pair_by_order_when_counts_match() -> None:
+    """Test that image records pair with IMAGE-SAVE events in order when the counts match."""
     events = _history(("SEQUENCE-STARTING", "2026-11-24T19:00:00+01:00"),
                       ("IMAGE-SAVE", "2026-11-24T19:05:02+01:00"),
                       ("IMAGE-SAVE", "2026-11-24T19:10:04+01:00"))  # fmt: skip
@@ -85,6 +91,7 @@ def test_history_frames_pair_by_order_when_counts_match() -> None:
 
 
 def test_history_frames_pair_by_time_when_a_record_is_missing() -> None:
+    """Test that with one image record missing, the others pair with their events by time."""
     events = _history(("IMAGE-SAVE", "2026-11-24T19:05:02+01:00"),
                       ("IMAGE-SAVE", "2026-11-24T19:10:04+01:00"),
                       ("IMAGE-SAVE", "2026-11-24T19:15:06+01:00"))  # fmt: skip

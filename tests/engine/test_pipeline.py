@@ -15,6 +15,7 @@ from tests.engine.frames import at, envelope, event, frames, image
 
 
 def stored(db_path: Path) -> tuple[int, list[str]]:
+    """Return the stored event count and session summaries, read from the file directly."""
     with sqlite3.connect(db_path) as db:
         events = db.execute("SELECT COUNT(*) FROM session_events").fetchone()[0]
         sessions = [row[0] for row in db.execute("SELECT summary FROM sessions ORDER BY id")]
@@ -22,6 +23,7 @@ def stored(db_path: Path) -> tuple[int, list[str]]:
 
 
 def night() -> list[tuple[str, object]]:
+    """Return a short night: start, two Ha frames with a dither, an OIII frame, finish."""
     return frames(
         (0, event("SEQUENCE-STARTING")),
         (5, image(0, filter_name="Ha")),
@@ -33,6 +35,7 @@ def night() -> list[tuple[str, object]]:
 
 
 def test_same_event_twice_within_the_window_collapses(pipeline: Pipeline, db_path: Path) -> None:
+    """Test that identical events in the dedup window collapse, but not different or later ones."""
     msg = event("GUIDER-DITHER")
     result = pipeline.ingest_frames(
         [(json.dumps(msg), at(1)), (json.dumps(msg), at(1) + timedelta(milliseconds=900))]
@@ -49,6 +52,7 @@ def test_same_event_twice_within_the_window_collapses(pipeline: Pipeline, db_pat
 
 
 def test_a_frame_redelivered_much_later_is_still_one_frame(pipeline: Pipeline) -> None:
+    """Test that an IMAGE-SAVE with the same capture time a minute later is a duplicate."""
     pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING")), (5, image(0))))
     # Same IMAGE-SAVE (same capture time) seen again a minute later: exact identity wins.
     result = pipeline.ingest_frames(frames((6, image(0))))
@@ -58,6 +62,7 @@ def test_a_frame_redelivered_much_later_is_still_one_frame(pipeline: Pipeline) -
 
 
 def test_replaying_a_night_twice_changes_nothing(pipeline: Pipeline, db_path: Path) -> None:
+    """Test that ingesting the same night again applies nothing and leaves the file unchanged."""
     pipeline.ingest_frames(night())
     before = stored(db_path)
     result = pipeline.ingest_frames(night())
@@ -66,6 +71,7 @@ def test_replaying_a_night_twice_changes_nothing(pipeline: Pipeline, db_path: Pa
 
 
 def test_live_events_and_their_history_twins_collapse(pipeline: Pipeline, db_path: Path) -> None:
+    """Test that history overlapping live events only adds the frame taken while disconnected."""
     pipeline.ingest_frames(night()[:3])  # live: start, first frame, dither
     history = [
         {"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:00:00.2+01:00"},
@@ -83,6 +89,7 @@ def test_live_events_and_their_history_twins_collapse(pipeline: Pipeline, db_pat
 
 
 def test_late_events_give_the_same_result_as_in_order(tmp_path: Path) -> None:
+    """Test that out-of-order live delivery ends in the same session, state and summaries."""
     ordered = night()
     shuffled = [ordered[i] for i in (0, 2, 1, 5, 3, 4)]
     results = []
@@ -97,6 +104,7 @@ def test_late_events_give_the_same_result_as_in_order(tmp_path: Path) -> None:
 
 
 def test_state_and_open_session_survive_a_restart(db_path: Path) -> None:
+    """Test that the state and the open session are reloaded from the file after a restart."""
     store = Store(db_path)
     Pipeline(store, OPTIONS).ingest_frames(night()[:4])
     store.close()
@@ -113,6 +121,7 @@ def test_state_and_open_session_survive_a_restart(db_path: Path) -> None:
 
 
 def test_idle_gap_closes_the_session_and_next_night_opens_another(pipeline: Pipeline) -> None:
+    """Test that the next night closes the idle session at its last event and opens a new one."""
     pipeline.ingest_frames(night())
     first = pipeline.current_session()
     assert first is not None
@@ -124,6 +133,7 @@ def test_idle_gap_closes_the_session_and_next_night_opens_another(pipeline: Pipe
 
 
 def test_calibration_next_morning_stays_with_the_night(pipeline: Pipeline) -> None:
+    """Test that a dark within the idle gap after the sequence joins the night's session."""
     pipeline.ingest_frames(night())
     pipeline.ingest_frames(frames((60, image(59, image_type="DARK", filter_name=None))))
     session = pipeline.current_session()
@@ -131,6 +141,7 @@ def test_calibration_next_morning_stays_with_the_night(pipeline: Pipeline) -> No
 
 
 def test_live_clock_closes_an_idle_session(pipeline: Pipeline, db_path: Path) -> None:
+    """Test that close_if_idle closes only after the idle gap, ending at the last event."""
     pipeline.ingest_frames(night())
     assert pipeline.close_if_idle(at(60)) is None
     closed = pipeline.close_if_idle(at(16 + 121))
@@ -139,6 +150,7 @@ def test_live_clock_closes_an_idle_session(pipeline: Pipeline, db_path: Path) ->
 
 
 def test_bad_frames_are_counted_and_the_stream_goes_on(pipeline: Pipeline) -> None:
+    """Test that bad frames are counted by reason while the good frame in the batch is applied."""
     good = frames((0, event("SEQUENCE-STARTING")))[0]
     result = pipeline.ingest_frames(
         [("{nope", at(0)), ("x" * 2_000_000, at(0)), good, ('{"Response": 1}', at(0))]
@@ -150,6 +162,7 @@ def test_bad_frames_are_counted_and_the_stream_goes_on(pipeline: Pipeline) -> No
 def test_history_from_a_skewed_nina_clock_still_collapses_with_live(
     pipeline: Pipeline,
 ) -> None:
+    """Test that history from a NINA clock 7 s fast collapses with live and is put on our clock."""
     # Live: stamped by our clock. NINA's clock runs 7 s ahead, so its history is 7 s late.
     pipeline.ingest_frames(night()[:3])
     history = [

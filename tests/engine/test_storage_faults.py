@@ -19,11 +19,13 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def feed(pipeline: Pipeline, events: list[object]) -> None:
+    """Ingest each simulated event as its own live batch, so faults hit mid-night."""
     for ev in events:  # one live batch per frame, so faults hit mid-night
         pipeline.ingest_frames([(socket_text(ev), ev.time)])  # type: ignore[attr-defined]
 
 
 def test_locked_database_keeps_events_in_memory_until_it_frees(db_path: Path) -> None:
+    """Test that events wait in memory while another process locks the file, then all land."""
     night = preset_night("simple")
     pipeline = Pipeline(
         Store(db_path, busy_timeout=0.05), PipelineOptions("rig1", ZoneInfo(night.spec.tz))
@@ -45,17 +47,20 @@ def test_locked_database_keeps_events_in_memory_until_it_frees(db_path: Path) ->
 
 
 def test_full_disk_retries_and_duplicates_nothing(db_path: Path) -> None:
+    """Test that frames wait in memory on a full disk, stay deduplicated, and land on retry."""
     store = Store(db_path)
     pipeline = Pipeline(store, OPTIONS)
     pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING"))))
-    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
+    # max_page_count binds only the connection that sets it: fill the store's own.
+    db = store._db  # noqa: SLF001
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
     many = [(i + 1.0, image(float(i), extra_padding="x" * 3000)) for i in range(20)]
     pipeline.ingest_frames(frames(*many))
     assert pipeline.storage_error is not None and "full" in pipeline.storage_error
     # The same frames arrive again while they wait in memory: still one each.
     assert pipeline.ingest_frames(frames(*many)).duplicates == 20
-    store._db.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    db.execute("PRAGMA max_page_count = 1073741823")  # space freed
     assert pipeline.retry_pending()
     assert store.sessions()[0]["frames"]["total"] == 20
     assert store.counts()["events"] == 21
@@ -63,6 +68,7 @@ def test_full_disk_retries_and_duplicates_nothing(db_path: Path) -> None:
 
 
 def test_corrupt_file_is_moved_aside_and_a_fresh_one_made(db_path: Path) -> None:
+    """Test that a corrupt file is kept under a timestamped name and a fresh store is opened."""
     db_path.write_bytes(b"not a database at all" * 200)
     store, aside = Store.open_or_recover(db_path, now=NOW)
     assert aside is not None and aside.name == "nina.db.corrupt-20261125T120000Z"
@@ -72,6 +78,7 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_one_made(db_path: Path) -> None
 
 
 def test_a_newer_schema_is_not_moved_aside(db_path: Path) -> None:
+    """Test that open_or_recover raises on a newer schema and leaves the file in place."""
     Store(db_path).close()
     with sqlite3.connect(db_path) as db:
         db.execute("UPDATE schema_version SET version = 99")

@@ -15,6 +15,7 @@ from tests.engine.frames import event, frames, image
 
 
 def test_new_file_has_the_schema_and_wal(db_path: Path) -> None:
+    """Test that a new file gets the tables, indexes, current schema version and WAL mode."""
     Store(db_path).close()
     with sqlite3.connect(db_path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
@@ -25,6 +26,7 @@ def test_new_file_has_the_schema_and_wal(db_path: Path) -> None:
 
 
 def test_an_empty_older_database_is_migrated_forward(db_path: Path) -> None:
+    """Test that an empty database at schema version 0 is migrated to the current version."""
     with sqlite3.connect(db_path) as db:
         db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         db.execute("INSERT INTO schema_version VALUES (0)")
@@ -34,6 +36,7 @@ def test_an_empty_older_database_is_migrated_forward(db_path: Path) -> None:
 
 
 def test_a_newer_schema_is_refused_not_damaged(db_path: Path) -> None:
+    """Test that opening a file with a newer schema version raises StoreError saying so."""
     Store(db_path).close()
     with sqlite3.connect(db_path) as db:
         db.execute("UPDATE schema_version SET version = 99")
@@ -42,12 +45,14 @@ def test_a_newer_schema_is_refused_not_damaged(db_path: Path) -> None:
 
 
 def test_a_corrupt_file_raises_store_error(db_path: Path) -> None:
+    """Test that opening a file that is not an SQLite database raises StoreError."""
     db_path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
         Store(db_path)
 
 
 def test_updated_at_trigger_moves_on_update(db_path: Path) -> None:
+    """Test that updating a session moves its updated_at and keeps its created_at."""
     store = Store(db_path)
     pipeline = Pipeline(store, OPTIONS)
     pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING"))))
@@ -61,6 +66,7 @@ def test_updated_at_trigger_moves_on_update(db_path: Path) -> None:
 
 
 def test_event_data_is_stored_in_full(db_path: Path) -> None:
+    """Test that an event's data is read back from the store unchanged."""
     store = Store(db_path)
     Pipeline(store, OPTIONS).ingest_frames(frames((0, event("SAFETY-CHANGED", IsSafe=False))))
     assert store.recent_events(1)[0].data == {"IsSafe": False}
@@ -68,6 +74,7 @@ def test_event_data_is_stored_in_full(db_path: Path) -> None:
 
 
 def test_prune_drops_old_closed_sessions_and_keeps_counts_right(db_path: Path) -> None:
+    """Test that prune deletes the old closed night with its events; counts and totals follow."""
     store = Store(db_path)
     pipeline = Pipeline(store, OPTIONS)
     pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING")), (5, image(0)),

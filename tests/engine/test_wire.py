@@ -17,6 +17,7 @@ from tests.engine.frames import T0, envelope, event
 
 
 def test_plain_event_keeps_its_name_and_data() -> None:
+    """Test that an event frame parses into its name, data and receive time."""
     wire = parse_socket_frame(json.dumps(event("SAFETY-CHANGED", IsSafe=False)), T0)
     assert (wire.name, dict(wire.data), wire.received_at) == (
         "SAFETY-CHANGED",
@@ -26,16 +27,19 @@ def test_plain_event_keeps_its_name_and_data() -> None:
 
 
 def test_unknown_event_is_kept_not_dropped() -> None:
+    """Test that an event name the engine does not know is parsed, not dropped."""
     assert parse_socket_frame(json.dumps(event("SOMETHING-NEW", X=1)), T0).name == "SOMETHING-NEW"
 
 
 def test_string_response_is_a_generic_message() -> None:
+    """Test that a bare string response becomes a generic message event carrying the text."""
     wire = parse_socket_frame(json.dumps(envelope("CAMERA-INFO-UPDATED")), T0)
     assert wire.name == MESSAGE_EVENT
     assert wire.data == {"Message": "CAMERA-INFO-UPDATED"}
 
 
 def test_bare_nan_token_from_newtonsoft_is_accepted() -> None:
+    """Test that a bare NaN token, as Newtonsoft writes it, does not reject the frame."""
     raw = '{"Response":{"Event":"IMAGE-SAVE","ImageStatistics":{"Temperature":NaN}},"Success":true}'
     assert parse_socket_frame(raw, T0).name == "IMAGE-SAVE"
 
@@ -53,12 +57,14 @@ def test_bare_nan_token_from_newtonsoft_is_accepted() -> None:
     ],
 )
 def test_bad_frames_raise_one_error_type_with_a_reason(raw: str, reason: str) -> None:
+    """Test that each kind of bad frame raises FrameError with its own reason."""
     with pytest.raises(FrameError) as caught:
         parse_socket_frame(raw, T0)
     assert caught.value.reason == reason
 
 
 def test_history_skips_and_counts_bad_items() -> None:
+    """Test that event history keeps good items and counts timeless, nameless and junk ones."""
     payload = envelope(
         [{"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:00:00+01:00"},
          {"Event": "IMAGE-SAVE"}, "junk", {"Time": "2026-11-24T19:00:00+01:00"}]
@@ -69,6 +75,7 @@ def test_history_skips_and_counts_bad_items() -> None:
 
 
 def test_image_history_reads_strings_nan_and_missing_keys() -> None:
+    """Test that image records map 'NaN' and missing keys to None and reject non-dict items."""
     records, rejected = parse_image_history(
         [{"ExposureTime": "NaN", "ImageType": "flat", "Temperature": "NaN", "Stars": 12.0}, 7]
     )

@@ -69,6 +69,7 @@ async def add_entry(
 
 
 def engine_of(entry: MockConfigEntry) -> NinaEngine:
+    """Return the NINA engine of a loaded entry."""
     engine: NinaEngine = entry.runtime_data.engine
     return engine
 
@@ -123,10 +124,14 @@ async def play(
 
 
 def burst_night(frames_per_filter: int = 600) -> list[SimEvent]:
-    """A night of well over 2000 events (each exposure sends IMAGE-SAVE and IMAGE-PREPARED)."""
+    """Return a night of well over 2000 events.
+
+    Each exposure sends IMAGE-SAVE and IMAGE-PREPARED.
+    """
     spec = replace(PRESETS["simple"], lights_per_filter=frames_per_filter)
     return generate_night(spec).events
 
 
 def now_event(name: str, **data: Any) -> SimEvent:
+    """Return a simulator event `name` with `data`, stamped now (Berlin time)."""
     return SimEvent(datetime.now(BERLIN), name, data)

@@ -43,7 +43,7 @@ async def setup_entry(
 
 @pytest.fixture
 async def html_server(socket_enabled: None) -> AsyncIterator[int]:
-    """A web server on 127.0.0.1 that answers HTML everywhere (not the plugin)."""
+    """Run a web server on 127.0.0.1 that answers HTML everywhere (not the plugin)."""
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(text="<html><body>router login</body></html>", content_type="text/html")
@@ -54,16 +54,14 @@ async def html_server(socket_enabled: None) -> AsyncIterator[int]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server = site._server
-    assert server is not None
-    port: int = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port: int = runner.addresses[0][1]
     yield port
     await runner.cleanup()
 
 
 @pytest.fixture
 def free_port(socket_enabled: None) -> Iterator[int]:
-    """A port on 127.0.0.1 where nothing listens."""
+    """Return a port on 127.0.0.1 where nothing listens."""
     import socket
 
     with socket.socket() as probe:

@@ -1,6 +1,8 @@
-"""Fixtures every run in Home Assistant's test harness needs: our integration enabled, a
-private config dir, fast reconnects and a NINA simulator. Shared by tests/integration and the
-HA-level latency benchmark."""
+"""Fixtures every run in Home Assistant's test harness needs.
+
+Our integration enabled, a private config dir, fast reconnects and a NINA simulator. Shared by
+tests/integration and the HA-level latency benchmark.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def sim(socket_enabled: None) -> AsyncIterator[NinaSimulator]:
-    """A running NINA simulator on 127.0.0.1 (random port)."""
+    """Run a NINA simulator on 127.0.0.1 (random port)."""
     server = NinaSimulator(host="127.0.0.1", port=0)
     await server.start()
     yield server

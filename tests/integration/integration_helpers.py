@@ -40,6 +40,7 @@ async def wait_for(check: Callable[[], bool], what: str = "condition") -> None:
 
 
 def entry_data(port: int, name: str | None = "Rig 1", instance: str = "rig_1") -> dict[str, Any]:
+    """Return the config entry data the flow creates for a NINA on 127.0.0.1."""
     data: dict[str, Any] = {
         CONF_HOST: "127.0.0.1",
         CONF_PORT: port,
@@ -53,8 +54,11 @@ def entry_data(port: int, name: str | None = "Rig 1", instance: str = "rig_1") -
 
 
 def make_entry(hass: HomeAssistant, port: int, **kwargs: Any) -> MockConfigEntry:
-    """A config entry as the flow creates it; the dedup window is 0 because the simulator
-    plays a night in milliseconds (identical plain events would merge within 1 s)."""
+    """Add a config entry as the flow creates it.
+
+    The dedup window is 0 because the simulator plays a night in milliseconds (identical plain
+    events would merge within 1 s).
+    """
     data = entry_data(port, **kwargs)
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -68,6 +72,7 @@ def make_entry(hass: HomeAssistant, port: int, **kwargs: Any) -> MockConfigEntry
 
 
 def coordinator_of(entry: MockConfigEntry) -> NinaSessionCoordinator:
+    """Return the coordinator of a loaded entry."""
     coordinator = entry.runtime_data
     assert isinstance(coordinator, NinaSessionCoordinator)
     return coordinator
@@ -78,7 +83,7 @@ async def wait_connected(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     coordinator = coordinator_of(entry)
     await wait_for(lambda: coordinator.engine.health.connected, "the engine to connect")
     # The engine sets `connected` without telling subscribers; the health watch picks it up.
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     await hass.async_block_till_done()
     assert coordinator.data.health.connected
 

@@ -45,6 +45,7 @@ EQUIPMENT = "session_end_equipment_off.yaml"
 
 
 def test_the_three_blueprints_are_there() -> None:
+    """Test that the three shipped blueprints are in the blueprint folder."""
     assert {NOTIFY, ALERT, EQUIPMENT} <= set(BLUEPRINTS)
 
 
@@ -76,6 +77,7 @@ def test_blueprint_schema(name: str) -> None:
 async def loaded_entry(
     hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
 ) -> AsyncIterator[MockConfigEntry]:
+    """Load one entry against the simulator and wait until it is connected."""
     async with entry_loaded(hass, setup_entry) as entry:
         yield entry
 
@@ -84,7 +86,7 @@ async def loaded_entry(
 async def blueprints_installed(
     hass: HomeAssistant, config_dir: Path, loaded_entry: MockConfigEntry
 ) -> AsyncIterator[Path]:
-    """The blueprints where HA looks for them: <config>/blueprints/automation/nina_session.
+    """Install the blueprints where HA looks for them: <config>/blueprints/automation/nina_session.
 
     At the end, runs still waiting (a pause alert waits for minutes) are stopped, before the
     entry unloads and the harness waits for every task.
@@ -104,12 +106,14 @@ async def blueprints_installed(
 
 
 def device_id_of(hass: HomeAssistant) -> str:
+    """Return the device ID of the `rig_1` NINA device."""
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
     assert device is not None
     return device.id
 
 
 def use_blueprint(name: str, alias: str, **inputs: Any) -> dict[str, Any]:
+    """Return an automation config `alias` that uses blueprint `name` with `inputs`."""
     return {
         "id": alias,
         "alias": alias,
@@ -118,6 +122,7 @@ def use_blueprint(name: str, alias: str, **inputs: Any) -> dict[str, Any]:
 
 
 async def setup_automations(hass: HomeAssistant, *configs: dict[str, Any]) -> None:
+    """Set up automations from `configs`; assert each one loaded and is on."""
     assert await async_setup_component(hass, automation.DOMAIN, {automation.DOMAIN: list(configs)})
     await hass.async_block_till_done()
     for config in configs:
@@ -127,13 +132,13 @@ async def setup_automations(hass: HomeAssistant, *configs: dict[str, Any]) -> No
 
 
 async def tick_idle_clock(engine: NinaEngine) -> None:
-    """What the engine's idle clock does two idle gaps from now: the session closes."""
+    """Do what the engine's idle clock does two idle gaps from now: close the session."""
     pipeline = engine.pipeline
     assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap
-    closed = await engine._run(pipeline.close_if_idle, later)
+    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
+    closed = await engine._run(pipeline.close_if_idle, later)  # noqa: SLF001
     assert closed is not None
-    engine._broadcast(EngineUpdate("tick"))
+    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
 
 
 @pytest.mark.usefixtures("blueprints_installed")
@@ -159,6 +164,7 @@ async def tick_idle_clock(engine: NinaEngine) -> None:
 async def test_automation_from_blueprint_validates(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, name: str, inputs: dict[str, Any]
 ) -> None:
+    """Test that automations from the blueprints validate and use only our device triggers."""
     config = use_blueprint(name, "check", nina_device=device_id_of(hass), **inputs)
     validated = await async_validate_config_item(hass, "check", config)
     assert validated is not None
@@ -178,6 +184,7 @@ async def test_automation_from_blueprint_validates(
 async def test_missing_device_input_is_refused(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that an automation from a blueprint without the `nina_device` input is refused."""
     config = use_blueprint(NOTIFY, "broken")
     with pytest.raises(Exception, match="nina_device"):
         await async_validate_config_item(hass, "broken", config)
@@ -251,6 +258,7 @@ async def test_summary_when_session_closes(
 async def test_alert_when_guiding_lost(
     hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the alert blueprint notifies once when guiding is lost past the grace period."""
     alerts = async_mock_service(hass, "notify", "notify")
     await setup_automations(
         hass, use_blueprint(ALERT, "alert", nina_device=device_id_of(hass), pause_minutes=30)
@@ -317,6 +325,7 @@ async def test_alert_only_for_a_long_pause(
 async def test_roof_and_heaters_off_when_sequence_finishes(
     hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the equipment blueprint closes the roof and turns heaters off at sequence end."""
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(
         hass, "input_boolean", {"input_boolean": {"dew_heater": {"initial": True}}}

@@ -47,10 +47,12 @@ async def mock_setup(hass: HomeAssistant) -> AsyncIterator[AsyncMock]:
 
 
 def user_input(port: int, host: str = "127.0.0.1", **extra: Any) -> dict[str, Any]:
+    """Return the user step's input for `host` and `port`, without TLS."""
     return {CONF_HOST: host, CONF_PORT: port, CONF_TLS: False, CONF_VERIFY_TLS: True, **extra}
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
+    """Start a user flow; check it shows the empty user form; return its ID."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
@@ -71,6 +73,7 @@ async def start_user_flow(hass: HomeAssistant) -> str:
     ],
 )
 def test_unique_id_is_normalized(host: str, port: int, expected: str) -> None:
+    """Test that the unique ID is host:port with the host normalized (case, dots, IPv6)."""
     assert instance_unique_id(host, port) == expected
 
 
@@ -78,6 +81,7 @@ def test_unique_id_is_normalized(host: str, port: int, expected: str) -> None:
 async def test_user_creates_entry(
     hass: HomeAssistant, sim: NinaSimulator, mock_setup: AsyncMock
 ) -> None:
+    """Test that the user step creates an entry titled by host and port when no name is given."""
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(sim.port, name=""))
     await hass.async_block_till_done()
@@ -97,6 +101,7 @@ async def test_user_creates_entry(
 async def test_user_with_name_and_instance_ids_stay_unique(
     hass: HomeAssistant, sim: NinaSimulator, mock_setup: AsyncMock
 ) -> None:
+    """Test that the name titles the entry, input is stripped and the instance ID stays unique."""
     MockConfigEntry(
         domain=DOMAIN, data={CONF_INSTANCE: "rig_1"}, unique_id="other:1888"
     ).add_to_hass(hass)
@@ -112,6 +117,7 @@ async def test_user_with_name_and_instance_ids_stay_unique(
 
 
 async def test_cannot_connect_then_recovers(hass: HomeAssistant, sim: NinaSimulator) -> None:
+    """Test that NINA offline shows cannot_connect and the same flow succeeds once it is back."""
     await sim.set_offline(True)
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(sim.port))
@@ -124,12 +130,14 @@ async def test_cannot_connect_then_recovers(hass: HomeAssistant, sim: NinaSimula
 
 
 async def test_unreachable_port(hass: HomeAssistant, free_port: int) -> None:
+    """Test that a port where nothing listens shows cannot_connect."""
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(free_port))
     assert result["errors"] == {"base": "cannot_connect"}
 
 
 async def test_not_nina(hass: HomeAssistant, html_server: int) -> None:
+    """Test that a server answering HTML instead of the plugin shows not_nina."""
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(html_server))
     assert result["errors"] == {"base": "not_nina"}
@@ -137,12 +145,14 @@ async def test_not_nina(hass: HomeAssistant, html_server: int) -> None:
 
 @pytest.mark.parametrize("host", ["http://nina.local", "nina.local/v2", "nina.local:1888", " "])
 async def test_invalid_host(hass: HomeAssistant, host: str) -> None:
+    """Test that a host with a scheme, a path, a port or only whitespace shows invalid_host."""
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(1888, host=host))
     assert result["errors"] == {"base": "invalid_host"}
 
 
 async def test_unsupported_version(hass: HomeAssistant, sim: NinaSimulator) -> None:
+    """Test that a plugin older than the minimum version shows unsupported_version."""
     sim.set_plugin_version("1.0.5.0")
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, user_input(sim.port))
@@ -150,6 +160,7 @@ async def test_unsupported_version(hass: HomeAssistant, sim: NinaSimulator) -> N
 
 
 async def test_unexpected_error(hass: HomeAssistant) -> None:
+    """Test that an unexpected exception while probing shows unknown."""
     flow_id = await start_user_flow(hass)
     with patch(
         "custom_components.nina_session.config_flow.NinaClient.version",
@@ -160,6 +171,7 @@ async def test_unexpected_error(hass: HomeAssistant) -> None:
 
 
 async def test_already_configured(hass: HomeAssistant, sim: NinaSimulator) -> None:
+    """Test that the user flow aborts for a host and port that are already configured."""
     make_entry(hass, sim.port)
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -171,6 +183,7 @@ async def test_already_configured(hass: HomeAssistant, sim: NinaSimulator) -> No
 
 # -- reconfigure ------------------------------------------------------------------------
 async def test_reconfigure(hass: HomeAssistant, sim: NinaSimulator, mock_setup: AsyncMock) -> None:
+    """Test that reconfigure retries on cannot_connect, then updates port and name, not instance."""
     entry = make_entry(hass, 1)  # an old, wrong port
     result = await entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
@@ -199,6 +212,7 @@ async def test_reconfigure(hass: HomeAssistant, sim: NinaSimulator, mock_setup: 
 async def test_reconfigure_to_another_entrys_instance(
     hass: HomeAssistant, sim: NinaSimulator
 ) -> None:
+    """Test that reconfiguring to the address of another entry aborts and changes nothing."""
     make_entry(hass, sim.port, name="Other", instance="other")
     entry = make_entry(hass, 1)
     result = await entry.start_reconfigure_flow(hass)
@@ -212,6 +226,7 @@ async def test_reconfigure_to_another_entrys_instance(
 async def test_options_reload_the_entry(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: Any
 ) -> None:
+    """Test that saving options reloads the entry with a new engine configured from them."""
     entry = await setup_entry()
     engine_before = coordinator_of(entry).engine
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -245,6 +260,7 @@ async def test_options_reload_the_entry(
 async def test_options_defaults_and_bad_timezone(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: Any
 ) -> None:
+    """Test the options form's defaults and that an unknown time zone is refused."""
     entry = await setup_entry()
     result = await hass.config_entries.options.async_init(entry.entry_id)
     schema = result["data_schema"]

@@ -7,14 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from api_helpers import (
-    engine_of,
-    entry_loaded,
-    now_event,
-    play,
-    sync_engine,
-    wait_until,
-)
+from api_helpers import engine_of, entry_loaded, now_event, play, sync_engine, wait_until
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall
@@ -54,12 +47,14 @@ async def loaded_entry(
 
 
 def device_id_of(hass: HomeAssistant, instance: str = "rig_1") -> str:
+    """Return the device ID of NINA instance `instance`."""
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, instance)})
     assert device is not None
     return device.id
 
 
 async def setup_automations(hass: HomeAssistant, device_id: str) -> list[ServiceCall]:
+    """Set up one automation per trigger type on `device_id`; return the calls they make."""
     calls = async_mock_service(hass, "test", "automation")
     assert await async_setup_component(
         hass,
@@ -95,18 +90,19 @@ async def setup_automations(hass: HomeAssistant, device_id: str) -> list[Service
 
 
 async def tick_idle_clock(engine: NinaEngine) -> None:
-    """What the engine's idle clock does, two idle gaps from now (closes the session)."""
+    """Do what the engine's idle clock does two idle gaps from now (close the session)."""
     pipeline = engine.pipeline
     assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap
-    closed = await engine._run(pipeline.close_if_idle, later)
+    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
+    closed = await engine._run(pipeline.close_if_idle, later)  # noqa: SLF001
     assert closed is not None
-    engine._broadcast(EngineUpdate("tick"))
+    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
 
 
 async def test_triggers_listed_for_our_device(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that every trigger type is listed for the NINA device."""
     device_id = device_id_of(hass)
     triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, device_id)
     ours = [t for t in triggers if t["domain"] == DOMAIN]
@@ -119,6 +115,7 @@ async def test_triggers_listed_for_our_device(
 async def test_foreign_device_has_no_triggers(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that another integration's device and an unknown device have no triggers."""
     other = MockConfigEntry(domain="other")
     other.add_to_hass(hass)
     device = dr.async_get(hass).async_get_or_create(
@@ -129,6 +126,7 @@ async def test_foreign_device_has_no_triggers(
 
 
 async def test_invalid_trigger_type(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """Test that an unknown trigger type is refused by validation."""
     config = {"platform": "device", "domain": DOMAIN, "device_id": "x", "type": "nope"}
     with pytest.raises(vol.Invalid):
         await device_trigger.async_validate_trigger_config(hass, config)
@@ -137,6 +135,7 @@ async def test_invalid_trigger_type(hass: HomeAssistant, loaded_entry: MockConfi
 async def test_live_night_fires_every_trigger_type(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a live night fires each trigger type and runs the automation attached to it."""
     engine = engine_of(loaded_entry)
     device_id = device_id_of(hass)
     calls = await setup_automations(hass, device_id)
@@ -205,6 +204,7 @@ async def test_backfilled_history_fires_no_frame_triggers(
 async def test_relay_follows_the_entry(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the trigger relay goes with an unload and automations still fire after a reload."""
     device_id = device_id_of(hass)
     calls = await setup_automations(hass, device_id)
     assert set(hass.data[DATA_RELAYS]) == {loaded_entry.entry_id}

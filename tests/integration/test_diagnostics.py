@@ -25,6 +25,7 @@ async def test_diagnostics_are_redacted(
     sim: NinaSimulator,
     setup_entry: SetupEntry,
 ) -> None:
+    """Test that diagnostics are complete and redact the host everywhere (errors, title)."""
     await sim.play(preset_night("simple").events[:25], speed=0)
     entry = await setup_entry(name=None)  # the default title carries the host
     await wait_connected(hass, entry)

@@ -1,5 +1,8 @@
-"""The event entity's harder cases: a session closed by the idle clock, guiding lost after
-the grace period (and excused when the sequence winds down), errors."""
+"""The event entity's harder cases.
+
+A session closed by the idle clock, guiding lost after the grace period (and excused when the
+sequence winds down), errors.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ def fired(events: list[Event[Any]]) -> list[dict[str, Any]]:
 async def test_guiding_lost_after_grace_and_errors(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that guiding lost fires only after the grace period, and that an error is fired."""
     night = preset_night("simple").events
     stop = [ev.name for ev in night].index("GUIDER-STOP")
     entry = await setup_entry()
@@ -65,6 +69,7 @@ async def test_guiding_lost_after_grace_and_errors(
 async def test_guiding_stop_at_sequence_end_is_not_lost(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that guiding stopping as the sequence finishes does not fire guiding lost."""
     entry = await setup_entry()
     await wait_connected(hass, entry)
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
@@ -77,6 +82,7 @@ async def test_guiding_stop_at_sequence_end_is_not_lost(
 async def test_session_closed_by_the_idle_clock(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that a session closed by the idle clock fires session_ended and resets the frames."""
     entry = await setup_entry()
     await wait_connected(hass, entry)
     await play_live(hass, entry, sim, preset_night("simple").events)
@@ -89,7 +95,7 @@ async def test_session_closed_by_the_idle_clock(
     pipeline = coordinator.engine.pipeline
     assert pipeline is not None
     assert pipeline.tracker.close_if_idle(dt_util.utcnow() + timedelta(hours=3)) is not None
-    coordinator._handle_engine_update(EngineUpdate("tick"))
+    coordinator._handle_engine_update(EngineUpdate("tick"))  # noqa: SLF001
     await hass.async_block_till_done()
 
     ended = fired(changes)

@@ -20,7 +20,7 @@ from custom_components.nina_session.frontend import (
 
 
 def _fake_frontend(hass: HomeAssistant) -> UrlManager:
-    """What the frontend integration sets up for extra modules (its wheel is demo-only)."""
+    """Set up what the frontend integration provides for extra modules (its wheel is demo-only)."""
     manager = UrlManager(Mock(), [])
     hass.data[DATA_EXTRA_MODULE_URL] = manager
     return manager
@@ -29,6 +29,7 @@ def _fake_frontend(hass: HomeAssistant) -> UrlManager:
 async def test_card_and_editor_are_served(
     hass: HomeAssistant, hass_client: ClientSessionGenerator
 ) -> None:
+    """Test that the card and its editor are served as JavaScript defining custom elements."""
     assert await async_setup_component(hass, "http", {})
     await async_register_frontend(hass)
     client = await hass_client()
@@ -44,6 +45,7 @@ async def test_card_and_editor_are_served(
 
 
 async def test_module_added_to_a_loaded_frontend(hass: HomeAssistant) -> None:
+    """Test that the card is added as a versioned extra module when the frontend is loaded."""
     assert await async_setup_component(hass, "http", {})
     manager = _fake_frontend(hass)
     hass.config.components.add("frontend")
@@ -54,6 +56,7 @@ async def test_module_added_to_a_loaded_frontend(hass: HomeAssistant) -> None:
 
 
 async def test_module_added_when_the_frontend_loads_later(hass: HomeAssistant) -> None:
+    """Test that the card is added once when the frontend loads after the integration."""
     assert await async_setup_component(hass, "http", {})
     await async_register_frontend(hass)
     manager = _fake_frontend(hass)
@@ -69,5 +72,6 @@ async def test_module_added_when_the_frontend_loads_later(hass: HomeAssistant) -
 
 
 async def test_without_http_nothing_breaks(hass: HomeAssistant) -> None:
+    """Test that registering the frontend without the http integration does not fail."""
     await async_register_frontend(hass)
     assert DATA_FRONTEND in hass.data

@@ -28,6 +28,7 @@ START = "sensor.rig_1_session_start"
 
 
 def engine_threads() -> list[threading.Thread]:
+    """Return the running database writer threads of all engines."""
     return [t for t in threading.enumerate() if t.name.startswith("nina_session_db")]
 
 
@@ -42,6 +43,7 @@ def test_package_import_does_not_need_home_assistant() -> None:
 async def test_setup_with_nina_down_then_up(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that setup succeeds with NINA down; entities and device follow it coming and going."""
     await sim.set_offline(True)
     entry = await setup_entry()  # succeeds without NINA: history must be served
 
@@ -75,7 +77,7 @@ async def test_setup_with_nina_down_then_up(
     coordinator = coordinator_of(entry)
     await wait_for(lambda: not coordinator.engine.health.connected, "the engine to notice")
     await hass.async_block_till_done()
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     await hass.async_block_till_done()
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
@@ -84,6 +86,7 @@ async def test_setup_with_nina_down_then_up(
 async def test_unload_stops_everything(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry, config_dir: Path
 ) -> None:
+    """Test that unloading stops the engine and keeps the database; removing deletes it."""
     entry = await setup_entry()
     await wait_connected(hass, entry)
     assert engine_threads()
@@ -107,6 +110,7 @@ async def test_unload_stops_everything(
 async def test_home_assistant_stop_closes_the_engine(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that Home Assistant stopping stops the engine's database writer thread."""
     await setup_entry()
     assert engine_threads()
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
@@ -117,6 +121,7 @@ async def test_home_assistant_stop_closes_the_engine(
 async def test_database_unavailable_retries_setup(
     hass: HomeAssistant, sim: NinaSimulator, config_dir: Path
 ) -> None:
+    """Test that setup is retried, with no engine left running, when the database can't open."""
     (config_dir / "nina_session").write_text("a file where the folder should be")
     entry = make_entry(hass, sim.port)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -128,6 +133,7 @@ async def test_database_unavailable_retries_setup(
 async def test_repair_issue_when_nina_keeps_failing(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that a failing connection raises a repair issue that clears once NINA connects."""
     await sim.set_offline(True)
     entry = await setup_entry()
     coordinator = coordinator_of(entry)
@@ -136,7 +142,7 @@ async def test_repair_issue_when_nina_keeps_failing(
 
     # The connection loop flags `failing` after 10 failed attempts in a row.
     coordinator.engine.health.failing = True
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == "nina_unreachable"
@@ -151,6 +157,7 @@ async def test_repair_issue_when_nina_keeps_failing(
 async def test_repair_issue_for_an_old_plugin(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that an unsupported plugin version raises a repair issue that clears on update."""
     sim.set_plugin_version("1.9.0.0")
     entry = await setup_entry()
     await wait_connected(hass, entry)
@@ -166,11 +173,12 @@ async def test_repair_issue_for_an_old_plugin(
     # Updated plugin, seen by the periodic /version probe: the issue clears.
     coordinator = coordinator_of(entry)
     coordinator.engine.health.plugin_version = "2.2.9.0"
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 async def test_two_instances_side_by_side(hass: HomeAssistant, sim: NinaSimulator) -> None:
+    """Test that two entries for two NINA instances get their own devices, states and databases."""
     second = NinaSimulator(host="127.0.0.1", port=0)
     await second.start()
     try:
@@ -203,6 +211,7 @@ async def test_two_instances_side_by_side(hass: HomeAssistant, sim: NinaSimulato
 async def test_damaged_database_is_moved_aside_with_a_repair_issue(
     hass: HomeAssistant, sim: NinaSimulator, config_dir: Path
 ) -> None:
+    """Test that a damaged database is moved aside with a repair issue, and setup goes on."""
     entry = make_entry(hass, sim.port)
     db = config_dir / "nina_session" / f"{entry.entry_id}.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -222,17 +231,18 @@ async def test_damaged_database_is_moved_aside_with_a_repair_issue(
 async def test_repair_issue_while_the_database_refuses_writes(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that a storage error raises a repair issue that clears when writes succeed again."""
     entry = await setup_entry()
     coordinator = coordinator_of(entry)
     pipeline = coordinator.engine.pipeline
     assert pipeline is not None
     issue_id = f"storage_failing_{entry.entry_id}"
     pipeline.storage_error = "OperationalError: database or disk is full"
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert "disk is full" in issue.translation_placeholders["error"]
     pipeline.storage_error = None  # the next write went through
-    coordinator._async_watch_health()
+    coordinator._async_watch_health()  # noqa: SLF001
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

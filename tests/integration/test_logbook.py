@@ -39,11 +39,12 @@ async def loaded_entry(
 # The recorder must come before `hass`: override the harness's autouse fixtures that use it.
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integrations: None) -> None:
-    """Recorder first, then our custom integration."""
+    """Set up the recorder first, then enable our custom integration."""
 
 
 @pytest.fixture(autouse=True)
 def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Put each test's databases in its own temporary config dir, after the recorder."""
     hass.config.config_dir = str(tmp_path)
     return tmp_path
 
@@ -76,12 +77,14 @@ def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
     ],
 )
 def test_messages(kind: str, data: dict[str, Any], message: str) -> None:
+    """Test the logbook message of each trigger type, with and without optional data."""
     assert describe_trigger(kind, data) == message
 
 
 async def test_describer_uses_the_device_name(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the describer names the device, or the instance when there is no device."""
     described: dict[str, Callable[[Any], dict[str, Any]]] = {}
 
     def register(domain: str, event_type: str, describe: Callable[[Any], dict[str, Any]]) -> None:
@@ -102,12 +105,12 @@ async def test_describer_uses_the_device_name(
 
 
 async def close_session(engine: NinaEngine) -> None:
-    """The engine's idle clock, two idle gaps later."""
+    """Run the engine's idle clock two idle gaps later (close the session)."""
     pipeline = engine.pipeline
     assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap
-    assert await engine._run(pipeline.close_if_idle, later) is not None
-    engine._broadcast(EngineUpdate("tick"))
+    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
+    assert await engine._run(pipeline.close_if_idle, later) is not None  # noqa: SLF001
+    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
 
 
 async def test_device_logbook_tells_the_night(
@@ -116,6 +119,7 @@ async def test_device_logbook_tells_the_night(
     sim: NinaSimulator,
     setup_entry: Callable[..., Awaitable[MockConfigEntry]],
 ) -> None:
+    """Test that the device logbook tells a night from session start to end, frames included."""
     assert await async_setup_component(hass, "logbook", {})
     start = dt_util.utcnow() - timedelta(minutes=1)
     entry = await setup_entry()

@@ -28,6 +28,7 @@ def age(cutoff: datetime) -> int:
 async def test_retention_option_prunes_at_setup_and_daily(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test that history is pruned by the retention option at setup, on reload and daily."""
     with patch.object(NinaEngine, "prune_history", AsyncMock(return_value=(2, 40))) as prune:
         entry = await setup_entry()
         await hass.async_block_till_done(wait_background_tasks=True)
@@ -50,6 +51,7 @@ async def test_retention_failure_is_logged_not_raised(
     setup_entry: SetupEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Test that a failing prune is logged and the coordinator stays healthy."""
     with patch.object(NinaEngine, "prune_history", AsyncMock(side_effect=OSError("disk"))):
         entry = await setup_entry()
         await hass.async_block_till_done(wait_background_tasks=True)

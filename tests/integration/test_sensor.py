@@ -1,17 +1,14 @@
-"""A night played by the simulator, seen through sensors, the event entity, bus events and
-the latest-frame image."""
+"""A night played by the simulator, seen through everything the integration offers.
+
+The sensors, the event entity, the bus events and the latest-frame image.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from homeassistant.const import (
-    ATTR_UNIT_OF_MEASUREMENT,
-    EVENT_STATE_CHANGED,
-    STATE_OFF,
-    STATE_ON,
-)
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, EVENT_STATE_CHANGED, STATE_OFF, STATE_ON
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from integration_helpers import coordinator_of, play_live, wait_connected, wait_for
@@ -29,10 +26,12 @@ EVENT_ENTITY = "event.rig_1_session_event"
 
 @pytest.fixture
 def night() -> Night:
+    """Return the `simple` preset night."""
     return preset_night("simple")
 
 
 def state(hass: HomeAssistant, entity_id: str) -> str:
+    """Return the state of `entity_id`, which must exist."""
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
     return current.state
@@ -59,6 +58,7 @@ def fired_types(events: list[Event[Any]]) -> list[str]:
 async def test_a_live_night(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry, night: Night
 ) -> None:
+    """Test that a live night shows in sensors, bus events and the event entity as played."""
     entry = await setup_entry()
     await wait_connected(hass, entry)
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
@@ -144,6 +144,7 @@ async def test_latest_frame_image(
     setup_entry: SetupEntry,
     night: Night,
 ) -> None:
+    """Test that the latest-frame image serves the thumbnail once a frame is saved."""
     entry = await setup_entry()
     await wait_connected(hass, entry)
     assert state(hass, "image.rig_1_latest_frame") == "unavailable"  # no frame yet
@@ -195,6 +196,7 @@ async def test_backfill_fires_only_the_final_state(
 async def test_sensor_entities_and_recorder_exclusions(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
 ) -> None:
+    """Test the entity set, the state sensor's options and the diagnostic connection sensor."""
     entry = await setup_entry()
     registry = er.async_get(hass)
     unique_ids = {

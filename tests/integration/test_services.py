@@ -31,6 +31,7 @@ async def loaded_entry(
 async def call(
     hass: HomeAssistant, service: str, data: dict[str, Any] | None = None
 ) -> dict[str, Any] | None:
+    """Call action `service` and return its response (none for refresh)."""
     return await hass.services.async_call(
         DOMAIN,
         service,
@@ -43,6 +44,7 @@ async def call(
 async def test_actions_are_registered_in_setup_and_described(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the actions are registered with descriptions and stay after an unload."""
     for service in ("refresh", "get_session", "list_sessions", "get_stats"):
         assert hass.services.has_service(DOMAIN, service)
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
@@ -61,6 +63,7 @@ async def test_actions_are_registered_in_setup_and_described(
 async def test_get_session_current_and_by_id(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that get_session returns the open session or one by ID, and refuses unknown IDs."""
     await play(sim, engine_of(loaded_entry))
     session = await call(hass, "get_session")
     assert session is not None
@@ -81,6 +84,7 @@ async def test_get_session_current_and_by_id(
 async def test_get_session_without_open_session(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that get_session without an open session raises a translated error."""
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "get_session")
     assert err.value.translation_key == "no_active_session"
@@ -90,6 +94,7 @@ async def test_get_session_without_open_session(
 async def test_list_sessions(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that list_sessions filters by date range and pages, and refuses a backwards range."""
     await play(sim, engine_of(loaded_entry))
     listed = await call(hass, "list_sessions")
     assert listed is not None
@@ -122,6 +127,7 @@ async def test_list_sessions(
 async def test_list_sessions_schema(
     hass: HomeAssistant, loaded_entry: MockConfigEntry, data: dict[str, Any]
 ) -> None:
+    """Test that list_sessions refuses invalid limits, offsets, dates and entry IDs."""
     with pytest.raises(vol.Invalid):
         await call(hass, "list_sessions", data)
 
@@ -129,6 +135,7 @@ async def test_list_sessions_schema(
 async def test_get_stats(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that get_stats returns the totals, the session state and the database path."""
     await play(sim, engine_of(loaded_entry))
     stats = await call(hass, "get_stats")
     assert stats is not None
@@ -140,6 +147,7 @@ async def test_get_stats(
 async def test_refresh(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that refresh returns nothing and recomputes the session without counting twice."""
     engine = engine_of(loaded_entry)
     await play(sim, engine)
     before = await engine.session()
@@ -153,6 +161,7 @@ async def test_refresh(
 async def test_refresh_failure_is_translated(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a failing refresh raises a translated HomeAssistantError."""
     with (
         patch.object(NinaEngine, "refresh", side_effect=OSError("disk gone")),
         pytest.raises(HomeAssistantError) as err,
@@ -166,6 +175,7 @@ async def test_refresh_failure_is_translated(
 async def test_database_error_is_translated(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a database error raises a translated HomeAssistantError."""
     with (
         patch.object(NinaEngine, "stats", side_effect=OSError("disk gone")),
         pytest.raises(HomeAssistantError) as err,
@@ -178,6 +188,7 @@ async def test_database_error_is_translated(
 async def test_entry_targeting(
     hass: HomeAssistant, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that actions need an entry ID only with several entries, and check the one given."""
     # One entry: config_entry_id optional, and accepted.
     stats = await call(hass, "get_stats", {"config_entry_id": loaded_entry.entry_id})
     assert stats is not None
@@ -208,6 +219,7 @@ async def test_entry_targeting(
 
 
 async def test_no_entry_loaded(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+    """Test that an action with no entry loaded raises a translated error."""
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "get_session")

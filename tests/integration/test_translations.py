@@ -22,18 +22,22 @@ ROOT = Path(__file__).parents[2] / "custom_components" / "nina_session"
 
 
 def load(name: str) -> Any:
+    """Return the parsed JSON file `name` of the integration."""
     return json.loads((ROOT / name).read_text(encoding="utf-8"))
 
 
 def placeholders(text: str) -> set[str]:
+    """Return the placeholder names in a translated string."""
     return set(re.findall(r"{(\w+)}", text))
 
 
 def test_english_translation_is_strings_json() -> None:
+    """Test that translations/en.json is identical to strings.json."""
     assert load("translations/en.json") == load("strings.json")
 
 
 def test_every_entity_has_a_name_and_an_icon() -> None:
+    """Test that every entity, its states and event types have names and icons."""
     strings = load("strings.json")["entity"]
     icons = load("icons.json")["entity"]
     platforms: dict[str, list[str | None]] = {
@@ -57,6 +61,7 @@ def test_every_entity_has_a_name_and_an_icon() -> None:
 
 
 def test_flow_errors_issues_and_exceptions_are_translated() -> None:
+    """Test that flow errors, aborts, issues and exceptions are translated with placeholders."""
     strings = load("strings.json")
     errors = strings["config"]["error"]
     for key in ("cannot_connect", "invalid_host", "not_nina", "unsupported_version", "unknown"):
@@ -80,6 +85,7 @@ def test_flow_errors_issues_and_exceptions_are_translated() -> None:
 
 
 def test_every_form_field_is_labelled() -> None:
+    """Test that every config and options form field has a label and a description."""
     strings = load("strings.json")
     connection = {"host", "port", "tls", "verify_tls", "name"}
     for step in ("user", "reconfigure"):

@@ -55,6 +55,7 @@ async def loaded_entry(
 
 
 def assert_error(body: dict[str, Any], code: str) -> None:
+    """Assert `body` is a JSON error with `code`, a message and a UTC timestamp."""
     assert set(body) == {"error", "message", "timestamp"}
     assert body["error"] == code
     assert body["message"]
@@ -62,6 +63,7 @@ def assert_error(body: dict[str, Any], code: str) -> None:
 
 
 def assert_legacy_shape(body: dict[str, Any]) -> None:
+    """Assert `body` has the legacy session-state shape, nested keys included."""
     assert set(body) == LEGACY_KEYS
     for key, keys in LEGACY_NESTED.items():
         assert set(body[key]) == keys, key
@@ -75,6 +77,7 @@ def assert_legacy_shape(body: dict[str, Any]) -> None:
 async def client(
     hass: HomeAssistant, hass_client: ClientSessionGenerator, loaded_entry: MockConfigEntry
 ) -> TestClient:
+    """Return an authenticated HTTP client, with one entry loaded."""
     return await hass_client()
 
 
@@ -86,6 +89,7 @@ async def test_get_views_need_auth(
     loaded_entry: MockConfigEntry,
     url: str,
 ) -> None:
+    """Test that every GET view refuses a request without authentication."""
     anonymous = await hass_client_no_auth()
     response = await anonymous.get(url)
     assert response.status == HTTPStatus.UNAUTHORIZED
@@ -96,6 +100,7 @@ async def test_refresh_needs_auth(
     hass_client_no_auth: ClientSessionGenerator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that the refresh view refuses a request without authentication."""
     anonymous = await hass_client_no_auth()
     response = await anonymous.post("/api/nina_session/refresh")
     assert response.status == HTTPStatus.UNAUTHORIZED
@@ -103,6 +108,7 @@ async def test_refresh_needs_auth(
 
 @pytest.mark.parametrize("url", [u for u in GET_URLS if u != "/api/nina_session/session"])
 async def test_get_views_answer_with_auth(client: TestClient, url: str) -> None:
+    """Test that the GET views answer JSON to an authenticated request."""
     response = await client.get(url)
     assert response.status == HTTPStatus.OK
     assert response.content_type == "application/json"
@@ -110,6 +116,7 @@ async def test_get_views_answer_with_auth(client: TestClient, url: str) -> None:
 
 # -- session ---------------------------------------------------------------------------
 async def test_session_404_when_none_open(client: TestClient) -> None:
+    """Test that the session view answers 404 no_session when no session is open."""
     response = await client.get("/api/nina_session/session")
     assert response.status == HTTPStatus.NOT_FOUND
     assert_error(await response.json(), "no_session")
@@ -118,6 +125,7 @@ async def test_session_404_when_none_open(client: TestClient) -> None:
 async def test_session_current_and_stored(
     client: TestClient, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the session view returns the open session, a stored one by ID, or a 404."""
     await play(sim, engine_of(loaded_entry))
 
     response = await client.get("/api/nina_session/session")
@@ -142,6 +150,7 @@ async def test_session_current_and_stored(
 async def test_sessions_list_and_range(
     client: TestClient, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the sessions view lists sessions and honours the date range and paging."""
     await play(sim, engine_of(loaded_entry))
     response = await client.get("/api/nina_session/sessions")
     assert response.status == HTTPStatus.OK
@@ -157,6 +166,7 @@ async def test_sessions_list_and_range(
 async def test_stats_shape(
     hass: HomeAssistant, client: TestClient, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the stats view has every section, the totals and the database path."""
     await play(sim, engine_of(loaded_entry))
     response = await client.get("/api/nina_session/stats")
     stats = await response.json()
@@ -168,6 +178,7 @@ async def test_stats_shape(
 async def test_health_db_path_is_relative(
     client: TestClient, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the health view has every key and a database path relative to the config dir."""
     response = await client.get("/api/nina_session/health")
     health = await response.json()
     assert health["connected"] is True
@@ -181,6 +192,7 @@ async def test_health_db_path_is_relative(
 
 # -- legacy ----------------------------------------------------------------------------
 async def test_legacy_keys_without_session(client: TestClient) -> None:
+    """Test that the legacy view has the legacy shape and no active session before a night."""
     response = await client.get("/api/nina/session-state")
     assert response.status == HTTPStatus.OK
     body = await response.json()
@@ -194,6 +206,7 @@ async def test_legacy_keys_without_session(client: TestClient) -> None:
 async def test_legacy_keys_with_active_session(
     client: TestClient, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that the legacy view shows the active session's target, last image and events."""
     await play(sim, engine_of(loaded_entry))
     response = await client.get("/api/nina/session-state")
     body = await response.json()
@@ -211,6 +224,7 @@ async def test_legacy_defaults_to_first_entry_and_takes_entry_id(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that the legacy view defaults to the first of two entries; canonical views need one."""
     second = await add_entry(hass, sim, "rig2", "Rig 2")
     client = await hass_client()
 
@@ -248,12 +262,14 @@ async def test_legacy_defaults_to_first_entry_and_takes_entry_id(
     ],
 )
 async def test_bad_params_are_400(client: TestClient, url: str, params: dict[str, str]) -> None:
+    """Test that invalid query parameters answer 400 bad_request."""
     response = await client.get(url, params=params)
     assert response.status == HTTPStatus.BAD_REQUEST
     assert_error(await response.json(), "bad_request")
 
 
 async def test_repeated_param_is_400(client: TestClient) -> None:
+    """Test that a query parameter given twice answers 400 bad_request."""
     response = await client.get("/api/nina_session/sessions?limit=1&limit=2")
     assert response.status == HTTPStatus.BAD_REQUEST
     assert_error(await response.json(), "bad_request")
@@ -261,6 +277,7 @@ async def test_repeated_param_is_400(client: TestClient) -> None:
 
 @pytest.mark.parametrize("url", GET_URLS)
 async def test_unknown_entry_is_404(client: TestClient, url: str) -> None:
+    """Test that an unknown entry ID answers 404 unknown_entry."""
     response = await client.get(url, params={"entry_id": "no-such-entry"})
     assert response.status == HTTPStatus.NOT_FOUND
     assert_error(await response.json(), "unknown_entry")
@@ -274,6 +291,7 @@ async def test_no_entry_loaded_is_503(
     loaded_entry: MockConfigEntry,
     url: str,
 ) -> None:
+    """Test that every view answers 503 not_loaded when no entry is loaded."""
     client = await hass_client()
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     await hass.async_block_till_done()
@@ -288,6 +306,7 @@ async def test_no_entry_loaded_is_503(
 async def test_database_error_is_json_500(
     client: TestClient, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a database error answers a JSON 500 and leaves the connection up."""
     engine = engine_of(loaded_entry)
     with patch.object(NinaEngine, "stats", side_effect=OSError("disk gone")):
         response = await client.get("/api/nina_session/stats")
@@ -300,6 +319,7 @@ async def test_database_error_is_json_500(
 async def test_refresh_returns_result(
     client: TestClient, sim: NinaSimulator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a refresh answers with the refreshed session and health."""
     await play(sim, engine_of(loaded_entry))
     response = await client.post("/api/nina_session/refresh")
     assert response.status == HTTPStatus.OK
@@ -312,6 +332,7 @@ async def test_refresh_returns_result(
 async def test_refresh_entry_in_body_and_unknown_entry(
     client: TestClient, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that refresh takes the entry ID from a JSON body, refusing unknown IDs and bad JSON."""
     response = await client.post(
         "/api/nina_session/refresh", json={"entry_id": loaded_entry.entry_id}
     )
@@ -329,6 +350,7 @@ async def test_refresh_entry_in_body_and_unknown_entry(
 async def test_refresh_answers_202_when_slow(
     hass: HomeAssistant, client: TestClient, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that refresh answers 202 accepted when it takes longer than the wait."""
     engine = engine_of(loaded_entry)
     with patch.object(views, "REFRESH_WAIT", 0):
         response = await client.post("/api/nina_session/refresh")
@@ -340,6 +362,7 @@ async def test_refresh_answers_202_when_slow(
 
 
 async def test_refresh_failure_is_json(client: TestClient, loaded_entry: MockConfigEntry) -> None:
+    """Test that a failing refresh answers a JSON 500 refresh_failed."""
     with patch.object(NinaEngine, "refresh", side_effect=OSError("disk gone")):
         response = await client.post("/api/nina_session/refresh")
     assert response.status == HTTPStatus.INTERNAL_SERVER_ERROR
@@ -350,6 +373,7 @@ async def test_refresh_failure_is_json(client: TestClient, loaded_entry: MockCon
 async def test_views_registered_once_across_reloads(
     hass: HomeAssistant, client: TestClient, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that reloads and repeated registration add no view again; the views still answer."""
     with patch.object(hass.http, "register_view") as register:
         assert await hass.config_entries.async_reload(loaded_entry.entry_id)
         await hass.async_block_till_done()

@@ -21,10 +21,7 @@ from api_helpers import (
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import (
-    MockHAClientWebSocket,
-    WebSocketGenerator,
-)
+from pytest_homeassistant_custom_component.typing import MockHAClientWebSocket, WebSocketGenerator
 
 from custom_components.nina_session import websocket_api as ws_api
 from custom_components.nina_session.engine.engine import EngineUpdate
@@ -47,12 +44,14 @@ async def loaded_entry(
 
 
 async def receive(client: MockHAClientWebSocket) -> dict[str, Any]:
+    """Return the next message for `client`; fail after `WAIT` seconds."""
     async with asyncio.timeout(WAIT):
         message: dict[str, Any] = await client.receive_json()
     return message
 
 
 async def command(client: MockHAClientWebSocket, **msg: Any) -> dict[str, Any]:
+    """Send a command with the next ID and return its result."""
     await client.send_json_auto_id(msg)
     return await receive(client)
 
@@ -68,6 +67,7 @@ async def subscribe(client: MockHAClientWebSocket, **msg: Any) -> tuple[int, dic
 
 
 def subscriptions(hass: HomeAssistant) -> list[ws_api.SessionSubscription]:
+    """Return every open session subscription."""
     return [sub for subs in hass.data[ws_api.DATA_SUBSCRIPTIONS].values() for sub in subs]
 
 
@@ -78,6 +78,7 @@ async def test_session_one_shot(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that nina_session/session returns none, the open session, a stored one or not_found."""
     client = await hass_ws_client(hass)
     empty = await command(client, type="nina_session/session")
     assert empty["success"]
@@ -104,6 +105,7 @@ async def test_sessions_list(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that nina_session/sessions lists and filters sessions and refuses bad parameters."""
     await play(sim, engine_of(loaded_entry))
     client = await hass_ws_client(hass)
     listed = await command(client, type="nina_session/sessions")
@@ -130,6 +132,7 @@ async def test_entry_errors(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that commands refuse unknown, ambiguous and unloaded entries."""
     client = await hass_ws_client(hass)
     for kind in ("session", "sessions", "subscribe"):
         unknown = await command(client, type=f"nina_session/{kind}", entry_id="no-such-entry")
@@ -155,6 +158,7 @@ async def test_entry_errors(
 async def test_subscribe_bad_format(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that a subscription with an unknown format is refused and not kept."""
     client = await hass_ws_client(hass)
     response = await command(client, type="nina_session/subscribe", format="xml")
     assert response["error"]["code"] == "invalid_format"
@@ -168,8 +172,9 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that a subscription sends the state now, then changes, and unsubscribing cleans up."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)
+    listeners = len(engine._subscribers)  # noqa: SLF001
     client = await hass_ws_client(hass)
     sub_id, first = await subscribe(client)
     assert first == {
@@ -179,7 +184,7 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
         "connected": True,
         "session": None,
     }
-    assert len(engine._subscribers) == listeners + 1
+    assert len(engine._subscribers) == listeners + 1  # noqa: SLF001
 
     await play(sim, engine)
     while True:  # coalesced updates, until the whole night is in
@@ -192,7 +197,7 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
     done = await command(client, type="unsubscribe_events", subscription=sub_id)
     assert done["success"]
     assert not subscriptions(hass)
-    assert len(engine._subscribers) == listeners
+    assert len(engine._subscribers) == listeners  # noqa: SLF001
 
 
 async def test_subscribe_legacy_format(
@@ -201,6 +206,7 @@ async def test_subscribe_legacy_format(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that a legacy subscription sends the legacy shape, now and after changes."""
     client = await hass_ws_client(hass)
     _, first = await subscribe(client, format="legacy")
     assert first["format"] == "legacy"
@@ -264,7 +270,7 @@ async def test_updates_between_sends_are_one_read(
     assert subscription.idle
     with patch.object(engine, "session", wraps=engine.session) as reads:
         for _ in range(2000):
-            engine._broadcast(EngineUpdate("events"))
+            engine._broadcast(EngineUpdate("events"))  # noqa: SLF001
         assert not subscription.idle
         await wait_until(lambda: subscription.idle, "the coalesced send")
     assert reads.call_count == 1
@@ -273,15 +279,16 @@ async def test_updates_between_sends_are_one_read(
 async def test_connection_close_ends_subscriptions(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator, loaded_entry: MockConfigEntry
 ) -> None:
+    """Test that closing the WebSocket ends its subscriptions and their engine listeners."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)
+    listeners = len(engine._subscribers)  # noqa: SLF001
     client = await hass_ws_client(hass)
     await subscribe(client)
     await subscribe(client, format="legacy")
     assert len(subscriptions(hass)) == 2
     await client.close()
     await wait_until(lambda: not subscriptions(hass), "subscriptions closed")
-    assert len(engine._subscribers) == listeners
+    assert len(engine._subscribers) == listeners  # noqa: SLF001
 
 
 async def test_unload_ends_subscriptions(
@@ -290,8 +297,9 @@ async def test_unload_ends_subscriptions(
     sim: NinaSimulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
+    """Test that an unload ends subscriptions with an unloaded event; a reload allows new ones."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)
+    listeners = len(engine._subscribers)  # noqa: SLF001
     client = await hass_ws_client(hass)
     sub_id, _ = await subscribe(client)
     # A change is pending (timer armed) when the entry goes away.
@@ -310,7 +318,7 @@ async def test_unload_ends_subscriptions(
         "event": {"type": "unloaded", "entry_id": loaded_entry.entry_id},
     }
     assert not subscriptions(hass)
-    assert len(engine._subscribers) <= listeners
+    assert len(engine._subscribers) <= listeners  # noqa: SLF001
     # The subscription id is free again: unsubscribing it now is an error.
     gone = await command(client, type="unsubscribe_events", subscription=sub_id)
     assert not gone["success"]
@@ -329,6 +337,7 @@ async def test_reload_ends_subscriptions(
     loaded_entry: MockConfigEntry,
     fmt: str,
 ) -> None:
+    """Test that a reload ends a subscription of either format with an unloaded event."""
     client = await hass_ws_client(hass)
     await subscribe(client, format=fmt)
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)

@@ -20,11 +20,13 @@ def _loopback_sockets(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[NinaSimulator]:
+    """Run a NINA simulator on 127.0.0.1 for the test."""
     async with NinaSimulator() as server:
         yield server
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Provide an aiohttp client session, closed after the test."""
     async with aiohttp.ClientSession() as client_session:
         yield client_session

@@ -31,6 +31,7 @@ _PIPELINE = Pipeline(Store(Path(_FOLDER) / "fuzz.db"), PipelineOptions("fuzz", Z
 
 
 def one_input(data: bytes) -> None:
+    """Feed one input to the parser and the pipeline; raise if a frame is unaccounted for."""
     text = data.decode("utf-8", errors="replace")
     with contextlib.suppress(FrameError):
         parse_socket_frame(text, T0)
@@ -42,6 +43,7 @@ def one_input(data: bytes) -> None:
 
 
 def main() -> None:
+    """Run atheris on `one_input` with the command-line arguments."""
     atheris.Setup(sys.argv, one_input)
     atheris.Fuzz()
 

@@ -32,13 +32,7 @@ from custom_components.nina_session.engine.wire import (
     parse_event_history,
     parse_socket_frame,
 )
-from simulator.night import (
-    history_item,
-    image_record,
-    preset_night,
-    socket_message,
-    to_rest,
-)
+from simulator.night import history_item, image_record, preset_night, socket_message, to_rest
 from simulator.server import NinaSimulator
 
 T0 = datetime(2026, 11, 24, 19, 0, tzinfo=UTC)
@@ -113,7 +107,7 @@ def _nested(depth: int) -> Any:
 
 @st.composite
 def mutated(draw: st.DrawFn, base: list[dict[str, Any]]) -> Any:
-    """A real message with one to three mutations."""
+    """Return a real message with one to three mutations."""
     message: Any = copy.deepcopy(draw(st.sampled_from(base)))
     for _ in range(draw(st.integers(1, 3))):
         paths = list(_paths(message))
@@ -151,6 +145,7 @@ def mutated(draw: st.DrawFn, base: list[dict[str, Any]]) -> Any:
 
 @st.composite
 def frame_texts(draw: st.DrawFn) -> str | bytes:
+    """Return a frame: random text or bytes, random JSON or a mutated real message."""
     choice = draw(st.integers(0, 9))
     if choice == 0:
         return draw(st.text(max_size=200))
@@ -166,6 +161,7 @@ def frame_texts(draw: st.DrawFn) -> str | bytes:
 
 @contextlib.contextmanager
 def fresh_pipeline(factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Yield a pipeline on a new database; close the database afterwards."""
     store = Store(factory.mktemp("fuzz") / "fuzz.db")
     try:
         yield Pipeline(store, OPTIONS)
@@ -181,6 +177,7 @@ def _strict(text: str) -> Any:
 
 
 def assert_database_is_strict_json(path: Path) -> None:
+    """Assert every JSON column in the database is strict JSON (no NaN or infinity)."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         for data, frame in db.execute("SELECT data, frame FROM session_events"):
             _strict(data)
@@ -193,6 +190,7 @@ def assert_database_is_strict_json(path: Path) -> None:
 
 
 def assert_accounted(pipeline: Pipeline, reasons: set[str]) -> None:
+    """Assert every rejection is counted, under one of `reasons`."""
     counters = pipeline.counters
     assert counters.rejected == sum(counters.rejected_by_reason.values())
     assert set(counters.rejected_by_reason) <= reasons, counters.rejected_by_reason
@@ -204,6 +202,7 @@ def assert_accounted(pipeline: Pipeline, reasons: set[str]) -> None:
 @FUZZ
 @given(raw=frame_texts())
 def test_parse_socket_frame_returns_an_event_or_a_frame_error(raw: str | bytes) -> None:
+    """Test that parsing a frame gives a named event or a FrameError with a known reason."""
     reason: str | None
     try:
         event = parse_socket_frame(raw, T0)
@@ -224,6 +223,7 @@ def test_parse_socket_frame_returns_an_event_or_a_frame_error(raw: str | bytes) 
 def test_ingest_frames_accounts_for_every_frame(
     batch: list[str | bytes], real: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Test that every live frame is applied, a duplicate or rejected, and good ones get through."""
     # Good frames around the bad ones: the bad ones must not take the good ones down.
     good = [json.dumps(m) for m in REAL_MESSAGES[:real]]
     frames = [(raw, T0 + timedelta(seconds=i * 7)) for i, raw in enumerate(good + batch)]
@@ -240,6 +240,7 @@ def test_ingest_frames_accounts_for_every_frame(
 def test_huge_frames_are_refused_by_size_before_parsing(
     as_bytes: bool, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Test that frames over the size limit are rejected as too_large without being parsed."""
     # Not JSON at all: were it parsed, the reason would be not_json.
     junk = "{" + "x" * MAX_FRAME_BYTES
     deep = '{"Response": {"Event": "X", "v": ' + "[" * 600_000 + "]" * 600_000 + "}}"
@@ -258,6 +259,7 @@ def test_huge_frames_are_refused_by_size_before_parsing(
 
 
 def test_a_frame_just_under_the_limit_is_parsed(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Test that a frame of exactly the size limit is parsed and applied."""
     head, tail = '{"Response": {"Event": "SOAK-BIG", "Blob": "', '"}, "Success": true}'
     text = head + "y" * (MAX_FRAME_BYTES - len(head) - len(tail)) + tail
     assert len(text) == MAX_FRAME_BYTES
@@ -269,6 +271,7 @@ def test_a_frame_just_under_the_limit_is_parsed(tmp_path_factory: pytest.TempPat
 def test_a_deeply_nested_frame_is_rejected_not_raised(
     depth: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Test that a deeply nested frame is rejected while the frames around it are applied."""
     deep = '{"Response": {"Event": "X", "v": ' + "[" * depth + "]" * depth + "}}"
     assert len(deep) < MAX_FRAME_BYTES  # small enough to be parsed
     good = [json.dumps(REAL_MESSAGES[0]), deep, json.dumps(REAL_MESSAGES[1])]
@@ -298,6 +301,7 @@ EDGE_CASES = [
 def test_edge_dotnet_times_are_rejected_not_raised(
     where: str, tz: str, text: str, tmp_path: Path
 ) -> None:
+    """Test that .NET's DateTime.MinValue and MaxValue in live or history times do not raise."""
     store = Store(tmp_path / "edge.db")
     pipeline = Pipeline(store, PipelineOptions("fuzz", ZoneInfo(tz)))
     try:
@@ -320,6 +324,7 @@ def test_edge_dotnet_times_are_rejected_not_raised(
 async def test_one_edge_time_in_ninas_history_does_not_disable_backfill(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that one edge time in NINA's history does not stop the rest of the backfill."""
     night = preset_night("simple")
     sim.history.append({"Event": "TS-WAITSTART", "Time": "0001-01-01T00:00:00"})
     await sim.play(night, speed=0)  # the whole night before Home Assistant starts
@@ -343,6 +348,8 @@ async def test_one_edge_time_in_ninas_history_does_not_disable_backfill(
 
 @st.composite
 def history_payloads(draw: st.DrawFn) -> tuple[Any, Any]:
+    """Return event and image history payloads: real items, some mutated, in varied shapes."""
+
     def payload(items: list[Any]) -> Any:
         shape = draw(st.integers(0, 9))
         if shape == 0:
@@ -353,13 +360,15 @@ def history_payloads(draw: st.DrawFn) -> tuple[Any, Any]:
 
     size = draw(st.integers(0, 25))
     start = draw(st.integers(0, len(REAL_HISTORY) - size))
-    events: list[Any] = []
-    for item in REAL_HISTORY[start : start + size]:
-        events.append(draw(mutated([item])) if draw(st.integers(0, 3)) == 0 else item)
+    events: list[Any] = [
+        draw(mutated([item])) if draw(st.integers(0, 3)) == 0 else item
+        for item in REAL_HISTORY[start : start + size]
+    ]
     saves = sum(1 for item in REAL_HISTORY[start : start + size] if item["Event"] == "IMAGE-SAVE")
-    images: list[Any] = []
-    for record in REAL_IMAGES[:saves]:
-        images.append(draw(mutated([record])) if draw(st.integers(0, 3)) == 0 else record)
+    images: list[Any] = [
+        draw(mutated([record])) if draw(st.integers(0, 3)) == 0 else record
+        for record in REAL_IMAGES[:saves]
+    ]
     return payload(events), payload(images)
 
 
@@ -368,6 +377,7 @@ def history_payloads(draw: st.DrawFn) -> tuple[Any, Any]:
 def test_ingest_history_accounts_for_every_item(
     payloads: tuple[Any, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Test that every history item is applied, a duplicate or rejected, or the payload refused."""
     events, images = payloads
     with fresh_pipeline(tmp_path_factory) as pipeline:
         reason: str | None

@@ -43,6 +43,7 @@ class Server:
     """A small aiohttp app on 127.0.0.1 that records every request it gets."""
 
     def __init__(self) -> None:
+        """Initialize the server; it gets its port in `start`."""
         self.hits: list[str] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -50,6 +51,8 @@ class Server:
     async def start(
         self, routes: dict[str, Handler], ssl_context: ssl.SSLContext | None = None
     ) -> int:
+        """Serve `routes` on a free port (TLS with `ssl_context`); return the port."""
+
         @web.middleware
         async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
             self.hits.append(request.path)
@@ -66,12 +69,14 @@ class Server:
         return self.port
 
     async def stop(self) -> None:
+        """Stop serving, if started."""
         if self._runner is not None:
             await self._runner.cleanup()
 
 
 @pytest.fixture
 async def servers() -> AsyncIterator[Callable[[], Server]]:
+    """Yield a factory of recording servers; stop them all after the test."""
     made: list[Server] = []
 
     def make() -> Server:
@@ -84,6 +89,8 @@ async def servers() -> AsyncIterator[Callable[[], Server]]:
 
 
 def api(response: object) -> Handler:
+    """Return a handler answering `response` in the plugin's JSON envelope."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         return web.Response(text=json.dumps(envelope(response)), content_type="application/json")
 
@@ -91,6 +98,7 @@ def api(response: object) -> Handler:
 
 
 async def socket_ok(request: web.Request) -> web.StreamResponse:
+    """Accept a WebSocket and read it until the client closes it."""
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     async for _ in ws:
@@ -99,6 +107,7 @@ async def socket_ok(request: web.Request) -> web.StreamResponse:
 
 
 def nina_routes() -> dict[str, Handler]:
+    """Return the routes of a minimal NINA plugin with an empty history."""
     return {
         "/v2/api/version": api("2.2.9.0"),
         "/v2/api/event-history": api([]),
@@ -111,12 +120,14 @@ def nina_routes() -> dict[str, Handler]:
 def engine_for(
     port: int, db: Path, session: aiohttp.ClientSession, **changes: object
 ) -> NinaEngine:
+    """Return an engine for a NINA on 127.0.0.1:`port`, with `changes` to its config."""
     config = EngineConfig(host="127.0.0.1", port=port, db_path=db, options=OPTIONS,
                           heartbeat=1.0, **changes)  # type: ignore[arg-type]  # fmt: skip
     return NinaEngine(config, session)
 
 
 async def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `check()` holds; raise TimeoutError after `timeout` seconds."""
     async with asyncio.timeout(timeout):
         while not check():
             await asyncio.sleep(0.02)
@@ -129,6 +140,7 @@ async def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
 async def test_the_engine_never_follows_a_rest_redirect_to_another_host(
     path: str, servers: Callable[[], Server], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that the engine never follows a REST redirect to another host and keeps retrying."""
     other = servers()
     await other.start(nina_routes())
 
@@ -153,6 +165,7 @@ async def test_the_engine_never_follows_a_rest_redirect_to_another_host(
 async def test_a_socket_redirect_to_another_host_never_reaches_it(
     servers: Callable[[], Server], session: aiohttp.ClientSession
 ) -> None:
+    """Test that a WebSocket redirect is refused without contacting the other host."""
     other = servers()
     await other.start(nina_routes())
 
@@ -170,6 +183,7 @@ async def test_a_socket_redirect_to_another_host_never_reaches_it(
 async def test_a_socket_redirect_is_refused_and_the_engine_stays_disconnected(
     servers: Callable[[], Server], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that the engine refuses a WebSocket redirect and stays disconnected."""
     other = servers()
     await other.start(nina_routes())
 
@@ -193,6 +207,7 @@ async def test_a_socket_redirect_is_refused_and_the_engine_stays_disconnected(
 
 
 def self_signed(folder: Path) -> ssl.SSLContext:
+    """Return a server TLS context with a new self-signed certificate for 127.0.0.1."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nina.local")])
     now = datetime.now(UTC)
@@ -223,6 +238,7 @@ def self_signed(folder: Path) -> ssl.SSLContext:
 async def test_tls_is_verified_by_default(
     servers: Callable[[], Server], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that the client verifies TLS certificates unless verification is turned off."""
     proxy = servers()  # a reverse proxy with a self-signed certificate, as users set up
     port = await proxy.start(nina_routes(), ssl_context=self_signed(tmp_path))
     verified = NinaClient(session, "127.0.0.1", port, tls=True, request_timeout=5.0)
@@ -241,6 +257,7 @@ async def test_tls_is_verified_by_default(
 async def test_an_engine_with_tls_verifies_by_default(
     servers: Callable[[], Server], session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that an engine with TLS refuses a self-signed certificate unless told not to verify."""
     assert EngineConfig("h", 1, tmp_path / "x.db", OPTIONS, tls=True).verify_tls is True
     proxy = servers()
     port = await proxy.start(nina_routes(), ssl_context=self_signed(tmp_path))
@@ -276,6 +293,7 @@ CREDENTIAL_HOSTS = [
 async def test_a_host_with_credentials_is_refused(
     host: str, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
+    """Test that a host with user credentials is refused by the client and the engine."""
     with pytest.raises(ValueError):
         NinaClient(session, host)
     with pytest.raises(ValueError):
@@ -286,6 +304,7 @@ async def test_a_host_with_credentials_is_refused(
 async def test_the_refusal_does_not_repeat_the_password(
     host: str, session: aiohttp.ClientSession
 ) -> None:
+    """Test that the error refusing a host with credentials does not contain the password."""
     with pytest.raises(ValueError) as caught:
         NinaClient(session, host)
     assert SECRET not in str(caught.value)
@@ -295,6 +314,7 @@ async def test_nothing_logged_during_a_faulty_night_carries_credentials_or_useri
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    """Test that no log line of a night with faults carries credentials or userinfo."""
     caplog.set_level(logging.DEBUG)
     engine = engine_for(sim.port, tmp_path / "logs.db", session)
     await engine.start()

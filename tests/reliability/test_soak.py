@@ -5,17 +5,21 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from soak import FAULT_KINDS, SoakConfig, run_soak
 from soak.runner import pick_nights, plan_faults, planned_times
 from soak.verdict import Verdict
 
+_LOGGER = logging.getLogger(__name__)
+
 
 async def test_quick_soak_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
+    """Test that the quick soak, with every fault kind, loses, duplicates and misstates nothing."""
     lines: list[str] = []
     report = await run_soak(SoakConfig.quick(db_path=tmp_path / "soak.db"), say=lines.append)
-    print("\n".join(lines))  # shown with -s or on failure
+    _LOGGER.info("%s", "\n".join(lines))  # shown with --log-level=INFO (or --log-cli-level)
     verdict = report.verdict
     assert verdict.events > 0
     assert set(report.faults) >= set(FAULT_KINDS), "every fault kind was injected"
@@ -28,6 +32,7 @@ async def test_quick_soak_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
 
 
 def test_the_fault_schedule_is_reproducible_and_covers_every_kind() -> None:
+    """Test that a seed always plans the same faults, of every kind, and another seed differs."""
     config = SoakConfig.quick()
     nights = pick_nights(config)
     first, again = plan_faults(nights, config), plan_faults(pick_nights(config), config)
@@ -38,6 +43,7 @@ def test_the_fault_schedule_is_reproducible_and_covers_every_kind() -> None:
 
 
 def test_night_n_gets_the_same_faults_whatever_the_number_of_nights() -> None:
+    """Test that a night's faults do not depend on how many nights are planned."""
     short, longer = SoakConfig(nights=2), SoakConfig(nights=4)
     two = plan_faults(pick_nights(short), short)
     four = plan_faults(pick_nights(longer), longer)
@@ -45,6 +51,7 @@ def test_night_n_gets_the_same_faults_whatever_the_number_of_nights() -> None:
 
 
 def test_identical_events_are_paced_further_apart_than_the_dedup_window() -> None:
+    """Test that identical events are planned their spacing apart, over twice the dedup window."""
     config = SoakConfig()
     assert config.spacing > 2 * config.dedup_window
     for night in pick_nights(SoakConfig(nights=3)):
@@ -63,6 +70,7 @@ def test_identical_events_are_paced_further_apart_than_the_dedup_window() -> Non
 
 
 def test_the_verdict_is_ok_only_when_nothing_was_lost_duplicated_or_wrong() -> None:
+    """Test that a verdict is ok only with nothing lost, duplicated or in a wrong state."""
     assert Verdict(events=10).ok
     assert not Verdict(events=10, lost=1).ok
     assert not Verdict(events=10, duplicated=1).ok

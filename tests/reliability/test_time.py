@@ -39,6 +39,7 @@ DELAY = timedelta(milliseconds=40)
 
 
 def open_pipeline(path: Path, tz: str, **options: Any) -> Pipeline:
+    """Return a pipeline for instance rig1 in zone `tz` on a database at `path`."""
     return Pipeline(Store(path), PipelineOptions("rig1", ZoneInfo(tz), **options))
 
 
@@ -52,6 +53,7 @@ def live(pipeline: Pipeline, events: Sequence[SimEvent], skew: timedelta = timed
 
 
 def history(events: Sequence[SimEvent]) -> tuple[list[Any], list[Any]]:
+    """Return NINA's REST event history and image history of `events`."""
     items = [to_rest(history_item(e)) for e in events]
     images = [
         to_rest(image_record(e))
@@ -62,16 +64,19 @@ def history(events: Sequence[SimEvent]) -> tuple[list[Any], list[Any]]:
 
 
 def backfill(pipeline: Pipeline, events: Sequence[SimEvent]) -> None:
+    """Ingest `events` as NINA's history (events and images)."""
     items, images = history(events)
     pipeline.ingest_history(items, images)
 
 
 def nights_of(path: Path) -> list[str]:
+    """Return the night of every stored session, oldest first."""
     with closing(sqlite3.connect(path)) as db:
         return [row[0] for row in db.execute("SELECT night FROM sessions ORDER BY start_ts")]
 
 
 def facts(session: dict[str, Any]) -> tuple[Any, ...]:
+    """Return the countable facts of a stored session."""
     counts = session["counts"]
     return (
         session["frames"]["by_type"],
@@ -82,6 +87,7 @@ def facts(session: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def truth_facts(events: Sequence[SimEvent]) -> tuple[Any, ...]:
+    """Return the same facts as `facts`, from the ground truth of `events`."""
     truth = truth_from_events(events)
     return (
         truth.frames_by_type,
@@ -93,11 +99,15 @@ def truth_facts(events: Sequence[SimEvent]) -> tuple[Any, ...]:
 
 
 def states(session: dict[str, Any]) -> list[tuple[str, str]]:
+    """Return the (state, cause) steps of a session's state history."""
     return [(h["state"], h["cause"]) for h in session["state_history"]]
 
 
 def reference(tmp_path: Path, events: Sequence[SimEvent], tz: str) -> list[dict[str, Any]]:
-    """The same events once each, live, in order: what every other path must give."""
+    """Return the sessions of the same events once each, live, in order.
+
+    That is what every other path must give.
+    """
     pipeline = open_pipeline(tmp_path / f"reference-{len(events)}.db", tz)
     live(pipeline, events)
     return pipeline.store.sessions(newest_first=False)
@@ -117,6 +127,7 @@ def reference(tmp_path: Path, events: Sequence[SimEvent], tz: str) -> list[dict[
 def test_sessions_belong_to_the_evening_in_ninas_zone(
     tz: str, start_hour: float, tmp_path: Path
 ) -> None:
+    """Test that sessions are filed under the evening in NINA's zone, started on our clock."""
     nights = [
         replace(night, spec=night.spec)
         for night in generate_week(date(2026, 11, 20), nights=3, seed=11, tz=tz)
@@ -136,6 +147,7 @@ def test_sessions_belong_to_the_evening_in_ninas_zone(
 
 @pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Santiago"])
 def test_offsetless_history_is_read_in_ninas_zone(tz: str, tmp_path: Path) -> None:
+    """Test that history times without an offset are read in NINA's zone: every twin collapses."""
     night = generate_night(replace(PRESETS["simple"], tz=tz))
     pipeline = open_pipeline(tmp_path / "naive.db", tz)
     live(pipeline, night.events)
@@ -165,6 +177,7 @@ def _naive(text: str) -> str:
 
 
 def dst_night() -> Night:
+    """Return a night across a fall-back DST change (checked to span it)."""
     night = generate_night(DST_SPEC)
     offsets = {e.time.utcoffset() for e in night.events}
     assert offsets == {timedelta(hours=2), timedelta(hours=1)}, "the night spans the change"
@@ -172,6 +185,7 @@ def dst_night() -> Night:
 
 
 def test_dst_night_live_and_history_with_offsets(tmp_path: Path) -> None:
+    """Test that a DST night, live then as history with offsets, counts once and in order."""
     night = dst_night()
     pipeline = open_pipeline(tmp_path / "dst.db", "Europe/Berlin")
     live(pipeline, night.events)
@@ -200,6 +214,7 @@ def test_dst_night_from_offsetless_history_alone(tmp_path: Path) -> None:
 
 
 def test_dst_night_live_then_offsetless_history_counts_once(tmp_path: Path) -> None:
+    """Test that a DST night live, then as offset-less history, counts every event once."""
     night = dst_night()
     pipeline = open_pipeline(tmp_path / "dst-mixed.db", "Europe/Berlin")
     live(pipeline, night.events)
@@ -242,6 +257,7 @@ def test_skewed_nina_clock_live_then_history_counts_once(seconds: float, tmp_pat
 
 
 def test_skewed_clock_on_first_connect_counts_the_overlap_once(tmp_path: Path) -> None:
+    """Test that with a skewed clock, live events also in the first history count once."""
     skew = timedelta(seconds=30)
     night = generate_night(PRESETS["simple"])
     pipeline = open_pipeline(tmp_path / "skew-first.db", night.spec.tz)
@@ -281,6 +297,7 @@ def test_skewed_clock_history_first_then_live_then_reconnect_counts_once(
 def test_history_before_midnight_arriving_after_live_events_past_midnight(
     tz: str, tmp_path: Path
 ) -> None:
+    """Test that evening history arriving after live events past midnight rebuilds the session."""
     night = generate_night(replace(PRESETS["full"], tz=tz, start_hour=22.0))
     events = [e for e in night.events if e.epoch == 0]
     local = [e.time.astimezone(ZoneInfo(tz)) for e in events]
@@ -310,8 +327,11 @@ def slew_to_second_target(events: Sequence[SimEvent]) -> int:
 def swapped_on_the_wire(
     events: list[SimEvent],
 ) -> tuple[list[SimEvent], list[tuple[str, datetime]]]:
-    """The night with guiding restarting 50 ms after the slew, and those two messages swapped
-    on the wire (each stamped when it arrived: the held one just after the other)."""
+    """Return the night with guiding restarting 50 ms after the slew, and its live frames.
+
+    In the frames those two messages are swapped on the wire (each stamped when it arrived:
+    the held one just after the other).
+    """
     center = slew_to_second_target(events)
     quick = replace(events[center + 1], time=events[center].time + timedelta(milliseconds=50))
     events = [*events[: center + 1], quick, *events[center + 2 :]]
@@ -335,6 +355,7 @@ def test_swapped_live_events_are_folded_in_arrival_order(tmp_path: Path) -> None
 
 
 def test_history_corrects_the_order_of_swapped_live_events(tmp_path: Path) -> None:
+    """Test that a backfill corrects the order of two live events swapped on the wire."""
     night = generate_night(PRESETS["full"])
     events, frames = swapped_on_the_wire([e for e in night.events if e.epoch == 0])
     pipeline = open_pipeline(tmp_path / "swap-fix.db", night.spec.tz)
@@ -348,6 +369,7 @@ def test_history_corrects_the_order_of_swapped_live_events(tmp_path: Path) -> No
 
 
 def test_net_time_round_trips_through_the_engine_in_every_zone() -> None:
+    """Test that a .NET time written in any zone parses back to the same instant."""
     from custom_components.nina_session.engine.timeutil import parse_nina_time
 
     for tz in ("Asia/Tokyo", "America/Santiago", "Europe/Berlin", "Asia/Kolkata", "UTC"):

@@ -22,14 +22,17 @@ T0 = datetime(2026, 11, 24, 21, 0, tzinfo=BERLIN)
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Pipeline:
+    """Return a pipeline for rig1 in Berlin on a new database."""
     return Pipeline(Store(tmp_path / "twins.db"), PipelineOptions("rig1", BERLIN))
 
 
 def live(pipeline: Pipeline, events: list[SimEvent]) -> None:
+    """Ingest `events` as live frames, each received 30 ms after it happened."""
     pipeline.ingest_frames([(socket_text(e), e.time + timedelta(milliseconds=30)) for e in events])
 
 
 def backfill(pipeline: Pipeline, events: list[SimEvent], images: list[SimEvent]) -> None:
+    """Ingest `events` and `images` as NINA's REST history."""
     pipeline.ingest_history(
         {"Response": [to_rest(history_item(e)) for e in events], "Success": True},
         {"Response": [to_rest(image_record(e)) for e in images], "Success": True},
@@ -37,6 +40,7 @@ def backfill(pipeline: Pipeline, events: list[SimEvent], images: list[SimEvent])
 
 
 def test_plain_twins_collapse(pipeline: Pipeline) -> None:
+    """Test that plain events seen live and again in the history are stored once."""
     events = [
         SimEvent(T0, "SEQUENCE-STARTING"),
         SimEvent(T0 + timedelta(seconds=5), "FILTERWHEEL-CHANGED",
@@ -59,6 +63,7 @@ def test_plain_twins_collapse(pipeline: Pipeline) -> None:
 def test_twins_with_null_or_nan_members_collapse(
     pipeline: Pipeline, name: str, data: dict[str, object]
 ) -> None:
+    """Test that twins with a null or NaN member in their data are stored once."""
     event = SimEvent(T0, name, data)
     live(pipeline, [event])
     backfill(pipeline, [event], [])
@@ -81,6 +86,7 @@ def _bias_run(count: int, every: float) -> list[SimEvent]:
 def test_a_frame_saved_between_the_two_history_reads_is_paired_right(
     pipeline: Pipeline, every: float
 ) -> None:
+    """Test that a frame saved between the two history reads is paired with its own record."""
     frames = _bias_run(12, every)
     start = SimEvent(T0, "SEQUENCE-STARTING")
     # /event-history is read, a frame is saved, then /image-history: one record more.
@@ -94,6 +100,7 @@ def test_a_frame_saved_between_the_two_history_reads_is_paired_right(
 def test_a_racing_backfill_of_fast_frames_pairs_each_save_with_its_own_record(
     pipeline: Pipeline,
 ) -> None:
+    """Test that a racing backfill of fast frames pairs each save with its own record."""
     frames = _bias_run(20, 0.4)
     start = SimEvent(T0, "SEQUENCE-STARTING")
     backfill(pipeline, [start, *frames[:-1]], frames)
@@ -107,6 +114,7 @@ def test_a_racing_backfill_of_fast_frames_pairs_each_save_with_its_own_record(
 
 
 def test_a_racing_backfill_after_live_fast_frames_adds_nothing(pipeline: Pipeline) -> None:
+    """Test that a racing backfill after the same fast frames came live adds nothing."""
     frames = _bias_run(20, 0.4)
     start = SimEvent(T0, "SEQUENCE-STARTING")
     live(pipeline, [start, *frames])

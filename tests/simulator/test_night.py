@@ -38,23 +38,28 @@ NET_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?[+-]\d\d:\d\d
 
 @pytest.fixture(scope="module")
 def full() -> Night:
+    """Return the `full` preset night (generated once for the module)."""
     return preset_night("full")
 
 
 def names(night: Night) -> list[str]:
+    """Return the night's event names, in order."""
     return [ev.name for ev in night.events]
 
 
 def stats_of(night: Night) -> list[dict[str, object]]:
+    """Return the ImageStatistics of every IMAGE-SAVE event."""
     return [ev.data["ImageStatistics"] for ev in night.events if ev.name == "IMAGE-SAVE"]
 
 
 def index_after(seq: list[str], name: str, start: int) -> int:
+    """Return the index of `name` in `seq`, searching from `start`."""
     return seq.index(name, start)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_same_seed_same_night(preset: str) -> None:
+    """Test that a preset generates the same events and truth every time."""
     a, b = preset_night(preset), preset_night(preset)
     assert to_jsonl_lines(a.events) == to_jsonl_lines(b.events)
     assert a.events == b.events
@@ -62,6 +67,7 @@ def test_same_seed_same_night(preset: str) -> None:
 
 
 def test_other_seed_other_night() -> None:
+    """Test that another seed changes the details but not the plan or the truth."""
     a = preset_night("simple")
     b = preset_night("simple", seed=PRESETS["simple"].seed + 1)
     assert to_jsonl_lines(a.events) != to_jsonl_lines(b.events)
@@ -71,11 +77,13 @@ def test_other_seed_other_night() -> None:
 
 @pytest.mark.parametrize("preset", sorted(set(PRESETS) - {"old_plugin"}))
 def test_truth_matches_the_event_list(preset: str) -> None:
+    """Test that the truth counted while generating equals the one read from the events."""
     night = preset_night(preset)
     assert truth_from_events(night.events) == night.truth
 
 
 def test_old_plugin_truth_matches_except_targets() -> None:
+    """Test that old-plugin frames lack the newer keys, so only the targets cannot be derived."""
     night = preset_night("old_plugin")
     derived = truth_from_events(night.events)
     assert derived.targets == []  # no TargetName on the wire, no Target Scheduler
@@ -85,6 +93,7 @@ def test_old_plugin_truth_matches_except_targets() -> None:
 
 
 def test_truth_counts_by_hand(full: Night) -> None:
+    """Test the full night's truth against counts worked out from its spec and events."""
     seq = names(full)
     spec = full.spec
     lights = spec.lights_per_filter * len(spec.targets)
@@ -109,6 +118,7 @@ def test_truth_counts_by_hand(full: Night) -> None:
 
 
 def test_times_increase_in_ninas_zone(full: Night) -> None:
+    """Test that event times are unique, increasing and in NINA's zone, and epochs only go up."""
     times = [ev.time for ev in full.events]
     assert times == sorted(times)
     assert len(set(times)) == len(times)
@@ -122,6 +132,7 @@ def test_times_increase_in_ninas_zone(full: Night) -> None:
 
 
 def test_night_shape(full: Night) -> None:
+    """Test the order of a night: connections, start, targets, frames, filter changes, autofocus."""
     seq = names(full)
     first_light = next(i for i, ev in enumerate(full.events) if ev.name == "IMAGE-SAVE")
     assert seq[:7] == [f"{d}-CONNECTED" for d in ("CAMERA", "FILTERWHEEL", "FOCUSER", "MOUNT")] + [
@@ -150,6 +161,7 @@ def test_night_shape(full: Night) -> None:
 
 
 def test_meridian_flip_and_cloud_pause(full: Night) -> None:
+    """Test the event order and duration of the meridian flip and the cloud pause."""
     seq = names(full)
     flip = seq.index("MOUNT-BEFORE-FLIP")
     assert seq[flip - 1] == "GUIDER-STOP"
@@ -170,6 +182,7 @@ def test_meridian_flip_and_cloud_pause(full: Night) -> None:
 
 
 def test_nina_restart(full: Night) -> None:
+    """Test that a NINA restart reconnects the equipment and restarts the sequence."""
     first = next(i for i, ev in enumerate(full.events) if ev.epoch == 1)
     seq = names(full)
     assert seq[first] == "CAMERA-CONNECTED"
@@ -183,6 +196,7 @@ def test_nina_restart(full: Night) -> None:
 
 
 def test_end_of_night_and_calibration(full: Night) -> None:
+    """Test the end of the sequence, then flats under the flat light, darks and bias."""
     seq = names(full)
     end = seq.index("SEQUENCE-FINISHED")
     assert seq[end - 2 : end] == ["GUIDER-STOP", "MOUNT-PARKED"]
@@ -205,6 +219,7 @@ def test_end_of_night_and_calibration(full: Night) -> None:
 
 
 def test_image_statistics(full: Night) -> None:
+    """Test the keys and values of ImageStatistics for lights and flats."""
     all_stats = stats_of(full)
     for stats in all_stats:
         assert set(stats) == STAT_KEYS
@@ -220,6 +235,7 @@ def test_image_statistics(full: Night) -> None:
 
 
 def test_image_date_is_save_time_by_default(full: Night) -> None:
+    """Test that the image Date is the save time, or the exposure start when asked."""
     saves = [ev for ev in full.events if ev.name == "IMAGE-SAVE"]
     for ev in saves:
         stamp = datetime.fromisoformat(ev.data["ImageStatistics"]["Date"])
@@ -249,6 +265,7 @@ def test_image_date_offset_is_right_in_the_repeated_dst_hour() -> None:
 
 
 def test_calibration_only_has_no_sequence() -> None:
+    """Test that a calibration-only night has no sequence, guiding or mount moves."""
     night = preset_night("calibration_only")
     seq = names(night)
     moves = [n for n in seq if n.startswith(("SEQUENCE-", "GUIDER-", "MOUNT-"))]
@@ -259,6 +276,7 @@ def test_calibration_only_has_no_sequence() -> None:
 
 
 def test_osc_frames_have_no_filter() -> None:
+    """Test that OSC frames carry a null filter on the socket and none over REST."""
     night = preset_night("osc")
     assert night.truth.lights_by_filter == {"none": 6}
     assert "FILTERWHEEL-CONNECTED" not in names(night)
@@ -270,6 +288,7 @@ def test_osc_frames_have_no_filter() -> None:
 
 
 def test_wire_helpers(full: Night) -> None:
+    """Test the socket message, history item and image record shapes (copies of the data)."""
     save = next(ev for ev in full.events if ev.name == "IMAGE-SAVE")
     change = next(ev for ev in full.events if ev.name == "FILTERWHEEL-CHANGED")
     message = socket_message(change)
@@ -294,6 +313,7 @@ def test_wire_helpers(full: Night) -> None:
 
 
 def test_jsonl_lines_round_trip(full: Night) -> None:
+    """Test that JSONL replay lines carry the frame and its receive time."""
     lines = to_jsonl_lines(full.events, receive_delay=timedelta(milliseconds=80))
     assert len(lines) == len(full.events)
     assert any(": NaN" in line for line in lines)  # bare NaN, as Newtonsoft writes it
@@ -307,6 +327,7 @@ def test_jsonl_lines_round_trip(full: Night) -> None:
 
 
 def test_net_time_format() -> None:
+    """Test that net_time writes .NET's round-trip format and parses back exactly."""
     night = preset_night("simple")
     for ev in night.events:
         text = net_time(ev.time)
@@ -320,11 +341,13 @@ def test_net_time_format() -> None:
 
 
 def test_to_rest() -> None:
+    """Test that to_rest writes non-finite floats as strings and drops nulls."""
     payload = {"a": math.nan, "b": None, "c": [math.inf, -math.inf, 1.5], "d": {"e": None}}
     assert to_rest(payload) == {"a": "NaN", "c": ["Infinity", "-Infinity", 1.5], "d": {}}
 
 
 def test_week() -> None:
+    """Test that a week is reproducible, consecutive and consistent with its truth."""
     start = date(2026, 11, 20)
     week = generate_week(start, seed=7)
     again = generate_week(start, seed=7)
@@ -339,6 +362,7 @@ def test_week() -> None:
 
 
 def test_spec_accepts_lists_and_stays_hashable() -> None:
+    """Test that lists in a spec become tuples, so specs and events stay hashable."""
     spec = replace(PRESETS["simple"], targets=["M 1"], filters=["L"])
     assert spec.targets == ("M 1",)
     assert hash(spec) == hash(replace(spec))

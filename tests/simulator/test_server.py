@@ -29,32 +29,38 @@ def _loopback_sockets(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[NinaSimulator]:
+    """Yield a started simulator on a free port."""
     async with NinaSimulator() as server:
         yield server
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Yield an aiohttp client session."""
     async with aiohttp.ClientSession() as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def simple() -> Night:
+    """Return the `simple` preset night (generated once for the module)."""
     return preset_night("simple")
 
 
 async def api(session: aiohttp.ClientSession, sim: NinaSimulator, path: str, **params: str) -> Any:
+    """GET a REST path and return the decoded envelope (always HTTP 200)."""
     async with session.get(sim.api_url + path, params=params) as resp:
         assert resp.status == 200  # always, errors included
         return json.loads(await resp.text())
 
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    """Receive the next socket message, failing after 5 seconds."""
     return await asyncio.wait_for(ws.receive(), 5)
 
 
 async def eventually(check: Callable[[], bool]) -> None:
+    """Wait up to 2 seconds for `check()` to hold."""
     for _ in range(200):
         if check():
             return
@@ -63,6 +69,7 @@ async def eventually(check: Callable[[], bool]) -> None:
 
 
 async def test_rest_envelopes(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test the version and application-start answers in the plugin's envelope."""
     assert await api(session, sim, "/version") == {
         "Response": "2.2.9.0",
         "Error": "",
@@ -83,6 +90,7 @@ async def test_rest_envelopes(sim: NinaSimulator, session: aiohttp.ClientSession
 async def test_history_after_emits(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that emitted events fill the event history and the image history (all its queries)."""
     events = simple.events[:40]
     for ev in events:
         await sim.emit(ev)
@@ -110,6 +118,7 @@ async def test_history_after_emits(
 
 
 async def test_rest_errors_are_http_200(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test that REST errors answer HTTP 200 with the error in the envelope."""
     empty = await api(session, sim, "/image-history")
     assert empty == {
         "Response": "",
@@ -127,6 +136,7 @@ async def test_rest_errors_are_http_200(sim: NinaSimulator, session: aiohttp.Cli
 async def test_nan_bare_on_socket_string_in_rest(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that NaN is bare on the socket and the string "NaN" over REST."""
     save = next(ev for ev in simple.events if ev.name == "IMAGE-SAVE")
     stats = {**save.data["ImageStatistics"], "Temperature": math.nan}
     async with session.ws_connect(sim.socket_url) as ws:
@@ -144,6 +154,7 @@ async def test_nan_bare_on_socket_string_in_rest(
 async def test_socket_pushes_in_order_and_ignores_client_text(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that the socket pushes events in order and only records text from the client."""
     async with session.ws_connect(sim.socket_url) as ws:
         await ws.send_str("enable-consumer-events")
         await eventually(lambda: sim.client_messages == ["enable-consumer-events"])
@@ -155,6 +166,7 @@ async def test_socket_pushes_in_order_and_ignores_client_text(
 
 
 async def test_thumbnail(sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night) -> None:
+    """Test that a thumbnail is a JPEG, and an index out of range an error."""
     await sim.emit(next(ev for ev in simple.events if ev.name == "IMAGE-SAVE"))
     async with session.get(f"{sim.api_url}/image/thumbnail/0") as resp:
         assert resp.status == 200
@@ -169,6 +181,7 @@ async def test_thumbnail(sim: NinaSimulator, session: aiohttp.ClientSession, sim
 async def test_restart_clears_history_and_changes_start(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that a restart cuts the socket, clears history and moves the application start."""
     for ev in simple.events[:30]:
         await sim.emit(ev)
     before = (await api(session, sim, "/application-start"))["Response"]
@@ -194,6 +207,7 @@ async def test_restart_clears_history_and_changes_start(
 async def test_restart_with_downtime_refuses_connections(
     sim: NinaSimulator, session: aiohttp.ClientSession
 ) -> None:
+    """Test that offline refuses connections, and a restart comes back on the same port."""
     await sim.set_offline(True)
     with pytest.raises(aiohttp.ClientConnectorError):
         await api(session, sim, "/version")
@@ -206,6 +220,7 @@ async def test_restart_with_downtime_refuses_connections(
 
 
 async def test_drop_closes_sockets(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test that dropping closes every socket with 1001, or cuts it when abrupt."""
     async with session.ws_connect(sim.socket_url) as a, session.ws_connect(sim.socket_url) as b:
         await sim.wait_for_sockets(2)
         await sim.drop_sockets()
@@ -223,6 +238,7 @@ async def test_drop_closes_sockets(sim: NinaSimulator, session: aiohttp.ClientSe
 async def test_silent_socket_answers_no_ping(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that a silent socket gets no pong and no frames, while a new one is healthy."""
     async with session.ws_connect(sim.socket_url, autoping=False) as ws:
         await sim.wait_for_sockets(1)
         await ws.ping(b"1")
@@ -247,6 +263,7 @@ async def test_silent_socket_answers_no_ping(
 
 
 async def test_refuse_connections(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test that refused socket upgrades get HTTP 503 while REST still answers."""
     sim.refuse_connections(True)
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         await session.ws_connect(sim.socket_url)
@@ -260,6 +277,7 @@ async def test_refuse_connections(sim: NinaSimulator, session: aiohttp.ClientSes
 
 
 async def test_garbage_is_sent_as_is(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test that raw frames are sent unchanged and stay out of the history."""
     frames = [
         "{not json",
         '{"Response": "CAMERA-INFO-UPDATED", "Type": "Socket"}',
@@ -277,6 +295,7 @@ async def test_garbage_is_sent_as_is(sim: NinaSimulator, session: aiohttp.Client
 async def test_duplicate_and_reorder(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that duplicate_next sends twice and reorder_next swaps, with flush sending the rest."""
     evs = simple.events[:6]
     async with session.ws_connect(sim.socket_url) as ws:
         await sim.wait_for_sockets(1)
@@ -295,6 +314,7 @@ async def test_duplicate_and_reorder(
 
 
 async def test_slow_rest(sim: NinaSimulator, session: aiohttp.ClientSession) -> None:
+    """Test that set_delay slows the REST answers but not the control endpoints."""
     sim.set_delay(0.5)
     with pytest.raises(TimeoutError):
         async with session.get(f"{sim.api_url}/version", timeout=aiohttp.ClientTimeout(total=0.1)):
@@ -306,6 +326,7 @@ async def test_slow_rest(sim: NinaSimulator, session: aiohttp.ClientSession) -> 
 
 
 async def test_play_fast(sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night) -> None:
+    """Test that playing at speed 0 sends every event, rebased to now, with consistent truth."""
     before = datetime.now().astimezone()
     async with session.ws_connect(sim.socket_url) as ws:
         await sim.wait_for_sockets(1)
@@ -330,6 +351,7 @@ async def test_play_fast(sim: NinaSimulator, session: aiohttp.ClientSession, sim
 
 
 async def test_play_scaled_keeps_order(sim: NinaSimulator, simple: Night) -> None:
+    """Test that playing at a scaled speed keeps the order and increasing times."""
     span = (simple.end - simple.start).total_seconds()
     await sim.play(simple.events, speed=span / 0.2)
     assert [ev.name for ev in sim.emitted] == [ev.name for ev in simple.events]
@@ -339,6 +361,7 @@ async def test_play_scaled_keeps_order(sim: NinaSimulator, simple: Night) -> Non
 async def test_play_follows_nina_restart(
     sim: NinaSimulator, session: aiohttp.ClientSession
 ) -> None:
+    """Test that playing a night with a restart cuts the socket and restarts NINA between epochs."""
     night = preset_night("full")
     start_before = sim.application_start
     async with session.ws_connect(sim.socket_url) as ws:
@@ -366,6 +389,7 @@ async def test_play_follows_nina_restart(
 async def test_control_endpoints(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test the /sim endpoints: refuse, raw, silent, drop, restart, version, delay, truth."""
     base = f"{sim.base_url}/sim"
     async with session.post(f"{base}/refuse", params={"on": "1"}) as resp:
         assert resp.status == 200
@@ -401,6 +425,7 @@ async def test_control_endpoints(
 async def test_equipment_and_sequence(
     sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
 ) -> None:
+    """Test that equipment info and sequence state follow the emitted events."""
     info = (await api(session, sim, "/equipment/info"))["Response"]
     assert info["Camera"]["Connected"] is False
     state = (await api(session, sim, "/sequence/state"))["Response"]
@@ -418,6 +443,7 @@ async def test_equipment_and_sequence(
 
 
 async def test_command_line_runs_and_stops_on_ctrl_c(session: aiohttp.ClientSession) -> None:
+    """Test that `python -m simulator` plays the night, serves it and exits 0 on Ctrl-C."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "simulator", "--port", "0", "--speed", "0", "--night", "simple"),

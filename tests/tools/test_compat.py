@@ -22,6 +22,7 @@ from tools.compat.symbols import collect
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
+    """Write dedented `files` (relative path -> text) below `root`; return `root`."""
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -281,16 +282,19 @@ OUR_CODE = {
 
 @pytest.fixture
 def ha_tree(tmp_path: Path) -> SourceTree:
+    """Return the fake Home Assistant sources."""
     return SourceTree.from_dir(write(tmp_path / "ha", FAKE_HA), "fake")
 
 
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
+    """Write our fake integration and return its package folder."""
     write(tmp_path / "repo", OUR_CODE)
     return tmp_path / "repo" / "custom_components" / "demo"
 
 
 def check(package: Path, tree: SourceTree) -> dict[str, Row]:
+    """Collect the package's usages (asserting no errors) and check them against `tree`."""
     usages, errors = collect(package)
     assert errors == []
     rows: dict[str, Row] = {}
@@ -299,6 +303,7 @@ def check(package: Path, tree: SourceTree) -> dict[str, Row]:
 
 
 def status(rows: dict[str, Row], label: str) -> Status:
+    """Return the status of the row `label` in the fake release."""
     assert label in rows, sorted(rows)
     return rows[label].findings["fake"].status
 
@@ -307,6 +312,7 @@ def status(rows: dict[str, Row], label: str) -> Status:
 
 
 def test_collector_records_imports_attribute_chains_and_calls(package: Path) -> None:
+    """Test that imports, attribute chains through typed parameters and calls are collected."""
     usages, errors = collect(package)
     assert errors == []
     labels = {u.chain.label() for u in usages}
@@ -323,6 +329,7 @@ def test_collector_records_imports_attribute_chains_and_calls(package: Path) -> 
 
 
 def test_collector_resolves_self_through_ha_bases(package: Path) -> None:
+    """Test that `self.` chains resolve through the HA base classes, `_attr_` names included."""
     usages, _ = collect(package)
     chains = [u.chain for u in usages if u.chain.bases]
     labels = {c.label() for c in chains}
@@ -334,6 +341,7 @@ def test_collector_resolves_self_through_ha_bases(package: Path) -> None:
 
 
 def test_collector_follows_runtime_data_into_our_types(package: Path) -> None:
+    """Test that entry.runtime_data is followed into our own types and their HA bases."""
     usages, _ = collect(package)
     labels = {u.chain.label() for u in usages}
     assert "homeassistant.config_entries.ConfigEntry.runtime_data" in labels
@@ -343,6 +351,7 @@ def test_collector_follows_runtime_data_into_our_types(package: Path) -> None:
 
 
 def test_collector_checks_our_dataclass_description_against_ha_fields(package: Path) -> None:
+    """Test that our dataclass description's own fields are left out of the HA init check."""
     usages, _ = collect(package)
     inits = [u.chain for u in usages if u.chain.steps and u.chain.steps[-1].kind == "init"]
     assert inits
@@ -353,6 +362,7 @@ def test_collector_checks_our_dataclass_description_against_ha_fields(package: P
 
 
 def test_collector_flags_homeassistant_imports_in_the_engine(tmp_path: Path) -> None:
+    """Test that a Home Assistant import in the engine is an error."""
     pkg = write(
         tmp_path,
         {
@@ -367,6 +377,7 @@ def test_collector_flags_homeassistant_imports_in_the_engine(tmp_path: Path) -> 
 
 
 def test_python_syntax_minimum(tmp_path: Path) -> None:
+    """Test that the Python syntax floor follows the newest syntax used."""
     write(tmp_path, {"a.py": "x = 1\n"})
     assert cli.python_syntax_minimum(tmp_path) <= (3, 9)
     write(tmp_path, {"b.py": "type Alias = int\n"})
@@ -377,6 +388,7 @@ def test_python_syntax_minimum(tmp_path: Path) -> None:
 
 
 def test_present_symbols_are_ok(package: Path, ha_tree: SourceTree) -> None:
+    """Test that symbols present in the release are OK."""
     rows = check(package, ha_tree)
     assert status(rows, "homeassistant.config_entries.ConfigEntry") is Status.OK
     assert (
@@ -389,6 +401,7 @@ def test_present_symbols_are_ok(package: Path, ha_tree: SourceTree) -> None:
 
 
 def test_missing_symbols(package: Path, ha_tree: SourceTree) -> None:
+    """Test that symbols absent from the release are MISSING."""
     rows = check(package, ha_tree)
     assert status(rows, "homeassistant.core.Gone") is Status.MISSING
     assert (
@@ -398,6 +411,7 @@ def test_missing_symbols(package: Path, ha_tree: SourceTree) -> None:
 
 
 def test_deprecated_constant(package: Path, ha_tree: SourceTree) -> None:
+    """Test that a DeprecatedConstant is found deprecated, its replacement OK."""
     rows = check(package, ha_tree)
     assert status(rows, "homeassistant.const.NEW_STATE") is Status.OK
     finding = rows["homeassistant.const.OLD_STATE"].findings["fake"]
@@ -406,6 +420,7 @@ def test_deprecated_constant(package: Path, ha_tree: SourceTree) -> None:
 
 
 def test_report_usage_in_body_is_deprecated(package: Path, ha_tree: SourceTree) -> None:
+    """Test that a report_usage call in a function's body deprecates it, also through the MRO."""
     rows = check(package, ha_tree)
     finding = rows["homeassistant.core.HomeAssistant.async_add_job"].findings["fake"]
     assert finding.status is Status.DEPRECATED
@@ -420,6 +435,7 @@ def test_report_usage_in_body_is_deprecated(package: Path, ha_tree: SourceTree) 
 def test_conditional_report_depends_on_the_arguments_we_pass(
     tmp_path: Path, ha_tree: SourceTree
 ) -> None:
+    """Test that a report guarded by an argument counts only when we pass that argument."""
     write(
         tmp_path,
         {
@@ -445,6 +461,7 @@ def test_conditional_report_depends_on_the_arguments_we_pass(
 
 
 def test_leaving_out_an_argument_can_be_deprecated(package: Path, ha_tree: SourceTree) -> None:
+    """Test that a report guarded on a missing argument counts only when we leave it out."""
     usages, _ = collect(package)
     by_file: dict[str, Status] = {}
     for usage in usages:
@@ -461,6 +478,7 @@ def test_leaving_out_an_argument_can_be_deprecated(package: Path, ha_tree: Sourc
 def test_deprecated_hass_argument_only_when_we_pass_hass(
     tmp_path: Path, ha_tree: SourceTree
 ) -> None:
+    """Test that a deprecated `hass` argument counts only when we pass it."""
     call = "extract_ids(hass, call)"
     for name, code, expected in (
         ("old", call, Status.DEPRECATED),
@@ -481,6 +499,7 @@ def test_deprecated_hass_argument_only_when_we_pass_hass(
 
 
 def test_deprecation_decorator_and_comment(package: Path, ha_tree: SourceTree) -> None:
+    """Test that a deprecation decorator or comment marks a function deprecated."""
     rows = check(package, ha_tree)
     decorated = rows["homeassistant.core.old_helper"].findings["fake"]
     assert decorated.status is Status.DEPRECATED
@@ -491,6 +510,7 @@ def test_deprecation_decorator_and_comment(package: Path, ha_tree: SourceTree) -
 
 
 def test_deprecated_base_class_init(package: Path, ha_tree: SourceTree) -> None:
+    """Test that subclassing a base whose constructor reports is deprecated."""
     rows = check(package, ha_tree)
     assert (
         status(rows, "homeassistant.config_entries.OptionsFlowWithConfigEntry") is Status.DEPRECATED
@@ -498,6 +518,7 @@ def test_deprecated_base_class_init(package: Path, ha_tree: SourceTree) -> None:
 
 
 def test_incompatible_keyword_arguments(package: Path, ha_tree: SourceTree) -> None:
+    """Test that unknown keywords, dataclass-like fields included, are INCOMPATIBLE."""
     rows = check(package, ha_tree)
     show_form = rows["homeassistant.config_entries.ConfigFlow.async_show_form"].findings["fake"]
     assert show_form.status is Status.INCOMPATIBLE
@@ -513,6 +534,7 @@ def test_incompatible_keyword_arguments(package: Path, ha_tree: SourceTree) -> N
 
 
 def test_signature_check_counts_positionals_and_required(ha_tree: SourceTree) -> None:
+    """Test that the signature check counts positionals, keyword-only and required parameters."""
     from tools.compat.model import CallInfo
 
     def row_for(info: CallInfo) -> Status:
@@ -561,6 +583,7 @@ HEURISTICS_CODE = {
 
 
 def test_heuristics_keep_false_alarms_out(tmp_path: Path, ha_tree: SourceTree) -> None:
+    """Test that guards, narrowing, mixins and unknown decorators raise no false alarms."""
     write(tmp_path, HEURISTICS_CODE)
     rows = check(tmp_path / "custom_components" / "h", ha_tree)
     labels = set(rows)
@@ -583,6 +606,7 @@ def test_heuristics_keep_false_alarms_out(tmp_path: Path, ha_tree: SourceTree) -
 def make_wheel(
     cache: Path, version: str, tree: dict[str, str], requires_python: str = ">=3.13"
 ) -> None:
+    """Write a fake homeassistant wheel of `tree` into the cache, where download looks first."""
     wheel = hafetch.wheel_path(cache, hafetch.Version.parse(version) or Version(0, 0, 0))
     wheel.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -598,6 +622,7 @@ def make_wheel(
 def test_main_prints_table_and_summary(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Test that the command prints the table and summary and fails on a missing symbol."""
     write(
         tmp_path / "repo",
         {
@@ -630,6 +655,7 @@ def test_main_prints_table_and_summary(
 def test_main_skips_when_the_index_is_unreachable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Test that the command skips with status 0 when the package index is unreachable."""
     write(tmp_path / "repo", {"custom_components/demo/__init__.py": "import homeassistant.core\n"})
 
     def unreachable() -> list[Version]:
@@ -647,6 +673,7 @@ def test_main_skips_when_the_index_is_unreachable(
 
 
 def test_python_floor_of_a_release_below_our_syntax_is_incompatible(tmp_path: Path) -> None:
+    """Test that a release allowing a Python older than our syntax needs is INCOMPATIBLE."""
     write(tmp_path, {"custom_components/d/__init__.py": "type X = int\n"})
     wheel_dir = tmp_path / "cache"
     make_wheel(wheel_dir, "2024.1.0", FAKE_HA, requires_python=">=3.11.0")
@@ -658,27 +685,33 @@ def test_python_floor_of_a_release_below_our_syntax_is_incompatible(tmp_path: Pa
 
 
 class FakeRunner:
+    """A Runner stand-in where every release from `first_good` on has everything."""
+
     def __init__(self, first_good: Version) -> None:
+        """Set the first release without failures."""
         self.first_good = first_good
         self.asked: list[Version] = []
 
     def fails(self, version: Version) -> list[str]:
+        """Record the release asked about; return its failures."""
         self.asked.append(version)
         return [] if version >= self.first_good else ["x (missing)"]
 
 
 def test_binary_search_finds_the_first_release_with_everything() -> None:
+    """Test that the binary search finds the first good release in few steps, or None."""
     candidates = [Version(2024, m, 0) for m in range(1, 13)] + [Version(2025, 4, 4)]
     runner = FakeRunner(Version(2024, 7, 0))
-    assert cli._search_minimum(runner, candidates) == Version(2024, 7, 0)  # type: ignore[arg-type]
+    assert cli.search_minimum(runner, candidates) == Version(2024, 7, 0)  # type: ignore[arg-type]
     assert len(runner.asked) <= 6
-    assert cli._search_minimum(FakeRunner(Version(2030, 1, 0)), candidates) is None  # type: ignore[arg-type]
+    assert cli.search_minimum(FakeRunner(Version(2030, 1, 0)), candidates) is None  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------- index
 
 
 def test_versions_and_months() -> None:
+    """Test release parsing, first-of-month selection and X.Y.x resolution."""
     versions = [
         Version.parse(v) for v in ["2025.4.4", "2025.4.0", "2025.5.1", "2025.5.0b3", "0.118.5"]
     ]
@@ -686,8 +719,8 @@ def test_versions_and_months() -> None:
     assert [str(v) for v in real] == ["2025.4.0", "2025.4.4", "2025.5.1"]
     assert [str(v) for v in hafetch.first_of_each_month(real)] == ["2025.4.0", "2025.5.1"]
     available = [Version(2026, 1, 0), Version(2026, 1, 3), Version(2026, 2, 0)]
-    assert cli._resolve_requested("2026.1.x", available) == Version(2026, 1, 3)
-    assert cli._resolve_requested("2025.4.4", available) == Version(2025, 4, 4)
+    assert cli.resolve_requested("2026.1.x", available) == Version(2026, 1, 3)
+    assert cli.resolve_requested("2025.4.4", available) == Version(2025, 4, 4)
 
 
 def _proc(code: int, out: str = "", err: str = "") -> subprocess.CompletedProcess[str]:
@@ -695,6 +728,7 @@ def _proc(code: int, out: str = "", err: str = "") -> subprocess.CompletedProces
 
 
 def test_available_versions_parses_pip_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test that the final releases are read from `pip index versions`, oldest first."""
     monkeypatch.setattr(
         hafetch,
         "_pip",
@@ -710,6 +744,7 @@ def test_available_versions_parses_pip_index(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_network_errors_become_index_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test that pip's network failures raise IndexUnreachableError."""
     err = (
         "WARNING: Retrying (Retry(total=1)) after connection broken by 'NewConnectionError'\n"
         "ERROR: No matching distribution found for homeassistant\n"
@@ -720,6 +755,7 @@ def test_network_errors_become_index_unreachable(monkeypatch: pytest.MonkeyPatch
 
 
 def test_download_uses_the_cache_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test that a cached wheel is used without running pip."""
     make_wheel(tmp_path, "2025.4.4", FAKE_HA)
 
     def no_pip(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:

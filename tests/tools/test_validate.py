@@ -158,6 +158,7 @@ refresh:
 
 
 def quality_scale(rules: list[str] | None = None) -> str:
+    """Return a quality_scale.yaml with `rules` (default: all) done."""
     lines = ["rules:"]
     for rule in validate.QUALITY_RULES if rules is None else rules:
         lines += [f"  {rule}:", "    status: done"]
@@ -165,6 +166,7 @@ def quality_scale(rules: list[str] | None = None) -> str:
 
 
 def write_integration(root: Path, **overrides: Any) -> Path:
+    """Write a valid fake integration below `root`, with files replaced by `overrides`."""
     pkg = root / "custom_components" / "demo"
     (pkg / "translations").mkdir(parents=True)
     manifest = overrides.get("manifest", MANIFEST)
@@ -193,10 +195,12 @@ def write_integration(root: Path, **overrides: Any) -> Path:
 
 
 def run(pkg: Path) -> Report:
+    """Validate the package without a Home Assistant checkout."""
     return validate.validate(pkg, HomeAssistantInfo(None))
 
 
 def test_good_integration_passes(tmp_path: Path) -> None:
+    """Test that the valid fake integration has no errors or warnings."""
     report = run(write_integration(tmp_path))
     assert report.errors == []
     assert report.warnings == []
@@ -344,12 +348,14 @@ BAD_CASES: dict[str, tuple[dict[str, Any], str]] = {
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_each_kind_of_problem_is_an_error(tmp_path: Path, case: str) -> None:
+    """Test that each kind of problem is reported as an error."""
     overrides, expected = BAD_CASES[case]
     report = run(write_integration(tmp_path, **overrides))
     assert any(expected in error for error in report.errors), report.errors
 
 
 def test_extra_strings_file_is_a_warning(tmp_path: Path) -> None:
+    """Test that a strings file HA does not read is a warning, not an error."""
     pkg = write_integration(tmp_path)
     (pkg / "strings_extra.json").write_text("{}")
     report = run(pkg)
@@ -358,6 +364,7 @@ def test_extra_strings_file_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_brand_icon_missing_is_a_warning_and_not_png_an_error(tmp_path: Path) -> None:
+    """Test that a missing brand icon is a warning and one that is not a PNG an error."""
     pkg = write_integration(tmp_path)
     (pkg / "brand" / "icon.png").unlink()
     assert any("brand/icon.png" in w for w in run(pkg).warnings)
@@ -366,6 +373,7 @@ def test_brand_icon_missing_is_a_warning_and_not_png_an_error(tmp_path: Path) ->
 
 
 def test_installed_home_assistant_supplies_manifest_keys() -> None:
+    """Test that the installed Home Assistant supplies manifest keys, integrations and strings."""
     info = HomeAssistantInfo.find()
     if info.root is None:
         pytest.skip("homeassistant not installed")
@@ -380,6 +388,7 @@ def test_installed_home_assistant_supplies_manifest_keys() -> None:
 def test_main_exit_code_and_hassfest_note(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Test that the command exits 1 on errors, notes hassfest's absence, ends with a summary."""
     pkg = write_integration(
         tmp_path, strings=_strings(lambda s: s["config"]["error"].pop("unknown"))
     )

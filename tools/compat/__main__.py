@@ -20,13 +20,7 @@ from pathlib import Path
 import sys
 
 from .check import check_usages
-from .hafetch import (
-    IndexUnreachableError,
-    Version,
-    all_versions,
-    download,
-    first_of_each_month,
-)
+from .hafetch import IndexUnreachableError, Version, all_versions, download, first_of_each_month
 from .hasource import SourceTree
 from .model import Chain, Finding, Row, Status, Usage
 from .report import problems, summarize, summary_line, table, unknowns
@@ -72,12 +66,12 @@ def manifest_usages(package_dir: Path, repo: Path) -> list[Usage]:
     except ValueError:
         return []
     rel = str(path.relative_to(repo)) if path.is_relative_to(repo) else str(path)
-    usages = []
-    for key in ("dependencies", "after_dependencies"):
-        for domain in manifest.get(key, []) or []:
-            if isinstance(domain, str):
-                usages.append(Usage(Chain(module=f"homeassistant.components.{domain}"), rel, 1))
-    return usages
+    return [
+        Usage(Chain(module=f"homeassistant.components.{domain}"), rel, 1)
+        for key in ("dependencies", "after_dependencies")
+        for domain in manifest.get(key, []) or []
+        if isinstance(domain, str)
+    ]
 
 
 def check_versions(
@@ -108,6 +102,7 @@ class Runner:
     """Holds the collected usages and the wheel cache."""
 
     def __init__(self, package_dir: Path, cache: Path, *, verbose: bool = False) -> None:
+        """Collect our usages of Home Assistant and the Python version our syntax needs."""
         self.package_dir = package_dir
         self.cache = cache
         self.verbose = verbose
@@ -119,7 +114,7 @@ class Runner:
         self._sources: dict[Version, SourceTree] = {}
 
     def source(self, version: Version) -> SourceTree:
-        """The sources of one release (downloading its wheel once)."""
+        """Return the sources of one release (downloading its wheel once)."""
         if version not in self._sources:
             wheel = download(version, self.cache)
             self._sources[version] = SourceTree.from_wheel(wheel, str(version))
@@ -140,7 +135,8 @@ class Runner:
         return bad
 
 
-def _resolve_requested(text: str, available: list[Version]) -> Version:
+def resolve_requested(text: str, available: list[Version]) -> Version:
+    """Return the release `text` names; X.Y.x is the newest patch of X.Y on the index."""
     text = text.strip()
     if text.endswith(".x"):
         year, month = (int(p) for p in text[:-2].split("."))
@@ -204,7 +200,7 @@ def run_monthly(runner: Runner, available: list[Version]) -> tuple[int, Version 
             print("    " + problem.strip())
         failing += summary.missing + summary.incompatible
     older = [v for v in firsts if v < BASELINE]
-    minimum = _search_minimum(runner, [*older, BASELINE])
+    minimum = search_minimum(runner, [*older, BASELINE])
     if minimum is None:
         print(f"compat: minimum not found (something is missing even in {BASELINE})")
         return 1, None
@@ -221,7 +217,7 @@ def run_monthly(runner: Runner, available: list[Version]) -> tuple[int, Version 
     return (1 if failing or runner.errors else 0), minimum
 
 
-def _search_minimum(runner: Runner, candidates: list[Version]) -> Version | None:
+def search_minimum(runner: Runner, candidates: list[Version]) -> Version | None:
     """Binary search: the oldest candidate where nothing is missing (assumes monotony)."""
     lo, hi = 0, len(candidates) - 1
     if runner.fails(candidates[hi]):
@@ -235,6 +231,14 @@ def _search_minimum(runner: Runner, candidates: list[Version]) -> Version | None
         else:
             lo = mid + 1
     return candidates[lo]
+
+
+def _listed_versions() -> list[Version]:
+    """Return the releases on the index; raise IndexUnreachableError if it lists none."""
+    available = all_versions()
+    if not available:
+        raise IndexUnreachableError("no homeassistant release listed")
+    return available
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,13 +261,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runner = Runner(args.package, args.cache, verbose=args.verbose)
     try:
-        available = all_versions()
-        if not available:
-            raise IndexUnreachableError("no homeassistant release listed")
+        available = _listed_versions()
         if args.monthly:
             return run_monthly(runner, available)[0]
         if args.versions:
-            versions = [_resolve_requested(v, available) for v in args.versions.split(",")]
+            versions = [resolve_requested(v, available) for v in args.versions.split(",")]
         else:
             versions = sorted({BASELINE, available[-1]})
         return run_default(runner, versions)

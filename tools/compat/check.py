@@ -48,11 +48,10 @@ def merge(old: Finding | None, new: Finding) -> Finding:
 
 def signature_problem(sig: Signature, call: CallInfo) -> str:
     """Why `call` does not fit `sig` ('' when it does)."""
-    problems = []
     accepted = set(sig.positional) | set(sig.keyword_only)
-    for name in call.keywords:
-        if name not in accepted and not sig.varkw:
-            problems.append(f"no parameter {name!r}")
+    problems = [
+        f"no parameter {name!r}" for name in call.keywords if name not in accepted and not sig.varkw
+    ]
     if not call.star_args and call.positional > len(sig.positional) and not sig.varargs:
         problems.append(f"takes {len(sig.positional)} positional, we pass {call.positional}")
     if not call.star_args and not call.star_kwargs:
@@ -109,7 +108,7 @@ def _attribute(obj: Obj | None, name: str, *, store: bool) -> Lookup:
 
 
 def _deprecation_of(obj: Obj | None) -> str:
-    """Deprecation of a symbol we only name (import, annotate, subclass, pass around)."""
+    """Return the deprecation of a symbol we only name (import, annotate, subclass, pass it)."""
     if isinstance(obj, ClassObj):
         return class_deprecation(obj)
     if isinstance(obj, FuncObj):
@@ -126,7 +125,7 @@ def _finding(problem: str, deprecated: str) -> Finding:
 
 
 def _root(src: SourceTree, chain: Chain) -> tuple[Obj | None, list[tuple[str, Finding]]]:
-    """The object a chain starts at, and the finding for the module it names."""
+    """Return the object a chain starts at, and the finding for the module it names."""
     if chain.bases:
         classes: list[ClassObj] = []
         externals: list[ExternalObj] = []
@@ -146,7 +145,7 @@ def _root(src: SourceTree, chain: Chain) -> tuple[Obj | None, list[tuple[str, Fi
 
 
 def check_chain(src: SourceTree, chain: Chain) -> list[tuple[str, Finding]]:
-    """Findings for every symbol along one chain (label, finding), in order."""
+    """Return the findings for every symbol along one chain (label, finding), in order."""
     obj, results = _root(src, chain)
     if obj is None:
         return results
@@ -197,7 +196,7 @@ def check_chain(src: SourceTree, chain: Chain) -> list[tuple[str, Finding]]:
 
 
 def _check_init(obj: Obj | None, step: Step) -> Finding:
-    """Constructing our subclass (no __init__ of ours) calls the HA base's constructor."""
+    """Check constructing our subclass (no __init__ of ours): it calls the HA base's one."""
     assert step.call is not None
     if not isinstance(obj, InstanceObj) or not obj.classes:
         return Finding(Status.UNKNOWN, "base not known")

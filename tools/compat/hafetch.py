@@ -35,6 +35,7 @@ class Version:
         return cls(int(match[1]), int(match[2]), int(match[3]))
 
     def __str__(self) -> str:
+        """Return the version as Home Assistant writes it, e.g. 2025.4.4."""
         return f"{self.year}.{self.month}.{self.patch}"
 
 
@@ -68,7 +69,7 @@ def _failure(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def _network_reason(text: str) -> str:
-    """The most telling line of pip's output about a network failure."""
+    """Return the most telling line of pip's output about a network failure."""
     match = re.search(
         r"(Failed to establish a new connection: [^'\")]+|\[Errno [^\]]+\][^'\")]*)", text
     )
@@ -86,7 +87,7 @@ def _raise_for(proc: subprocess.CompletedProcess[str]) -> None:
 
 
 def available_versions(python_version: str = PYTHON_VERSIONS[0]) -> list[Version]:
-    """Final releases the index offers for that Python version, oldest first."""
+    """Return the final releases the index offers for that Python version, oldest first."""
     proc = _pip(["index", "versions", PACKAGE, "--python-version", python_version], timeout=120)
     if proc.returncode != 0:
         text = (proc.stderr + proc.stdout).lower()
@@ -111,7 +112,7 @@ def all_versions() -> list[Version]:
 
 
 def newest_version() -> Version:
-    """The newest final release on the index."""
+    """Return the newest final release on the index."""
     versions = all_versions()
     if not versions:
         raise RuntimeError(f"the index lists no release of {PACKAGE}")
@@ -119,7 +120,7 @@ def newest_version() -> Version:
 
 
 def first_of_each_month(versions: list[Version]) -> list[Version]:
-    """The first release of every month (X.Y.0, or the lowest patch that exists)."""
+    """Return the first release of every month (X.Y.0, or the lowest patch that exists)."""
     firsts: dict[tuple[int, int], Version] = {}
     for version in sorted(versions):
         firsts.setdefault((version.year, version.month), version)

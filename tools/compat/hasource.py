@@ -29,6 +29,7 @@ class SourceTree:
     """Python sources of the `homeassistant` package, read lazily by module name."""
 
     def __init__(self, reader: Callable[[str], str | None], label: str) -> None:
+        """Read sources with `reader` (relative path -> text, None if absent)."""
         self._reader = reader
         self.label = label
         self._modules: dict[str, ModuleInfo | None] = {}
@@ -36,7 +37,7 @@ class SourceTree:
 
     @classmethod
     def from_dir(cls, root: Path, label: str = "") -> SourceTree:
-        """Sources below `root` (which contains the `homeassistant/` folder)."""
+        """Read the sources below `root` (which contains the `homeassistant/` folder)."""
 
         def read(rel: str) -> str | None:
             path = root / rel
@@ -46,7 +47,7 @@ class SourceTree:
 
     @classmethod
     def from_wheel(cls, wheel: Path, label: str = "") -> SourceTree:
-        """Sources inside a wheel, read straight from the zip (nothing is unpacked)."""
+        """Read the sources inside a wheel straight from the zip (nothing is unpacked)."""
         archive = zipfile.ZipFile(wheel)
         names = set(archive.namelist())
 
@@ -68,7 +69,7 @@ class SourceTree:
         return tree
 
     def module(self, name: str) -> ModuleInfo | None:
-        """The parsed module `name` (dotted), or None when the release has no such module."""
+        """Return the parsed module `name` (dotted), or None if the release has no such module."""
         if name not in self._modules:
             self._modules[name] = self._load(name)
         return self._modules[name]
@@ -183,6 +184,7 @@ class ModuleInfo:
         lines: list[str],
         is_package: bool,
     ) -> None:
+        """Bind the module's top-level names."""
         self.src = tree_src
         self.name = name
         self.path = path
@@ -204,7 +206,7 @@ class ModuleInfo:
         return ".".join([*parts, module] if module else parts)
 
     def has_dynamic_getattr(self) -> bool:
-        """True if the module defines a real `__getattr__` (not the deprecated-constant one)."""
+        """Return whether the module has a real `__getattr__` (not the deprecated-constant one)."""
         binding = self.names.get("__getattr__")
         if binding is None:
             return False
@@ -279,7 +281,7 @@ class ExternalObj:
         return top in sys.stdlib_module_names or top == "builtins"
 
     def runtime(self) -> Any:
-        """The object itself, imported (stdlib only); None when that fails."""
+        """Import the object itself (stdlib only); None when that fails."""
         if not self.is_stdlib:
             return None
         parts = [*self.module.split("."), *(self.name.split(".") if self.name else [])]
@@ -380,7 +382,7 @@ def _module_deprecation(mod: ModuleInfo) -> str:
 
 
 def binding_obj(mod: ModuleInfo, binding: Binding, seen: frozenset[str] = frozenset()) -> Lookup:
-    """The object a module-level binding stands for."""
+    """Return the object a module-level binding stands for."""
     if binding.kind == "class":
         assert isinstance(binding.node, ast.ClassDef)
         return Lookup(ClassObj(mod, binding.node))
@@ -441,14 +443,14 @@ def _is_none(node: ast.expr) -> bool:
 
 
 def union_members(node: ast.expr) -> list[ast.expr]:
-    """`A | B | None` -> [A, B, None]."""
+    """Split a union: `A | B | None` -> [A, B, None]."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return [*union_members(node.left), *union_members(node.right)]
     return [node]
 
 
 def eval_type(mod: ModuleInfo, annotation: ast.expr | None, owner: ClassObj | None) -> Obj | None:
-    """The instance an annotation describes (best effort; None when not a plain class)."""
+    """Return the instance an annotation describes (best effort; None if not a plain class)."""
     if annotation is None:
         return None
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -618,7 +620,7 @@ def _members(cls: ClassObj) -> dict[str, Member]:
 
 
 def is_enum(externals: list[ExternalObj]) -> bool:
-    """True when a class hierarchy has an `enum` base (its body assignments are members)."""
+    """Return whether a class hierarchy has an `enum` base (body assignments are members)."""
     return any(e.module == "enum" for e in externals)
 
 
@@ -782,7 +784,7 @@ def is_dataclass_like(cls: ClassObj) -> bool:
 
 
 def hierarchy_is_dataclass_like(cls: ClassObj) -> bool:
-    """True when the class or one of its Home Assistant bases is dataclass-like."""
+    """Return whether the class or one of its Home Assistant bases is dataclass-like."""
     return any(is_dataclass_like(c) for c in mro((cls,))[0])
 
 
@@ -823,7 +825,7 @@ def function_signature(
 
 
 def constructor_signature(cls: ClassObj | tuple[ClassObj, ...]) -> Signature | None:
-    """What calling the class accepts: its `__init__`, or its (dataclass-like) fields.
+    """Return what calling the class accepts: its `__init__`, or its (dataclass-like) fields.
 
     A tuple stands for a class of ours with those Home Assistant bases (in MRO order).
     """
@@ -973,10 +975,11 @@ def _mentions_deprecation(text: str) -> bool:
 
 
 def _report_call_text(call: ast.Call) -> str:
-    parts = []
-    for node in ast.walk(call):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            parts.append(node.value)
+    parts = [
+        node.value
+        for node in ast.walk(call)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
     return " ".join(" ".join(parts).split())
 
 
@@ -1054,7 +1057,7 @@ def _condition_triggered(test: ast.expr, passed: dict[str, bool]) -> bool | None
 def _report_calls(
     body: list[ast.stmt], guards: tuple[ast.expr, ...] = ()
 ) -> Iterator[tuple[ast.Call, tuple[ast.expr, ...]]]:
-    """Deprecation report calls in a function body with the if-tests guarding them."""
+    """Yield the deprecation report calls in a function body, with the if-tests guarding them."""
     for stmt in body:
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue

@@ -67,7 +67,7 @@ def _usage_text(row: Row) -> str:
 
 
 def table(rows: dict[str, Row], versions: Sequence[str], *, verbose: bool = False) -> list[str]:
-    """The table: symbol, our usage, presence per version, deprecation."""
+    """Return the table lines: symbol, our usage, presence per version, deprecation."""
     header = ["symbol", "our usage", *versions, "deprecated"]
     body: list[list[str]] = []
     for label in sorted(rows):
@@ -123,7 +123,7 @@ def unknowns(rows: dict[str, Row]) -> list[str]:
 
 
 def summary_line(summary: Summary, first: str, last: str) -> str:
-    """The closing line; incompatible signatures count as missing (the name we call is gone)."""
+    """Return the closing line; incompatible signatures count as missing (the name is gone)."""
     return (
         f"compat: {summary.symbols} symbols, {summary.missing + summary.incompatible} missing, "
         f"{summary.deprecated} deprecated ({first} -> {last})"

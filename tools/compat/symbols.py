@@ -15,14 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hasource import (
-    ROOT_PACKAGE,
-    Binding,
-    bind_block,
-    target_names,
-    union_members,
-    walk_block,
-)
+from .hasource import ROOT_PACKAGE, Binding, bind_block, target_names, union_members, walk_block
 from .model import CallInfo, Chain, Step, Usage
 
 HA_FREE_SUBPACKAGE = "engine"
@@ -141,6 +134,7 @@ class Collector:
     """Walk our package and record every usage of Home Assistant."""
 
     def __init__(self, package_dir: Path, repo_root: Path | None = None) -> None:
+        """Prepare to walk `package_dir`; paths are reported relative to `repo_root`."""
         self.package_dir = package_dir.resolve()
         self.repo_root = (repo_root or self.package_dir.parents[1]).resolve()
         rel = self.package_dir.relative_to(self.repo_root)
@@ -261,7 +255,7 @@ class Collector:
         return None
 
     def _type_value(self, module: OurModule, expr: ast.expr, env: dict[str, Value]) -> Value:
-        """A type alias's value: the class it names (type arguments kept for GENERIC_ATTRS)."""
+        """Return a type alias's value: the class it names (type args kept for GENERIC_ATTRS)."""
         if isinstance(expr, ast.Subscript):
             base = self._type_value(module, expr.value, env)
             if isinstance(base, Chain) and _generic_name(base) in GENERIC_ATTRS:
@@ -273,7 +267,7 @@ class Collector:
     def type_of(
         self, module: OurModule, annotation: ast.expr | None, env: dict[str, Value]
     ) -> Value:
-        """The value an annotation describes: an instance of an HA or local class."""
+        """Return the value an annotation describes: an instance of an HA or local class."""
         if annotation is None:
             return None
         if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
@@ -325,8 +319,10 @@ class Collector:
         return ours, theirs
 
     def is_open(self, cls: LocalClass) -> bool:
-        """True if a class in our hierarchy has a base outside HA and us (a library mixin):
-        an attribute we do not find may then come from there, so we do not guess."""
+        """Return whether a class in our hierarchy has a base outside HA and us (a library mixin).
+
+        An attribute we do not find may then come from there, so we do not guess.
+        """
         for current in self.local_mro(cls):
             for base in current.node.bases:
                 head = base.value if isinstance(base, ast.Subscript) else base
@@ -337,7 +333,7 @@ class Collector:
         return False
 
     def defined_below(self, cls: LocalClass, name: str) -> bool:
-        """True if one of our subclasses of `cls` defines `name` (an abstract-ish mixin)."""
+        """Return whether one of our subclasses of `cls` defines `name` (an abstract-ish mixin)."""
         return any(
             c != cls and cls in self.local_mro(c) and _local_member(c.node, name) is not None
             for c in self.local_classes()
@@ -416,7 +412,7 @@ class Collector:
         return None
 
     def is_dataclass(self, cls: LocalClass) -> bool:
-        """True when the class is decorated with `@dataclass` (ours)."""
+        """Return whether the class (ours) is decorated with `@dataclass`."""
         for deco in cls.node.decorator_list:
             text = ast.unparse(deco.func if isinstance(deco, ast.Call) else deco)
             if text.split(".")[-1] == "dataclass":
@@ -847,11 +843,13 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
-        for child in ast.iter_child_nodes(node):
+        stack.extend(
+            child
+            for child in ast.iter_child_nodes(node)
             if not isinstance(
                 child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
-            ):
-                stack.append(child)
+            )
+        )
 
 
 def _is_property(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -902,7 +900,7 @@ def _local_member(cls: ast.ClassDef, name: str) -> tuple[ast.AST, ast.expr | Non
 
 
 def _reads_self_attr(cls: ast.ClassDef, name: str) -> bool:
-    """True if a method of the class reads `self.<name>`."""
+    """Return whether a method of the class reads `self.<name>`."""
     return any(
         isinstance(node, ast.Attribute)
         and isinstance(node.ctx, ast.Load)
@@ -931,10 +929,9 @@ def _class_level_attr_names(cls: ast.ClassDef) -> list[str]:
             targets = list(stmt.targets)
         elif isinstance(stmt, ast.AnnAssign):
             targets = [stmt.target]
-        for target in targets:
-            for name in target_names(target):
-                if name.startswith("_attr_"):
-                    names.append(name)
+        names.extend(
+            name for target in targets for name in target_names(target) if name.startswith("_attr_")
+        )
     return names
 
 

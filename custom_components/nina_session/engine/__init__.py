@@ -1,0 +1,1 @@
+"""The NINA session engine: connection, pipeline and store, free of Home Assistant."""

@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command (replay, stats or listen) and return its exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,

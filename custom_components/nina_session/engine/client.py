@@ -50,6 +50,7 @@ class NinaApiError(NinaError):
     """The plugin answered with `Success: false`; `status_code` is the one in the body."""
 
     def __init__(self, status_code: int, error: str) -> None:
+        """Initialize the error with the body's status code and error text."""
         super().__init__(f"NINA API error {status_code}: {error}")
         self.status_code = status_code
         self.error = error
@@ -67,7 +68,7 @@ def parse_plugin_version(value: object) -> tuple[int, ...]:
 
 
 def is_supported_plugin_version(version: tuple[int, ...]) -> bool:
-    """True when `version` is at least MIN_PLUGIN_VERSION (missing parts count as 0)."""
+    """Return whether `version` is at least MIN_PLUGIN_VERSION (missing parts count as 0)."""
     width = max(len(version), len(MIN_PLUGIN_VERSION))
     padded = version + (0,) * (width - len(version))
     minimum = MIN_PLUGIN_VERSION + (0,) * (width - len(MIN_PLUGIN_VERSION))
@@ -75,7 +76,7 @@ def is_supported_plugin_version(version: tuple[int, ...]) -> bool:
 
 
 def _redacted(host: str) -> str:
-    """The host as it may appear in a message: a `user:password@` part is hidden."""
+    """Return the host as it may appear in a message: a `user:password@` part is hidden."""
     return re.sub(r"^(.*://)?[^/@]*@", lambda m: f"{m.group(1) or ''}***@", host)
 
 
@@ -162,6 +163,7 @@ class NinaClient:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         max_msg_size: int = DEFAULT_MAX_MSG_SIZE,
     ) -> None:
+        """Initialize the client; a bad host, port, timeout or size limit raises ValueError."""
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
         if request_timeout <= 0:
@@ -184,10 +186,12 @@ class NinaClient:
 
     @property
     def host(self) -> str:
+        """Return the host as given (without surrounding spaces)."""
         return self._host
 
     @property
     def port(self) -> int:
+        """Return the port of the REST API and the event socket."""
         return self._port
 
     @property
@@ -202,19 +206,20 @@ class NinaClient:
 
     @property
     def max_msg_size(self) -> int:
+        """Return the largest socket frame accepted, in bytes."""
         return self._max_msg_size
 
     # ---- REST -------------------------------------------------------------------
 
     async def version(self) -> str:
-        """The plugin version `A.B.C.D`: the cheap health probe and the plugin check."""
+        """Return the plugin version `A.B.C.D`: the cheap health probe and the plugin check."""
         payload = await self._get("/version")
         parse_plugin_version(payload)
         assert isinstance(payload, str)
         return payload.strip()
 
     async def nina_version(self) -> str:
-        """The version of NINA itself."""
+        """Return the version of NINA itself."""
         payload = await self._get("/version/nina")
         if not isinstance(payload, str):
             raise NinaNotPluginError("/version/nina did not answer a string")
@@ -239,11 +244,11 @@ class NinaClient:
         return await self._get("/image-history", params=params)
 
     async def equipment_info(self) -> Any:
-        """Current state of all equipment."""
+        """Return the current state of all equipment."""
         return await self._get("/equipment/info")
 
     async def sequence_state(self) -> Any:
-        """Current state of the advanced sequencer."""
+        """Return the current state of the advanced sequencer."""
         return await self._get("/sequence/state")
 
     async def thumbnail(self, index: int) -> bytes | None:
@@ -336,8 +341,11 @@ class NinaClient:
     # ---- event socket -------------------------------------------------------------
 
     async def _refuse_socket_redirect(self) -> None:
-        """ws_connect always follows redirects, so ask the socket URL once without them:
-        a redirect to another host must never get our handshake."""
+        """Refuse a socket URL that answers with a redirect.
+
+        ws_connect always follows redirects, so ask the socket URL once without them:
+        a redirect to another host must never get our handshake.
+        """
         probe = self._socket_url.replace("ws", "http", 1)
         try:
             async with asyncio.timeout(self._request_timeout):

@@ -26,12 +26,7 @@ from typing import Final
 
 import aiohttp
 
-from .client import (
-    NinaClient,
-    NinaError,
-    is_supported_plugin_version,
-    parse_plugin_version,
-)
+from .client import NinaClient, NinaError, is_supported_plugin_version, parse_plugin_version
 from .health import ConnectionHealth
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,6 +52,7 @@ class Backoff:
         jitter: float = 0.1,
         rng: random.Random | None = None,
     ) -> None:
+        """Initialize the delays; parameters that cannot work raise ValueError."""
         if initial <= 0 or factor < 1 or ceiling < initial or not 0 <= jitter < 1:
             raise ValueError("need initial > 0, factor >= 1, ceiling >= initial, 0 <= jitter < 1")
         self._initial = initial
@@ -67,7 +63,7 @@ class Backoff:
         self._current = initial
 
     def next_delay(self) -> float:
-        """The delay before the next attempt; grows until the ceiling, never stops."""
+        """Return the delay before the next attempt; it grows until the ceiling, never stops."""
         base = self._current
         self._current = min(self._ceiling, self._current * self._factor)
         spread = base * self._jitter
@@ -132,6 +128,7 @@ class ConnectionLoop:
         stable_after: float = 30.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
     ) -> None:
+        """Initialize the loop; nothing connects until `start()`."""
         if heartbeat <= 0 or probe_interval <= 0:
             raise ValueError("heartbeat and probe_interval must be positive")
         if failing_after < 1 or max_backlog < 1:
@@ -255,7 +252,9 @@ class ConnectionLoop:
         """Read frames into `queue`, stamped on arrival; always end with one `_Closed`."""
         try:
             closed = await self._read_frames(ws, queue)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001
+            # Last resort: whatever broke the reading, the attempt waits for a `_Closed` and
+            # would hang without one. The reason becomes the health's `last_error`.
             _LOGGER.debug("Reading the NINA socket failed", exc_info=True)
             closed = _Closed(f"socket read failed: {err!r}")
         queue.put_nowait(closed)

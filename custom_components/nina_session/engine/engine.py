@@ -47,6 +47,8 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
+    """Settings of one engine: where NINA is, where its history goes, and timings."""
+
     host: str
     port: int
     db_path: Path
@@ -79,6 +81,7 @@ class NinaEngine:
         clock: Callable[[], datetime] = _utc_now,
         loop_factory: Callable[..., ConnectionLoop] = ConnectionLoop,
     ) -> None:
+        """Initialize the engine; nothing is opened or connected until `start()`."""
         self.config = config
         self.health = ConnectionHealth()
         self.client = NinaClient(
@@ -138,6 +141,7 @@ class NinaEngine:
         self._executor.shutdown(wait=True)
 
     def subscribe(self, callback: Callable[[EngineUpdate], None]) -> Callable[[], None]:
+        """Call `callback` with every update; return the function that unsubscribes it."""
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
@@ -234,7 +238,7 @@ class NinaEngine:
         return result
 
     async def refresh(self) -> None:
-        """Forced re-sync: backfill, then recompute state. Concurrent calls coalesce."""
+        """Force a re-sync: backfill, then recompute state. Concurrent calls coalesce."""
         if self._refresh is not None and not self._refresh.done():
             return await asyncio.shield(self._refresh)
         self._refresh = asyncio.ensure_future(self._do_refresh())
@@ -261,32 +265,38 @@ class NinaEngine:
         return self.config.db_path.name
 
     async def session(self) -> dict[str, Any] | None:
+        """Return the open session's JSON (state `disconnected` while offline), or None."""
         assert self.pipeline is not None
         return await self._run(session_view, self.pipeline, self.health)
 
     def current_session(self) -> dict[str, Any] | None:
-        """The in-memory open session (cheap; for entity state)."""
+        """Return the in-memory open session (cheap; for entity state)."""
         return session_view(self.pipeline, self.health) if self.pipeline else None
 
     async def stored_session(self, session_id: str) -> dict[str, Any] | None:
+        """Return a stored session by id, or None when there is none."""
         assert self._store is not None
         return await self._run(self._store.session, session_id)
 
     async def sessions(self, **query: Any) -> list[dict[str, Any]]:
+        """Return stored sessions; `query` takes the keyword arguments of `Store.sessions`."""
         assert self._store is not None
         store = self._store
         return await self._run(lambda: store.sessions(**query))
 
     async def legacy(self) -> dict[str, Any]:
+        """Return the legacy session-state object older widgets read."""
         assert self.pipeline is not None
         return await self._run(legacy_view, self.pipeline, self.health, self._clock())
 
     async def health_json(self, db_path: str | None = None) -> dict[str, Any]:
+        """Return the health JSON; `db_path` is reported as the database (default its name)."""
         assert self.pipeline is not None
         path = db_path or self._relative_db()
         return await self._run(health_view, self.pipeline, self.health, path)
 
     async def stats(self, db_path: str | None = None) -> dict[str, Any]:
+        """Return the stats JSON; `db_path` is reported as the database (default its name)."""
         assert self.pipeline is not None
         path = db_path or self._relative_db()
         return await self._run(

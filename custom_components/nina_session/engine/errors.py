@@ -11,6 +11,7 @@ class FrameError(ValueError):
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        """Initialize the error with its counted `reason` and an optional detail."""
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from .models import NinaEvent
 
@@ -35,6 +35,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class SessionState(StrEnum):
+    """What the observatory is doing."""
+
     IDLE = "idle"
     IMAGING = "imaging"
     FLATS = "flats"
@@ -78,6 +80,8 @@ class Equipment:
 
 @dataclass(frozen=True, slots=True)
 class Transition:
+    """A state change, or a pause counted in place, and the event that caused it."""
+
     previous: SessionState
     state: SessionState
     time: datetime
@@ -86,10 +90,21 @@ class Transition:
     counts_pause: bool = False
 
 
+def _set(attribute: str, value: bool) -> Any:
+    """Return a handler that only records an equipment flag."""
+
+    def handler(machine: StateMachine, _event: NinaEvent) -> Transition | None:
+        setattr(machine.equipment, attribute, value)
+        return None
+
+    return handler
+
+
 class StateMachine:
     """Folds events into a state; deterministic, time taken from events only."""
 
     def __init__(self) -> None:
+        """Initialize the machine idle, with nothing known of the equipment."""
         self.state = SessionState.IDLE
         self.since: datetime | None = None
         self.equipment = Equipment()
@@ -97,6 +112,7 @@ class StateMachine:
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
+        """Return the state as JSON-safe data to persist."""
         return {
             "state": self.state.value,
             "since": self.since.isoformat() if self.since else None,
@@ -104,13 +120,15 @@ class StateMachine:
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
+        """Restore the state from a `snapshot()`."""
         self.state = SessionState(snap["state"])
         self.since = datetime.fromisoformat(snap["since"]) if snap.get("since") else None
         self.equipment = Equipment(**snap.get("equipment", {}))
 
     # -- folding -----------------------------------------------------------------------
     def apply(self, event: NinaEvent) -> Transition | None:
-        handler = _HANDLERS.get(event.name)
+        """Fold one event; return the transition it caused, if any."""
+        handler = self._HANDLERS.get(event.name)
         return handler(self, event) if handler else None
 
     def _go(self, state: SessionState, event: NinaEvent) -> Transition | None:
@@ -211,7 +229,7 @@ class StateMachine:
         return self._clear("parked", event)
 
     def _explains_guider_stop(self, event: NinaEvent) -> Transition | None:
-        """A flip, autofocus or slew starting: a guiding pause just before it was part of it."""
+        """Start a flip, autofocus or slew: a guiding pause just before it was part of it."""
         eq = self.equipment
         if event.name == "MOUNT-BEFORE-FLIP":
             eq.flipping = True
@@ -233,35 +251,27 @@ class StateMachine:
         self.equipment.focusing = False
         return None
 
-
-def _set(attribute: str, value: bool) -> Any:
-    def handler(machine: StateMachine, _event: NinaEvent) -> Transition | None:
-        setattr(machine.equipment, attribute, value)
-        return None
-
-    return handler
-
-
-_HANDLERS: dict[str, Any] = {
-    "SEQUENCE-STARTING": StateMachine._sequence_starting,
-    "SEQUENCE-FINISHED": StateMachine._sequence_finished,
-    "IMAGE-SAVE": StateMachine._image_saved,
-    "FLAT-LIGHT-TOGGLED": StateMachine._flat_light,
-    "SAFETY-CHANGED": StateMachine._safety,
-    "GUIDER-START": StateMachine._guider_start,
-    "GUIDER-STOP": StateMachine._guider_stop,
-    "MOUNT-PARKED": StateMachine._parked,
-    "MOUNT-UNPARKED": StateMachine._unparked,
-    "MOUNT-BEFORE-FLIP": StateMachine._explains_guider_stop,
-    "AUTOFOCUS-STARTING": StateMachine._explains_guider_stop,
-    "MOUNT-CENTER": StateMachine._explains_guider_stop,
-    "TS-TARGETSTART": StateMachine._explains_guider_stop,
-    "TS-NEWTARGETSTART": StateMachine._explains_guider_stop,
-    "MOUNT-AFTER-FLIP": StateMachine._flip_done,
-    "AUTOFOCUS-FINISHED": StateMachine._focus_done,
-    "ERROR-AF": StateMachine._focus_done,
-    "FLAT-COVER-CLOSED": _set("cover_closed", True),
-    "FLAT-COVER-OPENED": _set("cover_closed", False),
-    "FLAT-DISCONNECTED": _set("panel_light", False),
-    "GUIDER-DISCONNECTED": _set("guiding", False),
-}
+    #: Event name → handler (called with the machine); other events change nothing.
+    _HANDLERS: ClassVar[dict[str, Any]] = {
+        "SEQUENCE-STARTING": _sequence_starting,
+        "SEQUENCE-FINISHED": _sequence_finished,
+        "IMAGE-SAVE": _image_saved,
+        "FLAT-LIGHT-TOGGLED": _flat_light,
+        "SAFETY-CHANGED": _safety,
+        "GUIDER-START": _guider_start,
+        "GUIDER-STOP": _guider_stop,
+        "MOUNT-PARKED": _parked,
+        "MOUNT-UNPARKED": _unparked,
+        "MOUNT-BEFORE-FLIP": _explains_guider_stop,
+        "AUTOFOCUS-STARTING": _explains_guider_stop,
+        "MOUNT-CENTER": _explains_guider_stop,
+        "TS-TARGETSTART": _explains_guider_stop,
+        "TS-NEWTARGETSTART": _explains_guider_stop,
+        "MOUNT-AFTER-FLIP": _flip_done,
+        "AUTOFOCUS-FINISHED": _focus_done,
+        "ERROR-AF": _focus_done,
+        "FLAT-COVER-CLOSED": _set("cover_closed", True),
+        "FLAT-COVER-OPENED": _set("cover_closed", False),
+        "FLAT-DISCONNECTED": _set("panel_light", False),
+        "GUIDER-DISCONNECTED": _set("guiding", False),
+    }

@@ -43,7 +43,7 @@ class EventCounters:
         self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
 
     def as_dict(self, *, detailed: bool = False) -> dict[str, Any]:
-        """The `events` object of the health JSON; `detailed` adds the breakdowns (stats)."""
+        """Return the health JSON's `events` object; `detailed` adds the breakdowns (stats)."""
         result: dict[str, Any] = {
             "received": self.received,
             "processed": self.processed,
@@ -79,7 +79,7 @@ class ConnectionHealth:
     events: EventCounters = field(default_factory=EventCounters)
 
     def as_dict(self) -> dict[str, Any]:
-        """The health JSON of design.md, without `db` (the engine adds it)."""
+        """Return the health JSON of design.md, without `db` (the engine adds it)."""
         return {
             "connected": self.connected,
             "since": iso_z(self.since),

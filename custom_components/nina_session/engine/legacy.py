@@ -54,6 +54,7 @@ class LegacyInputs:
 
 
 def is_equipment_change(name: str) -> bool:
+    """Return whether event `name` is a device connecting or disconnecting."""
     return name.endswith(_EQUIPMENT_SUFFIXES)
 
 
@@ -109,7 +110,7 @@ def _event(event: NinaEvent | None) -> dict[str, Any] | None:
 
 
 def to_legacy(inputs: LegacyInputs, now: datetime) -> dict[str, Any]:
-    """The legacy session-state object."""
+    """Return the legacy session-state object."""
     session = inputs.session
     active = session is not None
     by_type = (session or {}).get("frames", {}).get("by_type", {})

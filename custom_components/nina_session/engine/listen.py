@@ -71,5 +71,6 @@ async def _listen(args: argparse.Namespace, options: PipelineOptions) -> None:
 
 
 def run_listen(args: argparse.Namespace, options: PipelineOptions) -> int:
+    """Run the live pipeline until Ctrl-C or SIGTERM, logging what changes; return 0."""
     asyncio.run(_listen(args, options))
     return 0

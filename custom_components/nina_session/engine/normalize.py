@@ -60,8 +60,11 @@ _NON_FINITE_TEXT = {"NaN", "Infinity", "-Infinity"}
 
 
 def _comparable(value: Any) -> Any:
-    """The socket writes missing readings as null or bare NaN, REST omits nulls and writes
-    "NaN" as text: the same content must hash the same either way."""
+    """Return `value` without its missing readings, as its fingerprint hashes it.
+
+    The socket writes missing readings as null or bare NaN, REST omits nulls and writes
+    "NaN" as text: the same content must hash the same either way.
+    """
     if isinstance(value, Mapping):
         pairs = ((str(k), _comparable(v)) for k, v in value.items())
         return {k: v for k, v in pairs if v is not None}
@@ -96,14 +99,17 @@ class Normalizer:
     """Stateful normalizer; its context follows the event stream in order."""
 
     def __init__(self, tz: tzinfo) -> None:
+        """Initialize with NINA's timezone (for offset-less times) and no context."""
         self.tz = tz
         self._context = _Context()
         self._history_last: dict[str, datetime] = {}
 
     def snapshot(self) -> dict[str, Any]:
+        """Return the context as JSON-safe data to persist."""
         return asdict(self._context)
 
     def restore(self, snap: Mapping[str, Any]) -> None:
+        """Restore the context from a `snapshot()`."""
         self._context = _Context(**snap)
 
     def normalize(
@@ -126,12 +132,15 @@ class Normalizer:
         return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame)
 
     def start_history(self) -> None:
-        """A new history read begins (oldest first): forget the previous one's last times."""
+        """Begin a new history read (oldest first): forget the previous one's last times."""
         self._history_last.clear()
 
     def _history_time(self, text: str, kind: str) -> datetime:
-        """A history time; an offset-less one in the hour that repeats when summer time ends
-        is the second pass if the first would go back in time (history is oldest first)."""
+        """Parse a history time, choosing the right pass of a repeated local hour.
+
+        An offset-less time in the hour that repeats when summer time ends is the second
+        pass if the first would go back in time (history is oldest first).
+        """
         moment = parse_nina_time(text, self.tz)
         last = self._history_last.get(kind)
         if last is not None and moment < last:

@@ -55,6 +55,8 @@ _SKEW_SAMPLES = 50
 
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
+    """How one instance's events are read, de-duplicated and split into sessions."""
+
     instance: str
     tz: tzinfo
     idle_gap: timedelta = timedelta(hours=2)
@@ -84,6 +86,7 @@ class BatchResult:
 
     @property
     def changed(self) -> bool:
+        """Return whether the batch applied, closed or rebuilt anything."""
         return bool(self.applied or self.closed or self.rebuilt)
 
 
@@ -93,6 +96,7 @@ class Pipeline:
     def __init__(
         self, store: Store, options: PipelineOptions, counters: EventCounters | None = None
     ) -> None:
+        """Initialize on `store`, resuming the state saved there, if any."""
         self.store = store
         self.options = options
         # Shared with the connection health, so one object reports every count.
@@ -127,8 +131,10 @@ class Pipeline:
     def ingest_frames(
         self, frames: Iterable[tuple[str | bytes | Any, datetime]], source: Source = Source.LIVE
     ) -> BatchResult:
-        """Socket messages (raw text, or already decoded from a JSONL recording) with their
-        receive times."""
+        """Ingest socket messages with their receive times.
+
+        A message is raw text, or already decoded (from a JSONL recording).
+        """
         wires: list[WireEvent] = []
         rejected = 0
         # Live frames were counted by the connection as it read them (including the ones it
@@ -151,7 +157,7 @@ class Pipeline:
         return result
 
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
-        """The plugin's `/event-history` and `/image-history?all=true` payloads."""
+        """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads."""
         events, bad_events = parse_event_history(event_history)
         images: list[ImageRecord] = []
         bad_images = 0
@@ -255,8 +261,10 @@ class Pipeline:
         return self._measured(offsets[len(offsets) // 2])
 
     def _measured(self, offset: float) -> bool:
-        """Take a measured clock offset. The first one moves the history stored before it,
-        on NINA's clock, onto ours. Returns whether stored events moved."""
+        """Take a measured clock offset; return whether stored events moved.
+
+        The first measurement moves the history stored before it, on NINA's clock, onto ours.
+        """
         self.clock_offset = offset
         if self.clock_measured:
             return False
@@ -415,6 +423,7 @@ class Pipeline:
 
     @property
     def pending_events(self) -> int:
+        """Return how many events wait for the database to take them."""
         return len(self._pending.events) if self._pending else 0
 
     def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
@@ -465,7 +474,9 @@ class Pipeline:
     # -- views -------------------------------------------------------------------------
     @property
     def state(self) -> SessionState:
+        """Return the state machine's state."""
         return self.tracker.fsm.state
 
     def current_session(self) -> dict[str, Any] | None:
+        """Return the open session's canonical JSON, or None."""
         return self.tracker.current_json()

@@ -39,5 +39,6 @@ def recording_line(frame: Any, received_at: datetime) -> str:
 
 
 def read_json(path: Path) -> Any:
+    """Read a saved history file (the plugin's JSON answer)."""
     with path.open(encoding="utf-8") as handle:
         return json.load(handle)

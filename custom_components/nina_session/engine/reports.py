@@ -31,7 +31,7 @@ _EQUIPMENT_EVENTS = tuple(
 
 
 def session_view(pipeline: Pipeline, health: ConnectionHealth | None) -> dict[str, Any] | None:
-    """The canonical JSON of the open session, with the `disconnected` view state."""
+    """Return the canonical JSON of the open session, with the `disconnected` view state."""
     session = pipeline.current_session()
     if session is not None and health is not None and not health.connected:
         session = {**session, "state": SessionState.DISCONNECTED.value}
@@ -39,6 +39,7 @@ def session_view(pipeline: Pipeline, health: ConnectionHealth | None) -> dict[st
 
 
 def view_state(pipeline: Pipeline, health: ConnectionHealth | None) -> SessionState:
+    """Return the state to show: the FSM state, or `disconnected` while NINA is unreachable."""
     if health is not None and not health.connected:
         return SessionState.DISCONNECTED
     return pipeline.state
@@ -47,6 +48,7 @@ def view_state(pipeline: Pipeline, health: ConnectionHealth | None) -> SessionSt
 def legacy_view(
     pipeline: Pipeline, health: ConnectionHealth | None, now: datetime
 ) -> dict[str, Any]:
+    """Return the legacy session-state object, from the store and the pipeline."""
     store = pipeline.store
     session = pipeline.current_session()
     last_frame = store.last_frame(session["id"]) if session else None
@@ -76,6 +78,7 @@ def legacy_view(
 
 
 def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> dict[str, Any]:
+    """Return the health JSON with its `db` part."""
     counts = pipeline.store.counts()
     return {
         **health.as_dict(),
@@ -91,6 +94,7 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
 def stats_view(
     pipeline: Pipeline, health: ConnectionHealth, db_path: str, started: datetime, now: datetime
 ) -> dict[str, Any]:
+    """Return the stats JSON: database, open session, connection, events and totals."""
     store = pipeline.store
     counts = store.counts()
     session = pipeline.current_session()

@@ -35,12 +35,14 @@ _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-FINISHED": "autofocus_runs",
 
 
 def is_work(event: NinaEvent) -> bool:
+    """Return whether `event` is work: a frame (not a SNAPSHOT) or a work event."""
     if event.frame is not None:
         return event.frame.image_type != "SNAPSHOT"
     return event.name in _WORK_EVENTS or event.name.startswith(_WORK_PREFIXES)
 
 
 def opens_session(event: NinaEvent) -> bool:
+    """Return whether `event` opens a session when none is open."""
     return event.name == _OPENS or (
         event.frame is not None and event.frame.image_type != "SNAPSHOT"
     )
@@ -91,6 +93,7 @@ class Session:
     night_ends: datetime | None = None
 
     def add(self, event: NinaEvent, transition: Transition | None, active: bool) -> None:
+        """Count one event; an `active` one moves the session's last activity."""
         if active:
             self.last_work = max(self.last_work or event.time, event.time)
         counter = _COUNTED.get(event.name)
@@ -141,9 +144,11 @@ class Session:
 
     @property
     def integration_seconds(self) -> float:
+        """Return the LIGHT exposure time over all filters, in seconds."""
         return round(sum(seconds for _, seconds in self.by_filter.values()), 3)
 
     def to_json(self, state: SessionState) -> dict[str, Any]:
+        """Return the canonical session JSON, showing `state`."""
         return {
             "id": self.id,
             "instance": self.instance,
@@ -198,6 +203,7 @@ class SessionTracker:
     """State machine plus session bookkeeping; fold events in time order."""
 
     def __init__(self, instance: str, tz: tzinfo, idle_gap: timedelta) -> None:
+        """Initialize an idle tracker with no open session."""
         self.instance = instance
         self.tz = tz
         self.idle_gap = idle_gap
@@ -206,6 +212,7 @@ class SessionTracker:
         self.last_time: datetime | None = None
 
     def apply(self, event: NinaEvent) -> Applied:
+        """Fold one event: close, open or update the session; return what it did."""
         closed = None
         active = is_work(event) or self.fsm.state != SessionState.IDLE
         session = self.open
@@ -261,6 +268,7 @@ class SessionTracker:
         )
 
     def current_json(self) -> dict[str, Any] | None:
+        """Return the open session's canonical JSON, or None."""
         return self.open.to_json(self.fsm.state) if self.open else None
 
 
@@ -285,6 +293,7 @@ def session_to_record(session: Session) -> dict[str, Any]:
 
 
 def session_from_record(record: dict[str, Any]) -> Session:
+    """Rebuild a session from `session_to_record`."""
     values = {name: record[name] for name in _RECORD_FIELDS if name in record}
     for name in _TIMES:
         if values.get(name) is not None:
@@ -295,6 +304,7 @@ def session_from_record(record: dict[str, Any]) -> Session:
 
 
 def tracker_snapshot(tracker: SessionTracker) -> dict[str, Any]:
+    """Return the tracker's state as JSON-safe data to persist."""
     return {
         "fsm": tracker.fsm.snapshot(),
         "open": session_to_record(tracker.open) if tracker.open else None,
@@ -303,6 +313,7 @@ def tracker_snapshot(tracker: SessionTracker) -> dict[str, Any]:
 
 
 def restore_tracker(tracker: SessionTracker, snap: dict[str, Any]) -> None:
+    """Restore a tracker from `tracker_snapshot`."""
     tracker.fsm.restore(snap["fsm"])
     tracker.open = session_from_record(snap["open"]) if snap.get("open") else None
     last = snap.get("last_time")

@@ -145,6 +145,7 @@ class Store:
     """The engine's SQLite file."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
+        """Open (or create) the database and migrate it; StoreError when it is unusable."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -202,24 +203,38 @@ class Store:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def close(self) -> None:
+        """Close the database connection."""
         self._db.close()
 
     # -- reads -------------------------------------------------------------------------
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Return which of these event keys are stored."""
         return set(self.times_for_keys(keys))
 
     def times_for_keys(self, keys: Sequence[str], source: Source | None = None) -> dict[str, float]:
-        """Stored time of each of these event keys that is stored (from `source` only)."""
-        found: dict[str, float] = {}
+        """Return the stored time of each of these event keys that is stored (from `source`)."""
+        return dict(self._by_keys("ts", keys, source))
+
+    def _by_keys(
+        self, column: str, keys: Sequence[str], source: Source | None = None
+    ) -> list[tuple[str, Any]]:
+        """Return (event key, `column`) of the stored events with these keys.
+
+        Read in chunks that stay under SQLite's parameter limit.
+        """
+        found: list[tuple[str, Any]] = []
         only = "" if source is None else " AND source = ?"
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT event_key, ts FROM session_events WHERE event_key IN ({marks}){only}",
+                # Only a constant column, `?` placeholders and a constant filter are
+                # interpolated; the keys and the source are bound parameters.
+                f"SELECT event_key, {column} FROM session_events "  # noqa: S608
+                f"WHERE event_key IN ({marks}){only}",
                 [*chunk, source.value] if source is not None else chunk,
             )
-            found.update(rows.fetchall())
+            found.extend(rows.fetchall())
         return found
 
     def times_from(
@@ -246,8 +261,9 @@ class Store:
 
     def iter_events(self, batch: int = 5000) -> Iterator[tuple[int, NinaEvent]]:
         """Every stored event in fold order (time, then arrival)."""
+        # _EVENT_COLUMNS is a constant column list, never input.
         cursor = self._db.execute(
-            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts, id"
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts, id"  # noqa: S608
         )
         while rows := cursor.fetchmany(batch):
             for row in rows:
@@ -269,23 +285,27 @@ class Store:
         )
 
     def latest_event(self, names: Sequence[str]) -> NinaEvent | None:
-        """The newest stored event with one of these names."""
+        """Return the newest stored event with one of these names."""
         marks = ",".join("?" * len(names))
+        # Only the constant column list and `?` placeholders are interpolated.
         row = self._db.execute(
-            f"SELECT {self._EVENT_COLUMNS} FROM session_events WHERE name IN ({marks}) "
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events WHERE name IN ({marks}) "  # noqa: S608
             "ORDER BY ts DESC, id DESC LIMIT 1",
             tuple(names),
         ).fetchone()
         return self._event(row) if row else None
 
     def recent_events(self, count: int) -> list[NinaEvent]:
+        """Return the `count` newest stored events, newest first."""
+        # _EVENT_COLUMNS is a constant column list, never input.
         rows = self._db.execute(
-            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts DESC, id DESC LIMIT ?",
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts DESC, id DESC LIMIT ?",  # noqa: S608
             (count,),
         )
         return [self._event(row) for row in rows]
 
     def last_frame(self, session_id: str) -> Frame | None:
+        """Return the newest frame of a session, or None."""
         row = self._db.execute(
             "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "
             "ORDER BY ts DESC, id DESC LIMIT 1",
@@ -294,16 +314,18 @@ class Store:
         return _frame_from_json(row[0]) if row else None
 
     def session_frames(self, session_id: str, image_types: Sequence[str]) -> list[Frame]:
-        """A session's frames of these types, in order (the legacy view's darks)."""
+        """Return a session's frames of these types, in order (the legacy view's darks)."""
         marks = ",".join("?" * len(image_types))
+        # Only `?` placeholders are interpolated; the types are bound parameters.
         rows = self._db.execute(
-            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "
+            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "  # noqa: S608
             f"AND json_extract(frame, '$.image_type') IN ({marks}) ORDER BY ts, id",
             (session_id, *image_types),
         )
         return [frame for (text,) in rows if (frame := _frame_from_json(text)) is not None]
 
     def load_state(self) -> dict[str, Any] | None:
+        """Return the saved pipeline state, or None when none was saved yet."""
         row = self._db.execute("SELECT data FROM session_state WHERE id = 1").fetchone()
         return json.loads(row[0]) if row else None
 
@@ -316,21 +338,25 @@ class Store:
         offset: int = 0,
         newest_first: bool = True,
     ) -> list[dict[str, Any]]:
+        """Return the summaries of sessions that start in a time range, one page of them."""
         order = "DESC" if newest_first else "ASC"
+        # `order` is one of two keywords, never input; the values are bound parameters.
         rows = self._db.execute(
-            f"SELECT summary FROM sessions WHERE start_ts >= ? AND start_ts <= ? "
+            f"SELECT summary FROM sessions WHERE start_ts >= ? AND start_ts <= ? "  # noqa: S608
             f"ORDER BY start_ts {order} LIMIT ? OFFSET ?",
             (start_ts or 0.0, end_ts or 1e12, limit, offset),
         )
         return [json.loads(row[0]) for row in rows]
 
     def session(self, session_id: str) -> dict[str, Any] | None:
+        """Return the summary of one stored session, or None when there is none."""
         row = self._db.execute(
             "SELECT summary FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
         return json.loads(row[0]) if row else None
 
     def counts(self) -> dict[str, Any]:
+        """Return the number of sessions and events, and the database size in bytes."""
         sessions = self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
         if self._event_count is None:  # COUNT(*) scans an index: once, then kept by writes
             self._event_count = self._db.execute("SELECT COUNT(*) FROM session_events").fetchone()[
@@ -380,24 +406,16 @@ class Store:
         return sessions, events
 
     def retime(self, moves: Mapping[str, float]) -> int:
-        """Give stored events new times (keyed by their event key), re-keying the ones whose
-        key holds their time. The caller rebuilds the sessions afterwards.
+        """Give stored events new times (by event key); return how many moved.
+
+        Events whose key holds their time are re-keyed. The caller rebuilds the sessions.
 
         A moved event that lands on an identical stored one (same content, same millisecond)
         replaces it: they were the same event.
         """
         if not moves:
             return 0
-        keys = list(moves)
-        fingerprints: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT event_key, fingerprint FROM session_events WHERE event_key IN ({marks})",
-                chunk,
-            )
-            fingerprints.update(rows.fetchall())
+        fingerprints: dict[str, str] = dict(self._by_keys("fingerprint", list(moves)))
         updates = [
             (ts, event_key(fingerprints[key], key == fingerprints[key], ts), key)
             for key, ts in moves.items()

@@ -43,11 +43,12 @@ def iso_z_ms(moment: datetime) -> str:
 
 
 def from_timestamp(seconds: float) -> datetime:
+    """Return the UTC time of a POSIX timestamp."""
     return datetime.fromtimestamp(seconds, UTC)
 
 
 def night_of(moment: datetime, tz: tzinfo) -> str:
-    """The observing night a moment belongs to: local date of the evening (noon to noon)."""
+    """Return the observing night of a moment: the local date of its evening (noon to noon)."""
     return (moment.astimezone(tz) - timedelta(hours=12)).date().isoformat()
 
 

@@ -60,7 +60,7 @@ class ImageRecord:
 
 
 def _number(value: Any) -> float | None:
-    """A finite float, or None for missing/NaN/"NaN"/non-numeric values."""
+    """Return a finite float, or None for missing/NaN/"NaN"/non-numeric values."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -185,7 +185,7 @@ def _history_list(payload: Any) -> list[Any]:
 
 
 def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
-    """The `/event-history` list (or its envelope) → (events, number of rejected items)."""
+    """Parse the `/event-history` list (or its envelope) → (events, number of rejected items)."""
     events: list[WireEvent] = []
     rejected = 0
     for item in _history_list(payload):
@@ -200,7 +200,7 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
-    """The `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
+    """Parse the `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
     records: list[ImageRecord] = []
     rejected = 0
     for item in _history_list(payload):

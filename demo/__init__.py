@@ -1,0 +1,1 @@
+"""The `make demo` scripts: run.py (Home Assistant fed by the simulator) and brand.py."""
