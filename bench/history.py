@@ -55,7 +55,7 @@ def _ingest(path: Path, night_list: list[Night]) -> None:
 
 
 def _shift_session(row: tuple[Any, ...], days: int) -> tuple[Any, ...]:
-    sid, instance, night, start_ts, end_ts, summary = row
+    _sid, instance, night, start_ts, end_ts, summary = row
     shift = days * _DAY
     start = datetime.fromtimestamp(start_ts + shift, UTC)
     new_id = f"{iso_z(start)}-{instance}"

@@ -706,7 +706,7 @@ def _local_time(value: str | None) -> str:
     if not value:
         return "--:--"
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return value
     return moment.astimezone().strftime("%H:%M:%S")

@@ -747,7 +747,7 @@ def _load_json(path: Path, report: Report) -> Any:
 def _load_yaml(path: Path, report: Report) -> Any:
     if not path.is_file():
         return None
-    import yaml  # type: ignore[import-untyped]
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - only in the HA venv
 
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -846,8 +846,9 @@ def _check_version(version: Any, where: str, report: Report) -> None:
         report.error(where, "version must be a string")
         return
     try:
-        from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
-        from awesomeversion.exceptions import AwesomeVersionException
+        # Optional: HA's own version parser, present in the HA venv.
+        from awesomeversion import AwesomeVersion, AwesomeVersionStrategy  # noqa: PLC0415
+        from awesomeversion.exceptions import AwesomeVersionException  # noqa: PLC0415
     except ImportError:
         if not re.fullmatch(r"\d+(\.\d+)*([.-]?[A-Za-z0-9.]+)?", version):
             report.error(where, f"version {version!r} is not a valid version")

@@ -570,7 +570,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                 "host": client.host,
                 "port": str(client.port),
                 "error": health.last_error or "",
-            },  # fmt: skip
+            },
         )
         # A database that refuses writes (events wait in memory), or one found damaged.
         self._set_issue(
@@ -600,7 +600,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             lambda: {
                 "version": version,
                 "minimum": ".".join(str(part) for part in MIN_PLUGIN_VERSION),
-            },  # fmt: skip
+            },
         )
 
     def _update_device_version(self, version: str) -> None:

@@ -90,7 +90,8 @@ async def _async_serve_card(hass: HomeAssistant) -> None:
 
 @callback
 def _add_module(hass: HomeAssistant, url: str) -> None:
-    from homeassistant.components.frontend import add_extra_js_url
+    # Not a manifest dependency: the card is offered only when the frontend loads.
+    from homeassistant.components.frontend import add_extra_js_url  # noqa: PLC0415
 
     add_extra_js_url(hass, url)
     _LOGGER.debug("Session card module added: %s", url)

@@ -110,7 +110,7 @@ def test_nonsense_transitions_are_counted_not_raised(pipeline: Pipeline) -> None
             (0, event("SEQUENCE-FINISHED")),
             (1, event("MOUNT-AFTER-FLIP")),
             (2, event("SAFETY-CHANGED", IsSafe="maybe")),
-        )  # fmt: skip
+        )
     )
     assert pipeline.tracker.fsm.anomalies == {
         "finished_without_start": 1, "flip_without_start": 1, "safety_without_state": 1}  # fmt: skip

@@ -7,6 +7,7 @@ from __future__ import annotations
 import custom_components.nina_session  # noqa: F401  # isort: skip
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import socket
 from typing import Any
 
 from aiohttp import web
@@ -62,8 +63,6 @@ async def html_server(socket_enabled: None) -> AsyncIterator[int]:
 @pytest.fixture
 def free_port(socket_enabled: None) -> Iterator[int]:
     """Return a port on 127.0.0.1 where nothing listens."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]

@@ -16,6 +16,8 @@ import json
 import math
 from pathlib import Path
 import sqlite3
+import subprocess
+import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -402,8 +404,6 @@ def test_ingest_history_accounts_for_every_item(
 def test_atheris_harness_runs_when_atheris_is_installed(tmp_path: Path) -> None:
     """Coverage-guided fuzzing of the same entry points (optional; `pip install atheris`)."""
     pytest.importorskip("atheris")
-    import subprocess
-    import sys
 
     harness = Path(__file__).with_name("fuzz_atheris.py")
     corpus = tmp_path / "corpus"

@@ -243,7 +243,7 @@ async def test_tls_is_verified_by_default(
     port = await proxy.start(nina_routes(), ssl_context=self_signed(tmp_path))
     verified = NinaClient(session, "127.0.0.1", port, tls=True, request_timeout=5.0)
     assert verified.base_url.startswith("https://")
-    with pytest.raises(NinaConnectionError, match="TLS|certificate|SSL"):
+    with pytest.raises(NinaConnectionError, match=r"TLS|certificate|SSL"):
         await verified.version()
     with pytest.raises(NinaConnectionError):
         await verified.connect_socket(heartbeat=1.0)

@@ -20,6 +20,7 @@ import pytest
 
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
 from custom_components.nina_session.engine.store import Store
+from custom_components.nina_session.engine.timeutil import parse_nina_time
 from simulator.night import (
     PRESETS,
     Night,
@@ -370,8 +371,6 @@ def test_history_corrects_the_order_of_swapped_live_events(tmp_path: Path) -> No
 
 def test_net_time_round_trips_through_the_engine_in_every_zone() -> None:
     """Test that a .NET time written in any zone parses back to the same instant."""
-    from custom_components.nina_session.engine.timeutil import parse_nina_time
-
     for tz in ("Asia/Tokyo", "America/Santiago", "Europe/Berlin", "Asia/Kolkata", "UTC"):
         moment = datetime(2026, 10, 25, 0, 30, 12, 345678, tzinfo=UTC)
         for hours in range(6):

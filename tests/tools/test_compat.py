@@ -14,10 +14,10 @@ import zipfile
 import pytest
 
 from tools.compat import __main__ as cli, hafetch
-from tools.compat.check import check_usages
+from tools.compat.check import check_chain, check_usages
 from tools.compat.hafetch import IndexUnreachableError, Version
 from tools.compat.hasource import SourceTree
-from tools.compat.model import Chain, Row, Status, Step
+from tools.compat.model import CallInfo, Chain, Row, Status, Step
 from tools.compat.symbols import collect
 
 
@@ -535,7 +535,6 @@ def test_incompatible_keyword_arguments(package: Path, ha_tree: SourceTree) -> N
 
 def test_signature_check_counts_positionals_and_required(ha_tree: SourceTree) -> None:
     """Test that the signature check counts positionals, keyword-only and required parameters."""
-    from tools.compat.model import CallInfo
 
     def row_for(info: CallInfo) -> Status:
         chain = Chain(module="homeassistant.core").extend(
@@ -544,8 +543,6 @@ def test_signature_check_counts_positionals_and_required(ha_tree: SourceTree) ->
             Step("attr", "async_create_task"),
             Step("call", call=info),
         )
-        from tools.compat.check import check_chain
-
         return check_chain(ha_tree, chain)[-1][1].status
 
     assert row_for(CallInfo(positional=2)) is Status.OK

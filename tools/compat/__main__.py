@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 import sys
 
+from . import ruffrules
 from .check import check_usages
 from .hafetch import IndexUnreachableError, Version, all_versions, download, first_of_each_month
 from .hasource import SourceTree
@@ -150,8 +151,11 @@ def resolve_requested(text: str, available: list[Version]) -> Version:
     return version
 
 
-def run_default(runner: Runner, versions: list[Version]) -> int:
-    """Check a list of releases (first and last are named in the summary)."""
+def run_default(runner: Runner, versions: list[Version], *, ruff_of: Version | None = None) -> int:
+    """Check a list of releases (first and last are named in the summary).
+
+    With `ruff_of`, also check that our ruff rules are that release's (see `ruffrules`).
+    """
     rows = runner.rows(versions)
     labels = [str(v) for v in versions]
     print(f"nina_session Home Assistant API usage: {len(runner.usages)} references in our code")
@@ -175,10 +179,16 @@ def run_default(runner: Runner, versions: list[Version]) -> int:
         print(
             f"(missing includes {summary.incompatible} incompatible signature(s) or Python floor)"
         )
+    ruff_failed = False
+    if ruff_of is not None:
+        lines, ruff_failed = ruffrules.check(ruff_of, runner.cache, REPO)
+        print()
+        for line in lines:
+            print(line)
     for error in runner.errors:
         print(f"ERROR {error}")
     print(summary_line(summary, labels[0], labels[-1]))
-    return 1 if summary.failed or runner.errors else 0
+    return 1 if summary.failed or runner.errors or ruff_failed else 0
 
 
 def run_monthly(runner: Runner, available: list[Version]) -> tuple[int, Version | None]:
@@ -268,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             versions = [resolve_requested(v, available) for v in args.versions.split(",")]
         else:
             versions = sorted({BASELINE, available[-1]})
-        return run_default(runner, versions)
+        return run_default(runner, versions, ruff_of=available[-1])
     except IndexUnreachableError as err:
         for error in runner.errors:
             print(f"ERROR {error}")

@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "listen":
-        from .listen import run_listen
+        from .listen import run_listen  # noqa: PLC0415 - aiohttp only when listening
 
         return run_listen(args, _options(args))
     try:

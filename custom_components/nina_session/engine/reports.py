@@ -25,7 +25,7 @@ _EQUIPMENT_EVENTS = tuple(
         "SAFETY",
         "SWITCH",
         "WEATHER",
-    )  # fmt: skip
+    )
     for change in ("CONNECTED", "DISCONNECTED")
 )
 
@@ -87,7 +87,7 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
             "size_bytes": counts["size_bytes"],
             "sessions": counts["sessions"],
             "events": counts["events"],
-        },  # fmt: skip
+        },
     }
 
 
@@ -105,7 +105,7 @@ def stats_view(
             "events": counts["events"],
             "size_bytes": counts["size_bytes"],
             "last_write": iso_z(store.last_write),
-        },  # fmt: skip
+        },
         "session": {
             "state": view_state(pipeline, health).value,
             "start": session["start"] if session else None,
@@ -115,7 +115,7 @@ def stats_view(
         "events": {
             **pipeline.counters.as_dict(detailed=True),
             "late": pipeline.late_events,
-        },  # fmt: skip
+        },
         "totals": store.totals(),
         "system": {"uptime_s": round((now - started).total_seconds(), 1)},
     }

@@ -115,7 +115,7 @@ class Session:
                         "state": transition.state.value,
                         "since": iso_z(transition.time),
                         "cause": transition.cause,
-                    }  # fmt: skip
+                    }
                 )
 
     def _target(self, name: str) -> None:
@@ -229,7 +229,7 @@ class SessionTracker:
                         "state": self.fsm.state.value,
                         "since": iso_z(event.time),
                         "cause": event.name,
-                    }  # fmt: skip
+                    }
                 )
         if self.open is not None:
             self.open.add(event, transition, active)
