@@ -121,9 +121,7 @@ async def _setup(hass: HomeAssistant, sim: NinaSimulator) -> MockConfigEntry:
     assert entry.state is ConfigEntryState.LOADED
     coordinator = entry.runtime_data
     assert isinstance(coordinator, NinaSessionCoordinator)
-    await until(lambda: coordinator.engine.health.connected and sim.open_sockets == 1)
-    coordinator._async_watch_health()  # noqa: SLF001  # publish health now, not on its timer
-    await hass.async_block_till_done()
+    await until(lambda: coordinator.data.health.connected and sim.open_sockets == 1)
     return entry
 
 

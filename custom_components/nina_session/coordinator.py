@@ -64,8 +64,6 @@ _LOGGER = logging.getLogger(__name__)
 
 type NinaSessionConfigEntry = ConfigEntry[NinaSessionCoordinator]
 
-#: How often the in-memory connection health is compared with the last snapshot.
-HEALTH_WATCH_INTERVAL = timedelta(seconds=2)
 #: How long a guiding stop in a running sequence may stay unexplained (park, sequence end,
 #: guiding restarted, autofocus, flip) before it is reported as guiding lost.
 GUIDING_LOST_GRACE = timedelta(minutes=2)
@@ -232,15 +230,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self._unsubscribers.append(
             async_track_time_interval(
                 self.hass,
-                self._async_watch_health,
-                HEALTH_WATCH_INTERVAL,
-                name=f"{DOMAIN} health watch",
-                cancel_on_shutdown=True,
-            )
-        )
-        self._unsubscribers.append(
-            async_track_time_interval(
-                self.hass,
                 self._async_prune,
                 RETENTION_INTERVAL,
                 name=f"{DOMAIN} history retention",
@@ -301,6 +290,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
     # -- engine updates ----------------------------------------------------------------
     @callback
     def _handle_engine_update(self, update: EngineUpdate) -> None:
+        if update.reason == "connection":
+            # Told on every change, failed retries included: publish only what entities show.
+            self.async_health_changed()
+            return
         result = update.result
         applied: Sequence[Applied] = result.applied if result is not None else ()
         live = update.reason in _LIVE_REASONS and not (result is not None and result.rebuilt)
@@ -523,7 +516,8 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
 
     # -- health ------------------------------------------------------------------------
     @callback
-    def _async_watch_health(self, _now: datetime | None = None) -> None:
+    def async_health_changed(self) -> None:
+        """Publish the connection and storage health if what entities show of it changed."""
         if self._health_snapshot() != self.data.health:
             self._publish("health")
 

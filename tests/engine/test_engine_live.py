@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
+from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.pipeline import PipelineOptions
 from simulator import Night, preset_night
 from simulator.server import NinaSimulator
@@ -104,6 +104,31 @@ async def test_a_dropped_socket_loses_nothing_and_duplicates_nothing(
     assert_truth(engine, night)
     assert engine.health.reconnects >= 1
     assert engine.health.events.backfilled > 0
+    await engine.stop()
+
+
+async def test_subscribers_hear_of_each_connection_change_as_it_happens(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Test that every "connection" update already carries the health it announces.
+
+    Subscribers (the HA coordinator) read the health when told: the update must come after
+    the change, for the connection coming up, going down and each failed attempt.
+    """
+    engine = make_engine(sim.port, tmp_path / "health.db", session)
+    seen: list[tuple[bool, int]] = []
+
+    def record(update: EngineUpdate) -> None:
+        if update.reason == "connection":
+            seen.append((engine.health.connected, engine.health.consecutive_failures))
+
+    engine.subscribe(record)
+    await engine.start()
+    await until(lambda: (True, 0) in seen, "told of the connection")
+    await sim.stop()
+    await until(lambda: any(failures > 0 for _, failures in seen), "told of a failed attempt")
+    up = seen.index((True, 0))
+    assert (False, 0) in seen[up:]  # the lost connection, told before any retry
     await engine.stop()
 
 

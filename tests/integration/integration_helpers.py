@@ -81,11 +81,9 @@ def coordinator_of(entry: MockConfigEntry) -> NinaSessionCoordinator:
 async def wait_connected(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Wait until the engine is connected and the coordinator has published it."""
     coordinator = coordinator_of(entry)
-    await wait_for(lambda: coordinator.engine.health.connected, "the engine to connect")
-    # The engine sets `connected` without telling subscribers; the health watch picks it up.
-    coordinator._async_watch_health()  # noqa: SLF001
+    # The engine tells subscribers as soon as the connection is up: no health poll needed.
+    await wait_for(lambda: coordinator.data.health.connected, "the coordinator to see NINA")
     await hass.async_block_till_done()
-    assert coordinator.data.health.connected
 
 
 async def play_live(

@@ -75,9 +75,8 @@ async def test_setup_with_nina_down_then_up(
     await sim.set_offline(True)
     await sim.drop_sockets(abrupt=True)
     coordinator = coordinator_of(entry)
-    await wait_for(lambda: not coordinator.engine.health.connected, "the engine to notice")
-    await hass.async_block_till_done()
-    coordinator._async_watch_health()  # noqa: SLF001
+    # Pushed by the engine as it happens: no poll.
+    await wait_for(lambda: not coordinator.data.health.connected, "the coordinator to notice")
     await hass.async_block_till_done()
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
@@ -142,7 +141,7 @@ async def test_repair_issue_when_nina_keeps_failing(
 
     # The connection loop flags `failing` after 10 failed attempts in a row.
     coordinator.engine.health.failing = True
-    coordinator._async_watch_health()  # noqa: SLF001
+    coordinator.async_health_changed()
     issue = issues.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == "nina_unreachable"
@@ -173,7 +172,7 @@ async def test_repair_issue_for_an_old_plugin(
     # Updated plugin, seen by the periodic /version probe: the issue clears.
     coordinator = coordinator_of(entry)
     coordinator.engine.health.plugin_version = "2.2.9.0"
-    coordinator._async_watch_health()  # noqa: SLF001
+    coordinator.async_health_changed()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -238,11 +237,11 @@ async def test_repair_issue_while_the_database_refuses_writes(
     assert pipeline is not None
     issue_id = f"storage_failing_{entry.entry_id}"
     pipeline.storage_error = "OperationalError: database or disk is full"
-    coordinator._async_watch_health()  # noqa: SLF001
+    coordinator.async_health_changed()
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert "disk is full" in issue.translation_placeholders["error"]
     pipeline.storage_error = None  # the next write went through
-    coordinator._async_watch_health()  # noqa: SLF001
+    coordinator.async_health_changed()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -102,6 +102,8 @@ class ConnectionLoop:
     logged and the live stream goes on. `on_message` gets each text frame and its UTC
     arrival time; its exceptions are logged and counted (rejected, `handler_error`), never
     fatal. `on_disconnected` is called once per established connection that is lost.
+    `on_health` is called (synchronously) each time the health changed: connected, an attempt
+    ended (failure counts, `failing`), a plugin version read.
 
     `sleep` paces both the retry delays and the `/version` probe while connected, so a
     test can drive both with a fake clock.
@@ -119,6 +121,7 @@ class ConnectionLoop:
         on_connected: Callable[[], Awaitable[None]],
         on_message: Callable[[str, datetime], Awaitable[None]],
         on_disconnected: Callable[[str], Awaitable[None]] | None = None,
+        on_health: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: Backoff | None = None,
@@ -138,6 +141,7 @@ class ConnectionLoop:
         self._on_connected = on_connected
         self._on_message = on_message
         self._on_disconnected = on_disconnected
+        self._on_health = on_health
         self._clock = clock
         self._sleep = sleep
         self._backoff = backoff if backoff is not None else Backoff()
@@ -328,8 +332,19 @@ class ConnectionLoop:
 
     # ---- bookkeeping -----------------------------------------------------------------
 
+    def _health_changed(self) -> None:
+        if self._on_health is None:
+            return
+        try:
+            self._on_health()
+        except Exception:
+            _LOGGER.exception("Error in the NINA health handler")
+
     def _record_version(self, version: str) -> None:
+        changed = self._health.plugin_version != version
         self._health.plugin_version = version
+        if changed:
+            self._health_changed()
         if not self._old_version_logged and not is_supported_plugin_version(
             parse_plugin_version(version)
         ):
@@ -354,6 +369,7 @@ class ConnectionLoop:
             _LOGGER.info("Connected to NINA at %s (plugin %s)", self._where, health.plugin_version)
         self._ever_connected = True
         self._outage_logged = False
+        self._health_changed()
 
     async def _attempt_ended(self, result: _AttemptResult) -> None:
         health = self._health
@@ -374,6 +390,7 @@ class ConnectionLoop:
                     raise
                 except Exception:
                     _LOGGER.exception("Error in the NINA disconnect handler")
+            self._health_changed()
             return
         health.consecutive_failures += 1
         if health.since is None:
@@ -390,6 +407,7 @@ class ConnectionLoop:
                 self._where,
                 health.consecutive_failures,
             )
+        self._health_changed()
 
     async def _close_socket(self) -> None:
         ws, self._ws = self._ws, None

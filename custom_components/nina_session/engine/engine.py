@@ -105,7 +105,7 @@ class NinaEngine:
             self.health,
             on_connected=self._on_connected,
             on_message=self._on_message,
-            on_disconnected=self._on_disconnected,
+            on_health=self._on_health,
             clock=clock,
             heartbeat=config.heartbeat,
             probe_interval=config.probe_interval,
@@ -159,11 +159,11 @@ class NinaEngine:
     async def _on_message(self, text: str, received_at: datetime) -> None:
         await self._queue.put((text, received_at))
 
-    async def _on_disconnected(self, reason: str) -> None:
+    def _on_health(self) -> None:
+        """Tell subscribers the connection health changed (it already holds the change)."""
         self._broadcast(EngineUpdate("connection"))
 
     async def _on_connected(self) -> None:
-        self._broadcast(EngineUpdate("connection"))
         if self.config.backfill_on_connect:
             await self.backfill()
 
