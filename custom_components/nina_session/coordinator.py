@@ -446,7 +446,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         pipeline = self.engine.pipeline
         if pipeline is None:
             return False
-        equipment = pipeline.tracker.fsm.equipment
+        equipment = pipeline.view.equipment
         return equipment.sequence_running and not (equipment.flipping or equipment.focusing)
 
     def _expect_guiding_lost(self, event: NinaEvent) -> None:
@@ -478,7 +478,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
     def _ended_by_clock(self, previous: NinaSessionData) -> list[Trigger]:
         """Report a session the engine's idle clock closed (a tick carries no result)."""
         before = previous.session
-        now = self._session_json()
+        now = self.engine.current_session()
         if before is None or (now is not None and now.get("id") == before.get("id")):
             return []
         return [
@@ -623,15 +623,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         pipeline = self.engine.pipeline
         return pipeline.state if pipeline is not None else SessionState.IDLE
 
-    def _session_json(self) -> dict[str, Any] | None:
-        # The writer thread may be folding a batch while we copy; retry a torn read.
-        for _ in range(3):
-            try:
-                return self.engine.current_session()
-            except RuntimeError:
-                continue
-        return dict(self.data.session) if self.data and self.data.session else None
-
     def _snapshot(
         self,
         reason: str,
@@ -643,13 +634,13 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         pipeline = self.engine.pipeline
         health = self._health_snapshot()
         fsm_state = self._fsm_state()
-        session = self._session_json() if pipeline is not None else None
+        session = self.engine.current_session() if pipeline is not None else None
         tracked = self._tracked
         current = (session or {}).get("current") or {}
         sequence_running = guiding = False
         safe: bool | None = None
         if pipeline is not None:
-            equipment = pipeline.tracker.fsm.equipment
+            equipment = pipeline.view.equipment
             sequence_running, guiding, safe = (
                 equipment.sequence_running,
                 equipment.guiding,

@@ -57,7 +57,7 @@ async def async_get_config_entry_diagnostics(
                     "guiding": data.guiding,
                     "safe": data.safe,
                 },
-                "anomalies": dict(pipeline.tracker.fsm.anomalies) if pipeline else {},
+                "anomalies": pipeline.view.anomalies if pipeline else {},
                 "session": engine.current_session(),
             },
             secrets,

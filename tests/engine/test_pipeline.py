@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, date, timedelta
 import json
 from pathlib import Path
 import sqlite3
+import threading
+from zoneinfo import ZoneInfo
 
 from custom_components.nina_session.engine.fsm import SessionState
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.store import Store
+from simulator.night import generate_week, socket_text
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import at, envelope, event, frames, image
 
@@ -178,3 +182,27 @@ def test_history_from_a_skewed_nina_clock_still_collapses_with_live(
     assert round(pipeline.clock_offset) == 7
     # The new frame is placed on our clock, not NINA's.
     assert result.applied[0].event.time == at(10)
+
+
+def test_readers_never_see_a_rebuild_half_done(tmp_path: Path) -> None:
+    """Test that another thread reading during a rebuild sees the whole fold, before or after.
+
+    The engine folds on its writer thread while Home Assistant reads on the event loop: a
+    rebuild must not show a session with part of its frames, nor no session at all.
+    """
+    week = generate_week(date(2026, 11, 20), 3, seed=5)
+    events = [e for night in week for e in night.events]
+    pipeline = Pipeline(Store(tmp_path / "view.db"), replace(OPTIONS, tz=ZoneInfo("Europe/Berlin")))
+    pipeline.ingest_frames((socket_text(e), e.time.astimezone(UTC)) for e in events)
+    expected = pipeline.current_session()
+    assert expected is not None and expected["frames"]["total"] > 0
+    seen: list[int | None] = []
+    writer = threading.Thread(target=pipeline.rebuild)
+    writer.start()
+    while writer.is_alive():
+        session = pipeline.current_session()
+        seen.append(session["frames"]["total"] if session else None)
+    writer.join()
+    assert seen, "the reader ran during the rebuild"
+    assert set(seen) == {expected["frames"]["total"]}
+    assert pipeline.current_session() == expected

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
@@ -22,7 +23,7 @@ from custom_components.nina_session.const import (
     EVENT_NINA_SESSION,
 )
 from custom_components.nina_session.coordinator import NinaSessionCoordinator
-from custom_components.nina_session.engine.engine import EngineUpdate
+from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
 from simulator import NinaSimulator, SimEvent
 
 #: Bound on every "wait until" in these tests; never reached when things work.
@@ -119,3 +120,11 @@ async def play_live(
         unsubscribe()
     await hass.async_block_till_done()
     return bus
+
+
+async def pass_the_idle_gap(hass: HomeAssistant, engine: NinaEngine) -> None:
+    """Run the engine clock two idle gaps from now: the open session must close."""
+    pipeline = engine.pipeline
+    assert pipeline is not None
+    assert await engine.tick(dt_util.utcnow() + 2 * pipeline.options.idle_gap) is not None
+    await hass.async_block_till_done()

@@ -26,6 +26,7 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util, yaml as yaml_util
+from integration_helpers import pass_the_idle_gap
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -35,7 +36,6 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
-from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
 
 BLUEPRINT_DIR = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / DOMAIN
 BLUEPRINTS = sorted(path.name for path in BLUEPRINT_DIR.glob("*.yaml"))
@@ -129,16 +129,6 @@ async def setup_automations(hass: HomeAssistant, *configs: dict[str, Any]) -> No
         state = hass.states.get(f"automation.{config['id']}")
         assert state is not None, f"{config['id']} was not created"
         assert state.state == "on", f"{config['id']} did not load: {state.attributes}"
-
-
-async def tick_idle_clock(engine: NinaEngine) -> None:
-    """Do what the engine's idle clock does two idle gaps from now: close the session."""
-    pipeline = engine.pipeline
-    assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
-    closed = await engine._run(pipeline.close_if_idle, later)  # noqa: SLF001
-    assert closed is not None
-    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
 
 
 @pytest.mark.usefixtures("blueprints_installed")
@@ -245,7 +235,7 @@ async def test_summary_when_session_closes(
     await play(sim, engine)
     await hass.async_block_till_done()
     assert notes == []  # the sequence finished; the session is still open
-    await tick_idle_clock(engine)
+    await pass_the_idle_gap(hass, engine)
     await wait_until(lambda: len(notes) >= 1, "the summary")
     await hass.async_block_till_done()
     assert len(notes) == 1

@@ -14,7 +14,7 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from integration_helpers import wait_connected
+from integration_helpers import pass_the_idle_gap, wait_connected
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -33,7 +33,6 @@ from custom_components.nina_session.device_trigger import (
     EVENT_NINA_SESSION_TRIGGER,
     TRIGGER_TYPES,
 )
-from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
 from simulator import PRESETS, NinaSimulator, generate_night
 
 
@@ -89,16 +88,6 @@ async def setup_automations(hass: HomeAssistant, device_id: str) -> list[Service
     return calls
 
 
-async def tick_idle_clock(engine: NinaEngine) -> None:
-    """Do what the engine's idle clock does two idle gaps from now (close the session)."""
-    pipeline = engine.pipeline
-    assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
-    closed = await engine._run(pipeline.close_if_idle, later)  # noqa: SLF001
-    assert closed is not None
-    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
-
-
 async def test_triggers_listed_for_our_device(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -151,7 +140,7 @@ async def test_live_night_fires_every_trigger_type(
     for name in ("MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "ERROR-AF", "SEQUENCE-FINISHED"):
         await sim.emit(now_event(name))
     await sync_engine(sim, engine)
-    await tick_idle_clock(engine)
+    await pass_the_idle_gap(hass, engine)
     await hass.async_block_till_done()
 
     kinds = Counter(event.data["type"] for event in fired)
@@ -233,7 +222,7 @@ async def test_trigger_data_survives_idle_tick_without_result(
     engine = engine_of(loaded_entry)
     await play(sim, engine)
     fired = async_capture_events(hass, EVENT_NINA_SESSION_TRIGGER)
-    await tick_idle_clock(engine)
+    await pass_the_idle_gap(hass, engine)
     await hass.async_block_till_done()
     # The listeners are called again without a new snapshot: nothing is fired twice.
     loaded_entry.runtime_data.async_update_listeners()

@@ -13,7 +13,7 @@ from typing import Any
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.util import dt as dt_util
-from integration_helpers import coordinator_of, play_live, wait_connected
+from integration_helpers import coordinator_of, pass_the_idle_gap, play_live, wait_connected
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -21,7 +21,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
-from custom_components.nina_session.engine.engine import EngineUpdate
 from simulator import NinaSimulator, SimEvent, preset_night
 
 SetupEntry = Callable[..., Awaitable[MockConfigEntry]]
@@ -91,12 +90,7 @@ async def test_session_closed_by_the_idle_clock(
     assert session is not None
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
 
-    # What the engine's ticker does once the idle gap has passed, then tells subscribers.
-    pipeline = coordinator.engine.pipeline
-    assert pipeline is not None
-    assert pipeline.tracker.close_if_idle(dt_util.utcnow() + timedelta(hours=3)) is not None
-    coordinator._handle_engine_update(EngineUpdate("tick"))  # noqa: SLF001
-    await hass.async_block_till_done()
+    await pass_the_idle_gap(hass, coordinator.engine)
 
     ended = fired(changes)
     assert [t["event_type"] for t in ended] == ["session_ended"]

@@ -12,7 +12,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from integration_helpers import wait_connected
+from integration_helpers import pass_the_idle_gap, wait_connected
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -22,7 +22,6 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
-from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
 from custom_components.nina_session.logbook import async_describe_events, describe_trigger
 from simulator import NinaSimulator
 
@@ -104,15 +103,6 @@ async def test_describer_uses_the_device_name(
     assert describe(Row()) == {"name": "rig_1", "message": "finished a meridian flip"}
 
 
-async def close_session(engine: NinaEngine) -> None:
-    """Run the engine's idle clock two idle gaps later (close the session)."""
-    pipeline = engine.pipeline
-    assert pipeline is not None
-    later = engine._clock() + 2 * pipeline.options.idle_gap  # noqa: SLF001
-    assert await engine._run(pipeline.close_if_idle, later) is not None  # noqa: SLF001
-    engine._broadcast(EngineUpdate("tick"))  # noqa: SLF001
-
-
 async def test_device_logbook_tells_the_night(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
@@ -126,7 +116,7 @@ async def test_device_logbook_tells_the_night(
     await wait_connected(hass, entry)
     engine = engine_of(entry)
     await play(sim, engine)
-    await close_session(engine)
+    await pass_the_idle_gap(hass, engine)
     await hass.async_block_till_done()
     await async_wait_recording_done(hass)
 

@@ -174,7 +174,7 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
 ) -> None:
     """Test that a subscription sends the state now, then changes, and unsubscribing cleans up."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)  # noqa: SLF001
+    listeners = engine.subscriber_count
     client = await hass_ws_client(hass)
     sub_id, first = await subscribe(client)
     assert first == {
@@ -184,7 +184,7 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
         "connected": True,
         "session": None,
     }
-    assert len(engine._subscribers) == listeners + 1  # noqa: SLF001
+    assert engine.subscriber_count == listeners + 1
 
     await play(sim, engine)
     while True:  # coalesced updates, until the whole night is in
@@ -197,7 +197,7 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
     done = await command(client, type="unsubscribe_events", subscription=sub_id)
     assert done["success"]
     assert not subscriptions(hass)
-    assert len(engine._subscribers) == listeners  # noqa: SLF001
+    assert engine.subscriber_count == listeners
 
 
 async def test_subscribe_legacy_format(
@@ -281,14 +281,14 @@ async def test_connection_close_ends_subscriptions(
 ) -> None:
     """Test that closing the WebSocket ends its subscriptions and their engine listeners."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)  # noqa: SLF001
+    listeners = engine.subscriber_count
     client = await hass_ws_client(hass)
     await subscribe(client)
     await subscribe(client, format="legacy")
     assert len(subscriptions(hass)) == 2
     await client.close()
     await wait_until(lambda: not subscriptions(hass), "subscriptions closed")
-    assert len(engine._subscribers) == listeners  # noqa: SLF001
+    assert engine.subscriber_count == listeners
 
 
 async def test_unload_ends_subscriptions(
@@ -299,7 +299,7 @@ async def test_unload_ends_subscriptions(
 ) -> None:
     """Test that an unload ends subscriptions with an unloaded event; a reload allows new ones."""
     engine = engine_of(loaded_entry)
-    listeners = len(engine._subscribers)  # noqa: SLF001
+    listeners = engine.subscriber_count
     client = await hass_ws_client(hass)
     sub_id, _ = await subscribe(client)
     # A change is pending (timer armed) when the entry goes away.
@@ -318,7 +318,7 @@ async def test_unload_ends_subscriptions(
         "event": {"type": "unloaded", "entry_id": loaded_entry.entry_id},
     }
     assert not subscriptions(hass)
-    assert len(engine._subscribers) <= listeners  # noqa: SLF001
+    assert engine.subscriber_count <= listeners
     # The subscription id is free again: unsubscribing it now is an error.
     gone = await command(client, type="unsubscribe_events", subscription=sub_id)
     assert not gone["success"]

@@ -30,6 +30,7 @@ from .models import Source
 from .pipeline import BatchResult, Pipeline, PipelineOptions
 from .replay import recording_line
 from .reports import health_view, legacy_view, session_view, stats_view
+from .sessions import Session
 from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -140,6 +141,11 @@ class NinaEngine:
             self._store = None
         self._executor.shutdown(wait=True)
 
+    @property
+    def subscriber_count(self) -> int:
+        """Return how many subscribers are listening (each WebSocket subscription is one)."""
+        return len(self._subscribers)
+
     def subscribe(self, callback: Callable[[EngineUpdate], None]) -> Callable[[], None]:
         """Call `callback` with every update; return the function that unsubscribes it."""
         self._subscribers.append(callback)
@@ -201,15 +207,24 @@ class NinaEngine:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.config.tick_interval)
-            pipeline = self.pipeline
-            if pipeline is None:
-                continue
-            if pipeline.pending_events and await self._run(pipeline.retry_pending):
-                self._broadcast(EngineUpdate("storage"))
-            closed = await self._run(pipeline.close_if_idle, self._clock())
-            if closed is not None:
-                _LOGGER.info("Session %s ended (idle)", closed.id)
-                self._broadcast(EngineUpdate("tick"))
+            await self.tick()
+
+    async def tick(self, now: datetime | None = None) -> Session | None:
+        """Run the engine clock once: retry refused writes, close the session once idle.
+
+        The engine calls this every `tick_interval`; `now` (default: the clock) lets a caller
+        say what time it is. Returns the session it closed, if any.
+        """
+        pipeline = self.pipeline
+        if pipeline is None:
+            return None
+        if pipeline.pending_events and await self._run(pipeline.retry_pending):
+            self._broadcast(EngineUpdate("storage"))
+        closed = await self._run(pipeline.close_if_idle, now or self._clock())
+        if closed is not None:
+            _LOGGER.info("Session %s ended (idle)", closed.id)
+            self._broadcast(EngineUpdate("tick"))
+        return closed
 
     # -- backfill and refresh ----------------------------------------------------------
     async def backfill(self) -> BatchResult:

@@ -32,7 +32,7 @@ import sqlite3
 from typing import Any
 
 from .errors import FrameError
-from .fsm import SessionState
+from .fsm import Equipment, SessionState
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import Normalizer, pair_history_images
@@ -90,6 +90,23 @@ class BatchResult:
         return bool(self.applied or self.closed or self.rebuilt)
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineView:
+    """What readers on other threads see of the fold, published whole after each batch.
+
+    The writer thread folds into the tracker; the event loop reads this instead, so it never
+    sees a half-folded batch or a rebuild in progress (one reference swap, atomic in Python).
+    Treat it as read-only: `session` is shared with the stored summary.
+    """
+
+    state: SessionState = SessionState.IDLE
+    since: datetime | None = None
+    #: The open session's canonical JSON, or None.
+    session: dict[str, Any] | None = None
+    equipment: Equipment = field(default_factory=Equipment)
+    anomalies: dict[str, int] = field(default_factory=dict)
+
+
 class Pipeline:
     """Owns the normalizer, the tracker and the store's write path."""
 
@@ -122,6 +139,8 @@ class Pipeline:
             self.normalizer.restore(saved.get("context", {}))
             self.clock_offset = saved.get("clock_offset", 0.0)
             self.clock_measured = saved.get("clock_measured", self.clock_offset != 0.0)
+        self.view = PipelineView()
+        self._publish(())
 
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
@@ -376,7 +395,9 @@ class Pipeline:
                 result.closed.append(applied.closed)
             if self.tracker.open is not None:
                 touched[self.tracker.open.id] = self.tracker.open
-        self._write(rows, self._summaries(touched.values()), self._state())
+        summaries = self._summaries(touched.values())
+        self._publish(summaries)
+        self._write(rows, summaries, self._state())
 
     def _write(
         self,
@@ -431,6 +452,17 @@ class Pipeline:
         state = self.tracker.fsm.state
         return [(s, s.to_json(state if s is open_session else SessionState.IDLE)) for s in sessions]
 
+    def _publish(self, summaries: Sequence[tuple[Session, dict[str, Any]]]) -> None:
+        """Publish the fold for other threads (see `PipelineView`), reusing a summary."""
+        fsm, open_session = self.tracker.fsm, self.tracker.open
+        current = None
+        if open_session is not None:
+            current = next((json for s, json in summaries if s is open_session), None)
+            if current is None:
+                current = open_session.to_json(fsm.state)
+        equipment = replace(fsm.equipment, pause_reasons=list(fsm.equipment.pause_reasons))
+        self.view = PipelineView(fsm.state, fsm.since, current, equipment, dict(fsm.anomalies))
+
     def _state(self) -> tuple[str, dict[str, Any]]:
         snapshot = {
             "tracker": tracker_snapshot(self.tracker),
@@ -443,17 +475,20 @@ class Pipeline:
     def rebuild(self) -> None:
         """Recompute every session and the current state from the stored events."""
         self.rebuilds += 1
-        self.tracker = self._new_tracker()
+        tracker = self._new_tracker()
         sessions: dict[str, Session] = {}
         reassign: list[tuple[str | None, int]] = []
         for row_id, event in self.store.iter_events():
-            applied = self.tracker.apply(event)
+            applied = tracker.apply(event)
             reassign.append((applied.session_id, row_id))
             if applied.opened is not None:
                 sessions[applied.opened.id] = applied.opened
+        self.tracker = tracker
+        summaries = self._summaries(sessions.values())
+        self._publish(summaries)
         try:
             self.store.write_batch(
-                (), self._summaries(sessions.values()), self._state(),
+                (), summaries, self._state(),
                 reassign=reassign, replace_sessions=True,
             )  # fmt: skip
         except sqlite3.Error as err:
@@ -468,15 +503,17 @@ class Pipeline:
         """Live clock tick: close the open session once the idle gap has passed."""
         closed = self.tracker.close_if_idle(now)
         if closed is not None:
-            self._write([], self._summaries([closed]), self._state())
+            summaries = self._summaries([closed])
+            self._publish(summaries)
+            self._write([], summaries, self._state())
         return closed
 
     # -- views -------------------------------------------------------------------------
     @property
     def state(self) -> SessionState:
-        """Return the state machine's state."""
-        return self.tracker.fsm.state
+        """Return the state machine's state, as last published."""
+        return self.view.state
 
     def current_session(self) -> dict[str, Any] | None:
-        """Return the open session's canonical JSON, or None."""
-        return self.tracker.current_json()
+        """Return the open session's canonical JSON as last published, or None."""
+        return self.view.session
