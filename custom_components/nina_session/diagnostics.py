@@ -9,6 +9,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_HOST
 from .coordinator import NinaSessionConfigEntry
+from .engine.reports import clock_view
 
 #: Keys whose values identify the user's network or observatory.
 TO_REDACT = {CONF_HOST, "unique_id", "configuration_url"}
@@ -58,6 +59,7 @@ async def async_get_config_entry_diagnostics(
                     "safe": data.safe,
                 },
                 "anomalies": pipeline.view.anomalies if pipeline else {},
+                "clock": clock_view(pipeline) if pipeline else {},
                 "session": engine.current_session(),
             },
             secrets,

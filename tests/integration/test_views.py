@@ -184,8 +184,15 @@ async def test_health_db_path_is_relative(
     assert health["connected"] is True
     assert set(health) >= {
         "connected", "since", "last_event_at", "reconnects", "consecutive_failures",
-        "last_error", "plugin_version", "events", "db",
+        "last_error", "plugin_version", "events", "db", "clock",
     }  # fmt: skip
+    assert health["clock"]["offset_measured"] in (True, False)
+    assert set(health["clock"]) == {
+        "nina_offset_seconds",
+        "offset_measured",
+        "late_events",
+        "rebuilds",
+    }
     assert health["db"]["path"] == f"nina_session/{loaded_entry.entry_id}.db"
     assert not health["db"]["path"].startswith("/")
 

@@ -88,6 +88,17 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
             "sessions": counts["sessions"],
             "events": counts["events"],
         },
+        "clock": clock_view(pipeline),
+    }
+
+
+def clock_view(pipeline: Pipeline) -> dict[str, Any]:
+    """Return how NINA's clock and delivery order were handled: offset, late events, refolds."""
+    return {
+        "nina_offset_seconds": round(pipeline.clock_offset, 3),
+        "offset_measured": pipeline.clock_measured,
+        "late_events": pipeline.late_events,
+        "rebuilds": pipeline.rebuilds,
     }
 
 
