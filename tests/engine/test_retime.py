@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from custom_components.nina_session.engine.models import NinaEvent, Source, event_key
-from custom_components.nina_session.engine.retime import Twin, corrected_times, out_of_order
+from custom_components.nina_session.engine.retime import (
+    Twin,
+    corrected_times,
+    match_twins,
+    out_of_order,
+)
 from custom_components.nina_session.engine.store import Store
 
 
@@ -72,3 +77,29 @@ def test_store_retime_onto_an_identical_event_keeps_one(tmp_path: Path) -> None:
     store.write_batch([(first, None, 0), (second, None, 0)], (), None)
     assert store.retime({second.key: at.timestamp()}) == 1
     assert store.counts()["events"] == 1
+
+
+def test_match_twins_pairs_frames_by_key_and_others_within_the_window() -> None:
+    """Test that frames pair by key, others by fingerprint in the window, each live row once."""
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    frame = _event("IMAGE-SAVE", at, exact=True)
+    first = _event("DITHER", at + timedelta(seconds=10))
+    second = _event("DITHER", at + timedelta(seconds=10.4))
+    far = _event("DITHER", at + timedelta(seconds=30))
+    base = at.timestamp()
+    live = {
+        frame.key: (frame.fingerprint, base + 0.05),
+        "DITHER#0001@a": ("DITHER#0001", base + 10.05),
+        "DITHER#0001@b": ("DITHER#0001", base + 10.45),
+    }
+    twins = match_twins([frame, first, second, far], live, window=1.0)
+    assert {t.key: round(t.stored_ts - base, 2) for t in twins} == {
+        frame.key: 0.05,
+        "DITHER#0001@a": 10.05,
+        "DITHER#0001@b": 10.45,
+    }
+    assert {t.key: round(t.history_ts - base, 2) for t in twins} == {
+        frame.key: 0.0,
+        "DITHER#0001@a": 10.0,
+        "DITHER#0001@b": 10.4,
+    }

@@ -36,7 +36,7 @@ from .fsm import Equipment, SessionState
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import Normalizer, pair_history_images
-from .retime import Twin, corrected_times
+from .retime import corrected_times, match_twins
 from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
 from .store import Store
 from .wire import (
@@ -313,28 +313,8 @@ class Pipeline:
         window = self.options.dedup_window.total_seconds()
         stamps = [event.time.timestamp() for event in seen]
         live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + window)
-        loose: dict[str, list[tuple[float, str]]] = {}
-        for key, (fingerprint, ts) in live.items():
-            if key != fingerprint:
-                loose.setdefault(fingerprint, []).append((ts, key))
-        for candidates in loose.values():
-            candidates.sort()
-        twins: dict[str, Twin] = {}
-        for event, stamp in zip(seen, stamps, strict=True):
-            match: tuple[float, str] | None = None
-            if event.exact:
-                if event.key in live:
-                    match = (live[event.key][1], event.key)
-            else:
-                candidates = loose.get(event.fingerprint, [])
-                at = bisect_left(candidates, (stamp - window, ""))
-                while at < len(candidates) and candidates[at][1] in twins:
-                    at += 1
-                if at < len(candidates) and candidates[at][0] <= stamp + window:
-                    match = candidates[at]
-            if match is not None and match[1] not in twins:
-                twins[match[1]] = Twin(match[1], match[0], stamp)
-        return bool(self._retime(corrected_times(list(twins.values()))))
+        twins = match_twins(seen, live, window)
+        return bool(self._retime(corrected_times(twins)))
 
     def _retime(self, moves: dict[str, float]) -> int | None:
         """Move stored events; the number moved, or None when the database refused."""

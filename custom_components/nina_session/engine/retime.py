@@ -12,9 +12,12 @@ Pure functions; the pipeline finds the twins and applies the moves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+
+from .models import NinaEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,39 @@ class Twin:
     stored_ts: float
     #: When NINA says it happened, already moved onto our clock by the measured offset.
     history_ts: float
+
+
+def match_twins(
+    history: Sequence[NinaEvent], live: Mapping[str, tuple[str, float]], window: float
+) -> list[Twin]:
+    """Pair history events (on our clock) with the stored live events they duplicate.
+
+    `live` maps stored keys to (fingerprint, time). A frame pairs by its exact key; any other
+    event with the earliest unpaired live event of the same fingerprint within `window`.
+    """
+    loose: dict[str, list[tuple[float, str]]] = {}
+    for key, (fingerprint, ts) in live.items():
+        if key != fingerprint:  # an exact key is the fingerprint itself
+            loose.setdefault(fingerprint, []).append((ts, key))
+    for candidates in loose.values():
+        candidates.sort()
+    twins: dict[str, Twin] = {}
+    for event in history:
+        stamp = event.time.timestamp()
+        match: tuple[float, str] | None = None
+        if event.exact:
+            if event.key in live:
+                match = (live[event.key][1], event.key)
+        else:
+            candidates = loose.get(event.fingerprint, [])
+            at = bisect_left(candidates, (stamp - window, ""))
+            while at < len(candidates) and candidates[at][1] in twins:
+                at += 1
+            if at < len(candidates) and candidates[at][0] <= stamp + window:
+                match = candidates[at]
+        if match is not None and match[1] not in twins:
+            twins[match[1]] = Twin(match[1], match[0], stamp)
+    return list(twins.values())
 
 
 def out_of_order(twins: Sequence[Twin]) -> list[Twin]:
