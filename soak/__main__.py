@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="least seconds between frames (1.1; 0: squeeze frames like everything else)",
     )
+    parser.add_argument(
+        "--skew", type=float, help="NINA's clock minus ours in seconds (0: the same clock)"
+    )
     parser.add_argument("--db", type=Path, help="keep the engine's database here (new file)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every fault")
     load = parser.add_argument_group("load (instead of the soak)")
@@ -64,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "faults_per_night": args.faults,
         "speed": args.speed,
         "frame_spacing": args.frame_spacing,
+        "nina_clock_skew": args.skew,
         "db_path": args.db,
         "verbose": args.verbose or None,
     }

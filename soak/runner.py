@@ -111,6 +111,8 @@ class SoakConfig:
     #: Least real time between two frames (s); 0 lets frames follow `speed` alone.
     frame_spacing: float = 1.1
     heartbeat: float = 0.5
+    #: NINA's clock minus ours (s): the simulator stamps history and image dates this far off.
+    nina_clock_skew: float = 0.0
     faults_per_night: int = 12
     #: Play the shortest `nights` of a generated week (quick runs) instead of the first ones.
     shortest: bool = False
@@ -460,11 +462,21 @@ class Soak:
         )
 
     def split_emitted(self, emitted: list[SimEvent]) -> None:
-        """Give each played night its share of what the simulator emitted (rebased times)."""
+        """Give each played night its share of what the simulator emitted (rebased times).
+
+        The truth is on our clock: a skewed NINA stamped its events `nina_clock_skew` late.
+        """
+        skew = self.skew
         cursor = 0
         for played, night in zip(self.played, self.nights, strict=True):
-            played.events = emitted[cursor : cursor + len(night.events)]
+            share = emitted[cursor : cursor + len(night.events)]
+            played.events = [replace(e, time=e.time - skew) for e in share] if skew else share
             cursor += len(night.events)
+
+    @property
+    def skew(self) -> timedelta:
+        """Return NINA's clock minus ours."""
+        return timedelta(seconds=self.config.nina_clock_skew)
 
     # -- one night ----------------------------------------------------------------------
     async def play_night(self, number: int, night: Night) -> None:
@@ -495,7 +507,8 @@ class Soak:
                 await self.inject(fault, played)
             target = pacer.due(event, night.events[index - 1] if index else None)
             await sleep_until(target)
-            await self.simthread.run(_emit_now(self.sim, event, self.h.offset, cfg.speed))
+            nina_now = self.h.offset + self.skew
+            await self.simthread.run(_emit_now(self.sim, event, nina_now, cfg.speed))
             pacer.sent(event, loop.time())
         await self.heal_all()
         await self.simthread.run(self.sim.flush())
@@ -550,7 +563,7 @@ class Soak:
         await self.catch_up(why)
         self.injected_counts["nina_restart" if why == "fault" else "nina_crash_in_night"] += 1
         self.log(f"  NINA restarts ({why}), offline {downtime_ms} ms")
-        at = (self.h.clock()).astimezone(self.sim.tz)
+        at = (self.h.clock() + self.skew).astimezone(self.sim.tz)
         await self.simthread.run(
             self.sim.restart(clear_history=True, at=at, downtime=downtime_ms / 1000)
         )
@@ -660,6 +673,7 @@ async def run_soak(config: SoakConfig, say: Say = print) -> SoakReport:
         f"speed {config.speed:g}x, dedup window {config.dedup_window:g} s, "
         f"spacing {config.spacing:g} s (frames {config.frame_spacing:g} s), "
         f"heartbeat {config.heartbeat:g} s"
+        + (f", NINA's clock {config.nina_clock_skew:+g} s" if config.nina_clock_skew else "")
     )
     say(f"fault schedule: {len(soak.faults)} faults, " + ", ".join(
         f"{kind} {count}" for kind, count in sorted(Counter(f.kind for f in soak.faults).items())

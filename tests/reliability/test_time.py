@@ -291,6 +291,37 @@ def test_skewed_clock_history_first_then_live_then_reconnect_counts_once(
     assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
 
 
+def test_a_few_stalled_frames_after_a_nina_restart_do_not_move_the_offset(
+    tmp_path: Path,
+) -> None:
+    """Test that the clock offset is the median of many frames, not of one short history.
+
+    After a NINA restart its history starts empty, so the next backfill's only twins are the
+    few frames since; if those arrived late (a stall on our side), an offset taken from them
+    alone would move the whole read by the stall and miss every plain twin.
+    """
+    skew, stall = timedelta(seconds=30), timedelta(seconds=1.2)
+    night = generate_night(PRESETS["full"])
+    first = [e for e in night.events if e.epoch == 0]
+    after = [e for e in night.events if e.epoch == 1]
+    saves = [i for i, e in enumerate(after) if e.name == "IMAGE-SAVE"]
+    head = after[: saves[1] + 1]
+    pipeline = open_pipeline(tmp_path / "stall.db", night.spec.tz)
+    live(pipeline, first, skew)
+    backfill(pipeline, first)
+    assert pipeline.clock_offset == pytest.approx(30.0, abs=0.2)
+    late = {id(e): stall for e in head if e.name == "IMAGE-SAVE"}
+    pipeline.ingest_frames(
+        [
+            (socket_text(e), e.time.astimezone(UTC) - skew + DELAY + late.get(id(e), timedelta()))
+            for e in head
+        ]
+    )
+    backfill(pipeline, head)  # the new epoch's history: its only twins are the late frames
+    assert pipeline.clock_offset == pytest.approx(30.0, abs=0.2)
+    assert pipeline.store.counts()["events"] == len(first) + len(head)
+
+
 # --------------------------------------------------------------------------- out of order
 
 

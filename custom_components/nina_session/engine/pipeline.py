@@ -49,7 +49,8 @@ from .wire import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-#: Recent frame twins used to measure the clock difference between NINA and us.
+#: Frame twins (the latest, across backfills) whose median is the clock difference: one read
+#: after a NINA restart holds only a few frames, and a stall delays some arrival stamps.
 _SKEW_SAMPLES = 50
 
 
@@ -129,6 +130,8 @@ class Pipeline:
         #: first measurement, history is stored on NINA's clock (moved once it is known).
         self.clock_offset = 0.0
         self.clock_measured = False
+        #: Frame key → (our arrival time, NINA's time minus it), the latest _SKEW_SAMPLES.
+        self._offset_samples: dict[str, tuple[float, float]] = {}
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -252,11 +255,10 @@ class Pipeline:
         """
         exact = {event.key: event for event in events if event.exact}
         stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
-        latest = sorted(stored, key=stored.__getitem__)[-_SKEW_SAMPLES:]
         moved = False
-        if latest:
-            offsets = sorted(exact[key].time.timestamp() - stored[key] for key in latest)
-            moved = self._measured(offsets[len(offsets) // 2])
+        if stored:
+            samples = {k: (ts, exact[k].time.timestamp() - ts) for k, ts in stored.items()}
+            moved = self._measured(self._offset_from(samples))
         if not self._clock_is_off():
             return events, moved
         shift = timedelta(seconds=self.clock_offset)
@@ -276,8 +278,19 @@ class Pipeline:
         stored = self.store.times_for_keys(list(exact), Source.HISTORY) if exact else {}
         if not stored:
             return False
-        offsets = sorted(ts - exact[key].time.timestamp() for key, ts in stored.items())
-        return self._measured(offsets[len(offsets) // 2])
+        arrivals = {key: exact[key].time.timestamp() for key in stored}
+        samples = {k: (arrivals[k], ts - arrivals[k]) for k, ts in stored.items()}
+        return self._measured(self._offset_from(samples))
+
+    def _offset_from(self, samples: dict[str, tuple[float, float]]) -> float:
+        """Add frame twins to the latest ones seen; return the median offset of those."""
+        kept = self._offset_samples
+        kept.update(samples)
+        if len(kept) > _SKEW_SAMPLES:
+            latest = sorted(kept, key=lambda key: kept[key][0])[-_SKEW_SAMPLES:]
+            self._offset_samples = kept = {key: kept[key] for key in latest}
+        offsets = sorted(offset for _, offset in kept.values())
+        return offsets[len(offsets) // 2]
 
     def _measured(self, offset: float) -> bool:
         """Take a measured clock offset; return whether stored events moved.
