@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def test_store_retime_rekeys_loose_events_and_keeps_frame_keys(tmp_path: Path) -
     loose, frame = _event("GUIDER-START", at), _event("IMAGE-SAVE", at, exact=True)
     store.write_batch([(loose, None, 0), (frame, None, 0)], (), None)
     later = (at + timedelta(seconds=2)).timestamp()
-    assert store.retime({loose.key: later, frame.key: later, "missing@1": later}) == 2
+    moved = store.retime({loose.key: later, frame.key: later, "missing@1": later})
+    assert sorted(moved) == sorted([event_key("GUIDER-START#0001", False, later), frame.key])
     moved = {e.name: e for _, e in store.iter_events()}
     assert moved["GUIDER-START"].time.timestamp() == later
     assert moved["IMAGE-SAVE"].time.timestamp() == later
@@ -75,7 +77,7 @@ def test_store_retime_onto_an_identical_event_keeps_one(tmp_path: Path) -> None:
     at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
     first, second = _event("DITHER", at), _event("DITHER", at + timedelta(seconds=5))
     store.write_batch([(first, None, 0), (second, None, 0)], (), None)
-    assert store.retime({second.key: at.timestamp()}) == 1
+    assert store.retime({second.key: at.timestamp()}) == [first.key]
     assert store.counts()["events"] == 1
 
 
@@ -103,3 +105,23 @@ def test_match_twins_pairs_frames_by_key_and_others_within_the_window() -> None:
         "DITHER#0001@a": 10.0,
         "DITHER#0001@b": 10.4,
     }
+
+
+def test_store_drop_twins_removes_only_what_a_live_event_duplicates(tmp_path: Path) -> None:
+    """Test that drop_twins deletes the given events a live twin duplicates, and no others."""
+    store = Store(tmp_path / "twins.db")
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    live_one = _event("DITHER", at)
+    history_twin = replace(_event("DITHER", at + timedelta(seconds=0.2)), source=Source.HISTORY)
+    history_alone = replace(_event("DITHER", at + timedelta(seconds=9)), source=Source.HISTORY)
+    frame = replace(_event("IMAGE-SAVE", at, exact=True), source=Source.HISTORY)
+    rows = [(e, None, 0) for e in (live_one, history_twin, history_alone, frame)]
+    store.write_batch(rows, (), None)
+    keys = [history_twin.key, history_alone.key, frame.key]
+    assert store.drop_twins(keys, Source.LIVE, window=1.0) == 1
+    assert store.existing_keys([live_one.key, *keys]) == {
+        live_one.key,
+        history_alone.key,
+        frame.key,
+    }
+    assert store.counts()["events"] == 3

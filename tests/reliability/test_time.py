@@ -291,6 +291,45 @@ def test_skewed_clock_history_first_then_live_then_reconnect_counts_once(
     assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
 
 
+def test_history_read_before_any_frame_meets_its_live_twins_once_the_offset_is_known(
+    tmp_path: Path,
+) -> None:
+    """Test that history stored on NINA's skewed clock is merged with its live twins later.
+
+    A reconnect before the night's first frame reads history with nothing to measure the
+    clock by: its events miss their live twins (30 s apart) and are stored. When frames later
+    give the offset, those events move onto our clock and the ones with a live twin go.
+    """
+    skew = timedelta(seconds=30)
+    night = generate_night(PRESETS["full"])
+    first = [e for e in night.events if e.epoch == 0]
+    k = next(i for i, e in enumerate(first) if e.name == "IMAGE-SAVE")
+    pipeline = open_pipeline(tmp_path / "before-frames.db", night.spec.tz)
+
+    def jittered(events: Sequence[SimEvent]) -> None:
+        """Ingest live, each delivery 40-52 ms late: no two arrive equally late."""
+        pipeline.ingest_frames(
+            [
+                (
+                    socket_text(e),
+                    e.time.astimezone(UTC) - skew + DELAY + timedelta(milliseconds=i % 13),
+                )
+                for i, e in enumerate(events)
+            ]
+        )
+
+    jittered(first[:k])  # the evening starts live: no frame yet
+    backfill(pipeline, first[:k])  # a reconnect: no frame twin, the offset is unknown
+    assert not pipeline.clock_measured
+    jittered(first[k:])
+    backfill(pipeline, first)  # frames seen both ways: measured, the first read moves
+    assert pipeline.clock_measured
+    assert pipeline.store.counts()["events"] == len(first)
+    (session,) = pipeline.store.sessions()
+    assert facts(session) == truth_facts(first)
+    assert states(session) == states(reference(tmp_path, first, night.spec.tz)[0])
+
+
 def test_a_few_stalled_frames_after_a_nina_restart_do_not_move_the_offset(
     tmp_path: Path,
 ) -> None:

@@ -311,6 +311,17 @@ class Pipeline:
         moved = self._retime({key: ts - offset for key, (_, ts) in provisional.items()})
         if moved is None:
             self.clock_measured = False  # measured again by the next twin
+            return False
+        # A backfill before the measurement missed the live twins it now meets: drop those.
+        window = self.options.dedup_window.total_seconds()
+        try:
+            dropped = self.store.drop_twins(moved, Source.LIVE, window)
+        except sqlite3.Error as err:
+            self.storage_failures += 1
+            _LOGGER.warning("Cannot drop history events that duplicate live ones: %s", err)
+        else:
+            if dropped:
+                _LOGGER.info("Dropped %d history events that duplicate live ones", dropped)
         return bool(moved)
 
     def _correct_live_order(self, events: Sequence[NinaEvent], unique: Sequence[NinaEvent]) -> bool:
@@ -329,17 +340,17 @@ class Pipeline:
         twins = match_twins(seen, live, window)
         return bool(self._retime(corrected_times(twins)))
 
-    def _retime(self, moves: dict[str, float]) -> int | None:
-        """Move stored events; the number moved, or None when the database refused."""
+    def _retime(self, moves: dict[str, float]) -> list[str] | None:
+        """Move stored events; their keys now, or None when the database refused."""
         if not moves:
-            return 0
+            return []
         try:
             moved = self.store.retime(moves)
         except sqlite3.Error as err:
             self.storage_failures += 1
             _LOGGER.warning("Cannot correct stored event times (%s); the next backfill will", err)
             return None
-        _LOGGER.debug("Moved %d stored events to NINA's times", moved)
+        _LOGGER.debug("Moved %d stored events to NINA's times", len(moved))
         return moved
 
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:

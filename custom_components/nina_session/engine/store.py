@@ -213,24 +213,30 @@ class Store:
 
     def times_for_keys(self, keys: Sequence[str], source: Source | None = None) -> dict[str, float]:
         """Return the stored time of each of these event keys that is stored (from `source`)."""
-        return dict(self._by_keys("ts", keys, source))
+        return dict(self._pairs("ts", keys, source))
 
-    def _by_keys(
+    def _pairs(
         self, column: str, keys: Sequence[str], source: Source | None = None
     ) -> list[tuple[str, Any]]:
-        """Return (event key, `column`) of the stored events with these keys.
+        """Return (event key, `column`) of the stored events with these keys."""
+        return [(row[0], row[1]) for row in self._by_keys(column, keys, source)]
+
+    def _by_keys(
+        self, columns: str, keys: Sequence[str], source: Source | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Return (event key, *`columns`) of the stored events with these keys.
 
         Read in chunks that stay under SQLite's parameter limit.
         """
-        found: list[tuple[str, Any]] = []
+        found: list[tuple[Any, ...]] = []
         only = "" if source is None else " AND source = ?"
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                # Only a constant column, `?` placeholders and a constant filter are
+                # Only constant columns, `?` placeholders and a constant filter are
                 # interpolated; the keys and the source are bound parameters.
-                f"SELECT event_key, {column} FROM session_events "  # noqa: S608
+                f"SELECT event_key, {columns} FROM session_events "  # noqa: S608
                 f"WHERE event_key IN ({marks}){only}",
                 [*chunk, source.value] if source is not None else chunk,
             )
@@ -405,8 +411,8 @@ class Store:
         self._closed_totals = None
         return sessions, events
 
-    def retime(self, moves: Mapping[str, float]) -> int:
-        """Give stored events new times (by event key); return how many moved.
+    def retime(self, moves: Mapping[str, float]) -> list[str]:
+        """Give stored events new times (by event key); return their keys now.
 
         Events whose key holds their time are re-keyed. The caller rebuilds the sessions.
 
@@ -414,8 +420,8 @@ class Store:
         replaces it: they were the same event.
         """
         if not moves:
-            return 0
-        fingerprints: dict[str, str] = dict(self._by_keys("fingerprint", list(moves)))
+            return []
+        fingerprints = dict(self._pairs("fingerprint", list(moves)))
         updates = [
             (ts, event_key(fingerprints[key], key == fingerprints[key], ts), key)
             for key, ts in moves.items()
@@ -428,7 +434,33 @@ class Store:
             )
         self._event_count = None
         self._closed_totals = None
-        return len(updates)
+        return [new_key for _, new_key, _ in updates]
+
+    def drop_twins(self, keys: Sequence[str], of: Source, window: float) -> int:
+        """Delete the events with these keys that an event from `of` duplicates.
+
+        A duplicate has the same content within `window` seconds. Returns how many went.
+
+        For history moved onto our clock late: read before the offset was known, it missed
+        its live twins then and meets them now.
+        """
+        doomed = []
+        for key, fingerprint, ts in self._by_keys("fingerprint, ts", keys):
+            if key == fingerprint:
+                continue  # a frame: its key alone is its identity, it cannot have a twin
+            twin = self._db.execute(
+                "SELECT 1 FROM session_events WHERE fingerprint = ? AND source = ? "
+                "AND event_key != ? AND ts BETWEEN ? AND ? LIMIT 1",
+                (fingerprint, of.value, key, ts - window, ts + window),
+            ).fetchone()
+            if twin is not None:
+                doomed.append((key,))
+        if doomed:
+            with self._db:
+                self._db.executemany("DELETE FROM session_events WHERE event_key = ?", doomed)
+            self._event_count = None
+            self._closed_totals = None
+        return len(doomed)
 
     def write_batch(
         self,
