@@ -144,6 +144,7 @@ class NinaSimulator:
         self._delay = 0.0
         self._duplicate_left = 0
         self._reorder_left = 0
+        self._lose_left = 0
         self._held: list[str] = []
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
@@ -329,6 +330,10 @@ class NinaSimulator:
         """Send each of the next n socket messages twice."""
         self._duplicate_left = n
 
+    def lose_next(self, n: int) -> None:
+        """The next `n` events reach NINA's history but never the socket (a lost message)."""
+        self._lose_left = n
+
     def reorder_next(self, n: int) -> None:
         """Hold the next n socket messages and send them in reverse order (n=2: a swap)."""
         self._reorder_left = n
@@ -340,6 +345,9 @@ class NinaSimulator:
             await self._send_copies(text)
 
     async def _send(self, text: str) -> None:
+        if self._lose_left > 0:
+            self._lose_left -= 1
+            return
         if self._reorder_left > 0:
             self._held.append(text)
             self._reorder_left -= 1

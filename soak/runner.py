@@ -111,6 +111,9 @@ class SoakConfig:
     #: Least real time between two frames (s); 0 lets frames follow `speed` alone.
     frame_spacing: float = 1.1
     heartbeat: float = 0.5
+    #: The engine's periodic history read while connected (real s). 2 s is some 70 night
+    #: minutes at 2000x: rarer than the integration's 15 minutes, not a crutch.
+    reconcile_interval: float = 2.0
     #: NINA's clock minus ours (s): the simulator stamps history and image dates this far off.
     nina_clock_skew: float = 0.0
     faults_per_night: int = 12
@@ -343,6 +346,7 @@ class EngineHarness:
             heartbeat=self.config.heartbeat,
             probe_interval=2.0,
             tick_interval=1.0,
+            reconcile_interval=self.config.reconcile_interval,
         )
         backoff = Backoff(initial=0.05, ceiling=0.4, rng=random.Random(self.starts))
         factory = functools.partial(ConnectionLoop, backoff=backoff, stable_after=1.0)

@@ -165,6 +165,34 @@ async def test_garbage_is_counted_and_the_stream_goes_on(
     await engine.stop()
 
 
+@pytest.mark.parametrize("interval", [0.05, 0.0], ids=["reconciling", "only_on_connect"])
+async def test_the_tick_reads_history_again_and_repairs_a_lost_message(
+    interval: float, sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Test that a message lost on a socket that stays up is repaired by the periodic read.
+
+    With `reconcile_interval` 0 (history only on connect) the lost frame stays missing.
+    """
+    night = preset_night("simple")
+    engine = make_engine(sim.port, tmp_path / "reconcile.db", session, reconcile_interval=interval)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    first_save = next(i for i, e in enumerate(night.events) if e.name == "IMAGE-SAVE")
+    await sim.play(night.events[:first_save], speed=SPEED)
+    sim.lose_next(1)  # the first frame reaches NINA's history, not the socket
+    await sim.play(night.events[first_save:], speed=SPEED)
+    counters = engine.health.events
+    await until(lambda: counters.processed >= len(night.events) - 1, "the live events")
+    await asyncio.sleep(2 * interval)
+    await engine.tick()
+    stored = counters.processed
+    await engine.stop()
+    assert sim.connections_accepted == 1, "the socket stayed up: no reconnect backfill"
+    assert stored == len(night.events) - (0 if interval else 1)
+    if interval:
+        assert_truth(engine, night)
+
+
 async def test_concurrent_refreshes_coalesce(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

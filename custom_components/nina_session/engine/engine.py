@@ -60,6 +60,10 @@ class EngineConfig:
     heartbeat: float = 30.0
     probe_interval: float = 60.0
     tick_interval: float = 60.0
+    #: While connected (and backfilling), re-read NINA's history this often (s), checked on
+    #: the tick: what the live stream lost or delivered out of order is repaired even when NINA
+    #: crashes (clearing its history) before the next reconnect. 0: only on (re)connect.
+    reconcile_interval: float = 900.0
     record_path: Path | None = None
 
 
@@ -97,6 +101,8 @@ class NinaEngine:
         self._started = clock()
         self._app_start: str | None = None
         self._history_length = 0
+        self._backfill_lock = asyncio.Lock()
+        self._last_backfill: datetime | None = None
         self.pipeline: Pipeline | None = None
         self._store: Store | None = None
         #: Where a damaged database was moved at start (None when it was fine).
@@ -224,11 +230,31 @@ class NinaEngine:
         if closed is not None:
             _LOGGER.info("Session %s ended (idle)", closed.id)
             self._broadcast(EngineUpdate("tick"))
+        await self._reconcile_if_due()
         return closed
+
+    async def _reconcile_if_due(self) -> None:
+        """Backfill while connected once `reconcile_interval` has passed since the last one."""
+        interval = self.config.reconcile_interval
+        if interval <= 0 or not self.config.backfill_on_connect or not self.health.connected:
+            return
+        last = self._last_backfill
+        if last is not None and (self._clock() - last).total_seconds() < interval:
+            return
+        try:
+            await self.backfill()
+        except NinaError as err:  # the connection loop sees it too; the next tick retries
+            _LOGGER.debug("Periodic history read from %s failed: %s", self.config.host, err)
 
     # -- backfill and refresh ----------------------------------------------------------
     async def backfill(self) -> BatchResult:
         """Merge the plugin's event and image history into the store (no duplicates)."""
+        async with self._backfill_lock:  # on connect, on the tick and on refresh: one at a time
+            result = await self._backfill()
+        self._last_backfill = self._clock()
+        return result
+
+    async def _backfill(self) -> BatchResult:
         events = await self.client.event_history()
         images = await self.client.image_history()
         app_start = await self.client.application_start()
