@@ -331,7 +331,7 @@ class NinaSimulator:
         self._duplicate_left = n
 
     def lose_next(self, n: int) -> None:
-        """The next `n` events reach NINA's history but never the socket (a lost message)."""
+        """Let the next `n` events reach NINA's history but never the socket (lost messages)."""
         self._lose_left = n
 
     def reorder_next(self, n: int) -> None:
