@@ -317,7 +317,7 @@ class NinaSimulator:
                 if now <= last_wall:
                     now = (last_wall + timedelta(microseconds=1)).astimezone(zone)
                 last_wall = now
-                out = _rebased(ev, now, 1 / speed if speed > 0 else 1.0)
+                out = rebased(ev, now, 1 / speed if speed > 0 else 1.0)
             await self.emit(out)
             prev = ev
         await self.flush()
@@ -702,7 +702,7 @@ class NinaSimulator:
         task.add_done_callback(self._tasks.discard)
 
 
-def _rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
+def rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
     """Move the event to `when`; image Date and TargetEndTime keep their (scaled) offset."""
     zone = ev.time.tzinfo or UTC
     when = when.astimezone(zone)

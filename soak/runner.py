@@ -44,8 +44,8 @@ from custom_components.nina_session.engine.connection import Backoff, Connection
 from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
 from custom_components.nina_session.engine.health import EventCounters
 from custom_components.nina_session.engine.pipeline import PipelineOptions
-from simulator.night import Night, SimEvent, generate_week, net_time
-from simulator.server import NinaSimulator
+from simulator.night import Night, SimEvent, generate_week
+from simulator.server import NinaSimulator, rebased
 
 from .lag import LagMonitor, LagSummary
 from .simthread import SimThread
@@ -281,32 +281,10 @@ _SETTLE = 3.0  # s without a new stored event, connected: nothing more is coming
 _HEALED = frozenset({"half_open", "engine_restart", "refuse", "slow_api"})
 
 
-def moved(event: SimEvent, when: datetime, speed: float) -> SimEvent:
-    """`event` at `when`; the image's Date and TargetEndTime keep their (scaled) distance."""
-    zone = event.time.tzinfo or UTC
-    when = when.astimezone(zone)
-
-    def shift(text: Any) -> Any:
-        if not isinstance(text, str):
-            return text
-        try:
-            stamp = datetime.fromisoformat(text)
-        except ValueError:
-            return text
-        return net_time((when + (stamp - event.time) / speed).astimezone(zone))
-
-    data = event.data
-    stats = data.get("ImageStatistics")
-    if event.name == "IMAGE-SAVE" and isinstance(stats, dict) and "Date" in stats:
-        data = {**data, "ImageStatistics": {**stats, "Date": shift(stats["Date"])}}
-    elif event.name == "TS-TARGETSTART" and "TargetEndTime" in data:
-        data = {**data, "TargetEndTime": shift(data["TargetEndTime"])}
-    return replace(event, time=when, data=data)
-
-
 async def _emit_now(sim: NinaSimulator, event: SimEvent, offset: timedelta, speed: float) -> None:
     """On the simulator's loop: stamp the event with the shared clock and emit it."""
-    await sim.emit(moved(event, datetime.now(UTC) + offset, speed))
+    # The simulator's own rebasing (in UTC: exact across DST), image Date kept in step.
+    await sim.emit(rebased(event, datetime.now(UTC) + offset, 1 / speed))
 
 
 # --------------------------------------------------------------------------- the engine
