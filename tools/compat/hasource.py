@@ -25,6 +25,18 @@ ROOT_PACKAGE = "homeassistant"
 # Source trees
 
 
+def absolute_import(dotted: str, is_package: bool, level: int, module: str | None) -> str:
+    """Return the absolute module an import names from module `dotted` (`from ..x import`)."""
+    if level == 0:
+        return module or ""
+    parts = dotted.split(".")
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: -(level - 1)]
+    return ".".join([*parts, module] if module else parts)
+
+
 class SourceTree:
     """Python sources of the `homeassistant` package, read lazily by module name."""
 
@@ -196,14 +208,7 @@ class ModuleInfo:
 
     def absolute(self, level: int, module: str | None) -> str:
         """Absolute module name of a (possibly relative) import in this module."""
-        if level == 0:
-            return module or ""
-        parts = self.name.split(".")
-        if not self.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: -(level - 1)]
-        return ".".join([*parts, module] if module else parts)
+        return absolute_import(self.name, self.is_package, level, module)
 
     def has_dynamic_getattr(self) -> bool:
         """Return whether the module has a real `__getattr__` (not the deprecated-constant one)."""

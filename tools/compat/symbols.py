@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .hasource import ROOT_PACKAGE, Binding, bind_block, target_names, union_members, walk_block
+from .hasource import (
+    ROOT_PACKAGE,
+    Binding,
+    absolute_import,
+    bind_block,
+    target_names,
+    union_members,
+    walk_block,
+)
 from .model import CallInfo, Chain, Step, Usage
 
 HA_FREE_SUBPACKAGE = "engine"
@@ -100,14 +108,7 @@ class OurModule:
 
     def absolute(self, level: int, module: str | None) -> str:
         """Absolute module name of a relative import."""
-        if level == 0:
-            return module or ""
-        parts = self.dotted.split(".")
-        if not self.is_package:
-            parts = parts[:-1]
-        if level > 1:
-            parts = parts[: -(level - 1)]
-        return ".".join([*parts, module] if module else parts)
+        return absolute_import(self.dotted, self.is_package, level, module)
 
 
 def _is_ha(module: str) -> bool:
