@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from integration_helpers import entry_data, wait_connected
-import pytest
+from integration_helpers import WAIT, entry_data, wait_connected
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.nina_session.const import CONF_DEDUP_WINDOW, DOMAIN
@@ -29,8 +28,6 @@ from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngin
 from simulator import PRESETS, NinaSimulator, SimEvent, generate_night
 
 BERLIN = ZoneInfo("Europe/Berlin")
-#: Upper bound of every wait (a hung test fails instead of hanging).
-WAIT = 15.0
 _sentinels = itertools.count(1)
 
 
@@ -40,7 +37,7 @@ async def entry_loaded(
 ) -> AsyncIterator[MockConfigEntry]:
     """One entry loaded against the simulator and connected (unloaded at the end).
 
-    Each test module wraps this in its `loaded_entry` fixture.
+    The `loaded_entry` fixture (conftest.py) wraps this.
     """
     entry = await setup_entry()
     await wait_connected(hass, entry)
@@ -72,16 +69,6 @@ def engine_of(entry: MockConfigEntry) -> NinaEngine:
     """Return the NINA engine of a loaded entry."""
     engine: NinaEngine = entry.runtime_data.engine
     return engine
-
-
-async def wait_until(check: Callable[[], bool], what: str) -> None:
-    """Yield to the loop until `check()` holds; fail (not hang) after `WAIT` seconds."""
-    try:
-        async with asyncio.timeout(WAIT):
-            while not check():
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        pytest.fail(f"timed out waiting for {what}")
 
 
 async def sync_engine(sim: NinaSimulator, engine: NinaEngine) -> None:

@@ -11,6 +11,7 @@ import socket
 from typing import Any
 
 from aiohttp import web
+from api_helpers import entry_loaded
 from harness import (  # noqa: F401  (fixtures)
     auto_enable_custom_integrations,
     config_dir,
@@ -40,6 +41,15 @@ async def setup_entry(
         return entry
 
     return _setup
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
+) -> AsyncIterator[MockConfigEntry]:
+    """Load one entry against the simulator and wait until it is connected."""
+    async with entry_loaded(hass, setup_entry) as entry:
+        yield entry
 
 
 @pytest.fixture

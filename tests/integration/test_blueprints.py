@@ -9,13 +9,13 @@ pauses, and the roof and heaters are switched off.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 import shutil
 from typing import Any
 
-from api_helpers import engine_of, entry_loaded, now_event, play, sync_engine, wait_until
+from api_helpers import engine_of, now_event, play, sync_engine
 from homeassistant.components import automation
 from homeassistant.components.automation.config import (
     AUTOMATION_BLUEPRINT_SCHEMA,
@@ -26,7 +26,7 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util, yaml as yaml_util
-from integration_helpers import pass_the_idle_gap
+from integration_helpers import pass_the_idle_gap, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -73,13 +73,6 @@ def test_blueprint_schema(name: str) -> None:
 
 
 # -- automations built from the blueprints ---------------------------------------------
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """Load one entry against the simulator and wait until it is connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 @pytest.fixture
@@ -199,7 +192,7 @@ async def test_summary_when_sequence_finishes(
         ),
     )
     await play(sim, engine_of(loaded_entry))
-    await wait_until(lambda: len(notes) >= 1, "the summary")
+    await wait_for(lambda: len(notes) >= 1, "the summary")
     await hass.async_block_till_done()
     assert len(notes) == 1
     message = notes[0].data["message"]
@@ -236,7 +229,7 @@ async def test_summary_when_session_closes(
     await hass.async_block_till_done()
     assert notes == []  # the sequence finished; the session is still open
     await pass_the_idle_gap(hass, engine)
-    await wait_until(lambda: len(notes) >= 1, "the summary")
+    await wait_for(lambda: len(notes) >= 1, "the summary")
     await hass.async_block_till_done()
     assert len(notes) == 1
     assert notes[0].data["title"] == "Imaging session ended"
@@ -258,7 +251,7 @@ async def test_alert_when_guiding_lost(
         await sim.emit(now_event(name))
     await sync_engine(sim, engine)
     async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
-    await wait_until(lambda: len(alerts) >= 1, "the guiding alert")
+    await wait_for(lambda: len(alerts) >= 1, "the guiding alert")
     # (No block_till_done: the pause that GUIDER-STOP began is still waiting its 30 min.)
     assert len(alerts) == 1
     assert alerts[0].data["title"] == "NINA: guiding lost"
@@ -285,7 +278,7 @@ async def test_alert_only_for_a_long_pause(
     await sim.emit(now_event("SEQUENCE-STARTING"))
     await sim.emit(now_event("SAFETY-CHANGED", IsSafe=False))
     await sync_engine(sim, engine)
-    await wait_until(
+    await wait_for(
         lambda: hass.states.get("automation.alert").attributes.get("current") == 1,
         "the run that waits for the pause to end",
     )
@@ -298,14 +291,14 @@ async def test_alert_only_for_a_long_pause(
 
     await sim.emit(now_event("SAFETY-CHANGED", IsSafe=False))  # clouds for good
     await sync_engine(sim, engine)
-    await wait_until(
+    await wait_for(
         lambda: hass.states.get("automation.alert").attributes.get("current") == 1,
         "the run that waits for the pause to end",
     )
     await asyncio.sleep(0.1)
     assert alerts == []
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(minutes=11))
-    await wait_until(lambda: len(alerts) >= 1, "the pause alert")
+    await wait_for(lambda: len(alerts) >= 1, "the pause alert")
     await hass.async_block_till_done()
     assert alerts[0].data["title"] == "NINA: session paused"
     assert "paused for 10 minutes (SAFETY-CHANGED)" in alerts[0].data["message"]
@@ -333,8 +326,6 @@ async def test_roof_and_heaters_off_when_sequence_finishes(
     )
     assert hass.states.get("input_boolean.dew_heater").state == "on"
     await play(sim, engine_of(loaded_entry))
-    await wait_until(lambda: len(closed) >= 1, "the roof to close")
-    await wait_until(
-        lambda: hass.states.get("input_boolean.dew_heater").state == "off", "the heater"
-    )
+    await wait_for(lambda: len(closed) >= 1, "the roof to close")
+    await wait_for(lambda: hass.states.get("input_boolean.dew_heater").state == "off", "the heater")
     assert closed[0].data["entity_id"] == ["cover.roof"]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from api_helpers import engine_of, entry_loaded, now_event, play, sync_engine, wait_until
+from api_helpers import engine_of, now_event, play, sync_engine
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from integration_helpers import pass_the_idle_gap, wait_connected
+from integration_helpers import pass_the_idle_gap, wait_connected, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -34,15 +33,6 @@ from custom_components.nina_session.device_trigger import (
     TRIGGER_TYPES,
 )
 from simulator import PRESETS, NinaSimulator, generate_night
-
-
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """One entry loaded against the simulator and connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 def device_id_of(hass: HomeAssistant, instance: str = "rig_1") -> str:
@@ -184,7 +174,7 @@ async def test_backfilled_history_fires_no_frame_triggers(
         session = engine.current_session()
         return session is not None and session["frames"]["total"] == 6
 
-    await wait_until(merged, "the backfilled night")
+    await wait_for(merged, "the backfilled night")
     await hass.async_block_till_done()
     kinds = {event.data["type"] for event in fired}
     assert kinds <= {"state_changed"}

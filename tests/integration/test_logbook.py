@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from api_helpers import engine_of, entry_loaded, play
+from api_helpers import engine_of, play
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
@@ -24,15 +24,6 @@ from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
 from custom_components.nina_session.logbook import async_describe_events, describe_trigger
 from simulator import NinaSimulator
-
-
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """One entry loaded against the simulator and connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 # The recorder must come before `hass`: override the harness's autouse fixtures that use it.

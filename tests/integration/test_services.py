@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from unittest.mock import patch
 
-from api_helpers import add_entry, engine_of, entry_loaded, play
+from api_helpers import add_entry, engine_of, play
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.service import async_get_all_descriptions
@@ -17,15 +16,6 @@ import voluptuous as vol
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.engine.engine import NinaEngine
 from simulator import NinaSimulator
-
-
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """One entry loaded against the simulator and connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 async def call(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 from unittest.mock import patch
 
 from aiohttp.test_utils import TestClient
-from api_helpers import add_entry, engine_of, entry_loaded, play
+from api_helpers import add_entry, engine_of, play
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -43,15 +42,6 @@ LEGACY_NESTED = {
 }  # fmt: skip
 TARGET_KEYS = {"name", "project", "coordinates", "rotation", "startedAt", "targetEndTime",
                "isExpired"}  # fmt: skip
-
-
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """One entry loaded against the simulator and connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 def assert_error(body: dict[str, Any], code: str) -> None:

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from unittest.mock import patch
 
-from api_helpers import (
-    WAIT,
-    add_entry,
-    burst_night,
-    engine_of,
-    entry_loaded,
-    now_event,
-    play,
-    sync_engine,
-    wait_until,
-)
+from api_helpers import add_entry, burst_night, engine_of, now_event, play, sync_engine
 from homeassistant.core import HomeAssistant
+from integration_helpers import WAIT, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import MockHAClientWebSocket, WebSocketGenerator
@@ -32,15 +22,6 @@ LEGACY_KEYS = {
     "lastEquipmentChange", "flats", "darks", "events", "eventCount", "connectionStatus",
     "lastUpdate", "dataSource", "wsStatus",
 }  # fmt: skip
-
-
-@pytest.fixture
-async def loaded_entry(
-    hass: HomeAssistant, setup_entry: Callable[..., Awaitable[MockConfigEntry]]
-) -> AsyncIterator[MockConfigEntry]:
-    """One entry loaded against the simulator and connected."""
-    async with entry_loaded(hass, setup_entry) as entry:
-        yield entry
 
 
 async def receive(client: MockHAClientWebSocket) -> dict[str, Any]:
@@ -256,7 +237,7 @@ async def test_burst_is_coalesced(
     # 3000 events in some 1200 engine updates gave some 20 messages).
     assert messages <= len(events) // 20
     assert messages < broadcasts
-    await wait_until(lambda: all(sub.idle for sub in subscriptions(hass)), "no pending send")
+    await wait_for(lambda: all(sub.idle for sub in subscriptions(hass)), "no pending send")
 
 
 async def test_updates_between_sends_are_one_read(
@@ -272,7 +253,7 @@ async def test_updates_between_sends_are_one_read(
         for _ in range(2000):
             engine._broadcast(EngineUpdate("events"))  # noqa: SLF001
         assert not subscription.idle
-        await wait_until(lambda: subscription.idle, "the coalesced send")
+        await wait_for(lambda: subscription.idle, "the coalesced send")
     assert reads.call_count == 1
 
 
@@ -287,7 +268,7 @@ async def test_connection_close_ends_subscriptions(
     await subscribe(client, format="legacy")
     assert len(subscriptions(hass)) == 2
     await client.close()
-    await wait_until(lambda: not subscriptions(hass), "subscriptions closed")
+    await wait_for(lambda: not subscriptions(hass), "subscriptions closed")
     assert engine.subscriber_count == listeners
 
 
