@@ -40,6 +40,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 from bench.common import percentile, until
+from bench.latency import TIMEOUT, WARMUP, raw_round_trips
 from bench.workload import stretch
 from custom_components.nina_session.const import (
     CONF_DEDUP_WINDOW,
@@ -64,8 +65,6 @@ from tests.integration.harness import (  # noqa: F401  (fixtures)
 ENTITY = "sensor.rig_1_last_hfr"
 EVENTS = 300 if os.environ.get("NINA_BENCH_QUICK") == "1" else 2000
 OUT = Path(os.environ.get("NINA_BENCH_OUT") or Path(__file__).resolve().parent / "results.json")
-_WARMUP = 20
-_TIMEOUT = 5.0
 
 
 def _texts(count: int) -> list[str]:
@@ -84,20 +83,6 @@ def _texts(count: int) -> list[str]:
         }
         out.append(socket_text(SimEvent(when, "IMAGE-SAVE", {"ImageStatistics": frame})))
     return out
-
-
-async def _raw(sim: NinaSimulator, texts: list[str]) -> list[float]:
-    samples: list[float] = []
-    async with aiohttp.ClientSession() as session, session.ws_connect(sim.socket_url) as ws:
-        await until(lambda: sim.open_sockets == 1)
-        for text in texts:
-            start = time.perf_counter()
-            await sim.send_raw(text)
-            msg = await asyncio.wait_for(ws.receive(), _TIMEOUT)
-            samples.append(time.perf_counter() - start)
-            assert msg.data == text
-    await until(lambda: sim.open_sockets == 0)
-    return samples[_WARMUP:]
 
 
 async def _setup(hass: HomeAssistant, sim: NinaSimulator) -> MockConfigEntry:
@@ -143,7 +128,7 @@ async def _ha(hass: HomeAssistant, sim: NinaSimulator, texts: list[str]) -> list
             start = time.perf_counter()
             await sim.send_raw(text)
             try:
-                await asyncio.wait_for(arrived.wait(), _TIMEOUT)
+                await asyncio.wait_for(arrived.wait(), TIMEOUT)
             except TimeoutError:
                 pytest.fail(f"event {index} never changed {ENTITY}")
             samples.append(stamp[0] - start)
@@ -152,7 +137,7 @@ async def _ha(hass: HomeAssistant, sim: NinaSimulator, texts: list[str]) -> list
     state = hass.states.get(ENTITY)
     assert state is not None
     assert float(state.state) == pytest.approx(round(1.5 + (len(texts) - 1) * 0.001, 3))
-    return samples[_WARMUP:]
+    return samples[WARMUP:]
 
 
 def _store(figures: dict[str, Any]) -> None:
@@ -169,16 +154,18 @@ async def test_ha_latency(hass: HomeAssistant, sim: NinaSimulator) -> None:
     """Measure send → entity state_changed latency against a bare socket; store the figures."""
     for name in ("homeassistant", "custom_components.nina_session"):
         logging.getLogger(name).setLevel(logging.WARNING)  # -s shows every log line otherwise
-    texts = _texts(EVENTS + _WARMUP)
+    texts = _texts(EVENTS + WARMUP)
     half = len(texts) // 2
     begin = time.perf_counter()
-    raw = await _raw(sim, texts[: half + _WARMUP])
+    async with aiohttp.ClientSession() as session:
+        raw = await raw_round_trips(sim, session, texts[: half + WARMUP])
     entry = await _setup(hass, sim)
     ours = await _ha(hass, sim, texts)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     await until(lambda: sim.open_sockets == 0)
-    raw += await _raw(sim, texts[half:])
+    async with aiohttp.ClientSession() as session:
+        raw += await raw_round_trips(sim, session, texts[half:])
     assert len(ours) == EVENTS
 
     figures: dict[str, Any] = {"level": "home_assistant", "events": len(ours)}

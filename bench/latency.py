@@ -33,8 +33,8 @@ from custom_components.nina_session.engine.pipeline import BatchResult
 from simulator.night import SimEvent, socket_text
 from simulator.server import NinaSimulator
 
-_WARMUP = 20
-_TIMEOUT = 5.0
+WARMUP = 20
+TIMEOUT = 5.0
 
 
 def _texts(count: int) -> list[str]:
@@ -47,18 +47,24 @@ def _texts(count: int) -> list[str]:
     return out
 
 
-async def _raw(sim: NinaSimulator, session: aiohttp.ClientSession, texts: list[str]) -> list[float]:
+async def raw_round_trips(
+    sim: NinaSimulator, session: aiohttp.ClientSession, texts: list[str]
+) -> list[float]:
+    """Return the simulator → plain socket client round trips of `texts`, warm-up dropped.
+
+    The baseline of both latency benchmarks: what any client of the socket gets.
+    """
     samples: list[float] = []
     async with session.ws_connect(sim.socket_url) as ws:
         await until(lambda: sim.open_sockets == 1)
         for text in texts:
             start = time.perf_counter()
             await sim.send_raw(text)
-            msg = await asyncio.wait_for(ws.receive(), _TIMEOUT)
+            msg = await asyncio.wait_for(ws.receive(), TIMEOUT)
             samples.append(time.perf_counter() - start)
             assert msg.data == text
     await until(lambda: sim.open_sockets == 0)
-    return samples[_WARMUP:]
+    return samples[WARMUP:]
 
 
 async def _engine(
@@ -98,24 +104,24 @@ async def _engine(
             start = time.perf_counter()
             await sim.send_raw(text)
             try:
-                await asyncio.wait_for(arrived.wait(), _TIMEOUT)
+                await asyncio.wait_for(arrived.wait(), TIMEOUT)
             except TimeoutError:
                 lost += 1
                 continue
             samples.append(stamp[0] - start)
     finally:
         await engine.stop()
-    return samples[_WARMUP:], work[_WARMUP:], lost
+    return samples[WARMUP:], work[WARMUP:], lost
 
 
 async def _measure(scale: Scale, tmp: Path) -> tuple[list[float], list[float], list[float], int]:
-    texts = _texts(scale.latency_events + _WARMUP)
+    texts = _texts(scale.latency_events + WARMUP)
     half = len(texts) // 2
     os.sync()  # earlier benchmarks' writeback would otherwise land on our commits
     async with NinaSimulator() as sim, aiohttp.ClientSession() as session:
-        raw = await _raw(sim, session, texts[: half + _WARMUP])
+        raw = await raw_round_trips(sim, session, texts[: half + WARMUP])
         ours, work, lost = await _engine(sim, session, texts, tmp / "latency.db")
-        raw += await _raw(sim, session, texts[half:])
+        raw += await raw_round_trips(sim, session, texts[half:])
     return raw, ours, work, lost
 
 
