@@ -62,13 +62,6 @@ def raw(body: str | bytes, content_type: str = "text/plain", status: int = 200) 
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """Yield an aiohttp client session, closed afterwards."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
-@pytest.fixture
 async def serve() -> AsyncIterator[ServerFactory]:
     """Start an aiohttp app on 127.0.0.1 with GET routes {path: handler}; returns its port."""
     runners: list[web.AppRunner] = []

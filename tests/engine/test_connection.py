@@ -183,13 +183,6 @@ class Recorder:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """Yield an aiohttp client session, closed afterwards."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
-@pytest.fixture
 async def nina() -> AsyncIterator[FakeNina]:
     """Yield a started FakeNina; stop it afterwards."""
     server = FakeNina()
@@ -806,15 +799,6 @@ def test_health_as_dict_shape() -> None:
 
 
 # ---- against the NINA simulator ---------------------------------------------------------------
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[NinaSimulator]:
-    """Yield a simulator started on a free port of 127.0.0.1; stop it afterwards."""
-    simulator = NinaSimulator(host="127.0.0.1", port=0)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
 
 
 def sim_event(name: str, **data: Any) -> SimEvent:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 import os
 from pathlib import Path
@@ -34,22 +34,6 @@ async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> 
         while not check():
             await asyncio.sleep(0.02)
     assert check(), what
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[NinaSimulator]:
-    """Yield a started NINA simulator; stop it afterwards."""
-    simulator = NinaSimulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """Yield an aiohttp client session, closed afterwards."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 def make_engine(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import contextlib
 from datetime import datetime
 import json
@@ -25,20 +25,6 @@ def _loopback_sockets(request: pytest.FixtureRequest) -> None:
     """Allow sockets when the homeassistant pytest plugin (pytest-socket) blocks them."""
     with contextlib.suppress(pytest.FixtureLookupError):
         request.getfixturevalue("socket_enabled")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[NinaSimulator]:
-    """Yield a started simulator on a free port."""
-    async with NinaSimulator() as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """Yield an aiohttp client session."""
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
