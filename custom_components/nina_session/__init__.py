@@ -166,6 +166,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await coordinator.async_connect()
     return True
 
 

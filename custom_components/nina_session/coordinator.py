@@ -222,8 +222,8 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
 
     # -- lifecycle ---------------------------------------------------------------------
     async def async_start(self) -> None:
-        """Start the engine (it never waits for NINA) and follow it."""
-        await self.engine.start()
+        """Open the engine's database and follow it; `async_connect` then reaches NINA."""
+        await self.engine.start(connect=False)
         # No await between start() and subscribe(): nothing can be broadcast in between.
         self._unsubscribers.append(self.engine.subscribe(self._handle_engine_update))
         await self._seed_from_history()
@@ -240,6 +240,14 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             self.hass, self._async_prune(), f"{DOMAIN} history retention"
         )
         self._publish("start")
+
+    async def async_connect(self) -> None:
+        """Connect to NINA in the background once the entities listen (never waits for NINA).
+
+        Connecting earlier would let the first backfill's final state reach the bus and the
+        event entity before the platforms are set up, where nothing hears it.
+        """
+        await self.engine.connect()
 
     async def async_shutdown(self) -> None:
         """Stop following the engine (on unload); the engine is stopped by `async_stop`."""

@@ -116,6 +116,35 @@ async def test_subscribers_hear_of_each_connection_change_as_it_happens(
     await engine.stop()
 
 
+async def test_a_deferred_connect_lets_late_listeners_hear_the_first_backfill(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Test that start(connect=False) opens the store only; connect() then backfills.
+
+    HA subscribes its entities after the engine has started: the night NINA already holds must
+    reach them, so the connection (and its backfill) waits for `connect()`.
+    """
+    night = preset_night("simple")
+    await sim.play(night.events, speed=SPEED)  # NINA's history: the night, while HA was away
+    engine = make_engine(sim.port, tmp_path / "deferred.db", session)
+    await engine.start(connect=False)
+    await asyncio.sleep(0.2)  # ample for a connection on 127.0.0.1, had one been started
+    assert sim.connections_accepted == 0
+    assert engine.health.since is None  # no attempt was made
+    assert engine.current_session() is None
+    applied: list[str] = []
+    engine.subscribe(
+        lambda update: applied.extend(
+            item.event.name for item in (update.result.applied if update.result else ())
+        )
+    )
+    await engine.connect()
+    await until(lambda: lights(engine) == night.truth.frames_by_type["LIGHT"], "the backfill")
+    assert applied.count("IMAGE-SAVE") == sum(night.truth.frames_by_type.values())
+    assert_truth(engine, night)
+    await engine.stop()
+
+
 async def test_nina_restart_starts_a_new_epoch_and_keeps_history(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

@@ -165,9 +165,10 @@ async def test_backfill_fires_only_the_final_state(
     # Stop halfway through: imaging, the sequence still running.
     cut = [e.name for e in night.events].index("FILTERWHEEL-CHANGED")
     await sim.play(night.events[:cut], speed=0)
-    entry = await setup_entry()
+    # Listen before the setup: the backfill may be applied while setup_entry waits.
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
     bus = async_capture_events(hass, EVENT_NINA_SESSION)
+    entry = await setup_entry()
     await wait_connected(hass, entry)
     await wait_for(lambda: len(bus) >= cut, "the backfill")
     await hass.async_block_till_done()

@@ -119,8 +119,12 @@ class NinaEngine:
         )
 
     # -- lifecycle ---------------------------------------------------------------------
-    async def start(self) -> None:
-        """Open the database and load the saved state; connect in the background."""
+    async def start(self, *, connect: bool = True) -> None:
+        """Open the database and load the saved state; connect in the background.
+
+        connect=False leaves the connection to `connect()`: a host that must first have its
+        listeners in place (HA's entities) would otherwise miss what the first backfill applies.
+        """
         store, self.recovered_db = await self._run(
             lambda: Store.open_or_recover(self.config.db_path, now=self._clock())
         )
@@ -130,6 +134,11 @@ class NinaEngine:
             asyncio.create_task(self._drain(), name="nina_session pipeline"),
             asyncio.create_task(self._ticker(), name="nina_session idle clock"),
         ]
+        if connect:
+            await self.connect()
+
+    async def connect(self) -> None:
+        """Start the connection loop in the background (no-op when it already runs)."""
         await self._loop.start()
 
     async def stop(self) -> None:
