@@ -10,6 +10,7 @@ from custom_components.nina_session.engine.models import NinaEvent, Source, even
 from custom_components.nina_session.engine.retime import (
     Twin,
     corrected_times,
+    match_late_twins,
     match_twins,
     out_of_order,
 )
@@ -125,3 +126,62 @@ def test_store_drop_twins_removes_only_what_a_live_event_duplicates(tmp_path: Pa
         frame.key,
     }
     assert store.counts()["events"] == 3
+
+
+def _history(*seconds: float, name: str = "GUIDER-DITHER") -> list[NinaEvent]:
+    """Return plain history events of one fingerprint at T + `seconds` (on our clock)."""
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    return [
+        NinaEvent(name, at + timedelta(seconds=s), {}, Source.HISTORY, f"{name}#0001", False)
+        for s in seconds
+    ]
+
+
+def _arrivals(*seconds: float, name: str = "GUIDER-DITHER") -> dict[str, tuple[str, float]]:
+    """Return stored live rows (key -> fingerprint, time) of one fingerprint at T + `seconds`."""
+    base = datetime(2026, 11, 24, 22, 0, tzinfo=UTC).timestamp()
+    fingerprint = f"{name}#0001"
+    return {event_key(fingerprint, False, base + s): (fingerprint, base + s) for s in seconds}
+
+
+def _paired(pairs: list[tuple[NinaEvent, Twin]]) -> list[tuple[float, float]]:
+    """Return the (history, stored) offsets from T of each pair, by history time."""
+    base = datetime(2026, 11, 24, 22, 0, tzinfo=UTC).timestamp()
+    return sorted(
+        (round(event.time.timestamp() - base, 3), round(twin.stored_ts - base, 3))
+        for event, twin in pairs
+    )
+
+
+def test_a_late_stamped_live_event_pairs_with_its_history_copy() -> None:
+    """Test that an event stamped 4 s late (our loop blocked) still meets its history twin."""
+    assert _paired(match_late_twins(_history(10.0), _arrivals(14.0), 1.0, 30.0)) == [(10.0, 14.0)]
+
+
+def test_late_pairs_stay_within_the_tolerance_and_never_pair_a_later_event() -> None:
+    """Test that history after the arrival (beyond the window) or too long before stays new."""
+    assert match_late_twins(_history(20.0), _arrivals(14.0), 1.0, 30.0) == []
+    assert match_late_twins(_history(10.0), _arrivals(45.0), 1.0, 30.0) == []
+    other = _history(10.0, name="GUIDER-START")
+    assert match_late_twins(other, _arrivals(12.0), 1.0, 30.0) == []
+
+
+def test_late_pairs_are_one_to_one_and_the_closest() -> None:
+    """Test that repeats pair one to one, each with the closest earlier history event.
+
+    The dither at 0 s was lost live, the one at 10 s arrived 3 s late: only the latter pairs,
+    and the lost one stays new.
+    """
+    assert _paired(match_late_twins(_history(0.0, 10.0), _arrivals(13.0), 1.0, 30.0)) == [
+        (10.0, 13.0)
+    ]
+    both = match_late_twins(_history(0.0, 10.0), _arrivals(3.0, 13.0), 1.0, 30.0)
+    assert _paired(both) == [(0.0, 3.0), (10.0, 13.0)]
+
+
+def test_late_pairs_skip_frames() -> None:
+    """Test that frames (exact identity) are never paired by time."""
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    frame = NinaEvent("IMAGE-SAVE", at, {}, Source.HISTORY, "IMAGE-SAVE@f", True)
+    live = {"IMAGE-SAVE@f": ("IMAGE-SAVE@f", at.timestamp() + 3)}
+    assert match_late_twins([frame], live, 1.0, 30.0) == []

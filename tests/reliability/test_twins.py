@@ -122,3 +122,27 @@ def test_a_racing_backfill_after_live_fast_frames_adds_nothing(pipeline: Pipelin
     assert pipeline.store.counts()["events"] == 21
     assert pipeline.store.sessions()[0]["frames"]["by_type"] == {"BIAS": 20}
     assert abs(pipeline.clock_offset) < 0.1
+
+
+def test_a_live_event_stamped_late_meets_its_history_twin(pipeline: Pipeline) -> None:
+    """Test that an event read 4 s late (our loop blocked) is stored once, in NINA's order.
+
+    Its stamp is far outside the dedup window, and after the event it overtook; the backfill
+    pairs it with its history copy anyway (same content, one to one, in order) and moves it
+    back into place. The two dithers stay two.
+    """
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    night = [SimEvent(at(0), "SEQUENCE-STARTING"), SimEvent(at(5), "GUIDER-START"),
+             SimEvent(at(20), "GUIDER-DITHER"), SimEvent(at(22), "AUTOFOCUS-STARTING"),
+             SimEvent(at(40), "GUIDER-DITHER"), SimEvent(at(60), "SEQUENCE-FINISHED")]  # fmt: skip
+    stamps = [e.time + timedelta(milliseconds=30) for e in night]
+    stamps[2] = at(24)  # read after the autofocus start
+    pipeline.ingest_frames([(socket_text(e), t) for e, t in zip(night, stamps, strict=True)])
+    for _ in range(2):  # a reconnect, then the periodic reconcile
+        backfill(pipeline, night, [])
+    stored = [event.name for _, event in pipeline.store.iter_events()]
+    assert stored == [e.name for e in night]
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2

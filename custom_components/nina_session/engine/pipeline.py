@@ -36,7 +36,7 @@ from .fsm import Equipment, SessionState
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import Normalizer, pair_history_images
-from .retime import corrected_times, match_twins
+from .retime import corrected_times, match_late_twins, match_twins
 from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
 from .store import Store
 from .wire import (
@@ -62,6 +62,8 @@ class PipelineOptions:
     tz: tzinfo
     idle_gap: timedelta = timedelta(hours=2)
     dedup_window: timedelta = timedelta(seconds=1)
+    #: How late a live event may be stamped (our loop blocked) and still meet its history twin.
+    late_tolerance: timedelta = timedelta(seconds=30)
     max_frame_bytes: int = 1_048_576
 
 
@@ -224,7 +226,8 @@ class Pipeline:
             moved = self._measure_clock_live(events)
         unique = self._deduplicate(events)
         if source == Source.HISTORY:
-            moved = self._correct_live_order(events, unique) or moved
+            unique, reordered = self._pair_with_live(events, unique)
+            moved = reordered or moved
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
         if not unique and not moved:
@@ -324,21 +327,35 @@ class Pipeline:
                 _LOGGER.info("Dropped %d history events that duplicate live ones", dropped)
         return bool(moved)
 
-    def _correct_live_order(self, events: Sequence[NinaEvent], unique: Sequence[NinaEvent]) -> bool:
-        """Move live events that history shows were stored out of order (see `retime`).
+    def _pair_with_live(
+        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
+    ) -> tuple[list[NinaEvent], bool]:
+        """Pair a history batch with the stored live events it duplicates (see `retime`).
 
-        `events` is a history batch on our clock, `unique` the ones that were new; the others
-        have stored twins. Returns whether stored events moved.
+        `events` is the batch on our clock, `unique` the ones without a twin in the dedup
+        window. Live events stamped late (our loop blocked) are paired too, and their history
+        copies dropped. Live events stored out of history's order move into it. Returns the
+        events still new and whether stored events moved.
         """
+        window = self.options.dedup_window.total_seconds()
         kept = {id(event) for event in unique}
         seen = [event for event in events if id(event) not in kept]
-        if len(seen) < 2:
-            return False
-        window = self.options.dedup_window.total_seconds()
-        stamps = [event.time.timestamp() for event in seen]
-        live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + window)
+        plain = [event for event in unique if not event.exact]
+        if len(seen) < 2 and not plain:
+            return unique, False
+        stamps = [event.time.timestamp() for event in (*seen, *plain)]
+        late = self.options.late_tolerance.total_seconds()
+        live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + late)
         twins = match_twins(seen, live, window)
-        return bool(self._retime(corrected_times(twins)))
+        paired = {twin.key for twin in twins}
+        unpaired = {key: row for key, row in live.items() if key not in paired}
+        late_pairs = match_late_twins(plain, unpaired, window, late)
+        if late_pairs:
+            dropped = {id(event) for event, _ in late_pairs}
+            unique = [event for event in unique if id(event) not in dropped]
+            twins.extend(twin for _, twin in late_pairs)
+            _LOGGER.debug("%d live events were stamped late; history has them", len(late_pairs))
+        return unique, bool(self._retime(corrected_times(twins)))
 
     def _retime(self, moves: dict[str, float]) -> list[str] | None:
         """Move stored events; their keys now, or None when the database refused."""

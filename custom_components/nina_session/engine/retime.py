@@ -103,3 +103,40 @@ def corrected_times(twins: Sequence[Twin]) -> dict[str, float]:
     delays = sorted(twin.stored_ts - twin.history_ts for twin in twins)
     delay = delays[len(delays) // 2]
     return {twin.key: twin.history_ts + delay for twin in wrong}
+
+
+def match_late_twins(
+    history: Sequence[NinaEvent],
+    live: Mapping[str, tuple[str, float]],
+    window: float,
+    tolerance: float,
+) -> list[tuple[NinaEvent, Twin]]:
+    """Pair history events that found no twin with live events stamped late.
+
+    A live event is stamped when our loop reads it: an event loop blocked for longer than the
+    dedup window stamps it after its window. `history` are plain history events (on our clock)
+    that found no twin; `live` the stored live events (key -> fingerprint, time) that no
+    history event paired with. A live event pairs with the latest unpaired history event of
+    its fingerprint from `tolerance` before it up to `window` after it, latest first: the
+    closest pairing, in order, one to one (a repeated event never collapses into another).
+    """
+    waiting: dict[str, list[NinaEvent]] = {}
+    for event in history:
+        if not event.exact:
+            waiting.setdefault(event.fingerprint, []).append(event)
+    stamped: dict[str, list[tuple[float, str]]] = {}
+    for key, (fingerprint, ts) in live.items():
+        if key != fingerprint and fingerprint in waiting:  # plain events only
+            stamped.setdefault(fingerprint, []).append((ts, key))
+    pairs: list[tuple[NinaEvent, Twin]] = []
+    for fingerprint, arrivals in stamped.items():
+        candidates = sorted(waiting[fingerprint], key=lambda event: event.time)
+        at = len(candidates) - 1
+        for ts, key in sorted(arrivals, reverse=True):
+            while at >= 0 and candidates[at].time.timestamp() > ts + window:
+                at -= 1  # happened after this arrival: not its twin, nor an earlier one's
+            if at >= 0 and candidates[at].time.timestamp() >= ts - tolerance:
+                event = candidates[at]
+                pairs.append((event, Twin(key, ts, event.time.timestamp())))
+                at -= 1
+    return pairs
