@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the nights and faults")
     parser.add_argument("--start", type=date.fromisoformat, help="first evening (2026-11-20)")
     parser.add_argument("--tz", help="NINA's time zone (default Europe/Berlin)")
-    parser.add_argument("--faults", type=int, help="faults per night (default 12; quick: 13)")
+    parser.add_argument("--faults", type=int, help="faults per night (default 12; quick: 14)")
     parser.add_argument("--speed", type=float, help="simulated seconds per second (2000)")
     parser.add_argument(
         "--frame-spacing",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -69,6 +69,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "engine_restart",  # the engine stops; a new one starts on the same database later
     "refuse",  # socket cut and upgrades refused (HTTP 503) for a while
     "slow_api",  # socket cut and every REST answer delayed (slow backfill)
+    "stall",  # our event loop blocked (HA busy): the next plain event is read, and stamped, late
 )
 
 #: Frames that are not plugin messages; each must be counted as rejected, none stored.
@@ -130,7 +131,7 @@ class SoakConfig:
 
         It takes under a minute.
         """
-        return replace(cls(nights=2, faults_per_night=13, shortest=True), **changes)
+        return replace(cls(nights=2, faults_per_night=14, shortest=True), **changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +247,8 @@ def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
         blocked: set[int] = set()  # the second message of a swap must not wait for a fault
         for kind in mine:
             pool = close if kind == "reorder" else range(3, len(events) - 3)
+            if kind == "stall":  # frames carry their own time: a late read changes nothing
+                pool = [i for i in pool if events[i].name != "IMAGE-SAVE"]
             free = [i for i in pool if i not in taken | blocked]
             if kind == "reorder":
                 free = [i for i in free if i + 1 not in taken]
@@ -261,6 +264,7 @@ def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
                 "garbage": rng.randrange(2**16),
                 "nina_restart": rng.randint(100, 500),
                 "unknown": rng.randrange(2**16),
+                "stall": rng.randint(400, 1500),  # ms; the soak's dedup window is 250 ms
             }.get(kind, 0)
             faults.append(Fault(number, index, kind, duration, detail))
     faults.sort(key=lambda f: (f.night, f.index))
@@ -384,6 +388,8 @@ class Soak:
         self.heals: dict[int, list[Heal]] = {}
         self.watchers: set[asyncio.Task[None]] = set()
         self.unknown_seq = 0
+        #: Seconds to block our loop after sending the next plain event (a "stall" fault).
+        self.stall_next = 0.0
         self.simthread = SimThread(tz=config.tz)
         self.harness: EngineHarness | None = None
         self.engine_down = False
@@ -490,7 +496,10 @@ class Soak:
             target = pacer.due(event, night.events[index - 1] if index else None)
             await sleep_until(target)
             nina_now = self.h.offset + self.skew
-            await self.simthread.run(_emit_now(self.sim, event, nina_now, cfg.speed))
+            if self.stall_next and event.name != "IMAGE-SAVE":
+                self.send_while_stalled(_emit_now(self.sim, event, nina_now, cfg.speed))
+            else:
+                await self.simthread.run(_emit_now(self.sim, event, nina_now, cfg.speed))
             pacer.sent(event, loop.time())
         await self.heal_all()
         await self.simthread.run(self.sim.flush())
@@ -504,6 +513,17 @@ class Soak:
             # Reconnected once the backfill is done.
             await until(lambda: engine.health.reconnects != before, self.config.catch_up_timeout)
             await self.catch_up("night end, after a reconnect")
+
+    def send_while_stalled(self, emit: Coroutine[Any, Any, None]) -> None:
+        """Send an event, then block our loop (the engine's) as a busy HA would.
+
+        Blocking on purpose: the frame waits in the socket until the stall ends, so the engine
+        stamps it `stall_next` seconds late, far outside the dedup window.
+        """
+        self.simthread.run_blocking(emit)
+        time.sleep(self.stall_next)
+        self.log(f"  stalled our loop {self.stall_next:.2f} s after sending a plain event")
+        self.stall_next = 0.0
 
     async def heal_all(self) -> None:
         """End every fault still active (NINA restarts and nights end on a working link)."""
@@ -618,6 +638,8 @@ class Soak:
             await self.simthread.call(lambda: sim.duplicate_next(fault.detail))
         elif kind == "reorder":
             await self.simthread.call(lambda: sim.reorder_next(2))
+        elif kind == "stall":
+            self.stall_next = fault.detail / 1000
         elif kind == "engine_restart":
             if not self.engine_down:
                 await self.h.stop()

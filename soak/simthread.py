@@ -52,6 +52,10 @@ class SimThread:
         """Run a coroutine on the simulator's loop and wait for its result."""
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
+    def run_blocking(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        """Run a coroutine on the simulator's loop, blocking the calling thread (and its loop)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
     async def call(self, func: Callable[[], _T]) -> _T:
         """Run a plain function on the simulator's loop (its state is not thread-safe)."""
 
