@@ -95,7 +95,9 @@ def test_match_twins_pairs_frames_by_key_and_others_within_the_window() -> None:
         "DITHER#0001@a": ("DITHER#0001", base + 10.05),
         "DITHER#0001@b": ("DITHER#0001", base + 10.45),
     }
-    twins = match_twins([frame, first, second, far], live, window=1.0)
+    pairs = match_twins([frame, first, second, far], live, window=1.0)
+    assert [event for event, _ in pairs] == [frame, first, second]
+    twins = [twin for _, twin in pairs]
     assert {t.key: round(t.stored_ts - base, 2) for t in twins} == {
         frame.key: 0.05,
         "DITHER#0001@a": 10.05,

@@ -146,3 +146,31 @@ def test_a_live_event_stamped_late_meets_its_history_twin(pipeline: Pipeline) ->
     stored = [event.name for _, event in pipeline.store.iter_events()]
     assert stored == [e.name for e in night]
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
+
+
+def test_a_late_live_event_whose_history_came_first_is_dropped_by_the_next_read(
+    pipeline: Pipeline,
+) -> None:
+    """Test that a late live copy of an event already read from history goes at the next read.
+
+    The dither is sent as the socket opens; the backfill reads it from history first, then our
+    loop reads the live copy 4 s late: stored twice for now. The next history read (reconcile
+    or reconnect) finds the live row unpaired, meets it with the stored history copy, drops it.
+    """
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    night = [SimEvent(at(0), "SEQUENCE-STARTING"), SimEvent(at(5), "GUIDER-START"),
+             SimEvent(at(20), "GUIDER-DITHER"), SimEvent(at(40), "GUIDER-DITHER"),
+             SimEvent(at(60), "SEQUENCE-FINISHED")]  # fmt: skip
+    backfill(pipeline, night[:3], [])
+    pipeline.ingest_frames([(socket_text(night[2]), at(24))])
+    pipeline.ingest_frames(
+        [(socket_text(e), e.time + timedelta(milliseconds=30)) for e in night[3:]]
+    )
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == 3  # the late copy, for now
+    backfill(pipeline, night, [])
+    stored = [event.name for _, event in pipeline.store.iter_events()]
+    assert stored == [e.name for e in night]
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2

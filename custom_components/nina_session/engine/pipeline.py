@@ -333,9 +333,10 @@ class Pipeline:
         """Pair a history batch with the stored live events it duplicates (see `retime`).
 
         `events` is the batch on our clock, `unique` the ones without a twin in the dedup
-        window. Live events stamped late (our loop blocked) are paired too, and their history
-        copies dropped. Live events stored out of history's order move into it. Returns the
-        events still new and whether stored events moved.
+        window. Live events stamped late (our loop blocked) are paired too: a new history copy
+        is dropped; where the history copy was stored first (read before the live one
+        arrived), the live row goes. Live events stored out of history's order move into it.
+        Returns the events still new and whether stored events moved.
         """
         window = self.options.dedup_window.total_seconds()
         kept = {id(event) for event in unique}
@@ -346,16 +347,46 @@ class Pipeline:
         stamps = [event.time.timestamp() for event in (*seen, *plain)]
         late = self.options.late_tolerance.total_seconds()
         live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + late)
-        twins = match_twins(seen, live, window)
+        pairs = match_twins(seen, live, window)
+        twins = [twin for _, twin in pairs]
         paired = {twin.key for twin in twins}
         unpaired = {key: row for key, row in live.items() if key not in paired}
-        late_pairs = match_late_twins(plain, unpaired, window, late)
-        if late_pairs:
-            dropped = {id(event) for event, _ in late_pairs}
-            unique = [event for event in unique if id(event) not in dropped]
-            twins.extend(twin for _, twin in late_pairs)
-            _LOGGER.debug("%d live events were stamped late; history has them", len(late_pairs))
-        return unique, bool(self._retime(corrected_times(twins)))
+        dropped = False
+        if unpaired:
+            met = {id(event) for event, _ in pairs}
+            late_pairs = match_late_twins(
+                [*plain, *self._stored_alone(seen, met)], unpaired, window, late
+            )
+            gone = {id(event) for event, _ in late_pairs}
+            unique = [event for event in unique if id(event) not in gone]
+            twins.extend(twin for event, twin in late_pairs if id(event) in kept)
+            dropped = self._drop_live([t.key for e, t in late_pairs if id(e) not in kept])
+            if late_pairs:
+                _LOGGER.debug("%d live events were read late; history has them", len(late_pairs))
+        return unique, bool(self._retime(corrected_times(twins))) or dropped
+
+    def _stored_alone(self, seen: Sequence[NinaEvent], met: set[int]) -> list[NinaEvent]:
+        """Plain history events stored as history that met no live twin in this batch."""
+        alone = [event for event in seen if not event.exact and id(event) not in met]
+        if not alone:
+            return []
+        stored = self.store.times_for_keys([event.key for event in alone], Source.HISTORY)
+        return [event for event in alone if event.key in stored]
+
+    def _drop_live(self, keys: list[str]) -> bool:
+        """Delete live rows whose history copy was stored first; whether any went."""
+        if not keys:
+            return False
+        try:
+            deleted = self.store.delete(keys)
+        except sqlite3.Error as err:
+            self.storage_failures += 1
+            _LOGGER.warning(
+                "Cannot drop live events stored twice (%s); the next backfill will", err
+            )
+            return False
+        self.counters.duplicates += deleted
+        return deleted > 0
 
     def _retime(self, moves: dict[str, float]) -> list[str] | None:
         """Move stored events; their keys now, or None when the database refused."""

@@ -33,7 +33,7 @@ class Twin:
 
 def match_twins(
     history: Sequence[NinaEvent], live: Mapping[str, tuple[str, float]], window: float
-) -> list[Twin]:
+) -> list[tuple[NinaEvent, Twin]]:
     """Pair history events (on our clock) with the stored live events they duplicate.
 
     `live` maps stored keys to (fingerprint, time). A frame pairs by its exact key; any other
@@ -45,7 +45,7 @@ def match_twins(
             loose.setdefault(fingerprint, []).append((ts, key))
     for candidates in loose.values():
         candidates.sort()
-    twins: dict[str, Twin] = {}
+    twins: dict[str, tuple[NinaEvent, Twin]] = {}
     for event in history:
         stamp = event.time.timestamp()
         match: tuple[float, str] | None = None
@@ -60,7 +60,7 @@ def match_twins(
             if at < len(candidates) and candidates[at][0] <= stamp + window:
                 match = candidates[at]
         if match is not None and match[1] not in twins:
-            twins[match[1]] = Twin(match[1], match[0], stamp)
+            twins[match[1]] = (event, Twin(match[1], match[0], stamp))
     return list(twins.values())
 
 
@@ -111,11 +111,11 @@ def match_late_twins(
     window: float,
     tolerance: float,
 ) -> list[tuple[NinaEvent, Twin]]:
-    """Pair history events that found no twin with live events stamped late.
+    """Pair history events that met no live twin with live events stamped late.
 
     A live event is stamped when our loop reads it: an event loop blocked for longer than the
     dedup window stamps it after its window. `history` are plain history events (on our clock)
-    that found no twin; `live` the stored live events (key -> fingerprint, time) that no
+    that met no live twin; `live` the stored live events (key -> fingerprint, time) that no
     history event paired with. A live event pairs with the latest unpaired history event of
     its fingerprint from `tolerance` before it up to `window` after it, latest first: the
     closest pairing, in order, one to one (a repeated event never collapses into another).

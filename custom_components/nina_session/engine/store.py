@@ -454,13 +454,20 @@ class Store:
                 (fingerprint, of.value, key, ts - window, ts + window),
             ).fetchone()
             if twin is not None:
-                doomed.append((key,))
-        if doomed:
-            with self._db:
-                self._db.executemany("DELETE FROM session_events WHERE event_key = ?", doomed)
-            self._event_count = None
-            self._closed_totals = None
-        return len(doomed)
+                doomed.append(key)
+        return self.delete(doomed)
+
+    def delete(self, keys: Sequence[str]) -> int:
+        """Delete the events with these keys (duplicates found late); returns how many."""
+        if not keys:
+            return 0
+        with self._db:
+            deleted = self._db.executemany(
+                "DELETE FROM session_events WHERE event_key = ?", [(key,) for key in keys]
+            ).rowcount
+        self._event_count = None
+        self._closed_totals = None
+        return deleted
 
     def write_batch(
         self,
