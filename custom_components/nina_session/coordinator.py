@@ -605,9 +605,24 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             },
         )
 
+    @callback
+    def device_entry(self) -> dr.DeviceEntry | None:
+        """Return this NINA instance's device, once an entity has registered it.
+
+        Looked up among the config entry's own devices: `async_get_device` by identifier is
+        deprecated in HA 2026.11 (identifiers are unique per config entry only), and its
+        replacements do not exist in the older releases we support.
+        """
+        identifier = (DOMAIN, self.instance_id)
+        registry = dr.async_get(self.hass)
+        for device in dr.async_entries_for_config_entry(registry, self.config_entry.entry_id):
+            if identifier in device.identifiers:
+                return device
+        return None
+
     def _update_device_version(self, version: str) -> None:
         registry = dr.async_get(self.hass)
-        device = registry.async_get_device(identifiers={(DOMAIN, self.instance_id)})
+        device = self.device_entry()
         if device is not None and device.sw_version != version:
             registry.async_update_device(device.id, sw_version=version)
 

@@ -92,11 +92,8 @@ class TriggerRelay:
         self._remove()
 
     def _device(self) -> str | None:
-        if self._device_id is None:
-            registry = dr.async_get(self._hass)
-            identifiers = {(DOMAIN, self._coordinator.instance_id)}
-            if device := registry.async_get_device(identifiers=identifiers):
-                self._device_id = device.id
+        if self._device_id is None and (device := self._coordinator.device_entry()):
+            self._device_id = device.id
         return self._device_id
 
     @callback
