@@ -35,9 +35,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 import pytest
-from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
-    MockConfigEntry,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # type: ignore[import-untyped]
 
 from bench.common import percentile, until
 from bench.latency import TIMEOUT, WARMUP, raw_round_trips
@@ -55,12 +53,7 @@ from custom_components.nina_session.const import (
 from custom_components.nina_session.coordinator import NinaSessionCoordinator
 from simulator.night import SimEvent, socket_text
 from simulator.server import NinaSimulator
-from tests.integration.harness import (  # noqa: F401  (fixtures)
-    auto_enable_custom_integrations,
-    config_dir,
-    fast_retries,
-    sim,
-)
+from tests.integration.harness import auto_enable_custom_integrations, config_dir, fast_retries, sim  # noqa: F401  (fixtures)
 
 ENTITY = "sensor.rig_1_last_hfr"
 EVENTS = 300 if os.environ.get("NINA_BENCH_QUICK") == "1" else 2000

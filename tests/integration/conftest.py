@@ -12,12 +12,7 @@ from typing import Any
 
 from aiohttp import web
 from api_helpers import entry_loaded
-from harness import (  # noqa: F401  (fixtures)
-    auto_enable_custom_integrations,
-    config_dir,
-    fast_retries,
-    sim,
-)
+from harness import auto_enable_custom_integrations, config_dir, fast_retries, sim  # noqa: F401  (fixtures)
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from integration_helpers import make_entry

@@ -20,6 +20,33 @@ import zipfile
 
 ROOT_PACKAGE = "homeassistant"
 
+# PEP 758 (Python 3.14): `except A, B:` without parentheses, which HA 2026.x uses and the
+# Python running this check (3.13) cannot parse. Same meaning as `except (A, B):`; `as` needs
+# the parentheses in 3.14 too, so a bare list ends at the colon.
+_BARE_EXCEPT_LIST = re.compile(
+    r"^([ \t]*except\*?[ \t]+)(?!\()([^:#\n]*,[^:#\n]*?)[ \t]*:", re.MULTILINE
+)
+
+
+class UnparsableSourceError(RuntimeError):
+    """A release's module that this Python cannot parse, even with the known rewrites."""
+
+
+def parse_source(text: str, path: str) -> ast.Module:
+    """Parse a module written for this Python or a newer one (rewrites in place, same lines)."""
+    try:
+        return ast.parse(text, filename=path)
+    except SyntaxError:
+        rewritten = _BARE_EXCEPT_LIST.sub(r"\1(\2):", text)
+        try:
+            return ast.parse(rewritten, filename=path)
+        except SyntaxError as err:
+            # Never "missing": a module we cannot read is a check we cannot make.
+            raise UnparsableSourceError(
+                f"cannot parse {path} (line {err.lineno}: {err.msg}); "
+                "run the check with a newer Python"
+            ) from err
+
 
 # --------------------------------------------------------------------------------------------
 # Source trees
@@ -46,6 +73,7 @@ class SourceTree:
         self.label = label
         self._modules: dict[str, ModuleInfo | None] = {}
         self.metadata: dict[str, str] = {}
+        self.requires_dist: list[str] = []  # the wheel's Requires-Dist lines, as written
 
     @classmethod
     def from_dir(cls, root: Path, label: str = "") -> SourceTree:
@@ -76,9 +104,15 @@ class SourceTree:
                     key, _, value = line.partition(": ")
                     if key in {"Version", "Requires-Python"}:
                         tree.metadata[key] = value.strip()
+                    elif key == "Requires-Dist":
+                        tree.requires_dist.append(value.strip())
                     if not line:
                         break
         return tree
+
+    def text(self, rel: str) -> str | None:
+        """Return the text of one file of the release (relative path), None if absent."""
+        return self._reader(rel)
 
     def module(self, name: str) -> ModuleInfo | None:
         """Return the parsed module `name` (dotted), or None if the release has no such module."""
@@ -91,10 +125,7 @@ class SourceTree:
         for path, is_pkg in ((rel + ".py", False), (rel + "/__init__.py", True)):
             text = self._reader(path)
             if text is not None:
-                try:
-                    tree = ast.parse(text, filename=path)
-                except SyntaxError:
-                    return None
+                tree = parse_source(text, f"{self.label}:{path}")
                 return ModuleInfo(self, name, path, tree, text.splitlines(), is_pkg)
         return None
 
@@ -781,7 +812,7 @@ def is_dataclass_like(cls: ClassObj) -> bool:
     if any(name in _FIELD_CLASS_DECORATORS for name in _decorator_names(cls)):
         return True
     for keyword in cls.node.keywords:
-        if keyword.arg in {"frozen_or_thawed"} or (
+        if keyword.arg == "frozen_or_thawed" or (
             keyword.arg == "metaclass" and "FrozenOrThawed" in ast.unparse(keyword.value)
         ):
             return True

@@ -258,7 +258,7 @@ class NinaClient:
         path = f"/image/thumbnail/{index}"
         status, content_type, body = await self._fetch(path, None)
         if content_type.startswith("image/") or body.startswith(_JPEG_MAGIC):
-            return body if body else None
+            return body or None
         if not body.lstrip().startswith(b"{"):
             if status == 404:
                 return None  # a plugin without the endpoint

@@ -256,7 +256,7 @@ class ConnectionLoop:
         """Read frames into `queue`, stamped on arrival; always end with one `_Closed`."""
         try:
             closed = await self._read_frames(ws, queue)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             # Last resort: whatever broke the reading, the attempt waits for a `_Closed` and
             # would hang without one. The reason becomes the health's `last_error`.
             _LOGGER.debug("Reading the NINA socket failed", exc_info=True)
