@@ -7,7 +7,6 @@ No network: Home Assistant's sources here are a few fake modules written to tmp_
 from __future__ import annotations
 
 from pathlib import Path
-import subprocess
 import textwrap
 import zipfile
 
@@ -16,7 +15,7 @@ import pytest
 from tools.compat import __main__ as cli, hafetch
 from tools.compat.check import check_chain, check_usages
 from tools.compat.hafetch import IndexUnreachableError, Version
-from tools.compat.hasource import SourceTree
+from tools.compat.hasource import SourceTree, UnparsableSourceError
 from tools.compat.model import CallInfo, Chain, Row, Status, Step
 from tools.compat.symbols import collect
 
@@ -720,43 +719,27 @@ def test_versions_and_months() -> None:
     assert cli.resolve_requested("2025.4.4", available) == Version(2025, 4, 4)
 
 
-def _proc(code: int, out: str = "", err: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.CompletedProcess([], code, out, err)
-
-
-def test_available_versions_parses_pip_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test that the final releases are read from `pip index versions`, oldest first."""
-    monkeypatch.setattr(
-        hafetch,
-        "_pip",
-        lambda args, timeout=300: _proc(
-            0, "homeassistant (2026.2.3)\nAvailable versions: 2026.2.3, 2026.2.0, 2025.4.4, 0.7.0\n"
-        ),
+def test_python_314_except_lists_are_read_and_unparsable_modules_fail_loudly(
+    tmp_path: Path,
+) -> None:
+    """Test that PEP 758 `except A, B:` parses on our Python, and other syntax raises, never MISSING."""
+    write(
+        tmp_path,
+        {
+            "homeassistant/__init__.py": "",
+            "homeassistant/core.py": """
+                def callback(func):
+                    try:
+                        return func
+                    except KeyError, ValueError:
+                        return None
+            """,
+            "homeassistant/future.py": "x = t'template {strings}' if True else lambda: (yield)\n"
+            "match = 1 +\n",
+        },
     )
-    assert hafetch.available_versions() == [
-        Version(2025, 4, 4),
-        Version(2026, 2, 0),
-        Version(2026, 2, 3),
-    ]
-
-
-def test_network_errors_become_index_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test that pip's network failures raise IndexUnreachableError."""
-    err = (
-        "WARNING: Retrying (Retry(total=1)) after connection broken by 'NewConnectionError'\n"
-        "ERROR: No matching distribution found for homeassistant\n"
-    )
-    monkeypatch.setattr(hafetch, "_pip", lambda args, timeout=300: _proc(1, "", err))
-    with pytest.raises(IndexUnreachableError):
-        hafetch.available_versions()
-
-
-def test_download_uses_the_cache_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Test that a cached wheel is used without running pip."""
-    make_wheel(tmp_path, "2025.4.4", FAKE_HA)
-
-    def no_pip(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        raise AssertionError("pip must not run when the wheel is cached")
-
-    monkeypatch.setattr(hafetch, "_pip", no_pip)
-    assert hafetch.download(Version(2025, 4, 4), tmp_path).is_file()
+    tree = SourceTree.from_dir(tmp_path, "fake")
+    core = tree.module("homeassistant.core")
+    assert core is not None and "callback" in core.names
+    with pytest.raises(UnparsableSourceError, match=r"homeassistant/future\.py"):
+        tree.module("homeassistant.future")

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 import sys
 
-from . import ruffrules
+from . import ruffrules, thirdparty
 from .check import check_usages
 from .hafetch import IndexUnreachableError, Version, all_versions, download, first_of_each_month
 from .hasource import SourceTree
@@ -111,6 +111,10 @@ class Runner:
             package_dir, REPO if package_dir.is_relative_to(REPO) else None
         )
         self.usages = usages + manifest_usages(package_dir, REPO)
+        self.imports = thirdparty.collect_imports(
+            package_dir, REPO if package_dir.is_relative_to(REPO) else None
+        )
+        self.requirements = thirdparty.manifest_requirements(package_dir)
         self.syntax = python_syntax_minimum(package_dir)
         self._sources: dict[Version, SourceTree] = {}
 
@@ -122,8 +126,16 @@ class Runner:
         return self._sources[version]
 
     def rows(self, versions: Sequence[Version]) -> dict[str, Row]:
-        """Check the given releases."""
-        return check_versions(self.usages, {str(v): self.source(v) for v in versions}, self.syntax)
+        """Check the given releases: Home Assistant's names, then the third-party modules."""
+        sources = {str(v): self.source(v) for v in versions}
+        rows = check_versions(self.usages, sources, self.syntax)
+        thirdparty.check(self.imports, sources, self.requirements, self.surface, rows)
+        return rows
+
+    def surface(self, provider: str, version: str, file: str, name: str) -> frozenset[str]:
+        """Return the names a provider's release lists (its wheel downloaded once)."""
+        wheel = download(version, self.cache, project=provider)
+        return thirdparty.read_surface(wheel, file, name)
 
     def fails(self, version: Version) -> list[str]:
         """Symbols missing (or with an incompatible signature) in one release."""

@@ -1,21 +1,38 @@
-"""Find and download `homeassistant` wheels with pip (download only, never install)."""
+"""Find and download `homeassistant` releases from the package index (download only).
+
+The index is read through its JSON simple API (PEP 691), not through `pip index`: pip filters
+releases by the Python it is told to pretend to be, and HA's `Requires-Python` floors move in
+patch steps (2026.3 and later need Python >= 3.14.2, which `--python-version 3.14` = 3.14.0
+does not meet). That silently hid nine months of releases from "the newest". We only read a
+release's sources, so every final release with a pure-Python wheel counts, whatever Python it
+needs (the Python floor is checked separately, against the wheel's metadata).
+
+The index is `$PIP_INDEX_URL` when set, else PyPI. Downloads are checked against the sha256
+the index lists and written atomically into the cache, where they are reused.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
+import json
+import os
 from pathlib import Path
 import re
-import subprocess
-import sys
+from typing import Any
+import urllib.error
+import urllib.parse
+import urllib.request
 
 PACKAGE = "homeassistant"
-# Newer releases need Python 3.14 (and 2025.5-2026.x need >= 3.13.2); older ones accept both.
-PYTHON_VERSIONS = ("3.14", "3.13")
+DEFAULT_INDEX = "https://pypi.org/simple"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _VERSION = re.compile(r"^(\d{4})\.(\d{1,2})\.(\d+)$")
+_WHEEL = re.compile(rf"^{PACKAGE}-(?P<version>[^-]+)-py3-none-any\.whl$")
 
 
 class IndexUnreachableError(Exception):
-    """pip could not reach the package index (offline, DNS, proxy)."""
+    """The package index could not be reached (offline, DNS, proxy, timeout)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -39,84 +56,56 @@ class Version:
         return f"{self.year}.{self.month}.{self.patch}"
 
 
-_NETWORK_HINTS = (
-    "connection",
-    "network",
-    "name resolution",
-    "temporary failure",
-    "timed out",
-    "max retries",
-    "proxy",
-    "ssl",
-    "unreachable",
-    "no route",
-)
+def index_url() -> str:
+    """Return the simple index to read: `$PIP_INDEX_URL`, else PyPI."""
+    return (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
 
 
-def _pip(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--no-input"]
-    cmd += ["--timeout", "30", "--retries", "2"]
+def http_get(url: str, accept: str | None = None, timeout: float = 120) -> bytes:
+    """GET a URL; any network failure becomes IndexUnreachableError."""
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})  # noqa: S310
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
-    except subprocess.TimeoutExpired as err:
-        raise IndexUnreachableError(f"pip timed out after {timeout:.0f} s") from err
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return bytes(response.read())
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            raise RuntimeError(f"{url}: not on the index (404)") from err
+        raise IndexUnreachableError(f"{url.split('/')[2]}: HTTP {err.code}") from err
+    except (urllib.error.URLError, TimeoutError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise IndexUnreachableError(f"{url.split('/')[2]}: {reason}") from err
 
 
-def _failure(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith("WARNING: Location")]
-    return lines[-1] if lines else f"pip exited {proc.returncode}"
+def project_files(index: str | None = None, project: str = PACKAGE) -> list[dict[str, Any]]:
+    """Return the index's file entries for a project (PEP 691 `files`)."""
+    base = index or index_url()
+    try:
+        listing = json.loads(http_get(f"{base}/{project}/", SIMPLE_JSON))
+    except ValueError as err:
+        raise RuntimeError(f"{base}/{project}/ did not answer PEP 691 JSON: {err}") from err
+    files = listing.get("files") if isinstance(listing, dict) else None
+    return [item for item in files or [] if isinstance(item, dict)]
 
 
-def _network_reason(text: str) -> str:
-    """Return the most telling line of pip's output about a network failure."""
-    match = re.search(
-        r"(Failed to establish a new connection: [^'\")]+|\[Errno [^\]]+\][^'\")]*)", text
-    )
-    if match:
-        return match[1].strip().rstrip(",")
-    lines = [ln.strip() for ln in text.splitlines() if any(h in ln.lower() for h in _NETWORK_HINTS)]
-    return lines[-1][:160] if lines else ""
+def _live(item: dict[str, Any]) -> bool:
+    """Return whether a file entry is not yanked."""
+    return not item.get("yanked")
 
 
-def _raise_for(proc: subprocess.CompletedProcess[str]) -> None:
-    text = proc.stderr + proc.stdout
-    if any(hint in text.lower() for hint in _NETWORK_HINTS):
-        raise IndexUnreachableError(_network_reason(text) or _failure(proc))
-    raise RuntimeError(_failure(proc))
+def wheels(files: list[dict[str, Any]]) -> dict[Version, dict[str, Any]]:
+    """Return each final release's pure-Python wheel entry."""
+    found: dict[Version, dict[str, Any]] = {}
+    for item in files:
+        match = _WHEEL.match(str(item.get("filename", "")))
+        version = Version.parse(match["version"]) if match else None
+        if version is not None and _live(item):
+            found[version] = item
+    return found
 
 
-def available_versions(python_version: str = PYTHON_VERSIONS[0]) -> list[Version]:
-    """Return the final releases the index offers for that Python version, oldest first."""
-    proc = _pip(["index", "versions", PACKAGE, "--python-version", python_version], timeout=120)
-    if proc.returncode != 0:
-        text = (proc.stderr + proc.stdout).lower()
-        if "no matching distribution" in text and not any(h in text for h in _NETWORK_HINTS):
-            return []
-        _raise_for(proc)
-    for line in proc.stdout.splitlines():
-        if line.startswith("Available versions:"):
-            found = (Version.parse(v) for v in line.split(":", 1)[1].split(","))
-            return sorted(v for v in found if v is not None)
-    match = re.search(rf"^{PACKAGE} \(([^)]+)\)", proc.stdout, re.MULTILINE)
-    single = Version.parse(match[1]) if match else None
-    return [single] if single else []
-
-
-def all_versions() -> list[Version]:
-    """Releases installable on any of the Python versions we try, oldest first."""
-    merged: set[Version] = set()
-    for python in PYTHON_VERSIONS:
-        merged.update(available_versions(python))
-    return sorted(merged)
-
-
-def newest_version() -> Version:
-    """Return the newest final release on the index."""
-    versions = all_versions()
-    if not versions:
-        raise RuntimeError(f"the index lists no release of {PACKAGE}")
-    return versions[-1]
+def all_versions(index: str | None = None) -> list[Version]:
+    """Return every final release with a wheel on the index, oldest first (any Python)."""
+    return sorted(wheels(project_files(index)))
 
 
 def first_of_each_month(versions: list[Version]) -> list[Version]:
@@ -127,42 +116,40 @@ def first_of_each_month(versions: list[Version]) -> list[Version]:
     return sorted(firsts.values())
 
 
-def wheel_path(cache: Path, version: Version) -> Path:
-    """Where the wheel of a release lies in the cache."""
-    return cache / "wheels" / f"{PACKAGE}-{version}-py3-none-any.whl"
+def file_url(
+    filename: str, index: str | None = None, project: str = PACKAGE
+) -> tuple[str, str | None]:
+    """Return the URL and listed sha256 of one of a project's files on the index."""
+    page = f"{index or index_url()}/{project}/"
+    for item in project_files(index, project):
+        if item.get("filename") == filename and _live(item):
+            hashes = item.get("hashes") or {}
+            url = urllib.parse.urljoin(page, str(item["url"]))  # PEP 691 URLs may be relative
+            return url, hashes.get("sha256") if isinstance(hashes, dict) else None
+    raise RuntimeError(f"the index has no file {filename}")
 
 
-def download(version: Version, cache: Path) -> Path:
-    """Download one release's wheel into the cache (no dependencies, no install)."""
-    target = wheel_path(cache, version)
+def fetch_verified(url: str, sha256: str | None) -> bytes:
+    """Download `url`, refusing content whose sha256 differs from the index's."""
+    data = http_get(url, timeout=300)
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256.lower():
+        raise RuntimeError(f"{url.rsplit('/', 1)[-1]}: sha256 differs from the index's")
+    return data
+
+
+def wheel_path(cache: Path, version: Version | str, project: str = PACKAGE) -> Path:
+    """Where the pure-Python wheel of a release lies in the cache."""
+    return cache / "wheels" / f"{project}-{version}-py3-none-any.whl"
+
+
+def download(version: Version | str, cache: Path, project: str = PACKAGE) -> Path:
+    """Download one release's pure-Python wheel into the cache (no dependencies, no install)."""
+    target = wheel_path(cache, version, project)
     if target.is_file():
         return target
+    data = fetch_verified(*file_url(target.name, project=project))
     target.parent.mkdir(parents=True, exist_ok=True)
-    last = ""
-    for python in PYTHON_VERSIONS:
-        proc = _pip(
-            [
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--python-version",
-                python,
-                "--dest",
-                str(target.parent),
-                f"{PACKAGE}=={version}",
-            ]
-        )
-        if proc.returncode == 0:
-            break
-        text = (proc.stderr + proc.stdout).lower()
-        if "no matching distribution" not in text and "requires-python" not in text:
-            _raise_for(proc)
-        last = _failure(proc)
-    else:
-        raise RuntimeError(f"cannot download {PACKAGE}=={version}: {last}")
-    candidates = sorted(target.parent.glob(f"{PACKAGE}-{version}-*.whl"))
-    if not candidates:
-        raise RuntimeError(f"pip reported success but no wheel for {version} in {target.parent}")
-    if candidates[0] != target:
-        candidates[0].rename(target)
+    partial = target.with_name(target.name + ".part")  # a cut-off download is never reused
+    partial.write_bytes(data)
+    partial.replace(target)
     return target

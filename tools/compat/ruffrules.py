@@ -17,20 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 import io
-import json
-import os
 from pathlib import Path
 import re
 import tarfile
 import tomllib
 from typing import Any
-import urllib.error
-import urllib.request
 
-from .hafetch import PACKAGE, IndexUnreachableError, Version
-
-_SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-_DEFAULT_INDEX = "https://pypi.org/simple"
+from .hafetch import PACKAGE, Version, fetch_verified, file_url
 
 
 @dataclass
@@ -103,32 +96,13 @@ def pinned_ruff(requirements: Path) -> str:
     raise RuntimeError(f"{requirements} pins no ruff version")
 
 
-def _get(url: str, accept: str | None = None) -> bytes:
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-            return bytes(response.read())
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise IndexUnreachableError(f"{url.split('/')[2]}: {err}") from err
-
-
-def sdist_url(version: Version, index: str | None = None) -> str:
-    """Return the source distribution's URL from the index's JSON simple API (PEP 691)."""
-    base = (index or os.environ.get("PIP_INDEX_URL") or _DEFAULT_INDEX).rstrip("/")
-    listing = json.loads(_get(f"{base}/{PACKAGE}/", _SIMPLE_JSON))
-    wanted = f"{PACKAGE}-{version}.tar.gz"
-    for item in listing.get("files", []):
-        if item.get("filename") == wanted:
-            return str(item["url"])
-    raise RuntimeError(f"the index has no source distribution {wanted}")
-
-
 def ha_pyproject(version: Version, cache: Path) -> Path:
     """Return HA's `pyproject.toml` of a release, downloaded once into the cache."""
     target = cache / "pyproject" / f"{PACKAGE}-{version}.toml"
     if target.is_file():
         return target
-    archive = tarfile.open(fileobj=io.BytesIO(_get(sdist_url(version))), mode="r:gz")
+    sdist = fetch_verified(*file_url(f"{PACKAGE}-{version}.tar.gz"))
+    archive = tarfile.open(fileobj=io.BytesIO(sdist), mode="r:gz")
     member = archive.extractfile(f"{PACKAGE}-{version}/pyproject.toml")
     if member is None:
         raise RuntimeError(f"{PACKAGE} {version}'s source has no pyproject.toml")
