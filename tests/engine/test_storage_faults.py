@@ -1,4 +1,4 @@
-"""Storage faults: locked, full and corrupt databases lose nothing."""
+"""Storage faults: locked, read-only, full and corrupt databases lose nothing."""
 
 from __future__ import annotations
 
@@ -64,6 +64,28 @@ def test_full_disk_retries_and_duplicates_nothing(db_path: Path) -> None:
     assert pipeline.retry_pending()
     assert store.sessions()[0]["frames"]["total"] == 20
     assert store.counts()["events"] == 21
+    store.close()
+
+
+def test_read_only_database_keeps_events_in_memory_until_writable(db_path: Path) -> None:
+    """Test that a database turned read-only mid-night loses nothing and lands once writable."""
+    night = preset_night("simple")
+    store = Store(db_path)
+    pipeline = Pipeline(store, PipelineOptions("rig1", ZoneInfo(night.spec.tz)))
+    half = len(night.events) // 2
+    feed(pipeline, night.events[:half])
+    # A remount read-only, as SQLite sees it (root ignores file modes, so chmod cannot).
+    db = store._db  # noqa: SLF001
+    db.execute("PRAGMA query_only = ON")
+    feed(pipeline, night.events[half:])
+    assert pipeline.storage_error is not None and "readonly" in pipeline.storage_error
+    assert pipeline.pending_events == len(night.events) - half
+    assert store.counts()["events"] == half  # reads still answer meanwhile
+    db.execute("PRAGMA query_only = OFF")
+    assert pipeline.retry_pending()
+    assert pipeline.storage_error is None and pipeline.pending_events == 0
+    assert store.counts()["events"] == len(night.events)
+    assert store.sessions()[0]["frames"]["by_type"] == night.truth.frames_by_type
     store.close()
 
 
