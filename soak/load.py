@@ -122,8 +122,16 @@ def expected_lights(count: int) -> dict[str, int]:
     return lights
 
 
-async def _produce(sim: NinaSimulator, rate: float, seconds: float, tz: str) -> int:
-    """On the simulator's loop: emit the stream at `rate` per second, catching up if late."""
+def expected_dithers(count: int) -> int:
+    """Return the dithers among the stream's first `count` events."""
+    return sum(1 for number in range(count) if number % 5 == 3)
+
+
+async def produce(sim: NinaSimulator, rate: float, seconds: float, tz: str) -> int:
+    """On the simulator's loop: emit the stream at `rate` per second, catching up if late.
+
+    Returns how many events went out: SEQUENCE-STARTING, then `rate * seconds` of the stream.
+    """
     zone = ZoneInfo(tz)
     loop = asyncio.get_running_loop()
     await sim.emit(SimEvent(datetime.now(zone), "SEQUENCE-STARTING"))
@@ -170,7 +178,7 @@ async def _run(config: LoadConfig, db_path: Path, say: Say) -> LoadReport:
             monitor.start()
             began = time.monotonic()
             producer = asyncio.ensure_future(
-                simthread.run(_produce(sim, config.rate, config.seconds, config.tz))
+                simthread.run(produce(sim, config.rate, config.seconds, config.tz))
             )
             counters = engine.health.events
 
@@ -205,7 +213,7 @@ async def _run(config: LoadConfig, db_path: Path, say: Say) -> LoadReport:
         stored=stored_events,
         lights_expected=expected_lights(emitted - 1),
         lights_stored={name: slot["count"] for name, slot in frames.items()},
-        dithers_expected=sum(1 for number in range(emitted - 1) if number % 5 == 3),
+        dithers_expected=expected_dithers(emitted - 1),
         dithers_stored=(session_json or {}).get("counts", {}).get("dithers", 0),
         duplicates=counters.duplicates,
         rejected=counters.rejected,

@@ -111,9 +111,10 @@ async def play_live(
     try:
         await sim.play(list(events), speed=0)
         await wait_for(
-            lambda: counters.processed + counters.duplicates + counters.rejected
-            >= before + len(events)
-            and sum(broadcast) >= counters.processed - processed_before,
+            lambda: (
+                counters.processed + counters.duplicates + counters.rejected >= before + len(events)
+                and sum(broadcast) >= counters.processed - processed_before
+            ),
             "every event to be taken by the engine and published",
         )
     finally:
