@@ -7,18 +7,21 @@ does not meet). That silently hid nine months of releases from "the newest". We 
 release's sources, so every final release with a pure-Python wheel counts, whatever Python it
 needs (the Python floor is checked separately, against the wheel's metadata).
 
-The index is `$PIP_INDEX_URL` when set, else PyPI. Downloads are checked against the sha256
+The index is `$PIP_INDEX_URL` when set, else the `index-url` pip is configured with, else PyPI. Downloads are checked against the sha256
 the index lists and written atomically into the cache, where they are reused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
 import re
+import subprocess
+import sys
 from typing import Any
 import urllib.error
 import urllib.parse
@@ -56,9 +59,29 @@ class Version:
         return f"{self.year}.{self.month}.{self.patch}"
 
 
+@functools.cache
+def _pip_configured_index() -> str | None:
+    """Return the `index-url` pip is configured with (pip.conf, a mirror), if any."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip().endswith(".index-url") and value.strip().strip("'\"").startswith("http"):
+            return value.strip().strip("'\"")
+    return None
+
+
 def index_url() -> str:
-    """Return the simple index to read: `$PIP_INDEX_URL`, else PyPI."""
-    return (os.environ.get("PIP_INDEX_URL") or DEFAULT_INDEX).rstrip("/")
+    """Return the simple index to read: `$PIP_INDEX_URL`, pip's configured one, else PyPI."""
+    return (os.environ.get("PIP_INDEX_URL") or _pip_configured_index() or DEFAULT_INDEX).rstrip("/")
 
 
 def http_get(url: str, accept: str | None = None, timeout: float = 120) -> bytes:
