@@ -14,7 +14,15 @@ import pytest
 
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
 from custom_components.nina_session.engine.store import Store
-from simulator.night import SimEvent, history_item, image_record, net_time, socket_text, to_rest
+from simulator.night import (
+    SimEvent,
+    history_item,
+    image_record,
+    net_time,
+    preset_night,
+    socket_text,
+    to_rest,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2026, 11, 24, 21, 0, tzinfo=BERLIN)
@@ -174,3 +182,55 @@ def test_a_late_live_event_whose_history_came_first_is_dropped_by_the_next_read(
     stored = [event.name for _, event in pipeline.store.iter_events()]
     assert stored == [e.name for e in night]
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
+
+
+def _measured_evening(pipeline: Pipeline) -> datetime:
+    """Play an evening up to its first frame live and from history: the clock is measured.
+
+    Returns the time of that frame.
+    """
+    night = preset_night("simple")
+    k = next(i for i, e in enumerate(night.events) if e.name == "IMAGE-SAVE")
+    evening = night.events[: k + 1]
+    live(pipeline, evening)
+    backfill(pipeline, evening, [evening[-1]])
+    assert pipeline.clock_measured
+    return evening[-1].time
+
+
+def test_a_late_live_copy_of_a_stored_history_event_is_dropped_at_once(
+    pipeline: Pipeline,
+) -> None:
+    """Test that a live copy read 4 s late, after its history copy was stored, counts once now.
+
+    The socket reopens; a dither is sent just after, the backfill stores it from history, and
+    our blocked loop reads its live copy 4 s late: no window meets it, but it is the first
+    live copy of a history row from after the socket opened, so it is that row's copy.
+    """
+    frame = _measured_evening(pipeline)
+    before = pipeline.store.sessions()[0]["counts"]["dithers"]
+    pipeline.socket_opened(frame + timedelta(seconds=10))
+    dither = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
+    backfill(pipeline, [dither], [])
+    pipeline.ingest_frames([(socket_text(dither), dither.time + timedelta(seconds=4))])
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 1  # not +2
+    later = SimEvent(frame + timedelta(seconds=30), "GUIDER-DITHER")
+    live(pipeline, [later])  # a new dither within the tolerance: its own event
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 2
+
+
+def test_an_on_time_copy_claims_its_history_row_so_the_next_dither_counts(
+    pipeline: Pipeline,
+) -> None:
+    """Test that a history row met by its on-time live copy is not claimed by the next event.
+
+    The dither's live copy arrives in the window (deduplicated against the stored history
+    row); a second dither 15 s later, inside the late tolerance of that row, is a new event.
+    """
+    frame = _measured_evening(pipeline)
+    before = pipeline.store.sessions()[0]["counts"]["dithers"]
+    pipeline.socket_opened(frame + timedelta(seconds=10))
+    first = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
+    backfill(pipeline, [first], [])
+    live(pipeline, [first, SimEvent(frame + timedelta(seconds=27), "GUIDER-DITHER")])
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 2

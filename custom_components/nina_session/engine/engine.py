@@ -185,6 +185,8 @@ class NinaEngine:
         self._broadcast(EngineUpdate("connection"))
 
     async def _on_connected(self) -> None:
+        if self.pipeline is not None:
+            await self._run(self.pipeline.socket_opened, self._clock())
         if self.config.backfill_on_connect:
             await self.backfill()
 

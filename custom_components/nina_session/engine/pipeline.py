@@ -134,6 +134,10 @@ class Pipeline:
         self.clock_measured = False
         #: Frame key → (our arrival time, NINA's time minus it), the latest _SKEW_SAMPLES.
         self._offset_samples: dict[str, tuple[float, float]] = {}
+        #: When the socket last opened (our clock), and the history rows stored since then whose
+        #: late live copy has already arrived (see `_drop_late_copies`).
+        self.live_since: float | None = None
+        self._claimed: set[str] = set()
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -228,6 +232,8 @@ class Pipeline:
         if source == Source.HISTORY:
             unique, reordered = self._pair_with_live(events, unique)
             moved = reordered or moved
+        else:
+            unique = self._drop_late_copies(events, unique)
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
         if not unique and not moved:
@@ -364,6 +370,62 @@ class Pipeline:
             if late_pairs:
                 _LOGGER.debug("%d live events were read late; history has them", len(late_pairs))
         return unique, bool(self._retime(corrected_times(twins))) or dropped
+
+    def socket_opened(self, at: datetime) -> None:
+        """Note that the socket (re)opened: NINA sends live everything it does from now on."""
+        self.live_since = at.timestamp()
+        self._claimed.clear()
+
+    def _drop_late_copies(
+        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
+    ) -> list[NinaEvent]:
+        """Drop live events read late whose history copy the backfill stored first.
+
+        An event NINA sent after the socket opened is in the history read just after; if our
+        loop reads its live copy more than the dedup window late, the copy misses that window.
+        Every such history row gets exactly one live copy, in order: each live event claims
+        the earliest unclaimed history row of its content from after the socket opened, first
+        inside the dedup window (its on-time copy, deduplicated anyway), else, if it met no
+        twin at all, up to `late_tolerance` before its stamp (a late copy: dropped). Only on a
+        measured clock: before that, history times are NINA's and "after the socket opened"
+        cannot be told. What this cannot pair, the next history read does (`_pair_with_live`).
+        """
+        plain = [event for event in events if not event.exact]
+        if not plain or self.live_since is None or not self.clock_measured:
+            return unique
+        window = self.options.dedup_window.total_seconds()
+        tolerance = self.options.late_tolerance.total_seconds()
+        stamps = [event.time.timestamp() for event in plain]
+        start = max(self.live_since - window, min(stamps) - tolerance)
+        waiting: dict[str, list[tuple[float, str]]] = {}
+        for key, (fingerprint, ts) in self.store.times_from(
+            Source.HISTORY, start, max(stamps) + window
+        ).items():
+            if key not in self._claimed:
+                waiting.setdefault(fingerprint, []).append((ts, key))
+        if not waiting:
+            return unique
+        for rows in waiting.values():
+            rows.sort()
+        new = {id(event) for event in unique}
+        late: set[int] = set()
+        for event in plain:
+            ts = event.time.timestamp()
+            rows = waiting.get(event.fingerprint, [])
+            on_time = next((row for row in rows if abs(row[0] - ts) <= window), None)
+            if on_time is not None:
+                rows.remove(on_time)
+                self._claimed.add(on_time[1])
+            elif id(event) in new:
+                older = next((row for row in rows if ts - tolerance <= row[0] < ts), None)
+                if older is not None:
+                    rows.remove(older)
+                    self._claimed.add(older[1])
+                    late.add(id(event))
+        if not late:
+            return unique
+        _LOGGER.debug("%d live events were read late; their history copy is stored", len(late))
+        return [event for event in unique if id(event) not in late]
 
     def _stored_alone(self, seen: Sequence[NinaEvent], met: set[int]) -> list[NinaEvent]:
         """Plain history events stored as history that met no live twin in this batch."""
