@@ -134,9 +134,11 @@ class Pipeline:
         self.clock_measured = False
         #: Frame key → (our arrival time, NINA's time minus it), the latest _SKEW_SAMPLES.
         self._offset_samples: dict[str, tuple[float, float]] = {}
-        #: When the socket last opened (our clock), and the history rows stored since then whose
-        #: late live copy has already arrived (see `_drop_late_copies`).
+        #: When the socket last opened (our clock), the latest time of a plain history event
+        #: stored from after it, and those rows whose live copy has arrived since (see
+        #: `_drop_late_copies`: live batches look for late copies only near such rows).
         self.live_since: float | None = None
+        self._history_after_open: float | None = None
         self._claimed: set[str] = set()
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
@@ -232,6 +234,7 @@ class Pipeline:
         if source == Source.HISTORY:
             unique, reordered = self._pair_with_live(events, unique)
             moved = reordered or moved
+            self._note_history_after_open(unique)
         else:
             unique = self._drop_late_copies(events, unique)
         result.duplicates = len(events) - len(unique)
@@ -374,7 +377,19 @@ class Pipeline:
     def socket_opened(self, at: datetime) -> None:
         """Note that the socket (re)opened: NINA sends live everything it does from now on."""
         self.live_since = at.timestamp()
+        self._history_after_open = None
         self._claimed.clear()
+
+    def _note_history_after_open(self, stored: Sequence[NinaEvent]) -> None:
+        """Remember how late the plain history events stored from after the socket opened go."""
+        if self.live_since is None:
+            return
+        start = self.live_since - self.options.dedup_window.total_seconds()
+        times = [e.time.timestamp() for e in stored if not e.exact and e.time.timestamp() >= start]
+        if times and self._history_after_open is not None:
+            times.append(self._history_after_open)
+        if times:
+            self._history_after_open = max(times)
 
     def _drop_late_copies(
         self, events: Sequence[NinaEvent], unique: list[NinaEvent]
@@ -391,11 +406,14 @@ class Pipeline:
         cannot be told. What this cannot pair, the next history read does (`_pair_with_live`).
         """
         plain = [event for event in events if not event.exact]
-        if not plain or self.live_since is None or not self.clock_measured:
+        latest = self._history_after_open
+        if not plain or latest is None or self.live_since is None or not self.clock_measured:
             return unique
         window = self.options.dedup_window.total_seconds()
         tolerance = self.options.late_tolerance.total_seconds()
         stamps = [event.time.timestamp() for event in plain]
+        if min(stamps) - tolerance > latest:
+            return unique  # past every such row: the live path skips the query from now on
         start = max(self.live_since - window, min(stamps) - tolerance)
         waiting: dict[str, list[tuple[float, str]]] = {}
         for key, (fingerprint, ts) in self.store.times_from(
