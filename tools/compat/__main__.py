@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import ast
 from collections.abc import Sequence
-import json
 from pathlib import Path
 import sys
 
@@ -60,12 +59,7 @@ def _requires_python_floor(spec: str) -> tuple[int, int] | None:
 def manifest_usages(package_dir: Path, repo: Path) -> list[Usage]:
     """Integrations our manifest depends on must exist in Home Assistant."""
     path = package_dir / "manifest.json"
-    if not path.is_file():
-        return []
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return []
+    manifest = thirdparty.read_manifest(package_dir)
     rel = str(path.relative_to(repo)) if path.is_relative_to(repo) else str(path)
     return [
         Usage(Chain(module=f"homeassistant.components.{domain}"), rel, 1)

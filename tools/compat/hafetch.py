@@ -100,14 +100,19 @@ def http_get(url: str, accept: str | None = None, timeout: float = 120) -> bytes
 
 
 def project_files(index: str | None = None, project: str = PACKAGE) -> list[dict[str, Any]]:
-    """Return the index's file entries for a project (PEP 691 `files`)."""
-    base = index or index_url()
+    """Return the index's file entries for a project (PEP 691 `files`), read once per run."""
+    return list(_listing(index or index_url(), project))
+
+
+@functools.cache
+def _listing(base: str, project: str) -> tuple[dict[str, Any], ...]:
+    """Fetch a project's listing (a few hundred kB for homeassistant) once per index."""
     try:
         listing = json.loads(http_get(f"{base}/{project}/", SIMPLE_JSON))
     except ValueError as err:
         raise RuntimeError(f"{base}/{project}/ did not answer PEP 691 JSON: {err}") from err
     files = listing.get("files") if isinstance(listing, dict) else None
-    return [item for item in files or [] if isinstance(item, dict)]
+    return tuple(item for item in files or [] if isinstance(item, dict))
 
 
 def _live(item: dict[str, Any]) -> bool:

@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 import re
 import sys
+from typing import Any
 import zipfile
 
 from .hasource import SourceTree
@@ -102,13 +103,19 @@ def collect_imports(package_dir: Path, repo: Path | None = None) -> list[Usage]:
     return usages
 
 
-def manifest_requirements(package_dir: Path) -> list[str]:
-    """Return the `requirements` of our manifest."""
+def read_manifest(package_dir: Path) -> dict[str, Any]:
+    """Return our manifest.json, or {} when it is missing or unreadable."""
     try:
         manifest = json.loads((package_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return [r for r in manifest.get("requirements", []) or [] if isinstance(r, str)]
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def manifest_requirements(package_dir: Path) -> list[str]:
+    """Return the `requirements` of our manifest."""
+    requirements = read_manifest(package_dir).get("requirements") or []
+    return [r for r in requirements if isinstance(r, str)]
 
 
 def _distribution(requirement: str) -> tuple[str, str | None]:
@@ -133,12 +140,25 @@ def read_surface(wheel: Path, file: str, name: str) -> frozenset[str]:
     raise RuntimeError(f"{wheel.name}: {file} defines no {name}")
 
 
+@dataclass(frozen=True)
+class Release:
+    """What a release installs: its pinned requirements and its package `__init__` text."""
+
+    required: dict[str, str | None]
+    init: str
+
+    @classmethod
+    def of(cls, src: SourceTree) -> Release:
+        """Read both once from a release's sources."""
+        required = dict(_distribution(r) for r in src.requires_dist)
+        return cls(required, src.text("homeassistant/__init__.py") or "")
+
+
 def provision(
-    module: str, src: SourceTree, manifest: Iterable[str], surface: SurfaceReader
+    module: str, release: Release, manifest: Iterable[str], surface: SurfaceReader
 ) -> Provision | None:
     """Return how a release provides `module`, or None when it does not."""
-    required = dict(_distribution(r) for r in src.requires_dist)
-    init = src.text("homeassistant/__init__.py") or ""
+    required, init = release.required, release.init
     for alias in ALIASES:
         if alias.module == module and alias.marker in init:
             pin = required.get(_distribution(alias.provider)[0])
@@ -186,8 +206,9 @@ def check(
         rows.setdefault(label, Row(label)).usages.append(usage)
         ours[label] = (module, name)
     requirements = list(manifest)
+    modules = {module for module, _ in ours.values()}
     for version, src in sources.items():
-        modules = {module for module, _ in ours.values()}
-        provided = {m: provision(m, src, requirements, surface) for m in modules}
+        release = Release.of(src)
+        provided = {m: provision(m, release, requirements, surface) for m in modules}
         for label, (module, name) in ours.items():
             rows[label].findings[version] = _finding(provided[module], module, name)
