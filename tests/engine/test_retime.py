@@ -187,3 +187,42 @@ def test_late_pairs_skip_frames() -> None:
     frame = NinaEvent("IMAGE-SAVE", at, {}, Source.HISTORY, "IMAGE-SAVE@f", True)
     live = {"IMAGE-SAVE@f": ("IMAGE-SAVE@f", at.timestamp() + 3)}
     assert match_late_twins([frame], live, 1.0, 30.0) == []
+
+
+def _twin(name: str, stored: float, history: float) -> Twin:
+    """Return an already paired twin (a frame, say) at T + the given seconds."""
+    base = datetime(2026, 11, 24, 22, 0, tzinfo=UTC).timestamp()
+    return Twin(name, base + stored, base + history)
+
+
+def test_a_late_pair_keeps_the_order_of_the_twins_around_it() -> None:
+    """Test that an arrival after a later event's live twin is not an earlier event's late copy.
+
+    History has the event at 10 s; it arrived 2 s late (12 s), before the frame NINA saved at
+    13 s. The arrival at 14 s came after that frame: it is a repeat history has not got yet.
+    """
+    frame = _twin("frame", 13.03, 13.0)
+    pairs = match_late_twins(_history(10.0), _arrivals(12.0, 14.0), 1.0, 30.0, [frame])
+    assert _paired(pairs) == [(10.0, 12.0)]
+    # Without the frame, the closest (latest) pairing is all there is to go by.
+    assert _paired(match_late_twins(_history(10.0), _arrivals(12.0, 14.0), 1.0, 30.0)) == [
+        (10.0, 14.0)
+    ]
+
+
+def test_a_late_pair_that_crosses_a_twin_is_made_when_nothing_else_fits() -> None:
+    """Test that a late copy NINA sent after a later event still pairs when it is the only one.
+
+    The event at 10 s arrived at 14 s, after the live twin of NINA's 12 s event: NINA's own
+    send was late. No arrival keeps the order, so the crossing one pairs: it is the copy.
+    """
+    other = _twin("other", 12.03, 12.0)
+    pairs = match_late_twins(_history(10.0), _arrivals(14.0), 1.0, 30.0, [other])
+    assert _paired(pairs) == [(10.0, 14.0)]
+
+
+def test_late_pairs_in_a_row_keep_the_order_of_the_twins() -> None:
+    """Test that two late copies of one content each pair in order; the repeat after stays."""
+    frame = _twin("frame", 25.03, 25.0)
+    pairs = match_late_twins(_history(10.0, 20.0), _arrivals(12.0, 22.0, 27.0), 1.0, 30.0, [frame])
+    assert _paired(pairs) == [(10.0, 12.0), (20.0, 22.0)]

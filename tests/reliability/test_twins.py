@@ -184,6 +184,33 @@ def test_a_late_live_event_whose_history_came_first_is_dropped_by_the_next_read(
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
 
 
+def test_a_late_copy_pairs_with_its_own_history_event_not_a_later_repeat(
+    pipeline: Pipeline,
+) -> None:
+    """Test that a late live copy pairs with its own history event, not a repeat after it.
+
+    Found by the soak (seed 10, a stall): IMAGE-PREPARED has the same empty content for every
+    frame. One is read 1.5 s late, then the next frame and IMAGE-PREPARED arrive, and one more
+    arrives while history is being read (history ends before it). That last arrival has no
+    twin in this read and must not pass for the late copy: its frames came after the late one.
+    """
+    frames = _bias_run(6, 3.0)
+    night = [SimEvent(T0, "SEQUENCE-STARTING")]
+    for frame in frames:
+        night += [frame, SimEvent(frame.time + timedelta(milliseconds=3), "IMAGE-PREPARED")]
+    stamps = [event.time + timedelta(milliseconds=30) for event in night]
+    stamps[6] += timedelta(seconds=1.5)  # the third IMAGE-PREPARED: our loop was blocked
+    assert stamps[6] < stamps[7]  # and still read before the frame NINA sent after it
+    pipeline.ingest_frames([(socket_text(e), t) for e, t in zip(night[:11], stamps, strict=False)])
+    backfill(pipeline, night[:10], frames[:5])  # read before the fifth IMAGE-PREPARED
+    pipeline.ingest_frames(
+        [(socket_text(e), t) for e, t in zip(night[11:], stamps[11:], strict=True)]
+    )
+    backfill(pipeline, night, frames)  # the next read has all of it
+    stored = [event.name for _, event in pipeline.store.iter_events()]
+    assert stored == [e.name for e in night]
+
+
 def _measured_evening(pipeline: Pipeline) -> datetime:
     """Play an evening up to its first frame live and from history: the clock is measured.
 

@@ -364,7 +364,7 @@ class Pipeline:
         if unpaired:
             met = {id(event) for event, _ in pairs}
             late_pairs = match_late_twins(
-                [*plain, *self._stored_alone(seen, met)], unpaired, window, late
+                [*plain, *self._stored_alone(seen, met)], unpaired, window, late, twins
             )
             gone = {id(event) for event, _ in late_pairs}
             unique = [event for event in unique if id(event) not in gone]

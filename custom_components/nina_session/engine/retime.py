@@ -12,10 +12,9 @@ Pure functions; the pipeline finds the twins and applies the moves.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 
 from .models import NinaEvent
 
@@ -64,30 +63,60 @@ def match_twins(
     return list(twins.values())
 
 
+class _Order:
+    """The order twins already paired put history and arrivals in, to check a new pair against.
+
+    Live events arrive in the order NINA sent them, even when our loop reads them late. So a
+    late copy cannot have arrived after the live twin of an event that history puts later, nor
+    before the live twin of an event that history puts earlier: such a pair crosses a twin.
+    """
+
+    def __init__(self, twins: Sequence[Twin]) -> None:
+        ordered = sorted(twins, key=lambda twin: twin.history_ts)
+        self._history = [twin.history_ts for twin in ordered]
+        #: Latest arrival among twins up to an index; earliest one from an index on.
+        self._latest: list[float] = []
+        latest = float("-inf")
+        for twin in ordered:
+            latest = max(latest, twin.stored_ts)
+            self._latest.append(latest)
+        self._earliest = [0.0] * len(ordered)
+        earliest = float("inf")
+        for index in range(len(ordered) - 1, -1, -1):
+            earliest = self._earliest[index] = min(earliest, ordered[index].stored_ts)
+        self._added: list[Twin] = []
+
+    def arrived_too_late(self, history_ts: float, stored_ts: float) -> bool:
+        """Return whether a twin history puts later than `history_ts` arrived before it."""
+        after = bisect_right(self._history, history_ts)
+        if after < len(self._earliest) and self._earliest[after] < stored_ts:
+            return True
+        return any(t.history_ts > history_ts and t.stored_ts < stored_ts for t in self._added)
+
+    def arrived_too_early(self, history_ts: float, stored_ts: float) -> bool:
+        """Return whether a twin history puts earlier than `history_ts` arrived after it."""
+        before = bisect_left(self._history, history_ts)
+        if before and self._latest[before - 1] > stored_ts:
+            return True
+        return any(t.history_ts < history_ts and t.stored_ts > stored_ts for t in self._added)
+
+    def add(self, twin: Twin) -> None:
+        """Take a new pair into the order (later pairs must not cross it either)."""
+        self._added.append(twin)
+
+
 def out_of_order(twins: Sequence[Twin]) -> list[Twin]:
     """Return the twins whose stored order contradicts history's order.
 
     A twin is out of order when one that history puts strictly earlier was stored later, or
     one that history puts strictly later was stored earlier. Equal history times say nothing.
     """
-    ordered = sorted(twins, key=lambda twin: twin.history_ts)
-    groups = [list(group) for _, group in groupby(ordered, key=lambda twin: twin.history_ts)]
-    # Latest stored time among all strictly-earlier groups, earliest among strictly-later.
-    before: list[float] = []
-    latest = float("-inf")
-    for group in groups:
-        before.append(latest)
-        latest = max(latest, *(twin.stored_ts for twin in group))
-    after: list[float] = [float("inf")] * len(groups)
-    earliest = float("inf")
-    for index in range(len(groups) - 1, -1, -1):
-        after[index] = earliest
-        earliest = min(earliest, *(twin.stored_ts for twin in groups[index]))
+    order = _Order(twins)
     return [
         twin
-        for index, group in enumerate(groups)
-        for twin in group
-        if before[index] > twin.stored_ts or after[index] < twin.stored_ts
+        for twin in twins
+        if order.arrived_too_early(twin.history_ts, twin.stored_ts)
+        or order.arrived_too_late(twin.history_ts, twin.stored_ts)
     ]
 
 
@@ -110,15 +139,22 @@ def match_late_twins(
     live: Mapping[str, tuple[str, float]],
     window: float,
     tolerance: float,
+    twins: Sequence[Twin] = (),
 ) -> list[tuple[NinaEvent, Twin]]:
     """Pair history events that met no live twin with live events stamped late.
 
     A live event is stamped when our loop reads it: an event loop blocked for longer than the
     dedup window stamps it after its window. `history` are plain history events (on our clock)
     that met no live twin; `live` the stored live events (key -> fingerprint, time) that no
-    history event paired with. A live event pairs with the latest unpaired history event of
-    its fingerprint from `tolerance` before it up to `window` after it, latest first: the
-    closest pairing, in order, one to one (a repeated event never collapses into another).
+    history event paired with; `twins` the pairs already made. A live event pairs with the
+    latest unpaired history event of its fingerprint from `tolerance` before it up to `window`
+    after it, latest first: the closest pairing, in order, one to one (a repeated event never
+    collapses into another).
+
+    Pairs that keep the order of the twins (see `_Order`) come first: the same content recurs
+    (an IMAGE-PREPARED per frame), and a live event that arrived after history was read is not
+    the late copy of an earlier one whose frames arrived after it. What is left pairs as
+    above regardless: NINA itself may send an event late, after one it did later.
     """
     waiting: dict[str, list[NinaEvent]] = {}
     for event in history:
@@ -128,15 +164,44 @@ def match_late_twins(
     for key, (fingerprint, ts) in live.items():
         if key != fingerprint and fingerprint in waiting:  # plain events only
             stamped.setdefault(fingerprint, []).append((ts, key))
+    order = _Order(twins)
     pairs: list[tuple[NinaEvent, Twin]] = []
     for fingerprint, arrivals in stamped.items():
         candidates = sorted(waiting[fingerprint], key=lambda event: event.time)
-        at = len(candidates) - 1
-        for ts, key in sorted(arrivals, reverse=True):
-            while at >= 0 and candidates[at].time.timestamp() > ts + window:
-                at -= 1  # happened after this arrival: not its twin, nor an earlier one's
-            if at >= 0 and candidates[at].time.timestamp() >= ts - tolerance:
-                event = candidates[at]
-                pairs.append((event, Twin(key, ts, event.time.timestamp())))
-                at -= 1
+        arrivals.sort(reverse=True)
+        pairs += _pair_latest_first(candidates, arrivals, window, tolerance, order)
+        pairs += _pair_latest_first(candidates, arrivals, window, tolerance, None)
+    return pairs
+
+
+def _pair_latest_first(
+    candidates: list[NinaEvent],
+    arrivals: list[tuple[float, str]],
+    window: float,
+    tolerance: float,
+    order: _Order | None,
+) -> list[tuple[NinaEvent, Twin]]:
+    """Pair arrivals (latest first) with candidates (by time); both lose what pairs.
+
+    With `order`, only pairs that cross no twin are made, and each joins the order.
+    """
+    pairs: list[tuple[NinaEvent, Twin]] = []
+    for ts, key in list(arrivals):
+        # Candidates after this arrival are not its twin (nor an earlier arrival's).
+        end = bisect_right(candidates, ts + window, key=lambda event: event.time.timestamp())
+        for at in range(end - 1, -1, -1):
+            stamp = candidates[at].time.timestamp()
+            if stamp < ts - tolerance:
+                break
+            if order is not None:
+                if order.arrived_too_late(stamp, ts):
+                    break  # an earlier history event is further still
+                if order.arrived_too_early(stamp, ts):
+                    continue
+            twin = Twin(key, ts, stamp)
+            pairs.append((candidates.pop(at), twin))
+            arrivals.remove((ts, key))
+            if order is not None:
+                order.add(twin)
+            break
     return pairs
