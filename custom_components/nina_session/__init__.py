@@ -31,6 +31,7 @@ from .const import (
     DEFAULT_DEDUP_WINDOW,
     DEFAULT_IDLE_GAP_MINUTES,
     DOMAIN,
+    ISSUE_DATABASE_UNAVAILABLE,
     STORAGE_DIR,
 )
 
@@ -123,6 +124,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
     """Start the engine and the entities; never waits for NINA (history works without it)."""
     from homeassistant.const import EVENT_HOMEASSISTANT_STOP
     from homeassistant.exceptions import ConfigEntryError, ConfigEntryNotReady
+    from homeassistant.helpers import issue_registry as ir
     from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
     from .coordinator import NinaSessionCoordinator
@@ -141,15 +143,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
     coordinator = NinaSessionCoordinator(
         hass, entry, engine, entry.data.get(CONF_INSTANCE, entry.entry_id)
     )
+    # Raised while setup retries on a database that cannot open: the user must act (a full
+    # disk, a read-only folder); HA's retry alone shows only on the integrations page.
+    issue_id = f"{ISSUE_DATABASE_UNAVAILABLE}_{entry.entry_id}"
     try:
         await coordinator.async_start()
     except (StoreError, OSError) as err:
         await coordinator.async_stop()
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_DATABASE_UNAVAILABLE,
+            translation_placeholders={
+                "name": entry.title,
+                "path": config.db_path.name,
+                "error": str(err),
+            },
+        )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="database_unavailable",
             translation_placeholders={"error": str(err)},
         ) from err
+    ir.async_delete_issue(hass, DOMAIN, issue_id)
     entry.runtime_data = coordinator
 
     async def _async_stop_engine(_event: Event) -> None:

@@ -48,6 +48,8 @@ ISSUE_UNREACHABLE: Final = "nina_unreachable"
 ISSUE_UNSUPPORTED_VERSION: Final = "unsupported_plugin_version"
 ISSUE_STORAGE_FAILING: Final = "storage_failing"
 ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
+#: Raised while setup retries because the database cannot be opened (removed once it opens).
+ISSUE_DATABASE_UNAVAILABLE: Final = "database_unavailable"
 
 # Event entity event types.
 EVENT_SESSION_STARTED: Final = "session_started"

@@ -15,7 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.nina_session as integration
-from custom_components.nina_session.const import DOMAIN
+from custom_components.nina_session.const import DOMAIN, ISSUE_DATABASE_UNAVAILABLE
 from simulator import NinaSimulator
 
 SetupEntry = Callable[..., Awaitable[MockConfigEntry]]
@@ -120,13 +120,29 @@ async def test_home_assistant_stop_closes_the_engine(
 async def test_database_unavailable_retries_setup(
     hass: HomeAssistant, sim: NinaSimulator, config_dir: Path
 ) -> None:
-    """Test that setup is retried, with no engine left running, when the database can't open."""
-    (config_dir / "nina_session").write_text("a file where the folder should be")
+    """Test that setup is retried, with no engine left running, when the database can't open.
+
+    A repair issue tells the user why, and goes once the database opens.
+    """
+    blocker = config_dir / "nina_session"
+    blocker.write_text("a file where the folder should be")
     entry = make_entry(hass, sim.port)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert not engine_threads()
+    issue_id = f"{ISSUE_DATABASE_UNAVAILABLE}_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_DATABASE_UNAVAILABLE
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["path"] == f"{entry.entry_id}.db"
+    blocker.unlink()  # the user fixed it; HA's next retry opens the database
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_repair_issue_when_nina_keeps_failing(

@@ -10,6 +10,7 @@ from typing import Any
 from custom_components.nina_session.binary_sensor import BINARY_SENSORS
 from custom_components.nina_session.const import (
     EVENT_TYPES,
+    ISSUE_DATABASE_UNAVAILABLE,
     ISSUE_UNREACHABLE,
     ISSUE_UNSUPPORTED_VERSION,
 )
@@ -80,6 +81,7 @@ def test_flow_errors_issues_and_exceptions_are_translated() -> None:
         "version",
         "minimum",
     }
+    assert placeholders(issues[ISSUE_DATABASE_UNAVAILABLE]["description"]) == {"path", "error"}
     for key in ("database_unavailable", "invalid_connection"):
         assert placeholders(strings["exceptions"][key]["message"]) == {"error"}
 
