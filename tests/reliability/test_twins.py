@@ -261,3 +261,25 @@ def test_an_on_time_copy_claims_its_history_row_so_the_next_dither_counts(
     backfill(pipeline, [first], [])
     live(pipeline, [first, SimEvent(frame + timedelta(seconds=27), "GUIDER-DITHER")])
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 2
+
+
+def test_a_refold_keeps_a_session_the_idle_clock_closed(pipeline: Pipeline) -> None:
+    """Test that a refold after the idle clock closed the session leaves it closed.
+
+    A fold of the stored events leaves the last session open (only the clock closes it). A
+    history read that refolds the night afterwards (a dither lost live turns up) must not
+    reopen it: the next tick would announce its end a second time.
+    """
+    night = preset_night("simple")
+    events = night.events
+    lost = next(i for i, e in enumerate(events) if e.name == "GUIDER-DITHER")
+    live(pipeline, [e for i, e in enumerate(events) if i != lost])
+    closed = pipeline.close_if_idle(events[-1].time + 3 * pipeline.options.idle_gap)
+    assert closed is not None
+    backfill(pipeline, events, [e for e in events if e.name == "IMAGE-SAVE"])
+    assert pipeline.current_session() is None
+    stored = pipeline.store.session(closed.id)
+    assert stored is not None
+    assert stored["end"] == closed.to_json(pipeline.state)["end"]
+    assert stored["counts"]["dithers"] == night.truth.dithers  # the refold took the lost one
+    assert pipeline.close_if_idle(events[-1].time + 4 * pipeline.options.idle_gap) is None

@@ -615,6 +615,11 @@ class Pipeline:
             reassign.append((applied.session_id, row_id))
             if applied.opened is not None:
                 sessions[applied.opened.id] = applied.opened
+        # The fold leaves the last session open: only the clock closes it. One that had ended
+        # stays ended, or the next tick would announce its end again.
+        last = tracker.open
+        if last is not None and (self.store.session(last.id) or {}).get("end") is not None:
+            tracker.close()
         self.tracker = tracker
         summaries = self._summaries(sessions.values())
         self._publish(summaries)

@@ -245,6 +245,10 @@ class SessionTracker:
             return self._close(session)
         return None
 
+    def close(self) -> Session | None:
+        """Close the open session, if any (one that had ended before a refold)."""
+        return self._close(self.open) if self.open is not None else None
+
     def _ends_before(self, session: Session, event: NinaEvent) -> bool:
         last = session.last_work or session.start
         if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
