@@ -206,6 +206,29 @@ async def test_the_tick_reads_history_again_and_repairs_a_lost_message(
         assert_truth(engine, night)
 
 
+async def test_the_first_live_frame_on_a_new_database_has_history_read_at_the_next_tick(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Test that a new database's first live frame has history read at the next tick.
+
+    NINA's clock offset is measured from frames seen both ways; on a new database the first
+    periodic read (15 minutes) would be the first chance.
+    """
+    night = preset_night("simple")
+    engine = make_engine(sim.port, tmp_path / "measure.db", session)
+    await engine.start()
+    await until(lambda: engine.health.connected, "connected")
+    pipeline = engine.pipeline
+    assert pipeline is not None
+    first_save = next(i for i, e in enumerate(night.events) if e.name == "IMAGE-SAVE")
+    await sim.play(night.events[: first_save + 1], speed=SPEED)
+    await until(lambda: pipeline.counters.processed >= first_save + 1, "the first frame")
+    assert not pipeline.clock_measured
+    await engine.tick()
+    assert pipeline.clock_measured
+    await engine.stop()
+
+
 async def test_concurrent_refreshes_coalesce(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:

@@ -225,6 +225,35 @@ def _measured_evening(pipeline: Pipeline) -> datetime:
     return evening[-1].time
 
 
+def test_a_live_frame_on_an_unmeasured_clock_asks_for_history_once_per_connection(
+    pipeline: Pipeline,
+) -> None:
+    """Test that the first live frame on an unmeasured clock asks for a history read, once.
+
+    That read measures NINA's clock from the frame's history copy (the engine does it at the
+    next tick instead of the periodic read). A read that cannot measure it is not asked for
+    again on the same connection: the periodic read takes over.
+    """
+    events = preset_night("simple").events
+    saves = [i for i, e in enumerate(events) if e.name == "IMAGE-SAVE"]
+    pipeline.socket_opened(events[0].time)
+    live(pipeline, events[: saves[0]])
+    assert not pipeline.history_wanted  # no frame yet: nothing to measure with
+    live(pipeline, events[saves[0] : saves[1]])
+    assert pipeline.history_wanted
+    backfill(pipeline, events[: saves[0]], [])  # a read without the frame: still unmeasured
+    assert not pipeline.clock_measured
+    assert not pipeline.history_wanted
+    live(pipeline, events[saves[1] : saves[2]])
+    assert not pipeline.history_wanted  # asked once on this connection
+    pipeline.socket_opened(events[saves[2]].time)
+    live(pipeline, events[saves[2] : saves[2] + 1])
+    assert pipeline.history_wanted
+    backfill(pipeline, events[: saves[2] + 1], [events[i] for i in saves])
+    assert pipeline.clock_measured
+    assert not pipeline.history_wanted
+
+
 def test_a_late_live_copy_of_a_stored_history_event_is_dropped_at_once(
     pipeline: Pipeline,
 ) -> None:

@@ -245,12 +245,18 @@ class NinaEngine:
         return closed
 
     async def _reconcile_if_due(self) -> None:
-        """Backfill while connected once `reconcile_interval` has passed since the last one."""
+        """Backfill while connected once `reconcile_interval` has passed since the last one.
+
+        Sooner when the pipeline wants history (a live frame on a clock not measured yet, as
+        on a new database): that read measures NINA's clock, and what counted twice before it
+        (a late live copy of a stored history event) counts once.
+        """
         interval = self.config.reconcile_interval
         if interval <= 0 or not self.config.backfill_on_connect or not self.health.connected:
             return
         last = self._last_backfill
-        if last is not None and (self._clock() - last).total_seconds() < interval:
+        wanted = self.pipeline is not None and self.pipeline.history_wanted
+        if last is not None and not wanted and (self._clock() - last).total_seconds() < interval:
             return
         try:
             await self.backfill()

@@ -140,6 +140,10 @@ class Pipeline:
         self.live_since: float | None = None
         self._history_after_open: float | None = None
         self._claimed: set[str] = set()
+        #: A live frame arrived on an unmeasured clock: the next history read measures it, so
+        #: the engine reads history soon instead of at the periodic read. Once per connection.
+        self.history_wanted = False
+        self._history_asked = False
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -201,6 +205,7 @@ class Pipeline:
             for _ in range(bad_images):
                 self.counters.reject("bad_image_record")
         paired = pair_history_images(events, images, self.options.tz)
+        self.history_wanted = False
         self.normalizer.start_history()
         result = self.ingest(events, Source.HISTORY, paired)
         self.counters.backfilled += len(result.applied)
@@ -230,6 +235,8 @@ class Pipeline:
             events, moved = self._align_clock(events)
         elif not self.clock_measured:
             moved = self._measure_clock_live(events)
+            if not self.clock_measured and not self._history_asked:
+                self.history_wanted = self._history_asked = any(e.exact for e in events)
         unique = self._deduplicate(events)
         if source == Source.HISTORY:
             unique, reordered = self._pair_with_live(events, unique)
@@ -379,6 +386,7 @@ class Pipeline:
         self.live_since = at.timestamp()
         self._history_after_open = None
         self._claimed.clear()
+        self._history_asked = False
 
     def _note_history_after_open(self, stored: Sequence[NinaEvent]) -> None:
         """Remember how late the plain history events stored from after the socket opened go."""
