@@ -10,7 +10,8 @@ What it does, from a fresh clone (run with the project's .venv Python):
    logbook; nothing is installed or fetched at run time);
 4. onboards it over HA's HTTP API: owner user, core config, analytics, integration step;
 5. starts the simulator (`python -m simulator`) replaying a night, faster than real time;
-6. adds the NINA Session config entry by driving the config flow over HA's HTTP API;
+6. adds the NINA Session config entry by driving the config flow over HA's HTTP API, and
+   narrows its duplicate window through the options flow to suit the faster-than-real night;
 7. saves a dashboard with the session card (WebSocket `lovelace/config/save`);
 8. prints the URL and the login, then the session live from `/api/nina_session/session`
    until Ctrl-C (or for `--duration` seconds), and stops everything cleanly.
@@ -65,6 +66,16 @@ POLL_SECONDS = 1.0
 STOP_TIMEOUT = 30.0
 
 Json = dict[str, Any]
+
+
+def demo_dedup_window(speed: float) -> float:
+    """Return a duplicate window for a night played `speed` times faster than real time.
+
+    The default second is two simulated minutes at 120x: an autofocus retried after a failed
+    one (about a minute later) would collapse into the first. Thirty simulated seconds, but
+    not under the soak's 0.25 s: live copies and their history twins meet within a few ms.
+    """
+    return round(min(1.0, max(0.25, 30.0 / speed)), 3)
 
 
 class DemoError(Exception):
@@ -621,6 +632,19 @@ class HomeAssistantApi:
         entry_id: str = result["result"]["entry_id"]
         return entry_id
 
+    async def set_options(self, entry_id: str, options: Json) -> None:
+        """Save `options` (the rest keep their defaults) through the options flow."""
+        flow: Json = await self.request(
+            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        )
+        if flow.get("type") != "form":
+            raise DemoError(f"options flow did not show its form: {flow}")
+        result: Json = await self.request(
+            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", options
+        )
+        if result.get("type") != "create_entry":
+            raise DemoError(f"options flow did not save the options: {result}")
+
 
 # -- the WebSocket API (dashboard) ---------------------------------------------------------
 async def websocket_calls(api: HomeAssistantApi, messages: Sequence[Json]) -> list[Any]:
@@ -864,6 +888,10 @@ async def run(settings: Settings) -> int:
             else:
                 entry_id = await api.add_entry("127.0.0.1", settings.sim_port)
                 say(f"config entry {entry_id} created through the config flow")
+                window = demo_dedup_window(settings.speed)
+                await api.set_options(entry_id, {"dedup_window_seconds": window})
+                say(f"duplicate window {window:g} s through the options flow (night at "
+                    f"{settings.speed:g}x)")  # fmt: skip
             if removed := await api.remove_onboarding_entries():
                 say(f"removed the entries onboarding added on its own: {', '.join(removed)}")
             await save_dashboard(api, entry_id)
