@@ -305,7 +305,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         result = update.result
         applied: Sequence[Applied] = result.applied if result is not None else ()
         live = update.reason in _LIVE_REASONS and not (result is not None and result.rebuilt)
-        previous = self.data
         triggers: list[Trigger] = []
         images_saved = 0
         image_changed = False
@@ -319,8 +318,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                 image_changed |= item.event.name in IMAGE_EVENTS
             if live:
                 triggers.extend(self._live_triggers(item, changes))
-        if live and update.reason == "tick":
-            triggers.extend(self._ended_by_clock(previous))
+        if live and update.reason == "tick" and result is not None:  # the idle clock closed it
+            triggers.extend(
+                Trigger(EVENT_SESSION_ENDED, _session_summary(s)) for s in result.closed
+            )
         if not live:
             triggers.extend(self._final_state_trigger(result))
         self._publish(
@@ -482,25 +483,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         if self._guiding_lost_timer is not None:
             self._guiding_lost_timer()
             self._guiding_lost_timer = None
-
-    def _ended_by_clock(self, previous: NinaSessionData) -> list[Trigger]:
-        """Report a session the engine's idle clock closed (a tick carries no result)."""
-        before = previous.session
-        now = self.engine.current_session()
-        if before is None or (now is not None and now.get("id") == before.get("id")):
-            return []
-        return [
-            Trigger(
-                EVENT_SESSION_ENDED,
-                {
-                    "session_id": before.get("id"),
-                    "start": before.get("start"),
-                    "end": None,
-                    "frames": (before.get("frames") or {}).get("total"),
-                    "integration_seconds": before.get("integration_seconds"),
-                },
-            )
-        ]
 
     def _final_state_trigger(self, result: BatchResult | None) -> list[Trigger]:
         """After a history merge or a rebuild: one state_changed if the state moved."""

@@ -96,6 +96,9 @@ async def test_session_closed_by_the_idle_clock(
     assert [t["event_type"] for t in ended] == ["session_ended"]
     assert ended[0]["session_id"] == session["id"]
     assert ended[0]["frames"] == 6
+    stored = await coordinator.engine.stored_session(session["id"])
+    assert stored is not None and stored["end"] is not None
+    assert ended[0]["end"] == stored["end"]  # the idle clock's end, as stored
     frames = hass.states.get("sensor.rig_1_frames_this_session")
     assert frames is not None
     assert frames.state == "0"  # the next session starts from zero (a meter reset)

@@ -69,7 +69,10 @@ class EngineConfig:
 
 @dataclass(frozen=True, slots=True)
 class EngineUpdate:
-    """Told to subscribers after every change: processed events, connection, tick."""
+    """Told to subscribers after every change: processed events, connection, tick.
+
+    `result` says what changed; a tick's holds the session the idle clock closed.
+    """
 
     reason: str
     result: BatchResult | None = None
@@ -240,7 +243,7 @@ class NinaEngine:
         closed = await self._run(pipeline.close_if_idle, now or self._clock())
         if closed is not None:
             _LOGGER.info("Session %s ended (idle)", closed.id)
-            self._broadcast(EngineUpdate("tick"))
+            self._broadcast(EngineUpdate("tick", BatchResult(closed=[closed])))
         await self._reconcile_if_due()
         return closed
 
