@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from custom_components.nina_session.engine.connection import Backoff, ConnectionLoop
-from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
+from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.health import EventCounters
 from custom_components.nina_session.engine.pipeline import PipelineOptions
 from simulator.night import Night, SimEvent, generate_week
@@ -307,6 +307,8 @@ class EngineHarness:
         self.retired: list[EventCounters] = []
         self.reconnects = 0
         self.starts = 0
+        #: Session id -> how often an engine announced its end (every engine started so far).
+        self.ended: Counter[str] = Counter()
         self._session: aiohttp.ClientSession | None = None
         self.options = PipelineOptions(
             "soak", ZoneInfo(config.tz), dedup_window=timedelta(seconds=config.dedup_window)
@@ -333,8 +335,14 @@ class EngineHarness:
         backoff = Backoff(initial=0.05, ceiling=0.4, rng=random.Random(self.starts))
         factory = functools.partial(ConnectionLoop, backoff=backoff, stable_after=1.0)
         self.engine = NinaEngine(config, self._session, clock=self.clock, loop_factory=factory)
+        self.engine.subscribe(self._count_ends)
         self.starts += 1
         await self.engine.start()
+
+    def _count_ends(self, update: EngineUpdate) -> None:
+        """Count the session ends subscribers are told of (a batch's or the idle clock's)."""
+        if update.result is not None:
+            self.ended.update(session.id for session in update.result.closed)
 
     async def stop(self) -> None:
         """Stop the engine, keeping its counters and reconnects."""
@@ -435,7 +443,7 @@ class Soak:
             await self.simthread.stop()
         self.split_emitted(emitted)
         seconds = time.monotonic() - began
-        verdict = judge(db_path, self.played, self.h.options, self.say)
+        verdict = judge(db_path, self.played, self.h.options, self.say, self.h.ended)
         reasons: Counter[str] = Counter()
         for counters in self.h.counters():
             reasons.update(counters.rejected_by_reason)
@@ -698,6 +706,10 @@ async def run_soak(config: SoakConfig, say: Say = print) -> SoakReport:
         say("largest stamp errors: " + ", ".join(
             f"{name} {error * 1000:.1f} ms ({night})" for error, name, night in verdict.worst_stamps
         ))  # fmt: skip
+    say(
+        f"session ends: {verdict.ends_announced} announced, {verdict.sessions_ended} stored "
+        "sessions ended (each once)"
+    )
     say(
         "rejected frames: "
         + (", ".join(f"{k} {v}" for k, v in report.rejected_by_reason.items()) or "none")

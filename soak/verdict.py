@@ -11,7 +11,7 @@ same events gives; any difference is a *wrong_state*.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +86,9 @@ class Verdict:
     wrong_state: int = 0
     injected_stored: int = 0
     injected_sent: int = 0
+    #: Session ends the engines announced, and stored sessions that ended.
+    ends_announced: int = 0
+    sessions_ended: int = 0
     max_stamp_error: float = 0.0
     #: The largest stamp errors: (seconds, event name, night).
     worst_stamps: list[tuple[float, str, str]] = field(default_factory=list)
@@ -161,8 +164,13 @@ def judge(
     nights: Sequence[NightPlayed],
     options: PipelineOptions,
     say: Callable[[str], None],
+    ended: Mapping[str, int] | None = None,
 ) -> Verdict:
-    """Read the engine's database (after it stopped) and compare it with the truth."""
+    """Read the engine's database (after it stopped) and compare it with the truth.
+
+    `ended` counts the session ends the engines announced, by session id: each stored session
+    that ended must have been announced once, none twice.
+    """
     verdict = Verdict()
     store = Store(db_path)
     try:
@@ -184,6 +192,8 @@ def judge(
     if strays:
         verdict.duplicated += len(strays)
         say(f"  {len(strays)} stored events outside every night, e.g. {strays[0].name}")
+    if ended is not None:
+        compare_ends(sessions, ended, verdict, say)
     if final_state != reference_state:
         verdict.wrong_state += 1
         say(f"  final state {final_state!r}, a clean fold gives {reference_state!r}")
@@ -255,3 +265,21 @@ def _compare_sessions(
         verdict.wrong_state += 1
         say(f"  {night.date}: state history {_states(mine[0])}")
         say(f"  {' ' * len(night.date)}  clean fold    {_states(theirs[0])}")
+
+
+def compare_ends(
+    sessions: Sequence[dict[str, Any]],
+    ended: Mapping[str, int],
+    verdict: Verdict,
+    say: Callable[[str], None],
+) -> None:
+    """Check that every stored session that ended was announced once, and none twice."""
+    for session_id, count in ended.items():
+        if count > 1:
+            verdict.wrong_state += 1
+            say(f"  session {session_id} was announced ended {count} times")
+    verdict.ends_announced = sum(ended.values())
+    verdict.sessions_ended = sum(1 for session in sessions if session["end"] is not None)
+    if verdict.ends_announced != verdict.sessions_ended:
+        verdict.wrong_state += 1
+        say(f"  {verdict.ends_announced} session ends announced, {verdict.sessions_ended} ended")

@@ -12,7 +12,7 @@ import pytest
 
 from soak import FAULT_KINDS, SoakConfig, run_soak
 from soak.runner import pick_nights, plan_faults, planned_times
-from soak.verdict import Verdict
+from soak.verdict import Verdict, compare_ends
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ async def test_quick_soak_loses_nothing_and_counts_nothing_twice(
     # Garbage and oversized frames were refused and counted, not stored.
     assert report.rejected_by_reason.get("too_large", 0) >= 1
     assert report.reconnects >= 1 and report.engine_starts >= 2
+    assert verdict.ends_announced == verdict.sessions_ended >= 1  # every night but the last
     assert lines[-1] == report.summary
     assert report.summary.startswith(f"soak: faults={sum(report.faults.values())} ")
 
@@ -85,3 +86,18 @@ def test_the_verdict_is_ok_only_when_nothing_was_lost_duplicated_or_wrong() -> N
     assert not Verdict(events=10, lost=1).ok
     assert not Verdict(events=10, duplicated=1).ok
     assert not Verdict(events=10, wrong_state=1).ok
+
+
+def test_each_ended_session_must_be_announced_once() -> None:
+    """Test that the verdict wants every ended session announced once: never twice, never not."""
+    stored = [{"id": "a", "end": "2026-11-21T05:00:00Z"}, {"id": "b", "end": None}]
+    once, lines = Verdict(), []
+    compare_ends(stored, {"a": 1}, once, lines.append)
+    assert once.ok and (once.ends_announced, once.sessions_ended) == (1, 1)
+    twice = Verdict()
+    compare_ends(stored, {"a": 2}, twice, lines.append)
+    assert twice.wrong_state == 2  # announced twice, and more ends than ended sessions
+    never = Verdict()
+    compare_ends(stored, {}, never, lines.append)
+    assert never.wrong_state == 1
+    assert any("announced ended 2 times" in line for line in lines)
