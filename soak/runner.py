@@ -706,10 +706,7 @@ async def run_soak(config: SoakConfig, say: Say = print) -> SoakReport:
         say("largest stamp errors: " + ", ".join(
             f"{name} {error * 1000:.1f} ms ({night})" for error, name, night in verdict.worst_stamps
         ))  # fmt: skip
-    say(
-        f"session ends: {verdict.ends_announced} announced, {verdict.sessions_ended} stored "
-        "sessions ended (each once)"
-    )
+    say(f"session ends: {verdict.ends_announced} announced, {verdict.sessions_ended} stored")
     say(
         "rejected frames: "
         + (", ".join(f"{k} {v}" for k, v in report.rejected_by_reason.items()) or "none")
