@@ -127,7 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
     from homeassistant.helpers import issue_registry as ir
     from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-    from .coordinator import NinaSessionCoordinator
+    from .coordinator import NinaSessionCoordinator, create_repair_issue, delete_repair_issue
     from .engine.engine import NinaEngine
     from .engine.store import StoreError
 
@@ -143,32 +143,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
     coordinator = NinaSessionCoordinator(
         hass, entry, engine, entry.data.get(CONF_INSTANCE, entry.entry_id)
     )
-    # Raised while setup retries on a database that cannot open: the user must act (a full
-    # disk, a read-only folder); HA's retry alone shows only on the integrations page.
-    issue_id = f"{ISSUE_DATABASE_UNAVAILABLE}_{entry.entry_id}"
     try:
         await coordinator.async_start()
     except (StoreError, OSError) as err:
         await coordinator.async_stop()
-        ir.async_create_issue(
+        # Raised while setup retries: the user must act (a full disk, a read-only folder);
+        # HA's retry alone shows only on the integrations page.
+        create_repair_issue(
             hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_DATABASE_UNAVAILABLE,
-            translation_placeholders={
-                "name": entry.title,
-                "path": config.db_path.name,
-                "error": str(err),
-            },
+            entry,
+            ISSUE_DATABASE_UNAVAILABLE,
+            ir.IssueSeverity.ERROR,
+            {"path": config.db_path.name, "error": str(err)},
         )
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="database_unavailable",
             translation_placeholders={"error": str(err)},
         ) from err
-    ir.async_delete_issue(hass, DOMAIN, issue_id)
+    delete_repair_issue(hass, entry, ISSUE_DATABASE_UNAVAILABLE)
     entry.runtime_data = coordinator
 
     async def _async_stop_engine(_event: Event) -> None:

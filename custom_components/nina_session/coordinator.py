@@ -187,6 +187,30 @@ def _float(value: Any) -> float | None:
     return float(value)
 
 
+def create_repair_issue(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    key: str,
+    severity: ir.IssueSeverity,
+    placeholders: Mapping[str, str],
+) -> None:
+    """Raise the entry's repair issue `key` (translated; `name` is the entry's title)."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"{key}_{entry.entry_id}",
+        is_fixable=False,
+        severity=severity,
+        translation_key=key,
+        translation_placeholders={"name": entry.title, **placeholders},
+    )
+
+
+def delete_repair_issue(hass: HomeAssistant, entry: ConfigEntry, key: str) -> None:
+    """Remove the entry's repair issue `key`, if it is raised."""
+    ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
+
+
 def _session_summary(session: Session) -> dict[str, Any]:
     return {
         "session_id": session.id,
@@ -525,22 +549,13 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         placeholders: Callable[[], dict[str, str]],
     ) -> None:
         """Raise repair issue `key` when `active`, remove it when False; None leaves it."""
-        issue_id = f"{key}_{self.config_entry.entry_id}"
         raised = self._tracked.issues
         if active and key not in raised:
             raised.add(key)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=severity,
-                translation_key=key,
-                translation_placeholders={"name": self.config_entry.title, **placeholders()},
-            )
+            create_repair_issue(self.hass, self.config_entry, key, severity, placeholders())
         elif active is False and key in raised:
             raised.discard(key)
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            delete_repair_issue(self.hass, self.config_entry, key)
 
     def _update_repairs(self, health: HealthSnapshot) -> None:
         client = self.engine.client
