@@ -15,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .models import NinaEvent
 
@@ -74,16 +75,10 @@ class _Order:
     def __init__(self, twins: Sequence[Twin]) -> None:
         ordered = sorted(twins, key=lambda twin: twin.history_ts)
         self._history = [twin.history_ts for twin in ordered]
+        arrivals = [twin.stored_ts for twin in ordered]
         #: Latest arrival among twins up to an index; earliest one from an index on.
-        self._latest: list[float] = []
-        latest = float("-inf")
-        for twin in ordered:
-            latest = max(latest, twin.stored_ts)
-            self._latest.append(latest)
-        self._earliest = [0.0] * len(ordered)
-        earliest = float("inf")
-        for index in range(len(ordered) - 1, -1, -1):
-            earliest = self._earliest[index] = min(earliest, ordered[index].stored_ts)
+        self._latest = list(accumulate(arrivals, max))
+        self._earliest = list(accumulate(reversed(arrivals), min))[::-1]
         self._added: list[Twin] = []
 
     def arrived_too_late(self, history_ts: float, stored_ts: float) -> bool:
