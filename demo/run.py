@@ -615,35 +615,29 @@ class HomeAssistantApi:
 
     async def add_entry(self, host: str, port: int) -> str:
         """Create the NINA Session entry through the config flow; its entry id."""
-        flow: Json = await self.request(
-            "POST",
+        result = await self._complete_flow(
             "/api/config/config_entries/flow",
             {"handler": DOMAIN, "show_advanced_options": False},
-        )
-        if flow.get("type") != "form":
-            raise DemoError(f"config flow did not show its form: {flow}")
-        result: Json = await self.request(
-            "POST",
-            f"/api/config/config_entries/flow/{flow['flow_id']}",
             {"host": host, "port": port, "tls": False, "verify_tls": True, "name": "Observatory"},
         )
-        if result.get("type") != "create_entry":
-            raise DemoError(f"config flow did not create an entry: {result}")
         entry_id: str = result["result"]["entry_id"]
         return entry_id
 
     async def set_options(self, entry_id: str, options: Json) -> None:
         """Save `options` (the rest keep their defaults) through the options flow."""
-        flow: Json = await self.request(
-            "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+        await self._complete_flow(
+            "/api/config/config_entries/options/flow", {"handler": entry_id}, options
         )
+
+    async def _complete_flow(self, path: str, start: Json, answer: Json) -> Json:
+        """Start the data entry flow at `path`, answer its one form; the flow's result."""
+        flow: Json = await self.request("POST", path, start)
         if flow.get("type") != "form":
-            raise DemoError(f"options flow did not show its form: {flow}")
-        result: Json = await self.request(
-            "POST", f"/api/config/config_entries/options/flow/{flow['flow_id']}", options
-        )
+            raise DemoError(f"{path} did not show its form: {flow}")
+        result: Json = await self.request("POST", f"{path}/{flow['flow_id']}", answer)
         if result.get("type") != "create_entry":
-            raise DemoError(f"options flow did not save the options: {result}")
+            raise DemoError(f"{path} did not finish: {result}")
+        return result
 
 
 # -- the WebSocket API (dashboard) ---------------------------------------------------------
