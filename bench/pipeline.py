@@ -64,7 +64,9 @@ def _bare_db(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(MIGRATIONS[1])
+    schema = MIGRATIONS[1]
+    assert isinstance(schema, str)  # the first migration is the tables; later ones rewrite rows
+    db.executescript(schema)
     db.commit()
     return db
 

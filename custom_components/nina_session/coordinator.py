@@ -20,9 +20,9 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
@@ -53,20 +53,17 @@ from .engine.client import (
     parse_plugin_version,
 )
 from .engine.engine import EngineUpdate, NinaEngine
-from .engine.fsm import SessionState
+from .engine.fsm import Reason, SessionState, Transition
 from .engine.health import ConnectionHealth
 from .engine.models import NinaEvent
 from .engine.pipeline import BatchResult
-from .engine.sessions import Applied, Session
+from .engine.sessions import Applied, Session, state_detail
 from .engine.timeutil import iso_z
 
 _LOGGER = logging.getLogger(__name__)
 
 type NinaSessionConfigEntry = ConfigEntry[NinaSessionCoordinator]
 
-#: How long a guiding stop in a running sequence may stay unexplained (park, sequence end,
-#: guiding restarted, autofocus, flip) before it is reported as guiding lost.
-GUIDING_LOST_GRACE = timedelta(minutes=2)
 #: How often history older than the retention window is deleted.
 RETENTION_INTERVAL = timedelta(hours=24)
 
@@ -74,16 +71,6 @@ RETENTION_INTERVAL = timedelta(hours=24)
 IMAGE_EVENTS = frozenset({"IMAGE-SAVE", "IMAGE-PREPARED"})
 _TARGET_EVENTS = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART"})
 _ERROR_EVENTS = frozenset({"SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"})
-#: Events that explain a guiding stop just before them (a guide star was not lost).
-_GUIDING_STOP_EXPLAINED = frozenset(
-    {
-        "GUIDER-START",
-        "MOUNT-PARKED",
-        "SEQUENCE-FINISHED",
-        "AUTOFOCUS-STARTING",
-        "MOUNT-BEFORE-FLIP",
-    }
-)
 #: Engine update reasons whose events happened just now (not a history merge).
 _LIVE_REASONS = frozenset({"events", "tick"})
 
@@ -150,6 +137,9 @@ class NinaSessionData:
     state: SessionState
     #: The FSM state itself, whatever the connection.
     fsm_state: SessionState
+    #: Why the FSM is in its state (engine.sessions.state_detail: since, cause, reason,
+    #: wait_until), with or without an open session.
+    state_detail: Mapping[str, Any]
     #: Canonical session JSON of the open session (design.md), None when none is open.
     session: Mapping[str, Any] | None
     health: HealthSnapshot
@@ -240,7 +230,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self.instance_id = instance_id
         self._tracked = _Tracked()
         self._unsubscribers: list[Callable[[], None]] = []
-        self._guiding_lost_timer: CALLBACK_TYPE | None = None
         self._stopped = False
         self.data = self._snapshot("start")
 
@@ -278,7 +267,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         for unsubscribe in self._unsubscribers:
             unsubscribe()
         self._unsubscribers.clear()
-        self._cancel_guiding_lost()
         await super().async_shutdown()
 
     async def async_stop(self) -> None:
@@ -342,8 +330,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                 image_changed |= item.event.name in IMAGE_EVENTS
             if live:
                 triggers.extend(self._live_triggers(item, changes))
-        if live and update.reason == "tick" and result is not None:  # the idle clock closed it
-            triggers.extend(
+        if live and update.reason == "tick" and result is not None:
+            if result.ticked is not None:  # a stop past its grace period became a state
+                triggers.extend(self._state_triggers(result.ticked.transitions))
+            triggers.extend(  # the idle clock closed it
                 Trigger(EVENT_SESSION_ENDED, _session_summary(s)) for s in result.closed
             )
         if not live:
@@ -422,20 +412,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                     {"session_id": item.opened.id, "start": iso_z(item.opened.start)},
                 )
             )
-        transition = item.transition
-        if transition is not None and transition.state != transition.previous:
-            self._tracked.fsm_state = transition.state
-            triggers.append(
-                Trigger(
-                    EVENT_STATE_CHANGED,
-                    {
-                        "previous": transition.previous.value,
-                        "state": transition.state.value,
-                        "cause": transition.cause,
-                        "since": iso_z(transition.time),
-                    },
-                )
-            )
+        triggers.extend(self._state_triggers(item.transitions))
         if event.frame is not None:
             frame = event.frame
             triggers.append(
@@ -463,50 +440,39 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             triggers.append(Trigger(EVENT_AUTOFOCUS_FINISHED, dict(event.data)))
         elif name == "MOUNT-AFTER-FLIP":
             triggers.append(Trigger(EVENT_MERIDIAN_FLIP, dict(event.data)))
-        elif name == "GUIDER-STOP" and self._guiding_lost(item):
-            self._expect_guiding_lost(event)
-        elif name in _GUIDING_STOP_EXPLAINED:
-            self._cancel_guiding_lost()
         elif name.startswith("ERROR-") or name in _ERROR_EVENTS:
             triggers.append(Trigger(EVENT_ERROR, {"error": name, "data": dict(event.data)}))
         return triggers
 
-    def _guiding_lost(self, item: Applied) -> bool:
-        """Guiding stopped in a running sequence, not for a flip or an autofocus run."""
-        transition = item.transition
-        if transition is not None and transition.state == SessionState.PAUSED:
-            return True
-        pipeline = self.engine.pipeline
-        if pipeline is None:
-            return False
-        equipment = pipeline.view.equipment
-        return equipment.sequence_running and not (equipment.flipping or equipment.focusing)
+    def _state_triggers(self, transitions: Sequence[Transition]) -> list[Trigger]:
+        """Return state_changed for each state change, and guiding_lost for a lost guider.
 
-    def _expect_guiding_lost(self, event: NinaEvent) -> None:
-        """Fire guiding_lost unless the stop turns out to be the sequence winding down.
-
-        NINA's end-of-sequence instructions stop guiding, then park and finish; a stop that
-        nothing explains within the grace period is a lost guide star.
+        Whether a guider stop was lost is the engine's rule (engine.fsm): it is a pause with
+        the reason guiding_lost, made once nothing explained the stop within its grace period.
         """
-        if self._guiding_lost_timer is not None:
-            return
-        since = iso_z(event.time)
-
-        @callback
-        def _confirmed(_now: datetime) -> None:
-            self._guiding_lost_timer = None
-            data = self.data
-            if data.guiding or not data.sequence_running:
-                return
-            trigger = Trigger(EVENT_GUIDING_LOST, {"since": since, "state": data.fsm_state.value})
-            self._publish("guiding", (trigger,))
-
-        self._guiding_lost_timer = async_call_later(self.hass, GUIDING_LOST_GRACE, _confirmed)
-
-    def _cancel_guiding_lost(self) -> None:
-        if self._guiding_lost_timer is not None:
-            self._guiding_lost_timer()
-            self._guiding_lost_timer = None
+        triggers: list[Trigger] = []
+        for transition in transitions:
+            if transition.state == transition.previous:
+                continue
+            self._tracked.fsm_state = transition.state
+            since = iso_z(transition.time)
+            triggers.append(
+                Trigger(
+                    EVENT_STATE_CHANGED,
+                    {
+                        "previous": transition.previous.value,
+                        "state": transition.state.value,
+                        "cause": transition.cause,
+                        "reason": transition.reason,
+                        "since": since,
+                    },
+                )
+            )
+            if transition.reason == Reason.GUIDING_LOST:
+                triggers.append(
+                    Trigger(EVENT_GUIDING_LOST, {"since": since, "state": transition.state.value})
+                )
+        return triggers
 
     def _final_state_trigger(self, result: BatchResult | None) -> list[Trigger]:
         """After a history merge or a rebuild: one state_changed if the state moved."""
@@ -524,7 +490,13 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         return [
             Trigger(
                 EVENT_STATE_CHANGED,
-                {"previous": previous.value, "state": state.value, "cause": cause, "since": None},
+                {
+                    "previous": previous.value,
+                    "state": state.value,
+                    "cause": cause,
+                    "reason": None,
+                    "since": None,
+                },
             )
         ]
 
@@ -669,6 +641,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         return NinaSessionData(
             state=fsm_state if health.connected else SessionState.DISCONNECTED,
             fsm_state=fsm_state,
+            state_detail=state_detail(pipeline.tracker.fsm if pipeline is not None else None),
             session=session,
             health=health,
             sequence_running=sequence_running,

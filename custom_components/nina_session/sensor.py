@@ -55,12 +55,14 @@ def _frame_value(name: str) -> Callable[[NinaSessionData], StateType]:
 
 
 def _state_attributes(data: NinaSessionData) -> Mapping[str, Any]:
-    history = _session(data).get("state_history") or []
-    last = history[-1] if history else {}
+    """Since when, the event that caused it, why (a pause's or wait's reason), a wait's end."""
+    detail = data.state_detail
     return {
         "session_id": _session(data).get("id"),
-        "since": last.get("since"),
-        "cause": last.get("cause"),
+        "since": detail.get("since"),
+        "cause": detail.get("cause"),
+        "reason": detail.get("reason"),
+        "wait_until": detail.get("wait_until"),
     }
 
 

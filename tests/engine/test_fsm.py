@@ -36,15 +36,33 @@ def test_cloud_pause_is_left_when_the_sky_is_safe_again(pipeline: Pipeline) -> N
     assert session is not None and session["counts"]["pauses"] == 1
 
 
-def test_guiding_lost_mid_sequence_pauses_and_guider_start_resumes(pipeline: Pipeline) -> None:
-    """Test that a guider stop mid-sequence pauses and the next guider start resumes."""
+def test_guiding_lost_mid_sequence_pauses_since_the_stop(pipeline: Pipeline) -> None:
+    """Test that a guider stop unexplained past the grace period is a pause since the stop."""
+    pipeline.ingest_frames(frames((0, event("SEQUENCE-STARTING")), (5, event("GUIDER-STOP"))))
+    assert pipeline.state == SessionState.IMAGING  # within the grace period: not yet
+    pipeline.ingest_frames(frames((10, event("GUIDER-START"))))
+    session = pipeline.current_session()
+    assert session is not None
+    assert [
+        (h["state"], h["since"], h["cause"], h["reason"]) for h in session["state_history"]
+    ] == [
+        ("imaging", "2026-11-24T18:00:00Z", "SEQUENCE-STARTING", None),
+        ("paused", "2026-11-24T18:05:00Z", "GUIDER-STOP", "guiding_lost"),
+        ("imaging", "2026-11-24T18:10:00Z", "GUIDER-START", None),
+    ]
+    assert session["counts"]["pauses"] == 1
+
+
+def test_guiding_back_within_the_grace_period_is_no_pause(pipeline: Pipeline) -> None:
+    """Test that a guider stop followed by a start within the grace period changes nothing."""
     history = states(
         pipeline,
         (0, event("SEQUENCE-STARTING")),
         (5, event("GUIDER-STOP")),
         (7, event("GUIDER-START")),
+        (60, event("GUIDER-DITHER")),
     )
-    assert history == ["imaging", "paused", "imaging"]
+    assert history == ["imaging"]
 
 
 def test_meridian_flip_and_autofocus_guider_stops_are_not_pauses(pipeline: Pipeline) -> None:
@@ -64,10 +82,10 @@ def test_meridian_flip_and_autofocus_guider_stops_are_not_pauses(pipeline: Pipel
     )
     session = pipeline.current_session()
     assert session is not None
-    assert session["counts"] == {"dithers": 0, "autofocus_runs": 1, "meridian_flips": 1,
-                                 "pauses": 0, "errors": 0}  # fmt: skip
-    # The guider stop just before the flip shows briefly, but is not an interruption.
-    assert history == ["imaging", "paused", "imaging"]
+    assert session["counts"] == {"dithers": 0, "autofocus_runs": 1, "autofocus_failed": 0,
+                                 "meridian_flips": 1, "pauses": 0, "errors": 0}  # fmt: skip
+    # A guider stop just before a flip never shows as a pause, not even for a moment.
+    assert history == ["imaging"]
 
 
 def test_dawn_flats_and_darks_after_the_sequence(pipeline: Pipeline) -> None:
@@ -87,10 +105,10 @@ def test_dawn_flats_and_darks_after_the_sequence(pipeline: Pipeline) -> None:
         (30, image(25, image_type="DARK", filter_name=None, exposure=300)),
         (31, image(30.5, image_type="BIAS", filter_name=None, exposure=0.001)),
     )
-    assert history == ["imaging", "paused", "idle", "flats", "idle", "darks"]
+    assert history == ["imaging", "idle", "flats", "idle", "darks"]
     session = pipeline.current_session()
     assert session is not None
-    # A wind-down guider stop before SEQUENCE-FINISHED is not counted as a pause.
+    # A wind-down guider stop and park before SEQUENCE-FINISHED are neither pause nor wait.
     assert session["counts"]["pauses"] == 0
     assert session["frames"]["by_type"] == {"LIGHT": 1, "FLAT": 1, "DARK": 1, "BIAS": 1}
     assert session["frames"]["by_filter"] == {"Ha": {"count": 1, "seconds": 300.0}}

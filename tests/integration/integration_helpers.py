@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant
@@ -121,6 +122,14 @@ async def play_live(
         unsubscribe()
     await hass.async_block_till_done()
     return bus
+
+
+async def pass_the_grace(hass: HomeAssistant, engine: NinaEngine) -> None:
+    """Run the engine clock past the grace period from now: a pending stop becomes a state."""
+    pipeline = engine.pipeline
+    assert pipeline is not None
+    await engine.tick(dt_util.utcnow() + pipeline.options.grace + timedelta(seconds=1))
+    await hass.async_block_till_done()
 
 
 async def pass_the_idle_gap(hass: HomeAssistant, engine: NinaEngine) -> None:

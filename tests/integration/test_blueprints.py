@@ -35,7 +35,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.nina_session.const import DOMAIN
-from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
 
 BLUEPRINT_DIR = Path(__file__).resolve().parents[2] / "blueprints" / "automation" / DOMAIN
 BLUEPRINTS = sorted(path.name for path in BLUEPRINT_DIR.glob("*.yaml"))
@@ -250,7 +249,8 @@ async def test_alert_when_guiding_lost(
     for name in ("SEQUENCE-STARTING", "GUIDER-START", "GUIDER-STOP"):
         await sim.emit(now_event(name))
     await sync_engine(sim, engine)
-    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
+    assert engine.pipeline is not None
+    await engine.tick(dt_util.utcnow() + engine.pipeline.options.grace + timedelta(seconds=1))
     await wait_for(lambda: len(alerts) >= 1, "the guiding alert")
     # (No block_till_done: the pause that GUIDER-STOP began is still waiting its 30 min.)
     assert len(alerts) == 1

@@ -12,15 +12,15 @@ from typing import Any
 
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.util import dt as dt_util
-from integration_helpers import coordinator_of, pass_the_idle_gap, play_live, wait_connected
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_fire_time_changed,
+from integration_helpers import (
+    coordinator_of,
+    pass_the_grace,
+    pass_the_idle_gap,
+    play_live,
+    wait_connected,
 )
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.nina_session.coordinator import GUIDING_LOST_GRACE
 from simulator import NinaSimulator, SimEvent, preset_night
 
 SetupEntry = Callable[..., Awaitable[MockConfigEntry]]
@@ -51,8 +51,7 @@ async def test_guiding_lost_after_grace_and_errors(
     await play_live(hass, entry, sim, night[: stop + 1])  # guiding stops mid-sequence, nothing else
     assert [t["event_type"] for t in fired(changes)].count("guiding_lost") == 0
 
-    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
-    await hass.async_block_till_done()
+    await pass_the_grace(hass, coordinator_of(entry).engine)
     lost = [t for t in fired(changes) if t["event_type"] == "guiding_lost"]
     assert len(lost) == 1
     assert lost[0]["state"] == "paused"
@@ -73,8 +72,7 @@ async def test_guiding_stop_at_sequence_end_is_not_lost(
     await wait_connected(hass, entry)
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
     await play_live(hass, entry, sim, preset_night("simple").events)
-    async_fire_time_changed(hass, dt_util.utcnow() + GUIDING_LOST_GRACE + timedelta(seconds=1))
-    await hass.async_block_till_done()
+    await pass_the_grace(hass, coordinator_of(entry).engine)
     assert "guiding_lost" not in [t["event_type"] for t in fired(changes)]
 
 

@@ -226,8 +226,16 @@ class NinaEngine:
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(self.config.tick_interval)
+            await asyncio.sleep(self._next_tick_in())
             await self.tick()
+
+    def _next_tick_in(self) -> float:
+        """Seconds to the next tick: the interval, or sooner when a pending stop falls due."""
+        interval = self.config.tick_interval
+        deadline = self.pipeline.deadline if self.pipeline is not None else None
+        if deadline is None:
+            return interval
+        return max(0.5, min(interval, (deadline - self._clock()).total_seconds() + 0.5))
 
     async def tick(self, now: datetime | None = None) -> Session | None:
         """Run the engine clock once: retry refused writes, close the session once idle.
@@ -240,10 +248,12 @@ class NinaEngine:
             return None
         if pipeline.pending_events and await self._run(pipeline.retry_pending):
             self._broadcast(EngineUpdate("storage"))
-        closed = await self._run(pipeline.close_if_idle, now or self._clock())
+        result = await self._run(pipeline.tick, now or self._clock())
+        closed = result.closed[0] if result.closed else None
         if closed is not None:
             _LOGGER.info("Session %s ended (idle)", closed.id)
-            self._broadcast(EngineUpdate("tick", BatchResult(closed=[closed])))
+        if result.changed:
+            self._broadcast(EngineUpdate("tick", result))
         await self._reconcile_if_due()
         return closed
 

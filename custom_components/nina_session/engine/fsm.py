@@ -1,37 +1,52 @@
 """Session state machine: what the observatory is doing, from the events NINA really sends.
 
-States and what moves them (every transition records its cause event and the event's time):
+Real rigs (Target Scheduler nights above all) often send no SEQUENCE-STARTING, stop guiding
+dozens of times a night on purpose, home the mount while they wait for a target, and end the
+night with an unsafe sky before dawn flats. The rules, every transition keeping its cause event
+and time, and a reason where one state has several:
 
-- ``imaging``: SEQUENCE-STARTING, a LIGHT frame, or resuming from ``paused``.
-- ``flats``: FLAT-LIGHT-TOGGLED switching the panel on, or a FLAT frame. (A flat panel merely
-  *connecting* at dusk is not flats: the original system got that wrong.)
-- ``darks``: a DARK, BIAS or DARKFLAT frame.
-- ``paused``: while imaging in a running sequence, the safety monitor reports unsafe, guiding
-  stops outside an autofocus run or meridian flip, or the mount parks. A guiding pause that
-  an autofocus, flip or slew to a target (MOUNT-CENTER, TS-TARGETSTART) then explains ends
-  there without counting. It is left when every
-  reason has cleared (safe again, GUIDER-START, MOUNT-UNPARKED), when frames arrive again, or
-  when the sequence finishes.
-- ``idle``: SEQUENCE-FINISHED, the panel switched off with no sequence running.
+- **A run** goes on from SEQUENCE-STARTING, or, when that never came, from imaging work: a
+  Target Scheduler target start or wait, autofocus, centering, a flip, guiding starting or a
+  LIGHT frame. SEQUENCE-FINISHED ends the run, started or inferred (``idle``).
+- ``imaging``: a run goes on and the rig works (work moves ``idle`` and ``waiting`` here).
+- ``waiting``: TS-WAITSTART (reason ``scheduler_wait``, until its ``WaitEndTime``), or the
+  mount homed or parked during a run (``mount_homed``, ``mount_parked``) and the run not going
+  on within the grace period. Work ends it.
+- ``paused`` during a run, counted once when entered: an unsafe sky (``unsafe``); a camera that
+  disconnects or a dome shutter that closes while the mount is not at rest
+  (``camera_disconnected``, ``dome_closed``: closing down after a park is no pause); a guider
+  stop that nothing explains within the grace period (``guiding_lost``, paused *since the
+  stop*). A guider stop is explained by what comes with it: autofocus, centering, a target
+  change or wait, a flip, a park or home, the end of the run, frames or guiding restarting.
+  Paused is left when every reason has cleared (to ``waiting`` in a scheduler wait), on
+  a LIGHT frame, or by work when guiding was the only reason.
+- ``flats``: the flat panel lit (FLAT-LIGHT-TOGGLED), or a FLAT frame; ``darks``: DARK, BIAS or
+  DARKFLAT frames. The panel switched off with no run goes ``idle``.
 
-A pause is counted once when it is *resumed* or when it was caused by an unsafe sky. Guiding
-that stops as the sequence winds down (stop guiding, park, SEQUENCE-FINISHED) is therefore
-shown as a short ``paused`` but not counted as an interruption. Events that make no sense in
-the current state (SEQUENCE-FINISHED with no sequence, MOUNT-AFTER-FLIP without a flip) are
-counted as anomalies and logged, never raised.
+Deferred states (the guider stop, the park) are *pending* until the grace period has passed:
+the next event after it, or the live clock (`expire`), makes them real, with the time of the
+stop, so a fold of the stored events and the live clock give the same history. Events that make
+no sense in the current state are counted as anomalies and logged, never raised.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import logging
 from typing import Any, ClassVar
 
+from .errors import FrameError
 from .models import NinaEvent
+from .timeutil import parse_nina_time
 
 _LOGGER = logging.getLogger(__name__)
+
+#: How long a stop of work may stay unexplained before it is a state of its own (a guider stop
+#: before a slew and centering takes one to two minutes on real rigs).
+DEFAULT_GRACE = timedelta(minutes=3)
 
 
 class SessionState(StrEnum):
@@ -42,8 +57,21 @@ class SessionState(StrEnum):
     FLATS = "flats"
     DARKS = "darks"
     PAUSED = "paused"
+    WAITING = "waiting"
     #: Not an FSM state: the view shown while NINA is unreachable.
     DISCONNECTED = "disconnected"
+
+
+class Reason(StrEnum):
+    """Why the machine is paused or waiting."""
+
+    UNSAFE = "unsafe"
+    GUIDING_LOST = "guiding_lost"
+    CAMERA_DISCONNECTED = "camera_disconnected"
+    DOME_CLOSED = "dome_closed"
+    SCHEDULER_WAIT = "scheduler_wait"
+    MOUNT_HOMED = "mount_homed"
+    MOUNT_PARKED = "mount_parked"
 
 
 FRAME_STATES = {
@@ -53,62 +81,99 @@ FRAME_STATES = {
     "BIAS": SessionState.DARKS,
     "DARKFLAT": SessionState.DARKS,
 }
-_WORKING = {SessionState.IMAGING, SessionState.FLATS, SessionState.DARKS}
-# NINA stops guiding on purpose before these (flip, autofocus, slewing to a new target); a
-# guiding pause they explain is not an interruption.
-_EXPLAINS_GUIDER_STOP = {
-    "MOUNT-BEFORE-FLIP", "AUTOFOCUS-STARTING", "MOUNT-CENTER", "TS-TARGETSTART",
-    "TS-NEWTARGETSTART",
-}  # fmt: skip
+#: Imaging work that means a run goes on, SEQUENCE-STARTING or not (a LIGHT frame too).
+RUN_WORK = frozenset(
+    {
+        "TS-NEWTARGETSTART", "TS-TARGETSTART", "AUTOFOCUS-STARTING", "MOUNT-CENTER",
+        "MOUNT-BEFORE-FLIP", "GUIDER-START",
+    }
+)  # fmt: skip
+#: Work that settles a pending stop (a guider stop, a park) as part of the rig's routine.
+_SETTLES_PENDING = RUN_WORK | {"SEQUENCE-STARTING", "SEQUENCE-FINISHED", "TS-WAITSTART"}
+#: The rig moves to a new target: a guider stop until guiding restarts is part of the slew.
+_SLEWS = frozenset({"TS-NEWTARGETSTART", "TS-TARGETSTART", "MOUNT-CENTER"})
+#: Pause reasons that work alone does not clear (the rig or the sky must say so).
+_STICKY = frozenset({Reason.UNSAFE, Reason.CAMERA_DISCONNECTED, Reason.DOME_CLOSED})
+_RUN_STATES = frozenset({SessionState.IMAGING, SessionState.WAITING})
 
 
 @dataclass(slots=True)
 class Equipment:
     """What the equipment events told us; persisted with the state."""
 
+    #: A run goes on (SEQUENCE-STARTING, or inferred from work); `sequence_started` tells which.
     sequence_running: bool = False
+    sequence_started: bool = False
     safe: bool | None = None
     guiding: bool = False
     parked: bool | None = None
     panel_light: bool = False
     cover_closed: bool = False
+    camera_connected: bool | None = None
+    shutter_open: bool | None = None
     flipping: bool = False
     focusing: bool = False
+    #: The last autofocus run ended with ERROR-AF (a repeated error line is the same failure).
+    focus_error: bool = False
+    #: A target change or centering since guiding last started.
+    slewing: bool = False
+    #: Why the mount rests during the run (a scheduler wait, homed, parked); None while working.
+    resting: str | None = None
+    #: When the scheduler's wait ends (ISO, UTC), during a scheduler wait.
+    wait_until: str | None = None
     pause_reasons: list[str] = field(default_factory=list)
-    pause_counted: bool = False
+    #: A stop waiting out the grace period: {"state", "reason", "since" (ISO), "cause"}.
+    pending: dict[str, str] | None = None
+
+
+_EQUIPMENT_FIELDS = frozenset(f.name for f in fields(Equipment))
 
 
 @dataclass(frozen=True, slots=True)
 class Transition:
-    """A state change, or a pause counted in place, and the event that caused it."""
+    """A state change, and the event that caused it."""
 
     previous: SessionState
     state: SessionState
     time: datetime
     cause: str
-    #: True when this transition completes a pause that counts as an interruption.
-    counts_pause: bool = False
+    reason: str | None = None
 
 
-def _set(attribute: str, value: bool) -> Any:
-    """Return a handler that only records an equipment flag."""
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What folding one event (or one clock tick) did.
 
-    def handler(machine: StateMachine, _event: NinaEvent) -> Transition | None:
-        setattr(machine.equipment, attribute, value)
-        return None
+    `expired` is a pending stop the event's time made real, before the event's own
+    `transition`; `counts` names session counters to add one to.
+    """
 
-    return handler
+    transition: Transition | None = None
+    expired: Transition | None = None
+    counts: tuple[str, ...] = ()
+
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        """Return the state changes in the order they happened."""
+        return tuple(t for t in (self.expired, self.transition) if t is not None)
+
+
+_Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]
 
 
 class StateMachine:
     """Folds events into a state; deterministic, time taken from events only."""
 
-    def __init__(self) -> None:
+    def __init__(self, grace: timedelta = DEFAULT_GRACE) -> None:
         """Initialize the machine idle, with nothing known of the equipment."""
+        self.grace = grace
         self.state = SessionState.IDLE
         self.since: datetime | None = None
+        self.cause: str | None = None
+        self.reason: str | None = None
         self.equipment = Equipment()
         self.anomalies: dict[str, int] = {}
+        self._counts: list[str] = []
 
     # -- persistence -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -116,89 +181,176 @@ class StateMachine:
         return {
             "state": self.state.value,
             "since": self.since.isoformat() if self.since else None,
+            "cause": self.cause,
+            "reason": self.reason,
             "equipment": asdict(self.equipment),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
-        """Restore the state from a `snapshot()`."""
+        """Restore the state from a `snapshot()` (of this or an older version)."""
         self.state = SessionState(snap["state"])
         self.since = datetime.fromisoformat(snap["since"]) if snap.get("since") else None
-        self.equipment = Equipment(**snap.get("equipment", {}))
+        self.cause, self.reason = snap.get("cause"), snap.get("reason")
+        saved = snap.get("equipment", {})
+        self.equipment = Equipment(**{k: v for k, v in saved.items() if k in _EQUIPMENT_FIELDS})
 
     # -- folding -----------------------------------------------------------------------
-    def apply(self, event: NinaEvent) -> Transition | None:
-        """Fold one event; return the transition it caused, if any."""
-        handler = self._HANDLERS.get(event.name)
-        return handler(self, event) if handler else None
-
-    def _go(self, state: SessionState, event: NinaEvent) -> Transition | None:
-        if state == self.state:
-            return None
+    def apply(self, event: NinaEvent) -> Step:
+        """Fold one event; return the state changes and counts it caused."""
+        self._counts = []
+        expired = self._expire(event.time)
         eq = self.equipment
-        counts_pause = False
-        if self.state == SessionState.PAUSED:
-            resumed = state in _WORKING and event.name not in _EXPLAINS_GUIDER_STOP
-            counts_pause = resumed and not eq.pause_counted
-            eq.pause_reasons.clear()
-        elif state == SessionState.PAUSED:
-            eq.pause_counted = "unsafe" in eq.pause_reasons
-            counts_pause = eq.pause_counted
-        transition = Transition(self.state, state, event.time, event.name, counts_pause)
-        self.state, self.since = state, event.time
-        _LOGGER.debug("State %s -> %s (%s)", transition.previous, state, event.name)
+        if event.name in _SETTLES_PENDING or event.frame is not None:
+            eq.pending = None
+        transition = None
+        handler = self._HANDLERS.get(event.name)
+        if handler is not None:
+            transition = handler(self, event)
+        if event.name in RUN_WORK:
+            transition = self._work(event) or transition
+        if transition is not None:
+            eq.pending = None
+        return Step(transition, expired, tuple(self._counts))
+
+    def tick(self, now: datetime) -> Step:
+        """Live clock: make a pending stop real once the grace period has passed by `now`."""
+        self._counts = []
+        expired = self._expire(now)
+        return Step(None, expired, tuple(self._counts))
+
+    def _expire(self, now: datetime) -> Transition | None:
+        pending = self.equipment.pending
+        if pending is None:
+            return None
+        since = datetime.fromisoformat(pending["since"])
+        if now - since <= self.grace:
+            return None
+        self.equipment.pending = None
+        if self.state != SessionState.IMAGING:
+            return None
+        state = SessionState(pending["state"])
+        if state == SessionState.PAUSED:
+            self.equipment.pause_reasons = [pending["reason"]]
+        return self._go(state, since, pending["cause"], pending["reason"])
+
+    @property
+    def deadline(self) -> datetime | None:
+        """Return when a pending stop becomes real, if one is pending."""
+        pending = self.equipment.pending
+        if pending is None:
+            return None
+        return datetime.fromisoformat(pending["since"]) + self.grace
+
+    def _go(
+        self, state: SessionState, time: datetime, cause: str, reason: str | None = None
+    ) -> Transition | None:
+        if state == self.state:
+            self.reason = reason  # e.g. waiting for the scheduler after homing: no new state
+            return None
+        transition = Transition(self.state, state, time, cause, reason)
+        if state == SessionState.PAUSED and self.state != SessionState.PAUSED:
+            self._counts.append("pauses")
+        if state != SessionState.PAUSED:
+            self.equipment.pause_reasons.clear()
+        self.state, self.since, self.cause, self.reason = state, time, cause, reason
+        _LOGGER.debug("State %s -> %s (%s, %s)", transition.previous, state, cause, reason)
         return transition
+
+    def _go_event(
+        self, state: SessionState, event: NinaEvent, reason: str | None = None
+    ) -> Transition | None:
+        return self._go(state, event.time, event.name, reason)
 
     def _anomaly(self, kind: str, event: NinaEvent) -> None:
         self.anomalies[kind] = self.anomalies.get(kind, 0) + 1
         _LOGGER.info("Unexpected %s in state %s (%s)", event.name, self.state, kind)
 
-    def _resume_state(self) -> SessionState:
-        return SessionState.IMAGING if self.equipment.sequence_running else SessionState.IDLE
-
-    def _pause(self, reason: str, event: NinaEvent) -> Transition | None:
+    def _resume(self, event: NinaEvent) -> Transition | None:
+        """Leave a pause whose reasons have all cleared."""
         eq = self.equipment
-        if self.state == SessionState.IMAGING and eq.sequence_running:
+        if not eq.sequence_running:
+            return self._go_event(SessionState.IDLE, event)
+        if eq.resting == Reason.SCHEDULER_WAIT:  # a park for the weather ends with it
+            return self._go_event(SessionState.WAITING, event, eq.resting)
+        return self._go_event(SessionState.IMAGING, event)
+
+    def _pause(self, reason: Reason, event: NinaEvent) -> Transition | None:
+        eq = self.equipment
+        if self.state == SessionState.PAUSED:
+            if reason not in eq.pause_reasons:
+                eq.pause_reasons.append(reason)
+            return None
+        if self.state in _RUN_STATES and eq.sequence_running:
+            transition = self._go_event(SessionState.PAUSED, event, reason)
             eq.pause_reasons = [reason]
-            return self._go(SessionState.PAUSED, event)
-        if self.state == SessionState.PAUSED and reason not in eq.pause_reasons:
-            eq.pause_reasons.append(reason)
-            if reason == "unsafe":
-                eq.pause_counted = True
-                return Transition(self.state, self.state, event.time, event.name, True)
+            return transition
         return None
 
-    def _clear(self, reason: str, event: NinaEvent) -> Transition | None:
+    def _clear(self, reason: Reason, event: NinaEvent) -> Transition | None:
         eq = self.equipment
         if self.state != SessionState.PAUSED or reason not in eq.pause_reasons:
             return None
         eq.pause_reasons.remove(reason)
-        return None if eq.pause_reasons else self._go(self._resume_state(), event)
+        return None if eq.pause_reasons else self._resume(event)
 
+    def _defer(self, state: SessionState, reason: Reason, event: NinaEvent) -> None:
+        """Wait out the grace period before `state`: the rig's routine usually explains it."""
+        if self.state == SessionState.IMAGING and self.equipment.sequence_running:
+            self.equipment.pending = {
+                "state": state.value,
+                "reason": reason.value,
+                "since": event.time.isoformat(),
+                "cause": event.name,
+            }
+
+    def _work(self, event: NinaEvent) -> Transition | None:
+        """Imaging work: a run goes on; the rig is no longer waiting or idle."""
+        eq = self.equipment
+        eq.sequence_running = True
+        if event.name in _SLEWS:
+            eq.slewing = True
+        eq.resting = None
+        eq.wait_until = None
+        if self.state in (SessionState.IDLE, SessionState.WAITING):
+            return self._go_event(SessionState.IMAGING, event)
+        if self.state == SessionState.PAUSED and set(eq.pause_reasons).isdisjoint(_STICKY):
+            return self._go_event(SessionState.IMAGING, event)
+        return None
+
+    # -- handlers ----------------------------------------------------------------------
     def _sequence_starting(self, event: NinaEvent) -> Transition | None:
-        if self.equipment.sequence_running:
+        eq = self.equipment
+        if eq.sequence_started:
             self._anomaly("sequence_restarted", event)
-        self.equipment.sequence_running = True
-        return self._go(SessionState.IMAGING, event)
+        eq.sequence_running = eq.sequence_started = True
+        return self._go_event(SessionState.IMAGING, event)
 
     def _sequence_finished(self, event: NinaEvent) -> Transition | None:
-        if not self.equipment.sequence_running:
+        eq = self.equipment
+        if not eq.sequence_running:
             self._anomaly("finished_without_start", event)
-        self.equipment.sequence_running = False
-        return self._go(SessionState.IDLE, event)
+        self._focus_ended(failed=True)
+        eq.sequence_running = eq.sequence_started = False
+        eq.resting = eq.wait_until = None
+        return self._go_event(SessionState.IDLE, event)
 
     def _image_saved(self, event: NinaEvent) -> Transition | None:
         if event.frame is None:
             return None
         state = FRAME_STATES.get(event.frame.image_type)
-        return self._go(state, event) if state else None
+        if state is None:
+            return None
+        if state == SessionState.IMAGING:
+            return self._work(event) or self._go_event(state, event)
+        return self._go_event(state, event)
 
     def _flat_light(self, event: NinaEvent) -> Transition | None:
         eq = self.equipment
         eq.panel_light = not eq.panel_light
         if eq.panel_light:
-            return self._go(SessionState.FLATS, event)
+            return self._go_event(SessionState.FLATS, event)
         if self.state == SessionState.FLATS and not eq.sequence_running:
-            return self._go(SessionState.IDLE, event)
+            return self._go_event(SessionState.IDLE, event)
         return None
 
     def _safety(self, event: NinaEvent) -> Transition | None:
@@ -207,36 +359,72 @@ class StateMachine:
             self._anomaly("safety_without_state", event)
             return None
         self.equipment.safe = is_safe
-        return self._clear("unsafe", event) if is_safe else self._pause("unsafe", event)
+        if is_safe:
+            return self._clear(Reason.UNSAFE, event)
+        self.equipment.pending = None
+        return self._pause(Reason.UNSAFE, event)
+
+    def _camera(self, event: NinaEvent) -> Transition | None:
+        connected = event.name == "CAMERA-CONNECTED"
+        self.equipment.camera_connected = connected
+        if connected:
+            return self._clear(Reason.CAMERA_DISCONNECTED, event)
+        return self._pause_unless_resting(Reason.CAMERA_DISCONNECTED, event)
+
+    def _shutter(self, event: NinaEvent) -> Transition | None:
+        is_open = event.name == "DOME-SHUTTER-OPENED"
+        self.equipment.shutter_open = is_open
+        if is_open:
+            return self._clear(Reason.DOME_CLOSED, event)
+        return self._pause_unless_resting(Reason.DOME_CLOSED, event)
+
+    def _pause_unless_resting(self, reason: Reason, event: NinaEvent) -> Transition | None:
+        """Equipment going away mid-run pauses; after a park or home it is closing down."""
+        if self.equipment.resting is not None or self.state == SessionState.WAITING:
+            return None
+        return self._pause(reason, event)
 
     def _guider_start(self, event: NinaEvent) -> Transition | None:
-        self.equipment.guiding = True
-        return self._clear("guiding", event)
+        eq = self.equipment
+        eq.guiding = True
+        eq.slewing = False
+        return self._clear(Reason.GUIDING_LOST, event)
 
     def _guider_stop(self, event: NinaEvent) -> Transition | None:
         eq = self.equipment
         eq.guiding = False
-        if eq.flipping or eq.focusing:
-            return None
-        return self._pause("guiding", event)
+        if not (eq.flipping or eq.focusing or eq.slewing or eq.resting):
+            self._defer(SessionState.PAUSED, Reason.GUIDING_LOST, event)
+        return None
 
-    def _parked(self, event: NinaEvent) -> Transition | None:
-        self.equipment.parked = True
-        return self._pause("parked", event)
+    def _rest(self, event: NinaEvent) -> Transition | None:
+        """Note a park or home: between targets during a run, the rig waits."""
+        eq = self.equipment
+        reason = Reason.MOUNT_PARKED if event.name == "MOUNT-PARKED" else Reason.MOUNT_HOMED
+        eq.parked = True if event.name == "MOUNT-PARKED" else eq.parked
+        if not eq.sequence_running or self.state == SessionState.WAITING:
+            return None
+        eq.resting = eq.resting or reason
+        self._defer(SessionState.WAITING, reason, event)
+        return None
 
     def _unparked(self, event: NinaEvent) -> Transition | None:
-        self.equipment.parked = False
-        return self._clear("parked", event)
-
-    def _explains_guider_stop(self, event: NinaEvent) -> Transition | None:
-        """Start a flip, autofocus or slew: a guiding pause just before it was part of it."""
+        """Unparking during a run is the rig going back to work (not a run of its own)."""
         eq = self.equipment
-        if event.name == "MOUNT-BEFORE-FLIP":
-            eq.flipping = True
-        elif event.name == "AUTOFOCUS-STARTING":
-            eq.focusing = True
-        if self.state == SessionState.PAUSED and eq.pause_reasons == ["guiding"]:
-            return self._go(SessionState.IMAGING, event)
+        eq.parked = False
+        return self._work(event) if eq.sequence_running and eq.resting else None
+
+    def _scheduler_wait(self, event: NinaEvent) -> Transition | None:
+        eq = self.equipment
+        eq.sequence_running = True
+        eq.resting = Reason.SCHEDULER_WAIT
+        eq.wait_until = _wait_end(event.data.get("WaitEndTime"))
+        if self.state == SessionState.PAUSED:
+            return None
+        return self._go_event(SessionState.WAITING, event, Reason.SCHEDULER_WAIT)
+
+    def _flip_starting(self, event: NinaEvent) -> Transition | None:
+        self.equipment.flipping = True
         return None
 
     def _flip_done(self, event: NinaEvent) -> Transition | None:
@@ -245,33 +433,76 @@ class StateMachine:
         self.equipment.flipping = False
         return None
 
-    def _focus_done(self, event: NinaEvent) -> Transition | None:
-        if not self.equipment.focusing and event.name == "AUTOFOCUS-FINISHED":
-            self._anomaly("autofocus_without_start", event)
-        self.equipment.focusing = False
+    def _focus_starting(self, event: NinaEvent) -> Transition | None:
+        self._focus_ended(failed=True)  # a run that never finished before this one
+        self.equipment.focusing = True
+        self.equipment.focus_error = False
         return None
 
+    def _focus_finished(self, event: NinaEvent) -> Transition | None:
+        if not self.equipment.focusing:
+            self._anomaly("autofocus_without_start", event)
+        self._focus_ended(failed=False)
+        return None
+
+    def _focus_error(self, event: NinaEvent) -> Transition | None:
+        """ERROR-AF: the running autofocus failed (or one whose start we never saw)."""
+        eq = self.equipment
+        if eq.focusing or not eq.focus_error:
+            self._counts.append("autofocus_failed")
+        eq.focusing, eq.focus_error = False, True
+        return None
+
+    def _focus_ended(self, *, failed: bool) -> None:
+        """End the running autofocus; one that never finished counts as failed."""
+        if self.equipment.focusing and failed:
+            self._counts.append("autofocus_failed")
+        self.equipment.focusing = False
+
+    @staticmethod
+    def _set(attribute: str, value: bool) -> _Handler:
+        """Return a handler that only records an equipment flag."""
+
+        def handler(machine: StateMachine, _event: NinaEvent) -> Transition | None:
+            setattr(machine.equipment, attribute, value)
+            return None
+
+        return handler
+
     #: Event name → handler (called with the machine); other events change nothing.
-    _HANDLERS: ClassVar[dict[str, Any]] = {
+    _HANDLERS: ClassVar[dict[str, _Handler]] = {
         "SEQUENCE-STARTING": _sequence_starting,
         "SEQUENCE-FINISHED": _sequence_finished,
         "IMAGE-SAVE": _image_saved,
         "FLAT-LIGHT-TOGGLED": _flat_light,
         "SAFETY-CHANGED": _safety,
+        "CAMERA-CONNECTED": _camera,
+        "CAMERA-DISCONNECTED": _camera,
+        "DOME-SHUTTER-OPENED": _shutter,
+        "DOME-SHUTTER-CLOSED": _shutter,
         "GUIDER-START": _guider_start,
         "GUIDER-STOP": _guider_stop,
-        "MOUNT-PARKED": _parked,
+        "MOUNT-PARKED": _rest,
+        "MOUNT-HOMED": _rest,
         "MOUNT-UNPARKED": _unparked,
-        "MOUNT-BEFORE-FLIP": _explains_guider_stop,
-        "AUTOFOCUS-STARTING": _explains_guider_stop,
-        "MOUNT-CENTER": _explains_guider_stop,
-        "TS-TARGETSTART": _explains_guider_stop,
-        "TS-NEWTARGETSTART": _explains_guider_stop,
+        "TS-WAITSTART": _scheduler_wait,
+        "MOUNT-BEFORE-FLIP": _flip_starting,
         "MOUNT-AFTER-FLIP": _flip_done,
-        "AUTOFOCUS-FINISHED": _focus_done,
-        "ERROR-AF": _focus_done,
+        "AUTOFOCUS-STARTING": _focus_starting,
+        "AUTOFOCUS-FINISHED": _focus_finished,
+        "ERROR-AF": _focus_error,
         "FLAT-COVER-CLOSED": _set("cover_closed", True),
         "FLAT-COVER-OPENED": _set("cover_closed", False),
         "FLAT-DISCONNECTED": _set("panel_light", False),
         "GUIDER-DISCONNECTED": _set("guiding", False),
     }
+
+
+def _wait_end(value: Any) -> str | None:
+    """Return the scheduler's `WaitEndTime` as ISO UTC (it has an offset; naive is UTC)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_nina_time(value, UTC).isoformat()
+    except FrameError:
+        return None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .models import Frame, NinaEvent
@@ -66,14 +66,14 @@ def _target(inputs: LegacyInputs, now: datetime) -> dict[str, Any] | None:
         end_text = data.get("TargetEndTime")
         end = None
         if isinstance(end_text, str):
-            try:
-                end = parse_nina_time(end_text, event.time.tzinfo or now.tzinfo)  # type: ignore[arg-type]
+            try:  # Target Scheduler writes UTC without an offset
+                end = parse_nina_time(end_text, UTC)
             except ValueError:
                 end = None
         return {
             "name": data.get("TargetName"),
             "project": data.get("ProjectName"),
-            "coordinates": data.get("Coordinates"),
+            "coordinates": _coordinates(data.get("Coordinates")),
             "rotation": data.get("Rotation"),
             "startedAt": iso_z(event.time),
             "targetEndTime": iso_z(end),
@@ -84,6 +84,16 @@ def _target(inputs: LegacyInputs, now: datetime) -> dict[str, Any] | None:
         return None
     return {"name": name, "project": None, "coordinates": None, "rotation": None,
             "startedAt": None, "targetEndTime": None, "isExpired": False}  # fmt: skip
+
+
+def _coordinates(value: Any) -> dict[str, Any] | None:
+    """Return the target's coordinates, or None when history's placeholders hid them."""
+    if not isinstance(value, Mapping):
+        return None
+    known = {key: item for key, item in value.items() if item is not None}
+    if not all(isinstance(known.get(key), int | float) for key in ("RA", "Dec")):
+        return None
+    return known
 
 
 def _last_image(frame: Frame | None, session: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 import hashlib
 import json
 import math
@@ -17,6 +17,11 @@ from .timeutil import parse_nina_time
 from .wire import ImageRecord, WireEvent, parse_image_record
 
 IMAGE_SAVE = "IMAGE-SAVE"
+#: The type of a saved frame nothing tells (a sparse history IMAGE-SAVE without its record).
+UNKNOWN_TYPE = "UNKNOWN"
+#: Target Scheduler writes its times without an offset, and they are UTC (the plugin drops the
+#: offset of a UTC DateTime); every other offset-less time is NINA's local time.
+_UTC_PREFIX = "TS-"
 
 # `RmsText` is display text such as `Tot: 0.62 (0.55")`: pixels first, arcseconds in brackets.
 _RMS_ARCSEC = re.compile(r"Tot:\s*[-\d.,]+\s*\(\s*([\d.,]+)\s*\"?\s*\)")
@@ -41,16 +46,19 @@ def parse_rms_arcsec(text: str | None) -> float | None:
 
 
 def clean_json(value: Any) -> Any:
-    """Copy of `value` that strict JSON can hold: NaN/inf become None."""
+    """Copy of `value` that strict JSON can hold: NaN/inf become None.
+
+    An empty list inside an object is the event history's placeholder for a value it could not
+    serialize (plugin 2.2.12.1 and later: `"Coordinates":{"RA":[],...}`): it means "not
+    known" and becomes None, so it is never shown or learned as a value.
+    """
     kind = type(value)  # exact types first: the ABC checks below are slow on the hot path
     if kind is str or kind is int or kind is bool or value is None:
         return value
-    if kind is dict:
-        return {str(key): clean_json(item) for key, item in value.items()}
+    if kind is dict or isinstance(value, Mapping):
+        return {str(key): None if item == [] else clean_json(item) for key, item in value.items()}
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(key): clean_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [clean_json(item) for item in value]
     return value
@@ -60,16 +68,26 @@ _NON_FINITE_TEXT = {"NaN", "Infinity", "-Infinity"}
 
 
 def _comparable(value: Any) -> Any:
-    """Return `value` without its missing readings, as its fingerprint hashes it.
+    """Return an event's data as its fingerprint hashes it: what both copies of it agree on.
 
     The socket writes missing readings as null or bare NaN, REST omits nulls and writes
-    "NaN" as text: the same content must hash the same either way.
+    "NaN" as text; whole numbers are `0.0` on the socket and `0` in history; and the history
+    of plugin 2.2.12.1 and later replaces every value inside a nested object with `[]`. So
+    nested objects (and their placeholders) are left out, as are missing readings, and whole
+    numbers hash as integers: a live event and its history twin hash the same.
     """
-    if isinstance(value, Mapping):
-        pairs = ((str(k), _comparable(v)) for k, v in value.items())
-        return {k: v for k, v in pairs if v is not None}
+    pairs = ((str(key), _scalar(item)) for key, item in value.items())
+    return {key: item for key, item in pairs if item is not None}
+
+
+def _scalar(value: Any) -> Any:
+    """Return a top-level value as the fingerprint sees it; None for what it leaves out."""
+    if isinstance(value, Mapping) or value == []:
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
     if isinstance(value, list):
-        return [_comparable(item) for item in value]
+        return [_scalar(item) for item in value]
     if isinstance(value, str) and value in _NON_FINITE_TEXT:
         return None
     return value
@@ -135,24 +153,26 @@ class Normalizer:
         """Begin a new history read (oldest first): forget the previous one's last times."""
         self._history_last.clear()
 
-    def _history_time(self, text: str, kind: str) -> datetime:
+    def _history_time(self, text: str, kind: str, tz: tzinfo | None = None) -> datetime:
         """Parse a history time, choosing the right pass of a repeated local hour.
 
         An offset-less time in the hour that repeats when summer time ends is the second
         pass if the first would go back in time (history is oldest first).
         """
-        moment = parse_nina_time(text, self.tz)
+        zone = tz or self.tz
+        moment = parse_nina_time(text, zone)
         last = self._history_last.get(kind)
         if last is not None and moment < last:
-            moment = max(moment, parse_nina_time(text, self.tz, fold=1))
+            moment = max(moment, parse_nina_time(text, zone, fold=1))
         self._history_last[kind] = moment
         return moment
 
     def _event_time(self, wire: WireEvent, source: Source) -> datetime:
         if wire.time_text is not None:
+            zone = UTC if wire.name.startswith(_UTC_PREFIX) else self.tz
             if source == Source.HISTORY:
-                return self._history_time(wire.time_text, "time")
-            return parse_nina_time(wire.time_text, self.tz)
+                return self._history_time(wire.time_text, "time", zone)
+            return parse_nina_time(wire.time_text, zone)
         if wire.received_at is None:
             raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
         return wire.received_at
@@ -163,9 +183,7 @@ class Normalizer:
             if isinstance(target, str) and target.strip():
                 self._context.target = target.strip()
         elif name == "FILTERWHEEL-CHANGED":
-            new = data.get("New")
-            if isinstance(new, Mapping) and isinstance(new.get("Name"), str):
-                self._context.filter = new["Name"].strip() or None
+            self._context.filter = filter_change(data) or self._context.filter
 
     def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
         """Build a frame, filling what the record lacks from context and noting it."""
@@ -182,7 +200,9 @@ class Normalizer:
 
         image_type = record.image_type
         if image_type is None:
-            image_type = "LIGHT"
+            # A record without a type is an older plugin's (mostly lights); no record at all
+            # says nothing. The tracker reads either as FLAT while the flat panel is lit.
+            image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
             inferred.append("image_type")
         target = pick("target", record.target, ctx.target)
         filter_name = pick("filter", record.filter, ctx.filter)
@@ -209,14 +229,32 @@ class Normalizer:
             target=target,
             camera=camera,
             telescope=telescope,
-            hfr=record.hfr,
-            stars=record.stars,
+            # HFR 0 and Stars -1 are what star detection reports when it found nothing
+            # (calibration frames, clouds): no measurement, not a value to average.
+            hfr=record.hfr if record.hfr is not None and record.hfr > 0 else None,
+            stars=record.stars if record.stars is not None and record.stars >= 0 else None,
             guiding_rms=parse_rms_arcsec(record.rms_text),
             temperature=record.temperature,
             taken_at=taken_at,
             filename=record.filename,
             inferred=tuple(inferred),
         )
+
+
+def filter_change(data: Mapping[str, Any]) -> str | None:
+    """Return the filter a FILTERWHEEL-CHANGED moved to; None if unknown or no change.
+
+    The plugin also sends it with Previous == New (several times in one flat run), and the
+    history of recent plugins hides both names behind placeholders.
+    """
+    new, previous = data.get("New"), data.get("Previous")
+    name = new.get("Name") if isinstance(new, Mapping) else None
+    if not isinstance(name, str) or not name.strip():
+        return None
+    old = previous.get("Name") if isinstance(previous, Mapping) else None
+    if isinstance(old, str) and old.strip() == name.strip():
+        return None
+    return name.strip()
 
 
 def pair_history_images(

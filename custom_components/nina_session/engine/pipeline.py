@@ -32,7 +32,7 @@ import sqlite3
 from typing import Any
 
 from .errors import FrameError
-from .fsm import Equipment, SessionState
+from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import Normalizer, pair_history_images
@@ -62,6 +62,8 @@ class PipelineOptions:
     tz: tzinfo
     idle_gap: timedelta = timedelta(hours=2)
     dedup_window: timedelta = timedelta(seconds=1)
+    #: How long a guider stop or a park may stay unexplained before it is a pause or a wait.
+    grace: timedelta = DEFAULT_GRACE
     #: How late a live event may be stamped (our loop blocked) and still meet its history twin.
     late_tolerance: timedelta = timedelta(seconds=30)
     max_frame_bytes: int = 1_048_576
@@ -86,11 +88,13 @@ class BatchResult:
     duplicates: int = 0
     rejected: int = 0
     rebuilt: bool = False
+    #: What the live clock made of a stop past its grace period (a tick's result).
+    ticked: Step | None = None
 
     @property
     def changed(self) -> bool:
         """Return whether the batch applied, closed or rebuilt anything."""
-        return bool(self.applied or self.closed or self.rebuilt)
+        return bool(self.applied or self.closed or self.rebuilt or self.ticked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,9 @@ class PipelineView:
 
     state: SessionState = SessionState.IDLE
     since: datetime | None = None
+    #: The event that caused the state, and why (a pause's or a wait's reason).
+    cause: str | None = None
+    reason: str | None = None
     #: The open session's canonical JSON, or None.
     session: dict[str, Any] | None = None
     equipment: Equipment = field(default_factory=Equipment)
@@ -144,6 +151,8 @@ class Pipeline:
         #: the engine reads history soon instead of at the periodic read. Once per connection.
         self.history_wanted = False
         self._history_asked = False
+        #: The live clock's latest reading (`tick`): a refold applies it too.
+        self._last_tick: datetime | None = None
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
@@ -159,7 +168,7 @@ class Pipeline:
 
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
-        return SessionTracker(opts.instance, opts.tz, opts.idle_gap)
+        return SessionTracker(opts.instance, opts.tz, opts.idle_gap, opts.grace)
 
     # -- inputs ------------------------------------------------------------------------
     def ingest_frames(
@@ -258,7 +267,7 @@ class Pipeline:
             if self._write([(e, None, self.epoch) for e in unique], (), None, rebuild=True):
                 self.rebuild()
                 result.rebuilt = True
-            result.applied = [Applied(e, None, None) for e in unique]
+            result.applied = [Applied(e, None) for e in unique]
             return result
         self._fold(unique, result)
         return result
@@ -529,7 +538,7 @@ class Pipeline:
         for event in events:
             applied = self.tracker.apply(event)
             result.applied.append(applied)
-            rows.append((event, applied.session_id, self.epoch))
+            rows.append((applied.event, applied.session_id, self.epoch))
             if applied.closed is not None:
                 touched[applied.closed.id] = applied.closed
                 result.closed.append(applied.closed)
@@ -590,7 +599,11 @@ class Pipeline:
     def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
         open_session = self.tracker.open
         state = self.tracker.fsm.state
-        return [(s, s.to_json(state if s is open_session else SessionState.IDLE)) for s in sessions]
+        fsm = self.tracker.fsm
+        return [
+            (s, s.to_json(state, fsm) if s is open_session else s.to_json(SessionState.IDLE))
+            for s in sessions
+        ]
 
     def _publish(self, summaries: Sequence[tuple[Session, dict[str, Any]]]) -> None:
         """Publish the fold for other threads (see `PipelineView`), reusing a summary."""
@@ -599,9 +612,11 @@ class Pipeline:
         if open_session is not None:
             current = next((json for s, json in summaries if s is open_session), None)
             if current is None:
-                current = open_session.to_json(fsm.state)
+                current = open_session.to_json(fsm.state, fsm)
         equipment = replace(fsm.equipment, pause_reasons=list(fsm.equipment.pause_reasons))
-        self.view = PipelineView(fsm.state, fsm.since, current, equipment, dict(fsm.anomalies))
+        self.view = PipelineView(
+            fsm.state, fsm.since, fsm.cause, fsm.reason, current, equipment, dict(fsm.anomalies)
+        )
 
     def _state(self) -> tuple[str, dict[str, Any]]:
         snapshot = {
@@ -628,6 +643,8 @@ class Pipeline:
         last = tracker.open
         if last is not None and (self.store.session(last.id) or {}).get("end") is not None:
             tracker.close()
+        if self._last_tick is not None:  # what the clock already made of a pending stop
+            tracker.expire(self._last_tick)
         self.tracker = tracker
         summaries = self._summaries(sessions.values())
         self._publish(summaries)
@@ -644,14 +661,30 @@ class Pipeline:
             return
         _LOGGER.info("Rebuilt %d sessions from stored events", len(sessions))
 
-    def close_if_idle(self, now: datetime) -> Session | None:
-        """Live clock tick: close the open session once the idle gap has passed."""
-        closed = self.tracker.close_if_idle(now)
-        if closed is not None:
-            summaries = self._summaries([closed])
+    def tick(self, now: datetime) -> BatchResult:
+        """Live clock: a stop past its grace period becomes a state; an idle session closes."""
+        self._last_tick = now
+        open_session = self.tracker.open
+        step, closed = self.tracker.tick(now)
+        result = BatchResult(closed=[closed] if closed else [])
+        if step.transitions:
+            result.ticked = step
+        if step.transitions or closed is not None:
+            touched = {id(s): s for s in (open_session, closed) if s is not None}
+            summaries = self._summaries(touched.values())
             self._publish(summaries)
             self._write([], summaries, self._state())
-        return closed
+        return result
+
+    def close_if_idle(self, now: datetime) -> Session | None:
+        """Live clock tick (see `tick`); return the session it closed, if any."""
+        closed = self.tick(now).closed
+        return closed[0] if closed else None
+
+    @property
+    def deadline(self) -> datetime | None:
+        """Return when the clock should tick next to make a pending stop a state, if any."""
+        return self.tracker.fsm.deadline
 
     # -- views -------------------------------------------------------------------------
     @property

@@ -2,8 +2,10 @@
 
 Rules (deterministic, times from events only):
 
-- A session opens on SEQUENCE-STARTING, or on the first frame (not a SNAPSHOT) when no
-  session is open, so calibration-only nights are sessions too.
+- A session opens when the rig's work begins: SEQUENCE-STARTING, a Target Scheduler target
+  start, autofocus, centering, guiding starting, or a frame (not a SNAPSHOT), whichever comes
+  first when no session is open (equipment connecting or the sky reported safe is not work), so
+  the evening's autofocus and calibration-only nights belong to a session.
 - Every event while a session is open belongs to it; calibration frames taken after
   SEQUENCE-FINISHED therefore count for the night they finish.
 - Activity is a *work* event (frames, sequence, autofocus, guiding, mount motion, flat panel,
@@ -13,25 +15,34 @@ Rules (deterministic, times from events only):
   activity while idle, or when work begins that belongs to another observing night (local
   date of the evening, noon to noon in NINA's timezone). Its end is its last activity. A
   live clock may also close it once it has been idle that long
-  (`SessionTracker.close_if_idle`), which gives the same result a later event would.
+  (`SessionTracker.tick`), which gives the same result a later event would.
+- Counts: every autofocus run that started (failed ones also under ``autofocus_failed``),
+  dithers, meridian flips, pauses (each entered once; see `fsm`), errors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from .fsm import SessionState, StateMachine, Transition
+from .fsm import DEFAULT_GRACE, SessionState, StateMachine, Step, Transition
 from .models import Frame, NinaEvent
 from .timeutil import iso_z, night_end, night_of
 
-_OPENS = "SEQUENCE-STARTING"
+#: Work that opens a session when none is open (besides frames that are not snapshots).
+_OPENS = frozenset(
+    {
+        "SEQUENCE-STARTING", "TS-NEWTARGETSTART", "TS-TARGETSTART", "AUTOFOCUS-STARTING",
+        "MOUNT-CENTER", "GUIDER-START",
+    }
+)  # fmt: skip
 _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FLAT-LIGHT")
 _WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
 _ERRORS = {"ERROR-AF", "ERROR-PLATESOLVE", "SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"}
-_COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-FINISHED": "autofocus_runs",
+_COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
+COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
 def is_work(event: NinaEvent) -> bool:
@@ -43,7 +54,7 @@ def is_work(event: NinaEvent) -> bool:
 
 def opens_session(event: NinaEvent) -> bool:
     """Return whether `event` opens a session when none is open."""
-    return event.name == _OPENS or (
+    return event.name in _OPENS or (
         event.frame is not None and event.frame.image_type != "SNAPSHOT"
     )
 
@@ -81,42 +92,41 @@ class Session:
     rms_last: float | None = None
     hfr: _Mean = field(default_factory=_Mean)
     rms: _Mean = field(default_factory=_Mean)
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("dithers", "autofocus_runs", "meridian_flips", "pauses", "errors"), 0
-        )
-    )
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     current: dict[str, Any] = field(default_factory=dict)
     last_image_at: datetime | None = None
     state_history: list[dict[str, Any]] = field(default_factory=list)
     #: When this observing night ends (next local noon); kept so frames need no tz math.
     night_ends: datetime | None = None
 
-    def add(self, event: NinaEvent, transition: Transition | None, active: bool) -> None:
+    def add(self, event: NinaEvent, step: Step, active: bool) -> None:
         """Count one event; an `active` one moves the session's last activity."""
         if active:
             self.last_work = max(self.last_work or event.time, event.time)
         counter = _COUNTED.get(event.name)
         if counter:
-            self.counts[counter] += 1
+            self.count(counter)
         elif event.name in _ERRORS:
-            self.counts["errors"] += 1
+            self.count("errors")
         target = event.data.get("TargetName") if event.name.startswith("TS-") else None
         if isinstance(target, str) and target.strip():
             self._target(target.strip())
             self.current["target"] = target.strip()
         if event.frame is not None:
             self._frame(event.frame, event.time)
-        if transition is not None:
-            self.counts["pauses"] += transition.counts_pause
+        self.add_step(step)
+
+    def add_step(self, step: Step) -> None:
+        """Record what the state machine did: its counts and its state changes."""
+        for counter in step.counts:
+            self.count(counter)
+        for transition in step.transitions:
             if transition.state != transition.previous:
-                self.state_history.append(
-                    {
-                        "state": transition.state.value,
-                        "since": iso_z(transition.time),
-                        "cause": transition.cause,
-                    }
-                )
+                self.state_history.append(history_entry(transition))
+
+    def count(self, counter: str) -> None:
+        """Add one to `counter` (sessions stored before a counter existed lack it)."""
+        self.counts[counter] = self.counts.get(counter, 0) + 1
 
     def _target(self, name: str) -> None:
         if name not in self.targets:
@@ -130,6 +140,7 @@ class Session:
         self.last_image_at = time
         if frame.image_type != "LIGHT":
             return
+        # Integration is what was exposed: a light of unknown exposure counts as a frame only.
         if frame.target:
             self._target(frame.target)
             self.current["target"] = frame.target
@@ -147,14 +158,15 @@ class Session:
         """Return the LIGHT exposure time over all filters, in seconds."""
         return round(sum(seconds for _, seconds in self.by_filter.values()), 3)
 
-    def to_json(self, state: SessionState) -> dict[str, Any]:
-        """Return the canonical session JSON, showing `state`."""
+    def to_json(self, state: SessionState, fsm: StateMachine | None = None) -> dict[str, Any]:
+        """Return the canonical session JSON, showing `state` (and `fsm`'s why, when open)."""
         return {
             "id": self.id,
             "instance": self.instance,
             "start": iso_z(self.start),
             "end": iso_z(self.end),
             "state": state.value,
+            "state_detail": state_detail(fsm),
             "current": {
                 **{
                     key: self.current.get(key)
@@ -179,13 +191,40 @@ class Session:
                 "guiding_rms_last": self.rms_last,
                 "guiding_rms_mean": self.rms.value,
             },
-            "counts": dict(self.counts),
+            "counts": {**dict.fromkeys(COUNTERS, 0), **self.counts},
             "state_history": list(self.state_history),
         }
 
 
+def history_entry(transition: Transition) -> dict[str, Any]:
+    """Return a state history entry: the state, since when, its cause event and reason."""
+    return {
+        "state": transition.state.value,
+        "since": iso_z(transition.time),
+        "cause": transition.cause,
+        "reason": transition.reason,
+    }
+
+
+def state_detail(fsm: StateMachine | None) -> dict[str, Any]:
+    """Why the machine is in its state: since when, the cause event, the reason, a wait's end."""
+    if fsm is None:
+        return {"since": None, "cause": None, "reason": None, "wait_until": None}
+    until = fsm.equipment.wait_until if fsm.state == SessionState.WAITING else None
+    return {
+        "since": iso_z(fsm.since),
+        "cause": fsm.cause,
+        "reason": fsm.reason,
+        "wait_until": iso_z(datetime.fromisoformat(until)) if until else None,
+    }
+
+
 #: Persisted fields: everything but caches.
 _RECORD_FIELDS = tuple(f.name for f in fields(Session) if f.name != "night_ends")
+
+
+#: What folding changed for an event folded outside the tracker (stored to be refolded).
+_NO_STEP = Step()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,47 +233,82 @@ class Applied:
 
     event: NinaEvent
     session_id: str | None
-    transition: Transition | None
+    step: Step = _NO_STEP
     closed: Session | None = None
     opened: Session | None = None
+
+    @property
+    def transition(self) -> Transition | None:
+        """Return the state change the event itself caused, if any."""
+        return self.step.transition
+
+    @property
+    def transitions(self) -> tuple[Transition, ...]:
+        """Return every state change folding the event made, in order (see `Step`)."""
+        return self.step.transitions
 
 
 class SessionTracker:
     """State machine plus session bookkeeping; fold events in time order."""
 
-    def __init__(self, instance: str, tz: tzinfo, idle_gap: timedelta) -> None:
+    def __init__(
+        self, instance: str, tz: tzinfo, idle_gap: timedelta, grace: timedelta = DEFAULT_GRACE
+    ) -> None:
         """Initialize an idle tracker with no open session."""
         self.instance = instance
         self.tz = tz
         self.idle_gap = idle_gap
-        self.fsm = StateMachine()
+        self.fsm = StateMachine(grace)
         self.open: Session | None = None
         self.last_time: datetime | None = None
 
     def apply(self, event: NinaEvent) -> Applied:
-        """Fold one event: close, open or update the session; return what it did."""
+        """Fold one event: close, open or update the session; return what it did.
+
+        `Applied.event` is the event as folded: a frame whose type nothing told is read in
+        context first (see `_in_context`).
+        """
+        event = self._in_context(event)
         closed = None
         active = is_work(event) or self.fsm.state != SessionState.IDLE
         session = self.open
         if session is not None and active and self._ends_before(session, event):
             closed = self._close(session)
-        transition = self.fsm.apply(event)
+        step = self.fsm.apply(event)
         opened = None
         if self.open is None and opens_session(event):
             opened = self.open = self._new_session(event)
-            if transition is None:  # already in this state (flat panel lit before the frame)
-                transition = Transition(self.fsm.state, self.fsm.state, event.time, event.name)
+            if step.transition is None:  # already in this state (flat panel lit before)
+                fsm = self.fsm
                 opened.state_history.append(
-                    {
-                        "state": self.fsm.state.value,
-                        "since": iso_z(event.time),
-                        "cause": event.name,
-                    }
+                    history_entry(
+                        Transition(fsm.state, fsm.state, event.time, event.name, fsm.reason)
+                    )
                 )
         if self.open is not None:
-            self.open.add(event, transition, active)
+            self.open.add(event, step, active)
         self.last_time = max(self.last_time or event.time, event.time)
-        return Applied(event, self.open.id if self.open else None, transition, closed, opened)
+        return Applied(event, self.open.id if self.open else None, step, closed, opened)
+
+    def _in_context(self, event: NinaEvent) -> NinaEvent:
+        """Read a frame of unknown type saved while the flat panel is lit as a flat."""
+        frame = event.frame
+        if frame is None or "image_type" not in frame.inferred:
+            return event
+        if not self.fsm.equipment.panel_light or frame.image_type == "FLAT":
+            return event
+        return replace(event, frame=replace(frame, image_type="FLAT"))
+
+    def tick(self, now: datetime) -> tuple[Step, Session | None]:
+        """Live clock: make a stop past its grace period a state, close a session gone idle."""
+        return self.expire(now), self.close_if_idle(now)
+
+    def expire(self, now: datetime) -> Step:
+        """Make a stop past its grace period by `now` a state (see `StateMachine.tick`)."""
+        step = self.fsm.tick(now)
+        if self.open is not None:
+            self.open.add_step(step)
+        return step
 
     def close_if_idle(self, now: datetime) -> Session | None:
         """Close the open session once it has been idle for the gap on a live clock."""
@@ -273,7 +347,7 @@ class SessionTracker:
 
     def current_json(self) -> dict[str, Any] | None:
         """Return the open session's canonical JSON, or None."""
-        return self.open.to_json(self.fsm.state) if self.open else None
+        return self.open.to_json(self.fsm.state, self.fsm) if self.open else None
 
 
 _TIMES = ("start", "end", "last_work", "last_image_at")

@@ -7,7 +7,7 @@ The unique `event_key` makes inserts idempotent, so replays and re-deliveries ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 import json
@@ -18,12 +18,44 @@ import sqlite3
 from typing import Any
 
 from .models import Frame, NinaEvent, Source, event_key
+from .normalize import content_fingerprint
 from .sessions import Session
 
 _LOGGER = logging.getLogger(__name__)
 
-# Forward migrations; index = version reached after running it.
-MIGRATIONS: tuple[str, ...] = (
+
+def _refingerprint(db: sqlite3.Connection) -> None:
+    """Recompute the fingerprints of plain events with today's rule (schema 2).
+
+    Fingerprints now leave out nested objects (placeholders in recent plugins' history) and
+    hash whole numbers alike (`0.0` live, `0` in history). Rows stored with the old rule would
+    otherwise never meet their history twins again and be stored twice on the next read. A row
+    whose new key is already taken is that twin stored twice: it goes.
+    """
+    rows = db.execute(
+        "SELECT id, fingerprint, ts, name, data FROM session_events "
+        "WHERE event_key != fingerprint AND name != 'IMAGE-SAVE'"
+    ).fetchall()
+    dropped = 0
+    for row_id, old, ts, name, data in rows:
+        new = content_fingerprint(name, json.loads(data))
+        if new == old:
+            continue
+        try:
+            db.execute(
+                "UPDATE session_events SET fingerprint = ?, event_key = ? WHERE id = ?",
+                (new, event_key(new, False, ts), row_id),
+            )
+        except sqlite3.IntegrityError:
+            db.execute("DELETE FROM session_events WHERE id = ?", (row_id,))
+            dropped += 1
+    if dropped:
+        _LOGGER.info("Dropped %d events stored twice under the old fingerprint rule", dropped)
+
+
+# Forward migrations; index = version reached after running it. Text is SQL; a function
+# rewrites rows.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     "",
     """
     CREATE TABLE sessions (
@@ -73,6 +105,7 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE id = 1;
     END;
     """,
+    _refingerprint,
 )
 SCHEMA_VERSION = len(MIGRATIONS) - 1
 
@@ -196,8 +229,13 @@ class Store:
             raise StoreError(f"schema {version} is newer than this version knows")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             _LOGGER.info("Migrating %s to schema %s", self.path.name, target)
-            with db:
-                db.executescript(f"BEGIN; {MIGRATIONS[target]} COMMIT;")
+            step = MIGRATIONS[target]
+            if isinstance(step, str):
+                with db:
+                    db.executescript(f"BEGIN; {step} COMMIT;")
+            else:
+                with db:
+                    step(db)
         with db:
             db.execute("DELETE FROM schema_version")
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
