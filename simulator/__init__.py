@@ -19,6 +19,8 @@ from simulator.night import (
     truth_from_events,
 )
 from simulator.server import THUMBNAIL_JPEG, NinaSimulator, envelope, error_envelope
+from simulator.truth import SessionStates
+from simulator.wire import WireRenderer, WireShape
 
 __all__ = [
     "PRESETS",
@@ -27,7 +29,10 @@ __all__ = [
     "Night",
     "NightSpec",
     "NinaSimulator",
+    "SessionStates",
     "SimEvent",
+    "WireRenderer",
+    "WireShape",
     "envelope",
     "error_envelope",
     "generate_night",

@@ -2,28 +2,63 @@
 
 A night is a list of `SimEvent`s (what the Advanced API plugin pushes on `/v2/socket`, with the
 time NINA raised each one) plus a `GroundTruth` counted while generating, independently of the
-event list. Helpers turn events into the plugin's wire shapes: socket message, event-history
-item, image-history record and the JSONL replay format.
+event list (`simulator.truth` derives it from the events alone). Two kinds of night: a classic
+sequence (SEQUENCE-STARTING, targets, filters, calibration) and a Target Scheduler night as real
+rigs record it (`NightSpec.scheduler_night`). `simulator.wire` turns events into wire shapes.
 
 Stdlib only; every random choice comes from `random.Random(spec.seed)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-import copy
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-import json
-import math
 import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-JsonDict = dict[str, Any]
+from simulator.events import NAN, JsonDict, SimEvent
+from simulator.truth import NO_FILTER, GroundTruth, truth_from_events
+from simulator.wire import (
+    WireShape,
+    history_item,
+    image_record,
+    naive_utc_time,
+    net_time,
+    socket_message,
+    socket_text,
+    to_jsonl_lines,
+    to_rest,
+)
 
-NAN = math.nan  # one shared object, so events holding NaN still compare equal
-NO_FILTER = "none"
+__all__ = [
+    "CATALOG",
+    "DEVICES",
+    "NAN",
+    "NARROWBAND",
+    "NO_FILTER",
+    "OLD_PLUGIN_MISSING",
+    "PRESETS",
+    "GroundTruth",
+    "JsonDict",
+    "Night",
+    "NightSpec",
+    "SimEvent",
+    "WireShape",
+    "generate_night",
+    "generate_week",
+    "history_item",
+    "image_record",
+    "net_time",
+    "preset_night",
+    "socket_message",
+    "socket_text",
+    "to_jsonl_lines",
+    "to_rest",
+    "truth_from_events",
+]
+
 NARROWBAND = frozenset({"HA", "OIII", "SII", "H-ALPHA", "HB", "NII"})
 # Keys the older plugin versions did not send in ImageStatistics.
 OLD_PLUGIN_MISSING = ("ImageType", "TargetName", "Filename", "Min", "Max", "HFRStDev", "IsBayered")
@@ -79,61 +114,23 @@ class NightSpec:
     focal_length: float = 550.0
     gain: int = 100
     offset: int = 50
+    # A Target Scheduler night as real rigs record it: no SEQUENCE-STARTING, evening autofocus,
+    # TS target starts and a wait, an autofocus cut by an unsafe sky, dawn flats, then
+    # SEQUENCE-FINISHED. Uses targets, filters, light_exposure, lights_per_filter (per plan
+    # cycle), dither_every and meridian_flip; flats_per_filter 0 means 7-15 per filter.
+    scheduler_night: bool = False
+    plan_cycles: int = 2  # scheduler night: TS-TARGETSTART plan cycles per target
+    # Calibration frames as NINA really reports them: HFR 0 and Stars -1 (else NaN and 0).
+    real_calibration_stats: bool = False
+    # False: NINA's /image-history never got the flats (their IMAGE-SAVEs stay sparse).
+    flats_in_image_history: bool = True
+    # How the server writes this night; None: whatever shape the server already has.
+    wire: WireShape | None = None
 
     def __post_init__(self) -> None:
         """Store `targets` and `filters` as tuples, so the spec stays hashable."""
         object.__setattr__(self, "targets", tuple(self.targets))
         object.__setattr__(self, "filters", tuple(self.filters))
-
-
-@dataclass(frozen=True)
-class SimEvent:
-    """One plugin event: `data` holds the keys beside "Event" in the socket `Response`."""
-
-    time: datetime  # aware, in NINA's zone
-    name: str
-    data: JsonDict = field(default_factory=dict, hash=False)
-    epoch: int = 0  # NINA process generation: 0, then 1 after a restart
-
-
-@dataclass
-class GroundTruth:
-    """What really happened. Frames without a filter count under "none"."""
-
-    lights_by_filter: dict[str, int] = field(default_factory=dict)
-    light_seconds_by_filter: dict[str, float] = field(default_factory=dict)
-    frames_by_type: dict[str, int] = field(default_factory=dict)
-    targets: list[str] = field(default_factory=list)
-    dithers: int = 0
-    autofocus_runs: int = 0  # AUTOFOCUS-FINISHED
-    meridian_flips: int = 0  # MOUNT-AFTER-FLIP
-    pauses: int = 0  # SAFETY-CHANGED to unsafe
-    errors: int = 0  # ERROR-* events
-    nina_restarts: int = 0
-
-    @property
-    def frames_total(self) -> int:
-        """Return the number of frames of every type."""
-        return sum(self.frames_by_type.values())
-
-    @property
-    def integration_seconds(self) -> float:
-        """Return the total exposure time of the lights, in seconds."""
-        return sum(self.light_seconds_by_filter.values())
-
-    def add_frame(self, image_type: str, filter_name: str | None, exposure: float) -> None:
-        """Count one frame; a light also adds its exposure to its filter ("none" without one)."""
-        self.frames_by_type[image_type] = self.frames_by_type.get(image_type, 0) + 1
-        if image_type == "LIGHT":
-            key = filter_name or NO_FILTER
-            self.lights_by_filter[key] = self.lights_by_filter.get(key, 0) + 1
-            seconds = self.light_seconds_by_filter.get(key, 0.0)
-            self.light_seconds_by_filter[key] = seconds + exposure
-
-    def add_target(self, target: str | None) -> None:
-        """Record a target the first time one of its lights is taken."""
-        if target and target not in self.targets:
-            self.targets.append(target)
 
 
 @dataclass(frozen=True)
@@ -156,112 +153,6 @@ class Night:
         return self.events[-1].time
 
 
-# --------------------------------------------------------------------------- wire shapes
-
-
-def net_time(dt: datetime) -> str:
-    """Format an aware datetime as .NET writes a local DateTime: round-trip, 7 fraction digits.
-
-    Like Newtonsoft (`FFFFFFF`) and System.Text.Json, trailing zeros of the fraction are trimmed.
-    The 7th digit (100 ns ticks, which Python lacks) is derived from the microseconds.
-    """
-    ticks = f"{dt.microsecond:06d}{dt.microsecond * 7 % 10}".rstrip("0")
-    offset = dt.strftime("%z")
-    return f"{dt:%Y-%m-%dT%H:%M:%S}{'.' + ticks if ticks else ''}{offset[:3]}:{offset[3:]}"
-
-
-def socket_message(ev: SimEvent) -> JsonDict:
-    """Return the message the plugin pushes on `/v2/socket` for this event."""
-    return {
-        "Response": {"Event": ev.name, **copy.deepcopy(ev.data)},
-        "Error": "",
-        "StatusCode": 200,
-        "Success": True,
-        "Type": "Socket",
-    }
-
-
-def history_item(ev: SimEvent) -> JsonDict:
-    """Return the `/event-history` item: IMAGE-SAVE items are sparse (only Event and Time)."""
-    data = {} if ev.name == "IMAGE-SAVE" else copy.deepcopy(ev.data)
-    return {"Event": ev.name, **data, "Time": net_time(ev.time)}
-
-
-def image_record(ev: SimEvent) -> JsonDict:
-    """Return the `/image-history` record of an IMAGE-SAVE event (its ImageStatistics)."""
-    stats = ev.data.get("ImageStatistics") if ev.name == "IMAGE-SAVE" else None
-    if not isinstance(stats, dict):
-        raise TypeError(f"{ev.name} carries no ImageStatistics")
-    return copy.deepcopy(stats)
-
-
-def to_rest(value: Any) -> Any:
-    """Prepare a payload as the plugin's REST side (System.Text.Json) writes it.
-
-    Non-finite floats become the strings "NaN"/"Infinity"/"-Infinity"; null members are omitted.
-    """
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: to_rest(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [to_rest(v) for v in value]
-    return value
-
-
-def socket_text(ev: SimEvent) -> str:
-    """Return the socket frame text (Newtonsoft style: bare NaN, raw UTF-8)."""
-    return json.dumps(socket_message(ev), ensure_ascii=False)
-
-
-def to_jsonl_lines(
-    events: Iterable[SimEvent], receive_delay: timedelta = timedelta(milliseconds=50)
-) -> list[str]:
-    """Replay format: `{"t": <receive time, ISO 8601 UTC>, "frame": <socket message>}` a line."""
-    lines = []
-    for ev in events:
-        received = (ev.time + receive_delay).astimezone(UTC).isoformat()
-        lines.append(json.dumps({"t": received, "frame": socket_message(ev)}, ensure_ascii=False))
-    return lines
-
-
-def truth_from_events(events: Iterable[SimEvent]) -> GroundTruth:
-    """Count what the event list shows, the way a perfect consumer would.
-
-    A frame without ImageType counts as LIGHT; a light without TargetName belongs to the latest
-    TS-TARGETSTART target (else to no target). Equal to `Night.truth` for every night except
-    old-plugin nights with calibration frames or without Target Scheduler (the wire lacks it).
-    """
-    truth = GroundTruth()
-    ts_target: str | None = None
-    last_epoch: int | None = None
-    for ev in events:
-        if last_epoch is not None and ev.epoch > last_epoch:
-            truth.nina_restarts += 1
-        last_epoch = ev.epoch
-        if ev.name == "IMAGE-SAVE":
-            stats = ev.data.get("ImageStatistics")
-            if not isinstance(stats, dict):
-                continue
-            kind = str(stats.get("ImageType") or "LIGHT")
-            truth.add_frame(kind, stats.get("Filter"), float(stats.get("ExposureTime") or 0.0))
-            if kind == "LIGHT":
-                truth.add_target(stats.get("TargetName") or ts_target)
-        elif ev.name == "TS-TARGETSTART":
-            ts_target = str(ev.data.get("TargetName") or "") or None
-        elif ev.name == "GUIDER-DITHER":
-            truth.dithers += 1
-        elif ev.name == "AUTOFOCUS-FINISHED":
-            truth.autofocus_runs += 1
-        elif ev.name == "MOUNT-AFTER-FLIP":
-            truth.meridian_flips += 1
-        elif ev.name == "SAFETY-CHANGED" and ev.data.get("IsSafe") is False:
-            truth.pauses += 1
-        elif ev.name.startswith("ERROR-"):
-            truth.errors += 1
-    return truth
-
-
 # --------------------------------------------------------------------------- generator
 
 
@@ -274,6 +165,9 @@ def _dec_string(degrees: float) -> str:
     total = round(abs(degrees) * 3600)
     sign = "-" if degrees < 0 else ""
     return f"{sign}{total // 3600:02d}° {total % 3600 // 60:02d}' {total % 60:02d}\""
+
+
+_FRAME_STATES = {"LIGHT": "imaging", "FLAT": "flats", "DARK": "darks", "BIAS": "darks"}
 
 
 class _Builder:
@@ -292,6 +186,8 @@ class _Builder:
         self.af_attempts = 0
         self.focus = 12000 + self.rng.randint(-500, 500)
         self.frame_numbers: dict[tuple[str, str, str], int] = {}
+        self.state = "idle"  # the session state the night is in, scripted by each step
+        self.session_open = False
 
     # -- clock and emission
     def _local(self, t: datetime) -> datetime:
@@ -300,11 +196,34 @@ class _Builder:
     def wait(self, seconds: float) -> None:
         self.now += timedelta(seconds=max(seconds, 0.0))
 
-    def emit(self, name: str, data: JsonDict | None = None, after: float = 0.0) -> SimEvent:
+    def emit(
+        self, name: str, data: JsonDict | None = None, after: float = 0.0, *, recorded: bool = True
+    ) -> SimEvent:
         self.wait(after + self.rng.uniform(0.005, 0.25))
-        ev = SimEvent(self._local(self.now), name, data or {}, self.epoch)
+        return self._append(name, data, recorded)
+
+    def emit_right_after(self, name: str, gap: float) -> SimEvent:
+        """Emit `gap` seconds after the previous event, with no jitter (milliseconds apart)."""
+        self.wait(gap)
+        return self._append(name, None, True)
+
+    def _append(self, name: str, data: JsonDict | None, recorded: bool) -> SimEvent:
+        ev = SimEvent(self._local(self.now), name, data or {}, self.epoch, recorded)
         self.events.append(ev)
         return ev
+
+    # -- the session's states, as each step knows them (kept apart from simulator.truth)
+    def enter(self, state: str, cause: str) -> None:
+        if state != self.state:
+            self.state = state
+            if self.session_open:
+                self.truth.states.append((state, cause))
+
+    def work(self, cause: str) -> None:
+        """Open the session at the night's first work, in the state the night is in by then."""
+        if not self.session_open:
+            self.session_open = True
+            self.truth.states.append((self.state, cause))
 
     # -- building blocks
     def connect_equipment(self) -> None:
@@ -320,36 +239,53 @@ class _Builder:
             self.filter = name
             self.wait(self.rng.uniform(2.0, 6.0))
             return
+        self.filter_changed(name)
+
+    def filter_changed(self, name: str) -> None:
+        """FILTERWHEEL-CHANGED to `name`; real rigs send it with Previous == New too."""
         ids = list(self.spec.filters)
+        previous = self.filter or name
         data = {
-            "Previous": {"Name": self.filter, "Id": ids.index(self.filter)},
+            "Previous": {"Name": previous, "Id": ids.index(previous)},
             "New": {"Name": name, "Id": ids.index(name)},
         }
         self.filter = name
         self.emit("FILTERWHEEL-CHANGED", data, after=self.rng.uniform(3.0, 8.0))
 
-    def autofocus(self, may_fail: bool = True) -> None:
+    def autofocus(self, may_fail: bool = True, points: int = 5, spacing: float = 20.0) -> None:
         self.af_attempts += 1
         every = self.spec.af_error_every
         fails = may_fail and every > 0 and self.af_attempts % every == 0
-        self.emit("AUTOFOCUS-STARTING", after=2.0)
-        best = self.focus + self.rng.randint(-40, 40)
-        min_hfr = self.rng.uniform(1.6, 2.4)
-        for k in (-2, -1, 0, 1, 2)[: 3 if fails else 5]:
-            pos = best + 60 * k + self.rng.randint(-3, 3)
-            hfr = min_hfr + 0.00012 * (pos - best) ** 2 + self.rng.uniform(-0.05, 0.05)
-            self.emit("AUTOFOCUS-POINT-ADDED", {"HFR": round(hfr, 3), "Position": pos}, after=20.0)
+        best = self.start_autofocus(3 if fails else points, points, spacing)
         if fails:
             self.emit("ERROR-AF", after=3.0)
             self.truth.errors += 1
-            self.autofocus(may_fail=False)
+            self.truth.autofocus_failed += 1
+            self.autofocus(may_fail=False, points=points, spacing=spacing)
             return
         self.focus = best
         self.emit("AUTOFOCUS-FINISHED", after=self.rng.uniform(8.0, 15.0))
-        self.truth.autofocus_runs += 1
 
-    def guider_start(self) -> None:
+    def start_autofocus(self, shown: int, points: int, spacing: float) -> int:
+        """AUTOFOCUS-STARTING and the first `shown` of a `points`-point curve; the best focus."""
+        self.emit("AUTOFOCUS-STARTING", after=2.0)
+        self.truth.autofocus_runs += 1
+        self.enter("imaging", "AUTOFOCUS-STARTING")
+        self.work("AUTOFOCUS-STARTING")
+        best = self.focus + self.rng.randint(-40, 40)
+        min_hfr = self.rng.uniform(1.6, 2.4)
+        for k in [i - points // 2 for i in range(points)][:shown]:
+            pos = best + 60 * k + self.rng.randint(-3, 3)
+            hfr = min_hfr + 0.00012 * (pos - best) ** 2 + self.rng.uniform(-0.05, 0.05)
+            self.emit(
+                "AUTOFOCUS-POINT-ADDED", {"HFR": round(hfr, 3), "Position": pos}, after=spacing
+            )
+        return best
+
+    def guider_start(self, twice: bool = False) -> None:
         self.emit("GUIDER-START", after=self.rng.uniform(20.0, 45.0))
+        if twice:  # real rigs: guiding reported started twice, milliseconds apart
+            self.emit_right_after("GUIDER-START", self.rng.uniform(0.002, 0.015))
         self.guiding = True
 
     def guider_stop(self) -> None:
@@ -357,30 +293,34 @@ class _Builder:
             self.emit("GUIDER-STOP", after=1.0)
             self.guiding = False
 
+    def target_data(self, target: str, planned_seconds: float, naive_end: bool) -> JsonDict:
+        """Return a TS target start's payload; the scheduler writes TargetEndTime naive UTC."""
+        ra, dec = CATALOG.get(target) or (self.rng.uniform(0, 24), self.rng.uniform(-10, 80))
+        end = self._local(self.now + timedelta(seconds=planned_seconds * 1.2))
+        return {
+            "TargetName": target,
+            "ProjectName": f"{target} {''.join(self.spec.filters) or 'OSC'}",
+            "Coordinates": {
+                "RA": ra,
+                "RAString": _ra_string(ra),
+                "RADegrees": round(ra * 15, 6),
+                "Dec": dec,
+                "DecString": _dec_string(dec),
+                "Epoch": "J2000",
+            },
+            "Rotation": 0.0,
+            "TargetEndTime": naive_utc_time(end) if naive_end else net_time(end),
+        }
+
     def start_target(self, target: str, planned_seconds: float) -> None:
         if self.spec.use_target_scheduler:
-            ra, dec = CATALOG.get(target) or (self.rng.uniform(0, 24), self.rng.uniform(-10, 80))
-            end = self._local(self.now + timedelta(seconds=planned_seconds * 1.2))
-            data = {
-                "TargetName": target,
-                "ProjectName": f"{target} {''.join(self.spec.filters) or 'OSC'}",
-                "Coordinates": {
-                    "RA": ra,
-                    "RAString": _ra_string(ra),
-                    "RADegrees": round(ra * 15, 6),
-                    "Dec": dec,
-                    "DecString": _dec_string(dec),
-                    "Epoch": "J2000",
-                },
-                "Rotation": 0.0,
-                "TargetEndTime": net_time(end),
-            }
+            data = self.target_data(target, planned_seconds, naive_end=False)
             self.emit("TS-TARGETSTART", data, after=3.0)
         self.guider_stop()
         self.emit("MOUNT-CENTER", after=self.rng.uniform(60.0, 120.0))
         self.guider_start()
 
-    def frame(self, kind: str, exposure: float, target: str) -> None:
+    def frame(self, kind: str, exposure: float, target: str, *, detected: bool = True) -> None:
         """One exposure: IMAGE-PREPARED then IMAGE-SAVE (exposure end + download)."""
         start = self._local(self.now)
         self.wait(exposure)
@@ -388,7 +328,12 @@ class _Builder:
         self.wait(self.rng.uniform(0.2, 0.6))
         saved = self._local(self.now)
         stats = self._stats(kind, exposure, target, start, saved)
-        self.emit("IMAGE-SAVE", {"ImageStatistics": stats}, after=0.0)
+        if not detected:  # clouds: star detection found nothing
+            stats.update(HFR=0.0, HFRStDev=0.0, Stars=-1)
+        recorded = kind != "FLAT" or self.spec.flats_in_image_history
+        self.emit("IMAGE-SAVE", {"ImageStatistics": stats}, after=0.0, recorded=recorded)
+        self.enter(_FRAME_STATES[kind], "IMAGE-SAVE")
+        self.work("IMAGE-SAVE")
         self.truth.add_frame(kind, self.filter, exposure)
         if kind == "LIGHT":
             self.truth.add_target(target)
@@ -399,6 +344,9 @@ class _Builder:
         spec, rng = self.spec, self.rng
         hfr = hfr_sd = NAN
         stars = 0
+        if kind != "LIGHT" and spec.real_calibration_stats:
+            hfr = hfr_sd = 0.0
+            stars = -1
         if kind == "LIGHT":
             narrow = (self.filter or "").upper() in NARROWBAND
             mean = rng.uniform(250, 600) if narrow else rng.uniform(700, 1800)
@@ -463,21 +411,23 @@ class _Builder:
         self.wait(self.rng.uniform(0.2, 0.8) * self.spec.light_exposure)  # exposure lost
         self.emit("SAFETY-CHANGED", {"IsSafe": False})
         self.truth.pauses += 1
+        self.enter("paused", "SAFETY-CHANGED")
         self.guider_stop()
-        self.emit("MOUNT-PARKED", after=self.rng.uniform(40.0, 90.0))
+        self.emit("MOUNT-PARKED", after=self.rng.uniform(40.0, 90.0))  # unsafe: still paused
         self.wait(self.rng.uniform(17.0, 24.0) * 60)
         self.emit("SAFETY-CHANGED", {"IsSafe": True})
+        self.enter("imaging", "SAFETY-CHANGED")
         self.emit("MOUNT-UNPARKED", after=self.rng.uniform(20.0, 40.0))
         self.emit("MOUNT-CENTER", after=self.rng.uniform(60.0, 120.0))
         self.guider_start()
 
-    def meridian_flip(self) -> None:
+    def meridian_flip(self, guider_twice: bool = False) -> None:
         self.guider_stop()
         self.emit("MOUNT-BEFORE-FLIP", after=2.0)
         self.emit("MOUNT-AFTER-FLIP", after=self.rng.uniform(150.0, 200.0))
         self.truth.meridian_flips += 1
         self.emit("MOUNT-CENTER", after=self.rng.uniform(45.0, 90.0))
-        self.guider_start()
+        self.guider_start(guider_twice)
 
     def nina_restart(self, target: str) -> None:
         self.wait(self.rng.uniform(0.3, 0.7) * self.spec.light_exposure)  # crash mid-exposure
@@ -494,7 +444,7 @@ class _Builder:
         if self.spec.autofocus_every_filter_change:
             self.autofocus()
 
-    # -- the night
+    # -- the classic sequence night
     def imaging(self) -> None:
         spec = self.spec
         filters: Sequence[str | None] = spec.filters or (None,)
@@ -505,6 +455,8 @@ class _Builder:
         done = 0
         self.emit("MOUNT-UNPARKED", after=20.0)
         self.emit("SEQUENCE-STARTING", after=3.0)
+        self.enter("imaging", "SEQUENCE-STARTING")
+        self.work("SEQUENCE-STARTING")
         self.emit("FLAT-COVER-OPENED", after=8.0)
         for target in spec.targets:
             planned = len(filters) * spec.lights_per_filter * (spec.light_exposure + 2.5)
@@ -528,18 +480,24 @@ class _Builder:
                     since_dither += 1
                     more = target_done < len(filters) * spec.lights_per_filter
                     if spec.dither_every and since_dither >= spec.dither_every and more:
-                        self.emit("GUIDER-DITHER", after=0.5)
-                        self.truth.dithers += 1
-                        self.wait(self.rng.uniform(8.0, 20.0))  # settle
+                        self.dither()
                         since_dither = 0
         self.guider_stop()
         self.emit("MOUNT-PARKED", after=self.rng.uniform(40.0, 90.0))
+        self.enter("waiting", "MOUNT-PARKED")
         self.emit("SEQUENCE-FINISHED", after=2.0)
+        self.enter("idle", "SEQUENCE-FINISHED")
+
+    def dither(self) -> None:
+        self.emit("GUIDER-DITHER", after=0.5)
+        self.truth.dithers += 1
+        self.wait(self.rng.uniform(8.0, 20.0))  # settle
 
     def flats(self) -> None:
         self.wait(self.rng.uniform(120.0, 600.0))
         self.emit("FLAT-COVER-CLOSED", after=10.0)
         self.emit("FLAT-LIGHT-TOGGLED", after=2.0)  # on
+        self.enter("flats", "FLAT-LIGHT-TOGGLED")
         brightness = 0
         for filter_name in self.spec.filters or (None,):
             self.select_filter(filter_name)
@@ -549,15 +507,125 @@ class _Builder:
             exposure = round(self.rng.uniform(0.5, 4.0), 2)
             for _ in range(self.spec.flats_per_filter):
                 self.frame("FLAT", exposure, "")
-        self.emit("FLAT-LIGHT-TOGGLED", after=2.0)  # off
+        self.emit("FLAT-LIGHT-TOGGLED", after=2.0)  # off, with no run going on
+        self.enter("idle", "FLAT-LIGHT-TOGGLED")
+
+    # -- the Target Scheduler night
+    def scheduler_night(self) -> None:
+        spec, rng = self.spec, self.rng
+        self.emit("SAFETY-CHANGED", {"IsSafe": True}, after=rng.uniform(5.0, 20.0))
+        self.emit("MOUNT-UNPARKED", after=rng.uniform(60.0, 180.0))
+        self.wait(rng.uniform(120.0, 300.0))  # dusk
+        self.evening_autofocus()
+        filters: Sequence[str | None] = spec.filters or (None,)
+        per_cycle = len(filters) * spec.lights_per_filter
+        total = len(spec.targets) * spec.plan_cycles * per_cycle
+        flip_at = total // 2 if spec.meridian_flip else -1
+        done = 0
+        last_focus = self.now
+        for index, target in enumerate(spec.targets):
+            if index == 1:
+                self.scheduler_wait()
+            for cycle in range(spec.plan_cycles):
+                planned = per_cycle * (spec.light_exposure + 10.0)
+                if cycle == 0:
+                    self.ts_start("TS-NEWTARGETSTART", target, planned)
+                self.ts_start("TS-TARGETSTART", target, planned)
+                if cycle == 0:
+                    self.guider_stop()
+                    # Slew and plate-solve, within the guider stop's grace period.
+                    self.emit("MOUNT-CENTER", after=rng.uniform(100.0, 170.0))
+                    self.guider_start(twice=True)
+                if (index > 0 and cycle == 0) or self.now - last_focus > timedelta(hours=1):
+                    self.guider_stop()
+                    self.autofocus(points=rng.randint(8, 10), spacing=rng.uniform(25.0, 30.0))
+                    self.guider_start(twice=True)
+                    last_focus = self.now
+                since_dither = 0
+                for filter_name in filters:
+                    self.select_filter(filter_name)
+                    for _ in range(spec.lights_per_filter):
+                        if done == flip_at:
+                            self.meridian_flip(guider_twice=True)
+                        done += 1
+                        # The last light: clouds come in, detection finds nothing.
+                        self.frame("LIGHT", spec.light_exposure, target, detected=done < total)
+                        since_dither += 1
+                        if spec.dither_every and since_dither >= spec.dither_every:
+                            self.dither()
+                            since_dither = 0
+        self.focus_cut_by_clouds()
+        self.dawn_flats()
+        self.emit("SEQUENCE-FINISHED", after=rng.uniform(5.0, 15.0))
+        self.enter("idle", "SEQUENCE-FINISHED")
+
+    def evening_autofocus(self) -> None:
+        """Focus before any target, the night's first work: 8-10 points over 4-5 minutes."""
+        points = self.rng.randint(8, 10)
+        self.autofocus(points=points, spacing=self.rng.uniform(250.0, 290.0) / points)
+
+    def ts_start(self, name: str, target: str, planned_seconds: float) -> None:
+        data = self.target_data(target, planned_seconds, naive_end=True)
+        self.emit(name, data, after=3.0 if name == "TS-NEWTARGETSTART" else 0.0)
+        self.enter("imaging", name)
+
+    def scheduler_wait(self) -> None:
+        """Nothing to image yet: wait (guider stopped, mount homed) in silence until its end."""
+        rng = self.rng
+        end = self.now + timedelta(minutes=rng.uniform(35.0, 55.0))
+        self.emit("TS-WAITSTART", {"WaitEndTime": net_time(self._local(end))}, after=5.0)
+        self.enter("waiting", "TS-WAITSTART")
+        self.guider_stop()
+        self.emit("MOUNT-HOMED", after=rng.uniform(30.0, 90.0))
+        self.now = max(self.now, end)
+
+    def focus_cut_by_clouds(self) -> None:
+        """After the last light an autofocus starts, and the sky turns unsafe before it ends."""
+        rng = self.rng
+        self.guider_stop()
+        self.start_autofocus(rng.randint(3, 4), 9, rng.uniform(25.0, 30.0))
+        self.truth.autofocus_failed += 1  # never FINISHED
+        self.emit("SAFETY-CHANGED", {"IsSafe": False}, after=rng.uniform(5.0, 15.0))
+        self.truth.pauses += 1
+        self.enter("paused", "SAFETY-CHANGED")
+        self.emit("MOUNT-HOMED", after=rng.uniform(30.0, 90.0))  # unsafe: paused, not waiting
+        self.wait(rng.uniform(150.0, 210.0) * 60)  # until dawn: longer than an idle gap
+
+    def dawn_flats(self) -> None:
+        """Panel flats per filter (the one in place first); FILTERWHEEL-CHANGED fires anyway."""
+        spec, rng = self.spec, self.rng
+        self.emit("FLAT-LIGHT-TOGGLED", after=rng.uniform(10.0, 30.0))  # on
+        self.enter("flats", "FLAT-LIGHT-TOGGLED")
+        first = [self.filter] if self.filter in spec.filters else []
+        order = first + [f for f in spec.filters if f not in first]
+        brightness = 0
+        for index, filter_name in enumerate(order or [None]):
+            if filter_name is not None:
+                self.filter_changed(filter_name)
+            narrow = (filter_name or "").upper() in NARROWBAND
+            new = rng.randint(2048, 4096) if narrow else rng.randint(80, 600)  # raw units
+            self.emit("FLAT-BRIGHTNESS-CHANGED", {"Previous": brightness, "New": new}, after=1.0)
+            brightness = new
+            if filter_name is not None and index % 2 == 0:
+                self.filter_changed(filter_name)  # selected again: Previous == New
+            exposure = round(rng.uniform(0.2, 3.0), 2)
+            for _ in range(spec.flats_per_filter or rng.randint(7, 15)):
+                self.frame("FLAT", exposure, "")
+        # Off while the run still goes on (SEQUENCE-FINISHED comes next): the state stays flats.
+        self.emit("FLAT-LIGHT-TOGGLED", after=2.0)
 
     def build(self) -> Night:
         spec = self.spec
         self.connect_equipment()
-        if spec.targets and spec.lights_per_filter > 0:
-            self.imaging()
-        if spec.flats_per_filter > 0:
-            self.flats()
+        if spec.scheduler_night:
+            if not spec.targets or spec.lights_per_filter <= 0:
+                raise ValueError("a scheduler night needs targets and lights")
+            self.scheduler_night()
+        else:
+            if spec.targets and spec.lights_per_filter > 0:
+                self.imaging()
+            if spec.flats_per_filter > 0:
+                self.flats()
         for _ in range(spec.darks):
             self.frame("DARK", spec.dark_exposure, "")
         for _ in range(spec.bias):
@@ -578,10 +646,20 @@ _FILTER_SETS: tuple[tuple[str, ...], ...] = (
 
 
 def generate_week(
-    start_date: date, nights: int = 7, seed: int = 0, tz: str = "Europe/Berlin"
+    start_date: date,
+    nights: int = 7,
+    seed: int = 0,
+    tz: str = "Europe/Berlin",
+    *,
+    scheduler_nights: bool = False,
 ) -> list[Night]:
-    """Consecutive, varied nights (targets, filters, weather, flips, restarts, calibration)."""
+    """Consecutive, varied nights (targets, filters, weather, flips, restarts, calibration).
+
+    scheduler_nights: about half the nights become Target Scheduler nights as real rigs record
+    them; drawn from a second generator, so the classic nights stay those of the same seed.
+    """
     rng = random.Random(seed)
+    ts_rng = random.Random(seed + 0x75)
     week: list[Night] = []
     for i in range(nights):
         old = rng.random() < 0.1
@@ -607,6 +685,17 @@ def generate_week(
             start_hour=round(rng.uniform(18.0, 21.0), 2),
             af_error_every=rng.choice((0, 0, 0, 3)),
         )
+        if scheduler_nights and ts_rng.random() < 0.5:
+            spec = replace(
+                spec,
+                targets=ts_rng.sample(sorted(CATALOG), ts_rng.choice((2, 3))),
+                lights_per_filter=2,
+                scheduler_night=True,
+                real_calibration_stats=True,
+                wire=WireShape.real(spec.seed),
+                darks=0,
+                bias=0,
+            )
         week.append(generate_night(spec))
     return week
 
@@ -670,6 +759,33 @@ PRESETS: dict[str, NightSpec] = {
         lights_per_filter=6,
         dither_every=3,
         camera="ZWO ASI2600MC Pro",
+    ),
+    # A Target Scheduler night as plugin 2.2.15 on a real rig records it (wire shapes too).
+    "target_scheduler": NightSpec(
+        date=_PRESET_DATE,
+        seed=6,
+        targets=("NGC 7000", "IC 1396", "M 81"),
+        filters=("L", "R", "G", "B", "Ha"),
+        light_exposure=180.0,
+        lights_per_filter=2,
+        dither_every=3,
+        meridian_flip=True,
+        start_hour=18.0,
+        scheduler_night=True,
+        plan_cycles=2,
+        real_calibration_stats=True,
+        wire=WireShape.real(seed=6),
+    ),
+    # Panel flats NINA's image history never recorded: only sparse IMAGE-SAVEs in the history.
+    "flats_unrecorded": NightSpec(
+        date=_PRESET_DATE,
+        seed=7,
+        targets=(),
+        filters=("L", "R", "G"),
+        lights_per_filter=0,
+        flats_per_filter=8,
+        real_calibration_stats=True,
+        flats_in_image_history=False,
     ),
 }
 

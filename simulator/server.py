@@ -20,18 +20,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from simulator.night import (
-    DEVICES,
-    JsonDict,
-    Night,
-    SimEvent,
-    history_item,
-    image_record,
-    net_time,
-    socket_text,
-    to_rest,
-    truth_from_events,
-)
+from simulator.events import JsonDict, SimEvent
+from simulator.night import DEVICES, Night
+from simulator.truth import truth_from_events
+from simulator.wire import WireRenderer, WireShape, image_record, naive_utc_time, net_time, to_rest
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,11 +67,6 @@ def error_envelope(message: str, code: int) -> JsonDict:
     return {"Response": "", "Error": message, "StatusCode": code, "Success": False, "Type": "API"}
 
 
-def _api_json(payload: JsonDict) -> web.Response:
-    text = json.dumps(to_rest(payload), allow_nan=False)
-    return web.Response(text=text, content_type="application/json")
-
-
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -121,8 +108,12 @@ class NinaSimulator:
         *,
         nina_version: str = "3.1.2.9001",
         tz: str = "Europe/Berlin",
+        wire: WireShape | None = None,
     ) -> None:
-        """Set up a simulator for `host:port` (0: any free port); `start()` binds it."""
+        """Set up a simulator for `host:port` (0: any free port); `start()` binds it.
+
+        wire: how history, REST and socket frames are written (default: the plain shapes).
+        """
         self.host = host
         self._port = port
         self.plugin_version = plugin_version
@@ -149,6 +140,16 @@ class NinaSimulator:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._render = WireRenderer(wire)
+
+    @property
+    def wire(self) -> WireShape:
+        """Return the wire shape events are rendered in."""
+        return self._render.shape
+
+    def set_wire(self, shape: WireShape) -> None:
+        """Render events emitted from now on (and REST answers) in `shape`."""
+        self._render = WireRenderer(shape)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -255,10 +256,11 @@ class NinaSimulator:
         """Record the event as NINA would (history, image history) and push it to every socket."""
         self.emitted.append(ev)
         self._follow(ev)
-        if ev.name == "IMAGE-SAVE" and isinstance(ev.data.get("ImageStatistics"), dict):
+        stats = ev.data.get("ImageStatistics")
+        if ev.name == "IMAGE-SAVE" and isinstance(stats, dict) and ev.in_image_history:
             self.images.append(image_record(ev))
-        self.history.append(history_item(ev))
-        await self._send(socket_text(ev))
+        self.history.append(self._render.history_item(ev))
+        await self._send(self._render.socket_text(ev))
 
     async def play(
         self,
@@ -274,9 +276,12 @@ class NinaSimulator:
         times a client stamps (times between events shrink by `speed`); event data such as
         ExposureTime is untouched. follow_epochs: where the epoch goes up, NINA crashes (offline
         for part of the gap) and restarts with empty history before the next event, its
-        application-start taken from `Night.application_starts` when a Night is given.
+        application-start taken from `Night.application_starts` when a Night is given. A Night
+        whose spec names a wire shape is rendered in it (the server keeps it afterwards).
         """
         starts = events.application_starts if isinstance(events, Night) else []
+        if isinstance(events, Night) and events.spec.wire is not None:
+            self.set_wire(events.spec.wire)
         evs = list(events.events if isinstance(events, Night) else events)
         if not evs:
             return
@@ -469,8 +474,9 @@ class NinaSimulator:
             st.sequence = "RUNNING"
         elif name == "SEQUENCE-FINISHED":
             st.sequence = "FINISHED"
-        elif name == "TS-TARGETSTART":
+        elif name in {"TS-TARGETSTART", "TS-NEWTARGETSTART"}:
             st.target = data.get("TargetName")
+            st.sequence = "RUNNING"  # Target Scheduler nights may never send SEQUENCE-STARTING
         elif name in {"FLAT-COVER-OPENED", "FLAT-COVER-CLOSED"}:
             st.cover_open = name == "FLAT-COVER-OPENED"
         elif name == "FLAT-LIGHT-TOGGLED":
@@ -536,6 +542,10 @@ class NinaSimulator:
         }
 
     # ------------------------------------------------------------------ HTTP handlers
+    def _reply(self, payload: JsonDict) -> web.Response:
+        text = json.dumps(self._render.rest(payload), allow_nan=False)
+        return web.Response(text=text, content_type="application/json")
+
     @web.middleware
     async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self._delay > 0 and request.path.startswith("/v2/api"):
@@ -565,16 +575,16 @@ class NinaSimulator:
         return ws
 
     async def _version(self, request: web.Request) -> web.Response:
-        return _api_json(envelope(self.plugin_version))
+        return self._reply(envelope(self.plugin_version))
 
     async def _nina_version(self, request: web.Request) -> web.Response:
-        return _api_json(envelope(self.nina_version))
+        return self._reply(envelope(self.nina_version))
 
     async def _application_start(self, request: web.Request) -> web.Response:
-        return _api_json(envelope(net_time(self.application_start)))
+        return self._reply(envelope(net_time(self.application_start)))
 
     async def _event_history(self, request: web.Request) -> web.Response:
-        return _api_json(envelope(self.history))
+        return self._reply(envelope(self.history))
 
     async def _image_history(self, request: web.Request) -> web.Response:
         images = self.images
@@ -582,39 +592,39 @@ class NinaSimulator:
             wanted = request.query["imageType"]
             images = [r for r in images if r.get("ImageType") == wanted]
         if _flag(request, "count"):
-            return _api_json(envelope(len(images)))
+            return self._reply(envelope(len(images)))
         if _flag(request, "all"):
-            return _api_json(envelope(images))
+            return self._reply(envelope(images))
         try:
             index = int(request.query.get("index", len(images) - 1))
         except ValueError:
-            return _api_json(error_envelope(*UNKNOWN_ERROR))
+            return self._reply(error_envelope(*UNKNOWN_ERROR))
         if not 0 <= index < len(images):
-            return _api_json(error_envelope(*INDEX_OUT_OF_RANGE))
-        return _api_json(envelope([images[index]]))
+            return self._reply(error_envelope(*INDEX_OUT_OF_RANGE))
+        return self._reply(envelope([images[index]]))
 
     async def _thumbnail(self, request: web.Request) -> web.Response:
         if not self.images:
-            return _api_json(error_envelope("No thumbnails available", 400))
+            return self._reply(error_envelope("No thumbnails available", 400))
         images = self.images
         if "imageType" in request.query:
             images = [r for r in images if r.get("ImageType") == request.query["imageType"]]
         try:
             index = int(request.match_info["index"])
         except ValueError:
-            return _api_json(error_envelope(*UNKNOWN_ERROR))
+            return self._reply(error_envelope(*UNKNOWN_ERROR))
         if not 0 <= index < len(images):
-            return _api_json(error_envelope(*UNKNOWN_ERROR))  # the plugin's ElementAt throws
+            return self._reply(error_envelope(*UNKNOWN_ERROR))  # the plugin's ElementAt throws
         return web.Response(body=THUMBNAIL_JPEG, content_type="image/jpeg")
 
     async def _equipment_info(self, request: web.Request) -> web.Response:
-        return _api_json(envelope(self._equipment()))
+        return self._reply(envelope(self._equipment()))
 
     async def _device_info(self, request: web.Request) -> web.Response:
         key = _DEVICE_KEYS.get(request.match_info["device"].lower())
         if key is None:
             raise web.HTTPNotFound
-        return _api_json(envelope(self._equipment()[key]))
+        return self._reply(envelope(self._equipment()[key]))
 
     async def _sequence_state(self, request: web.Request) -> web.Response:
         st = self._state
@@ -637,7 +647,7 @@ class NinaSimulator:
             {"Name": f"{name}_Container", "Status": status, "Items": items, "Conditions": []}
             for name, status, items in areas
         ]
-        return _api_json(envelope(payload))
+        return self._reply(envelope(payload))
 
     # ------------------------------------------------------------------ /sim control
     async def _sim_drop(self, request: web.Request) -> web.Response:
@@ -702,8 +712,16 @@ class NinaSimulator:
         task.add_done_callback(self._tasks.discard)
 
 
+# Times inside TS event data, kept at their (scaled) distance from the event by `rebased`.
+_TS_TIMES = {"TS-TARGETSTART": "TargetEndTime", "TS-NEWTARGETSTART": "TargetEndTime",
+             "TS-WAITSTART": "WaitEndTime"}  # fmt: skip
+
+
 def rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
-    """Move the event to `when`; image Date and TargetEndTime keep their (scaled) offset."""
+    """Move the event to `when`; image Date and TS end times keep their (scaled) distance.
+
+    A time without an offset (the scheduler's TargetEndTime) is UTC and stays written so.
+    """
     zone = ev.time.tzinfo or UTC
     when = when.astimezone(zone)
 
@@ -714,7 +732,10 @@ def rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
             stamp = datetime.fromisoformat(text)
         except ValueError:
             return text
-        return net_time((when.astimezone(UTC) + (stamp - ev.time) * scale).astimezone(zone))
+        naive = stamp.tzinfo is None
+        aware = stamp.replace(tzinfo=UTC) if naive else stamp
+        moved = when.astimezone(UTC) + (aware - ev.time) * scale
+        return naive_utc_time(moved) if naive else net_time(moved.astimezone(zone))
 
     data = ev.data
     if ev.name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
@@ -722,6 +743,7 @@ def rebased(ev: SimEvent, when: datetime, scale: float) -> SimEvent:
         if "Date" in stats:
             stats["Date"] = shift(stats["Date"])
         data = {**data, "ImageStatistics": stats}
-    elif ev.name == "TS-TARGETSTART" and "TargetEndTime" in data:
-        data = {**data, "TargetEndTime": shift(data["TargetEndTime"])}
+    elif ev.name in _TS_TIMES and _TS_TIMES[ev.name] in data:
+        key = _TS_TIMES[ev.name]
+        data = {**data, key: shift(data[key])}
     return replace(ev, time=when, data=data)

@@ -109,10 +109,26 @@ def test_truth_counts_by_hand(full: Night) -> None:
     }
     assert full.truth.targets == list(spec.targets)
     assert full.truth.dithers == seq.count("GUIDER-DITHER") > 0
-    assert full.truth.autofocus_runs == seq.count("AUTOFOCUS-FINISHED") > 0
+    # Every start counts, a failed run that is retried too; the failed ones end in ERROR-AF.
+    assert (
+        full.truth.autofocus_runs
+        == seq.count("AUTOFOCUS-STARTING")
+        > seq.count("AUTOFOCUS-FINISHED")
+    )
+    assert full.truth.autofocus_failed == seq.count("ERROR-AF") > 0
     assert full.truth.meridian_flips == seq.count("MOUNT-AFTER-FLIP") == 1
     assert full.truth.pauses == 1
     assert full.truth.errors == seq.count("ERROR-AF") > 0
+    assert full.truth.states == [
+        ("imaging", "SEQUENCE-STARTING"),
+        ("paused", "SAFETY-CHANGED"),  # the cloud: parking while unsafe keeps it paused
+        ("imaging", "SAFETY-CHANGED"),
+        ("waiting", "MOUNT-PARKED"),  # parked at the end, before SEQUENCE-FINISHED
+        ("idle", "SEQUENCE-FINISHED"),
+        ("flats", "FLAT-LIGHT-TOGGLED"),
+        ("idle", "FLAT-LIGHT-TOGGLED"),
+        ("darks", "IMAGE-SAVE"),
+    ]
     assert full.truth.nina_restarts == 1
     assert full.truth.integration_seconds == sum(full.truth.light_seconds_by_filter.values())
 

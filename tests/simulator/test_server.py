@@ -11,13 +11,13 @@ import math
 import re
 import signal
 import sys
-from typing import Any
 
 import aiohttp
 import pytest
 
 from simulator.night import Night, SimEvent, image_record, preset_night, to_rest
 from simulator.server import NinaSimulator
+from tests.simulator.client import api, receive
 
 
 @pytest.fixture(autouse=True)
@@ -31,18 +31,6 @@ def _loopback_sockets(request: pytest.FixtureRequest) -> None:
 def simple() -> Night:
     """Return the `simple` preset night (generated once for the module)."""
     return preset_night("simple")
-
-
-async def api(session: aiohttp.ClientSession, sim: NinaSimulator, path: str, **params: str) -> Any:
-    """GET a REST path and return the decoded envelope (always HTTP 200)."""
-    async with session.get(sim.api_url + path, params=params) as resp:
-        assert resp.status == 200  # always, errors included
-        return json.loads(await resp.text())
-
-
-async def receive(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
-    """Receive the next socket message, failing after 5 seconds."""
-    return await asyncio.wait_for(ws.receive(), 5)
 
 
 async def eventually(check: Callable[[], bool]) -> None:
