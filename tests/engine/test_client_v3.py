@@ -102,8 +102,9 @@ async def test_unreachable_host_is_not_asked_twice(session: aiohttp.ClientSessio
 async def test_v3_history_is_read_whole_and_tagged(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
-    """Test that v3 history is read with page-size -1, an empty image history (404) is no
-    images, and the answers come tagged for the pipeline with the event count.
+    """Test that v3 history is read whole (page-size -1) and comes tagged for the pipeline.
+
+    An empty image history (v3 answers 404) is no images; the count is of the events.
     """
     seen: list[dict[str, str]] = []
     events = [{"Event": "sequence-started", "Timestamp": "2026-11-24T18:00:00Z"}]
