@@ -1,5 +1,7 @@
 """An aiohttp server that behaves like the N.I.N.A. Advanced API plugin (API v2).
 
+With `api="v3"` it is the unreleased plugin v3 instead, and only that (`simulator/v3.py`):
+`/v3/ws/events` and the `/v3/api` reads the integration makes. The v2 description follows.
 `GET /v2/socket` pushes events, `/v2/api/...` answers REST in the plugin's envelope (HTTP 200
 even for errors), `/sim/...` drives faults from a shell or a demo. Everything a test needs is
 also a method: `emit`, `play`, `drop_sockets`, `restart`, `go_silent`, `send_raw`, ...
@@ -20,18 +22,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from simulator.night import (
-    DEVICES,
-    JsonDict,
-    Night,
-    SimEvent,
-    history_item,
-    image_record,
-    net_time,
-    socket_text,
-    to_rest,
-    truth_from_events,
-)
+from simulator import v3
+from simulator.night import DEVICES, JsonDict, Night, SimEvent, net_time, to_rest, truth_from_events
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,8 +113,14 @@ class NinaSimulator:
         *,
         nina_version: str = "3.1.2.9001",
         tz: str = "Europe/Berlin",
+        api: str = "v2",
     ) -> None:
-        """Set up a simulator for `host:port` (0: any free port); `start()` binds it."""
+        """Set up a simulator for `host:port` (0: any free port); `start()` binds it.
+
+        api: "v2" (the released plugin) or "v3" (plugin v3 only, no v2 routes at all).
+        """
+        self.api = api
+        self._render = v3.RENDERINGS[api]
         self.host = host
         self._port = port
         self.plugin_version = plugin_version
@@ -163,13 +161,14 @@ class NinaSimulator:
 
     @property
     def api_url(self) -> str:
-        """Return the REST base URL, `http://host:port/v2/api`."""
-        return f"{self.base_url}/v2/api"
+        """Return the REST base URL, `http://host:port/v2/api` (or `/v3/api`)."""
+        return f"{self.base_url}/{self.api}/api"
 
     @property
     def socket_url(self) -> str:
-        """Return the event socket's URL, `ws://host:port/v2/socket`."""
-        return f"ws://{self.host}:{self._port}/v2/socket"
+        """Return the event socket's URL, `ws://host:port/v2/socket` (or `/v3/ws/events`)."""
+        path = "/v3/ws/events" if self.api == "v3" else "/v2/socket"
+        return f"ws://{self.host}:{self._port}{path}"
 
     @property
     def online(self) -> bool:
@@ -179,18 +178,25 @@ class NinaSimulator:
     async def start(self) -> None:
         """Start serving the plugin's API and the `/sim` controls on the port."""
         app = web.Application(middlewares=[self._delay_middleware])
+        if self.api == "v3":
+            app.add_routes([web.get("/v3/ws/events", self._socket), *v3.routes(self)])
+        else:
+            app.add_routes(
+                [
+                    web.get("/v2/socket", self._socket),
+                    web.get("/v2/api/version", self._version),
+                    web.get("/v2/api/version/nina", self._nina_version),
+                    web.get("/v2/api/application-start", self._application_start),
+                    web.get("/v2/api/event-history", self._event_history),
+                    web.get("/v2/api/image-history", self._image_history),
+                    web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
+                    web.get("/v2/api/equipment/info", self._equipment_info),
+                    web.get("/v2/api/equipment/{device}/info", self._device_info),
+                    web.get("/v2/api/sequence/state", self._sequence_state),
+                ]
+            )
         app.add_routes(
             [
-                web.get("/v2/socket", self._socket),
-                web.get("/v2/api/version", self._version),
-                web.get("/v2/api/version/nina", self._nina_version),
-                web.get("/v2/api/application-start", self._application_start),
-                web.get("/v2/api/event-history", self._event_history),
-                web.get("/v2/api/image-history", self._image_history),
-                web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
-                web.get("/v2/api/equipment/info", self._equipment_info),
-                web.get("/v2/api/equipment/{device}/info", self._device_info),
-                web.get("/v2/api/sequence/state", self._sequence_state),
                 web.post("/sim/drop", self._sim_drop),
                 web.post("/sim/restart", self._sim_restart),
                 web.post("/sim/silent", self._sim_silent),
@@ -256,9 +262,13 @@ class NinaSimulator:
         self.emitted.append(ev)
         self._follow(ev)
         if ev.name == "IMAGE-SAVE" and isinstance(ev.data.get("ImageStatistics"), dict):
-            self.images.append(image_record(ev))
-        self.history.append(history_item(ev))
-        await self._send(socket_text(ev))
+            self.images.append(self._render.image_record(ev))
+        item = self._render.history_item(ev)
+        if item is not None:  # None: this API does not store the event
+            self.history.append(item)
+        text = self._render.socket_text(ev)
+        if text is not None:  # None: this API does not send it at all
+            await self._send(text)
 
     async def play(
         self,
@@ -538,7 +548,7 @@ class NinaSimulator:
     # ------------------------------------------------------------------ HTTP handlers
     @web.middleware
     async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._delay > 0 and request.path.startswith("/v2/api"):
+        if self._delay > 0 and request.path.startswith(("/v2/api", "/v3/api")):
             await asyncio.sleep(self._delay)
         return await handler(request)
 
