@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--loop", action="store_true", help="play night after night until Ctrl-C")
     parser.add_argument("--no-rebase", action="store_true", help="keep the simulated times")
     parser.add_argument("--plugin-version", default="2.2.9.0")
+    parser.add_argument("--api", default="v2", choices=["v2", "v3"], help="v3: plugin v3 only")
     return parser
 
 
@@ -47,7 +48,7 @@ def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
 
 async def run(args: argparse.Namespace) -> None:
     """Serve the simulator and play the nights (again and again with --loop), until cancelled."""
-    sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz)
+    sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz, api=args.api)
     await sim.start()
     try:
         print(f"NINA simulator, Advanced API plugin {sim.plugin_version}", flush=True)

@@ -1,5 +1,7 @@
 """An aiohttp server that behaves like the N.I.N.A. Advanced API plugin (API v2).
 
+With `api="v3"` it is the unreleased plugin v3 instead, and only that (`simulator/v3.py`):
+`/v3/ws/events` and the `/v3/api` reads the integration makes. The v2 description follows.
 `GET /v2/socket` pushes events, `/v2/api/...` answers REST in the plugin's envelope (HTTP 200
 even for errors), `/sim/...` drives faults from a shell or a demo. Everything a test needs is
 also a method: `emit`, `play`, `drop_sockets`, `restart`, `go_silent`, `send_raw`, ...
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
+from simulator import v3
 from simulator.events import JsonDict, SimEvent
 from simulator.night import DEVICES, Night
 from simulator.truth import truth_from_events
@@ -109,11 +112,15 @@ class NinaSimulator:
         nina_version: str = "3.1.2.9001",
         tz: str = "Europe/Berlin",
         wire: WireShape | None = None,
+        api: str = "v2",
     ) -> None:
         """Set up a simulator for `host:port` (0: any free port); `start()` binds it.
 
-        wire: how history, REST and socket frames are written (default: the plain shapes).
+        wire: how v2 history, REST and socket frames are written (default: the plain shapes).
+        api: "v2" (the released plugin) or "v3" (plugin v3 only, no v2 routes at all).
         """
+        self.api = api
+        self._v3 = v3.RENDERINGS["v3"] if api == "v3" else None
         self.host = host
         self._port = port
         self.plugin_version = plugin_version
@@ -164,13 +171,14 @@ class NinaSimulator:
 
     @property
     def api_url(self) -> str:
-        """Return the REST base URL, `http://host:port/v2/api`."""
-        return f"{self.base_url}/v2/api"
+        """Return the REST base URL, `http://host:port/v2/api` (or `/v3/api`)."""
+        return f"{self.base_url}/{self.api}/api"
 
     @property
     def socket_url(self) -> str:
-        """Return the event socket's URL, `ws://host:port/v2/socket`."""
-        return f"ws://{self.host}:{self._port}/v2/socket"
+        """Return the event socket's URL, `ws://host:port/v2/socket` (or `/v3/ws/events`)."""
+        path = "/v3/ws/events" if self.api == "v3" else "/v2/socket"
+        return f"ws://{self.host}:{self._port}{path}"
 
     @property
     def online(self) -> bool:
@@ -180,18 +188,25 @@ class NinaSimulator:
     async def start(self) -> None:
         """Start serving the plugin's API and the `/sim` controls on the port."""
         app = web.Application(middlewares=[self._delay_middleware])
+        if self.api == "v3":
+            app.add_routes([web.get("/v3/ws/events", self._socket), *v3.routes(self)])
+        else:
+            app.add_routes(
+                [
+                    web.get("/v2/socket", self._socket),
+                    web.get("/v2/api/version", self._version),
+                    web.get("/v2/api/version/nina", self._nina_version),
+                    web.get("/v2/api/application-start", self._application_start),
+                    web.get("/v2/api/event-history", self._event_history),
+                    web.get("/v2/api/image-history", self._image_history),
+                    web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
+                    web.get("/v2/api/equipment/info", self._equipment_info),
+                    web.get("/v2/api/equipment/{device}/info", self._device_info),
+                    web.get("/v2/api/sequence/state", self._sequence_state),
+                ]
+            )
         app.add_routes(
             [
-                web.get("/v2/socket", self._socket),
-                web.get("/v2/api/version", self._version),
-                web.get("/v2/api/version/nina", self._nina_version),
-                web.get("/v2/api/application-start", self._application_start),
-                web.get("/v2/api/event-history", self._event_history),
-                web.get("/v2/api/image-history", self._image_history),
-                web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
-                web.get("/v2/api/equipment/info", self._equipment_info),
-                web.get("/v2/api/equipment/{device}/info", self._device_info),
-                web.get("/v2/api/sequence/state", self._sequence_state),
                 web.post("/sim/drop", self._sim_drop),
                 web.post("/sim/restart", self._sim_restart),
                 web.post("/sim/silent", self._sim_silent),
@@ -258,9 +273,14 @@ class NinaSimulator:
         self._follow(ev)
         stats = ev.data.get("ImageStatistics")
         if ev.name == "IMAGE-SAVE" and isinstance(stats, dict) and ev.in_image_history:
-            self.images.append(image_record(ev))
-        self.history.append(self._render.history_item(ev))
-        await self._send(self._render.socket_text(ev))
+            self.images.append(self._v3.image_record(ev) if self._v3 else image_record(ev))
+        # v3 renders its own shapes; v2 follows the wire options (placeholders, key order...).
+        item = self._v3.history_item(ev) if self._v3 else self._render.history_item(ev)
+        if item is not None:  # None: this API does not store the event
+            self.history.append(item)
+        text = self._v3.socket_text(ev) if self._v3 else self._render.socket_text(ev)
+        if text is not None:  # None: this API does not send it at all
+            await self._send(text)
 
     async def play(
         self,
@@ -548,7 +568,7 @@ class NinaSimulator:
 
     @web.middleware
     async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self._delay > 0 and request.path.startswith("/v2/api"):
+        if self._delay > 0 and request.path.startswith(("/v2/api", "/v3/api")):
             await asyncio.sleep(self._delay)
         return await handler(request)
 

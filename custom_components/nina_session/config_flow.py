@@ -90,7 +90,7 @@ async def probe(hass: HomeAssistant, data: Mapping[str, Any]) -> str | None:
             tls=data[CONF_TLS],
             verify_tls=data[CONF_VERIFY_TLS],
         )
-        version = await client.version()
+        version = await client.detect_api()  # plugin v3 or v2, whichever it offers
     except ValueError:
         return "invalid_host"
     except NinaConnectionError as err:

@@ -163,11 +163,22 @@ async def test_unexpected_error(hass: HomeAssistant) -> None:
     """Test that an unexpected exception while probing shows unknown."""
     flow_id = await start_user_flow(hass)
     with patch(
-        "custom_components.nina_session.config_flow.NinaClient.version",
+        "custom_components.nina_session.config_flow.NinaClient.detect_api",
         side_effect=RuntimeError("boom"),
     ):
         result = await hass.config_entries.flow.async_configure(flow_id, user_input(1888))
     assert result["errors"] == {"base": "unknown"}
+
+
+async def test_user_accepts_a_v3_only_plugin(
+    hass: HomeAssistant, socket_enabled: None, mock_setup: AsyncMock
+) -> None:
+    """Test that a plugin speaking only API v3 passes the probe and makes an entry."""
+    async with NinaSimulator(plugin_version="3.0.0.0", api="v3") as v3_sim:
+        flow_id = await start_user_flow(hass)
+        result = await hass.config_entries.flow.async_configure(flow_id, user_input(v3_sim.port))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PORT] == v3_sim.port
 
 
 async def test_already_configured(hass: HomeAssistant, sim: NinaSimulator) -> None:

@@ -1,20 +1,30 @@
-"""REST and WebSocket client for the NINA Advanced API plugin (API "v2").
+"""REST and WebSocket client for the NINA Advanced API plugin (API "v2", and "v3").
 
-This is the only module that knows the plugin's URLs and its response envelope
-(`{"Response", "Error", "StatusCode", "Success", "Type"}`). The HTTP status line is 200
-even for errors, so every answer's `Success` is checked. No redirect is ever followed:
-a 3xx answer means something other than the plugin is listening.
+This is the only module that knows the plugin's URLs and its REST answers. v2 wraps every
+answer in an envelope (`{"Response", "Error", "StatusCode", "Success", "Type"}`) whose HTTP
+status line is 200 even for errors, so every answer's `Success` is checked. v3 (an unreleased
+branch, christian-photo/ninaAPI `v3`) answers bare JSON with real HTTP status codes and
+`{"Error", "Message"}` on failure. No redirect is ever followed: a 3xx answer means something
+other than the plugin is listening.
+
+`detect_api()` picks the API a connection speaks (v3 when the plugin offers it, else v2) and
+the client then reads the event socket, version, application start and history through it.
+The other reads (equipment, sequence, thumbnails) stay on v2, which plugin v3 still serves.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 import ipaddress
 import json
 import re
 from typing import Any, Final
 
 import aiohttp
+
+from . import wire_v3
+from .wire import WireFormat
 
 DEFAULT_PORT: Final = 1888
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
@@ -26,6 +36,13 @@ MIN_PLUGIN_VERSION: Final[tuple[int, ...]] = (2, 0, 0, 0)
 
 API_PATH: Final = "/v2/api"
 SOCKET_PATH: Final = "/v2/socket"
+API_V3_PATH: Final = "/v3/api"
+SOCKET_V3_PATH: Final = "/v3/ws/events"
+
+API_V2: Final = "v2"
+API_V3: Final = "v3"
+#: v3's pager: page-size -1 is the whole list (the default is 20, and page 0 is empty).
+_V3_ALL: Final = {"page-size": "-1"}
 
 _JPEG_MAGIC: Final = b"\xff\xd8\xff"
 _VERSION_RE: Final = re.compile(r"\d{1,9}(?:\.\d{1,9}){1,3}")
@@ -145,6 +162,17 @@ class _Missing:
 _MISSING: Final = _Missing()
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryRead:
+    """NINA's event and image history, read in the connection's API."""
+
+    #: The two arguments of `Pipeline.ingest_history`, in whatever API they were read.
+    events: Any
+    images: Any
+    #: How many events NINA holds (a shorter history than last time: NINA restarted).
+    length: int
+
+
 class NinaClient:
     """One NINA instance's REST API and event socket.
 
@@ -181,8 +209,13 @@ class NinaClient:
         # ssl=False turns verification off; True uses the default verifying context.
         self._ssl: bool = verify_tls or not tls
         http, ws = ("https", "wss") if tls else ("http", "ws")
-        self._base_url = f"{http}://{url_host}:{port}{API_PATH}"
-        self._socket_url = f"{ws}://{url_host}:{port}{SOCKET_PATH}"
+        self._v2_url = f"{http}://{url_host}:{port}{API_PATH}"
+        self._v3_url = f"{http}://{url_host}:{port}{API_V3_PATH}"
+        self._sockets = {
+            API_V2: f"{ws}://{url_host}:{port}{SOCKET_PATH}",
+            API_V3: f"{ws}://{url_host}:{port}{SOCKET_V3_PATH}",
+        }
+        self._api: str = API_V2
 
     @property
     def host(self) -> str:
@@ -196,13 +229,39 @@ class NinaClient:
 
     @property
     def base_url(self) -> str:
-        """REST base, e.g. `http://nina.local:1888/v2/api`."""
-        return self._base_url
+        """REST base of the API in use, e.g. `http://nina.local:1888/v2/api`."""
+        return self._v3_url if self._api == API_V3 else self._v2_url
 
     @property
     def socket_url(self) -> str:
-        """Event socket, e.g. `ws://nina.local:1888/v2/socket`."""
-        return self._socket_url
+        """Event socket of the API in use, e.g. `ws://nina.local:1888/v2/socket`."""
+        return self._sockets[self._api]
+
+    @property
+    def api(self) -> str:
+        """Return the API this client speaks: `v2` until `detect_api()` found v3."""
+        return self._api
+
+    @property
+    def wire_format(self) -> WireFormat | None:
+        """Return the reader of this API's frames; None for v2, which `wire` reads natively."""
+        return wire_v3.WIRE_V3 if self._api == API_V3 else None
+
+    async def detect_api(self) -> str:
+        """Choose the API the plugin offers (v3 first, else v2); return the plugin version.
+
+        Call it on every (re)connect: NINA may have restarted with another plugin version.
+        A host that cannot be reached raises at once instead of being asked twice.
+        """
+        try:
+            version = await self._v3_version()
+        except NinaConnectionError:
+            raise
+        except NinaError:
+            self._api = API_V2
+            return await self.version()
+        self._api = API_V3
+        return version
 
     @property
     def max_msg_size(self) -> int:
@@ -213,10 +272,19 @@ class NinaClient:
 
     async def version(self) -> str:
         """Return the plugin version `A.B.C.D`: the cheap health probe and the plugin check."""
+        if self._api == API_V3:
+            return await self._v3_version()
         payload = await self._get("/version")
         parse_plugin_version(payload)
         assert isinstance(payload, str)
         return payload.strip()
+
+    async def _v3_version(self) -> str:
+        payload = await self._get_v3("/version")
+        version = payload.get("Version") if isinstance(payload, dict) else None
+        parse_plugin_version(version)
+        assert isinstance(version, str)
+        return version.strip()
 
     async def nina_version(self) -> str:
         """Return the version of NINA itself."""
@@ -227,6 +295,12 @@ class NinaClient:
 
     async def application_start(self) -> str | None:
         """When the NINA process started (plugin ≥ 2.2.6); None on older plugins."""
+        if self._api == API_V3:
+            answer = await self._get_v3("/time/application-start")
+            payload = answer.get("Time") if isinstance(answer, dict) else None
+            if not isinstance(payload, str):
+                raise NinaNotPluginError("/time/application-start did not answer a time")
+            return payload
         payload = await self._get("/application-start", missing_ok=True)
         if isinstance(payload, _Missing):
             return None
@@ -243,6 +317,18 @@ class NinaClient:
         params = {"all": "true"} if all_images else None
         return await self._get("/image-history", params=params)
 
+    async def read_history(self) -> HistoryRead:
+        """Read the event and image history in the API in use, ready for the pipeline."""
+        if self._api == API_V3:
+            events = await self._get_v3("/events", _V3_ALL)
+            images = await self._get_v3("/image/history", _V3_ALL, missing=[])  # none yet: 404
+            length = len(events) if isinstance(events, list) else 0
+            tagged_events, tagged_images = wire_v3.history_inputs(events, images)
+            return HistoryRead(tagged_events, tagged_images, length)
+        events = await self.event_history()
+        images = await self.image_history()
+        return HistoryRead(events, images, len(events) if isinstance(events, list) else 0)
+
     async def equipment_info(self) -> Any:
         """Return the current state of all equipment."""
         return await self._get("/equipment/info")
@@ -256,7 +342,7 @@ class NinaClient:
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"index must be a non-negative integer, not {index!r}")
         path = f"/image/thumbnail/{index}"
-        status, content_type, body = await self._fetch(path, None)
+        status, content_type, body = await self._fetch(self._v2_url + path, None)
         if content_type.startswith("image/") or body.startswith(_JPEG_MAGIC):
             return body or None
         if not body.lstrip().startswith(b"{"):
@@ -264,7 +350,7 @@ class NinaClient:
                 return None  # a plugin without the endpoint
             if status in _GATEWAY_DOWN:
                 raise NinaConnectionError(f"{path} answered HTTP {status}: NINA is not reachable")
-        envelope = _decode_envelope(body, self._base_url + path)
+        envelope = _decode_envelope(body, self._v2_url + path)
         if not envelope["Success"]:
             return None
         raise NinaNotPluginError(f"{path} answered JSON instead of an image")
@@ -277,8 +363,8 @@ class NinaClient:
         missing_ok: bool = False,
     ) -> Any:
         """GET an endpoint and return the envelope's `Response`."""
-        url = self._base_url + path
-        status, _, body = await self._fetch(path, params)
+        url = self._v2_url + path
+        status, _, body = await self._fetch(url, params)
         if not body.lstrip().startswith(b"{"):
             if missing_ok and status == 404:
                 return _MISSING
@@ -292,9 +378,32 @@ class NinaClient:
             raise error
         return envelope.get("Response")
 
-    async def _fetch(self, path: str, params: dict[str, str] | None) -> tuple[int, str, bytes]:
-        """GET `path` under the REST base: (HTTP status, content type, body)."""
-        url = self._base_url + path
+    async def _get_v3(
+        self, path: str, params: dict[str, str] | None = None, *, missing: Any = _MISSING
+    ) -> Any:
+        """GET a v3 endpoint: bare JSON on 2xx, `{"Error", "Message"}` with the real status else.
+
+        `missing` is returned for a 404 instead of raising.
+        """
+        url = self._v3_url + path
+        status, _, body = await self._fetch(url, params)
+        if status == 404 and not isinstance(missing, _Missing):
+            return missing
+        if status in _GATEWAY_DOWN:
+            raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
+        try:
+            decoded = json.loads(body.decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise NinaNotPluginError(f"{url} answered HTTP {status} without JSON") from None
+        if 200 <= status < 300:
+            return decoded
+        if isinstance(decoded, dict) and ("Error" in decoded or "Message" in decoded):
+            message = decoded.get("Message") or decoded.get("Error")
+            raise NinaApiError(status, message if isinstance(message, str) else "unknown error")
+        raise NinaNotPluginError(f"{url} answered HTTP {status} with JSON that is not v3's")
+
+    async def _fetch(self, url: str, params: dict[str, str] | None) -> tuple[int, str, bytes]:
+        """GET `url` (under one of the REST bases): (HTTP status, content type, body)."""
         try:
             async with self._session.get(
                 url,
@@ -346,15 +455,15 @@ class NinaClient:
         ws_connect always follows redirects, so ask the socket URL once without them:
         a redirect to another host must never get our handshake.
         """
-        probe = self._socket_url.replace("ws", "http", 1)
+        probe = self.socket_url.replace("ws", "http", 1)
         try:
             async with asyncio.timeout(self._request_timeout):
                 async with self._session.get(probe, allow_redirects=False, ssl=self._ssl) as resp:
                     status = resp.status
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
-            raise NinaConnectionError(f"cannot reach {self._socket_url}: {err}") from err
+            raise NinaConnectionError(f"cannot reach {self.socket_url}: {err}") from err
         if 300 <= status < 400:
-            raise NinaNotPluginError(f"{self._socket_url} redirected the WebSocket handshake")
+            raise NinaNotPluginError(f"{self.socket_url} redirected the WebSocket handshake")
 
     async def connect_socket(self, heartbeat: float) -> aiohttp.ClientWebSocketResponse:
         """Open the event socket.
@@ -366,7 +475,7 @@ class NinaClient:
         """
         if heartbeat <= 0:
             raise ValueError("heartbeat must be positive")
-        url = self._socket_url
+        url = self.socket_url
         await self._refuse_socket_redirect()
         try:
             async with asyncio.timeout(self._request_timeout):

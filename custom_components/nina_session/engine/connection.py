@@ -1,8 +1,8 @@
 """The connection loop: keeps one event socket to NINA open, forever.
 
-Each attempt probes `/version`, opens the socket, lets the engine backfill
-(`on_connected`) and then hands every text frame to `on_message` with its UTC arrival
-time. When the socket closes, errors, misses a heartbeat pong or a periodic `/version`
+Each attempt probes which API the plugin speaks (v3 or v2) and its version, opens that
+API's socket, lets the engine backfill (`on_connected`) and then hands every text frame to
+`on_message` with its UTC arrival time. When the socket closes, errors, misses a heartbeat pong or a periodic `/version`
 probe fails, the loop reports the loss, waits a backoff delay and tries again. It never
 gives up; after `failing_after` failed attempts in a row it flags the link as failing.
 
@@ -215,7 +215,7 @@ class ConnectionLoop:
 
     async def _attempt(self, result: _AttemptResult) -> None:
         """One attempt: probe, connect, backfill, then read until the socket is lost."""
-        version = await self._client.version()
+        version = await self._client.detect_api()  # v3 or v2: socket and history follow it
         self._record_version(version)
         ws = await self._client.connect_socket(heartbeat=self._heartbeat)
         self._ws = ws
@@ -366,7 +366,12 @@ class ConnectionLoop:
         if self._outage_logged:
             _LOGGER.info("Connection to NINA at %s restored", self._where)
         elif not self._ever_connected:
-            _LOGGER.info("Connected to NINA at %s (plugin %s)", self._where, health.plugin_version)
+            _LOGGER.info(
+                "Connected to NINA at %s (plugin %s, API %s)",
+                self._where,
+                health.plugin_version,
+                self._client.api,
+            )
         self._ever_connected = True
         self._outage_logged = False
         self._health_changed()

@@ -11,11 +11,10 @@ a bounded queue; a burst is handed to the pipeline as one batch, so it is one tr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import json
 import logging
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +31,7 @@ from .replay import recording_line
 from .reports import health_view, legacy_view, session_view, stats_view
 from .sessions import Session
 from .store import Store
+from .wire import Foreign
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -97,7 +97,7 @@ class NinaEngine:
         )
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nina_session_db")
-        self._queue: asyncio.Queue[tuple[str, datetime]] = asyncio.Queue(QUEUE_SIZE)
+        self._queue: asyncio.Queue[tuple[str | Foreign, datetime]] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers: list[Callable[[EngineUpdate], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh: asyncio.Future[None] | None = None
@@ -181,7 +181,11 @@ class NinaEngine:
                 _LOGGER.exception("Subscriber failed on %s", update.reason)
 
     async def _on_message(self, text: str, received_at: datetime) -> None:
-        await self._queue.put((text, received_at))
+        # Tagged with the connection's API now: a reconnect may speak another one.
+        wire_format = self.client.wire_format
+        limit = self.config.options.max_frame_bytes
+        frame = text if wire_format is None else Foreign(wire_format, text, limit)
+        await self._queue.put((frame, received_at))
 
     def _on_health(self) -> None:
         """Tell subscribers the connection health changed (it already holds the change)."""
@@ -212,16 +216,12 @@ class NinaEngine:
                 self.health.last_event_at = batch[-1][1]
                 self._broadcast(EngineUpdate("events", result))
 
-    def _process_frames(self, batch: list[tuple[str, datetime]]) -> BatchResult:
+    def _process_frames(self, batch: Sequence[tuple[str | Foreign, datetime]]) -> BatchResult:
         assert self.pipeline is not None
         if self.config.record_path is not None:
             with self.config.record_path.open("a", encoding="utf-8") as handle:
-                for text, received_at in batch:
-                    try:
-                        frame: Any = json.loads(text)
-                    except ValueError:
-                        frame = text
-                    handle.write(recording_line(frame, received_at) + "\n")
+                for raw, received_at in batch:
+                    handle.write(recording_line(raw, received_at) + "\n")
         return self.pipeline.ingest_frames(batch, Source.LIVE)
 
     async def _ticker(self) -> None:
@@ -285,10 +285,9 @@ class NinaEngine:
         return result
 
     async def _backfill(self) -> BatchResult:
-        events = await self.client.event_history()
-        images = await self.client.image_history()
+        history = await self.client.read_history()
+        events, images, length = history.events, history.images, history.length
         app_start = await self.client.application_start()
-        length = len(events) if isinstance(events, list) else 0
         restarted = (self._app_start is not None and app_start != self._app_start) or (
             length < self._history_length
         )

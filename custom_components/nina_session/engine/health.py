@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+import logging
 from typing import Any
 
 from .timeutil import iso_z
+from .vocabulary import is_known
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -23,6 +27,8 @@ class EventCounters:
     the socket) and the frames it refuses itself (`rejected` with reason `binary`,
     `too_large` or `handler_error`); the engine's pipeline counts `processed`,
     `duplicates`, `backfilled`, `by_type` and its own rejections (parse errors).
+    `unknown_by_type` counts the processed events whose name is not in the vocabulary: they
+    are kept like any other, and this is where a new plugin's names show up.
     """
 
     received: int = 0
@@ -32,6 +38,7 @@ class EventCounters:
     backfilled: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    unknown_by_type: dict[str, int] = field(default_factory=dict)
 
     def reject(self, reason: str) -> None:
         """Count one rejected frame or event under `reason`."""
@@ -41,6 +48,14 @@ class EventCounters:
     def count_type(self, event_type: str) -> None:
         """Count one processed event of `event_type` (any string, unknown ones too)."""
         self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
+        if is_known(event_type):
+            return
+        seen = self.unknown_by_type.get(event_type, 0)
+        if not seen:
+            _LOGGER.debug(
+                "Event %s is not in the plugin vocabulary; kept as a generic event", event_type
+            )
+        self.unknown_by_type[event_type] = seen + 1
 
     def as_dict(self, *, detailed: bool = False) -> dict[str, Any]:
         """Return the health JSON's `events` object; `detailed` adds the breakdowns (stats)."""
@@ -54,6 +69,7 @@ class EventCounters:
         if detailed:
             result["by_type"] = dict(sorted(self.by_type.items()))
             result["rejected_by_reason"] = dict(sorted(self.rejected_by_reason.items()))
+            result["unknown_by_type"] = dict(sorted(self.unknown_by_type.items()))
         return result
 
 

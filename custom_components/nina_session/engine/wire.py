@@ -1,8 +1,13 @@
 """Wire models of the Advanced API plugin's v2 shapes.
 
-This is the only module that knows the v2 envelope and field names, so a v3 adapter can sit
-beside it. It turns raw socket text and decoded REST payloads into `WireEvent` and
-`ImageRecord` values, or raises `FrameError`.
+This is the only module that knows the v2 envelope and field names; `wire_v3` sits beside it
+and knows v3. It turns raw socket text and decoded REST payloads into `WireEvent` and
+`ImageRecord` values, or raises `FrameError`. A `WireEvent`'s name and data are always in the
+v2 vocabulary (`vocabulary.py`), whatever version the plugin spoke.
+
+Input in another version arrives wrapped in `Foreign` (frame or history plus the
+`WireFormat` that reads it): the parse functions below hand it to its reader, so the pipeline
+calls the same functions for every version and never knows which one a frame came in.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 import json
 import math
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import FrameError
 
@@ -57,6 +62,33 @@ class ImageRecord:
     temperature: float | None
     gain: int | None
     offset: int | None
+
+
+class WireFormat(Protocol):
+    """Reads one API version's frames and histories into the values this module defines."""
+
+    @property
+    def name(self) -> str:
+        """The API's name, e.g. `v3` (recordings say which reader their frames need)."""
+
+    def socket_event(self, raw: Any, received_at: datetime, max_bytes: int) -> WireEvent:
+        """Read raw socket text (or a decoded message) → event; FrameError if unusable."""
+
+    def event_history(self, payload: Any) -> tuple[list[WireEvent], int]:
+        """Read the event history → (events oldest first, number of rejected items)."""
+
+    def image_history(self, payload: Any) -> tuple[list[ImageRecord], int]:
+        """Read the image history → (records in capture order, number of rejected items)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Foreign:
+    """A socket frame or history payload in another API version, with the reader for it."""
+
+    wire_format: WireFormat
+    payload: Any
+    #: Size limit for a raw socket frame (history payloads ignore it).
+    max_bytes: int = MAX_FRAME_BYTES
 
 
 def _number(value: Any) -> float | None:
@@ -134,21 +166,28 @@ def unwrap_envelope(message: Any, *, expected_type: str | None = None) -> Any:
     return message["Response"]
 
 
-def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
-    name = obj.get("Event")
+def make_event(
+    name: Any, data: Mapping[str, Any], time_text: Any, received_at: datetime | None
+) -> WireEvent:
+    """Build a checked event: a name, sane nesting, a text time (every version's readers)."""
     if not isinstance(name, str) or not name.strip():
         raise FrameError("missing_event", "object has no Event name")
-    time_text = obj.get("Time")
     if time_text is not None and not isinstance(time_text, str):
-        raise FrameError("bad_time", f"Time is {type(time_text).__name__}")
-    data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
+        raise FrameError("bad_time", f"time is {type(time_text).__name__}")
     if _depth(data) > MAX_DEPTH:
         raise FrameError("too_deep", f"{name} data nested deeper than {MAX_DEPTH}")
     return WireEvent(name.strip().upper(), data, time_text, received_at)
 
 
+def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
+    data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
+    return make_event(obj.get("Event"), data, obj.get("Time"), received_at)
+
+
 def parse_socket_message(message: Any, received_at: datetime) -> WireEvent:
-    """Turn one decoded socket message into an event."""
+    """Turn one decoded socket message (or a `Foreign` frame) into an event."""
+    if isinstance(message, Foreign):
+        return message.wire_format.socket_event(message.payload, received_at, message.max_bytes)
     response = unwrap_envelope(message)
     if isinstance(response, str):
         return WireEvent(MESSAGE_EVENT, {"Message": response}, None, received_at)
@@ -186,6 +225,8 @@ def _history_list(payload: Any) -> list[Any]:
 
 def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
     """Parse the `/event-history` list (or its envelope) → (events, number of rejected items)."""
+    if isinstance(payload, Foreign):
+        return payload.wire_format.event_history(payload.payload)
     events: list[WireEvent] = []
     rejected = 0
     for item in _history_list(payload):
@@ -201,6 +242,8 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
     """Parse the `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
+    if isinstance(payload, Foreign):
+        return payload.wire_format.image_history(payload.payload)
     records: list[ImageRecord] = []
     rejected = 0
     for item in _history_list(payload):
