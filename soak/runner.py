@@ -46,6 +46,7 @@ from custom_components.nina_session.engine.health import EventCounters
 from custom_components.nina_session.engine.pipeline import PipelineOptions
 from simulator.night import Night, SimEvent, generate_week
 from simulator.server import NinaSimulator, rebased
+from simulator.wire import WireShape
 
 from .lag import LagMonitor, LagSummary
 from .simthread import SimThread
@@ -120,6 +121,9 @@ class SoakConfig:
     faults_per_night: int = 12
     #: Play the shortest `nights` of a generated week (quick runs) instead of the first ones.
     shortest: bool = False
+    #: About half the nights are Target Scheduler nights as real rigs record them (no
+    #: SEQUENCE-STARTING, waits, homing, history placeholders, naive UTC scheduler times).
+    scheduler_nights: bool = True
     #: Longest wait for the engine to have everything before NINA restarts (s).
     catch_up_timeout: float = 30.0
     db_path: Path | None = None
@@ -273,11 +277,14 @@ def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
 
 def pick_nights(config: SoakConfig) -> list[Night]:
     """Return the nights to play: a generated week's first ones, or its shortest in date order."""
+    def week(nights: int) -> list[Night]:
+        return generate_week(config.start, nights=nights, seed=config.seed, tz=config.tz,
+                             scheduler_nights=config.scheduler_nights)  # fmt: skip
+
     if not config.shortest:
-        return generate_week(config.start, nights=config.nights, seed=config.seed, tz=config.tz)
-    week = generate_week(config.start, nights=max(7, config.nights), seed=config.seed,
-                         tz=config.tz)  # fmt: skip
-    short = sorted(week, key=lambda night: len(night.events))[: config.nights]
+        return week(config.nights)
+    short = sorted(week(max(7, config.nights)), key=lambda night: len(night.events))
+    short = short[: config.nights]
     return sorted(short, key=lambda night: night.start)
 
 
@@ -485,6 +492,7 @@ class Soak:
         self.h.offset = night.start.astimezone(UTC) - datetime.now(UTC)
         await self.simthread.run(self.sim.restart(clear_history=True,
                                                   at=night.application_starts[0]))  # fmt: skip
+        self.sim.set_wire(night.spec.wire or WireShape())  # the night's rig writes its shapes
         faults = {f.index: f for f in self.faults if f.night == number}
         loop = asyncio.get_running_loop()
         pacer = Pacer(cfg)

@@ -396,3 +396,18 @@ def test_tick_time_is_independent_of_arrival(pipeline: Pipeline) -> None:
     ticked = session_of(pipeline)["state_history"]
     pipeline.ingest_frames(frames((31, event("GUIDER-DITHER"))))
     assert session_of(pipeline)["state_history"] == ticked
+
+
+def test_a_flat_run_seen_live_is_not_stored_again_from_its_sparse_history(
+    pipeline: Pipeline,
+) -> None:
+    """Test live flats whose image records are missing: history's sparse copies are twins."""
+    flats = [
+        (30 + n * 0.1, image(29.9 + n * 0.1, image_type="FLAT", exposure=1.0)) for n in range(5)
+    ]
+    pipeline.ingest_frames(frames((29, event("FLAT-LIGHT-TOGGLED")), *flats))
+    history = [item("FLAT-LIGHT-TOGGLED", 29)]
+    history += [item("IMAGE-SAVE", 30 + n * 0.1) for n in range(5)]
+    result = pipeline.ingest_history(envelope(history), envelope([]))
+    assert result.duplicates == 6
+    assert session_of(pipeline)["frames"]["by_type"] == {"FLAT": 5}

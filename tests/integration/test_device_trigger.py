@@ -120,7 +120,7 @@ async def test_live_night_fires_every_trigger_type(
     await play(sim, engine)  # the `simple` night: 6 lights, sequence finished
     # Played at full speed, the night's own SEQUENCE-FINISHED is less than the dedup window
     # before the one below: the same event for the engine, unless a second passes.
-    await asyncio.sleep(1.1)
+    await asyncio.sleep(2.0)
     # Guiding stops in a running sequence and nothing explains it within the grace period.
     for name in ("SEQUENCE-STARTING", "GUIDER-START", "GUIDER-STOP"):
         await sim.emit(now_event(name))

@@ -35,7 +35,7 @@ from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .models import NinaEvent, Source
-from .normalize import Normalizer, pair_history_images
+from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
 from .retime import corrected_times, match_late_twins, match_twins
 from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
 from .store import Store
@@ -248,6 +248,7 @@ class Pipeline:
                 self.history_wanted = self._history_asked = any(e.exact for e in events)
         unique = self._deduplicate(events)
         if source == Source.HISTORY:
+            unique = self._drop_sparse_twins(events, unique)
             unique, reordered = self._pair_with_live(events, unique)
             moved = reordered or moved
             self._note_history_after_open(unique)
@@ -461,6 +462,37 @@ class Pipeline:
             return unique
         _LOGGER.debug("%d live events were read late; their history copy is stored", len(late))
         return [event for event in unique if id(event) not in late]
+
+    def _drop_sparse_twins(
+        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
+    ) -> list[NinaEvent]:
+        """Drop history frames with no image record whose live copy is stored.
+
+        A history IMAGE-SAVE is only `Event` and `Time`; without its image record (missing
+        from the image history) it has no capture time to be matched by, while its live copy
+        is stored under that capture time. Each such frame takes the nearest stored live frame
+        within the dedup window that no history frame of this batch claimed, one to one.
+        """
+        sparse = [e for e in unique if e.frame is not None and not e.exact]
+        if not sparse:
+            return unique
+        window = self.options.dedup_window.total_seconds()
+        stamps = [event.time.timestamp() for event in sparse]
+        claimed = {event.key for event in events if event.exact}
+        pool = sorted(
+            ts
+            for key, (fingerprint, ts) in self.store.times_from(
+                Source.LIVE, min(stamps) - window, max(stamps) + window
+            ).items()
+            if fingerprint.startswith(IMAGE_SAVE) and key not in claimed
+        )
+        twins: set[int] = set()
+        for event, stamp in zip(sparse, stamps, strict=True):
+            near = [ts for ts in pool if abs(ts - stamp) <= window]
+            if near:
+                pool.remove(min(near, key=lambda ts: abs(ts - stamp)))
+                twins.add(id(event))
+        return [event for event in unique if id(event) not in twins]
 
     def _stored_alone(self, seen: Sequence[NinaEvent], met: set[int]) -> list[NinaEvent]:
         """Plain history events stored as history that met no live twin in this batch."""
