@@ -40,7 +40,9 @@ def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
     first = args.date or datetime.now(ZoneInfo(args.tz)).date()
     day = first + timedelta(days=round_no * (7 if args.night == "week" else 1))
     if args.night == "week":
-        return generate_week(day, seed=(args.seed or 0) + round_no, tz=args.tz)
+        return generate_week(
+            day, seed=(args.seed or 0) + round_no, tz=args.tz, scheduler_nights=True
+        )
     spec = PRESETS[args.night]
     seed = spec.seed if args.seed is None else args.seed
     return [generate_night(replace(spec, date=day, tz=args.tz, seed=seed + round_no))]
