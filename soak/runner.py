@@ -277,6 +277,7 @@ def plan_faults(nights: Sequence[Night], config: SoakConfig) -> list[Fault]:
 
 def pick_nights(config: SoakConfig) -> list[Night]:
     """Return the nights to play: a generated week's first ones, or its shortest in date order."""
+
     def week(nights: int) -> list[Night]:
         return generate_week(config.start, nights=nights, seed=config.seed, tz=config.tz,
                              scheduler_nights=config.scheduler_nights)  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.nina_session.engine.fsm import RUN_WORK, StateMachine
+from custom_components.nina_session.engine.fsm import HANDLED_EVENTS
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.vocabulary import (
     OTHER_EVENTS,
@@ -200,6 +200,6 @@ def test_unknown_names_pass_through_counted_and_logged_once(
 
 def test_every_state_event_is_one_the_state_machine_handles() -> None:
     """Test that the vocabulary's state events and the state machine's handlers agree."""
-    handled = set(StateMachine._HANDLERS) | RUN_WORK
+    handled = HANDLED_EVENTS
     said = {name for name in PLUGIN_EVENTS if role_of(name) == Role.STATE}
     assert said - handled == set()

@@ -506,3 +506,7 @@ def _wait_end(value: Any) -> str | None:
         return parse_nina_time(value, UTC).isoformat()
     except FrameError:
         return None
+
+
+#: Every event the state machine acts on (the vocabulary's "state" events must be among them).
+HANDLED_EVENTS = frozenset(StateMachine._HANDLERS) | RUN_WORK | {"TS-WAITSTART"}

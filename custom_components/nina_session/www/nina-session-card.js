@@ -33,6 +33,7 @@ const STATE_COLORS = {
   flats: "#4fc3f7",
   darks: "#5e35b1",
   paused: "var(--warning-color, #ff9800)",
+  waiting: "#26a69a",
   idle: "var(--disabled-color, #9e9e9e)",
   disconnected: "var(--error-color, #db4437)",
 };
@@ -41,6 +42,7 @@ const STATE_ICONS = {
   flats: "mdi:lightbulb-on-outline",
   darks: "mdi:weather-night",
   paused: "mdi:pause-circle-outline",
+  waiting: "mdi:timer-sand",
   idle: "mdi:sleep",
   disconnected: "mdi:lan-disconnect",
 };
@@ -49,6 +51,7 @@ const STATE_NAMES = {
   flats: "Flats",
   darks: "Darks",
   paused: "Paused",
+  waiting: "Waiting",
   idle: "Idle",
   disconnected: "Disconnected",
 };
