@@ -496,6 +496,7 @@ class StateMachine:
         "FLAT-DISCONNECTED": _set("panel_light", False),
         "GUIDER-DISCONNECTED": _set("guiding", False),
     }
+    HANDLED: ClassVar[frozenset[str]] = frozenset(_HANDLERS)
 
 
 def _wait_end(value: Any) -> str | None:
@@ -509,4 +510,4 @@ def _wait_end(value: Any) -> str | None:
 
 
 #: Every event the state machine acts on (the vocabulary's "state" events must be among them).
-HANDLED_EVENTS = frozenset(StateMachine._HANDLERS) | RUN_WORK | {"TS-WAITSTART"}
+HANDLED_EVENTS = StateMachine.HANDLED | RUN_WORK
