@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import re
 from typing import Any, Final
 
 import aiohttp
+
+from .jsontext import load_json
 
 DEFAULT_PORT: Final = 1888
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
@@ -117,7 +118,7 @@ def _decode_envelope(body: bytes, url: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     try:
-        decoded = json.loads(text)
+        decoded = load_json(text)
     except (ValueError, RecursionError):
         snippet = text[:60].strip()
         raise NinaNotPluginError(f"{url} did not answer JSON: {snippet!r}") from None

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FrameError
+from .jsontext import load_json
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[Any, datetime] | FrameError]:
@@ -22,7 +23,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[Any, datetime] | FrameError]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = load_json(line)
                 received = datetime.fromisoformat(record["t"])
                 frame = record["frame"]
             except (ValueError, KeyError, TypeError) as err:
@@ -41,4 +42,4 @@ def recording_line(frame: Any, received_at: datetime) -> str:
 def read_json(path: Path) -> Any:
     """Read a saved history file (the plugin's JSON answer)."""
     with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
+        return load_json(handle.read())
