@@ -38,6 +38,15 @@ class EventCounters:
         self.rejected += 1
         self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
 
+    def unprocess(self, event_type: str) -> None:
+        """Take back one processed event of `event_type` (the database refused it)."""
+        self.processed -= 1
+        left = self.by_type.get(event_type, 1) - 1
+        if left > 0:
+            self.by_type[event_type] = left
+        else:
+            self.by_type.pop(event_type, None)
+
     def count_type(self, event_type: str) -> None:
         """Count one processed event of `event_type` (any string, unknown ones too)."""
         self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
