@@ -793,6 +793,16 @@ def test_health_as_dict_shape() -> None:
             "rejected": 1,
             "backfilled": 0,
         },
+        "history": {
+            "reads": 0,
+            "failures": 0,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "last_read_at": None,
+            "last_bytes": None,
+            "max_bytes": 0,
+            "over_cap": False,
+        },
     }
     assert health.events.as_dict(detailed=True)["by_type"] == {"IMAGE-SAVE": 1}
     assert health.events.as_dict(detailed=True)["rejected_by_reason"] == {"binary": 1}

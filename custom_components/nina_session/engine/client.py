@@ -9,6 +9,8 @@ a 3xx answer means something other than the plugin is listening.
 from __future__ import annotations
 
 import asyncio
+import codecs
+from dataclasses import dataclass
 import ipaddress
 import re
 from typing import Any, Final
@@ -45,6 +47,15 @@ class NinaConnectionError(NinaError):
 
 class NinaNotPluginError(NinaError):
     """Something answered, but not the Advanced API plugin (HTML, non-JSON, wrong shape)."""
+
+
+class NinaTooLargeError(NinaNotPluginError):
+    """An answer over the client's byte cap (`limit`): refused before it was parsed."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        """Initialize the error with its message and the cap that was hit."""
+        super().__init__(message)
+        self.limit = limit
 
 
 class NinaApiError(NinaError):
@@ -111,12 +122,23 @@ def _validate_host(host: str) -> str:
     return bare
 
 
-def _decode_envelope(body: bytes, url: str) -> dict[str, Any]:
-    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
+def _decode_text(chunks: list[bytes], url: str) -> str:
+    """UTF-8 (with or without BOM) → text, a chunk at a time.
+
+    One decode of tens of MB would hold the GIL (and so the event loop) for its whole run.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        text = body.decode("utf-8-sig")
+        parts = [decoder.decode(chunk) for chunk in chunks]
+        parts.append(decoder.decode(b"", final=True))
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
+    return "".join(parts)
+
+
+def _decode_envelope(chunks: list[bytes], url: str) -> dict[str, Any]:
+    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
+    text = _decode_text(chunks, url)
     try:
         decoded = load_json(text)
     except (ValueError, RecursionError):
@@ -144,6 +166,45 @@ class _Missing:
 
 
 _MISSING: Final = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """A REST answer read but not parsed yet: `payload()` may run on another thread.
+
+    Large answers (the event history grows all night, tens of MB) are parsed off the event
+    loop this way; the body stays in the chunks it arrived in.
+    """
+
+    url: str
+    status: int
+    chunks: list[bytes]
+
+    @property
+    def size(self) -> int:
+        """Return the body's size in bytes."""
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def payload(self, *, missing_ok: bool = False) -> Any:
+        """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
+
+        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`.
+        """
+        head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
+        if not head.startswith(b"{"):
+            if missing_ok and self.status == 404:
+                return _MISSING
+            if self.status in _GATEWAY_DOWN:
+                raise NinaConnectionError(
+                    f"{self.url} answered HTTP {self.status}: NINA is not reachable"
+                )
+        envelope = _decode_envelope(self.chunks, self.url)
+        if not envelope["Success"]:
+            error = _api_error(envelope, self.status)
+            if missing_ok and error.status_code == 404:
+                return _MISSING
+            raise error
+        return envelope.get("Response")
 
 
 class NinaClient:
@@ -237,12 +298,20 @@ class NinaClient:
 
     async def event_history(self) -> Any:
         """Every event since NINA started, oldest first (`Time` in NINA's local time)."""
-        return await self._get("/event-history")
+        return (await self.event_history_raw()).payload()
+
+    async def event_history_raw(self) -> RawAnswer:
+        """Read `/event-history` without parsing it (parse it off the loop: `payload()`)."""
+        return await self._get_raw("/event-history")
 
     async def image_history(self, all_images: bool = True) -> Any:
         """Image records in capture order; without `all_images` only the latest one."""
+        return (await self.image_history_raw(all_images)).payload()
+
+    async def image_history_raw(self, all_images: bool = True) -> RawAnswer:
+        """Read `/image-history` without parsing it (parse it off the loop: `payload()`)."""
         params = {"all": "true"} if all_images else None
-        return await self._get("/image-history", params=params)
+        return await self._get_raw("/image-history", params=params)
 
     async def equipment_info(self) -> Any:
         """Return the current state of all equipment."""
@@ -265,7 +334,7 @@ class NinaClient:
                 return None  # a plugin without the endpoint
             if status in _GATEWAY_DOWN:
                 raise NinaConnectionError(f"{path} answered HTTP {status}: NINA is not reachable")
-        envelope = _decode_envelope(body, self._base_url + path)
+        envelope = _decode_envelope([body], self._base_url + path)
         if not envelope["Success"]:
             return None
         raise NinaNotPluginError(f"{path} answered JSON instead of an image")
@@ -278,23 +347,22 @@ class NinaClient:
         missing_ok: bool = False,
     ) -> Any:
         """GET an endpoint and return the envelope's `Response`."""
-        url = self._base_url + path
-        status, _, body = await self._fetch(path, params)
-        if not body.lstrip().startswith(b"{"):
-            if missing_ok and status == 404:
-                return _MISSING
-            if status in _GATEWAY_DOWN:
-                raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
-        envelope = _decode_envelope(body, url)
-        if not envelope["Success"]:
-            error = _api_error(envelope, status)
-            if missing_ok and error.status_code == 404:
-                return _MISSING
-            raise error
-        return envelope.get("Response")
+        return (await self._get_raw(path, params)).payload(missing_ok=missing_ok)
+
+    async def _get_raw(self, path: str, params: dict[str, str] | None = None) -> RawAnswer:
+        """GET an endpoint; its body, not parsed yet."""
+        status, _, chunks = await self._fetch_chunks(path, params)
+        return RawAnswer(self._base_url + path, status, chunks)
 
     async def _fetch(self, path: str, params: dict[str, str] | None) -> tuple[int, str, bytes]:
         """GET `path` under the REST base: (HTTP status, content type, body)."""
+        status, content_type, chunks = await self._fetch_chunks(path, params)
+        return status, content_type, b"".join(chunks)
+
+    async def _fetch_chunks(
+        self, path: str, params: dict[str, str] | None
+    ) -> tuple[int, str, list[bytes]]:
+        """GET `path` under the REST base: (HTTP status, content type, body in chunks)."""
         url = self._base_url + path
         try:
             async with self._session.get(
@@ -310,8 +378,8 @@ class NinaClient:
                         f"{url} answered a redirect (HTTP {resp.status}) to {location!r}; "
                         "the NINA plugin never redirects"
                     )
-                body = await self._read_limited(resp, url)
-                return resp.status, resp.content_type, body
+                chunks = await self._read_limited(resp, url)
+                return resp.status, resp.content_type, chunks
         except NinaError:
             raise
         except TimeoutError as err:
@@ -325,19 +393,24 @@ class NinaClient:
         except (aiohttp.ClientError, OSError) as err:
             raise NinaConnectionError(f"cannot reach {url}: {err}") from err
 
-    async def _read_limited(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+    @property
+    def max_body_size(self) -> int:
+        """Return the largest REST answer accepted, in bytes (the history's hard cap)."""
+        return self._max_body_size
+
+    async def _read_limited(self, resp: aiohttp.ClientResponse, url: str) -> list[bytes]:
         limit = self._max_body_size
         length = resp.content_length
         if length is not None and length > limit:
-            raise NinaNotPluginError(f"{url} answered {length} bytes, over the {limit} limit")
+            raise NinaTooLargeError(f"{url} answered {length} bytes, over the {limit} limit", limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > limit:
-                raise NinaNotPluginError(f"{url} answered more than the {limit} byte limit")
+                raise NinaTooLargeError(f"{url} answered more than the {limit} byte limit", limit)
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks
 
     # ---- event socket -------------------------------------------------------------
 
