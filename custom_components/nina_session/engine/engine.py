@@ -47,6 +47,10 @@ _T = TypeVar("_T")
 
 #: Live frames waiting for the pipeline; when full, reading the socket waits (back-pressure).
 QUEUE_SIZE = 10_000
+#: ...and their characters of text: past this, frames are refused (counted as `queue_full`)
+#: and the next history read (at the next tick) brings back what they carried. A frame can be
+#: up to 4 MiB, so a frame count alone bounds nothing (10,000 of them are 40 GiB).
+QUEUE_BYTES = 16 * 1024 * 1024
 #: Most frames handed to the pipeline in one transaction.
 BATCH_SIZE = 1_000
 
@@ -124,6 +128,10 @@ class NinaEngine:
         self._subscribers: list[Callable[[EngineUpdate], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh: asyncio.Future[None] | None = None
+        self._queued_bytes = 0
+        self._refusing = False
+        #: Frames were refused since the last history read began: read it at the next tick.
+        self._repair_wanted = False
         self._started = clock()
         self._app_start: str | None = None
         self._history_length = 0
@@ -144,6 +152,7 @@ class NinaEngine:
             on_connected=self._on_connected,
             on_message=self._on_message,
             on_health=self._on_health,
+            on_refused=self._frame_refused,
             clock=clock,
             heartbeat=config.heartbeat,
             probe_interval=config.probe_interval,
@@ -211,7 +220,24 @@ class NinaEngine:
                 _LOGGER.exception("Subscriber failed on %s", update.reason)
 
     async def _on_message(self, text: str, received_at: datetime) -> None:
+        if self._queued_bytes + len(text) > QUEUE_BYTES:
+            self.health.events.reject("queue_full")
+            self._frame_refused()
+            if not self._refusing:
+                self._refusing = True
+                _LOGGER.warning(
+                    "Frames from NINA at %s wait for more than %d bytes: refusing frames "
+                    "until they are processed; the next history read repairs them",
+                    self.config.host, QUEUE_BYTES,
+                )  # fmt: skip
+            return
+        self._refusing = False
+        self._queued_bytes += len(text)
         await self._queue.put((text, received_at))
+
+    def _frame_refused(self) -> None:
+        """Note a refused live frame (a queue was full): the next tick reads the history."""
+        self._repair_wanted = True
 
     def _on_health(self) -> None:
         """Tell subscribers the connection health changed (it already holds the change)."""
@@ -232,6 +258,7 @@ class NinaEngine:
             batch = [first]
             while len(batch) < BATCH_SIZE and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._queued_bytes -= sum(len(text) for text, _ in batch)
             try:
                 result = await self._run(self._process_frames, batch)
             except Exception:
@@ -292,7 +319,7 @@ class NinaEngine:
         if self._history_retry is not None and not self._history_retry.done():
             return  # a failed read is being retried with its own backoff
         last = self._last_backfill
-        wanted = self.pipeline is not None and self.pipeline.history_wanted
+        wanted = self._repair_wanted or (self.pipeline is not None and self.pipeline.history_wanted)
         if last is not None and not wanted and (self._clock() - last).total_seconds() < interval:
             return
         with contextlib.suppress(NinaError):  # counted in health, retried with backoff
@@ -322,6 +349,7 @@ class NinaEngine:
         return result
 
     async def _backfill(self) -> BatchResult:
+        self._repair_wanted = False  # what is refused from now on, the next read repairs
         events = await self.client.event_history_raw()
         images = await self.client.image_history_raw()
         app_start = await self.client.application_start()
