@@ -30,6 +30,7 @@ from bench.common import OPTIONS, Scale, Section, fmt_ms, percentile, ratio, scr
 from bench.workload import stretch
 from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.pipeline import BatchResult
+from custom_components.nina_session.engine.wire import Foreign
 from simulator.night import SimEvent, socket_text
 from simulator.server import NinaSimulator
 
@@ -77,7 +78,7 @@ async def _engine(
     work: list[float] = []
     process = engine._process_frames  # noqa: SLF001  # wrapped to time the writer thread
 
-    def timed_process(batch: list[tuple[str, datetime]]) -> BatchResult:
+    def timed_process(batch: list[tuple[str | Foreign, datetime, int]]) -> BatchResult:
         start = time.perf_counter()
         try:
             return process(batch)

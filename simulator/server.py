@@ -144,6 +144,8 @@ class NinaSimulator:
         self._reorder_left = 0
         self._lose_left = 0
         self._held: list[str] = []
+        self._history_body: bytes | None = None
+        self._history_endless = False
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -448,6 +450,15 @@ class NinaSimulator:
             peer.silent = on
         self._silent_new = on and include_new
 
+    def serve_history(self, body: bytes | None = None, *, endless: bool = False) -> None:
+        """Answer `/event-history` with `body` as it is, or one that never ends (`endless`).
+
+        For broken histories: huge, not UTF-8, of any shape, never finished. Neither: the
+        real history again.
+        """
+        self._history_body = body
+        self._history_endless = endless
+
     def refuse_connections(self, on: bool) -> None:
         """Answer socket upgrades with HTTP 503."""
         self._refuse = on
@@ -603,8 +614,25 @@ class NinaSimulator:
     async def _application_start(self, request: web.Request) -> web.Response:
         return self._reply(envelope(net_time(self.application_start)))
 
-    async def _event_history(self, request: web.Request) -> web.Response:
+    async def _event_history(self, request: web.Request) -> web.StreamResponse:
+        if self._history_endless:
+            return await self._endless_history(request)
+        if self._history_body is not None:
+            return web.Response(body=self._history_body, content_type="application/json")
         return self._reply(envelope(self.history))
+
+    async def _endless_history(self, request: web.Request) -> web.StreamResponse:
+        """Send a history that never ends: about 6 MB/s of items until the client gives up."""
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"Success":true,"Type":"API","Response":[')
+        item = b'{"Event":"GUIDER-DITHER","Time":"2026-11-24T19:00:00+01:00"},' * 1000
+        try:
+            while True:
+                await response.write(item)
+                await asyncio.sleep(0.01)
+        except (ConnectionError, RuntimeError):
+            return response
 
     async def _image_history(self, request: web.Request) -> web.Response:
         images = self.images

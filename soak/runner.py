@@ -50,7 +50,7 @@ from simulator.wire import WireShape
 
 from .lag import LagMonitor, LagSummary
 from .simthread import SimThread
-from .verdict import INJECTED, Identity, NightPlayed, Verdict, judge
+from .verdict import INJECTED, NightPlayed, Verdict, content_identity, judge
 from .waiting import sleep_until, until
 
 Say = Callable[[str], None]
@@ -644,8 +644,8 @@ class Soak:
                      "StatusCode": 200, "Success": True, "Type": "Socket"}  # fmt: skip
             await run(sim.send_raw(json.dumps(frame)))
             await run(sim.send_raw(json.dumps({**frame, "Response": message})))
-            played.injected.append(_identity("SOAK-UNKNOWN", data))
-            played.injected.append(_identity("MESSAGE", {"Message": message}))
+            played.injected.append(content_identity("SOAK-UNKNOWN", data))
+            played.injected.append(content_identity("MESSAGE", {"Message": message}))
         elif kind in ("huge", "giant"):
             size = HUGE_BYTES if kind == "huge" else GIANT_BYTES
             blob = "x" * size
@@ -680,10 +680,6 @@ class Soak:
             self.heal_at(fault.index + fault.duration, heal_delay)
         else:  # pragma: no cover - FAULT_KINDS and this list go together
             raise ValueError(kind)
-
-
-def _identity(name: str, data: dict[str, Any]) -> Identity:
-    return name, json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
 async def run_soak(config: SoakConfig, say: Say = print) -> SoakReport:

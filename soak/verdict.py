@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-import json
 from pathlib import Path
 import sqlite3
 import tempfile
 from typing import Any
 
 from custom_components.nina_session.engine.models import NinaEvent
+from custom_components.nina_session.engine.normalize import clean_json, content_fingerprint
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
 from custom_components.nina_session.engine.store import Store
 from simulator.night import SimEvent, socket_text, truth_from_events
@@ -33,24 +33,30 @@ _MARGIN = timedelta(minutes=1)
 Identity = tuple[str, str]
 
 
-def _data_key(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def sim_identity(event: SimEvent) -> Identity:
-    """Return what makes an emitted event itself: a frame's capture time, else name and data."""
+    """Return what makes an emitted event itself: a frame's capture time, else its content.
+
+    Content as the engine tells events apart (`content_fingerprint`): an event whose live copy
+    was lost is stored from history, where recent plugins hide nested values behind `[]`
+    placeholders; it is the same event, with what history could say of it.
+    """
     stats = event.data.get("ImageStatistics") if event.name == "IMAGE-SAVE" else None
     if isinstance(stats, dict) and isinstance(stats.get("Date"), str):
         taken = datetime.fromisoformat(stats["Date"]).astimezone(UTC)
         return "IMAGE-SAVE", taken.isoformat()
-    return event.name, _data_key(event.data)
+    return content_identity(event.name, event.data)
+
+
+def content_identity(name: str, data: Any) -> Identity:
+    """Return a plain event's identity: its name and content as the engine fingerprints it."""
+    return name, content_fingerprint(name, clean_json(data))
 
 
 def stored_identity(event: NinaEvent) -> Identity:
     """Return what makes a stored event itself, as `sim_identity` does for emitted ones."""
     if event.frame is not None and event.frame.taken_at is not None:
         return "IMAGE-SAVE", event.frame.taken_at.astimezone(UTC).isoformat()
-    return event.name, _data_key(event.data)
+    return content_identity(event.name, event.data)
 
 
 @dataclass(slots=True)

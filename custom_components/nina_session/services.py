@@ -30,6 +30,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.service import async_register_admin_service
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
@@ -240,7 +241,8 @@ async def _async_get_stats(call: ServiceCall) -> ServiceResponse:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions (once, from `async_setup`) and the device-trigger relay."""
-    hass.services.async_register(DOMAIN, SERVICE_REFRESH, _async_refresh, schema=REFRESH_SCHEMA)
+    # Admins only: a refresh reads NINA's whole history and refolds every session.
+    async_register_admin_service(hass, DOMAIN, SERVICE_REFRESH, _async_refresh, REFRESH_SCHEMA)
     hass.services.async_register(
         DOMAIN,
         SERVICE_GET_SESSION,

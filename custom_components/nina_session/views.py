@@ -18,6 +18,7 @@ import logging
 from typing import Any, Final
 
 from aiohttp import web
+from homeassistant.components.http.decorators import require_admin
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
@@ -252,12 +253,14 @@ class RefreshView(_NinaView):
     """`POST /api/nina_session/refresh[?entry_id=]`: re-sync with NINA.
 
     200 with the session and health when the refresh finished within `REFRESH_WAIT`, 202
-    when it goes on in the background. `entry_id` may also come in a JSON body.
+    when it goes on in the background. `entry_id` may also come in a JSON body. Admins only
+    (401 otherwise): a refresh reads NINA's whole history and refolds every session.
     """
 
     url = f"{API_BASE}/refresh"
     name = f"api:{DOMAIN}:refresh"
 
+    @require_admin
     async def post(self, request: web.Request) -> web.Response:
         """Refresh the entry named in the query string or the JSON body."""
         body: Any = {}

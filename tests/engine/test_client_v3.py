@@ -125,9 +125,10 @@ async def test_v3_history_is_read_whole_and_tagged(
     await client.detect_api()
     history = await client.read_history()
     assert seen == [{"page-size": "-1"}]
-    assert history.length == 1
-    assert isinstance(history.events, Foreign) and isinstance(history.images, Foreign)
-    wires, rejected = parse_event_history(history.events)
+    events, images, length = history.parse()  # on the writer thread in the engine
+    assert length == 1
+    assert isinstance(events, Foreign) and isinstance(images, Foreign)
+    wires, rejected = parse_event_history(events)
     assert ([w.name for w in wires], rejected) == (["SEQUENCE-STARTING"], 0)
     assert await client.application_start() == "2026-11-24T17:55:01.5+01:00"
 
@@ -144,8 +145,9 @@ async def test_v3_error_body_is_an_api_error(
     )
     client = make_client(session, port)
     await client.detect_api()
+    history = await client.read_history()  # read whole; its answer is checked as it is parsed
     with pytest.raises(NinaApiError) as caught:
-        await client.read_history()
+        history.parse()
     assert (caught.value.status_code, caught.value.error) == (400, "page-size")
 
 
@@ -163,10 +165,6 @@ async def test_v2_history_read_is_unchanged(
     )
     client = make_client(session, port)
     await client.detect_api()
-    history = await client.read_history()
-    assert (history.events, history.images, history.length) == (
-        events,
-        [{"Filename": "a.fits"}],
-        1,
-    )
-    assert json.dumps(history.events)  # plain JSON, nothing tagged
+    parsed_events, images, length = (await client.read_history()).parse()
+    assert (parsed_events, images, length) == (events, [{"Filename": "a.fits"}], 1)
+    assert json.dumps(parsed_events)  # plain JSON, nothing tagged

@@ -732,29 +732,65 @@ async def test_stop_from_a_callback_ends_the_loop(make_loop: LoopFactory, nina: 
     await assert_nothing_left(baseline, nina)
 
 
-async def test_an_engine_that_falls_behind_is_reconnected(
+async def test_an_engine_that_falls_behind_has_frames_refused_not_the_socket(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
-    """Test that exceeding max_backlog reconnects and handles all frames but the overflowing one."""
+    """Test that past max_backlog frames are refused and counted; the socket stays open."""
+    release = asyncio.Event()
+    handled: list[str] = []
+    refused: list[int] = []
+
+    async def slow(text: str, received_at: datetime) -> None:
+        entered.set()
+        await release.wait()
+        handled.append(text)
+
+    entered = asyncio.Event()
+    health = ConnectionHealth()
+    await make_loop(
+        nina.port, health, on_message=slow, max_backlog=3, on_refused=lambda: refused.append(1)
+    )
+    await wait_until(lambda: health.connected, "connected")
+    await nina.send(event_frame("GUIDER-DITHER", Number=0))
+    await asyncio.wait_for(entered.wait(), 10)
+    for number in range(1, 6):
+        await nina.send(event_frame("GUIDER-DITHER", Number=number))
+    # One frame in the stuck handler, three queued behind it: the last two are refused.
+    await wait_until(lambda: health.events.received == 6, "frames read")
+    release.set()
+    await wait_until(lambda: len(handled) == 4, "the queued frames handled")
+    assert health.events.rejected_by_reason == {"queue_full": 2} and len(refused) == 2
+    await nina.send(event_frame("GUIDER-DITHER", Number=6))  # room again: taken
+    await wait_until(lambda: len(handled) == 5, "a frame after the backlog drained")
+    assert recorder.disconnects == [] and recorder.connects == 1 and health.connected
+
+
+async def test_the_backlog_is_bounded_in_bytes(
+    make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
+) -> None:
+    """Test that large frames are refused once max_backlog_bytes characters wait."""
     release = asyncio.Event()
     handled: list[str] = []
 
     async def slow(text: str, received_at: datetime) -> None:
+        entered.set()
         await release.wait()
         handled.append(text)
 
+    entered = asyncio.Event()
     health = ConnectionHealth()
-    await make_loop(nina.port, health, on_message=slow, max_backlog=3)
+    await make_loop(nina.port, health, on_message=slow, max_backlog_bytes=25_000)
     await wait_until(lambda: health.connected, "connected")
-    for number in range(6):
-        await nina.send(event_frame("GUIDER-DITHER", Number=number))
-    # Three frames queued behind the stuck handler: the next one ends the reading.
-    await wait_until(lambda: health.events.received >= 4, "frames read")
+    await nina.send(event_frame("GUIDER-DITHER", Number=0))
+    await asyncio.wait_for(entered.wait(), 10)
+    for number in range(1, 6):
+        await nina.send(event_frame("GUIDER-DITHER", Number=number, Pad="x" * 10_000))
+    await wait_until(lambda: health.events.received == 6, "frames read")
     release.set()
-    await wait_until(lambda: len(recorder.disconnects) == 1, "backlog overflow")
-    assert "3 frames waiting" in recorder.disconnects[0]
-    await wait_until(lambda: recorder.connects == 2 and health.connected, "reconnected")
-    assert len(handled) == health.events.received - 1  # all but the overflowing frame
+    # One in the handler, two (about 20,000 characters) queued behind it, three refused.
+    await wait_until(lambda: len(handled) == 3, "the queued frames handled")
+    assert health.events.rejected_by_reason == {"queue_full": 3}
+    assert recorder.disconnects == [] and health.connected
 
 
 async def test_start_twice_runs_one_loop(make_loop: LoopFactory, nina: FakeNina) -> None:
@@ -792,6 +828,16 @@ def test_health_as_dict_shape() -> None:
             "duplicates": 0,
             "rejected": 1,
             "backfilled": 0,
+        },
+        "history": {
+            "reads": 0,
+            "failures": 0,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "last_read_at": None,
+            "last_bytes": None,
+            "max_bytes": 0,
+            "over_cap": False,
         },
     }
     assert health.events.as_dict(detailed=True)["by_type"] == {"IMAGE-SAVE": 1}

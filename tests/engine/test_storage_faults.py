@@ -1,19 +1,24 @@
-"""Storage faults: locked, read-only, full and corrupt databases lose nothing."""
+"""Storage faults: locked, read-only, full and corrupt databases lose nothing.
+
+A row the database refuses costs only that row.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 import sqlite3
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
 from custom_components.nina_session.engine.store import Store, StoreError
+from custom_components.nina_session.engine.wire import WireEvent
 from simulator import preset_night, socket_text
 from tests.engine.conftest import OPTIONS
-from tests.engine.frames import event, frames, image
+from tests.engine.frames import at, event, frames, image
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -107,3 +112,69 @@ def test_a_newer_schema_is_not_moved_aside(db_path: Path) -> None:
     with pytest.raises(StoreError):
         Store.open_or_recover(db_path, now=NOW)
     assert db_path.exists()
+
+
+def poison(db: sqlite3.Connection, name: str) -> None:
+    """Make SQLite itself refuse every row of events called `name` (a per-row failure)."""
+    db.execute(
+        "CREATE TRIGGER poison BEFORE INSERT ON session_events "
+        f"WHEN NEW.name = '{name}' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+    )
+
+
+def test_a_row_sqlite_refuses_costs_only_that_row(db_path: Path) -> None:
+    """Test that a batch of 20 with one row SQLite refuses stores the 19 and counts the one."""
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    poison(store._db, "GUIDER-DITHER")  # noqa: SLF001
+    batch = [(0.0, event("SEQUENCE-STARTING"))]
+    batch += [(i + 1.0, image(float(i))) for i in range(18)]
+    batch.insert(10, (9.5, event("GUIDER-DITHER")))
+    result = pipeline.ingest_frames(frames(*batch))
+    assert store.counts()["events"] == 19
+    assert pipeline.pending_events == 0 and pipeline.storage_error is None
+    assert result.rejected == 1 and len(result.applied) == 19
+    counters = pipeline.counters
+    assert counters.rejected_by_reason == {"unstorable": 1}
+    assert counters.processed == 19 and "GUIDER-DITHER" not in counters.by_type
+    # The fold follows what was stored: no dither counted, 18 frames, in memory and on disk.
+    session = pipeline.current_session()
+    assert session is not None and session["counts"]["dithers"] == 0
+    assert session["frames"]["total"] == 18
+    assert store.sessions()[0]["counts"]["dithers"] == 0
+    # The next batch is not held back by the refused row.
+    pipeline.ingest_frames(frames((30.0, image(29.0))))
+    assert store.counts()["events"] == 20 and pipeline.pending_events == 0
+    store.close()
+
+
+def test_an_event_that_cannot_be_encoded_costs_only_that_event(db_path: Path) -> None:
+    """Test that a non-SQLite error on one row (a lone surrogate past decoding) is isolated."""
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    received = at(0)
+    wires = [WireEvent("SEQUENCE-STARTING", {}, None, received)]
+    wires += [WireEvent(f"CUSTOM-{i}", {}, None, received + timedelta(seconds=i)) for i in range(8)]
+    wires.insert(4, WireEvent("X\ud800", {}, None, received + timedelta(seconds=3.5)))
+    result = pipeline.ingest(wires, Source.LIVE)
+    assert result.rejected == 1
+    assert store.counts()["events"] == 9 and pipeline.pending_events == 0
+    assert pipeline.counters.rejected_by_reason == {"unstorable": 1}
+    assert pipeline.storage_error is None
+    store.close()
+
+
+def test_a_refused_row_in_a_late_batch_still_stores_the_others(db_path: Path) -> None:
+    """Test the out-of-order path (stored, then refolded): one refused row, the rest stored."""
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames(frames((0.0, event("SEQUENCE-STARTING")), (20.0, image(19.0))))
+    poison(store._db, "GUIDER-DITHER")  # noqa: SLF001
+    late = frames((5.0, image(4.0)), (6.0, event("GUIDER-DITHER")), (7.0, image(6.0)))
+    result = pipeline.ingest_frames(late)
+    assert result.rebuilt and result.rejected == 1
+    assert store.counts()["events"] == 4
+    session = pipeline.current_session()
+    assert session is not None and session["frames"]["total"] == 3
+    assert session["counts"]["dithers"] == 0
+    store.close()

@@ -6,8 +6,8 @@ from typing import Any
 from unittest.mock import patch
 
 from api_helpers import add_entry, engine_of, play
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers.service import async_get_all_descriptions
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -215,3 +215,16 @@ async def test_no_entry_loaded(hass: HomeAssistant, loaded_entry: MockConfigEntr
         await call(hass, "get_session")
     assert err.value.translation_key == "no_entry_loaded"
     assert str(err.value) == "No N.I.N.A. instance is loaded"
+
+
+async def test_refresh_is_for_admins_and_reads_for_everyone(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, hass_read_only_user: Any
+) -> None:
+    """Test that a non-admin user's refresh call is refused; their reads answer."""
+    context = Context(user_id=hass_read_only_user.id)
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(DOMAIN, "refresh", {}, blocking=True, context=context)
+    stats = await hass.services.async_call(
+        DOMAIN, "get_stats", {}, blocking=True, return_response=True, context=context
+    )
+    assert stats is not None and "database" in stats

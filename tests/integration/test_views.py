@@ -378,3 +378,17 @@ async def test_views_registered_once_across_reloads(
     register.assert_not_called()
     response = await client.get("/api/nina_session/health")
     assert response.status == HTTPStatus.OK
+
+
+async def test_refresh_is_for_admins_and_reads_for_everyone(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    hass_read_only_access_token: str,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Test that a non-admin user may read every view but not POST a refresh."""
+    user = await hass_client(hass_read_only_access_token)
+    response = await user.post("/api/nina_session/refresh")
+    assert response.status == HTTPStatus.UNAUTHORIZED
+    for url in GET_URLS:
+        assert (await user.get(url)).status in (HTTPStatus.OK, HTTPStatus.NOT_FOUND), url

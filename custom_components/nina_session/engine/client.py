@@ -15,15 +15,16 @@ The other reads (equipment, sequence, thumbnails) stay on v2, which plugin v3 st
 from __future__ import annotations
 
 import asyncio
+import codecs
 from dataclasses import dataclass
 import ipaddress
-import json
 import re
 from typing import Any, Final
 
 import aiohttp
 
 from . import wire_v3
+from .jsontext import load_json
 from .wire import WireFormat
 
 DEFAULT_PORT: Final = 1888
@@ -61,6 +62,15 @@ class NinaConnectionError(NinaError):
 
 class NinaNotPluginError(NinaError):
     """Something answered, but not the Advanced API plugin (HTML, non-JSON, wrong shape)."""
+
+
+class NinaTooLargeError(NinaNotPluginError):
+    """An answer over the client's byte cap (`limit`): refused before it was parsed."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        """Initialize the error with its message and the cap that was hit."""
+        super().__init__(message)
+        self.limit = limit
 
 
 class NinaApiError(NinaError):
@@ -127,14 +137,25 @@ def _validate_host(host: str) -> str:
     return bare
 
 
-def _decode_envelope(body: bytes, url: str) -> dict[str, Any]:
-    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
+def _decode_text(chunks: list[bytes], url: str) -> str:
+    """UTF-8 (with or without BOM) → text, a chunk at a time.
+
+    One decode of tens of MB would hold the GIL (and so the event loop) for its whole run.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        text = body.decode("utf-8-sig")
+        parts = [decoder.decode(chunk) for chunk in chunks]
+        parts.append(decoder.decode(b"", final=True))
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
+    return "".join(parts)
+
+
+def _decode_envelope(chunks: list[bytes], url: str) -> dict[str, Any]:
+    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
+    text = _decode_text(chunks, url)
     try:
-        decoded = json.loads(text)
+        decoded = load_json(text)
     except (ValueError, RecursionError):
         snippet = text[:60].strip()
         raise NinaNotPluginError(f"{url} did not answer JSON: {snippet!r}") from None
@@ -163,14 +184,95 @@ _MISSING: Final = _Missing()
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryRead:
-    """NINA's event and image history, read in the connection's API."""
+class RawAnswer:
+    """A REST answer read but not parsed yet: `payload()` may run on another thread.
 
-    #: The two arguments of `Pipeline.ingest_history`, in whatever API they were read.
-    events: Any
-    images: Any
-    #: How many events NINA holds (a shorter history than last time: NINA restarted).
-    length: int
+    Large answers (the event history grows all night, tens of MB) are parsed off the event
+    loop this way; the body stays in the chunks it arrived in.
+    """
+
+    url: str
+    status: int
+    chunks: list[bytes]
+
+    @property
+    def size(self) -> int:
+        """Return the body's size in bytes."""
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def payload(self, *, missing_ok: bool = False) -> Any:
+        """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
+
+        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`.
+        """
+        head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
+        if not head.startswith(b"{"):
+            if missing_ok and self.status == 404:
+                return _MISSING
+            if self.status in _GATEWAY_DOWN:
+                raise NinaConnectionError(
+                    f"{self.url} answered HTTP {self.status}: NINA is not reachable"
+                )
+        envelope = _decode_envelope(self.chunks, self.url)
+        if not envelope["Success"]:
+            error = _api_error(envelope, self.status)
+            if missing_ok and error.status_code == 404:
+                return _MISSING
+            raise error
+        return envelope.get("Response")
+
+    def v3_payload(self, *, missing: Any = _MISSING) -> Any:
+        """Return a v3 answer: bare JSON on 2xx, `{"Error", "Message"}` with the real status else.
+
+        `missing` is returned for a 404 instead of raising.
+        """
+        url, status = self.url, self.status
+        if status == 404 and not isinstance(missing, _Missing):
+            return missing
+        if status in _GATEWAY_DOWN:
+            raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
+        try:
+            decoded = load_json(b"".join(self.chunks).decode("utf-8-sig"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise NinaNotPluginError(f"{url} answered HTTP {status} without JSON") from None
+        if 200 <= status < 300:
+            return decoded
+        if isinstance(decoded, dict) and ("Error" in decoded or "Message" in decoded):
+            message = decoded.get("Message") or decoded.get("Error")
+            raise NinaApiError(status, message if isinstance(message, str) else "unknown error")
+        raise NinaNotPluginError(f"{url} answered HTTP {status} with JSON that is not v3's")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRead:
+    """NINA's event and image history as read in the connection's API, not parsed yet.
+
+    `parse()` belongs on the writer thread: a night's history is tens of MB.
+    """
+
+    events: RawAnswer
+    images: RawAnswer
+    api: str
+
+    @property
+    def size(self) -> int:
+        """Return the event history's size in bytes."""
+        return self.events.size
+
+    def parse(self) -> tuple[Any, Any, int]:
+        """Return the two arguments of `Pipeline.ingest_history` and how many events NINA holds.
+
+        A shorter history than last time means NINA restarted.
+        """
+        if self.api == API_V3:
+            events = self.events.v3_payload()
+            images = self.images.v3_payload(missing=[])  # no image yet: 404
+            length = len(events) if isinstance(events, list) else 0
+            tagged_events, tagged_images = wire_v3.history_inputs(events, images)
+            return tagged_events, tagged_images, length
+        events = self.events.payload()
+        images = self.images.payload()
+        return events, images, len(events) if isinstance(events, list) else 0
 
 
 class NinaClient:
@@ -310,24 +412,30 @@ class NinaClient:
 
     async def event_history(self) -> Any:
         """Every event since NINA started, oldest first (`Time` in NINA's local time)."""
-        return await self._get("/event-history")
+        return (await self.event_history_raw()).payload()
+
+    async def event_history_raw(self) -> RawAnswer:
+        """Read `/event-history` without parsing it (parse it off the loop: `payload()`)."""
+        return await self._get_raw(self._v2_url + "/event-history")
 
     async def image_history(self, all_images: bool = True) -> Any:
         """Image records in capture order; without `all_images` only the latest one."""
+        return (await self.image_history_raw(all_images)).payload()
+
+    async def image_history_raw(self, all_images: bool = True) -> RawAnswer:
+        """Read `/image-history` without parsing it (parse it off the loop: `payload()`)."""
         params = {"all": "true"} if all_images else None
-        return await self._get("/image-history", params=params)
+        return await self._get_raw(self._v2_url + "/image-history", params=params)
 
     async def read_history(self) -> HistoryRead:
-        """Read the event and image history in the API in use, ready for the pipeline."""
+        """Read the event and image history in the API in use; `parse()` it off the loop."""
         if self._api == API_V3:
-            events = await self._get_v3("/events", _V3_ALL)
-            images = await self._get_v3("/image/history", _V3_ALL, missing=[])  # none yet: 404
-            length = len(events) if isinstance(events, list) else 0
-            tagged_events, tagged_images = wire_v3.history_inputs(events, images)
-            return HistoryRead(tagged_events, tagged_images, length)
-        events = await self.event_history()
-        images = await self.image_history()
-        return HistoryRead(events, images, len(events) if isinstance(events, list) else 0)
+            events = await self._get_raw(self._v3_url + "/events", _V3_ALL)
+            images = await self._get_raw(self._v3_url + "/image/history", _V3_ALL)
+            return HistoryRead(events, images, API_V3)
+        events = await self.event_history_raw()
+        images = await self.image_history_raw()
+        return HistoryRead(events, images, API_V2)
 
     async def equipment_info(self) -> Any:
         """Return the current state of all equipment."""
@@ -350,7 +458,7 @@ class NinaClient:
                 return None  # a plugin without the endpoint
             if status in _GATEWAY_DOWN:
                 raise NinaConnectionError(f"{path} answered HTTP {status}: NINA is not reachable")
-        envelope = _decode_envelope(body, self._v2_url + path)
+        envelope = _decode_envelope([body], self._v2_url + path)
         if not envelope["Success"]:
             return None
         raise NinaNotPluginError(f"{path} answered JSON instead of an image")
@@ -363,47 +471,28 @@ class NinaClient:
         missing_ok: bool = False,
     ) -> Any:
         """GET an endpoint and return the envelope's `Response`."""
-        url = self._v2_url + path
-        status, _, body = await self._fetch(url, params)
-        if not body.lstrip().startswith(b"{"):
-            if missing_ok and status == 404:
-                return _MISSING
-            if status in _GATEWAY_DOWN:
-                raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
-        envelope = _decode_envelope(body, url)
-        if not envelope["Success"]:
-            error = _api_error(envelope, status)
-            if missing_ok and error.status_code == 404:
-                return _MISSING
-            raise error
-        return envelope.get("Response")
+        return (await self._get_raw(self._v2_url + path, params)).payload(missing_ok=missing_ok)
 
     async def _get_v3(
         self, path: str, params: dict[str, str] | None = None, *, missing: Any = _MISSING
     ) -> Any:
-        """GET a v3 endpoint: bare JSON on 2xx, `{"Error", "Message"}` with the real status else.
+        """GET a v3 endpoint and return its JSON (see `RawAnswer.v3_payload`)."""
+        return (await self._get_raw(self._v3_url + path, params)).v3_payload(missing=missing)
 
-        `missing` is returned for a 404 instead of raising.
-        """
-        url = self._v3_url + path
-        status, _, body = await self._fetch(url, params)
-        if status == 404 and not isinstance(missing, _Missing):
-            return missing
-        if status in _GATEWAY_DOWN:
-            raise NinaConnectionError(f"{url} answered HTTP {status}: NINA is not reachable")
-        try:
-            decoded = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise NinaNotPluginError(f"{url} answered HTTP {status} without JSON") from None
-        if 200 <= status < 300:
-            return decoded
-        if isinstance(decoded, dict) and ("Error" in decoded or "Message" in decoded):
-            message = decoded.get("Message") or decoded.get("Error")
-            raise NinaApiError(status, message if isinstance(message, str) else "unknown error")
-        raise NinaNotPluginError(f"{url} answered HTTP {status} with JSON that is not v3's")
+    async def _get_raw(self, url: str, params: dict[str, str] | None = None) -> RawAnswer:
+        """GET `url` (under one of the REST bases); its body, not parsed yet."""
+        status, _, chunks = await self._fetch_chunks(url, params)
+        return RawAnswer(url, status, chunks)
 
     async def _fetch(self, url: str, params: dict[str, str] | None) -> tuple[int, str, bytes]:
-        """GET `url` (under one of the REST bases): (HTTP status, content type, body)."""
+        """GET `url`: (HTTP status, content type, body)."""
+        status, content_type, chunks = await self._fetch_chunks(url, params)
+        return status, content_type, b"".join(chunks)
+
+    async def _fetch_chunks(
+        self, url: str, params: dict[str, str] | None
+    ) -> tuple[int, str, list[bytes]]:
+        """GET `url`: (HTTP status, content type, body in chunks)."""
         try:
             async with self._session.get(
                 url,
@@ -418,8 +507,8 @@ class NinaClient:
                         f"{url} answered a redirect (HTTP {resp.status}) to {location!r}; "
                         "the NINA plugin never redirects"
                     )
-                body = await self._read_limited(resp, url)
-                return resp.status, resp.content_type, body
+                chunks = await self._read_limited(resp, url)
+                return resp.status, resp.content_type, chunks
         except NinaError:
             raise
         except TimeoutError as err:
@@ -433,19 +522,24 @@ class NinaClient:
         except (aiohttp.ClientError, OSError) as err:
             raise NinaConnectionError(f"cannot reach {url}: {err}") from err
 
-    async def _read_limited(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+    @property
+    def max_body_size(self) -> int:
+        """Return the largest REST answer accepted, in bytes (the history's hard cap)."""
+        return self._max_body_size
+
+    async def _read_limited(self, resp: aiohttp.ClientResponse, url: str) -> list[bytes]:
         limit = self._max_body_size
         length = resp.content_length
         if length is not None and length > limit:
-            raise NinaNotPluginError(f"{url} answered {length} bytes, over the {limit} limit")
+            raise NinaTooLargeError(f"{url} answered {length} bytes, over the {limit} limit", limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(64 * 1024):
             size += len(chunk)
             if size > limit:
-                raise NinaNotPluginError(f"{url} answered more than the {limit} byte limit")
+                raise NinaTooLargeError(f"{url} answered more than the {limit} byte limit", limit)
             chunks.append(chunk)
-        return b"".join(chunks)
+        return chunks
 
     # ---- event socket -------------------------------------------------------------
 

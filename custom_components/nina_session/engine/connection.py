@@ -31,8 +31,12 @@ from .health import ConnectionHealth
 
 _LOGGER = logging.getLogger(__name__)
 
-# Frames waiting for the engine; past this the engine is stuck: reconnect and backfill.
+# Frames read but not handed to the engine yet (it backfills, or falls behind a flood), in
+# number and in characters of text; past either, frames are refused and counted (`queue_full`),
+# and the next history read brings back what they carried. Never a reconnect: a flood would
+# turn into a reconnect-and-backfill loop.
 DEFAULT_MAX_BACKLOG: Final = 10_000
+DEFAULT_MAX_BACKLOG_BYTES: Final = 16 * 1024 * 1024
 # How long a stopping loop waits for the socket's closing handshake.
 _CLOSE_TIMEOUT: Final = 2.0
 
@@ -85,6 +89,36 @@ class _Closed:
     reason: str
 
 
+class _Backlog:
+    """Frames read and not handed on yet, bounded in number and in characters of text."""
+
+    def __init__(self, max_frames: int, max_bytes: int) -> None:
+        self._queue: asyncio.Queue[_Frame | _Closed] = asyncio.Queue()
+        self._max_frames = max_frames
+        self._max_bytes = max_bytes
+        self._bytes = 0
+
+    def offer(self, frame: _Frame) -> bool:
+        """Queue `frame` if it fits; return whether it did."""
+        size = len(frame.text)
+        if self._queue.qsize() >= self._max_frames or self._bytes + size > self._max_bytes:
+            return False
+        self._bytes += size
+        self._queue.put_nowait(frame)
+        return True
+
+    def close(self, closed: _Closed) -> None:
+        """Queue the end of the connection (always taken)."""
+        self._queue.put_nowait(closed)
+
+    async def get(self) -> _Frame | _Closed:
+        """Return the next frame or the end, waiting for one."""
+        item = await self._queue.get()
+        if isinstance(item, _Frame):
+            self._bytes -= len(item.text)
+        return item
+
+
 class _AttemptResult:
     """What one connection attempt came to."""
 
@@ -103,7 +137,9 @@ class ConnectionLoop:
     arrival time; its exceptions are logged and counted (rejected, `handler_error`), never
     fatal. `on_disconnected` is called once per established connection that is lost.
     `on_health` is called (synchronously) each time the health changed: connected, an attempt
-    ended (failure counts, `failing`), a plugin version read.
+    ended (failure counts, `failing`), a plugin version read. `on_refused` is called
+    (synchronously) for each frame refused because the backlog was full (`max_backlog`
+    frames or `max_backlog_bytes` characters waiting): the owner reads history to repair it.
 
     `sleep` paces both the retry delays and the `/version` probe while connected, so a
     test can drive both with a fake clock.
@@ -122,6 +158,7 @@ class ConnectionLoop:
         on_message: Callable[[str, datetime], Awaitable[None]],
         on_disconnected: Callable[[str], Awaitable[None]] | None = None,
         on_health: Callable[[], None] | None = None,
+        on_refused: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = _utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         backoff: Backoff | None = None,
@@ -130,18 +167,20 @@ class ConnectionLoop:
         failing_after: int = 10,
         stable_after: float = 30.0,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
+        max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES,
     ) -> None:
         """Initialize the loop; nothing connects until `start()`."""
         if heartbeat <= 0 or probe_interval <= 0:
             raise ValueError("heartbeat and probe_interval must be positive")
-        if failing_after < 1 or max_backlog < 1:
-            raise ValueError("failing_after and max_backlog must be at least 1")
+        if failing_after < 1 or max_backlog < 1 or max_backlog_bytes < 1:
+            raise ValueError("failing_after and the backlog limits must be at least 1")
         self._client = client
         self._health = health
         self._on_connected = on_connected
         self._on_message = on_message
         self._on_disconnected = on_disconnected
         self._on_health = on_health
+        self._on_refused = on_refused
         self._clock = clock
         self._sleep = sleep
         self._backoff = backoff if backoff is not None else Backoff()
@@ -150,6 +189,8 @@ class ConnectionLoop:
         self._failing_after = failing_after
         self._stable_after = stable_after
         self._max_backlog = max_backlog
+        self._max_backlog_bytes = max_backlog_bytes
+        self._refusing = False
         self._task: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ever_connected = False
@@ -219,7 +260,7 @@ class ConnectionLoop:
         self._record_version(version)
         ws = await self._client.connect_socket(heartbeat=self._heartbeat)
         self._ws = ws
-        queue: asyncio.Queue[_Frame | _Closed] = asyncio.Queue()
+        queue = _Backlog(self._max_backlog, self._max_backlog_bytes)
         reader = asyncio.create_task(self._read_socket(ws, queue), name="nina_session socket")
         prober: asyncio.Task[None] | None = None
         try:
@@ -250,9 +291,7 @@ class ConnectionLoop:
                 return_exceptions=True,
             )
 
-    async def _read_socket(
-        self, ws: aiohttp.ClientWebSocketResponse, queue: asyncio.Queue[_Frame | _Closed]
-    ) -> None:
+    async def _read_socket(self, ws: aiohttp.ClientWebSocketResponse, queue: _Backlog) -> None:
         """Read frames into `queue`, stamped on arrival; always end with one `_Closed`."""
         try:
             closed = await self._read_frames(ws, queue)
@@ -261,20 +300,19 @@ class ConnectionLoop:
             # would hang without one. The reason becomes the health's `last_error`.
             _LOGGER.debug("Reading the NINA socket failed", exc_info=True)
             closed = _Closed(f"socket read failed: {err!r}")
-        queue.put_nowait(closed)
+        queue.close(closed)
 
-    async def _read_frames(
-        self, ws: aiohttp.ClientWebSocketResponse, queue: asyncio.Queue[_Frame | _Closed]
-    ) -> _Closed:
+    async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse, queue: _Backlog) -> _Closed:
         while True:
             msg = await ws.receive()
             if msg.type is aiohttp.WSMsgType.TEXT:
                 now = self._clock()
                 self._health.events.received += 1
                 self._health.last_message_at = now
-                if queue.qsize() >= self._max_backlog:
-                    return _Closed(f"more than {self._max_backlog} frames waiting for the engine")
-                queue.put_nowait(_Frame(msg.data, now))
+                if queue.offer(_Frame(msg.data, now)):
+                    self._refusing = False
+                else:
+                    self._refuse(len(msg.data))
             elif msg.type is aiohttp.WSMsgType.BINARY:
                 self._health.events.received += 1
                 self._health.last_message_at = self._clock()
@@ -289,6 +327,24 @@ class ConnectionLoop:
             ):
                 return _Closed(f"socket closed by NINA (code {ws.close_code})")
 
+    def _refuse(self, size: int) -> None:
+        """Count a frame the full backlog refused; the owner repairs it from history."""
+        self._health.events.reject("queue_full")
+        if not self._refusing:
+            self._refusing = True
+            _LOGGER.warning(
+                "NINA at %s sends faster than it is processed (%d frames or %d bytes waiting): "
+                "refusing frames until it catches up; the next history read repairs them",
+                self._where, self._max_backlog, self._max_backlog_bytes,
+            )  # fmt: skip
+        else:
+            _LOGGER.debug("Refused a frame of %d bytes from NINA: backlog full", size)
+        if self._on_refused is not None:
+            try:
+                self._on_refused()
+            except Exception:
+                _LOGGER.exception("Error in the NINA refused-frame handler")
+
     def _describe_error(self, error: object) -> _Closed:
         if (
             isinstance(error, aiohttp.WebSocketError)
@@ -302,18 +358,18 @@ class ConnectionLoop:
             return _Closed(f"no heartbeat answer within {self._heartbeat * 1.5:g} s ({error})")
         return _Closed(f"socket error: {error}")
 
-    async def _probe(self, queue: asyncio.Queue[_Frame | _Closed]) -> None:
+    async def _probe(self, queue: _Backlog) -> None:
         """While connected, check `/version` now and then; a failure ends the connection."""
         while True:
             await self._sleep(self._probe_interval)
             try:
                 version = await self._client.version()
             except NinaError as err:
-                queue.put_nowait(_Closed(f"version probe failed: {err}"))
+                queue.close(_Closed(f"version probe failed: {err}"))
                 return
             except Exception as err:
                 _LOGGER.exception("Unexpected error probing NINA at %s", self._where)
-                queue.put_nowait(_Closed(f"version probe failed: {err!r}"))
+                queue.close(_Closed(f"version probe failed: {err!r}"))
                 return
             self._record_version(version)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -21,8 +22,16 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from .client import NinaClient, NinaError
-from .connection import ConnectionLoop
+from .client import (
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_REQUEST_TIMEOUT,
+    HistoryRead,
+    NinaClient,
+    NinaError,
+    NinaNotPluginError,
+    NinaTooLargeError,
+)
+from .connection import Backoff, ConnectionLoop
 from .errors import FrameError
 from .health import ConnectionHealth
 from .models import Source
@@ -38,6 +47,10 @@ _T = TypeVar("_T")
 
 #: Live frames waiting for the pipeline; when full, reading the socket waits (back-pressure).
 QUEUE_SIZE = 10_000
+#: ...and their characters of text: past this, frames are refused (counted as `queue_full`)
+#: and the next history read (at the next tick) brings back what they carried. A frame can be
+#: up to 4 MiB, so a frame count alone bounds nothing (10,000 of them are 40 GiB).
+QUEUE_BYTES = 16 * 1024 * 1024
 #: Most frames handed to the pipeline in one transaction.
 BATCH_SIZE = 1_000
 
@@ -65,6 +78,13 @@ class EngineConfig:
     #: crashes (clearing its history) before the next reconnect. 0: only on (re)connect.
     reconcile_interval: float = 900.0
     record_path: Path | None = None
+    #: A failed history read is tried again after this many seconds, doubling up to
+    #: `history_retry_ceiling`; the live stream goes on meanwhile.
+    history_retry: float = 5.0
+    history_retry_ceiling: float = 600.0
+    #: Hard cap on one REST answer, the event history included (bytes); shown in health.
+    max_history_bytes: int = DEFAULT_MAX_BODY_SIZE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +112,37 @@ class NinaEngine:
         """Initialize the engine; nothing is opened or connected until `start()`."""
         self.config = config
         self.health = ConnectionHealth()
+        self.health.history.max_bytes = config.max_history_bytes
         self.client = NinaClient(
-            session, config.host, config.port, tls=config.tls, verify_tls=config.verify_tls
+            session,
+            config.host,
+            config.port,
+            tls=config.tls,
+            verify_tls=config.verify_tls,
+            request_timeout=config.request_timeout,
+            max_body_size=config.max_history_bytes,
         )
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nina_session_db")
-        self._queue: asyncio.Queue[tuple[str | Foreign, datetime]] = asyncio.Queue(QUEUE_SIZE)
+        #: Live frames with their arrival time and size in bytes (the queue's byte budget).
+        self._queue: asyncio.Queue[tuple[str | Foreign, datetime, int]] = asyncio.Queue(QUEUE_SIZE)
         self._subscribers: list[Callable[[EngineUpdate], None]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._refresh: asyncio.Future[None] | None = None
+        self._queued_bytes = 0
+        self._refusing = False
+        #: Frames were refused since the last history read began: read it at the next tick.
+        self._repair_wanted = False
         self._started = clock()
         self._app_start: str | None = None
         self._history_length = 0
         self._backfill_lock = asyncio.Lock()
         self._last_backfill: datetime | None = None
+        self._history_backoff = Backoff(
+            initial=config.history_retry,
+            ceiling=max(config.history_retry, config.history_retry_ceiling),
+        )
+        self._history_retry: asyncio.Task[None] | None = None
         self.pipeline: Pipeline | None = None
         self._store: Store | None = None
         #: Where a damaged database was moved at start (None when it was fine).
@@ -116,6 +153,7 @@ class NinaEngine:
             on_connected=self._on_connected,
             on_message=self._on_message,
             on_health=self._on_health,
+            on_refused=self._frame_refused,
             clock=clock,
             heartbeat=config.heartbeat,
             probe_interval=config.probe_interval,
@@ -148,6 +186,8 @@ class NinaEngine:
         """Close the socket, process what is queued, close the database; nothing left."""
         await self._loop.stop()
         await self._queue.join()
+        if self._history_retry is not None:
+            self._tasks.append(self._history_retry)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -181,11 +221,28 @@ class NinaEngine:
                 _LOGGER.exception("Subscriber failed on %s", update.reason)
 
     async def _on_message(self, text: str, received_at: datetime) -> None:
+        if self._queued_bytes + len(text) > QUEUE_BYTES:
+            self.health.events.reject("queue_full")
+            self._frame_refused()
+            if not self._refusing:
+                self._refusing = True
+                _LOGGER.warning(
+                    "Frames from NINA at %s wait for more than %d bytes: refusing frames "
+                    "until they are processed; the next history read repairs them",
+                    self.config.host, QUEUE_BYTES,
+                )  # fmt: skip
+            return
+        self._refusing = False
+        self._queued_bytes += len(text)
         # Tagged with the connection's API now: a reconnect may speak another one.
         wire_format = self.client.wire_format
         limit = self.config.options.max_frame_bytes
         frame = text if wire_format is None else Foreign(wire_format, text, limit)
-        await self._queue.put((frame, received_at))
+        await self._queue.put((frame, received_at, len(text)))
+
+    def _frame_refused(self) -> None:
+        """Note a refused live frame (a queue was full): the next tick reads the history."""
+        self._repair_wanted = True
 
     def _on_health(self) -> None:
         """Tell subscribers the connection health changed (it already holds the change)."""
@@ -195,7 +252,9 @@ class NinaEngine:
         if self.pipeline is not None:
             await self._run(self.pipeline.socket_opened, self._clock())
         if self.config.backfill_on_connect:
-            await self.backfill()
+            # A failed read is counted in health and retried; the live stream goes on.
+            with contextlib.suppress(NinaError):
+                await self.backfill()
 
     async def _drain(self) -> None:
         """Hand queued frames to the pipeline in batches, in arrival order."""
@@ -204,6 +263,7 @@ class NinaEngine:
             batch = [first]
             while len(batch) < BATCH_SIZE and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._queued_bytes -= sum(size for _, _, size in batch)
             try:
                 result = await self._run(self._process_frames, batch)
             except Exception:
@@ -216,13 +276,14 @@ class NinaEngine:
                 self.health.last_event_at = batch[-1][1]
                 self._broadcast(EngineUpdate("events", result))
 
-    def _process_frames(self, batch: Sequence[tuple[str | Foreign, datetime]]) -> BatchResult:
+    def _process_frames(self, batch: Sequence[tuple[str | Foreign, datetime, int]]) -> BatchResult:
         assert self.pipeline is not None
+        frames = [(raw, received_at) for raw, received_at, _ in batch]
         if self.config.record_path is not None:
             with self.config.record_path.open("a", encoding="utf-8") as handle:
-                for raw, received_at in batch:
+                for raw, received_at in frames:
                     handle.write(recording_line(raw, received_at) + "\n")
-        return self.pipeline.ingest_frames(batch, Source.LIVE)
+        return self.pipeline.ingest_frames(frames, Source.LIVE)
 
     async def _ticker(self) -> None:
         while True:
@@ -267,27 +328,52 @@ class NinaEngine:
         interval = self.config.reconcile_interval
         if interval <= 0 or not self.config.backfill_on_connect or not self.health.connected:
             return
+        if self._history_retry is not None and not self._history_retry.done():
+            return  # a failed read is being retried with its own backoff
         last = self._last_backfill
-        wanted = self.pipeline is not None and self.pipeline.history_wanted
+        wanted = self._repair_wanted or (self.pipeline is not None and self.pipeline.history_wanted)
         if last is not None and not wanted and (self._clock() - last).total_seconds() < interval:
             return
-        try:
+        with contextlib.suppress(NinaError):  # counted in health, retried with backoff
             await self.backfill()
-        except NinaError as err:  # the connection loop sees it too; the next tick retries
-            _LOGGER.debug("Periodic history read from %s failed: %s", self.config.host, err)
 
     # -- backfill and refresh ----------------------------------------------------------
     async def backfill(self) -> BatchResult:
-        """Merge the plugin's event and image history into the store (no duplicates)."""
+        """Merge the plugin's event and image history into the store (no duplicates).
+
+        Raises NinaError when the history cannot be read or used (unreachable, over the byte
+        cap, not UTF-8, not JSON, of no usable shape, too slow); the failure is counted in
+        health and, while connected, the read is retried with backoff.
+        """
         async with self._backfill_lock:  # on connect, on the tick and on refresh: one at a time
-            result = await self._backfill()
+            try:
+                result = await self._backfill()
+            except NinaError as err:
+                self._history_failed(err)
+                raise
         self._last_backfill = self._clock()
+        history = self.health.history
+        history.reads += 1
+        history.consecutive_failures = 0
+        history.last_read_at = self._last_backfill
+        history.over_cap = False
+        self._history_backoff.reset()
         return result
 
     async def _backfill(self) -> BatchResult:
+        self._repair_wanted = False  # what is refused from now on, the next read repairs
         history = await self.client.read_history()
-        events, images, length = history.events, history.images, history.length
         app_start = await self.client.application_start()
+        self.health.history.last_bytes = history.size
+        # Parsed on the writer thread: a history of tens of MB must not stall the loop.
+        result = await self._run(self._ingest_history, history, app_start)
+        if result.changed:
+            self._broadcast(EngineUpdate("backfill", result))
+        return result
+
+    def _ingest_history(self, history: HistoryRead, app_start: str | None) -> BatchResult:
+        """Parse the history read and merge it (on the writer thread)."""
+        events, images, length = history.parse()
         restarted = (self._app_start is not None and app_start != self._app_start) or (
             length < self._history_length
         )
@@ -298,14 +384,45 @@ class NinaEngine:
             pipeline.epoch += 1
             _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
         try:
-            result = await self._run(pipeline.ingest_history, events, images)
+            return pipeline.ingest_history(events, images)
         except FrameError as err:  # the whole history is unusable (not a list, an error)
             pipeline.counters.reject(err.reason)
-            _LOGGER.warning("Event history from %s unusable: %s", self.config.host, err)
-            return BatchResult()
-        if result.changed:
-            self._broadcast(EngineUpdate("backfill", result))
-        return result
+            raise NinaNotPluginError(f"event history unusable: {err}") from err
+
+    def _history_failed(self, err: NinaError) -> None:
+        """Count a failed history read, show it in health and retry it with backoff."""
+        history = self.health.history
+        history.failures += 1
+        history.consecutive_failures += 1
+        history.last_error = str(err)
+        history.over_cap = isinstance(err, NinaTooLargeError)
+        log = _LOGGER.warning if history.consecutive_failures == 1 else _LOGGER.debug
+        log(
+            "Reading the history of NINA at %s failed (%s); the live stream goes on",
+            self.config.host,
+            err,
+        )
+        self._broadcast(EngineUpdate("connection"))
+        if self.health.connected or self._loop.running:
+            if self._history_retry is None or self._history_retry.done():
+                self._history_retry = asyncio.create_task(
+                    self._retry_history(), name="nina_session history retry"
+                )
+
+    async def _retry_history(self) -> None:
+        """Read the history again after a failure, with growing delays, until it works.
+
+        Only while connected: every reconnect reads the history anyway.
+        """
+        while True:
+            await asyncio.sleep(self._history_backoff.next_delay())
+            if not self.health.connected or not self.config.backfill_on_connect:
+                return
+            try:
+                await self.backfill()
+            except NinaError:
+                continue
+            return
 
     async def refresh(self) -> None:
         """Force a re-sync: backfill, then recompute state. Concurrent calls coalesce."""

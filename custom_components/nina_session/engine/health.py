@@ -45,6 +45,15 @@ class EventCounters:
         self.rejected += 1
         self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
 
+    def unprocess(self, event_type: str) -> None:
+        """Take back one processed event of `event_type` (the database refused it)."""
+        self.processed -= 1
+        left = self.by_type.get(event_type, 1) - 1
+        if left > 0:
+            self.by_type[event_type] = left
+        else:
+            self.by_type.pop(event_type, None)
+
     def count_type(self, event_type: str) -> None:
         """Count one processed event of `event_type` (any string, unknown ones too)."""
         self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
@@ -74,6 +83,38 @@ class EventCounters:
 
 
 @dataclass
+class HistoryHealth:
+    """How the reads of NINA's event history went (on connect, periodic, refresh, retries).
+
+    A failed read never ends the live stream; it is counted here and retried with backoff.
+    `over_cap` says the last failure was an answer over the byte cap (`max_bytes`), which
+    a retry cannot fix: NINA's history only shrinks when NINA restarts.
+    """
+
+    reads: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_read_at: datetime | None = None
+    last_bytes: int | None = None
+    max_bytes: int = 0
+    over_cap: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the health JSON's `history` object."""
+        return {
+            "reads": self.reads,
+            "failures": self.failures,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error,
+            "last_read_at": iso_z(self.last_read_at),
+            "last_bytes": self.last_bytes,
+            "max_bytes": self.max_bytes,
+            "over_cap": self.over_cap,
+        }
+
+
+@dataclass
 class ConnectionHealth:
     """State of the link to one NINA instance. Mutable; the connection loop owns it.
 
@@ -93,6 +134,7 @@ class ConnectionHealth:
     last_error: str | None = None
     plugin_version: str | None = None
     events: EventCounters = field(default_factory=EventCounters)
+    history: HistoryHealth = field(default_factory=HistoryHealth)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the health JSON of design.md, without `db` (the engine adds it)."""
@@ -105,4 +147,5 @@ class ConnectionHealth:
             "last_error": self.last_error,
             "plugin_version": self.plugin_version,
             "events": self.events.as_dict(),
+            "history": self.history.as_dict(),
         }

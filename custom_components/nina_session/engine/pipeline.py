@@ -69,11 +69,27 @@ class PipelineOptions:
     max_frame_bytes: int = 1_048_576
 
 
+#: One event row as the store writes it: the event, its session id and its history epoch.
+_Row = tuple[NinaEvent, str | None, int]
+#: What a single row can make SQLite raise; any other sqlite3 error is the database's own.
+_SQLITE_ROW_ERRORS = (
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.DataError,
+)
+
+
+def _is_row_error(err: Exception) -> bool:
+    """Return whether a failed write may be one row's fault (not locked, read-only, full)."""
+    return not isinstance(err, sqlite3.Error) or isinstance(err, _SQLITE_ROW_ERRORS)
+
+
 @dataclass(slots=True)
 class _PendingWrite:
     """Writes the database refused (locked, read-only, full), kept until it takes them."""
 
-    events: list[tuple[NinaEvent, str | None, int]] = field(default_factory=list)
+    events: list[_Row] = field(default_factory=list)
     sessions: dict[str, tuple[Session, dict[str, Any]]] = field(default_factory=dict)
     state: tuple[str, dict[str, Any]] | None = None
     rebuild: bool = False
@@ -265,10 +281,11 @@ class Pipeline:
         late = [event for event in unique if last is not None and event.time < last]
         if late or moved:
             self.late_events += len(late)
-            if self._write([(e, None, self.epoch) for e in unique], (), None, rebuild=True):
+            result.applied = [Applied(e, None) for e in unique]
+            rows: list[_Row] = [(e, None, self.epoch) for e in unique]
+            if self._write(rows, (), None, rebuild=True, result=result):
                 self.rebuild()
                 result.rebuilt = True
-            result.applied = [Applied(e, None) for e in unique]
             return result
         self._fold(unique, result)
         return result
@@ -578,7 +595,7 @@ class Pipeline:
                 touched[self.tracker.open.id] = self.tracker.open
         summaries = self._summaries(touched.values())
         self._publish(summaries)
-        self._write(rows, summaries, self._state())
+        self._write(rows, summaries, self._state(), result=result)
 
     def _write(
         self,
@@ -587,12 +604,15 @@ class Pipeline:
         state: tuple[str, dict[str, Any]] | None,
         *,
         rebuild: bool = False,
+        result: BatchResult | None = None,
     ) -> bool:
         """Write one batch, with whatever earlier batches the database refused.
 
         Every write is idempotent (unique event keys, session upserts, one state row), so a
-        refused batch is simply written again later, merged with the next one. Returns
-        whether the database took it.
+        refused batch is simply written again later, merged with the next one. A row the
+        database cannot take costs only that row (see `_write_isolating`); it is counted as
+        rejected and the fold is recomputed from what was stored. Returns whether the
+        database took the batch.
         """
         pending = self._pending or _PendingWrite()
         pending.events.extend(events)
@@ -600,8 +620,10 @@ class Pipeline:
         pending.state = state or pending.state
         pending.rebuild = pending.rebuild or rebuild
         try:
-            self.store.write_batch(pending.events, pending.sessions.values(), pending.state)
-        except sqlite3.Error as err:
+            refused = self._write_isolating(pending)
+        # Whatever the database itself raises (locked, read-only, full, damaged, closed): the
+        # batch waits in memory, nothing is lost.
+        except Exception as err:  # noqa: BLE001
             self.storage_failures += 1
             if self.storage_error is None:
                 _LOGGER.warning(
@@ -612,12 +634,67 @@ class Pipeline:
             self._pending = pending
             return False
         self._pending = None
+        if refused:
+            self._refused(refused, result)
         if self.storage_error is not None:
             _LOGGER.info("Writing to %s works again", self.store.path.name)
             self.storage_error = None
-            if pending.rebuild and not rebuild:
-                self.rebuild()
+        if (refused or pending.rebuild) and not rebuild:
+            self.rebuild()  # the fold follows what was stored
+            if result is not None:
+                result.rebuilt = True
         return True
+
+    def _write_isolating(self, pending: _PendingWrite) -> list[tuple[_Row, Exception]]:
+        """Write a pending batch; when rows break it, write all the others.
+
+        Returns the rows refused, each with its error. Raises when the database itself
+        refuses (it does not take even a write without events): nothing is lost then, the
+        caller keeps the batch for a retry.
+        """
+        sessions, state = pending.sessions.values(), pending.state
+        try:
+            self.store.write_batch(pending.events, sessions, state)
+        except Exception as err:
+            if not _is_row_error(err):
+                raise
+        else:
+            return []
+        self.store.write_batch((), sessions, state)
+        return self._bisect(pending.events)
+
+    def _bisect(self, rows: list[_Row]) -> list[tuple[_Row, Exception]]:
+        """Store `rows` in halves until each bad one is alone; return those with their error.
+
+        A batch with one bad row in n costs about 2 log2(n) transactions, not n.
+        """
+        try:
+            self.store.write_batch(rows, (), None)
+        except Exception as err:
+            if not _is_row_error(err):
+                raise
+            if len(rows) == 1:
+                return [(rows[0], err)]
+        else:
+            return []
+        middle = len(rows) // 2
+        return self._bisect(rows[:middle]) + self._bisect(rows[middle:])
+
+    def _refused(self, refused: list[tuple[_Row, Exception]], result: BatchResult | None) -> None:
+        """Count and log the rows the database refused; they are not in the result either."""
+        for (event, _, _), err in refused:
+            self.counters.unprocess(event.name)
+            self.counters.reject("unstorable")
+            _LOGGER.debug("Cannot store %r at %s: %r", event.name, event.time, err)
+        (event, _, _), err = refused[0]
+        _LOGGER.warning(
+            "Cannot store %d events (first: %r at %s, %s: %s); stored the others",
+            len(refused), event.name, event.time, type(err).__name__, err,
+        )  # fmt: skip
+        if result is not None:
+            gone = {id(event) for (event, _, _), _ in refused}
+            result.applied = [a for a in result.applied if id(a.event) not in gone]
+            result.rejected += len(refused)
 
     def retry_pending(self) -> bool:
         """Try the refused writes again (the engine's clock calls this)."""

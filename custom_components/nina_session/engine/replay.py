@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FrameError
+from .jsontext import load_json
 from .wire import Foreign, WireFormat
 from .wire_v3 import WIRE_V3
 
@@ -29,7 +30,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[Any, datetime] | FrameError]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = load_json(line)
                 received = datetime.fromisoformat(record["t"])
                 frame = record["frame"]
                 api = record.get("api")
@@ -63,4 +64,4 @@ def recording_line(raw: str | Foreign | Any, received_at: datetime) -> str:
 def read_json(path: Path) -> Any:
     """Read a saved history file (the plugin's JSON answer)."""
     with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
+        return load_json(handle.read())

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-import json
 import math
 from typing import Any, Protocol
 
 from .errors import FrameError
+from .jsontext import load_json
 
 # A socket frame is at most a few KiB (IMAGE-SAVE with full statistics); 1 MiB is absurd.
 MAX_FRAME_BYTES = 1_048_576
@@ -201,7 +201,7 @@ def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
     if len(raw) > max_bytes:
         raise FrameError("too_large", f"{len(raw)} bytes")
     try:
-        return json.loads(raw)
+        return load_json(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise FrameError("not_json", str(err)[:80]) from err
     except RecursionError as err:  # absurdly nested: refused, not raised
