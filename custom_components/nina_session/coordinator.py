@@ -641,7 +641,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         return NinaSessionData(
             state=fsm_state if health.connected else SessionState.DISCONNECTED,
             fsm_state=fsm_state,
-            state_detail=state_detail(pipeline.tracker.fsm if pipeline is not None else None),
+            state_detail=pipeline.view.detail if pipeline is not None else state_detail(None),
             session=session,
             health=health,
             sequence_running=sequence_running,

@@ -25,6 +25,7 @@ from custom_components.nina_session.const import (
 )
 from custom_components.nina_session.coordinator import NinaSessionCoordinator
 from custom_components.nina_session.engine.engine import EngineUpdate, NinaEngine
+from custom_components.nina_session.engine.pipeline import Pipeline
 from simulator import NinaSimulator, SimEvent
 
 #: Bound on every "wait until" in these tests; never reached when things work.
@@ -136,5 +137,13 @@ async def pass_the_idle_gap(hass: HomeAssistant, engine: NinaEngine) -> None:
     """Run the engine clock two idle gaps from now: the open session must close."""
     pipeline = engine.pipeline
     assert pipeline is not None
-    assert await engine.tick(dt_util.utcnow() + 2 * pipeline.options.idle_gap) is not None
+    closed = await engine.tick(dt_util.utcnow() + 2 * pipeline.options.idle_gap)
+    assert closed is not None, _last_events(pipeline)
     await hass.async_block_till_done()
+
+
+def _last_events(pipeline: Pipeline) -> str:
+    """Say what the fold ended in and the latest stored events (when a session stays open)."""
+    events = [event for _, event in pipeline.store.iter_events()][-14:]
+    lines = [f"{e.time.isoformat()} {e.source.value:7} {e.name}" for e in events]
+    return f"state {pipeline.state.value}, last events:\n" + "\n".join(lines)

@@ -95,6 +95,13 @@ _SLEWS = frozenset({"TS-NEWTARGETSTART", "TS-TARGETSTART", "MOUNT-CENTER"})
 #: Pause reasons that work alone does not clear (the rig or the sky must say so).
 _STICKY = frozenset({Reason.UNSAFE, Reason.CAMERA_DISCONNECTED, Reason.DOME_CLOSED})
 _RUN_STATES = frozenset({SessionState.IMAGING, SessionState.WAITING})
+#: Equipment that must be there while imaging: event → (Equipment flag, there?, pause reason).
+_EQUIPMENT_PRESENCE: dict[str, tuple[str, bool, Reason]] = {
+    "CAMERA-CONNECTED": ("camera_connected", True, Reason.CAMERA_DISCONNECTED),
+    "CAMERA-DISCONNECTED": ("camera_connected", False, Reason.CAMERA_DISCONNECTED),
+    "DOME-SHUTTER-OPENED": ("shutter_open", True, Reason.DOME_CLOSED),
+    "DOME-SHUTTER-CLOSED": ("shutter_open", False, Reason.DOME_CLOSED),
+}
 
 
 @dataclass(slots=True)
@@ -364,19 +371,13 @@ class StateMachine:
         self.equipment.pending = None
         return self._pause(Reason.UNSAFE, event)
 
-    def _camera(self, event: NinaEvent) -> Transition | None:
-        connected = event.name == "CAMERA-CONNECTED"
-        self.equipment.camera_connected = connected
-        if connected:
-            return self._clear(Reason.CAMERA_DISCONNECTED, event)
-        return self._pause_unless_resting(Reason.CAMERA_DISCONNECTED, event)
-
-    def _shutter(self, event: NinaEvent) -> Transition | None:
-        is_open = event.name == "DOME-SHUTTER-OPENED"
-        self.equipment.shutter_open = is_open
-        if is_open:
-            return self._clear(Reason.DOME_CLOSED, event)
-        return self._pause_unless_resting(Reason.DOME_CLOSED, event)
+    def _equipment(self, event: NinaEvent) -> Transition | None:
+        """Pause when a camera or dome shutter goes away mid-run; clear it when it returns."""
+        flag, present, reason = _EQUIPMENT_PRESENCE[event.name]
+        setattr(self.equipment, flag, present)
+        if present:
+            return self._clear(reason, event)
+        return self._pause_unless_resting(reason, event)
 
     def _pause_unless_resting(self, reason: Reason, event: NinaEvent) -> Transition | None:
         """Equipment going away mid-run pauses; after a park or home it is closing down."""
@@ -476,10 +477,7 @@ class StateMachine:
         "IMAGE-SAVE": _image_saved,
         "FLAT-LIGHT-TOGGLED": _flat_light,
         "SAFETY-CHANGED": _safety,
-        "CAMERA-CONNECTED": _camera,
-        "CAMERA-DISCONNECTED": _camera,
-        "DOME-SHUTTER-OPENED": _shutter,
-        "DOME-SHUTTER-CLOSED": _shutter,
+        **dict.fromkeys(_EQUIPMENT_PRESENCE, _equipment),
         "GUIDER-START": _guider_start,
         "GUIDER-STOP": _guider_stop,
         "MOUNT-PARKED": _rest,

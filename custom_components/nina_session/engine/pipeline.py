@@ -37,7 +37,14 @@ from .health import EventCounters
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
 from .retime import corrected_times, match_late_twins, match_twins
-from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
+from .sessions import (
+    Applied,
+    Session,
+    SessionTracker,
+    restore_tracker,
+    state_detail,
+    tracker_snapshot,
+)
 from .store import Store
 from .wire import (
     ImageRecord,
@@ -124,9 +131,10 @@ class PipelineView:
 
     state: SessionState = SessionState.IDLE
     since: datetime | None = None
-    #: The event that caused the state, and why (a pause's or a wait's reason).
-    cause: str | None = None
-    reason: str | None = None
+    #: Why the machine is in its state (`sessions.state_detail`), session or not.
+    detail: dict[str, Any] = field(default_factory=lambda: state_detail(None))
+    #: When a pending stop becomes a state (the engine's clock ticks then), if one is pending.
+    deadline: datetime | None = None
     #: The open session's canonical JSON, or None.
     session: dict[str, Any] | None = None
     equipment: Equipment = field(default_factory=Equipment)
@@ -724,7 +732,13 @@ class Pipeline:
                 current = open_session.to_json(fsm.state, fsm)
         equipment = replace(fsm.equipment, pause_reasons=list(fsm.equipment.pause_reasons))
         self.view = PipelineView(
-            fsm.state, fsm.since, fsm.cause, fsm.reason, current, equipment, dict(fsm.anomalies)
+            fsm.state,
+            fsm.since,
+            state_detail(fsm),
+            fsm.deadline,
+            current,
+            equipment,
+            dict(fsm.anomalies),
         )
 
     def _state(self) -> tuple[str, dict[str, Any]]:
@@ -793,7 +807,7 @@ class Pipeline:
     @property
     def deadline(self) -> datetime | None:
         """Return when the clock should tick next to make a pending stop a state, if any."""
-        return self.tracker.fsm.deadline
+        return self.view.deadline
 
     # -- views -------------------------------------------------------------------------
     @property
