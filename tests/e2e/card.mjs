@@ -10,7 +10,8 @@
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 90000),
 // E2E_MIN_FILTERS (best effort: wait up to E2E_SETTLE_MS for this many filter bars, for a
-// richer screenshot; default 3 and 45000), E2E_COLOR_SCHEME (dark or light; default dark).
+// richer screenshot; default 3 and 45000), E2E_COLOR_SCHEME (dark or light; default dark),
+// E2E_WIDTH (the window's width in CSS pixels, default 1100; 390 is a phone).
 
 import { readFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -48,7 +49,7 @@ const browser = await chromium.launch({
 });
 // launch() already uses a fresh temporary profile (--user-data-dir) per run.
 const context = await browser.newContext({
-  viewport: { width: 1100, height: 1000 },
+  viewport: { width: Number(process.env.E2E_WIDTH || 1100), height: 1000 },
   deviceScaleFactor: 2,
   colorScheme: process.env.E2E_COLOR_SCHEME || "dark",
 });

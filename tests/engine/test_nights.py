@@ -26,6 +26,7 @@ from simulator.night import (
     to_rest,
     truth_from_events,
 )
+from simulator.wire import WireRenderer
 
 DELAY = timedelta(milliseconds=50)
 
@@ -187,3 +188,77 @@ def test_any_duplication_or_redelivery_gives_identical_results(
     assert stored_result(noisy) == stored_result(reference)
     reference.store.close()
     noisy.store.close()
+
+
+def real_rig_live(pipeline: Pipeline, night: Night) -> None:
+    """Ingest the night's socket frames as its rig writes them (key order, 0.0 numbers)."""
+    render = WireRenderer(night.spec.wire)
+    for start in range(0, len(night.events), 50):
+        chunk = night.events[start : start + 50]
+        pipeline.ingest_frames([(render.socket_text(e), e.time + DELAY) for e in chunk])
+
+
+def real_rig_backfill(pipeline: Pipeline, night: Night) -> None:
+    """Ingest the night's history as plugin 2.2.15 serves it.
+
+    Placeholders, naive UTC TS times, whole numbers, no records for the frames it lacks.
+    """
+    render = WireRenderer(night.spec.wire)
+    history = render.rest([render.history_item(e) for e in night.events])
+    images = [
+        image_record(e) for e in night.events if e.name == "IMAGE-SAVE" and e.in_image_history
+    ]
+    pipeline.ingest_history({"Response": history, "Success": True, "Type": "API"},
+                            {"Response": render.rest(images), "Success": True, "Type": "API"})  # fmt: skip
+
+
+def states_of(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """Return the (state, cause) history of the one stored session."""
+    (session,) = pipeline.store.sessions(newest_first=False)
+    return [(h["state"], h["cause"]) for h in session["state_history"]]
+
+
+@pytest.mark.parametrize("how", ["live", "history", "live_then_history"])
+def test_a_target_scheduler_night_gives_the_true_session(how: str, tmp_path: Path) -> None:
+    """Test the real-shaped scheduler night live, from history alone, and live then history.
+
+    No SEQUENCE-STARTING, waits, homing, an autofocus cut by an unsafe sky, dawn flats: the
+    counts and the (state, cause) history are the generator's, and nothing is stored twice.
+    """
+    night = generate_night(PRESETS["target_scheduler"])
+    pipeline = open_pipeline(tmp_path / "ts.db", night)
+    if how != "history":
+        real_rig_live(pipeline, night)
+    if how != "live":
+        real_rig_backfill(pipeline, night)
+    assert_matches_truth(pipeline, night)
+    assert states_of(pipeline) == night.truth.states
+    (session,) = pipeline.store.sessions(newest_first=False)
+    assert session["counts"]["autofocus_failed"] == night.truth.autofocus_failed
+    assert pipeline.store.counts()["events"] == len(night.events) - repeats(night.events)
+
+
+def repeats(events: Sequence[SimEvent]) -> int:
+    """Count events sent again within a second (GUIDER-START twice): one event to the engine."""
+    last: dict[str, SimEvent] = {}
+    count = 0
+    for event in events:
+        text = socket_text(event)
+        before = last.get(text)
+        count += before is not None and (event.time - before.time) <= timedelta(seconds=1)
+        last[text] = event
+    return count
+
+
+@pytest.mark.parametrize("how", ["history", "live_then_history"])
+def test_flats_without_image_records_are_flats(how: str, tmp_path: Path) -> None:
+    """Test a flat run whose image history is missing: 24 flats, never lights, stored once."""
+    night = generate_night(PRESETS["flats_unrecorded"])
+    pipeline = open_pipeline(tmp_path / "flats.db", night)
+    if how != "history":
+        real_rig_live(pipeline, night)
+    real_rig_backfill(pipeline, night)
+    (session,) = pipeline.store.sessions(newest_first=False)
+    assert session["frames"]["by_type"] == night.truth.frames_by_type
+    assert session["integration_seconds"] == 0
+    assert pipeline.store.counts()["events"] == len(night.events)
