@@ -151,7 +151,14 @@ def test_card_shows_the_live_session(demo: dict[str, Any]) -> None:
     assert result.returncode == 0 and outcome["ok"], json.dumps(outcome, indent=2)
 
     seen = outcome["seen"]
-    assert seen["state"] and seen["stateAttr"] in {"imaging", "paused", "flats", "darks", "idle"}
+    assert seen["state"] and seen["stateAttr"] in {
+        "imaging",
+        "paused",
+        "waiting",
+        "flats",
+        "darks",
+        "idle",
+    }
     assert seen["target"] in {"M 31", "NGC 7000"} or demo.get("night") != "full"
     assert seen["filters"], "no filter bar"
     assert all(row["width"].endswith("%") for row in seen["filters"])

@@ -156,6 +156,7 @@ function sessionFromEntities(hass, entities) {
     },
     counts: null,
     state_history: attrs.since ? [{ state: stateObj.state, since: attrs.since, cause: attrs.cause }] : [],
+    state_detail: { wait_until: attrs.wait_until ?? null },
   };
 }
 
@@ -475,8 +476,11 @@ class NinaSessionCard extends HTMLElement {
       ].join("");
     }
 
+    // A scheduler wait says when it ends (the engine's state_detail.wait_until).
+    const waitUntil = state === "waiting" ? session?.state_detail?.wait_until : null;
     const since = last?.since
-      ? `since ${esc(this._time(last.since))}${last.cause ? ` · ${esc(last.cause)}` : ""}`
+      ? `since ${esc(this._time(last.since))}${last.cause ? ` · ${esc(last.cause)}` : ""}` +
+        (waitUntil ? ` · until ${esc(this._time(waitUntil))}` : "")
       : "";
     const sourceLabel =
       model.source === "live" ? "live" : model.source === "entities" ? "from entities" : "";
