@@ -312,3 +312,60 @@ def test_a_refold_keeps_a_session_the_idle_clock_closed(pipeline: Pipeline) -> N
     assert stored["end"] == closed.to_json(pipeline.state)["end"]
     assert stored["counts"]["dithers"] == night.truth.dithers  # the refold took the lost one
     assert pipeline.close_if_idle(events[-1].time + 4 * pipeline.options.idle_gap) is None
+
+
+def _filter_change(at: datetime, old: str, new: str) -> SimEvent:
+    ids = {"L": 0, "R": 1, "G": 2, "B": 3}
+    data = {"Previous": {"Name": old, "Id": ids[old]}, "New": {"Name": new, "Id": ids[new]}}
+    return SimEvent(at, "FILTERWHEEL-CHANGED", data)
+
+
+def _hidden(event: SimEvent) -> dict[str, object]:
+    """Return the history item of `event` as plugin 2.2.12.1+ writes it: names hidden."""
+    return {
+        **history_item(event),
+        "Previous": {"Name": [], "Id": []},
+        "New": {"Name": [], "Id": []},
+    }
+
+
+def _filter_changes(pipeline: Pipeline) -> int:
+    return sum(e.name == "FILTERWHEEL-CHANGED" for _, e in pipeline.store.iter_events())
+
+
+def test_a_filter_change_after_one_whose_live_copy_was_lost_is_kept(
+    pipeline: Pipeline,
+) -> None:
+    """Test filter changes under history placeholders: a lost live copy takes no later change.
+
+    The socket loses R→G; the backfill stores it from a history that hides its names; G→B
+    then arrives live 20 s later. With the names hidden the two cannot be told apart, so G→B
+    is never taken for R→G's late copy: both are kept.
+    """
+    frame = _measured_evening(pipeline)
+    pipeline.socket_opened(frame + timedelta(seconds=10))
+    lost = _filter_change(frame + timedelta(seconds=12), "R", "G")
+    pipeline.ingest_history({"Response": [_hidden(lost)], "Success": True}, {"Response": []})
+    live(pipeline, [_filter_change(frame + timedelta(seconds=32), "G", "B")])
+    assert _filter_changes(pipeline) == 2
+
+
+def test_a_lost_filter_change_read_from_history_is_not_a_later_one_read_late(
+    pipeline: Pipeline,
+) -> None:
+    """Test the history path: R→G (live copy lost) is not taken for G→B's late history twin.
+
+    G→B arrived live before the history read that holds only R→G (its own history copy
+    comes with the next read): R→G is stored, and G→B's copy meets it on time later.
+    """
+    frame = _measured_evening(pipeline)
+    pipeline.socket_opened(frame + timedelta(seconds=10))
+    lost = _filter_change(frame + timedelta(seconds=12), "R", "G")
+    later = _filter_change(frame + timedelta(seconds=32), "G", "B")
+    live(pipeline, [later])
+    pipeline.ingest_history({"Response": [_hidden(lost)], "Success": True}, {"Response": []})
+    assert _filter_changes(pipeline) == 2
+    pipeline.ingest_history(
+        {"Response": [_hidden(lost), _hidden(later)], "Success": True}, {"Response": []}
+    )
+    assert _filter_changes(pipeline) == 2

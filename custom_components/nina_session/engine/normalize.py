@@ -80,6 +80,11 @@ def _comparable(value: Any) -> Any:
     return {key: item for key, item in pairs if item is not None}
 
 
+def has_nested(data: Mapping[str, Any]) -> bool:
+    """Return whether the data holds a nested object, which its fingerprint leaves out."""
+    return any(isinstance(value, Mapping) for value in data.values())
+
+
 def _scalar(value: Any) -> Any:
     """Return a top-level value as the fingerprint sees it; None for what it leaves out."""
     if isinstance(value, Mapping) or value == []:

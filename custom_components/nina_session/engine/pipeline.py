@@ -35,7 +35,7 @@ from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .models import NinaEvent, Source
-from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
+from .normalize import IMAGE_SAVE, Normalizer, has_nested, pair_history_images
 from .retime import corrected_times, match_late_twins, match_twins
 from .sessions import (
     Applied,
@@ -405,9 +405,10 @@ class Pipeline:
         dropped = False
         if unpaired:
             met = {id(event) for event, _ in pairs}
-            late_pairs = match_late_twins(
-                [*plain, *self._stored_alone(seen, met)], unpaired, window, late, twins
-            )
+            # Events with nested objects are left out, as on the live path (_drop_late_copies).
+            alone = [*plain, *self._stored_alone(seen, met)]
+            alone = [event for event in alone if not has_nested(event.data)]
+            late_pairs = match_late_twins(alone, unpaired, window, late, twins)
             gone = {id(event) for event, _ in late_pairs}
             unique = [event for event in unique if id(event) not in gone]
             twins.extend(twin for event, twin in late_pairs if id(event) in kept)
@@ -477,7 +478,11 @@ class Pipeline:
             if on_time is not None:
                 rows.remove(on_time)
                 self._claimed.add(on_time[1])
-            elif id(event) in new:
+            elif id(event) in new and not has_nested(event.data):
+                # An event with nested objects cannot be told from another of its kind in a
+                # history that hides them (placeholders): a different filter change whose live
+                # copy was lost would pass for this one's late copy, and one of them be lost.
+                # Both late-pairing paths leave them out: a late copy counts twice instead.
                 older = next((row for row in rows if ts - tolerance <= row[0] < ts), None)
                 if older is not None:
                     rows.remove(older)
