@@ -56,6 +56,7 @@ from .engine.engine import EngineUpdate, NinaEngine
 from .engine.fsm import Reason, SessionState, Transition
 from .engine.health import ConnectionHealth
 from .engine.models import NinaEvent
+from .engine.normalize import filter_change
 from .engine.pipeline import BatchResult
 from .engine.sessions import Applied, Session, state_detail
 from .engine.timeutil import iso_z
@@ -367,9 +368,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         new_filter: str | None = None
         new_target: str | None = None
         if event.name == "FILTERWHEEL-CHANGED":
-            new = event.data.get("New")
-            name = new.get("Name") if isinstance(new, Mapping) else None
-            new_filter = name if isinstance(name, str) and name else None
+            new_filter = filter_change(event.data)
         elif event.name in _TARGET_EVENTS:
             name = event.data.get("TargetName")
             new_target = name.strip() if isinstance(name, str) and name.strip() else None

@@ -26,17 +26,13 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from .fsm import DEFAULT_GRACE, SessionState, StateMachine, Step, Transition
+from .fsm import DEFAULT_GRACE, RUN_WORK, SessionState, StateMachine, Step, Transition
 from .models import Frame, NinaEvent
 from .timeutil import iso_z, night_end, night_of
 
-#: Work that opens a session when none is open (besides frames that are not snapshots).
-_OPENS = frozenset(
-    {
-        "SEQUENCE-STARTING", "TS-NEWTARGETSTART", "TS-TARGETSTART", "AUTOFOCUS-STARTING",
-        "MOUNT-CENTER", "GUIDER-START",
-    }
-)  # fmt: skip
+#: Work that opens a session when none is open (besides frames that are not snapshots): what
+#: starts a run in the state machine, so a night and its run begin together.
+_OPENS = RUN_WORK | {"SEQUENCE-STARTING"}
 _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FLAT-LIGHT")
 _WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
 _ERRORS = {"ERROR-AF", "ERROR-PLATESOLVE", "SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"}
@@ -140,13 +136,12 @@ class Session:
         self.last_image_at = time
         if frame.image_type != "LIGHT":
             return
-        # Integration is what was exposed: a light of unknown exposure counts as a frame only.
         if frame.target:
             self._target(frame.target)
             self.current["target"] = frame.target
         slot = self.by_filter.setdefault(frame.filter, [0, 0.0])
         slot[0] += 1
-        slot[1] += frame.exposure or 0.0
+        slot[1] += frame.exposure or 0.0  # a light of unknown exposure adds no integration
         self.hfr.add(frame.hfr)
         self.rms.add(frame.guiding_rms)
         self.hfr_last = frame.hfr if frame.hfr is not None else self.hfr_last
