@@ -732,32 +732,47 @@ async def test_stop_from_a_callback_ends_the_loop(make_loop: LoopFactory, nina: 
     await assert_nothing_left(baseline, nina)
 
 
+class _StuckHandler:
+    """A frame handler that takes the first frame and then waits until released."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.handled: list[str] = []
+
+    async def handle(self, text: str, received_at: datetime) -> None:
+        self.entered.set()
+        await self.release.wait()
+        self.handled.append(text)
+
+    async def first_frame_taken(self, nina: FakeNina, health: ConnectionHealth) -> None:
+        """Connect, send one frame and wait until the handler holds it."""
+        await wait_until(lambda: health.connected, "connected")
+        await nina.send(event_frame("GUIDER-DITHER", Number=0))
+        await asyncio.wait_for(self.entered.wait(), 10)
+
+
 async def test_an_engine_that_falls_behind_has_frames_refused_not_the_socket(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
     """Test that past max_backlog frames are refused and counted; the socket stays open."""
-    release = asyncio.Event()
-    handled: list[str] = []
+    stuck = _StuckHandler()
+    handled = stuck.handled
     refused: list[int] = []
-
-    async def slow(text: str, received_at: datetime) -> None:
-        entered.set()
-        await release.wait()
-        handled.append(text)
-
-    entered = asyncio.Event()
     health = ConnectionHealth()
     await make_loop(
-        nina.port, health, on_message=slow, max_backlog=3, on_refused=lambda: refused.append(1)
+        nina.port,
+        health,
+        on_message=stuck.handle,
+        max_backlog=3,
+        on_refused=lambda: refused.append(1),
     )
-    await wait_until(lambda: health.connected, "connected")
-    await nina.send(event_frame("GUIDER-DITHER", Number=0))
-    await asyncio.wait_for(entered.wait(), 10)
+    await stuck.first_frame_taken(nina, health)
     for number in range(1, 6):
         await nina.send(event_frame("GUIDER-DITHER", Number=number))
     # One frame in the stuck handler, three queued behind it: the last two are refused.
     await wait_until(lambda: health.events.received == 6, "frames read")
-    release.set()
+    stuck.release.set()
     await wait_until(lambda: len(handled) == 4, "the queued frames handled")
     assert health.events.rejected_by_reason == {"queue_full": 2} and len(refused) == 2
     await nina.send(event_frame("GUIDER-DITHER", Number=6))  # room again: taken
@@ -769,24 +784,15 @@ async def test_the_backlog_is_bounded_in_bytes(
     make_loop: LoopFactory, nina: FakeNina, recorder: Recorder
 ) -> None:
     """Test that large frames are refused once max_backlog_bytes characters wait."""
-    release = asyncio.Event()
-    handled: list[str] = []
-
-    async def slow(text: str, received_at: datetime) -> None:
-        entered.set()
-        await release.wait()
-        handled.append(text)
-
-    entered = asyncio.Event()
+    stuck = _StuckHandler()
+    handled = stuck.handled
     health = ConnectionHealth()
-    await make_loop(nina.port, health, on_message=slow, max_backlog_bytes=25_000)
-    await wait_until(lambda: health.connected, "connected")
-    await nina.send(event_frame("GUIDER-DITHER", Number=0))
-    await asyncio.wait_for(entered.wait(), 10)
+    await make_loop(nina.port, health, on_message=stuck.handle, max_backlog_bytes=25_000)
+    await stuck.first_frame_taken(nina, health)
     for number in range(1, 6):
         await nina.send(event_frame("GUIDER-DITHER", Number=number, Pad="x" * 10_000))
     await wait_until(lambda: health.events.received == 6, "frames read")
-    release.set()
+    stuck.release.set()
     # One in the handler, two (about 20,000 characters) queued behind it, three refused.
     await wait_until(lambda: len(handled) == 3, "the queued frames handled")
     assert health.events.rejected_by_reason == {"queue_full": 3}
