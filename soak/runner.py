@@ -184,10 +184,15 @@ _FRAME = "IMAGE-SAVE with statistics"
 
 
 def spacing_rule(event: SimEvent, config: SoakConfig) -> tuple[str, float]:
-    """(key, least real gap to the previous event with that key)."""
+    """(key, least real gap to the previous event with that key).
+
+    Events the engine cannot tell apart (its fingerprint: nested objects left out, as history
+    hides them) are spaced beyond the dedup window: a filter change and a repeat of it to the
+    same filter, seconds apart at night, would be milliseconds apart at the soak's speed.
+    """
     if event.name == "IMAGE-SAVE" and isinstance(event.data.get("ImageStatistics"), dict):
         return _FRAME, config.frame_spacing
-    return event.name + json.dumps(event.data, sort_keys=True, default=str), config.spacing
+    return "".join(content_identity(event.name, event.data)), config.spacing
 
 
 class Pacer:

@@ -405,10 +405,9 @@ class Pipeline:
         dropped = False
         if unpaired:
             met = {id(event) for event, _ in pairs}
-            # Events with nested objects are left out, as on the live path (_drop_late_copies).
-            alone = [*plain, *self._stored_alone(seen, met)]
-            alone = [event for event in alone if not has_nested(event.data)]
-            late_pairs = match_late_twins(alone, unpaired, window, late, twins)
+            late_pairs = match_late_twins(
+                [*plain, *self._stored_alone(seen, met)], unpaired, window, late, twins
+            )
             gone = {id(event) for event, _ in late_pairs}
             unique = [event for event in unique if id(event) not in gone]
             twins.extend(twin for event, twin in late_pairs if id(event) in kept)
@@ -482,7 +481,8 @@ class Pipeline:
                 # An event with nested objects cannot be told from another of its kind in a
                 # history that hides them (placeholders): a different filter change whose live
                 # copy was lost would pass for this one's late copy, and one of them be lost.
-                # Both late-pairing paths leave them out: a late copy counts twice instead.
+                # Here they get no late pairing (a late copy is dropped by the next history
+                # read's pairing, which weighs the order of the twins around it).
                 older = next((row for row in rows if ts - tolerance <= row[0] < ts), None)
                 if older is not None:
                     rows.remove(older)
