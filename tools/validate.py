@@ -1178,26 +1178,28 @@ def check_device_triggers(src: Sources, strings: dict[str, Any], report: Report)
                 )
 
 
+#: Calls that register a service, and where the service name is among their arguments.
+_SERVICE_NAME_ARG = {
+    "async_register": 1,  # hass.services.async_register(DOMAIN, name, ...)
+    "async_register_admin_service": 2,  # helpers.service: (hass, DOMAIN, name, ...)
+    "async_register_entity_service": 0,  # platform.async_register_entity_service(name, ...)
+}
+
+
 def registered_services(src: Sources) -> dict[str, str]:
-    """Service names passed to hass.services.async_register(DOMAIN, name, ...)."""
+    """Service names the code registers (plain, admin-only and entity services)."""
     found: dict[str, str] = {}
     for module, tree in src.trees.items():
         if module.startswith("engine"):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _call_name(node) in {
-                "async_register",
-                "async_register_entity_service",
-            }:
-                name_arg = (
-                    node.args[1]
-                    if _call_name(node) == "async_register" and len(node.args) > 1
-                    else (
-                        node.args[0] if node.args and _call_name(node) != "async_register" else None
-                    )
-                )
-                for value in src.strings(module, name_arg) or []:
-                    found[value] = f"{_rel(src.paths[module])}:{node.lineno}"
+            if not isinstance(node, ast.Call):
+                continue
+            position = _SERVICE_NAME_ARG.get(_call_name(node) or "")
+            if position is None or len(node.args) <= position:
+                continue
+            for value in src.strings(module, node.args[position]) or []:
+                found[value] = f"{_rel(src.paths[module])}:{node.lineno}"
     return found
 
 

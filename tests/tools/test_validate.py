@@ -305,6 +305,16 @@ BAD_CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"services_yaml": "{}\n"},
         "service 'refresh' is registered but not described",
     ),
+    "admin service not described": (
+        {
+            "services_yaml": "{}\n",
+            "services": SERVICES.replace(
+                "hass.services.async_register(DOMAIN, SERVICE_REFRESH, print)",
+                "async_register_admin_service(hass, DOMAIN, SERVICE_REFRESH, print)",
+            ),
+        },
+        "service 'refresh' is registered but not described",
+    ),
     "icon for unknown service": (
         {"icons": {**ICONS, "services": {"refresh": "mdi:r", "gone": "mdi:x"}}},
         "services.gone is not in services.yaml",
