@@ -348,3 +348,27 @@ def test_a_filter_change_after_one_whose_live_copy_was_lost_is_kept(
     pipeline.ingest_history({"Response": [_hidden(lost)], "Success": True}, {"Response": []})
     live(pipeline, [_filter_change(frame + timedelta(seconds=32), "G", "B")])
     assert _filter_changes(pipeline) == 2
+
+
+def test_a_repeat_after_a_late_copy_went_is_its_own_event(pipeline: Pipeline) -> None:
+    """Test that a history row whose late live copy a read dropped takes no later repeat.
+
+    As in the test above, the dither's live copy is read 4 s late and the next history read
+    drops it. A new dither 10 s after the first, read live, then a history read from just
+    before it was sent: the new dither is its own, not a second late copy of the first one.
+    """
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    night = [SimEvent(at(0), "SEQUENCE-STARTING"), SimEvent(at(5), "GUIDER-START"),
+             SimEvent(at(20), "GUIDER-DITHER")]  # fmt: skip
+    backfill(pipeline, night, [])
+    pipeline.ingest_frames([(socket_text(night[2]), at(24))])
+    backfill(pipeline, night, [])  # drops the late copy
+    repeat = SimEvent(at(30), "GUIDER-DITHER")
+    live(pipeline, [repeat])
+    backfill(pipeline, night, [])  # read just before the repeat was sent
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
+    backfill(pipeline, [*night, repeat], [])
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2

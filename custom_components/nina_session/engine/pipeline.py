@@ -411,7 +411,11 @@ class Pipeline:
             gone = {id(event) for event, _ in late_pairs}
             unique = [event for event in unique if id(event) not in gone]
             twins.extend(twin for event, twin in late_pairs if id(event) in kept)
-            dropped = self._drop_live([t.key for e, t in late_pairs if id(e) not in kept])
+            stored_first = [(e, t) for e, t in late_pairs if id(e) not in kept]
+            dropped = self._drop_live([twin.key for _, twin in stored_first])
+            # Those history rows have had their live copy: no later live event is one too
+            # (one to one, as on the live path).
+            self._claimed.update(event.key for event, _ in stored_first)
             if late_pairs:
                 _LOGGER.debug("%d live events were read late; history has them", len(late_pairs))
         return unique, bool(self._retime(corrected_times(twins))) or dropped
@@ -525,8 +529,15 @@ class Pipeline:
         return [event for event in unique if id(event) not in twins]
 
     def _stored_alone(self, seen: Sequence[NinaEvent], met: set[int]) -> list[NinaEvent]:
-        """Plain history events stored as history that met no live twin in this batch."""
-        alone = [event for event in seen if not event.exact and id(event) not in met]
+        """Plain history events stored as history that met no live twin, and never had one.
+
+        A row whose live copy was already taken (`_claimed`) has had its one copy.
+        """
+        alone = [
+            event
+            for event in seen
+            if not event.exact and id(event) not in met and event.key not in self._claimed
+        ]
         if not alone:
             return []
         stored = self.store.times_for_keys([event.key for event in alone], Source.HISTORY)
