@@ -69,13 +69,35 @@ REFRESH_ERRORS = (NinaError, TimeoutError, *READ_ERRORS)
 ID_STRING = vol.All(cv.string, vol.Strip, vol.Length(min=1, max=MAX_ID_LENGTH))
 #: A day (`2026-11-24`, the whole local day) or a moment (`2026-11-24T18:00:00+01:00`).
 DATE_OR_DATETIME = vol.Any(cv.date, cv.datetime, msg="expected a date or a date and time")
-LIMIT = vol.All(vol.Coerce(int), vol.Range(min=1, max=MAX_LIMIT))
-OFFSET = vol.All(vol.Coerce(int), vol.Range(min=0, max=MAX_OFFSET))
+
+
+def _integer(value: Any) -> int:
+    """Coerce to int; an infinite float is refused like any other non-number, not raised."""
+    try:
+        number: int = vol.Coerce(int)(value)
+    except OverflowError as err:
+        raise vol.Invalid("expected a finite number") from err
+    return number
+
+
+LIMIT = vol.All(_integer, vol.Range(min=1, max=MAX_LIMIT))
+OFFSET = vol.All(_integer, vol.Range(min=0, max=MAX_OFFSET))
+
+
+class _ActionSchema(vol.Schema):
+    """An action's schema: bad data is a translated `ServiceValidationError`, as HA shows."""
+
+    def __call__(self, data: Any) -> Any:
+        try:
+            return super().__call__(data)  # type: ignore[no-untyped-call]
+        except vol.Invalid as err:
+            raise _invalid("invalid_action_data", error=str(err)) from err
+
 
 _ENTRY_FIELD = {vol.Optional(ATTR_CONFIG_ENTRY_ID): ID_STRING}
-REFRESH_SCHEMA = vol.Schema(_ENTRY_FIELD)
-GET_SESSION_SCHEMA = vol.Schema({**_ENTRY_FIELD, vol.Optional(ATTR_SESSION_ID): ID_STRING})
-LIST_SESSIONS_SCHEMA = vol.Schema(
+REFRESH_SCHEMA = _ActionSchema(_ENTRY_FIELD)
+GET_SESSION_SCHEMA = _ActionSchema({**_ENTRY_FIELD, vol.Optional(ATTR_SESSION_ID): ID_STRING})
+LIST_SESSIONS_SCHEMA = _ActionSchema(
     {
         **_ENTRY_FIELD,
         vol.Optional(ATTR_START): DATE_OR_DATETIME,
@@ -84,7 +106,7 @@ LIST_SESSIONS_SCHEMA = vol.Schema(
         vol.Optional(ATTR_OFFSET, default=0): OFFSET,
     }
 )
-GET_STATS_SCHEMA = vol.Schema(_ENTRY_FIELD)
+GET_STATS_SCHEMA = _ActionSchema(_ENTRY_FIELD)
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -146,8 +168,11 @@ def session_query(
 ) -> dict[str, Any]:
     """Keyword arguments for `NinaEngine.sessions`; dates are whole days in HA's zone."""
     tz = dt_util.get_default_time_zone()
-    start_ts = _timestamp(start, tz, end=False) if start is not None else None
-    end_ts = _timestamp(end, tz, end=True) if end is not None else None
+    try:
+        start_ts = _timestamp(start, tz, end=False) if start is not None else None
+        end_ts = _timestamp(end, tz, end=True) if end is not None else None
+    except (OverflowError, ValueError, OSError) as err:  # past year 1 or 9999 in this zone
+        raise _invalid("date_out_of_range") from err
     if start_ts is not None and end_ts is not None and start_ts > end_ts:
         raise _invalid("invalid_range")
     return {

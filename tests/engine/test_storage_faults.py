@@ -16,7 +16,15 @@ from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
 from custom_components.nina_session.engine.store import Store, StoreError
 from custom_components.nina_session.engine.wire import WireEvent
-from simulator import preset_night, socket_text
+from simulator import (
+    SimEvent,
+    envelope,
+    history_item,
+    image_record,
+    preset_night,
+    socket_text,
+    to_rest,
+)
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import at, event, frames, image
 
@@ -177,4 +185,41 @@ def test_a_refused_row_in_a_late_batch_still_stores_the_others(db_path: Path) ->
     session = pipeline.current_session()
     assert session is not None and session["frames"]["total"] == 3
     assert session["counts"]["dithers"] == 0
+    store.close()
+
+
+def backfill(pipeline: Pipeline, events: list[SimEvent]) -> None:
+    """Ingest `events` as the plugin's history read serves them."""
+    history = [to_rest(history_item(e)) for e in events]
+    images = [to_rest(image_record(e)) for e in events if e.name == "IMAGE-SAVE"]
+    pipeline.ingest_history(envelope(history), envelope(images))
+
+
+def test_pending_writes_past_their_byte_budget_are_dropped_then_repaired(db_path: Path) -> None:
+    """Test that a long read-only spell keeps memory bounded and history repairs what it cost."""
+    night = preset_night("simple")
+    store = Store(db_path)
+    options = PipelineOptions("rig1", ZoneInfo(night.spec.tz), max_pending_bytes=2_000)
+    pipeline = Pipeline(store, options)
+    half = len(night.events) // 2
+    feed(pipeline, night.events[:half])
+    backfill(pipeline, night.events[:half])  # frames seen both ways: the clock is measured
+    assert not pipeline.history_wanted
+    db = store._db  # noqa: SLF001
+    db.execute("PRAGMA query_only = ON")  # read-only for the rest of the night
+    feed(pipeline, night.events[half:])
+    pending = pipeline._pending  # noqa: SLF001
+    assert pending is not None and pending.size <= 2_000
+    dropped = pipeline.counters.rejected_by_reason["pending_full"]
+    assert dropped > 0 and pipeline.pending_events + dropped == len(night.events) - half
+    assert not pipeline.history_wanted  # a read now would only be dropped again
+    db.execute("PRAGMA query_only = OFF")
+    assert pipeline.retry_pending()
+    assert pipeline.history_wanted and pipeline.pending_events == 0
+    backfill(pipeline, night.events)
+    assert not pipeline.history_wanted
+    assert store.counts()["events"] == len(night.events)
+    assert store.sessions()[0]["frames"]["by_type"] == night.truth.frames_by_type
+    session = pipeline.current_session()
+    assert session is not None and session["frames"]["by_type"] == night.truth.frames_by_type
     store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -11,8 +13,8 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError,
 from homeassistant.helpers.service import async_get_all_descriptions
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-import voluptuous as vol
 
+from custom_components import nina_session as integration
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.engine.engine import NinaEngine
 from simulator import NinaSimulator
@@ -109,17 +111,37 @@ async def test_list_sessions(
     assert str(err.value) == "The start of the date range is after its end"
 
 
+_STRINGS = json.loads((Path(integration.__file__).parent / "strings.json").read_text())
+_TRANSLATED = json.loads(
+    (Path(integration.__file__).parent / "translations" / "en.json").read_text()
+)
+_ENTRY_BAD = [{"config_entry_id": ""}, {"config_entry_id": ["a"]}, {"config_entry_id": "x" * 300},
+              {"config_entry_id": "no-such-entry"}, {"config_entry_id": 42}, {"bogus": 1}]  # fmt: skip
+
+
 @pytest.mark.parametrize(
-    "data",
-    [{"limit": 0}, {"limit": 501}, {"limit": "ten"}, {"offset": -1}, {"start": "soon"},
-     {"end": "2026-02-30"}, {"config_entry_id": ""}],
-)  # fmt: skip
-async def test_list_sessions_schema(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry, data: dict[str, Any]
+    ("service", "data"),
+    [(service, data) for service in ("refresh", "get_session", "list_sessions", "get_stats")
+     for data in _ENTRY_BAD]
+    + [("get_session", {"session_id": ""}), ("get_session", {"session_id": {"a": 1}}),
+       ("get_session", {"session_id": "s" * 1_000_000}), ("get_session", {"session_id": "nope"})]
+    + [("list_sessions", data) for data in (
+        {"limit": 0}, {"limit": 501}, {"limit": "ten"}, {"limit": 10**30}, {"limit": float("inf")},
+        {"limit": float("nan")}, {"limit": None}, {"offset": -1}, {"offset": 10**12},
+        {"offset": float("-inf")}, {"start": "soon"}, {"end": "2026-02-30"}, {"start": 12345},
+        {"start": "2026-13-01"}, {"end": "9999-12-31"},
+        {"start": "2026-11-30", "end": "2026-11-01"},
+        {"start": ["2026-11-01"]})])  # fmt: skip
+async def test_bad_action_data_is_a_translated_validation_error(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, service: str, data: dict[str, Any]
 ) -> None:
-    """Test that list_sessions refuses invalid limits, offsets, dates and entry IDs."""
-    with pytest.raises(vol.Invalid):
-        await call(hass, "list_sessions", data)
+    """Test that every action refuses bad data with a translated ServiceValidationError."""
+    with pytest.raises(ServiceValidationError) as err:
+        await call(hass, service, data)
+    key = err.value.translation_key
+    assert err.value.translation_domain == DOMAIN and key is not None
+    assert key in _STRINGS["exceptions"] and key in _TRANSLATED["exceptions"]
+    assert len(str(err.value)) < 500  # the message names the problem, not the value
 
 
 async def test_get_stats(

@@ -2,7 +2,9 @@
 
 Every frame ends up exactly once as applied, duplicate or rejected; every rejection is counted
 under a known reason; no exception escapes; nothing non-finite reaches the database; frames
-over the size limit are refused before they are parsed.
+over the size limit are refused before they are parsed. Hostile text and bytes (lone
+surrogates, overlong and invalid UTF-8, NUL, BOM, RTL marks, 1 MB strings) in any key or value
+cost at most their own message: the good ones around them are all stored.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ OPTIONS = PipelineOptions("fuzz", ZoneInfo("Europe/Berlin"))
 FRAME_REASONS = {"not_json", "too_large", "bad_shape", "missing_event", "bad_time",
                  "plugin_error", "too_deep"}  # fmt: skip
 HISTORY_REASONS = FRAME_REASONS | {"bad_history_item", "bad_image_record"}
+#: A row the database refused (a lone surrogate that reached it): counted, the others stored.
+STORE_REASONS = {"unstorable"}
 
 # Real plugin messages: every event of the richest presets (all event kinds, old plugin too).
 REAL_EVENTS = [e for name in ("full", "old_plugin", "osc") for e in preset_night(name).events]
@@ -396,6 +400,92 @@ def test_ingest_history_accounts_for_every_item(
         items, bad = parse_event_history(events)
         assert len(items) + bad == len(result.applied) + result.duplicates + result.rejected
         assert_accounted(pipeline, HISTORY_REASONS)
+        assert_database_is_strict_json(pipeline.store.path)
+
+
+# --------------------------------------------------------------------------- hostile text
+
+#: Text that is valid in a Python str or in JSON but breaks naive encoding, display or SQL.
+HOSTILE_TEXT = [
+    "\ud800", "x\udfffy", "\udc00\ud800", "\x00", "a\x00b", "\ufeff", "\ufeffIMAGE-SAVE",
+    "\u202e", "\u200f\u202bfilter\u202c", "\U0010ffff", "\uffff\ufffe", "x" * 1_000_000,
+]  # fmt: skip
+#: Bytes no UTF-8 decoder may accept: overlong forms, an encoded surrogate, past U+10FFFF,
+#: stray continuation and never-valid bytes, a sequence cut short, and a BOM in the middle.
+BAD_UTF8 = [b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf0\x80\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+            b"\x80", b"\xff\xfe", b"\xe2\x82", b"\xef\xbb\xbf", b"\x00"]  # fmt: skip
+#: Stands for the bad bytes while the message is still JSON text.
+_MARK = "@@HOSTILE@@"
+
+
+@st.composite
+def with_hostile_text(draw: st.DrawFn, base: list[dict[str, Any]]) -> Any:
+    """Return a real message with hostile text as one of its values or keys."""
+    message: Any = copy.deepcopy(draw(st.sampled_from(base)))
+    path = draw(st.sampled_from(list(_paths(message))))
+    parent = _parent(message, path)
+    text = draw(st.sampled_from(HOSTILE_TEXT))
+    if isinstance(parent, dict) and draw(st.booleans()):
+        parent[draw(st.sampled_from([text, path[-1] + text]))] = parent.pop(path[-1])
+    else:
+        value = parent[path[-1]]
+        parent[path[-1]] = value + text if isinstance(value, str) and draw(st.booleans()) else text
+    return message
+
+
+@st.composite
+def hostile_frames(draw: st.DrawFn) -> str | bytes:
+    """Return a real message carrying hostile text, or hostile bytes inside one of its values."""
+    if draw(st.booleans()):
+        message = with_hostile_text(REAL_MESSAGES)
+        return json.dumps(draw(message), ensure_ascii=draw(st.booleans()))
+    message = copy.deepcopy(draw(st.sampled_from(REAL_MESSAGES)))
+    path = draw(st.sampled_from(list(_paths(message))))
+    _parent(message, path)[path[-1]] = _MARK
+    head, tail = json.dumps(message, ensure_ascii=False).encode().split(_MARK.encode())
+    frame = head + draw(st.sampled_from(BAD_UTF8)) + tail
+    return b"\xef\xbb\xbf" + frame if draw(st.integers(0, 4)) == 0 else frame
+
+
+def _apart(texts: list[str | bytes]) -> list[tuple[str | bytes, datetime]]:
+    return [(raw, T0 + timedelta(seconds=i * 7)) for i, raw in enumerate(texts)]
+
+
+@FUZZ
+@given(hostile=st.lists(hostile_frames(), min_size=1, max_size=6), real=st.integers(1, 8))
+def test_hostile_text_in_frames_costs_only_its_frame(
+    hostile: list[str | bytes], real: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Test that hostile frames raise nothing and every real frame around them is stored."""
+    good = [json.dumps(m) for m in REAL_MESSAGES[:real]]
+    with fresh_pipeline(tmp_path_factory) as pipeline:
+        result = pipeline.ingest_frames(_apart([*good, *hostile]))
+        assert len(good) + len(hostile) == len(result.applied) + result.duplicates + result.rejected
+        # The good frames first, each on its own time: none is a duplicate or refused.
+        assert len(result.applied) >= real
+        assert pipeline.store.counts()["events"] == len(result.applied)
+        assert_accounted(pipeline, FRAME_REASONS | STORE_REASONS)
+        assert_database_is_strict_json(pipeline.store.path)
+
+
+@FUZZ
+@given(
+    hostile=st.lists(with_hostile_text(REAL_HISTORY), min_size=1, max_size=4),
+    start=st.integers(0, len(REAL_HISTORY) - 12),
+)
+def test_hostile_text_in_history_costs_only_its_item(
+    hostile: list[Any], start: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Test that hostile history items raise nothing and every real item is stored."""
+    good = REAL_HISTORY[start : start + 12]
+    with fresh_pipeline(tmp_path_factory) as pipeline:
+        with fresh_pipeline(tmp_path_factory) as reference:  # the good items on their own
+            expected = len(reference.ingest_history(copy.deepcopy(good), None).applied)
+        result = pipeline.ingest_history([*good, *hostile], None)
+        items, bad = parse_event_history([*good, *hostile])
+        assert len(items) + bad == len(result.applied) + result.duplicates + result.rejected
+        assert pipeline.store.counts()["events"] == len(result.applied) >= expected
+        assert_accounted(pipeline, HISTORY_REASONS | STORE_REASONS)
         assert_database_is_strict_json(pipeline.store.path)
 
 

@@ -45,7 +45,7 @@ from .sessions import (
     state_detail,
     tracker_snapshot,
 )
-from .store import Store
+from .store import Store, stored_size
 from .wire import (
     ImageRecord,
     WireEvent,
@@ -74,6 +74,9 @@ class PipelineOptions:
     #: How late a live event may be stamped (our loop blocked) and still meet its history twin.
     late_tolerance: timedelta = timedelta(seconds=30)
     max_frame_bytes: int = 1_048_576
+    #: Characters of event text kept in memory while the database refuses writes; past it the
+    #: oldest live events are dropped (`pending_full`) and history repairs them afterwards.
+    max_pending_bytes: int = 32 * 1024 * 1024
 
 
 #: One event row as the store writes it: the event, its session id and its history epoch.
@@ -97,9 +100,21 @@ class _PendingWrite:
     """Writes the database refused (locked, read-only, full), kept until it takes them."""
 
     events: list[_Row] = field(default_factory=list)
+    #: The stored text size of `events[:len(sizes)]`, measured only once a write failed (a
+    #: write that succeeds never pays for it), and their sum.
+    sizes: list[int] = field(default_factory=list)
+    size: int = 0
     sessions: dict[str, tuple[Session, dict[str, Any]]] = field(default_factory=dict)
     state: tuple[str, dict[str, Any]] | None = None
     rebuild: bool = False
+    #: Live events dropped to keep within the byte budget: history repairs them.
+    dropped: int = 0
+
+    def measure(self) -> None:
+        """Measure the events added since the last failed write."""
+        for event, _, _ in self.events[len(self.sizes) :]:
+            self.sizes.append(stored_size(event))
+            self.size += self.sizes[-1]
 
 
 @dataclass(slots=True)
@@ -655,9 +670,14 @@ class Pipeline:
                     self.store.path.name, err, len(pending.events),
                 )  # fmt: skip
             self.storage_error = f"{type(err).__name__}: {err}"
+            pending.measure()
+            self._keep_within_budget(pending)
             self._pending = pending
             return False
         self._pending = None
+        if pending.dropped:  # now the database takes them, history brings them back
+            _LOGGER.info("Reading history to repair %d dropped live events", pending.dropped)
+            self.history_wanted = True
         if refused:
             self._refused(refused, result)
         if self.storage_error is not None:
@@ -668,6 +688,40 @@ class Pipeline:
             if result is not None:
                 result.rebuilt = True
         return True
+
+    def _keep_within_budget(self, pending: _PendingWrite) -> None:
+        """Drop the oldest live events past the byte budget (history has them all, in order).
+
+        History events are kept: a history read is bounded by its own byte cap, and dropping
+        them would leave nothing to repair them from.
+        """
+        excess = pending.size - self.options.max_pending_bytes
+        if excess <= 0:
+            return
+        kept: list[_Row] = []
+        sizes: list[int] = []
+        dropped = 0
+        for row, size in zip(pending.events, pending.sizes, strict=True):
+            if excess > 0 and row[0].source == Source.LIVE:
+                excess -= size
+                pending.size -= size
+                dropped += 1
+                self.counters.unprocess(row[0].name)
+                self.counters.reject("pending_full")
+            else:
+                kept.append(row)
+                sizes.append(size)
+        if not dropped:
+            return
+        if not pending.dropped:
+            _LOGGER.warning(
+                "Events waiting for %s exceed %d bytes: dropping the oldest live events from "
+                "memory; history repairs them once the database takes writes",
+                self.store.path.name, self.options.max_pending_bytes,
+            )  # fmt: skip
+        pending.events, pending.sizes = kept, sizes
+        pending.dropped += dropped
+        pending.rebuild = True  # the fold counted them: it follows what was stored
 
     def _write_isolating(self, pending: _PendingWrite) -> list[tuple[_Row, Exception]]:
         """Write a pending batch; when rows break it, write all the others.

@@ -129,6 +129,12 @@ def _frame_json(frame: Frame | None) -> str | None:
     return _encode(values)
 
 
+def stored_size(event: NinaEvent) -> int:
+    """Return the characters of text `event` takes in its row (its data and frame JSON)."""
+    frame = _frame_json(event.frame)
+    return len(_encode(event.data)) + (len(frame) if frame is not None else 0)
+
+
 def _frame_from_json(text: str | None) -> Frame | None:
     if text is None:
         return None
