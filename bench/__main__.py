@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.common import SCALES, Scale, Section
 
-BENCHMARKS = ("pipeline", "backfill", "latency", "history", "memory", "startup")
+BENCHMARKS = ("pipeline", "trickle", "backfill", "latency", "history", "memory", "startup")
 HA_LATENCY = "ha_latency"  # not a `run(scale)` module: a pytest module, run in a subprocess
 HA_LATENCY_MODULE = Path(__file__).resolve().parent / "ha_latency_test.py"
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"

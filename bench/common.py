@@ -42,6 +42,8 @@ class Scale:
     memory_frames: int
     traced_frames: int  # frames under tracemalloc (slow), after as many warm-up frames
     startup_rounds: int
+    trickle_frames: int  # one frame per transaction through one session
+    trickle_window: int  # frames at each end whose cost per frame is compared
 
 
 SCALES = {
@@ -59,6 +61,8 @@ SCALES = {
         memory_frames=1_000_000,
         traced_frames=50_000,
         startup_rounds=9,
+        trickle_frames=20_000,
+        trickle_window=2_000,
     ),
     "quick": Scale(
         name="quick",
@@ -74,6 +78,8 @@ SCALES = {
         memory_frames=100_000,
         traced_frames=10_000,
         startup_rounds=5,
+        trickle_frames=8_000,
+        trickle_window=1_000,
     ),
     # For the smoke test only: every code path, no meaningful figure.
     "tiny": Scale(
@@ -90,6 +96,8 @@ SCALES = {
         memory_frames=2_000,
         traced_frames=300,
         startup_rounds=1,
+        trickle_frames=300,
+        trickle_window=50,
     ),
 }
 
