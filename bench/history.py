@@ -32,6 +32,7 @@ from bench.common import OPTIONS, Scale, Section, db_bytes, fmt_n, fmt_s, ratio,
 from bench.workload import START_DATE, live_frames, nights
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.health import ConnectionHealth
+from custom_components.nina_session.engine.models import event_key, split_key
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.reports import legacy_view, stats_view
 from custom_components.nina_session.engine.store import Store
@@ -39,7 +40,7 @@ from custom_components.nina_session.engine.timeutil import iso_z
 from simulator.night import Night, generate_night
 
 _DAY = 86_400.0
-_EVENT_COLUMNS = "event_key, fingerprint, ts, name, source, session_id, epoch, data, frame"
+_EVENT_COLUMNS = "event_key, ts, name, source, session_id, epoch, data, frame"
 _SESSION_COLUMNS = "id, instance, night, start_ts, end_ts, summary"
 QUERIES = ("sessions_50", "totals", "counts", "legacy_view", "stats_view")
 
@@ -77,6 +78,7 @@ def _replicate(template: Path, target: Path, templates: int, copies_needed: int)
     with sqlite3.connect(template) as src:
         events = src.execute(f"SELECT {_EVENT_COLUMNS} FROM session_events ORDER BY id").fetchall()
         sessions = src.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions").fetchall()
+        history = src.execute("SELECT session_id, seq, entry FROM session_history").fetchall()
         last_ts = dict(
             src.execute("SELECT session_id, MAX(ts) FROM session_events GROUP BY session_id")
         )
@@ -98,17 +100,20 @@ def _replicate(template: Path, target: Path, templates: int, copies_needed: int)
                 shifted.values(),
             )
             rows = []
-            for key, fingerprint, ts, name, source, sid, epoch, data, frame in events:
+            for key, ts, name, source, sid, epoch, data, frame in events:
                 if sid is not None and sid not in keep:
                     continue
-                new_key = f"{key}~{k}" if k else key
-                new_fp = new_key if key == fingerprint else fingerprint
+                moved = ts + days * _DAY
+                fingerprint, exact = split_key(key)
+                new_key = f"{key}~{k}" if exact and k else event_key(fingerprint, exact, moved)
                 new_sid = shifted[sid][0] if sid is not None else None
-                rows.append(
-                    (new_key, new_fp, ts + days * _DAY, name, source, new_sid, epoch, data, frame)
-                )
+                rows.append((new_key, moved, name, source, new_sid, epoch, data, frame))
             db.executemany(
-                f"INSERT INTO session_events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
+                f"INSERT INTO session_events ({_EVENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows
+            )
+            db.executemany(
+                "INSERT INTO session_history (session_id, seq, entry) VALUES (?,?,?)",
+                [(shifted[sid][0], seq, entry) for sid, seq, entry in history if sid in shifted],
             )
     db.close()
 

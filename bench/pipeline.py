@@ -40,11 +40,11 @@ from bench.common import (
 from bench.workload import Frame, image_save_share, live_frames, stretch
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.pipeline import Pipeline
-from custom_components.nina_session.engine.store import MIGRATIONS, Store
+from custom_components.nina_session.engine.store import EVENTS_TABLE, Store
 
 _INSERT = (
-    "INSERT OR IGNORE INTO session_events (event_key, fingerprint, ts, name, source, "
-    "session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?,?)"
+    "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, "
+    "session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?)"
 )
 
 
@@ -64,9 +64,7 @@ def _bare_db(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    schema = MIGRATIONS[1]
-    assert isinstance(schema, str)  # the first migration is the tables; later ones rewrite rows
-    db.executescript(schema)
+    db.executescript(EVENTS_TABLE)  # the event table and indexes the store writes to
     db.commit()
     return db
 
@@ -76,7 +74,7 @@ def _row(index: int, text: str, frame: Frame) -> tuple[object, ...]:
     name = message["Response"]["Event"]
     # Keys like ours (name first, then a unique stamp), so the unique index does equal work.
     key = f"{name}@{index:013d}"
-    return (key, name, frame[1].timestamp(), name, "live", "floor", 0, text, None)
+    return (key, frame[1].timestamp(), name, "live", "floor", 0, text, None)
 
 
 def floor(frames: Sequence[Frame], path: Path) -> Timing:

@@ -16,7 +16,7 @@ from typing import Any
 from custom_components.nina_session.engine.fsm import SessionState
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.reports import legacy_view
-from custom_components.nina_session.engine.store import Store
+from custom_components.nina_session.engine.store import MIGRATIONS, Store
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import at, envelope, event, frames, image
 
@@ -348,17 +348,22 @@ def test_nothing_detected_is_no_measurement(pipeline: Pipeline) -> None:
 
 def test_events_stored_under_the_old_fingerprint_rule_are_migrated(db_path: Path) -> None:
     """Test that a schema 1 database's live rows meet their history twins after the upgrade."""
-    store = Store(db_path)
-    pipeline = Pipeline(store, OPTIONS)
+    scratch = Store(db_path.with_name("scratch.db"))
     change = {"Previous": {"Name": "L", "Id": 0.0}, "New": {"Name": "R", "Id": 1.0}}
-    pipeline.ingest_frames(frames((0, event("FILTERWHEEL-CHANGED", **change))))
-    store.close()
+    Pipeline(scratch, OPTIONS).ingest_frames(frames((0, event("FILTERWHEEL-CHANGED", **change))))
+    live = scratch.recent_events(1)[0]
+    scratch.close()
     old = "FILTERWHEEL-CHANGED#0123456789abcdef"  # what the old rule hashed
+    ts = live.time.timestamp()
+    schema_1 = MIGRATIONS[1]
+    assert isinstance(schema_1, str)
     with closing(sqlite3.connect(db_path)) as db, db:
-        ts = db.execute("SELECT ts FROM session_events").fetchone()[0]
-        db.execute("UPDATE session_events SET fingerprint = ?, event_key = ?",
-                   (old, f"{old}@{round(ts * 1000)}"))  # fmt: skip
-        db.execute("UPDATE schema_version SET version = 1")
+        db.executescript(schema_1)
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (1)")
+        db.execute("INSERT INTO session_events (event_key, fingerprint, ts, name, source, data) "
+                   "VALUES (?,?,?,?,?,?)", (f"{old}@{round(ts * 1000)}", old, ts, live.name,
+                   live.source.value, json.dumps(live.data)))  # fmt: skip
     store = Store(db_path)
     try:
         pipeline = Pipeline(store, OPTIONS)

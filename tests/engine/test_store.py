@@ -20,7 +20,7 @@ def test_new_file_has_the_schema_and_wal(db_path: Path) -> None:
     with sqlite3.connect(db_path) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert {"sessions", "session_events", "session_state", "schema_version"} <= tables
-        assert {"ix_events_session", "ix_events_ts"} <= tables
+        assert {"ix_events_name_ts", "ix_events_ts", "session_history", "totals_closed"} <= tables
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

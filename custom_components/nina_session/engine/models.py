@@ -67,3 +67,16 @@ def event_key(fingerprint: str, exact: bool, ts: float) -> str:
     if exact:
         return fingerprint
     return f"{fingerprint}@{round(ts * 1000)}"
+
+
+def split_key(key: str) -> tuple[str, bool]:
+    """Return (fingerprint, exact) of a storage key: `event_key` read backwards.
+
+    A plain event's key ends in `@` and its integer milliseconds; an exact one is the
+    fingerprint itself, which ends in an ISO time (never an integer), so the store keeps the
+    key alone.
+    """
+    head, at, tail = key.rpartition("@")
+    if at and tail.lstrip("-").isdigit():
+        return head, False
+    return key, True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 import hashlib
 import json
@@ -227,23 +227,54 @@ class Normalizer:
                     taken_at = parse_nina_time(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
-        return Frame(
-            image_type=image_type,
-            exposure=record.exposure,
-            filter=filter_name or NO_FILTER,
-            target=target,
-            camera=camera,
-            telescope=telescope,
-            # HFR 0 and Stars -1 are what star detection reports when it found nothing
-            # (calibration frames, clouds): no measurement, not a value to average.
-            hfr=record.hfr if record.hfr is not None and record.hfr > 0 else None,
-            stars=record.stars if record.stars is not None and record.stars >= 0 else None,
-            guiding_rms=parse_rms_arcsec(record.rms_text),
-            temperature=record.temperature,
-            taken_at=taken_at,
-            filename=record.filename,
-            inferred=tuple(inferred),
-        )
+        named = replace(
+            record, image_type=image_type, target=target, filter=filter_name,
+            camera=camera, telescope=telescope,
+        )  # fmt: skip
+        return _frame_of(named, image_type, taken_at, tuple(inferred))
+
+
+def _frame_of(
+    record: ImageRecord, image_type: str, taken_at: datetime | None, inferred: tuple[str, ...]
+) -> Frame:
+    """Build a frame from a record whose names are final (own or inferred)."""
+    return Frame(
+        image_type=image_type,
+        exposure=record.exposure,
+        filter=record.filter or NO_FILTER,
+        target=record.target,
+        camera=record.camera,
+        telescope=record.telescope,
+        # HFR 0 and Stars -1 are what star detection reports when it found nothing
+        # (calibration frames, clouds): no measurement, not a value to average.
+        hfr=record.hfr if record.hfr is not None and record.hfr > 0 else None,
+        stars=record.stars if record.stars is not None and record.stars >= 0 else None,
+        guiding_rms=parse_rms_arcsec(record.rms_text),
+        temperature=record.temperature,
+        taken_at=taken_at,
+        filename=record.filename,
+        inferred=inferred,
+    )
+
+
+def own_frame(data: Mapping[str, Any]) -> Frame | None:
+    """Return the frame an IMAGE-SAVE's own statistics give, nothing inferred, or None.
+
+    The store keeps a frame only when this cannot give it back (context filled a name in,
+    the statistics are missing, or the capture time has no offset): a live frame is then
+    stored once, as the data that arrived, and its frame is read from that.
+    """
+    stats = data.get("ImageStatistics")
+    if not isinstance(stats, Mapping):
+        return None
+    try:
+        record = parse_image_record(stats)
+        taken_at = parse_nina_time(record.date_text, UTC) if record.date_text else None
+    except FrameError:
+        return None
+    if record.image_type is None:
+        return None
+    return _frame_of(record, record.image_type, taken_at, ())
 
 
 def filter_change(data: Mapping[str, Any]) -> str | None:

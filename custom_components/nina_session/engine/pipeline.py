@@ -56,6 +56,9 @@ from .wire import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+#: How long, in event time, a session's summary and the saved state may lag its stored
+#: events (they are written at once on any change of state; see `Pipeline._write_due`).
+WRITE_EVERY = timedelta(seconds=5)
 #: Frame twins (the latest, across backfills) whose median is the clock difference: one read
 #: after a NINA restart holds only a few frames, and a stall delays some arrival stamps.
 _SKEW_SAMPLES = 50
@@ -202,8 +205,18 @@ class Pipeline:
             self.normalizer.restore(saved.get("context", {}))
             self.clock_offset = saved.get("clock_offset", 0.0)
             self.clock_measured = saved.get("clock_measured", self.clock_offset != 0.0)
+            resumed = self.tracker.open
+            if resumed is not None and not resumed.state_history:
+                resumed.state_history = store.state_history(resumed.id)
+        #: Sessions folded into since the summaries and the state were last written, and the
+        #: event time and normalizer context of that write (see `_write_due`).
+        self._dirty: dict[str, Session] = {}
+        self._written_at: datetime | None = None
+        self._context_written = self.normalizer.snapshot()
         self.view = PipelineView()
-        self._publish(())
+        store.before_close(self.flush)
+        self._catch_up(store.folded_through())
+        self._publish()
 
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
@@ -621,20 +634,95 @@ class Pipeline:
         return unique
 
     def _fold(self, events: Sequence[NinaEvent], result: BatchResult) -> None:
+        """Fold new events in order and store them.
+
+        The events are written with every batch; the touched sessions' summaries and the
+        state only when something changed (see `_write_due`): what one frame's transaction
+        writes must not grow with the session. A crash in between loses nothing: the events
+        are stored, and the next start folds those after the saved state again (`_catch_up`).
+        """
         rows: list[tuple[NinaEvent, str | None, int]] = []
-        touched: dict[str, Session] = {}
+        changed = False
         for event in events:
             applied = self.tracker.apply(event)
             result.applied.append(applied)
             rows.append((applied.event, applied.session_id, self.epoch))
             if applied.closed is not None:
-                touched[applied.closed.id] = applied.closed
+                self._dirty[applied.closed.id] = applied.closed
                 result.closed.append(applied.closed)
-            if self.tracker.open is not None:
-                touched[self.tracker.open.id] = self.tracker.open
-        summaries = self._summaries(touched.values())
-        self._publish(summaries)
-        self._write(rows, summaries, self._state(), result=result)
+            changed = changed or bool(applied.opened or applied.closed or applied.transitions)
+        if self.tracker.open is not None:
+            self._dirty[self.tracker.open.id] = self.tracker.open
+        current = self._publish()
+        if self._write_due(changed, events[-1].time):
+            self._write(rows, self._take_dirty(current), self._state(), result=result)
+            return
+        if current is not None:
+            self.store.stage(current)
+        self._write(rows, (), None, result=result)
+
+    def _write_due(self, changed: bool, now: datetime) -> bool:
+        """Return whether summaries and state are written now: on a change, else every few s.
+
+        A change is a session opened or closed, a state change or a new normalizer context
+        (none of which a restart could refold from the events stored after the saved state
+        alone without it). `now` is the event time (replays and tests stay deterministic).
+        """
+        if changed or self._written_at is None:
+            return True
+        if now - self._written_at >= WRITE_EVERY:
+            return True
+        return self.normalizer.snapshot() != self._context_written
+
+    def _take_dirty(
+        self, current: dict[str, Any] | None = None
+    ) -> list[tuple[Session, dict[str, Any]]]:
+        """Summaries of the sessions folded into since the last write; marks them written."""
+        open_session = self.tracker.open
+        summaries = [
+            (session, current)
+            if session is open_session and current is not None
+            else (session, self._summary(session))
+            for session in self._dirty.values()
+        ]
+        self._dirty = {}
+        self._written_at = self.tracker.last_time
+        self._context_written = self.normalizer.snapshot()
+        return summaries
+
+    def flush(self) -> None:
+        """Write the summaries and state held back since the last write (at close)."""
+        if self._dirty:
+            self._write([], self._take_dirty(), self._state())
+
+    def _catch_up(self, folded_through: int) -> None:
+        """Fold the events stored after the saved state (the process stopped in between).
+
+        They were folded in the order they were stored, so they are folded again in that
+        order; if any is older than the saved fold, everything is refolded (`rebuild`).
+        """
+        tail = self.store.events_after(folded_through)
+        if not tail:
+            return
+        last = self.tracker.last_time
+        if any(last is not None and event.time < last for _, event, _ in tail):
+            self.rebuild()
+            return
+        reassign: list[tuple[str | None, int]] = []
+        for row_id, event, stored_in in tail:
+            applied = self.tracker.apply(event)
+            if applied.closed is not None:
+                self._dirty[applied.closed.id] = applied.closed
+            if applied.session_id != stored_in:
+                reassign.append((applied.session_id, row_id))
+        if self.tracker.open is not None:
+            self._dirty[self.tracker.open.id] = self.tracker.open
+        _LOGGER.info("Folded %d events stored after the saved state", len(tail))
+        try:
+            self.store.write_batch((), self._take_dirty(), self._state(), reassign=reassign)
+        except sqlite3.Error as err:  # the fold in memory is right; the next write stores it
+            self.storage_failures += 1
+            _LOGGER.warning("Cannot store the state folded on start: %s", err)
 
     def _write(
         self,
@@ -783,23 +871,23 @@ class Pipeline:
         """Return how many events wait for the database to take them."""
         return len(self._pending.events) if self._pending else 0
 
-    def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
-        open_session = self.tracker.open
-        state = self.tracker.fsm.state
+    def _summary(self, session: Session) -> dict[str, Any]:
+        """Return a session's canonical JSON (the open one shows the machine's state)."""
         fsm = self.tracker.fsm
-        return [
-            (s, s.to_json(state, fsm) if s is open_session else s.to_json(SessionState.IDLE))
-            for s in sessions
-        ]
+        if session is self.tracker.open:
+            return session.to_json(fsm.state, fsm)
+        return session.to_json(SessionState.IDLE)
 
-    def _publish(self, summaries: Sequence[tuple[Session, dict[str, Any]]]) -> None:
-        """Publish the fold for other threads (see `PipelineView`), reusing a summary."""
+    def _publish(self, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Publish the fold for other threads (see `PipelineView`); return the open summary.
+
+        `current` is the open session's summary when the caller already has it.
+        """
         fsm, open_session = self.tracker.fsm, self.tracker.open
-        current = None
-        if open_session is not None:
-            current = next((json for s, json in summaries if s is open_session), None)
-            if current is None:
-                current = open_session.to_json(fsm.state, fsm)
+        if open_session is None:
+            current = None
+        elif current is None:
+            current = open_session.to_json(fsm.state, fsm)
         equipment = replace(fsm.equipment, pause_reasons=list(fsm.equipment.pause_reasons))
         self.view = PipelineView(
             fsm.state,
@@ -810,6 +898,7 @@ class Pipeline:
             equipment,
             dict(fsm.anomalies),
         )
+        return current
 
     def _state(self) -> tuple[str, dict[str, Any]]:
         snapshot = {
@@ -839,8 +928,9 @@ class Pipeline:
         if self._last_tick is not None:  # what the clock already made of a pending stop
             tracker.expire(self._last_tick)
         self.tracker = tracker
-        summaries = self._summaries(sessions.values())
-        self._publish(summaries)
+        current = self._publish()
+        self._dirty = dict(sessions)
+        summaries = self._take_dirty(current)
         try:
             self.store.write_batch(
                 (), summaries, self._state(),
@@ -862,11 +952,14 @@ class Pipeline:
         result = BatchResult(closed=[closed] if closed else [])
         if step.transitions:
             result.ticked = step
+        for session in (open_session, closed):
+            if session is not None and (step.transitions or closed is not None):
+                self._dirty[session.id] = session
         if step.transitions or closed is not None:
-            touched = {id(s): s for s in (open_session, closed) if s is not None}
-            summaries = self._summaries(touched.values())
-            self._publish(summaries)
-            self._write([], summaries, self._state())
+            current = self._publish()
+            self._write([], self._take_dirty(current), self._state())
+        elif self._dirty and (self._written_at is None or now - self._written_at >= WRITE_EVERY):
+            self.flush()  # a quiet stream: what the last frames changed is written now
         return result
 
     def close_if_idle(self, now: datetime) -> Session | None:

@@ -214,8 +214,11 @@ def state_detail(fsm: StateMachine | None) -> dict[str, Any]:
     }
 
 
-#: Persisted fields: everything but caches.
-_RECORD_FIELDS = tuple(f.name for f in fields(Session) if f.name != "night_ends")
+#: Persisted fields: everything but caches and the state history (the store keeps that in
+#: rows of its own, appended as it grows: a record stays the same size all night).
+_RECORD_FIELDS = tuple(
+    f.name for f in fields(Session) if f.name not in ("night_ends", "state_history")
+)
 
 
 #: What folding changed for an event folded outside the tracker (stored to be refolded).
@@ -366,8 +369,12 @@ def session_to_record(session: Session) -> dict[str, Any]:
 
 
 def session_from_record(record: dict[str, Any]) -> Session:
-    """Rebuild a session from `session_to_record`."""
+    """Rebuild a session from `session_to_record` (its state history is the caller's to add).
+
+    Records saved before the history had rows of its own carry it: it is taken.
+    """
     values = {name: record[name] for name in _RECORD_FIELDS if name in record}
+    values["state_history"] = list(record.get("state_history", []))
     for name in _TIMES:
         if values.get(name) is not None:
             values[name] = datetime.fromisoformat(values[name])

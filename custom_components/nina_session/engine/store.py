@@ -17,8 +17,8 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
-from .models import Frame, NinaEvent, Source, event_key
-from .normalize import content_fingerprint
+from .models import Frame, NinaEvent, Source, event_key, split_key
+from .normalize import IMAGE_SAVE, content_fingerprint, own_frame
 from .sessions import Session
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,6 +51,155 @@ def _refingerprint(db: sqlite3.Connection) -> None:
             dropped += 1
     if dropped:
         _LOGGER.info("Dropped %d events stored twice under the old fingerprint rule", dropped)
+
+
+#: Schema 3's event table: no column a read does not use. The fingerprint is read from the
+#: key (`split_key`), a frame is stored only when its data cannot give it back (`own_frame`),
+#: and the session index is gone (a session's events are found by time: see `_IN_SESSION`).
+EVENTS_TABLE = """
+    CREATE TABLE session_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_key TEXT NOT NULL UNIQUE,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        session_id TEXT,
+        epoch INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        frame TEXT
+    );
+    CREATE INDEX ix_events_ts ON session_events (ts);
+    CREATE INDEX ix_events_name_ts ON session_events (name, ts);
+"""
+
+#: One state history entry per row, appended as states change: a session's summary row then
+#: stays the same size however long the night.
+_HISTORY_TABLE = """
+    CREATE TABLE session_history (
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    ) WITHOUT ROWID;
+"""
+
+# The sums `totals()` reports over closed sessions, kept by triggers as sessions are written,
+# closed, rebuilt or pruned, so a read after a restart costs what one at any time costs.
+_TARGET = "coalesce(json_extract({row}.summary, '$.targets[0]'), 'unknown')"
+
+
+def _totals_sql(row: str, sign: str) -> str:
+    target = _TARGET.format(row=row)
+    adds = f"""
+        UPDATE totals_closed SET nights = nights {sign} 1,
+            frames = frames {sign} json_extract({row}.summary, '$.frames.total'),
+            seconds = seconds {sign} json_extract({row}.summary, '$.integration_seconds');
+        INSERT INTO totals_targets (target, sessions) VALUES ({target}, {sign}1)
+            ON CONFLICT (target) DO UPDATE SET sessions = sessions {sign} 1;
+        INSERT INTO totals_filters (target, filter, sessions, seconds)
+            SELECT {target}, key, {sign}1, {sign}json_extract(value, '$.seconds')
+            FROM json_each({row}.summary, '$.frames.by_filter') WHERE true
+            ON CONFLICT (target, filter) DO UPDATE SET sessions = sessions + excluded.sessions,
+            seconds = seconds + excluded.seconds;
+    """  # noqa: S608  # constant text: row names and signs chosen here, never input
+    if sign == "+":
+        return adds
+    return (
+        adds
+        + f"""
+        DELETE FROM totals_filters WHERE target = {target} AND sessions <= 0;
+        DELETE FROM totals_targets WHERE target = {target} AND sessions <= 0;
+    """
+    )  # noqa: S608  # constant text
+
+
+_TOTALS_TABLES = f"""
+    CREATE TABLE totals_closed (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        nights INTEGER NOT NULL, frames INTEGER NOT NULL, seconds REAL NOT NULL
+    );
+    INSERT INTO totals_closed VALUES (1, 0, 0, 0.0);
+    CREATE TABLE totals_targets (target TEXT PRIMARY KEY, sessions INTEGER NOT NULL)
+        WITHOUT ROWID;
+    CREATE TABLE totals_filters (
+        target TEXT NOT NULL, filter TEXT NOT NULL,
+        sessions INTEGER NOT NULL, seconds REAL NOT NULL,
+        PRIMARY KEY (target, filter)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER tr_totals_insert AFTER INSERT ON sessions WHEN NEW.end_ts IS NOT NULL
+    BEGIN {_totals_sql("NEW", "+")} END;
+    CREATE TRIGGER tr_totals_delete AFTER DELETE ON sessions WHEN OLD.end_ts IS NOT NULL
+    BEGIN {_totals_sql("OLD", "-")} END;
+    CREATE TRIGGER tr_totals_update_old AFTER UPDATE OF end_ts, summary ON sessions
+    WHEN OLD.end_ts IS NOT NULL BEGIN {_totals_sql("OLD", "-")} END;
+    CREATE TRIGGER tr_totals_update_new AFTER UPDATE OF end_ts, summary ON sessions
+    WHEN NEW.end_ts IS NOT NULL BEGIN {_totals_sql("NEW", "+")} END;
+"""  # noqa: S608  # constant text
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run several statements inside the caller's transaction (executescript commits)."""
+    for statement in _statements(sql):
+        db.execute(statement)
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """Split a script into complete statements (triggers hold `;` inside BEGIN ... END)."""
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer
+            buffer = ""
+    if buffer.strip():
+        yield buffer
+
+
+def _compact(db: sqlite3.Connection) -> None:
+    """Migrate to schema 3: smaller event rows, state history in rows, totals by triggers.
+
+    Every event is kept. A frame stays stored only where its data cannot give it back.
+    """
+    db.execute("ALTER TABLE session_events RENAME TO events_v2")
+    db.execute("DROP TRIGGER IF EXISTS tr_events_updated")
+    for index in ("ix_events_session", "ix_events_ts", "ix_events_name_ts"):
+        db.execute(f"DROP INDEX IF EXISTS {index}")
+    _script(db, EVENTS_TABLE + _HISTORY_TABLE)
+    old = db.execute(
+        "SELECT id, event_key, ts, name, source, session_id, epoch, data, frame FROM events_v2"
+    )
+    while rows := old.fetchmany(5000):
+        db.executemany(
+            "INSERT INTO session_events (id, event_key, ts, name, source, session_id, epoch, "
+            "data, frame) VALUES (?,?,?,?,?,?,?,?,?)",
+            [(*row[:8], _compacted_frame(row[3], row[7], row[8])) for row in rows],
+        )
+    db.execute("DROP TABLE events_v2")
+    for session_id, summary in db.execute("SELECT id, summary FROM sessions").fetchall():
+        values = json.loads(summary)
+        history = values.pop("state_history", [])
+        db.executemany(
+            "INSERT INTO session_history (session_id, seq, entry) VALUES (?,?,?)",
+            [(session_id, seq, _encode(entry)) for seq, entry in enumerate(history)],
+        )
+        db.execute("UPDATE sessions SET summary = ? WHERE id = ?", (_encode(values), session_id))
+    _script(db, _TOTALS_TABLES)
+    db.execute("ALTER TABLE session_state ADD COLUMN last_row INTEGER")
+    # Schema 2 wrote the state with every batch: it has folded every stored event.
+    db.execute("UPDATE session_state SET last_row = (SELECT max(id) FROM session_events)")
+    # Written again (not updated in place) so the totals triggers count every closed session.
+    db.execute("CREATE TEMP TABLE sessions_v2 AS SELECT * FROM sessions")
+    db.execute("DELETE FROM sessions")
+    db.execute("INSERT INTO sessions SELECT * FROM temp.sessions_v2")
+    db.execute("DROP TABLE temp.sessions_v2")
+
+
+def _compacted_frame(name: str, data: str, frame: str | None) -> str | None:
+    if frame is None or name != IMAGE_SAVE:
+        return frame
+    parsed = _frame_from_json(frame)
+    return None if parsed is not None and _derivable(json.loads(data), parsed) else frame
 
 
 # Forward migrations; index = version reached after running it. Text is SQL; a function
@@ -106,6 +255,7 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     END;
     """,
     _refingerprint,
+    _compact,
 )
 SCHEMA_VERSION = len(MIGRATIONS) - 1
 
@@ -145,39 +295,40 @@ def _frame_from_json(text: str | None) -> Frame | None:
     return Frame(**values)
 
 
-class _Totals:
-    """Running sums over session summaries."""
+def _derivable(data: Mapping[str, Any], frame: Frame) -> bool:
+    """Return whether `own_frame(data)` gives `frame` back (then the row stores no frame).
 
-    def __init__(self) -> None:
-        self.nights = 0
-        self.frames = 0
-        self.seconds = 0.0
-        self.by_target: dict[str, dict[str, float]] = {}
+    The statistics' `ImageType` must also read as the frame's type verbatim: queries filter
+    frames by type in SQL (`session_frames`).
+    """
+    if frame.inferred:
+        return False
+    stats = data.get("ImageStatistics")
+    if not isinstance(stats, Mapping) or stats.get("ImageType") != frame.image_type:
+        return False
+    return own_frame(data) == frame
 
-    def add_rows(self, rows: Iterable[tuple[str]]) -> None:
-        for (summary,) in rows:
-            session = json.loads(summary)
-            self.nights += 1
-            self.frames += session["frames"]["total"]
-            self.seconds += session["integration_seconds"]
-            target = (session["targets"] or ["unknown"])[0]
-            per_filter = self.by_target.setdefault(target, {})
-            for name, slot in session["frames"]["by_filter"].items():
-                per_filter[name] = round(per_filter.get(name, 0.0) + slot["seconds"], 3)
 
-    def copy(self) -> _Totals:
-        other = _Totals()
-        other.nights, other.frames, other.seconds = self.nights, self.frames, self.seconds
-        other.by_target = {target: dict(filters) for target, filters in self.by_target.items()}
-        return other
+def _frame_column(event: NinaEvent) -> str | None:
+    frame = event.frame
+    if frame is None or _derivable(event.data, frame):
+        return None
+    return _frame_json(frame)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "nights": self.nights,
-            "frames": self.frames,
-            "integration_seconds": round(self.seconds, 3),
-            "by_target": self.by_target,
-        }
+
+def _read_frame(name: str, data: Mapping[str, Any], text: str | None) -> Frame | None:
+    if text is not None:
+        return _frame_from_json(text)
+    return own_frame(data) if name == IMAGE_SAVE else None
+
+
+#: A session's events are at or after its start (the fold opens it with its first event), so
+#: the (name, ts) index finds them without an index on the session id.
+_IN_SESSION = "session_id = ? AND ts >= coalesce((SELECT start_ts FROM sessions WHERE id = ?), 0)"
+
+
+def _without_history(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in summary.items() if key != "state_history"}
 
 
 class Store:
@@ -198,7 +349,11 @@ class Store:
             raise StoreError(f"{self.path.name}: {err}") from err
         self.last_write: datetime | None = None
         self._event_count: int | None = None
-        self._closed_totals: _Totals | None = None
+        #: Summaries newer than their rows (`stage`): reads show these, writes replace them.
+        self._staged: dict[str, dict[str, Any]] = {}
+        #: State history entries stored per session, as far as known.
+        self._history_stored: dict[str, int] = {}
+        self._before_close: list[Callable[[], None]] = []
 
     @classmethod
     def open_or_recover(
@@ -246,8 +401,18 @@ class Store:
             db.execute("DELETE FROM schema_version")
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
+    def before_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when the store closes, before it does (the last write-behind)."""
+        self._before_close.append(callback)
+
     def close(self) -> None:
-        """Close the database connection."""
+        """Write what is held back, then close the database connection."""
+        hooks, self._before_close = self._before_close, []
+        for hook in hooks:
+            try:
+                hook()
+            except sqlite3.Error as err:  # the events are stored: the next start refolds them
+                _LOGGER.warning("Cannot write the session state on close: %s", err)
         self._db.close()
 
     # -- reads -------------------------------------------------------------------------
@@ -257,26 +422,23 @@ class Store:
 
     def times_for_keys(self, keys: Sequence[str], source: Source | None = None) -> dict[str, float]:
         """Return the stored time of each of these event keys that is stored (from `source`)."""
-        return dict(self._pairs("ts", keys, source))
-
-    def _pairs(
-        self, column: str, keys: Sequence[str], source: Source | None = None
-    ) -> list[tuple[str, Any]]:
-        """Return (event key, `column`) of the stored events with these keys."""
-        return [(row[0], row[1]) for row in self._by_keys(column, keys, source)]
+        return {row[0]: row[1] for row in self._by_keys("ts", keys, source)}
 
     def _by_keys(
         self, columns: str, keys: Sequence[str], source: Source | None = None
     ) -> list[tuple[Any, ...]]:
         """Return (event key, *`columns`) of the stored events with these keys.
 
-        Read in chunks that stay under SQLite's parameter limit.
+        Read in chunks that stay under SQLite's parameter limit, each chunk padded to a
+        fixed length so SQLite's statement cache holds a few statements, not one per length.
         """
         found: list[tuple[Any, ...]] = []
         only = "" if source is None else " AND source = ?"
         for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+            chunk = list(keys[start : start + 500])
+            width = next(size for size in (8, 64, 500) if size >= len(chunk))
+            chunk += [chunk[-1]] * (width - len(chunk))
+            marks = ",".join("?" * width)
             rows = self._db.execute(
                 # Only constant columns, `?` placeholders and a constant filter are
                 # interpolated; the keys and the source are bound parameters.
@@ -292,21 +454,20 @@ class Store:
     ) -> dict[str, tuple[str, float]]:
         """Key → (fingerprint, time) of the events stored from `source` in a time range."""
         rows = self._db.execute(
-            "SELECT event_key, fingerprint, ts FROM session_events "
-            "WHERE source = ? AND ts BETWEEN ? AND ?",
+            "SELECT event_key, ts FROM session_events WHERE source = ? AND ts BETWEEN ? AND ?",
             (source.value, start_ts, end_ts),
         )
-        return {key: (fingerprint, ts) for key, fingerprint, ts in rows}
+        return {key: (split_key(key)[0], ts) for key, ts in rows}
 
     def fingerprints_between(self, start_ts: float, end_ts: float) -> dict[str, list[float]]:
         """Fingerprints stored in a time range, for window de-duplication."""
         seen: dict[str, list[float]] = {}
         rows = self._db.execute(
-            "SELECT fingerprint, ts FROM session_events WHERE ts BETWEEN ? AND ?",
+            "SELECT event_key, ts FROM session_events WHERE ts BETWEEN ? AND ?",
             (start_ts, end_ts),
         )
-        for fingerprint, ts in rows:
-            seen.setdefault(fingerprint, []).append(ts)
+        for key, ts in rows:
+            seen.setdefault(split_key(key)[0], []).append(ts)
         return seen
 
     def iter_events(self, batch: int = 5000) -> Iterator[tuple[int, NinaEvent]]:
@@ -319,19 +480,35 @@ class Store:
             for row in rows:
                 yield row[0], self._event(row)
 
-    _EVENT_COLUMNS = "id, name, ts, data, source, fingerprint, event_key, frame"
+    def events_after(self, row_id: int) -> list[tuple[int, NinaEvent, str | None]]:
+        """Events stored after row `row_id`, in the order they were stored, with their session.
+
+        What was stored after the last saved state (`folded_through`): a restart folds these
+        again on top of it.
+        """
+        # _EVENT_COLUMNS is a constant column list, never input.
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS}, session_id FROM session_events "  # noqa: S608
+            "WHERE id > ? ORDER BY id",
+            (row_id,),
+        )
+        return [(row[0], self._event(row), row[-1]) for row in rows]
+
+    _EVENT_COLUMNS = "id, name, ts, data, source, event_key, frame"
 
     @staticmethod
     def _event(row: Sequence[Any]) -> NinaEvent:
-        _, name, ts, data, source, fingerprint, key, frame = row
+        _, name, ts, text, source, key, frame = row[:7]
+        data = json.loads(text)
+        fingerprint, exact = split_key(key)
         return NinaEvent(
             name=name,
             time=datetime.fromtimestamp(ts, UTC),
-            data=json.loads(data),
+            data=data,
             source=Source(source),
             fingerprint=fingerprint,
-            exact=key == fingerprint,
-            frame=_frame_from_json(frame),
+            exact=exact,
+            frame=_read_frame(name, data, frame),
         )
 
     def latest_event(self, names: Sequence[str]) -> NinaEvent | None:
@@ -357,27 +534,74 @@ class Store:
     def last_frame(self, session_id: str) -> Frame | None:
         """Return the newest frame of a session, or None."""
         row = self._db.execute(
-            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "
-            "ORDER BY ts DESC, id DESC LIMIT 1",
-            (session_id,),
+            "SELECT data, frame FROM session_events "  # noqa: S608  # constant text only
+            f"WHERE name = ? AND {_IN_SESSION} ORDER BY ts DESC, id DESC LIMIT 1",
+            (IMAGE_SAVE, session_id, session_id),
         ).fetchone()
-        return _frame_from_json(row[0]) if row else None
+        return _read_frame(IMAGE_SAVE, json.loads(row[0]), row[1]) if row else None
 
     def session_frames(self, session_id: str, image_types: Sequence[str]) -> list[Frame]:
         """Return a session's frames of these types, in order (the legacy view's darks)."""
         marks = ",".join("?" * len(image_types))
-        # Only `?` placeholders are interpolated; the types are bound parameters.
+        # Only constant text and `?` placeholders are interpolated; the types are bound.
         rows = self._db.execute(
-            "SELECT frame FROM session_events WHERE session_id = ? AND frame IS NOT NULL "  # noqa: S608
-            f"AND json_extract(frame, '$.image_type') IN ({marks}) ORDER BY ts, id",
-            (session_id, *image_types),
+            "SELECT data, frame FROM session_events "  # noqa: S608
+            f"WHERE name = ? AND {_IN_SESSION} AND coalesce(json_extract(frame, "
+            f"'$.image_type'), json_extract(data, '$.ImageStatistics.ImageType')) IN ({marks}) "
+            "ORDER BY ts, id",
+            (IMAGE_SAVE, session_id, session_id, *image_types),
         )
-        return [frame for (text,) in rows if (frame := _frame_from_json(text)) is not None]
+        return [
+            frame
+            for data, text in rows
+            if (frame := _read_frame(IMAGE_SAVE, json.loads(data), text)) is not None
+        ]
 
     def load_state(self) -> dict[str, Any] | None:
         """Return the saved pipeline state, or None when none was saved yet."""
         row = self._db.execute("SELECT data FROM session_state WHERE id = 1").fetchone()
         return json.loads(row[0]) if row else None
+
+    def folded_through(self) -> int:
+        """Return the last event row the saved state has folded (0: none, or no state)."""
+        row = self._db.execute("SELECT last_row FROM session_state WHERE id = 1").fetchone()
+        return row[0] or 0 if row else 0
+
+    def state_history(self, session_id: str) -> list[dict[str, Any]]:
+        """Return a session's stored state history, oldest first."""
+        return self._histories([session_id]).get(session_id, [])
+
+    def _histories(self, session_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        entries: dict[str, list[str]] = {}
+        for start in range(0, len(session_ids), 500):
+            chunk = session_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                # Only `?` placeholders are interpolated; the ids are bound parameters.
+                "SELECT session_id, entry FROM session_history "  # noqa: S608
+                f"WHERE session_id IN ({marks}) ORDER BY session_id, seq",
+                chunk,
+            )
+            for session_id, entry in rows:
+                entries.setdefault(session_id, []).append(entry)
+        # One parse per session: the entries are JSON objects, joined into an array.
+        return {sid: json.loads(f"[{','.join(texts)}]") for sid, texts in entries.items()}
+
+    def _summaries(self, rows: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Return the summaries of (id, summary) rows, with their state histories."""
+        stored = [sid for sid, _ in rows if sid not in self._staged]
+        histories = self._histories(stored) if stored else {}
+        result = []
+        for sid, summary in rows:
+            staged = self._staged.get(sid)
+            if staged is not None:
+                result.append(json.loads(_encode(staged)))  # a copy the caller may keep
+                continue
+            values = json.loads(summary)
+            if "state_history" not in values:
+                values["state_history"] = histories.get(sid, [])
+            result.append(values)
+        return result
 
     def sessions(
         self,
@@ -392,18 +616,18 @@ class Store:
         order = "DESC" if newest_first else "ASC"
         # `order` is one of two keywords, never input; the values are bound parameters.
         rows = self._db.execute(
-            f"SELECT summary FROM sessions WHERE start_ts >= ? AND start_ts <= ? "  # noqa: S608
+            f"SELECT id, summary FROM sessions WHERE start_ts >= ? AND start_ts <= ? "  # noqa: S608
             f"ORDER BY start_ts {order} LIMIT ? OFFSET ?",
             (start_ts or 0.0, end_ts or 1e12, limit, offset),
         )
-        return [json.loads(row[0]) for row in rows]
+        return self._summaries(rows.fetchall())
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         """Return the summary of one stored session, or None when there is none."""
         row = self._db.execute(
-            "SELECT summary FROM sessions WHERE id = ?", (session_id,)
+            "SELECT id, summary FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._summaries([row])[0] if row else None
 
     def counts(self) -> dict[str, Any]:
         """Return the number of sessions and events, and the database size in bytes."""
@@ -421,19 +645,45 @@ class Store:
     def totals(self) -> dict[str, Any]:
         """Totals over all stored history (stats view).
 
-        Closed sessions do not change, so their sum is kept until a write closes or
-        replaces sessions; only open sessions are read each time.
+        Closed sessions are summed by triggers as they are written (`totals_*` tables); only
+        the open session is read each time.
         """
-        if self._closed_totals is None:
-            self._closed_totals = _Totals()
-            self._closed_totals.add_rows(
-                self._db.execute("SELECT summary FROM sessions WHERE end_ts IS NOT NULL")
-            )
-        totals = self._closed_totals.copy()
-        totals.add_rows(self._db.execute("SELECT summary FROM sessions WHERE end_ts IS NULL"))
-        return totals.as_dict()
+        nights, frames, seconds = self._db.execute(
+            "SELECT nights, frames, seconds FROM totals_closed"
+        ).fetchone()
+        by_target: dict[str, dict[str, float]] = {
+            target: {} for (target,) in self._db.execute("SELECT target FROM totals_targets")
+        }
+        for target, name, total in self._db.execute(
+            "SELECT target, filter, seconds FROM totals_filters"
+        ):
+            by_target.setdefault(target, {})[name] = round(total, 3)
+        rows = self._db.execute("SELECT id, summary FROM sessions WHERE end_ts IS NULL")
+        for sid, text in rows:
+            session = self._staged.get(sid) or json.loads(text)
+            nights += 1
+            frames += session["frames"]["total"]
+            seconds += session["integration_seconds"]
+            target = (session["targets"] or ["unknown"])[0]
+            per_filter = by_target.setdefault(target, {})
+            for name, slot in session["frames"]["by_filter"].items():
+                per_filter[name] = round(per_filter.get(name, 0.0) + slot["seconds"], 3)
+        return {
+            "nights": nights,
+            "frames": frames,
+            "integration_seconds": round(seconds, 3),
+            "by_target": by_target,
+        }
 
     # -- writes ------------------------------------------------------------------------
+    def stage(self, summary: dict[str, Any]) -> None:
+        """Hold a stored session's newer summary in memory; reads show it from now on.
+
+        The writer (`write_batch`) stores it later: a summary written on every frame would
+        make each frame's transaction grow with the session.
+        """
+        self._staged[summary["id"]] = summary
+
     def prune(self, before: datetime) -> tuple[int, int]:
         """Delete closed sessions that ended before `before`, with their events.
 
@@ -448,11 +698,16 @@ class Store:
                 "AND end_ts < ?))",
                 (cutoff, cutoff),
             ).rowcount
+            self._db.execute(
+                "DELETE FROM session_history WHERE session_id IN (SELECT id FROM sessions "
+                "WHERE end_ts IS NOT NULL AND end_ts < ?)",
+                (cutoff,),
+            )
             sessions = self._db.execute(
                 "DELETE FROM sessions WHERE end_ts IS NOT NULL AND end_ts < ?", (cutoff,)
             ).rowcount
         self._event_count = None
-        self._closed_totals = None
+        self._history_stored.clear()
         return sessions, events
 
     def retime(self, moves: Mapping[str, float]) -> list[str]:
@@ -465,11 +720,9 @@ class Store:
         """
         if not moves:
             return []
-        fingerprints = dict(self._pairs("fingerprint", list(moves)))
+        stored = {row[0] for row in self._by_keys("id", list(moves))}
         updates = [
-            (ts, event_key(fingerprints[key], key == fingerprints[key], ts), key)
-            for key, ts in moves.items()
-            if key in fingerprints
+            (ts, event_key(*split_key(key), ts), key) for key, ts in moves.items() if key in stored
         ]
         with self._db:
             self._db.executemany(
@@ -477,7 +730,6 @@ class Store:
                 updates,
             )
         self._event_count = None
-        self._closed_totals = None
         return [new_key for _, new_key, _ in updates]
 
     def drop_twins(self, keys: Sequence[str], of: Source, window: float) -> int:
@@ -489,15 +741,16 @@ class Store:
         its live twins then and meets them now.
         """
         doomed = []
-        for key, fingerprint, ts in self._by_keys("fingerprint, ts", keys):
-            if key == fingerprint:
+        for key, ts in self._by_keys("ts", keys):
+            fingerprint, exact = split_key(key)
+            if exact:
                 continue  # a frame: its key alone is its identity, it cannot have a twin
-            twin = self._db.execute(
-                "SELECT 1 FROM session_events WHERE fingerprint = ? AND source = ? "
-                "AND event_key != ? AND ts BETWEEN ? AND ? LIMIT 1",
-                (fingerprint, of.value, key, ts - window, ts + window),
-            ).fetchone()
-            if twin is not None:
+            near = self._db.execute(
+                "SELECT event_key FROM session_events WHERE source = ? AND event_key != ? "
+                "AND ts BETWEEN ? AND ?",
+                (of.value, key, ts - window, ts + window),
+            )
+            if any(split_key(other)[0] == fingerprint for (other,) in near):
                 doomed.append(key)
         return self.delete(doomed)
 
@@ -510,7 +763,6 @@ class Store:
                 "DELETE FROM session_events WHERE event_key = ?", [(key,) for key in keys]
             ).rowcount
         self._event_count = None
-        self._closed_totals = None
         return deleted
 
     def write_batch(
@@ -522,21 +774,28 @@ class Store:
         reassign: Iterable[tuple[str | None, int]] = (),
         replace_sessions: bool = False,
     ) -> None:
-        """One transaction: new events, touched sessions, current state."""
+        """One transaction: new events, touched sessions, current state.
+
+        A session's summary row holds no state history: its entries are appended to
+        `session_history` as they come. A written state records the last event row it has
+        folded (`folded_through`).
+        """
         rows = [
-            (ev.key, ev.fingerprint, ev.time.timestamp(), ev.name, ev.source.value, sid, epoch,
-             _encode(ev.data), _frame_json(ev.frame))
+            (ev.key, ev.time.timestamp(), ev.name, ev.source.value, sid, epoch,
+             _encode(ev.data), _frame_column(ev))
             for ev, sid, epoch in events
         ]  # fmt: skip
         summaries = list(sessions)
         with self._db:
             inserted = self._db.executemany(
-                "INSERT OR IGNORE INTO session_events (event_key, fingerprint, ts, name, "
-                "source, session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, "
+                "session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?)",
                 rows,
             )
             if replace_sessions:
                 self._db.execute("DELETE FROM sessions")
+                self._db.execute("DELETE FROM session_history")
+                self._history_stored.clear()  # before the entries below count what is stored
             self._db.executemany("UPDATE session_events SET session_id = ? WHERE id = ?", reassign)
             self._db.executemany(
                 "INSERT INTO sessions (id, instance, night, start_ts, end_ts, summary) "
@@ -545,18 +804,48 @@ class Store:
                 [
                     (s.id, s.instance, s.night, s.start.timestamp(),
                      s.end.timestamp() if s.end else None,
-                     _encode(summary))
+                     _encode(_without_history(summary)))
                     for s, summary in summaries
                 ],
             )  # fmt: skip
+            stored = {
+                session.id: self._append_history(session.id, summary.get("state_history", []))
+                for session, summary in summaries
+            }
             if state is not None:
                 self._db.execute(
-                    "INSERT INTO session_state (id, state, data) VALUES (1, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data",
+                    "INSERT INTO session_state (id, state, data, last_row) VALUES (1, ?, ?, "
+                    "(SELECT max(id) FROM session_events)) ON CONFLICT (id) DO UPDATE SET "
+                    "state = excluded.state, data = excluded.data, last_row = excluded.last_row",
                     (state[0], _encode(state[1])),
                 )
+        self._history_stored.update(stored)
+        for session, _ in summaries:
+            self._staged.pop(session.id, None)
+        if replace_sessions:
+            self._staged.clear()
         if self._event_count is not None:
             self._event_count += max(inserted.rowcount, 0)
-        if replace_sessions or any(s.end is not None for s, _ in summaries):
-            self._closed_totals = None
         self.last_write = datetime.now(UTC)
+
+    def _append_history(self, session_id: str, history: Sequence[dict[str, Any]]) -> int:
+        """Store the entries of a session's state history not stored yet; return how many are.
+
+        Inside the caller's transaction: the caller notes the count once it commits.
+        """
+        stored = self._history_stored.get(session_id)
+        if stored is None:
+            stored = self._db.execute(
+                "SELECT count(*) FROM session_history WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+        if stored > len(history):  # a shorter history than stored: refolded differently
+            self._db.execute(
+                "DELETE FROM session_history WHERE session_id = ? AND seq >= ?",
+                (session_id, len(history)),
+            )
+            stored = len(history)
+        self._db.executemany(
+            "INSERT INTO session_history (session_id, seq, entry) VALUES (?,?,?)",
+            [(session_id, seq, _encode(history[seq])) for seq in range(stored, len(history))],
+        )
+        return len(history)
