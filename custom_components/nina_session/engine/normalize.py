@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 import hashlib
 import json
@@ -55,6 +55,8 @@ def clean_json(value: Any) -> Any:
     kind = type(value)  # exact types first: the ABC checks below are slow on the hot path
     if kind is str or kind is int or kind is bool or value is None:
         return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if kind is dict or isinstance(value, Mapping):
         return {str(key): None if item == [] else clean_json(item) for key, item in value.items()}
     if isinstance(value, float):
@@ -227,24 +229,26 @@ class Normalizer:
                     taken_at = parse_nina_time(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
-        named = replace(
-            record, image_type=image_type, target=target, filter=filter_name,
-            camera=camera, telescope=telescope,
-        )  # fmt: skip
-        return _frame_of(named, image_type, taken_at, tuple(inferred))
+        names = (target, filter_name, camera, telescope)
+        return _frame_of(record, image_type, names, taken_at, tuple(inferred))
 
 
 def _frame_of(
-    record: ImageRecord, image_type: str, taken_at: datetime | None, inferred: tuple[str, ...]
+    record: ImageRecord,
+    image_type: str,
+    names: tuple[str | None, str | None, str | None, str | None],
+    taken_at: datetime | None,
+    inferred: tuple[str, ...],
 ) -> Frame:
-    """Build a frame from a record whose names are final (own or inferred)."""
+    """Build a frame from a record and its final names (target, filter, camera, telescope)."""
+    target, filter_name, camera, telescope = names
     return Frame(
         image_type=image_type,
         exposure=record.exposure,
-        filter=record.filter or NO_FILTER,
-        target=record.target,
-        camera=record.camera,
-        telescope=record.telescope,
+        filter=filter_name or NO_FILTER,
+        target=target,
+        camera=camera,
+        telescope=telescope,
         # HFR 0 and Stars -1 are what star detection reports when it found nothing
         # (calibration frames, clouds): no measurement, not a value to average.
         hfr=record.hfr if record.hfr is not None and record.hfr > 0 else None,
@@ -274,7 +278,8 @@ def own_frame(data: Mapping[str, Any]) -> Frame | None:
         return None
     if record.image_type is None:
         return None
-    return _frame_of(record, record.image_type, taken_at, ())
+    names = (record.target, record.filter, record.camera, record.telescope)
+    return _frame_of(record, record.image_type, names, taken_at, ())
 
 
 def filter_change(data: Mapping[str, Any]) -> str | None:

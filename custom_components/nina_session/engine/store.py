@@ -104,13 +104,11 @@ def _totals_sql(row: str, sign: str) -> str:
     """  # noqa: S608  # constant text: row names and signs chosen here, never input
     if sign == "+":
         return adds
-    return (
-        adds
-        + f"""
+    drops = f"""
         DELETE FROM totals_filters WHERE target = {target} AND sessions <= 0;
         DELETE FROM totals_targets WHERE target = {target} AND sessions <= 0;
-    """
-    )  # noqa: S608  # constant text
+    """  # noqa: S608  # constant text
+    return adds + drops
 
 
 _TOTALS_TABLES = f"""
@@ -184,15 +182,17 @@ def _compact(db: sqlite3.Connection) -> None:
             [(session_id, seq, _encode(entry)) for seq, entry in enumerate(history)],
         )
         db.execute("UPDATE sessions SET summary = ? WHERE id = ?", (_encode(values), session_id))
+    # Written again once the totals triggers exist, so they count every closed session.
+    db.execute("CREATE TEMP TABLE sessions_v2 AS SELECT * FROM sessions")
+    db.execute("DELETE FROM sessions")
     _script(db, _TOTALS_TABLES)
+    db.execute("INSERT INTO sessions SELECT * FROM temp.sessions_v2")
+    db.execute("DROP TABLE temp.sessions_v2")
+    # totals() reads the open session (one) on every call: reach it without a scan.
+    db.execute("CREATE INDEX ix_sessions_open ON sessions (start_ts) WHERE end_ts IS NULL")
     db.execute("ALTER TABLE session_state ADD COLUMN last_row INTEGER")
     # Schema 2 wrote the state with every batch: it has folded every stored event.
     db.execute("UPDATE session_state SET last_row = (SELECT max(id) FROM session_events)")
-    # Written again (not updated in place) so the totals triggers count every closed session.
-    db.execute("CREATE TEMP TABLE sessions_v2 AS SELECT * FROM sessions")
-    db.execute("DELETE FROM sessions")
-    db.execute("INSERT INTO sessions SELECT * FROM temp.sessions_v2")
-    db.execute("DROP TABLE temp.sessions_v2")
 
 
 def _compacted_frame(name: str, data: str, frame: str | None) -> str | None:

@@ -120,14 +120,27 @@ def _text(value: Any) -> str | None:
 
 
 def _depth(value: Any, level: int = 0) -> int:
-    """Nesting depth of JSON data, giving up just past MAX_DEPTH."""
+    """Nesting depth of JSON data, giving up just past MAX_DEPTH.
+
+    Only containers are descended into, and exact types are tested first: most values are
+    scalars, and an ABC check per value was most of this walk's cost.
+    """
     if level > MAX_DEPTH:
         return level
-    if isinstance(value, Mapping):
-        return max((_depth(item, level + 1) for item in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(item, level + 1) for item in value), default=level + 1)
-    return level
+    kind = type(value)
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        items = value.values()
+    elif kind is list or isinstance(value, list):
+        items = value
+    else:
+        return level
+    deepest = level + 1
+    for item in items:
+        inner = type(item)
+        if inner is str or inner is float or inner is int or inner is bool or item is None:
+            continue
+        deepest = max(deepest, _depth(item, level + 1))
+    return deepest
 
 
 def parse_image_record(stats: Any) -> ImageRecord:
