@@ -34,6 +34,7 @@ from typing import Any
 from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
+from .history_resume import HistoryResume, raw_list
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, has_nested, pair_history_images
 from .retime import corrected_times, match_late_twins, match_twins
@@ -198,6 +199,8 @@ class Pipeline:
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
+        overlap = options.late_tolerance + options.dedup_window + timedelta(seconds=5)
+        self._resume = HistoryResume(options.tz, overlap)
         self.tracker = self._new_tracker()
         saved = store.load_state()
         if saved is not None:
@@ -252,13 +255,24 @@ class Pipeline:
         return result
 
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
-        """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads."""
+        """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads.
+
+        A re-read of the same NINA process parses only what the last read did not take in
+        (see `history_resume`); the items skipped count as duplicates, as they would.
+        """
+        raw_events = raw_list(event_history)
+        raw_images = raw_list(image_history) if image_history is not None else None
+        skip_events = skip_images = 0
+        if self.clock_measured and self._pending is None:
+            skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
+        if skip_events and raw_events is not None and raw_images is not None:
+            event_history, image_history = raw_events[skip_events:], raw_images[skip_images:]
         events, bad_events = parse_event_history(event_history)
         images: list[ImageRecord] = []
         bad_images = 0
         if image_history is not None:
             images, bad_images = parse_image_history(image_history)
-        self.counters.received += len(events) + bad_events
+        self.counters.received += skip_events + len(events) + bad_events
         if bad_events:
             for _ in range(bad_events):
                 self.counters.reject("bad_history_item")
@@ -269,8 +283,14 @@ class Pipeline:
         self.history_wanted = False
         self.normalizer.start_history()
         result = self.ingest(events, Source.HISTORY, paired)
+        result.duplicates += skip_events
+        self.counters.duplicates += skip_events
         self.counters.backfilled += len(result.applied)
         result.rejected += bad_events
+        saves = sum(1 for event in events if event.name == IMAGE_SAVE)
+        in_order = not (bad_events or bad_images) and saves <= len(images)
+        resumable = in_order and self._pending is None
+        self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
         return result
 
     def ingest(
@@ -764,6 +784,7 @@ class Pipeline:
             return False
         self._pending = None
         if pending.dropped:  # now the database takes them, history brings them back
+            self._resume.forget()  # all of it: a dropped event's history copy may be old
             _LOGGER.info("Reading history to repair %d dropped live events", pending.dropped)
             self.history_wanted = True
         if refused:

@@ -1,0 +1,109 @@
+"""Where the last history read stopped, so that a re-read costs what is new.
+
+NINA's `/event-history` and `/image-history` only grow while its process runs, and the engine
+reads them on every reconnect and every 15 minutes. Items taken in by an earlier read of the
+same process (same history epoch) are stored already: a re-read parses only the items after
+them, once it has checked cheaply that the list still starts the same (the last item taken is
+still where it was). A few of the items taken just before that point are read again: a live
+copy that arrived after the last read may still meet its history twin among them (a late live
+copy, up to `late_tolerance`; see `Pipeline._pair_with_live`).
+
+Anything unusual reads the whole history again: a first read, another epoch, a shorter list,
+an item that moved, rejected items or image records (indexes would not line up), image records
+paired by time rather than by order, or a read that did not store everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from .errors import FrameError
+from .timeutil import parse_nina_time
+from .wire import Foreign
+
+_IMAGE_SAVE = "IMAGE-SAVE"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMark:
+    """How far a read took NINA's history in: raw item counts, and the last item's identity."""
+
+    epoch: int
+    events: int
+    images: int
+    last: tuple[Any, Any]
+
+
+def raw_list(payload: Any) -> list[Any] | None:
+    """Return a history payload's item list, or None when it is not a plain v2 list."""
+    if isinstance(payload, Foreign):
+        return None
+    if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):
+        return list(payload["Response"]) if payload.get("Success") is not False else None
+    return payload if isinstance(payload, list) else None
+
+
+def _identity(item: Any) -> tuple[Any, Any]:
+    return (item.get("Event"), item.get("Time")) if isinstance(item, Mapping) else (None, None)
+
+
+def _time(item: Any, tz: tzinfo) -> datetime | None:
+    identity = _identity(item)
+    if not isinstance(identity[0], str) or not isinstance(identity[1], str):
+        return None
+    try:
+        return parse_nina_time(identity[1], UTC if identity[0].startswith("TS-") else tz)
+    except FrameError:
+        return None
+
+
+class HistoryResume:
+    """Remembers the last read's mark; tells a re-read where to start."""
+
+    def __init__(self, tz: tzinfo, overlap: timedelta) -> None:
+        """Re-read the items taken within `overlap` before the mark (late live copies)."""
+        self.tz = tz
+        self.overlap = overlap
+        self.mark: HistoryMark | None = None
+
+    def start(
+        self, epoch: int, events: Sequence[Any] | None, images: Sequence[Any] | None
+    ) -> tuple[int, int]:
+        """Return how many raw (events, image records) to skip: (0, 0) reads everything."""
+        mark = self.mark
+        if mark is None or events is None or images is None or mark.epoch != epoch:
+            return 0, 0
+        if mark.events == 0 or len(events) < mark.events or len(images) < mark.images:
+            return 0, 0
+        if _identity(events[mark.events - 1]) != mark.last:
+            return 0, 0
+        end = _time(events[mark.events - 1], self.tz)
+        if end is None:
+            return 0, 0
+        start, images_back = mark.events, 0
+        while start > 0:
+            moment = _time(events[start - 1], self.tz)
+            if moment is None or moment < end - self.overlap:
+                break
+            start -= 1
+            images_back += _identity(events[start])[0] == _IMAGE_SAVE
+        return start, mark.images - images_back
+
+    def took(
+        self,
+        epoch: int,
+        events: Sequence[Any] | None,
+        images_used: int | None,
+    ) -> None:
+        """Note what a read took in (`images_used` None: it cannot be resumed from)."""
+        if events is None or not events or images_used is None:
+            self.mark = None
+            return
+        self.mark = HistoryMark(epoch, len(events), images_used, _identity(events[-1]))
+
+    def forget(self) -> None:
+        """Make the next read a whole one."""
+        self.mark = None
