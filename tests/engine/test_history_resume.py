@@ -25,7 +25,7 @@ def _read(pipeline: Pipeline, events: list[SimEvent], hide: int = 0) -> BatchRes
 
 
 def _measured_pipeline(db_path: Path) -> tuple[Store, Pipeline, list[SimEvent]]:
-    """A pipeline that read the first half of a night from history, on a measured clock."""
+    """Return a pipeline that read half a night from history, on a measured clock."""
     events = preset_night("simple").events
     store = Store(db_path)
     pipeline = Pipeline(store, OPTIONS)
