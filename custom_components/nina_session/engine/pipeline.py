@@ -201,6 +201,7 @@ class Pipeline:
         self.normalizer = Normalizer(options.tz)
         overlap = options.late_tolerance + options.dedup_window + timedelta(seconds=5)
         self._resume = HistoryResume(options.tz, overlap)
+        self._live_seen = False
         self.tracker = self._new_tracker()
         saved = store.load_state()
         if saved is not None:
@@ -263,7 +264,9 @@ class Pipeline:
         raw_events = raw_list(event_history)
         raw_images = raw_list(image_history) if image_history is not None else None
         skip_events = skip_images = 0
-        if self.clock_measured and self._pending is None:
+        # Unmeasured, history and live times differ by an unknown amount: the overlap re-read
+        # for late live copies cannot be bounded then (no live event yet: nothing to meet).
+        if (self.clock_measured or not self._live_seen) and self._pending is None:
             skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
         if skip_events and raw_events is not None and raw_images is not None:
             event_history, image_history = raw_events[skip_events:], raw_images[skip_images:]
@@ -312,6 +315,7 @@ class Pipeline:
                 _LOGGER.debug("Rejected %s: %s", wire.name, err)
         # Stored events may move (onto our clock, or into history's order): then refold.
         moved = False
+        self._live_seen = self._live_seen or (source == Source.LIVE and bool(events))
         if source == Source.HISTORY:
             events, moved = self._align_clock(events)
         elif not self.clock_measured:
