@@ -46,7 +46,7 @@ from .sessions import (
     state_detail,
     tracker_snapshot,
 )
-from .store import Store, stored_size
+from .store import Store
 from .wire import (
     ImageRecord,
     WireEvent,
@@ -55,6 +55,7 @@ from .wire import (
     parse_socket_frame,
     parse_socket_message,
 )
+from .write_path import PendingWrite, Row, StoreWriter
 
 _LOGGER = logging.getLogger(__name__)
 #: How long, in event time, a session's summary and the saved state may lag its stored
@@ -81,44 +82,6 @@ class PipelineOptions:
     #: Characters of event text kept in memory while the database refuses writes; past it the
     #: oldest live events are dropped (`pending_full`) and history repairs them afterwards.
     max_pending_bytes: int = 32 * 1024 * 1024
-
-
-#: One event row as the store writes it: the event, its session id and its history epoch.
-_Row = tuple[NinaEvent, str | None, int]
-#: What a single row can make SQLite raise; any other sqlite3 error is the database's own.
-_SQLITE_ROW_ERRORS = (
-    sqlite3.IntegrityError,
-    sqlite3.InterfaceError,
-    sqlite3.ProgrammingError,
-    sqlite3.DataError,
-)
-
-
-def _is_row_error(err: Exception) -> bool:
-    """Return whether a failed write may be one row's fault (not locked, read-only, full)."""
-    return not isinstance(err, sqlite3.Error) or isinstance(err, _SQLITE_ROW_ERRORS)
-
-
-@dataclass(slots=True)
-class _PendingWrite:
-    """Writes the database refused (locked, read-only, full), kept until it takes them."""
-
-    events: list[_Row] = field(default_factory=list)
-    #: The stored text size of `events[:len(sizes)]`, measured only once a write failed (a
-    #: write that succeeds never pays for it), and their sum.
-    sizes: list[int] = field(default_factory=list)
-    size: int = 0
-    sessions: dict[str, tuple[Session, dict[str, Any]]] = field(default_factory=dict)
-    state: tuple[str, dict[str, Any]] | None = None
-    rebuild: bool = False
-    #: Live events dropped to keep within the byte budget: history repairs them.
-    dropped: int = 0
-
-    def measure(self) -> None:
-        """Measure the events added since the last failed write."""
-        for event, _, _ in self.events[len(self.sizes) :]:
-            self.sizes.append(stored_size(event))
-            self.size += self.sizes[-1]
 
 
 @dataclass(slots=True)
@@ -174,10 +137,8 @@ class Pipeline:
         #: Out-of-order events seen, and fold recomputations they caused.
         self.late_events = 0
         self.rebuilds = 0
-        #: Failed writes waiting for the database; `storage_error` says why (None when fine).
-        self._pending: _PendingWrite | None = None
-        self.storage_error: str | None = None
-        self.storage_failures = 0
+        #: Failed writes wait in it for the database; `storage_error` says why (None when fine).
+        self.writer = StoreWriter(store, self.counters, options.max_pending_bytes)
         #: NINA's clock minus ours, in seconds, as last measured from frame twins; until the
         #: first measurement, history is stored on NINA's clock (moved once it is known).
         self.clock_offset = 0.0
@@ -266,7 +227,7 @@ class Pipeline:
         skip_events = skip_images = 0
         # Unmeasured, history and live times differ by an unknown amount: the overlap re-read
         # for late live copies cannot be bounded then (no live event yet: nothing to meet).
-        if (self.clock_measured or not self._live_seen) and self._pending is None:
+        if (self.clock_measured or not self._live_seen) and self.writer.pending is None:
             skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
         if skip_events and raw_events is not None and raw_images is not None:
             event_history, image_history = raw_events[skip_events:], raw_images[skip_images:]
@@ -292,7 +253,7 @@ class Pipeline:
         result.rejected += bad_events
         saves = sum(1 for event in events if event.name == IMAGE_SAVE)
         in_order = not (bad_events or bad_images) and saves <= len(images)
-        resumable = in_order and self._pending is None
+        resumable = in_order and self.writer.pending is None
         self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
         return result
 
@@ -342,7 +303,7 @@ class Pipeline:
         if late or moved:
             self.late_events += len(late)
             result.applied = [Applied(e, None) for e in unique]
-            rows: list[_Row] = [(e, None, self.epoch) for e in unique]
+            rows: list[Row] = [(e, None, self.epoch) for e in unique]
             if self._write(rows, (), None, rebuild=True, result=result):
                 self.rebuild()
                 result.rebuilt = True
@@ -633,12 +594,11 @@ class Pipeline:
         recent: dict[str, list[float]] = {}
         if loose:
             recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
-        if self._pending is not None:  # not in the database yet, but already seen
-            for event, _, _ in self._pending.events:
-                if event.exact:
-                    seen_keys.add(event.key)
-                else:
-                    recent.setdefault(event.fingerprint, []).append(event.time.timestamp())
+        for event in self.writer.seen():  # not in the database yet, but already seen
+            if event.exact:
+                seen_keys.add(event.key)
+            else:
+                recent.setdefault(event.fingerprint, []).append(event.time.timestamp())
         for times in recent.values():
             times.sort()
         unique: list[NinaEvent] = []
@@ -750,151 +710,64 @@ class Pipeline:
 
     def _write(
         self,
-        events: list[tuple[NinaEvent, str | None, int]],
+        events: list[Row],
         sessions: Iterable[tuple[Session, dict[str, Any]]],
         state: tuple[str, dict[str, Any]] | None,
         *,
         rebuild: bool = False,
         result: BatchResult | None = None,
     ) -> bool:
-        """Write one batch, with whatever earlier batches the database refused.
+        """Write one batch through the writer (see `StoreWriter.write`); whether it was taken.
 
-        Every write is idempotent (unique event keys, session upserts, one state row), so a
-        refused batch is simply written again later, merged with the next one. A row the
-        database cannot take costs only that row (see `_write_isolating`); it is counted as
-        rejected and the fold is recomputed from what was stored. Returns whether the
-        database took the batch.
+        Rows the database refused leave the result; the fold then follows what was stored.
         """
-        pending = self._pending or _PendingWrite()
-        pending.events.extend(events)
-        pending.sessions.update((session.id, (session, summary)) for session, summary in sessions)
-        pending.state = state or pending.state
-        pending.rebuild = pending.rebuild or rebuild
-        try:
-            refused = self._write_isolating(pending)
-        # Whatever the database itself raises (locked, read-only, full, damaged, closed): the
-        # batch waits in memory, nothing is lost.
-        except Exception as err:  # noqa: BLE001
-            self.storage_failures += 1
-            if self.storage_error is None:
-                _LOGGER.warning(
-                    "Cannot write to %s (%s); keeping %d events in memory and retrying",
-                    self.store.path.name, err, len(pending.events),
-                )  # fmt: skip
-            self.storage_error = f"{type(err).__name__}: {err}"
-            pending.measure()
-            self._keep_within_budget(pending)
-            self._pending = pending
+        outcome = self.writer.write(events, sessions, state, rebuild=rebuild)
+        if outcome is None:
             return False
-        self._pending = None
-        if pending.dropped:  # now the database takes them, history brings them back
+        if outcome.dropped:  # now the database takes them, history brings them back
             self._resume.forget()  # all of it: a dropped event's history copy may be old
-            _LOGGER.info("Reading history to repair %d dropped live events", pending.dropped)
+            _LOGGER.info("Reading history to repair %d dropped live events", outcome.dropped)
             self.history_wanted = True
-        if refused:
-            self._refused(refused, result)
-        if self.storage_error is not None:
-            _LOGGER.info("Writing to %s works again", self.store.path.name)
-            self.storage_error = None
-        if (refused or pending.rebuild) and not rebuild:
+        if result is not None and outcome.refused:
+            gone = {id(event) for (event, _, _), _ in outcome.refused}
+            result.applied = [a for a in result.applied if id(a.event) not in gone]
+            result.rejected += len(outcome.refused)
+        if outcome.refold and not rebuild:
             self.rebuild()  # the fold follows what was stored
             if result is not None:
                 result.rebuilt = True
         return True
 
-    def _keep_within_budget(self, pending: _PendingWrite) -> None:
-        """Drop the oldest live events past the byte budget (history has them all, in order).
-
-        History events are kept: a history read is bounded by its own byte cap, and dropping
-        them would leave nothing to repair them from.
-        """
-        excess = pending.size - self.options.max_pending_bytes
-        if excess <= 0:
-            return
-        kept: list[_Row] = []
-        sizes: list[int] = []
-        dropped = 0
-        for row, size in zip(pending.events, pending.sizes, strict=True):
-            if excess > 0 and row[0].source == Source.LIVE:
-                excess -= size
-                pending.size -= size
-                dropped += 1
-                self.counters.unprocess(row[0].name)
-                self.counters.reject("pending_full")
-            else:
-                kept.append(row)
-                sizes.append(size)
-        if not dropped:
-            return
-        if not pending.dropped:
-            _LOGGER.warning(
-                "Events waiting for %s exceed %d bytes: dropping the oldest live events from "
-                "memory; history repairs them once the database takes writes",
-                self.store.path.name, self.options.max_pending_bytes,
-            )  # fmt: skip
-        pending.events, pending.sizes = kept, sizes
-        pending.dropped += dropped
-        pending.rebuild = True  # the fold counted them: it follows what was stored
-
-    def _write_isolating(self, pending: _PendingWrite) -> list[tuple[_Row, Exception]]:
-        """Write a pending batch; when rows break it, write all the others.
-
-        Returns the rows refused, each with its error. Raises when the database itself
-        refuses (it does not take even a write without events): nothing is lost then, the
-        caller keeps the batch for a retry.
-        """
-        sessions, state = pending.sessions.values(), pending.state
-        try:
-            self.store.write_batch(pending.events, sessions, state)
-        except Exception as err:
-            if not _is_row_error(err):
-                raise
-        else:
-            return []
-        self.store.write_batch((), sessions, state)
-        return self._bisect(pending.events)
-
-    def _bisect(self, rows: list[_Row]) -> list[tuple[_Row, Exception]]:
-        """Store `rows` in halves until each bad one is alone; return those with their error.
-
-        A batch with one bad row in n costs about 2 log2(n) transactions, not n.
-        """
-        try:
-            self.store.write_batch(rows, (), None)
-        except Exception as err:
-            if not _is_row_error(err):
-                raise
-            if len(rows) == 1:
-                return [(rows[0], err)]
-        else:
-            return []
-        middle = len(rows) // 2
-        return self._bisect(rows[:middle]) + self._bisect(rows[middle:])
-
-    def _refused(self, refused: list[tuple[_Row, Exception]], result: BatchResult | None) -> None:
-        """Count and log the rows the database refused; they are not in the result either."""
-        for (event, _, _), err in refused:
-            self.counters.unprocess(event.name)
-            self.counters.reject("unstorable")
-            _LOGGER.debug("Cannot store %r at %s: %r", event.name, event.time, err)
-        (event, _, _), err = refused[0]
-        _LOGGER.warning(
-            "Cannot store %d events (first: %r at %s, %s: %s); stored the others",
-            len(refused), event.name, event.time, type(err).__name__, err,
-        )  # fmt: skip
-        if result is not None:
-            gone = {id(event) for (event, _, _), _ in refused}
-            result.applied = [a for a in result.applied if id(a.event) not in gone]
-            result.rejected += len(refused)
-
     def retry_pending(self) -> bool:
         """Try the refused writes again (the engine's clock calls this)."""
-        return self._pending is None or self._write([], (), None)
+        return self.writer.pending is None or self._write([], (), None)
 
     @property
     def pending_events(self) -> int:
         """Return how many events wait for the database to take them."""
-        return len(self._pending.events) if self._pending else 0
+        return self.writer.pending_events
+
+    @property
+    def _pending(self) -> PendingWrite | None:
+        return self.writer.pending
+
+    @property
+    def storage_error(self) -> str | None:
+        """Why the database refuses writes (None when it takes them)."""
+        return self.writer.storage_error
+
+    @storage_error.setter
+    def storage_error(self, value: str | None) -> None:
+        self.writer.storage_error = value
+
+    @property
+    def storage_failures(self) -> int:
+        """Return how many writes the database refused so far."""
+        return self.writer.storage_failures
+
+    @storage_failures.setter
+    def storage_failures(self, value: int) -> None:
+        self.writer.storage_failures = value
 
     def _summary(self, session: Session) -> dict[str, Any]:
         """Return a session's canonical JSON (the open one shows the machine's state)."""
