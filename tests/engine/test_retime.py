@@ -6,11 +6,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from custom_components.nina_session.engine.late_copies import match_late_twins
 from custom_components.nina_session.engine.models import NinaEvent, Source, event_key
 from custom_components.nina_session.engine.retime import (
     Twin,
     corrected_times,
-    match_late_twins,
     match_twins,
     out_of_order,
 )

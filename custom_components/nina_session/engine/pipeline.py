@@ -35,9 +35,10 @@ from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list
+from .late_copies import LateCopies, match_late_twins
 from .models import NinaEvent, Source
-from .normalize import IMAGE_SAVE, Normalizer, has_nested, pair_history_images
-from .retime import corrected_times, match_late_twins, match_twins
+from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
+from .retime import corrected_times, match_twins
 from .sessions import (
     Applied,
     Session,
@@ -145,12 +146,11 @@ class Pipeline:
         self.clock_measured = False
         #: Frame key → (our arrival time, NINA's time minus it), the latest _SKEW_SAMPLES.
         self._offset_samples: dict[str, tuple[float, float]] = {}
-        #: When the socket last opened (our clock), the latest time of a plain history event
-        #: stored from after it, and those rows whose live copy has arrived since (see
-        #: `_drop_late_copies`: live batches look for late copies only near such rows).
-        self.live_since: float | None = None
-        self._history_after_open: float | None = None
-        self._claimed: set[str] = set()
+        #: Live events read late and their history copies, both ways (one rule, one set of
+        #: claims: see `late_copies`).
+        self.late_copies = LateCopies(
+            store, options.dedup_window.total_seconds(), options.late_tolerance.total_seconds()
+        )
         #: A live frame arrived on an unmeasured clock: the next history read measures it, so
         #: the engine reads history soon instead of at the periodic read. Once per connection.
         self.history_wanted = False
@@ -288,9 +288,9 @@ class Pipeline:
             unique = self._drop_sparse_twins(events, unique)
             unique, reordered = self._pair_with_live(events, unique)
             moved = reordered or moved
-            self._note_history_after_open(unique)
+            self.late_copies.note_history(unique)
         else:
-            unique = self._drop_late_copies(events, unique)
+            unique = self.late_copies.drop_late(events, unique, self.clock_measured)
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
         if not unique and not moved:
@@ -419,7 +419,7 @@ class Pipeline:
         if unpaired:
             met = {id(event) for event, _ in pairs}
             late_pairs = match_late_twins(
-                [*plain, *self._stored_alone(seen, met)], unpaired, window, late, twins
+                [*plain, *self.late_copies.stored_alone(seen, met)], unpaired, window, late, twins
             )
             gone = {id(event) for event, _ in late_pairs}
             unique = [event for event in unique if id(event) not in gone]
@@ -428,87 +428,15 @@ class Pipeline:
             dropped = self._drop_live([twin.key for _, twin in stored_first])
             # Those history rows have had their live copy: no later live event is one too
             # (one to one, as on the live path).
-            self._claimed.update(event.key for event, _ in stored_first)
+            self.late_copies.claimed.update(event.key for event, _ in stored_first)
             if late_pairs:
                 _LOGGER.debug("%d live events were read late; history has them", len(late_pairs))
         return unique, bool(self._retime(corrected_times(twins))) or dropped
 
     def socket_opened(self, at: datetime) -> None:
         """Note that the socket (re)opened: NINA sends live everything it does from now on."""
-        self.live_since = at.timestamp()
-        self._history_after_open = None
-        self._claimed.clear()
+        self.late_copies.socket_opened(at.timestamp())
         self._history_asked = False
-
-    def _note_history_after_open(self, stored: Sequence[NinaEvent]) -> None:
-        """Remember how late the plain history events stored from after the socket opened go."""
-        if self.live_since is None:
-            return
-        start = self.live_since - self.options.dedup_window.total_seconds()
-        times = [e.time.timestamp() for e in stored if not e.exact and e.time.timestamp() >= start]
-        if times and self._history_after_open is not None:
-            times.append(self._history_after_open)
-        if times:
-            self._history_after_open = max(times)
-
-    def _drop_late_copies(
-        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
-    ) -> list[NinaEvent]:
-        """Drop live events read late whose history copy the backfill stored first.
-
-        An event NINA sent after the socket opened is in the history read just after; if our
-        loop reads its live copy more than the dedup window late, the copy misses that window.
-        Every such history row gets exactly one live copy, in order: each live event claims
-        the earliest unclaimed history row of its content from after the socket opened, first
-        inside the dedup window (its on-time copy, deduplicated anyway), else, if it met no
-        twin at all, up to `late_tolerance` before its stamp (a late copy: dropped). Only on a
-        measured clock: before that, history times are NINA's and "after the socket opened"
-        cannot be told. What this cannot pair, the next history read does (`_pair_with_live`).
-        """
-        plain = [event for event in events if not event.exact]
-        latest = self._history_after_open
-        if not plain or latest is None or self.live_since is None or not self.clock_measured:
-            return unique
-        window = self.options.dedup_window.total_seconds()
-        tolerance = self.options.late_tolerance.total_seconds()
-        stamps = [event.time.timestamp() for event in plain]
-        if min(stamps) - tolerance > latest:
-            return unique  # past every such row: the live path skips the query from now on
-        start = max(self.live_since - window, min(stamps) - tolerance)
-        waiting: dict[str, list[tuple[float, str]]] = {}
-        for key, (fingerprint, ts) in self.store.times_from(
-            Source.HISTORY, start, max(stamps) + window
-        ).items():
-            if key not in self._claimed:
-                waiting.setdefault(fingerprint, []).append((ts, key))
-        if not waiting:
-            return unique
-        for rows in waiting.values():
-            rows.sort()
-        new = {id(event) for event in unique}
-        late: set[int] = set()
-        for event in plain:
-            ts = event.time.timestamp()
-            rows = waiting.get(event.fingerprint, [])
-            on_time = next((row for row in rows if abs(row[0] - ts) <= window), None)
-            if on_time is not None:
-                rows.remove(on_time)
-                self._claimed.add(on_time[1])
-            elif id(event) in new and not has_nested(event.data):
-                # An event with nested objects cannot be told from another of its kind in a
-                # history that hides them (placeholders): a different filter change whose live
-                # copy was lost would pass for this one's late copy, and one of them be lost.
-                # Here they get no late pairing (a late copy is dropped by the next history
-                # read's pairing, which weighs the order of the twins around it).
-                older = next((row for row in rows if ts - tolerance <= row[0] < ts), None)
-                if older is not None:
-                    rows.remove(older)
-                    self._claimed.add(older[1])
-                    late.add(id(event))
-        if not late:
-            return unique
-        _LOGGER.debug("%d live events were read late; their history copy is stored", len(late))
-        return [event for event in unique if id(event) not in late]
 
     def _drop_sparse_twins(
         self, events: Sequence[NinaEvent], unique: list[NinaEvent]
@@ -540,21 +468,6 @@ class Pipeline:
                 pool.remove(min(near, key=lambda ts: abs(ts - stamp)))
                 twins.add(id(event))
         return [event for event in unique if id(event) not in twins]
-
-    def _stored_alone(self, seen: Sequence[NinaEvent], met: set[int]) -> list[NinaEvent]:
-        """Plain history events stored as history that met no live twin, and never had one.
-
-        A row whose live copy was already taken (`_claimed`) has had its one copy.
-        """
-        alone = [
-            event
-            for event in seen
-            if not event.exact and id(event) not in met and event.key not in self._claimed
-        ]
-        if not alone:
-            return []
-        stored = self.store.times_for_keys([event.key for event in alone], Source.HISTORY)
-        return [event for event in alone if event.key in stored]
 
     def _drop_live(self, keys: list[str]) -> bool:
         """Delete live rows whose history copy was stored first; whether any went."""

@@ -64,7 +64,7 @@ def match_twins(
     return list(twins.values())
 
 
-class _Order:
+class TwinOrder:
     """The order twins already paired put history and arrivals in, to check a new pair against.
 
     Live events arrive in the order NINA sent them, even when our loop reads them late. So a
@@ -73,6 +73,7 @@ class _Order:
     """
 
     def __init__(self, twins: Sequence[Twin]) -> None:
+        """Take the order of the twins already paired."""
         ordered = sorted(twins, key=lambda twin: twin.history_ts)
         self._history = [twin.history_ts for twin in ordered]
         arrivals = [twin.stored_ts for twin in ordered]
@@ -106,7 +107,7 @@ def out_of_order(twins: Sequence[Twin]) -> list[Twin]:
     A twin is out of order when one that history puts strictly earlier was stored later, or
     one that history puts strictly later was stored earlier. Equal history times say nothing.
     """
-    order = _Order(twins)
+    order = TwinOrder(twins)
     return [
         twin
         for twin in twins
@@ -127,76 +128,3 @@ def corrected_times(twins: Sequence[Twin]) -> dict[str, float]:
     delays = sorted(twin.stored_ts - twin.history_ts for twin in twins)
     delay = delays[len(delays) // 2]
     return {twin.key: twin.history_ts + delay for twin in wrong}
-
-
-def match_late_twins(
-    history: Sequence[NinaEvent],
-    live: Mapping[str, tuple[str, float]],
-    window: float,
-    tolerance: float,
-    twins: Sequence[Twin] = (),
-) -> list[tuple[NinaEvent, Twin]]:
-    """Pair history events that met no live twin with live events stamped late.
-
-    A live event is stamped when our loop reads it: an event loop blocked for longer than the
-    dedup window stamps it after its window. `history` are plain history events (on our clock)
-    that met no live twin; `live` the stored live events (key -> fingerprint, time) that no
-    history event paired with; `twins` the pairs already made. A live event pairs with the
-    latest unpaired history event of its fingerprint from `tolerance` before it up to `window`
-    after it, latest first: the closest pairing, in order, one to one (a repeated event never
-    collapses into another).
-
-    Pairs that keep the order of the twins (see `_Order`) come first: the same content recurs
-    (an IMAGE-PREPARED per frame), and a live event that arrived after history was read is not
-    the late copy of an earlier one whose frames arrived after it. What is left pairs as
-    above regardless: NINA itself may send an event late, after one it did later.
-    """
-    waiting: dict[str, list[NinaEvent]] = {}
-    for event in history:
-        if not event.exact:
-            waiting.setdefault(event.fingerprint, []).append(event)
-    stamped: dict[str, list[tuple[float, str]]] = {}
-    for key, (fingerprint, ts) in live.items():
-        if key != fingerprint and fingerprint in waiting:  # plain events only
-            stamped.setdefault(fingerprint, []).append((ts, key))
-    order = _Order(twins)
-    pairs: list[tuple[NinaEvent, Twin]] = []
-    for fingerprint, arrivals in stamped.items():
-        candidates = sorted(waiting[fingerprint], key=lambda event: event.time)
-        arrivals.sort(reverse=True)
-        pairs += _pair_latest_first(candidates, arrivals, window, tolerance, order)
-        pairs += _pair_latest_first(candidates, arrivals, window, tolerance, None)
-    return pairs
-
-
-def _pair_latest_first(
-    candidates: list[NinaEvent],
-    arrivals: list[tuple[float, str]],
-    window: float,
-    tolerance: float,
-    order: _Order | None,
-) -> list[tuple[NinaEvent, Twin]]:
-    """Pair arrivals (latest first) with candidates (by time); both lose what pairs.
-
-    With `order`, only pairs that cross no twin are made, and each joins the order.
-    """
-    pairs: list[tuple[NinaEvent, Twin]] = []
-    for ts, key in list(arrivals):
-        # Candidates after this arrival are not its twin (nor an earlier arrival's).
-        end = bisect_right(candidates, ts + window, key=lambda event: event.time.timestamp())
-        for at in range(end - 1, -1, -1):
-            stamp = candidates[at].time.timestamp()
-            if stamp < ts - tolerance:
-                break
-            if order is not None:
-                if order.arrived_too_late(stamp, ts):
-                    break  # an earlier history event is further still
-                if order.arrived_too_early(stamp, ts):
-                    continue
-            twin = Twin(key, ts, stamp)
-            pairs.append((candidates.pop(at), twin))
-            arrivals.remove((ts, key))
-            if order is not None:
-                order.add(twin)
-            break
-    return pairs
