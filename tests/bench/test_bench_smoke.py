@@ -16,10 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {
     "pipeline": ("frames_per_s", "ratio_to_floor", "one_per_batch_ratio_to_floor",
                  "naive_ratio_to_floor", "batching_gain"),
+    "trickle": ("frames_per_s", "cost_ratio_late_vs_early", "early_ms_per_frame"),
     "backfill": ("ratio_to_download", "repeat_ratio_to_download", "events_per_s"),
     "latency": ("p50_ms", "p95_ms", "p99_ms", "raw_p50_ms", "p99_ratio_to_raw", "lost"),
     "history": ("query_ratio_year_vs_night", "db_mb_year", "db_mb_night", "totals_ratio",
-                "counts_ratio", "legacy_view_ratio", "stats_view_ratio"),
+                "counts_ratio", "legacy_view_ratio", "stats_view_ratio",
+                "totals_first_call_ratio", "bytes_per_event"),
     "memory": ("growth_mb_per_million", "pipeline_state_kb_end", "traced_growth_mb_per_million"),
     "startup": ("setup_ms_nina_down", "setup_ms_nina_up", "setup_ms_nina_hung",
                 "bare_sqlite_ms", "ratio_nina_down_to_bare", "waits_for_network"),
