@@ -56,7 +56,9 @@ QUEUE_BYTES = 16 * 1024 * 1024
 BATCH_SIZE = 1_000
 #: Group commit: a frame that arrives alone within FLOWING seconds of the previous one waits
 #: this long (seconds) for the frames right behind it, so a fast trickle is stored in batches
-#: rather than one transaction per frame; a quiet stream's frames never wait.
+#: rather than one transaction per frame. A quiet stream's frames never wait, nor do they once
+#: a wait caught nothing (frames that come one at a time, each after the last was handled),
+#: until frames queue up again.
 GROUP_WINDOW = 0.003
 FLOWING = 0.03
 
@@ -264,12 +266,15 @@ class NinaEngine:
 
     async def _drain(self) -> None:
         """Hand queued frames to the pipeline in batches, in arrival order."""
-        last_arrival = -math.inf
+        last_arrival, waiting_pays = -math.inf, True
         while True:
             first = await self._queue.get()
             arrival, last_arrival = last_arrival, asyncio.get_running_loop().time()
-            if self._queue.empty() and last_arrival - arrival < FLOWING:
+            if not self._queue.empty():
+                waiting_pays = True  # frames queue up: a trickle again
+            elif waiting_pays and last_arrival - arrival < FLOWING:
                 await asyncio.sleep(GROUP_WINDOW)
+                waiting_pays = not self._queue.empty()
             batch = [first]
             while len(batch) < BATCH_SIZE and not self._queue.empty():
                 batch.append(self._queue.get_nowait())

@@ -353,7 +353,7 @@ class Store:
         self._staged: dict[str, dict[str, Any]] = {}
         #: State history entries stored per session, as far as known.
         self._history_stored: dict[str, int] = {}
-        self._before_close: list[Callable[[], None]] = []
+        self._before_close: Callable[[], None] | None = None
 
     @classmethod
     def open_or_recover(
@@ -402,13 +402,17 @@ class Store:
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def before_close(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when the store closes, before it does (the last write-behind)."""
-        self._before_close.append(callback)
+        """Call `callback` when the store closes, before it does (the last write-behind).
+
+        One writer at a time: a pipeline opened later on this store replaces the earlier one
+        (which must not write its older state over the newer one's).
+        """
+        self._before_close = callback
 
     def close(self) -> None:
         """Write what is held back, then close the database connection."""
-        hooks, self._before_close = self._before_close, []
-        for hook in hooks:
+        hook, self._before_close = self._before_close, None
+        if hook is not None:
             try:
                 hook()
             except sqlite3.Error as err:  # the events are stored: the next start refolds them
