@@ -142,7 +142,10 @@ class Normalizer:
     ) -> NinaEvent:
         """Normalize one event. `image` enriches a sparse history IMAGE-SAVE."""
         time = self._event_time(wire, source)
-        data: dict[str, Any] = clean_json(wire.data)
+        # Known strict and placeholder-free (`WireEvent.plain`): the parser's own copy is kept.
+        data: dict[str, Any] = (
+            wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
+        )
         self._learn(wire.name, data)
         if wire.name != IMAGE_SAVE:
             return NinaEvent(

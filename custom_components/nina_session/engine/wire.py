@@ -13,9 +13,10 @@ calls the same functions for every version and never knows which one a frame cam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import math
+import re
 from typing import Any, Protocol
 
 from .errors import FrameError
@@ -42,6 +43,9 @@ class WireEvent:
     time_text: str | None
     #: When we received it (UTC), for live events and replays; None for history items.
     received_at: datetime | None
+    #: The data is known to be strict JSON without history placeholders (`[]`): normalizing
+    #: it needs no walk (see `parse_socket_frame`). A hint about the text, not content.
+    plain: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +184,22 @@ def unwrap_envelope(message: Any, *, expected_type: str | None = None) -> Any:
 
 
 def make_event(
-    name: Any, data: Mapping[str, Any], time_text: Any, received_at: datetime | None
+    name: Any,
+    data: Mapping[str, Any],
+    time_text: Any,
+    received_at: datetime | None,
+    *,
+    deep: bool = True,
 ) -> WireEvent:
-    """Build a checked event: a name, sane nesting, a text time (every version's readers)."""
+    """Build a checked event: a name, sane nesting, a text time (every version's readers).
+
+    `deep=False`: the caller knows the data is nested within the limit (`_plain_text`).
+    """
     if not isinstance(name, str) or not name.strip():
         raise FrameError("missing_event", "object has no Event name")
     if time_text is not None and not isinstance(time_text, str):
         raise FrameError("bad_time", f"time is {type(time_text).__name__}")
-    if _depth(data) > MAX_DEPTH:
+    if deep and _depth(data) > MAX_DEPTH:
         raise FrameError("too_deep", f"{name} data nested deeper than {MAX_DEPTH}")
     return WireEvent(name.strip().upper(), data, time_text, received_at)
 
@@ -221,11 +233,42 @@ def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise FrameError("too_deep", "nesting too deep") from err
 
 
+#: A digit before an exponent: `1e999` decodes to infinity, so such text is walked.
+_EXPONENT = re.compile(r"[0-9][eE]")
+_EXPONENT_BYTES = re.compile(rb"[0-9][eE]")
+
+
+def _plain_text(raw: str | bytes) -> bool:
+    """Return whether decoding `raw` gives data that needs no walk (false negatives are fine).
+
+    No NaN or Infinity token and no exponent (no non-finite number), no array (no history
+    placeholder), and fewer objects than MAX_DEPTH (no nesting too deep): each a C-speed scan
+    of the text, where the walks visit every value of every frame.
+    """
+    if isinstance(raw, str):
+        return (
+            "NaN" not in raw and "Infinity" not in raw and "[" not in raw
+            and raw.count("{") <= MAX_DEPTH and _EXPONENT.search(raw) is None
+        )  # fmt: skip
+    return (
+        b"NaN" not in raw and b"Infinity" not in raw and b"[" not in raw
+        and raw.count(b"{") <= MAX_DEPTH and _EXPONENT_BYTES.search(raw) is None
+    )  # fmt: skip
+
+
 def parse_socket_frame(
     raw: str | bytes, received_at: datetime, *, max_bytes: int = MAX_FRAME_BYTES
 ) -> WireEvent:
     """Raw socket text → event (the live path)."""
-    return parse_socket_message(decode_frame(raw, max_bytes=max_bytes), received_at)
+    message = decode_frame(raw, max_bytes=max_bytes)
+    if isinstance(message, Foreign) or not _plain_text(raw):
+        return parse_socket_message(message, received_at)
+    response = unwrap_envelope(message)
+    if not isinstance(response, dict):
+        return parse_socket_message(message, received_at)
+    data = {key: value for key, value in response.items() if key not in ("Event", "Time")}
+    event = make_event(response.get("Event"), data, response.get("Time"), received_at, deep=False)
+    return replace(event, plain=True)
 
 
 def _history_list(payload: Any) -> list[Any]:
