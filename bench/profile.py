@@ -41,10 +41,10 @@ STAGES = (
     ("clock: Pipeline._align_clock", "pipeline.py", "_align_clock"),
     ("dedupe: Pipeline._deduplicate", "pipeline.py", "_deduplicate"),
     ("fold: SessionTracker.apply", "sessions.py", "apply"),
-    ("summaries: Pipeline._summaries", "pipeline.py", "_summaries"),
+    ("summaries: Pipeline._take_dirty", "pipeline.py", "_take_dirty"),
     ("state: Pipeline._state", "pipeline.py", "_state"),
     ("store: Store.write_batch", "store.py", "write_batch"),
-    ("  store._frame_json", "store.py", "_frame_json"),
+    ("  stored_rows.frame_column", "stored_rows.py", "frame_column"),
     ("  sqlite executemany", "", "<method 'executemany' of 'sqlite3.Connection' objects>"),
     ("  sqlite commit", "", "<method '__exit__' of 'sqlite3.Connection' objects>"),
 )

@@ -18,7 +18,8 @@ from typing import Any
 from .health import EventCounters
 from .models import NinaEvent, Source
 from .sessions import Session
-from .store import Store, stored_size
+from .store import Store
+from .stored_rows import stored_size
 
 _LOGGER = logging.getLogger(__name__)
 
