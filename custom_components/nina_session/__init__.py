@@ -4,8 +4,8 @@ This module imports nothing from Home Assistant when it is imported. The engine 
 (`custom_components.nina_session.engine`) is used without Home Assistant by its tests and by
 the replay/listen CLI, and importing it runs this file first. So HA modules are imported
 only under TYPE_CHECKING or inside the setup functions, `PLATFORMS` is a list of plain
-strings, and `CONFIG_SCHEMA` is built on first access through a module `__getattr__`
-(PEP 562).
+strings, and `CONFIG_SCHEMA` is assigned at module level (hassfest reads it there without
+running the file) to a function that imports HA's validator when HA calls it.
 """
 
 from __future__ import annotations
@@ -56,15 +56,18 @@ _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    """`CONFIG_SCHEMA`, built lazily so importing this package does not import HA."""
-    if name == "CONFIG_SCHEMA":
-        from homeassistant.helpers import config_validation as cv
+def _config_entry_only(config: dict[str, Any]) -> dict[str, Any]:
+    """Refuse YAML configuration: HA's `cv.config_entry_only_config_schema`, imported on use.
 
-        schema = cv.config_entry_only_config_schema(DOMAIN)
-        globals()["CONFIG_SCHEMA"] = schema
-        return schema
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    Only Home Assistant calls it, so HA is loaded by then; importing the package is not.
+    """
+    from homeassistant.helpers import config_validation as cv
+
+    validated: dict[str, Any] = cv.config_entry_only_config_schema(DOMAIN)(config)
+    return validated
+
+
+CONFIG_SCHEMA = _config_entry_only
 
 
 def _import_global_modules() -> list[tuple[ModuleType, str]]:

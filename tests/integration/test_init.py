@@ -32,12 +32,13 @@ def engine_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("nina_session_db")]
 
 
-def test_package_import_does_not_need_home_assistant() -> None:
-    """CONFIG_SCHEMA is lazy (PEP 562); other names still raise AttributeError."""
+async def test_yaml_configuration_is_refused(hass: HomeAssistant) -> None:
+    """Test that CONFIG_SCHEMA (module level, for hassfest) refuses YAML with HA's message."""
     assert integration.PLATFORMS == ["binary_sensor", "event", "image", "sensor"]
-    assert integration.CONFIG_SCHEMA is integration.CONFIG_SCHEMA
-    with pytest.raises(AttributeError):
-        _ = integration.NOT_THERE  # type: ignore[attr-defined]
+    assert integration.CONFIG_SCHEMA({"other": {}}) == {"other": {}}
+    integration.CONFIG_SCHEMA({DOMAIN: {"host": "x"}})
+    issue = ir.async_get(hass).async_get_issue("homeassistant", f"config_entry_only_{DOMAIN}")
+    assert issue is not None
 
 
 async def test_setup_with_nina_down_then_up(
