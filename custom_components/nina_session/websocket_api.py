@@ -26,14 +26,15 @@ import contextlib
 import logging
 from typing import Any, Final
 
-from homeassistant.components.websocket_api import async_register_command
-from homeassistant.components.websocket_api.connection import ActiveConnection
-from homeassistant.components.websocket_api.const import (
+from homeassistant.components.websocket_api import (
     ERR_HOME_ASSISTANT_ERROR,
     ERR_INVALID_FORMAT,
     ERR_NOT_FOUND,
+    ActiveConnection,
+    async_register_command,
+    async_response,
+    websocket_command,
 )
-from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
