@@ -54,6 +54,17 @@ def _frame_value(name: str) -> Callable[[NinaSessionData], StateType]:
     return value
 
 
+def _exposure(data: NinaSessionData) -> StateType:
+    """Return the last exposure in seconds, whole seconds as an int ("300", not "300.0").
+
+    No display precision is suggested: 0.25 s flats and 300 s lights both read as sent.
+    """
+    frame = data.last_frame
+    if frame is None or frame.exposure is None:
+        return None
+    return int(frame.exposure) if frame.exposure.is_integer() else frame.exposure
+
+
 def _state_attributes(data: NinaSessionData) -> Mapping[str, Any]:
     """Since when, the event that caused it, why (a pause's or wait's reason), a wait's end."""
     detail = data.state_detail
@@ -125,9 +136,11 @@ SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
         translation_key="integration_time",
         device_class=SensorDeviceClass.DURATION,
         state_class=SensorStateClass.TOTAL_INCREASING,
+        # Stored in minutes, exact for whole-minute sums (8 h 20 min is 500, where hours
+        # gave 8.58333… and the frontend showed 8h 19m); the frontend formats it as h/min.
         native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_unit_of_measurement=UnitOfTime.HOURS,
-        suggested_display_precision=2,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
         value_fn=lambda data: _session(data).get("integration_seconds", 0.0),
         attributes_fn=_integration_attributes,
         available_when_disconnected=True,
@@ -137,8 +150,7 @@ SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
         translation_key="last_exposure",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_display_precision=1,
-        value_fn=_frame_value("exposure"),
+        value_fn=_exposure,
     ),
     NinaSessionSensorEntityDescription(
         key="last_hfr",
