@@ -1353,7 +1353,7 @@ def check_brand(package_dir: Path, report: Report) -> None:
 
 
 def check_config_schema(package_dir: Path, report: Report) -> None:
-    """An `async_setup`/`setup` needs a module-level `CONFIG_SCHEMA` (hassfest's config_schema).
+    """Refuse an `async_setup`/`setup` without a module-level `CONFIG_SCHEMA` (hassfest rule).
 
     hassfest reads `__init__.py` without running it, so a schema made on first access (a
     module `__getattr__`) or inside a function or an `if`/`try` does not count.

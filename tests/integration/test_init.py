@@ -11,7 +11,6 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, S
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from integration_helpers import coordinator_of, make_entry, wait_connected, wait_for
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.nina_session as integration
