@@ -435,7 +435,7 @@ class ConnectionLoop:
     async def _attempt_ended(self, result: _AttemptResult) -> None:
         health = self._health
         now = self._clock()
-        health.last_error = result.reason
+        health.last_error, health.last_error_at = result.reason, now
         if result.connected_at is not None:
             health.connected = False
             health.since = now

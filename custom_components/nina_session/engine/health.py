@@ -122,6 +122,9 @@ class ConnectionHealth:
     attempt ended). `reconnects` counts connections established after the first one.
     `consecutive_failures` counts attempts in a row that did not get connected;
     `failing` is set once it reaches the loop's threshold and cleared on success.
+    `last_error` is the last reason an attempt ended, kept as history with `last_error_at`;
+    `current_error` (in the JSON) is the same reason only while NINA is unreachable, so a
+    drop the loop has since recovered from does not read as a present problem.
     """
 
     connected: bool = False
@@ -132,6 +135,7 @@ class ConnectionHealth:
     consecutive_failures: int = 0
     failing: bool = False
     last_error: str | None = None
+    last_error_at: datetime | None = None
     plugin_version: str | None = None
     events: EventCounters = field(default_factory=EventCounters)
     history: HistoryHealth = field(default_factory=HistoryHealth)
@@ -144,7 +148,9 @@ class ConnectionHealth:
             "last_event_at": iso_z(self.last_event_at),
             "reconnects": self.reconnects,
             "consecutive_failures": self.consecutive_failures,
+            "current_error": None if self.connected else self.last_error,
             "last_error": self.last_error,
+            "last_error_at": iso_z(self.last_error_at),
             "plugin_version": self.plugin_version,
             "events": self.events.as_dict(),
             "history": self.history.as_dict(),
