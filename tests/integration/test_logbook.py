@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,8 @@ async def test_device_logbook_tells_the_night(
     assert sum(message.startswith("saved a LIGHT frame") for message in messages) == 6
     assert messages[-1] == f"ended session {session['id']}: 6 frames, 0.2 h integration"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_recorder_sql_stays_out_of_the_test_output() -> None:
+    """Test that the harness's INFO level for SQLAlchemy is lowered (SQL flooded `make test`)."""
+    assert logging.getLogger("sqlalchemy.engine").getEffectiveLevel() >= logging.WARNING
