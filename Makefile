@@ -74,8 +74,10 @@ else
 endif
 
 # A real Home Assistant with the integration, fed by the simulator; login demo / nina-demo.
+# KEEP=1 keeps build/demo/config (users, history) from the last run; more flags:
+# make demo DEMO_ARGS="--speed 60 --night simple"
 demo: $(STAMP)
-	$(PY) demo/run.py
+	$(PY) demo/run.py $(if $(KEEP),--keep) $(DEMO_ARGS)
 
 # The session card in headless Chromium against the demo (needs chromium, node, npm).
 e2e: $(STAMP)
