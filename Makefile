@@ -31,10 +31,20 @@ typecheck: $(STAMP)
 
 # Engine and simulator tests run without Home Assistant's pytest plugin (they must not need HA);
 # the integration tests use pytest-homeassistant-custom-component.
+# Coverage of the whole package is measured across both runs; the HA glue (the package's own
+# modules, not engine/) must stay above COV_MIN percent (checked on full runs only).
 HA_FREE_TESTS := $(wildcard tests/engine tests/simulator tests/bench tests/reliability tests/tools tests/e2e)
+COV := --cov=custom_components/nina_session --cov-report=
+COV_GLUE := custom_components/nina_session/*.py
+COV_MIN := 95
 pytest: $(STAMP)
-	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(PYTEST_ARGS)
-	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(PYTEST_ARGS); fi
+	@rm -f .coverage
+	$(PY) -m pytest -p no:homeassistant $(HA_FREE_TESTS) $(COV) $(PYTEST_ARGS)
+	@if ls tests/integration/test_*.py >/dev/null 2>&1; then $(PY) -m pytest tests/integration $(COV) --cov-append $(PYTEST_ARGS); fi
+	@echo "coverage: integration glue $$($(PY) -m coverage report --include='$(COV_GLUE)' --format=total)%, whole package $$($(PY) -m coverage report --format=total)% (details: $(PY) -m coverage report)"
+ifeq ($(PYTEST_ARGS),)
+	@$(PY) -m coverage report --include='$(COV_GLUE)' --fail-under=$(COV_MIN) >/dev/null || { echo "coverage: the integration glue is under $(COV_MIN)%"; exit 1; }
+endif
 
 test: lint typecheck validate pytest
 
