@@ -210,6 +210,10 @@ class SimEquipment:
         if self.state.safe and "safetymonitor" in self.state.connected:
             await self._emit(self._event("SAFETY-CHANGED", {"IsSafe": False}))
 
+    async def act(self, path: str, **query: str) -> Answer:
+        """Do what a control call does, as NINA's own UI would (no REST call, same events)."""
+        return await self._controls[path](query)
+
     def fail_next(self, path: str, message: str = "Unknown error", code: int = 500) -> None:
         """Answer the next call of `path` (e.g. `/equipment/mount/park`) with an error."""
         self._fail[path] = (message, code)

@@ -44,12 +44,22 @@ if TYPE_CHECKING:
     from .coordinator import NinaSessionConfigEntry
     from .engine.engine import EngineConfig
 
-PLATFORMS: list[str] = ["binary_sensor", "event", "image", "sensor"]
+PLATFORMS: list[str] = [
+    "binary_sensor",
+    "button",
+    "event",
+    "image",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+]
 
 #: Modules of the actions/HTTP/WebSocket/card glue and the function each registers with,
 #: once for all entries.
 _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
     ("services", "async_setup_services"),
+    ("equipment_services", "async_setup_equipment_services"),
     ("views", "async_register_views"),
     ("websocket_api", "async_register_websocket"),
     ("frontend", "async_register_frontend"),

@@ -34,7 +34,16 @@ def engine_threads() -> list[threading.Thread]:
 
 def test_package_import_does_not_need_home_assistant() -> None:
     """CONFIG_SCHEMA is lazy (PEP 562); other names still raise AttributeError."""
-    assert integration.PLATFORMS == ["binary_sensor", "event", "image", "sensor"]
+    assert integration.PLATFORMS == [
+        "binary_sensor",
+        "button",
+        "event",
+        "image",
+        "number",
+        "select",
+        "sensor",
+        "switch",
+    ]
     assert integration.CONFIG_SCHEMA is integration.CONFIG_SCHEMA
     with pytest.raises(AttributeError):
         _ = integration.NOT_THERE  # type: ignore[attr-defined]
@@ -48,7 +57,8 @@ async def test_setup_with_nina_down_then_up(
     entry = await setup_entry()  # succeeds without NINA: history must be served
 
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-    assert len(entities) == 12 + 3 + 1 + 1
+    # sensors, binary sensors, event, image, sequence start/stop (equipment: on connect)
+    assert len(entities) == 12 + 3 + 1 + 1 + 2
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
     assert hass.states.get(FRAMES).state == "0"  # history-based: shown
