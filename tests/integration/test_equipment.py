@@ -229,6 +229,8 @@ async def test_every_control_reaches_nina(
     await enable_all(hass, rig)
     equipment = coordinator_of(rig).equipment
     await settle(hass, lambda: equipment.known_classes == set(DEVICE_CLASSES), "classes again")
+    # Setup, reload and the restored states sent NINA nothing: only presses below do.
+    assert sim.equipment.calls == []
 
     async def press(key: str) -> None:
         await hass.services.async_call(
