@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from homeassistant.core import Event, HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
     from homeassistant.helpers.typing import ConfigType
 
     from .coordinator import NinaSessionConfigEntry
@@ -197,6 +198,20 @@ async def async_unload_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry)
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
     return unload_ok
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: NinaSessionConfigEntry, device: DeviceEntry
+) -> bool:
+    """Let the user delete an equipment device that is not connected (the NINA one stays)."""
+    coordinator = entry.runtime_data
+    connected = {
+        (DOMAIN, f"{coordinator.instance_id}_{device_class}")
+        for device_class in coordinator.equipment.data.connected()
+    }
+    return (DOMAIN, coordinator.instance_id) not in device.identifiers and not (
+        device.identifiers & connected
+    )
 
 
 def _remove_files(paths: list[Path]) -> None:

@@ -67,6 +67,8 @@ class EquipmentCoordinator(DataUpdateCoordinator[Equipment]):
         self._read_task: asyncio.Task[None] | None = None
         self._unsubscribers: list[Callable[[], None]] = []
         self._poll_unsub: Callable[[], None] | None = None
+        #: When the connection we read last came up (None while disconnected).
+        self._connected_since: datetime | None = None
         self._class_listeners: list[Callable[[str], None]] = []
         #: Classes seen connected since HA started: their entities exist.
         self.known_classes: set[str] = set()
@@ -110,9 +112,11 @@ class EquipmentCoordinator(DataUpdateCoordinator[Equipment]):
     @callback
     def _handle_engine_update(self, update: EngineUpdate) -> None:
         if update.reason == "connection":
-            if self.connected and self._poll_unsub is None:
-                self._on_connected()
-            elif not self.connected and self._poll_unsub is not None:
+            since = self.engine.health.since
+            if self.connected and since != self._connected_since:
+                self._on_connected()  # a new connection (NINA may have restarted): read all
+            elif not self.connected and self._connected_since is not None:
+                self._connected_since = None
                 self._stop_polling()
                 self.async_update_listeners()  # entities turn unavailable
             return
@@ -127,12 +131,14 @@ class EquipmentCoordinator(DataUpdateCoordinator[Equipment]):
         self._schedule_read()
 
     def _on_connected(self) -> None:
+        self._connected_since = self.engine.health.since
         self._pending.update(DEVICE_CLASSES)
         self._pending_af = True
         self._schedule_read(delay=0)
-        self._poll_unsub = async_track_time_interval(
-            self.hass, self._async_poll, POLL_INTERVAL, name=f"{self.name} poll"
-        )
+        if self._poll_unsub is None:
+            self._poll_unsub = async_track_time_interval(
+                self.hass, self._async_poll, POLL_INTERVAL, name=f"{self.name} poll"
+            )
 
     def _stop_polling(self) -> None:
         if self._poll_unsub is not None:

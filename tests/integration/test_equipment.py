@@ -26,7 +26,12 @@ from homeassistant.util import dt as dt_util
 from integration_helpers import coordinator_of, wait_connected, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components import nina_session as integration
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.engine.equipment import DEVICE_CLASSES
 from custom_components.nina_session.equipment import POLL_INTERVAL
@@ -382,3 +387,62 @@ async def test_actions_need_an_admin_and_reach_nina(
     await settle(hass, lambda: float(state(hass, "sensor", "mount_mount_altitude")) != 0, "slewed")
     with pytest.raises(ServiceValidationError):
         await hass.services.async_call(DOMAIN, "slew", {"ra": 400, "dec": 0}, blocking=True)
+
+
+async def test_a_nina_restart_is_read_again(
+    hass: HomeAssistant, sim: NinaSimulator, rig: MockConfigEntry
+) -> None:
+    """Test that a reconnect re-reads everything: equipment NINA lost in a restart goes away."""
+    engine = coordinator_of(rig).engine
+    reconnects = engine.health.reconnects
+    await sim.restart()  # NINA comes back with no device connected, and says nothing of it
+    await settle(hass, lambda: engine.health.reconnects > reconnects, "the reconnect")
+    await settle(
+        hass,
+        lambda: state(hass, "sensor", "camera_cooler_temperature") == STATE_UNAVAILABLE,
+        "the camera gone",
+    )
+    await sim.equipment.connect("CAMERA")
+    await settle(
+        hass,
+        lambda: state(hass, "sensor", "camera_cooler_temperature") != STATE_UNAVAILABLE,
+        "the camera back",
+    )
+
+
+async def test_a_stale_equipment_device_can_be_deleted(
+    hass: HomeAssistant, sim: NinaSimulator, rig: MockConfigEntry
+) -> None:
+    """Test that only equipment devices not connected can be deleted by the user."""
+    devices = dr.async_get(hass)
+
+    def device(suffix: str) -> dr.DeviceEntry:
+        found = devices.async_get_device(identifiers={(DOMAIN, f"{INSTANCE}{suffix}")})
+        assert found is not None
+        return found
+
+    await sim.equipment.disconnect("ROTATOR")
+    await settle(
+        hass,
+        lambda: state(hass, "sensor", "rotator_rotator_position") == STATE_UNAVAILABLE,
+        "rotator gone",
+    )
+    assert await integration.async_remove_config_entry_device(hass, rig, device("_rotator"))
+    assert not await integration.async_remove_config_entry_device(hass, rig, device("_camera"))
+    assert not await integration.async_remove_config_entry_device(hass, rig, device(""))
+
+
+async def test_diagnostics_show_the_equipment(
+    hass: HomeAssistant,
+    sim: NinaSimulator,
+    rig: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Test that diagnostics hold each class's reading and how the plugin was read."""
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, rig)
+    equipment = diagnostics["equipment_devices"]
+    assert equipment["bundle"] is True
+    assert equipment["missing_endpoints"] == []
+    assert set(equipment["devices"]) == set(DEVICE_CLASSES)
+    assert equipment["devices"]["camera"]["name"] == "ZWO ASI2600MM Pro"
+    assert equipment["devices"]["camera"]["set_point"] == -10.0
