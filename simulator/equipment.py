@@ -524,8 +524,31 @@ class SimEquipment:
             web.get("/v2/api/equipment/focuser/last-af", self._last_af),
             web.get("/v2/api/equipment/{device}/info", self._device_info),
             web.get("/v2/api/sequence/list-available", self._sequence_list),
+            web.post("/sim/equipment", self._sim),
             *(web.get(f"/v2/api{path}", self._control) for path in self._controls),
         ]
+
+    async def _sim(self, request: web.Request) -> web.Response:
+        """Drive the equipment from a shell (or a demo).
+
+        connect=DOME,WEATHER (empty: all), disconnect=X, front=1, bundle=0|1,
+        fail=<path>[&message=..&code=..].
+        """
+        query = request.query
+        if "connect" in query:
+            names = [n for n in query["connect"].upper().split(",") if n in PREFIXES]
+            await self.connect(*names) if names else await self.connect()
+        if query.get("disconnect", "").upper() in PREFIXES:
+            await self.disconnect(query["disconnect"].upper())
+        if query.get("front") == "1":
+            await self.weather_front()
+        if "bundle" in query:
+            self.bundle = query["bundle"] == "1"
+        if "fail" in query:
+            self.fail_next(query["fail"], query.get("message", "Unknown error"),
+                           int(query.get("code", "500")))  # fmt: skip
+        connected = sorted(self.state.connected)
+        return web.json_response({"ok": True, "connected": connected, "bundle": self.bundle})
 
     async def _bundle_info(self, request: web.Request) -> web.Response:
         if not self.bundle:

@@ -340,3 +340,20 @@ async def test_refused_calls_raise_with_the_plugins_reason(
     await sim.set_offline(True)
     with pytest.raises(NinaConnectionError):
         await equipment.call("dome_close")
+
+
+async def test_the_equipment_is_driven_over_http(sim: NinaSimulator) -> None:
+    """Test /sim/equipment: disconnect, connect, the front, the bundle and a failing call."""
+    base = f"{sim.base_url}/sim/equipment"
+    async with aiohttp.ClientSession() as session:
+        async with session.post(base, params={"disconnect": "dome"}) as resp:
+            assert "dome" not in (await resp.json())["connected"]
+        async with session.post(base, params={"connect": "DOME", "front": "1"}) as resp:
+            assert "dome" in (await resp.json())["connected"]
+        assert sim.equipment.state.front_since is not None
+        assert sim.equipment.state.safe is False
+        async with session.post(base, params={"bundle": "0", "fail": "/sequence/start"}) as resp:
+            assert (await resp.json())["bundle"] is False
+        equipment = EquipmentClient(NinaClient(session, sim.host, sim.port))
+        with pytest.raises(EquipmentControlError, match="Unknown error"):
+            await equipment.call("sequence_start")
