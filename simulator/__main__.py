@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-rebase", action="store_true", help="keep the simulated times")
     parser.add_argument("--plugin-version", default="2.2.9.0")
     parser.add_argument("--api", default="v2", choices=["v2", "v3"], help="v3: plugin v3 only")
+    parser.add_argument(
+        "--equipment",
+        action="store_true",
+        help="connect all eleven device classes at start (dome, weather, switch... too)",
+    )
     return parser
 
 
@@ -58,13 +63,16 @@ async def run(args: argparse.Namespace) -> None:
     """Serve the simulator and play the nights (again and again with --loop), until cancelled."""
     sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz, api=args.api)
     await sim.start()
+    if args.equipment:
+        await sim.equipment.connect()
     try:
         print(f"NINA simulator, Advanced API plugin {sim.plugin_version}", flush=True)
         print(f"  REST:    {sim.api_url}", flush=True)
         print(f"  socket:  {sim.socket_url}", flush=True)
         print(
             f"  control: {sim.base_url}/sim/  POST drop[?abrupt=1], restart[?downtime=S], "
-            "silent?on=1, refuse?on=1, delay?seconds=S, raw, version?v=X; GET truth",
+            "silent?on=1, refuse?on=1, delay?seconds=S, raw, version?v=X, "
+            "equipment?connect=DOME|disconnect=X|front=1|fail=PATH; GET truth",
             flush=True,
         )
         print(f"  night:   {args.night}, speed {args.speed:g}", flush=True)

@@ -531,7 +531,8 @@ def collect_key_uses(src: Sources, report: Report) -> list[KeyUse]:
         if module.startswith("engine"):
             continue
         rel = _rel(src.paths[module])
-        platform = module if "." not in module else ""
+        # equipment_sensor.py holds descriptions of the sensor platform (and so on).
+        platform = module.removeprefix("equipment_") if "." not in module else ""
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = _call_name(node)

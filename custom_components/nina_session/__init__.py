@@ -39,17 +39,28 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from homeassistant.core import Event, HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
     from homeassistant.helpers.typing import ConfigType
 
     from .coordinator import NinaSessionConfigEntry
     from .engine.engine import EngineConfig
 
-PLATFORMS: list[str] = ["binary_sensor", "event", "image", "sensor"]
+PLATFORMS: list[str] = [
+    "binary_sensor",
+    "button",
+    "event",
+    "image",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+]
 
 #: Modules of the actions/HTTP/WebSocket/card glue and the function each registers with,
 #: once for all entries.
 _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
     ("services", "async_setup_services"),
+    ("equipment_services", "async_setup_equipment_services"),
     ("views", "async_register_views"),
     ("websocket_api", "async_register_websocket"),
     ("frontend", "async_register_frontend"),
@@ -190,6 +201,20 @@ async def async_unload_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry)
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
     return unload_ok
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: NinaSessionConfigEntry, device: DeviceEntry
+) -> bool:
+    """Let the user delete an equipment device that is not connected (the NINA one stays)."""
+    coordinator = entry.runtime_data
+    connected = {
+        (DOMAIN, f"{coordinator.instance_id}_{device_class}")
+        for device_class in coordinator.equipment.data.connected()
+    }
+    return (DOMAIN, coordinator.instance_id) not in device.identifiers and not (
+        device.identifiers & connected
+    )
 
 
 def _remove_files(paths: list[Path]) -> None:

@@ -60,6 +60,7 @@ from .engine.normalize import filter_change
 from .engine.pipeline import BatchResult
 from .engine.sessions import Applied, Session, state_detail
 from .engine.timeutil import iso_z
+from .equipment import EquipmentCoordinator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self._unsubscribers: list[Callable[[], None]] = []
         self._stopped = False
         self.data = self._snapshot("start")
+        self.equipment = EquipmentCoordinator(hass, entry, engine, instance_id)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def async_start(self) -> None:
@@ -261,6 +263,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         Connecting earlier would let the first backfill's final state reach the bus and the
         event entity before the platforms are set up, where nothing hears it.
         """
+        self.equipment.async_start()
         await self.engine.connect()
 
     async def async_shutdown(self) -> None:
@@ -268,6 +271,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         for unsubscribe in self._unsubscribers:
             unsubscribe()
         self._unsubscribers.clear()
+        self.equipment.async_stop()
         await super().async_shutdown()
 
     async def async_stop(self) -> None:

@@ -22,6 +22,7 @@ from homeassistant.util import dt as dt_util
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 from .engine.fsm import SessionState
 from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
+from .equipment_sensor import async_setup_equipment_sensors
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
@@ -207,6 +208,7 @@ async def async_setup_entry(
     """Set up the sensors of one NINA instance."""
     coordinator = entry.runtime_data
     async_add_entities(NinaSessionSensor(coordinator, description) for description in SENSORS)
+    async_setup_equipment_sensors(entry, async_add_entities)
 
 
 class NinaSessionSensor(NinaSessionDescribedEntity, SensorEntity):

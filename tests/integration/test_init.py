@@ -33,7 +33,16 @@ def engine_threads() -> list[threading.Thread]:
 
 async def test_yaml_configuration_is_refused(hass: HomeAssistant) -> None:
     """Test that CONFIG_SCHEMA (module level, for hassfest) refuses YAML with HA's message."""
-    assert integration.PLATFORMS == ["binary_sensor", "event", "image", "sensor"]
+    assert integration.PLATFORMS == [
+        "binary_sensor",
+        "button",
+        "event",
+        "image",
+        "number",
+        "select",
+        "sensor",
+        "switch",
+    ]
     assert integration.CONFIG_SCHEMA({"other": {}}) == {"other": {}}
     integration.CONFIG_SCHEMA({DOMAIN: {"host": "x"}})
     issue = ir.async_get(hass).async_get_issue("homeassistant", f"config_entry_only_{DOMAIN}")
@@ -48,7 +57,8 @@ async def test_setup_with_nina_down_then_up(
     entry = await setup_entry()  # succeeds without NINA: history must be served
 
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-    assert len(entities) == 12 + 3 + 1 + 1
+    # sensors, binary sensors, event, image, sequence start/stop (equipment: on connect)
+    assert len(entities) == 12 + 3 + 1 + 1 + 2
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
     assert hass.states.get(FRAMES).state == "0"  # history-based: shown

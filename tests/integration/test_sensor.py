@@ -223,6 +223,8 @@ async def test_sensor_entities_and_recorder_exclusions(
         "rig_1_guiding",
         "rig_1_session_event",
         "rig_1_latest_frame",
+        "rig_1_sequence_start",
+        "rig_1_sequence_stop",
     } == unique_ids
     enum = hass.states.get("sensor.rig_1_session_state")
     assert enum is not None

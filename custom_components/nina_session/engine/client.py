@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+from collections.abc import Mapping
 from dataclasses import dataclass
 import ipaddress
 import re
@@ -181,6 +182,11 @@ class _Missing:
 
 
 _MISSING: Final = _Missing()
+
+
+def is_missing(payload: object) -> bool:
+    """Return whether `payload(missing_ok=True)` found no such endpoint (an older plugin)."""
+    return isinstance(payload, _Missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +446,10 @@ class NinaClient:
     async def equipment_info(self) -> Any:
         """Return the current state of all equipment."""
         return await self._get("/equipment/info")
+
+    async def v2_get(self, path: str, params: Mapping[str, str] | None = None) -> RawAnswer:
+        """GET any v2 endpoint (equipment reads, control calls); read it with `payload()`."""
+        return await self._get_raw(self._v2_url + path, dict(params) if params else None)
 
     async def sequence_state(self) -> Any:
         """Return the current state of the advanced sequencer."""
