@@ -41,11 +41,12 @@ BLUEPRINTS = sorted(path.name for path in BLUEPRINT_DIR.glob("*.yaml"))
 NOTIFY = "session_ended_notify.yaml"
 ALERT = "guiding_lost_alert.yaml"
 EQUIPMENT = "session_end_equipment_off.yaml"
+REPORT = "night_report_morning.yaml"
 
 
-def test_the_three_blueprints_are_there() -> None:
-    """Test that the three shipped blueprints are in the blueprint folder."""
-    assert {NOTIFY, ALERT, EQUIPMENT} <= set(BLUEPRINTS)
+def test_the_shipped_blueprints_are_there() -> None:
+    """Test that the shipped blueprints are in the blueprint folder."""
+    assert {NOTIFY, ALERT, EQUIPMENT, REPORT} <= set(BLUEPRINTS)
 
 
 @pytest.mark.parametrize("name", BLUEPRINTS)
@@ -329,3 +330,34 @@ async def test_roof_and_heaters_off_when_sequence_finishes(
     await wait_for(lambda: len(closed) >= 1, "the roof to close")
     await wait_for(lambda: hass.states.get("input_boolean.dew_heater").state == "off", "the heater")
     assert closed[0].data["entity_id"] == ["cover.roof"]
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_night_report_in_the_morning(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """The morning blueprint sends the last night's report text with its picture attached."""
+    notes = async_mock_service(hass, "notify", "phone")
+    send_at = dt_util.now() + timedelta(minutes=5)
+    await setup_automations(
+        hass,
+        use_blueprint(
+            REPORT,
+            "morning",
+            nina_device=device_id_of(hass),
+            send_at=send_at.strftime("%H:%M:%S"),
+            notify_action="notify.phone",
+        ),
+    )
+    engine = engine_of(loaded_entry)
+    await play(sim, engine)
+    await pass_the_idle_gap(hass, engine)
+    image = "image.rig_1_night_report"
+    await wait_for(lambda: hass.states.get(image).state != "unavailable", "the report picture")
+    async_fire_time_changed(hass, send_at + timedelta(seconds=1))
+    await wait_for(lambda: len(notes) >= 1, "the morning report")
+    await hass.async_block_till_done()
+    assert len(notes) == 1
+    assert notes[0].data["title"] == "Last night"
+    assert notes[0].data["message"].startswith("0.2 h. Stopped: sequence_finished. M 42")
+    assert notes[0].data["data"] == {"image": f"/api/image_proxy/{image}"}
