@@ -271,7 +271,9 @@ class InsightEntity(NinaSessionEntity):
         """Follow the insight; read the goals and the last report on the first one."""
         await super().async_added_to_hass()
         self.async_on_remove(self.insight.async_add_listener(self._insight_changed))
-        self.hass.async_create_task(self.insight.async_load(), eager_start=True)
+        self.coordinator.config_entry.async_create_task(
+            self.hass, self.insight.async_load(), f"{DOMAIN} insight"
+        )
 
     @callback
     def _insight_changed(self) -> None:

@@ -189,6 +189,21 @@ def test_the_picture_is_svg_with_one_bar_per_filter(tmp_path: Path) -> None:
     assert {"Ha", "OIII"} <= set(texts)
     assert any("<M 42 & friends>" in (text or "") for text in texts)
     lines = root.findall("{http://www.w3.org/2000/svg}polyline")
-    assert len(lines) == 2  # HFR and RMS
-    points = lines[0].attrib["points"].split()
-    assert len(points) == len(report["quality"]["series"])
+    assert {line.attrib["stroke"] for line in lines} == {"#f5a623", "#4a90e2"}  # HFR and RMS
+    hfr = [p for line in lines if line.attrib["stroke"] == "#f5a623"
+           for p in line.attrib["points"].split()]  # fmt: skip
+    assert len(hfr) == len(report["quality"]["series"])
+
+
+def test_the_picture_breaks_lines_at_a_wait_and_shades_it(tmp_path: Path) -> None:
+    """Test that an hour-long scheduler wait splits the lines and is drawn behind them."""
+    night = generate_night(PRESETS["target_scheduler"])
+    report = report_of(played(night, tmp_path / "wait.db"))
+    (wait,) = report["waits"]
+    assert wait["seconds"] > 20 * 60
+    root = ET.fromstring(report_svg(report))
+    lines = root.findall("{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == 4  # HFR and RMS, before and after the wait
+    shades = [r for r in root.findall("{http://www.w3.org/2000/svg}rect")
+              if r.attrib.get("fill") == "#6c7a89"]  # fmt: skip
+    assert len(shades) == 1

@@ -359,5 +359,5 @@ async def test_night_report_in_the_morning(
     await hass.async_block_till_done()
     assert len(notes) == 1
     assert notes[0].data["title"] == "Last night"
-    assert notes[0].data["message"].startswith("0.2 h. Stopped: sequence_finished. M 42")
+    assert notes[0].data["message"].startswith("0.2 h, stopped: sequence finished. M 42")
     assert notes[0].data["data"] == {"image": f"/api/image_proxy/{image}"}

@@ -21,9 +21,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
 from custom_components.nina_session.const import DOMAIN
-from custom_components.nina_session.engine.timeutil import night_of
-from custom_components.nina_session.engine.twilight import dawn
+from custom_components.nina_session.engine.timeutil import iso_z, night_of
+from custom_components.nina_session.engine.twilight import dawn, target_end_of
 from custom_components.nina_session.insight import EVENT_NIGHT_REPORT
+from simulator import PRESETS, generate_night
 
 REPORT_IMAGE = "image.rig_1_night_report"
 TARGET_HOURS = "sensor.rig_1_target_integration"
@@ -59,7 +60,7 @@ async def test_night_report_event_picture_and_action(
     assert {f: s["seconds"] for f, s in target["by_filter"].items()} == {"Ha": 360.0, "OIII": 360.0}
     assert event["stopped"]["reason"] == "sequence_finished"
     assert "series" not in event["quality"]  # the bus keeps it small
-    assert event["message"].startswith("0.2 h. Stopped: sequence_finished. M 42: Ha 6 min")
+    assert event["message"].startswith("0.2 h, stopped: sequence finished. M 42: Ha 6 min")
 
     state = hass.states.get(REPORT_IMAGE)
     assert state.state != "unavailable"
@@ -205,3 +206,31 @@ async def test_actions_without_an_entry_are_refused(hass: HomeAssistant, service
     assert await async_setup_component(hass, DOMAIN, {})
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call(DOMAIN, service, {}, blocking=True, return_response=True)
+
+
+async def test_night_end_tells_the_target_end_and_a_wait(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """Test that during a scheduler wait the night end says when the wait and target end."""
+    events = generate_night(PRESETS["target_scheduler"]).events
+    wait = next(i for i, e in enumerate(events) if e.name == "TS-WAITSTART")
+    engine = engine_of(loaded_entry)
+    await play(sim, engine, events[: wait + 1])
+
+    def shown() -> bool:
+        return hass.states.get(NIGHT_END).attributes.get("wait_until") is not None
+
+    await wait_for(shown, "the wait's end")
+    attributes = hass.states.get(NIGHT_END).attributes
+    # The simulator moves the night to today: compare with what NINA sent, as stored.
+    session_id = engine.current_session()["id"]
+    stored = await engine.read_store(
+        lambda store: store.session_events(session_id, ("TS-WAITSTART", "TS-TARGETSTART"))
+    )
+    wait_event = stored[-1]
+    target = [e for e in stored if e.name == "TS-TARGETSTART"][-1]
+    wait_until = dt_util.parse_datetime(wait_event.data["WaitEndTime"])
+    assert attributes["wait_until"] == iso_z(wait_until)
+    assert attributes["target_end"] == iso_z(target_end_of(target.data))
+    assert attributes["target_end"] is not None
+    assert attributes["source"] == "astronomical_dawn"

@@ -182,6 +182,21 @@ def build_report(
     }
 
 
+#: Why a night stopped, as a phone shows it (the report itself keeps the reason's key).
+STOP_WORDS = {
+    "sky_unsafe": "the sky turned unsafe",
+    "sequence_finished": "sequence finished",
+    "guiding_lost": "guiding lost",
+    "unsafe": "the sky turned unsafe",
+    "scheduler_wait": "waiting for a target",
+    "mount_parked": "mount parked",
+    "mount_homed": "mount homed",
+    "camera_disconnected": "camera disconnected",
+    "dome_closed": "dome closed",
+    "no_activity": "no more activity",
+}
+
+
 def notification_text(report: Mapping[str, Any]) -> str:
     """One line for a phone: integration per target and filter, and why the night stopped."""
     parts = []
@@ -192,4 +207,5 @@ def notification_text(report: Mapping[str, Any]) -> str:
         parts.append(f"{target['name']}: {filters}")
     hours = report["integration_seconds"] / 3600
     body = "; ".join(parts) if parts else "no light frames"
-    return f"{hours:.1f} h. Stopped: {report['stopped']['reason']}. {body}"
+    reason = report["stopped"]["reason"]
+    return f"{hours:.1f} h, stopped: {STOP_WORDS.get(reason, reason)}. {body}"

@@ -18,6 +18,9 @@ _PAD = 48
 _BARS_TOP, _BARS_HEIGHT = 115, 130
 _PLOT_TOP, _PLOT_HEIGHT = 305, 140
 _HFR_COLOUR, _RMS_COLOUR = "#f5a623", "#4a90e2"
+#: Seconds without a frame that break the HFR and RMS lines.
+_GAP = 20 * 60
+_SPELL_COLOURS = {"paused": "#e5534b", "waiting": "#6c7a89"}
 # Common filter colours; others take a neutral one.
 _FILTER_COLOURS = {"L": "#d8d8d8", "R": "#e5534b", "G": "#57ab5a", "B": "#539bf5",
                    "HA": "#c0392b", "H": "#c0392b", "OIII": "#1abc9c", "O": "#1abc9c",
@@ -73,6 +76,16 @@ def _polyline(points: Sequence[tuple[float, float]], low: float, high: float, co
     return f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>'
 
 
+def _runs(readings: Sequence[tuple[float, float]]) -> list[list[tuple[float, float]]]:
+    """Split readings where no frame came for `_GAP` seconds: a line across a wait would lie."""
+    runs: list[list[tuple[float, float]]] = []
+    for moment, value in readings:
+        if not runs or moment - runs[-1][-1][0] > _GAP:
+            runs.append([])
+        runs[-1].append((moment, value))
+    return runs
+
+
 def _quality(report: Mapping[str, Any]) -> list[str]:
     series = report["quality"]["series"]
     parts = [
@@ -91,28 +104,32 @@ def _quality(report: Mapping[str, Any]) -> list[str]:
     def x_of(moment: float) -> float:
         return _PAD + (moment - first) / span * (WIDTH - 2 * _PAD)
 
-    for period in report["unsafe"]:
-        since = datetime.fromisoformat(period["since"]).timestamp()
-        until = datetime.fromisoformat(period["until"]).timestamp() if period["until"] else last
+    # Pauses (red) and scheduler waits (blue) behind the lines: why frames are missing there.
+    for entry in report["timeline"]:
+        colour = _SPELL_COLOURS.get(entry["state"])
+        if colour is None:
+            continue
+        since = datetime.fromisoformat(entry["since"]).timestamp()
+        until = datetime.fromisoformat(entry["until"]).timestamp() if entry["until"] else last
         left, right = x_of(max(since, first)), x_of(min(until, last))
-        if right > left:  # the sky was unsafe here: a gap in the lines is no failure
+        if right > left:
             parts.append(
                 f'<rect x="{left:.1f}" y="{_PLOT_TOP}" width="{right - left:.1f}" '
-                f'height="{_PLOT_HEIGHT}" fill="#e5534b" fill-opacity="0.18"/>'
+                f'height="{_PLOT_HEIGHT}" fill="{colour}" fill-opacity="0.2"/>'
             )
     for key, colour, anchor, x in (
         ("hfr", _HFR_COLOUR, "end", _PAD - 4),
         ("guiding_rms", _RMS_COLOUR, "start", WIDTH - _PAD + 4),
     ):
-        points = [
-            (x_of(t), row[key])
-            for t, row in zip(times, series, strict=True)
-            if row[key] is not None
+        readings = [
+            (t, row[key]) for t, row in zip(times, series, strict=True) if row[key] is not None
         ]
-        if not points:
+        if not readings:
             continue
-        low, high = min(y for _, y in points), max(y for _, y in points)
-        parts.append(_polyline(points, low, high, colour))
+        low, high = min(y for _, y in readings), max(y for _, y in readings)
+        parts.extend(
+            _polyline([(x_of(t), y) for t, y in run], low, high, colour) for run in _runs(readings)
+        )
         parts.append(_text(x, _PLOT_TOP + 10, f"{high:.2f}", 11, anchor, fill=colour))
         parts.append(_text(x, _PLOT_TOP + _PLOT_HEIGHT, f"{low:.2f}", 11, anchor, fill=colour))
     for moment, label_anchor in ((first, "start"), (last, "end")):
