@@ -207,3 +207,20 @@ def test_the_picture_breaks_lines_at_a_wait_and_shades_it(tmp_path: Path) -> Non
     shades = [r for r in root.findall("{http://www.w3.org/2000/svg}rect")
               if r.attrib.get("fill") == "#6c7a89"]  # fmt: skip
     assert len(shades) == 1
+
+
+def test_quality_has_the_last_autofocus_curve(tmp_path: Path) -> None:
+    """Test the last autofocus run's points, best point and outcome, as the night sent them."""
+    night = generate_night(PRESETS["full"])
+    pipeline = played(night, tmp_path / "af.db")
+    quality = session_quality(pipeline.store, pipeline.store.sessions()[0]["id"])
+    last = max(i for i, e in enumerate(night.events) if e.name == "AUTOFOCUS-STARTING")
+    after = night.events[last:]
+    points = [e.data for e in after if e.name == "AUTOFOCUS-POINT-ADDED"]
+    curve = quality["autofocus"]
+    assert [(p["position"], p["hfr"]) for p in curve["points"]] == [
+        (p["Position"], p["HFR"]) for p in points
+    ]
+    assert curve["best"]["hfr"] == min(p["HFR"] for p in points)
+    ended = next(e.name for e in after if e.name in ("AUTOFOCUS-FINISHED", "ERROR-AF"))
+    assert curve["result"] == ("ok" if ended == "AUTOFOCUS-FINISHED" else "failed")

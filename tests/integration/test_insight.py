@@ -177,6 +177,7 @@ async def test_quality_frame_by_frame(
         assert row["temperature"] is not None and row["guiding_rms"] > 0
         assert "rms_high" in row["flags"]  # every guided frame is above a limit of 0
     assert result["rejected"]["count"] == 6
+    assert result["autofocus"]["result"] == "ok" and result["autofocus"]["points"]
     await ws.send_json({"id": 2, "type": f"{DOMAIN}/quality", "session_id": "nope"})
     message = await ws.receive_json()
     assert not message["success"]

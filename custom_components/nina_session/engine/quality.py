@@ -57,10 +57,7 @@ def frame_rows(events: Sequence[NinaEvent]) -> list[dict[str, Any]]:
 def _adu(data: Mapping[str, Any]) -> float | None:
     """Return the frame's mean ADU: only socket frames carry it (history items are sparse)."""
     stats = data.get("ImageStatistics")
-    value = stats.get("Mean") if isinstance(stats, Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return float(value)
+    return _number(stats.get("Mean")) if isinstance(stats, Mapping) else None
 
 
 def flag_frames(rows: list[dict[str, Any]], rules: RejectRules) -> dict[str, Any]:
@@ -94,17 +91,57 @@ def flag_frames(rows: list[dict[str, Any]], rules: RejectRules) -> dict[str, Any
     return {"medians": medians, "rejected": {"count": len(rejected), "frames": rejected}}
 
 
+_AF_EVENTS = ("AUTOFOCUS-STARTING", "AUTOFOCUS-POINT-ADDED", "AUTOFOCUS-FINISHED", "ERROR-AF")
+
+
+def _af_point(data: Mapping[str, Any]) -> tuple[float, float] | None:
+    """Return (position, HFR) of an autofocus point: top level, or nested as the spec says."""
+    nested = data.get("ImageStatistics")
+    source = nested if isinstance(nested, Mapping) and "HFR" in nested else data
+    position, hfr = _number(source.get("Position")), _number(source.get("HFR"))
+    # History placeholders make them empty lists: no point then.
+    return (position, hfr) if position is not None and hfr is not None else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def autofocus_curve(events: Sequence[NinaEvent]) -> dict[str, Any] | None:
+    """Return the last autofocus run: its points (focuser position, HFR), best point, outcome."""
+    run: dict[str, Any] | None = None
+    for event in events:
+        if event.name == "AUTOFOCUS-STARTING":
+            run = {"start": iso_z(event.time), "result": "unfinished", "points": []}
+        elif run is not None and event.name == "AUTOFOCUS-POINT-ADDED":
+            point = _af_point(event.data)
+            if point is not None:
+                run["points"].append({"position": point[0], "hfr": point[1]})
+        elif run is not None and run["result"] == "unfinished" and event.name in _AF_EVENTS:
+            run["result"] = "ok" if event.name == "AUTOFOCUS-FINISHED" else "failed"
+    if run is not None:
+        run["best"] = min(run["points"], key=lambda p: p["hfr"]) if run["points"] else None
+    return run
+
+
 def session_quality(
     store: Store, session_id: str, rules: RejectRules | None = None
 ) -> dict[str, Any]:
-    """Return `{"session_id", "frames": [...], "medians", "rejected", "rules"}` of a session."""
+    """Return a session's lights with flags, the medians, what to reject and the last AF run.
+
+    `{"session_id", "frames": [...], "medians", "rejected", "autofocus", "rules"}`.
+    """
     rules = rules or RejectRules()
-    rows = frame_rows(store.session_events(session_id, ("IMAGE-SAVE",)))
+    events = store.session_events(session_id, ("IMAGE-SAVE", *_AF_EVENTS))
+    rows = frame_rows(events)
     flagged = flag_frames(rows, rules)
     return {
         "session_id": session_id,
         "frames": rows,
         **flagged,
+        "autofocus": autofocus_curve(events),
         "rules": {
             "hfr_ratio": rules.hfr_ratio,
             "stars_ratio": rules.stars_ratio,
