@@ -10,6 +10,7 @@ latest closed night's report is built again, the same.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 import logging
@@ -31,6 +32,7 @@ from .engine.targets import TargetIndex
 from .engine.timeutil import night_of
 from .engine.twilight import night_end_estimate, target_end_of
 from .entity import NinaSessionEntity
+from .services import READ_ERRORS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class Insight:
         self._listeners: list[Callable[[], None]] = []
         self._loaded = False
         self._seen: tuple[Any, ...] | None = None
+        self._updating: asyncio.Task[None] | None = None
+        self._update_again = False
         self._unsubscribers = [
             self.coordinator.async_on_session_ended(self._session_ended),
             self.coordinator.async_add_listener(self._coordinator_updated),
@@ -96,10 +100,14 @@ class Insight:
             return
         self._loaded = True
         self.goals = await self._goals_store.async_load() or {}
-        latest = await self.engine.read_store(_latest_closed)
+        try:
+            latest = await self.engine.read_store(_latest_closed)
+        except READ_ERRORS as err:
+            _LOGGER.warning("Reading the last finished night failed: %s", err)
+            latest = None
         if latest is not None:
             await self.async_publish_report(latest, fire=False)
-        await self.async_update_current()
+        self._schedule_update()
 
     @callback
     def async_close(self) -> None:
@@ -164,7 +172,7 @@ class Insight:
             if not filters:
                 del self.goals[target]
         await self._goals_store.async_save(self.goals)
-        await self.async_update_current()
+        self._schedule_update()
 
     # -- the night report --------------------------------------------------------------
     @callback
@@ -177,8 +185,8 @@ class Insight:
         """Build a session's report and picture; fire the bus event for a night just ended."""
         try:
             report = await self.async_report(session_id)
-        except Exception:
-            _LOGGER.exception("The night report of %s could not be built", session_id)
+        except READ_ERRORS as err:
+            _LOGGER.warning("The night report of %s could not be read: %s", session_id, err)
             return
         if report is None:
             return
@@ -210,9 +218,27 @@ class Insight:
         )
         if seen != self._seen and self._loaded:
             self._seen = seen
-            self.entry.async_create_background_task(
-                self.hass, self.async_update_current(), f"{DOMAIN} target progress"
-            )
+            self._schedule_update()
+
+    @callback
+    def _schedule_update(self) -> None:
+        # One read at a time; changes meanwhile make one more (a night's frames, not one each).
+        if self._updating is not None and not self._updating.done():
+            self._update_again = True
+            return
+        self._updating = self.entry.async_create_background_task(
+            self.hass, self._async_update_while_changed(), f"{DOMAIN} target progress"
+        )
+
+    async def _async_update_while_changed(self) -> None:
+        while True:
+            self._update_again = False
+            try:
+                await self.async_update_current()
+            except READ_ERRORS as err:
+                _LOGGER.warning("Reading the target progress failed: %s", err)
+            if not self._update_again:
+                return
 
     async def async_update_current(self) -> None:
         """Re-read the current target's totals and the night's end estimate."""
