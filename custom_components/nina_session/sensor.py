@@ -280,7 +280,8 @@ INSIGHT_SENSORS: tuple[InsightSensorDescription, ...] = (
         translation_key="target_integration",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.HOURS,
-        state_class=SensorStateClass.TOTAL_INCREASING,
+        # Not a total: it jumps when the current target changes (to another target's hours).
+        state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         value_fn=_integration_hours,
         attributes_fn=_target_attributes,
