@@ -64,6 +64,7 @@ _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
     ("views", "async_register_views"),
     ("websocket_api", "async_register_websocket"),
     ("frontend", "async_register_frontend"),
+    ("insight_api", "async_setup_insight_api"),
 )
 
 

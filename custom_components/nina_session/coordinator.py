@@ -232,6 +232,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self.instance_id = instance_id
         self._tracked = _Tracked()
         self._unsubscribers: list[Callable[[], None]] = []
+        self._session_ended: list[Callable[[str], None]] = []
         self._stopped = False
         self.data = self._snapshot("start")
         self.equipment = EquipmentCoordinator(hass, entry, engine, instance_id)
@@ -280,6 +281,12 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         if not self._stopped:
             self._stopped = True
             await self.engine.stop()
+
+    @callback
+    def async_on_session_ended(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call `listener` with the id of each session that ends live (the night report)."""
+        self._session_ended.append(listener)
+        return lambda: self._session_ended.remove(listener)
 
     async def _async_update_data(self) -> NinaSessionData:
         """Re-read the engine's in-memory state: a requested refresh polls nothing."""
@@ -343,6 +350,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             )
         if not live:
             triggers.extend(self._final_state_trigger(result))
+        for trigger in triggers:
+            if trigger.event_type == EVENT_SESSION_ENDED:
+                for listener in list(self._session_ended):
+                    listener(trigger.attributes["session_id"])
         self._publish(
             update.reason,
             tuple(triggers),

@@ -43,11 +43,12 @@ ALERT = "guiding_lost_alert.yaml"
 EQUIPMENT = "session_end_equipment_off.yaml"
 SHUTDOWN = "observatory_shutdown.yaml"
 STARTUP = "observatory_startup.yaml"
+REPORT = "night_report_morning.yaml"
 
 
-def test_the_five_blueprints_are_there() -> None:
-    """Test that the five shipped blueprints are in the blueprint folder."""
-    assert {NOTIFY, ALERT, EQUIPMENT, SHUTDOWN, STARTUP} <= set(BLUEPRINTS)
+def test_the_shipped_blueprints_are_there() -> None:
+    """Test that the shipped blueprints are in the blueprint folder."""
+    assert {NOTIFY, ALERT, EQUIPMENT, SHUTDOWN, STARTUP, REPORT} <= set(BLUEPRINTS)
 
 
 @pytest.mark.parametrize("name", BLUEPRINTS)
@@ -469,3 +470,34 @@ async def test_startup_cools_opens_loads_and_starts(
     ]
     assert sim.equipment.loaded_sequence == "Deep sky LRGB"
     assert sim.equipment.state.set_point == -12
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_night_report_in_the_morning(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """The morning blueprint sends the last night's report text with its picture attached."""
+    notes = async_mock_service(hass, "notify", "phone")
+    send_at = dt_util.now() + timedelta(minutes=5)
+    await setup_automations(
+        hass,
+        use_blueprint(
+            REPORT,
+            "morning",
+            nina_device=device_id_of(hass),
+            send_at=send_at.strftime("%H:%M:%S"),
+            notify_action="notify.phone",
+        ),
+    )
+    engine = engine_of(loaded_entry)
+    await play(sim, engine)
+    await pass_the_idle_gap(hass, engine)
+    image = "image.rig_1_night_report"
+    await wait_for(lambda: hass.states.get(image).state != "unavailable", "the report picture")
+    async_fire_time_changed(hass, send_at + timedelta(seconds=1))
+    await wait_for(lambda: len(notes) >= 1, "the morning report")
+    await hass.async_block_till_done()
+    assert len(notes) == 1
+    assert notes[0].data["title"] == "Last night"
+    assert notes[0].data["message"].startswith("0.2 h, stopped: sequence finished. M 42")
+    assert notes[0].data["data"] == {"image": f"/api/image_proxy/{image}"}

@@ -225,6 +225,10 @@ async def test_sensor_entities_and_recorder_exclusions(
         "rig_1_latest_frame",
         "rig_1_sequence_start",
         "rig_1_sequence_stop",
+        "rig_1_target_integration",
+        "rig_1_target_goal_progress",
+        "rig_1_night_end",
+        "rig_1_night_report",
     } == unique_ids
     enum = hass.states.get("sensor.rig_1_session_state")
     assert enum is not None

@@ -471,6 +471,11 @@ class NinaEngine:
         store = self._store
         return await self._run(lambda: store.sessions(**query))
 
+    async def read_store(self, read: Callable[[Store], _T]) -> _T:
+        """Run `read` on the store, on the writer thread (targets, night report, quality)."""
+        assert self._store is not None
+        return await self._run(read, self._store)
+
     async def legacy(self) -> dict[str, Any]:
         """Return the legacy session-state object older widgets read."""
         assert self.pipeline is not None

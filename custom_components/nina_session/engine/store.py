@@ -560,3 +560,16 @@ class Store:
         if replace_sessions or any(s.end is not None for s, _ in summaries):
             self._closed_totals = None
         self.last_write = datetime.now(UTC)
+
+    # -- insight reads (targets, night report, quality) ---------------------------------
+    def session_events(self, session_id: str, names: Sequence[str]) -> list[NinaEvent]:
+        """Return a session's events with these names, in fold order (time, then arrival)."""
+        marks = ",".join("?" * len(names))
+        # Only the constant column list and `?` placeholders are interpolated. `+name` keeps
+        # SQLite on the session's index: by name it would walk a year of frames for one night.
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
+            f"WHERE session_id = ? AND +name IN ({marks}) ORDER BY ts, id",
+            (session_id, *names),
+        )
+        return [self._event(row) for row in rows]
