@@ -115,6 +115,27 @@ class HistoryHealth:
 
 
 @dataclass
+class StorageHealth:
+    """The database file found replaced, deleted or overwritten while in use, and recovered.
+
+    `problems` counts the times it was found so, `recoveries` the sound files opened in its
+    place; `last_problem` says what was found (and why no new file could be opened, if so).
+    """
+
+    problems: int = 0
+    recoveries: int = 0
+    last_problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return these counts for the health JSON's `db` object."""
+        return {
+            "file_problems": self.problems,
+            "recoveries": self.recoveries,
+            "last_file_problem": self.last_problem,
+        }
+
+
+@dataclass
 class ConnectionHealth:
     """State of the link to one NINA instance. Mutable; the connection loop owns it.
 
@@ -135,6 +156,7 @@ class ConnectionHealth:
     plugin_version: str | None = None
     events: EventCounters = field(default_factory=EventCounters)
     history: HistoryHealth = field(default_factory=HistoryHealth)
+    storage: StorageHealth = field(default_factory=StorageHealth)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the health JSON of design.md, without `db` (the engine adds it)."""

@@ -87,6 +87,11 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
             "size_bytes": counts["size_bytes"],
             "sessions": counts["sessions"],
             "events": counts["events"],
+            # A database refusing writes: why, how often, and how many events wait for it.
+            "error": pipeline.storage_error,
+            "write_failures": pipeline.storage_failures,
+            "pending_events": pipeline.pending_events,
+            **health.storage.as_dict(),
         },
         "clock": clock_view(pipeline),
     }
