@@ -32,7 +32,7 @@ from .client import (
     NinaNotPluginError,
     NinaTooLargeError,
 )
-from .connection import Backoff, ConnectionLoop
+from .connection import DEFAULT_MAX_BACKLOG_BYTES, Backoff, ConnectionLoop
 from .errors import FrameError
 from .health import ConnectionHealth
 from .models import Source
@@ -84,8 +84,13 @@ class EngineConfig:
     #: `history_retry_ceiling`; the live stream goes on meanwhile.
     history_retry: float = 5.0
     history_retry_ceiling: float = 600.0
-    #: Hard cap on one REST answer, the event history included (bytes); shown in health.
+    #: Byte budgets of what waits in memory, shown in health (`budgets`). Expert settings:
+    #: the hard cap on one REST answer, the event history included; the live frames waiting
+    #: for the pipeline; those read while the history is read. The database's pending writes
+    #: have theirs in `options.max_pending_bytes`.
     max_history_bytes: int = DEFAULT_MAX_BODY_SIZE
+    max_queue_bytes: int = QUEUE_BYTES
+    max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
 
@@ -115,6 +120,8 @@ class NinaEngine:
         self.config = config
         self.health = ConnectionHealth()
         self.health.history.max_bytes = config.max_history_bytes
+        self.health.budgets.queue.max_bytes = config.max_queue_bytes
+        self.health.budgets.pending_writes.max_bytes = config.options.max_pending_bytes
         self.client = NinaClient(
             session,
             config.host,
@@ -161,6 +168,7 @@ class NinaEngine:
             clock=clock,
             heartbeat=config.heartbeat,
             probe_interval=config.probe_interval,
+            max_backlog_bytes=config.max_backlog_bytes,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -226,19 +234,22 @@ class NinaEngine:
                 _LOGGER.exception("Subscriber failed on %s", update.reason)
 
     async def _on_message(self, text: str, received_at: datetime) -> None:
-        if self._queued_bytes + len(text) > QUEUE_BYTES:
+        budget = self.health.budgets.queue
+        if self._queued_bytes + len(text) > budget.max_bytes:
             self.health.events.reject("queue_full")
+            budget.refused += 1
             self._frame_refused()
             if not self._refusing:
                 self._refusing = True
                 _LOGGER.warning(
                     "Frames from NINA at %s wait for more than %d bytes: refusing frames "
                     "until they are processed; the next history read repairs them",
-                    self.config.host, QUEUE_BYTES,
+                    self.config.host, budget.max_bytes,
                 )  # fmt: skip
             return
         self._refusing = False
         self._queued_bytes += len(text)
+        budget.bytes = self._queued_bytes
         # Tagged with the connection's API now: a reconnect may speak another one.
         wire_format = self.client.wire_format
         limit = self.config.options.max_frame_bytes
@@ -269,6 +280,7 @@ class NinaEngine:
             while len(batch) < BATCH_SIZE and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._queued_bytes -= sum(size for _, _, size in batch)
+            self.health.budgets.queue.bytes = self._queued_bytes
             try:
                 result = await self._run(self._process_frames, batch)
             except Exception:
@@ -461,6 +473,9 @@ class NinaEngine:
         history.consecutive_failures += 1
         history.last_error = str(err)
         history.over_cap = isinstance(err, NinaTooLargeError)
+        if history.over_cap:
+            history.over_cap_count += 1
+            history.over_cap_at = self._clock()
         log = _LOGGER.warning if history.consecutive_failures == 1 else _LOGGER.debug
         log(
             "Reading the history of NINA at %s failed (%s); the live stream goes on",

@@ -81,7 +81,7 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
     """Return the health JSON with its `db` part."""
     counts = pipeline.store.counts()
     return {
-        **health.as_dict(),
+        **connection_view(pipeline, health),
         "db": {
             "path": db_path,
             "size_bytes": counts["size_bytes"],
@@ -95,6 +95,14 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
         },
         "clock": clock_view(pipeline),
     }
+
+
+def connection_view(pipeline: Pipeline, health: ConnectionHealth) -> dict[str, Any]:
+    """Return the connection health with the pipeline's pending-write budget as it is now."""
+    pending = health.budgets.pending_writes
+    pending.bytes = pipeline.pending_bytes
+    pending.refused = pipeline.counters.rejected_by_reason.get("pending_full", 0)
+    return health.as_dict()
 
 
 def clock_view(pipeline: Pipeline) -> dict[str, Any]:
