@@ -1,6 +1,6 @@
 """Event-loop lag while the engine reads a very large event history.
 
-`python -m bench.history_lag [MEGABYTES] [--real]` (JSON on stdout). The simulator serves a
+`python -m bench.history_lag [MEGABYTES] [--real]`, or `... --attack [FRAMES]` (JSON on stdout). The simulator serves a
 valid `/event-history` of about MEGABYTES MB (default 57, the largest history seen in the
 hostile-input round) over a real socket; a ticker on the engine's loop sleeps 5 ms at a time
 and records the longest gap between its ticks while the engine reads, parses and merges it.
@@ -10,6 +10,12 @@ release and retake the GIL and add to the lag measured).
 By default the items are real events' shape and size without a `Time` (the wire model
 refuses them at once, so the figure is the read and the parse); `--real` gives every item a
 time, so every one is normalized, de-duplicated and stored too.
+
+`--attack` is the hanging-history attack instead: the history request never ends (about
+6 MB/s of items until the client's timeout) while FRAMES (default 200) socket frames of just
+under the 4 MiB frame limit arrive as fast as the socket takes them. Every byte budget is hit
+at once: the history's cap, the backlog of frames read during the backfill, the live queue.
+Reported: peak memory, loop lag, frames refused, and whether the socket stayed up.
 
 It runs in a fresh interpreter so the peak memory is this read's alone.
 """
@@ -116,10 +122,82 @@ async def measure(body: bytes) -> dict[str, Any]:
             }
 
 
+#: A GUIDER-DITHER socket frame padded to just under the 4 MiB frame limit.
+BIG_FRAME = (
+    '{"Response":{"Event":"GUIDER-DITHER","Pad":"%s"},"Success":true,"Type":"Socket","Error":""}'
+    % ("x" * (4 * 1024 * 1024 - 200))
+)
+
+
+async def attack(frames: int) -> dict[str, Any]:
+    """Run the hanging-history attack; return memory, lag and refusal figures."""
+    gc.collect()
+    async with NinaSimulator() as sim, aiohttp.ClientSession() as session:
+        sim.serve_history(endless=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            config = EngineConfig(
+                host="127.0.0.1",
+                port=sim.port,
+                db_path=Path(scratch) / "nina.db",
+                options=OPTIONS,
+                reconcile_interval=0,
+                history_retry=3600.0,
+            )
+            engine = NinaEngine(config, session)
+            loop = asyncio.get_running_loop()
+            gaps: list[float] = []
+            before = rss_mb()
+            done = False
+
+            async def ticker() -> None:
+                last = loop.time()
+                while not done:
+                    await asyncio.sleep(0.005)
+                    now = loop.time()
+                    gaps.append(now - last)
+                    last = now
+
+            beat = asyncio.create_task(ticker())
+            started = time.perf_counter()
+            await engine.start()
+            try:
+                async with asyncio.timeout(30):
+                    await sim.wait_for_sockets(1)
+                for _ in range(frames):
+                    await sim.send_raw(BIG_FRAME)
+                events = engine.health.events
+                while events.received < frames or engine.health.history.failures < 1:
+                    await asyncio.sleep(0.05)
+                while not engine.health.connected:  # live again after the failed read
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - started
+                health = await engine.health_json()
+            finally:
+                done = True
+                await beat
+                await engine.stop()
+            return {
+                "frames_sent": frames,
+                "frame_bytes": len(BIG_FRAME),
+                "attack_s": round(seconds, 2),
+                "history_error": health["history"]["last_error"],
+                "refused": health["events"]["rejected"],
+                "budgets": health["budgets"],
+                "connected_after": health["connected"],
+                "connections": sim.connections_accepted,
+                "lag_max_ms": round(max(gaps) * 1000, 1),
+                "rss_before_mb": round(before, 1),
+                "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+
+
 def main(argv: list[str]) -> None:
-    """Build the history, measure, print the figures as JSON."""
-    megabytes = float(next((a for a in argv if not a.startswith("-")), "57"))
-    body = history_body(megabytes, timed="--real" in argv)
+    """Build the history (or the attack), measure, print the figures as JSON."""
+    number = next((a for a in argv if not a.startswith("-")), None)
+    if "--attack" in argv:
+        print(json.dumps(asyncio.run(attack(int(number or 200)))))
+        return
+    body = history_body(float(number or 57), timed="--real" in argv)
     print(json.dumps(asyncio.run(measure(body))))
 
 
