@@ -852,6 +852,14 @@ def test_health_as_dict_shape() -> None:
             "last_bytes": None,
             "max_bytes": 0,
             "over_cap": False,
+            "over_cap_count": 0,
+            "over_cap_at": None,
+        },
+        "budgets": {
+            "queue": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "backlog": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "pending_writes": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "history": {"max_bytes": 0, "bytes": None, "refused": 0, "last_refused_at": None},
         },
     }
     assert health.events.as_dict(detailed=True)["by_type"] == {"IMAGE-SAVE": 1}

@@ -187,6 +187,8 @@ async def test_health_db_path_is_relative(
     }
     assert health["db"]["path"] == f"nina_session/{loaded_entry.entry_id}.db"
     assert not health["db"]["path"].startswith("/")
+    assert set(health["budgets"]) == {"queue", "backlog", "pending_writes", "history"}
+    assert {"error", "write_failures", "pending_events", "recoveries"} <= set(health["db"])
 
 
 # -- legacy ----------------------------------------------------------------------------

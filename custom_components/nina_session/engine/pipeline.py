@@ -783,6 +783,11 @@ class Pipeline:
         """Return how many events wait for the database to take them."""
         return len(self._pending.events) if self._pending else 0
 
+    @property
+    def pending_bytes(self) -> int:
+        """Return the stored text size of the events waiting (measured at each failed write)."""
+        return self._pending.size if self._pending else 0
+
     def _summaries(self, sessions: Iterable[Session]) -> list[tuple[Session, dict[str, Any]]]:
         open_session = self.tracker.open
         state = self.tracker.fsm.state

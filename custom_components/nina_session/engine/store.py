@@ -217,14 +217,25 @@ class Store:
                 err.__cause__, sqlite3.OperationalError
             ):
                 raise
-            aside = path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+            aside = cls.move_aside(path, now)
             _LOGGER.error("%s is damaged (%s); moved to %s", path.name, err, aside.name)
-            path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                extra = Path(f"{path}{suffix}")
-                if extra.exists():
-                    extra.rename(Path(f"{aside}{suffix}"))
             return cls(path, busy_timeout=busy_timeout), aside
+
+    @staticmethod
+    def aside_path(path: Path, now: datetime) -> Path:
+        """Return the timestamped name a damaged database is kept under."""
+        return path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+
+    @classmethod
+    def move_aside(cls, path: Path, now: datetime) -> Path:
+        """Rename a damaged database (and its -wal, -shm) to a timestamped name; return it."""
+        aside = cls.aside_path(path, now)
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            extra = Path(f"{path}{suffix}")
+            if extra.exists():
+                extra.rename(Path(f"{aside}{suffix}"))
+        return aside
 
     def _migrate(self) -> None:
         db = self._db
@@ -249,6 +260,17 @@ class Store:
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
+
+    def refuse_writes(self) -> None:
+        """Make every later write fail (reads go on): for a file no one would read again."""
+        self._db.execute("PRAGMA query_only = ON")
+
+    def save_copy(self, target: Path) -> None:
+        """Write what this connection reads into a new database file (`VACUUM INTO`).
+
+        A file replaced under an open connection is still whole to it: this rescues it.
+        """
+        self._db.execute("VACUUM INTO ?", (str(target),))
 
     # -- reads -------------------------------------------------------------------------
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
