@@ -8,8 +8,11 @@ What it does, from a fresh clone (run with the project's .venv Python):
    as custom_components/nina_session, the blueprints copied in;
 3. starts `hass -c build/demo/config --skip-pip` (http, frontend, recorder, history,
    logbook; nothing is installed or fetched at run time);
-4. onboards it over HA's HTTP API: owner user, core config, analytics, integration step;
-5. starts the simulator (`python -m simulator`) replaying a night, faster than real time;
+4. onboards it over HA's HTTP API: owner user, analytics, integration step (core config is
+   marked done in the config dir beforehand: the location is in configuration.yaml, and the
+   step would start integrations whose requirements the demo does not install);
+5. starts the simulator (`python -m simulator`) looping a night faster than real time, with
+   a quiet "day" longer than the entry's idle gap between nights, so each is a session;
 6. adds the NINA Session config entry by driving the config flow over HA's HTTP API, and
    narrows its duplicate window through the options flow to suit the faster-than-real night;
 7. saves a dashboard with the session card (WebSocket `lovelace/config/save`);
@@ -66,6 +69,13 @@ POLL_SECONDS = 1.0
 STOP_TIMEOUT = 30.0
 
 Json = dict[str, Any]
+
+
+#: The options flow's smallest idle gap: a night ends after this much quiet.
+DEMO_IDLE_GAP_MINUTES = 5
+#: Real seconds of quiet the looping simulator leaves between nights: past the idle gap, so
+#: each looped night is a session of its own.
+DEMO_DAY_SECONDS = DEMO_IDLE_GAP_MINUTES * 60 + 30
 
 
 def demo_dedup_window(speed: float) -> float:
@@ -282,6 +292,7 @@ def prepare_config(settings: Settings) -> None:
         target = config / name
         if not target.exists():
             target.write_text("[]\n" if name == "automations.yaml" else "{}\n", encoding="utf-8")
+    seed_onboarding(config)
     components = config / "custom_components"
     components.mkdir(exist_ok=True)
     link = components / DOMAIN
@@ -297,6 +308,27 @@ def prepare_config(settings: Settings) -> None:
         target_dir.mkdir(parents=True, exist_ok=True)
         for blueprint in source.glob("*.yaml"):
             shutil.copy2(blueprint, target_dir / blueprint.name)
+
+
+def seed_onboarding(config: Path) -> None:
+    """Mark onboarding's core-config step done before HA first starts.
+
+    The location is in configuration.yaml, so the step has nothing to ask; but finishing it
+    over the API starts flows for google_translate, met, radio_browser and shopping_list,
+    whose requirements the demo does not install: tracebacks at the top of the HA log.
+    """
+    storage = config / ".storage"
+    path = storage / "onboarding"
+    if path.exists():
+        return
+    storage.mkdir(parents=True, exist_ok=True)
+    data = {
+        "version": 4,
+        "minor_version": 1,
+        "key": "onboarding",
+        "data": {"done": ["core_config"]},
+    }
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
 # -- processes -----------------------------------------------------------------------------
@@ -409,6 +441,8 @@ async def start_simulator(settings: Settings) -> Child:
         "--night",
         settings.night,
         "--loop",
+        "--day",
+        str(DEMO_DAY_SECONDS),
     ]
     say(
         f"starting the NINA simulator on 127.0.0.1:{settings.sim_port}: night "
@@ -883,9 +917,13 @@ async def run(settings: Settings) -> int:
                 entry_id = await api.add_entry("127.0.0.1", settings.sim_port)
                 say(f"config entry {entry_id} created through the config flow")
                 window = demo_dedup_window(settings.speed)
-                await api.set_options(entry_id, {"dedup_window_seconds": window})
-                say(f"duplicate window {window:g} s through the options flow (night at "
-                    f"{settings.speed:g}x)")  # fmt: skip
+                await api.set_options(
+                    entry_id,
+                    {"dedup_window_seconds": window, "idle_gap_minutes": DEMO_IDLE_GAP_MINUTES},
+                )
+                say(f"duplicate window {window:g} s, idle gap {DEMO_IDLE_GAP_MINUTES} min through "
+                    f"the options flow (night at {settings.speed:g}x, nights "
+                    f"{DEMO_DAY_SECONDS} s apart)")  # fmt: skip
             if removed := await api.remove_onboarding_entries():
                 say(f"removed the entries onboarding added on its own: {', '.join(removed)}")
             await save_dashboard(api, entry_id)

@@ -29,9 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed (default: the preset's)")
     parser.add_argument("--jsonl", type=Path, help="also write the night(s) as JSONL replay lines")
     parser.add_argument("--loop", action="store_true", help="play night after night until Ctrl-C")
+    parser.add_argument(
+        "--day",
+        type=float,
+        default=0.0,
+        help="with --loop: real seconds of quiet between nights (a tracker's idle gap)",
+    )
     parser.add_argument("--no-rebase", action="store_true", help="keep the simulated times")
     parser.add_argument("--plugin-version", default="2.2.9.0")
     parser.add_argument("--api", default="v2", choices=["v2", "v3"], help="v3: plugin v3 only")
+    parser.add_argument(
+        "--equipment",
+        action="store_true",
+        help="connect all eleven device classes at start (dome, weather, switch... too)",
+    )
     return parser
 
 
@@ -52,13 +63,16 @@ async def run(args: argparse.Namespace) -> None:
     """Serve the simulator and play the nights (again and again with --loop), until cancelled."""
     sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz, api=args.api)
     await sim.start()
+    if args.equipment:
+        await sim.equipment.connect()
     try:
         print(f"NINA simulator, Advanced API plugin {sim.plugin_version}", flush=True)
         print(f"  REST:    {sim.api_url}", flush=True)
         print(f"  socket:  {sim.socket_url}", flush=True)
         print(
             f"  control: {sim.base_url}/sim/  POST drop[?abrupt=1], restart[?downtime=S], "
-            "silent?on=1, refuse?on=1, delay?seconds=S, raw, version?v=X; GET truth",
+            "silent?on=1, refuse?on=1, delay?seconds=S, raw, version?v=X, "
+            "equipment?connect=DOME|disconnect=X|front=1|fail=PATH; GET truth",
             flush=True,
         )
         print(f"  night:   {args.night}, speed {args.speed:g}", flush=True)
@@ -86,6 +100,11 @@ async def run(args: argparse.Namespace) -> None:
             round_no += 1
             if not args.loop:
                 break
+            if args.day > 0:
+                # Nights are moved to now: without a quiet day between them, a tracker
+                # sees one endless night.
+                print(f"day: {args.day:g} s of quiet before the next night", flush=True)
+                await asyncio.sleep(args.day)
         print("played; still serving (Ctrl-C stops)", flush=True)
         await asyncio.Event().wait()
     finally:

@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import WSMsgType, web
 
 from simulator import v3
+from simulator.equipment import SimEquipment
 from simulator.events import JsonDict, SimEvent
-from simulator.night import DEVICES, Night
+from simulator.night import Night
 from simulator.truth import truth_from_events
 from simulator.wire import WireRenderer, WireShape, image_record, naive_utc_time, net_time, to_rest
 
@@ -42,20 +43,6 @@ THUMBNAIL_JPEG = base64.b64decode(
 
 INDEX_OUT_OF_RANGE = ("Index out of range", 400)
 UNKNOWN_ERROR = ("Unknown error", 500)
-
-_DEVICE_KEYS = {
-    "camera": "Camera",
-    "dome": "Dome",
-    "filterwheel": "FilterWheel",
-    "flatdevice": "FlatDevice",
-    "focuser": "Focuser",
-    "guider": "Guider",
-    "mount": "Mount",
-    "rotator": "Rotator",
-    "safetymonitor": "SafetyMonitor",
-    "switch": "Switch",
-    "weather": "WeatherData",
-}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -83,21 +70,10 @@ class _Peer:
 
 @dataclass
 class _State:
-    """Equipment and sequencer state, followed from the emitted events."""
+    """Sequencer state, followed from the emitted events (the equipment's: `SimEquipment`)."""
 
-    connected: set[str]
-    filter: str | None = None
-    filter_id: int | None = None
-    parked: bool = True
-    guiding: bool = False
-    safe: bool = True
     sequence: str = "CREATED"  # CREATED, RUNNING, FINISHED
     target: str | None = None
-    cover_open: bool = False
-    light_on: bool = False
-    brightness: int = 0
-    focus_position: int = 12000
-    last_image: JsonDict | None = None
 
 
 class NinaSimulator:
@@ -134,7 +110,10 @@ class NinaSimulator:
         self.connections_accepted = 0
         self.pings_received = 0
         self.epoch = 0  # bumped by every restart()
-        self._state = _State(connected=set())
+        self._state = _State()
+        # Equipment readings, control calls and their events (simulator/equipment.py).
+        self.equipment = SimEquipment(self.emit, self._reply, self.tz)
+        self.equipment.sequence_running = lambda: self._state.sequence == "RUNNING"
         self._peers: set[_Peer] = set()
         self._peers_changed = asyncio.Condition()
         self._silent_new = False
@@ -202,9 +181,8 @@ class NinaSimulator:
                     web.get("/v2/api/event-history", self._event_history),
                     web.get("/v2/api/image-history", self._image_history),
                     web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
-                    web.get("/v2/api/equipment/info", self._equipment_info),
-                    web.get("/v2/api/equipment/{device}/info", self._device_info),
                     web.get("/v2/api/sequence/state", self._sequence_state),
+                    *self.equipment.routes(),
                 ]
             )
         app.add_routes(
@@ -432,13 +410,8 @@ class NinaSimulator:
         self._reorder_left = self._duplicate_left = 0
         self.application_start = at or datetime.now(self.tz)
         self.epoch += 1
-        self._state = replace(
-            _State(connected=set()),
-            filter=self._state.filter,
-            filter_id=self._state.filter_id,
-            parked=self._state.parked,
-            cover_open=self._state.cover_open,
-        )
+        self._state = _State()
+        self.equipment.restart()
         await self.set_offline(False)
 
     def go_silent(self, on: bool, *, include_new: bool = False) -> None:
@@ -488,89 +461,17 @@ class NinaSimulator:
     # ------------------------------------------------------------------ state
     def _follow(self, ev: SimEvent) -> None:
         st, name, data = self._state, ev.name, ev.data
-        device, _, what = name.partition("-")
-        if device in DEVICES and what == "CONNECTED":
-            st.connected.add(device)
-        elif device in DEVICES and what == "DISCONNECTED":
-            st.connected.discard(device)
-        elif name == "FILTERWHEEL-CHANGED" and isinstance(data.get("New"), dict):
-            st.filter, st.filter_id = data["New"].get("Name"), data["New"].get("Id")
-        elif name in {"MOUNT-PARKED", "MOUNT-UNPARKED"}:
-            st.parked = name == "MOUNT-PARKED"
-        elif name in {"GUIDER-START", "GUIDER-STOP"}:
-            st.guiding = name == "GUIDER-START"
-        elif name == "SAFETY-CHANGED":
-            st.safe = bool(data.get("IsSafe"))
-        elif name == "SEQUENCE-STARTING":
+        self.equipment.follow(ev)
+        if name == "SEQUENCE-STARTING":
             st.sequence = "RUNNING"
         elif name == "SEQUENCE-FINISHED":
             st.sequence = "FINISHED"
         elif name in {"TS-TARGETSTART", "TS-NEWTARGETSTART"}:
             st.target = data.get("TargetName")
             st.sequence = "RUNNING"  # Target Scheduler nights may never send SEQUENCE-STARTING
-        elif name in {"FLAT-COVER-OPENED", "FLAT-COVER-CLOSED"}:
-            st.cover_open = name == "FLAT-COVER-OPENED"
-        elif name == "FLAT-LIGHT-TOGGLED":
-            st.light_on = not st.light_on
-        elif name == "FLAT-BRIGHTNESS-CHANGED":
-            st.brightness = int(data.get("New") or 0)
-        elif name == "AUTOFOCUS-POINT-ADDED":
-            st.focus_position = int(data.get("Position") or st.focus_position)
         elif name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
-            stats = data["ImageStatistics"]
-            st.last_image = stats
-            st.filter = stats.get("Filter") or st.filter
-            if stats.get("TargetName"):
-                st.target = stats["TargetName"]
-
-    def _equipment(self) -> JsonDict:
-        st = self._state
-        img = st.last_image or {}
-        on = st.connected.__contains__
-        return {
-            "Camera": {
-                "Connected": on("CAMERA"),
-                "Name": img.get("CameraName", "ZWO ASI2600MM Pro"),
-                "Temperature": img.get("Temperature", -10.0),
-                "Gain": img.get("Gain", 100),
-                "Offset": img.get("Offset", 50),
-                "CoolerOn": on("CAMERA"),
-                "IsExposing": on("CAMERA") and st.sequence == "RUNNING",
-            },
-            "FilterWheel": {
-                "Connected": on("FILTERWHEEL"),
-                "Name": "ZWO EFW",
-                "SelectedFilter": {"Name": st.filter, "Id": st.filter_id} if st.filter else None,
-            },
-            "Focuser": {
-                "Connected": on("FOCUSER"),
-                "Name": "ZWO EAF",
-                "Position": st.focus_position,
-            },
-            "Guider": {
-                "Connected": on("GUIDER"),
-                "Name": "PHD2",
-                "State": "Guiding" if st.guiding else "Stopped",
-            },
-            "Mount": {
-                "Connected": on("MOUNT"),
-                "Name": "EQ6-R Pro",
-                "AtPark": st.parked,
-                "TrackingEnabled": not st.parked,
-            },
-            "FlatDevice": {
-                "Connected": on("FLAT"),
-                "Name": "Flip-Flat",
-                "CoverState": "Open" if st.cover_open else "Closed",
-                "LightOn": st.light_on,
-                "Brightness": st.brightness,
-            },
-            "SafetyMonitor": {"Connected": on("SAFETY"), "Name": "Cloud sensor", "IsSafe": st.safe},
-            "Dome": {"Connected": False},
-            "Rotator": {"Connected": False},
-            "Switch": {"Connected": False},
-            "WeatherData": {"Connected": False},
-        }
+            if data["ImageStatistics"].get("TargetName"):
+                st.target = data["ImageStatistics"]["TargetName"]
 
     # ------------------------------------------------------------------ HTTP handlers
     def _reply(self, payload: JsonDict) -> web.Response:
@@ -664,15 +565,6 @@ class NinaSimulator:
         if not 0 <= index < len(images):
             return self._reply(error_envelope(*UNKNOWN_ERROR))  # the plugin's ElementAt throws
         return web.Response(body=THUMBNAIL_JPEG, content_type="image/jpeg")
-
-    async def _equipment_info(self, request: web.Request) -> web.Response:
-        return self._reply(envelope(self._equipment()))
-
-    async def _device_info(self, request: web.Request) -> web.Response:
-        key = _DEVICE_KEYS.get(request.match_info["device"].lower())
-        if key is None:
-            raise web.HTTPNotFound
-        return self._reply(envelope(self._equipment()[key]))
 
     async def _sequence_state(self, request: web.Request) -> web.Response:
         st = self._state

@@ -531,7 +531,8 @@ def collect_key_uses(src: Sources, report: Report) -> list[KeyUse]:
         if module.startswith("engine"):
             continue
         rel = _rel(src.paths[module])
-        platform = module if "." not in module else ""
+        # equipment_sensor.py holds descriptions of the sensor platform (and so on).
+        platform = module.removeprefix("equipment_") if "." not in module else ""
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = _call_name(node)
@@ -1352,6 +1353,36 @@ def check_brand(package_dir: Path, report: Report) -> None:
         report.error(_rel(icon), "is not a PNG file")
 
 
+def check_config_schema(package_dir: Path, report: Report) -> None:
+    """Refuse an `async_setup`/`setup` without a module-level `CONFIG_SCHEMA` (hassfest rule).
+
+    hassfest reads `__init__.py` without running it, so a schema made on first access (a
+    module `__getattr__`) or inside a function or an `if`/`try` does not count.
+    """
+    path = package_dir / "__init__.py"
+    if not path.is_file():
+        return
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    has_setup = any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name in ("setup", "async_setup")
+        for node in body
+    )
+    assigned = set()
+    for node in body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        assigned |= {target.id for target in targets if isinstance(target, ast.Name)}
+    schemas = {"CONFIG_SCHEMA", "PLATFORM_SCHEMA", "PLATFORM_SCHEMA_BASE"}
+    if has_setup and not assigned & schemas:
+        report.error(
+            _rel(path),
+            "defines async_setup but assigns no CONFIG_SCHEMA at module level "
+            "(e.g. cv.config_entry_only_config_schema(DOMAIN))",
+        )
+
+
 def validate(package_dir: Path, ha: HomeAssistantInfo | None = None) -> Report:
     """Run every check on an integration folder."""
     ha = ha or HomeAssistantInfo.find()
@@ -1366,6 +1397,7 @@ def validate(package_dir: Path, ha: HomeAssistantInfo | None = None) -> Report:
     check_icons(package_dir, strings, services, uses, report)
     check_quality_scale(package_dir, report)
     check_brand(package_dir, report)
+    check_config_schema(package_dir, report)
     return report
 
 

@@ -4,8 +4,8 @@ This module imports nothing from Home Assistant when it is imported. The engine 
 (`custom_components.nina_session.engine`) is used without Home Assistant by its tests and by
 the replay/listen CLI, and importing it runs this file first. So HA modules are imported
 only under TYPE_CHECKING or inside the setup functions, `PLATFORMS` is a list of plain
-strings, and `CONFIG_SCHEMA` is built on first access through a module `__getattr__`
-(PEP 562).
+strings, and `CONFIG_SCHEMA` is assigned at module level (hassfest reads it there without
+running the file) to a function that imports HA's validator when HA calls it.
 """
 
 from __future__ import annotations
@@ -39,32 +39,47 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from homeassistant.core import Event, HomeAssistant
+    from homeassistant.helpers.device_registry import DeviceEntry
     from homeassistant.helpers.typing import ConfigType
 
     from .coordinator import NinaSessionConfigEntry
     from .engine.engine import EngineConfig
 
-PLATFORMS: list[str] = ["binary_sensor", "event", "image", "sensor"]
+PLATFORMS: list[str] = [
+    "binary_sensor",
+    "button",
+    "event",
+    "image",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+]
 
 #: Modules of the actions/HTTP/WebSocket/card glue and the function each registers with,
 #: once for all entries.
 _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
     ("services", "async_setup_services"),
+    ("equipment_services", "async_setup_equipment_services"),
     ("views", "async_register_views"),
     ("websocket_api", "async_register_websocket"),
     ("frontend", "async_register_frontend"),
+    ("insight_api", "async_setup_insight_api"),
 )
 
 
-def __getattr__(name: str) -> Any:
-    """`CONFIG_SCHEMA`, built lazily so importing this package does not import HA."""
-    if name == "CONFIG_SCHEMA":
-        from homeassistant.helpers import config_validation as cv
+def _config_entry_only(config: dict[str, Any]) -> dict[str, Any]:
+    """Refuse YAML configuration: HA's `cv.config_entry_only_config_schema`, imported on use.
 
-        schema = cv.config_entry_only_config_schema(DOMAIN)
-        globals()["CONFIG_SCHEMA"] = schema
-        return schema
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    Only Home Assistant calls it, so HA is loaded by then; importing the package is not.
+    """
+    from homeassistant.helpers import config_validation as cv
+
+    validated: dict[str, Any] = cv.config_entry_only_config_schema(DOMAIN)(config)
+    return validated
+
+
+CONFIG_SCHEMA = _config_entry_only
 
 
 def _import_global_modules() -> list[tuple[ModuleType, str]]:
@@ -187,6 +202,20 @@ async def async_unload_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry)
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
         await entry.runtime_data.async_stop()
     return unload_ok
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: NinaSessionConfigEntry, device: DeviceEntry
+) -> bool:
+    """Let the user delete an equipment device that is not connected (the NINA one stays)."""
+    coordinator = entry.runtime_data
+    connected = {
+        (DOMAIN, f"{coordinator.instance_id}_{device_class}")
+        for device_class in coordinator.equipment.data.connected()
+    }
+    return (DOMAIN, coordinator.instance_id) not in device.identifiers and not (
+        device.identifiers & connected
+    )
 
 
 def _remove_files(paths: list[Path]) -> None:

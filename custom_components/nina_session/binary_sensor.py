@@ -17,6 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
+from .equipment_binary_sensor import async_setup_equipment_binary_sensors
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
@@ -74,6 +75,7 @@ async def async_setup_entry(
     async_add_entities(
         NinaSessionBinarySensor(coordinator, description) for description in BINARY_SENSORS
     )
+    async_setup_equipment_binary_sensors(entry, async_add_entities)
 
 
 class NinaSessionBinarySensor(NinaSessionDescribedEntity, BinarySensorEntity):

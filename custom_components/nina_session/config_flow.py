@@ -7,9 +7,11 @@ later never waits for NINA (see `__init__.py`).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 import ipaddress
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
 import zoneinfo
 
@@ -72,6 +74,38 @@ def instance_unique_id(host: str, port: int) -> str:
     else:
         value = f"[{address.compressed}]" if address.version == 6 else address.compressed
     return f"{value}:{port}"
+
+
+async def _addresses(host: str, port: int) -> set[str]:
+    """Return the IP addresses `host` resolves to (empty when it does not resolve)."""
+    bare = host.strip()
+    if bare.startswith("[") and bare.endswith("]"):
+        bare = bare[1:-1]
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(bare, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return set()
+    # An IPv6 address resolves with its scope (`fe80::1%eth0`); compare the address alone.
+    return {str(info[4][0]).split("%", 1)[0] for info in infos}
+
+
+async def same_nina_as(
+    data: Mapping[str, Any], entries: list[NinaSessionConfigEntry]
+) -> NinaSessionConfigEntry | None:
+    """Return the entry that reaches the same NINA by another name (a host name, an IP).
+
+    The unique id only matches the host as typed: `localhost` and `127.0.0.1`, or a PC's name
+    and its address, would be two entries with two engines and two databases of one night.
+    """
+    mine = await _addresses(data[CONF_HOST], data[CONF_PORT])
+    if not mine:
+        return None  # the probe says why it cannot be reached
+    for entry in entries:
+        if entry.data.get(CONF_PORT) != data[CONF_PORT] or CONF_HOST not in entry.data:
+            continue
+        if mine & await _addresses(entry.data[CONF_HOST], data[CONF_PORT]):
+            return entry
+    return None
 
 
 def default_title(host: str, port: int) -> str:
@@ -151,6 +185,8 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
             data = _clean(user_input)
             await self.async_set_unique_id(instance_unique_id(data[CONF_HOST], data[CONF_PORT]))
             self._abort_if_unique_id_configured()
+            if other := await same_nina_as(data, self._async_current_entries()):
+                return self._abort_same_nina(other)
             if (error := await probe(self.hass, data)) is None:
                 data[CONF_INSTANCE] = self._new_instance_id(data.get(CONF_NAME))
                 title = data.get(CONF_NAME) or default_title(data[CONF_HOST], data[CONF_PORT])
@@ -177,6 +213,9 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
                 if other.entry_id != entry.entry_id
             ):
                 return self.async_abort(reason="already_configured")
+            others = [e for e in self._async_current_entries() if e.entry_id != entry.entry_id]
+            if other := await same_nina_as(data, others):
+                return self._abort_same_nina(other)
             if (error := await probe(self.hass, data)) is None:
                 data[CONF_INSTANCE] = entry.data.get(CONF_INSTANCE, entry.entry_id)
                 return self.async_update_reload_and_abort(
@@ -190,6 +229,12 @@ class NinaSessionConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=_connection_schema(user_input or entry.data),
             errors=errors,
+        )
+
+    def _abort_same_nina(self, other: NinaSessionConfigEntry) -> ConfigFlowResult:
+        return self.async_abort(
+            reason="already_configured_address",
+            description_placeholders={"title": other.title, "host": other.data[CONF_HOST]},
         )
 
     def _new_instance_id(self, name: str | None) -> str:

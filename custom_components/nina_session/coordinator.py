@@ -60,6 +60,7 @@ from .engine.normalize import filter_change
 from .engine.pipeline import BatchResult
 from .engine.sessions import Applied, Session, state_detail
 from .engine.timeutil import iso_z
+from .equipment import EquipmentCoordinator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -231,8 +232,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self.instance_id = instance_id
         self._tracked = _Tracked()
         self._unsubscribers: list[Callable[[], None]] = []
+        self._session_ended: list[Callable[[str], None]] = []
         self._stopped = False
         self.data = self._snapshot("start")
+        self.equipment = EquipmentCoordinator(hass, entry, engine, instance_id)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def async_start(self) -> None:
@@ -261,6 +264,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         Connecting earlier would let the first backfill's final state reach the bus and the
         event entity before the platforms are set up, where nothing hears it.
         """
+        self.equipment.async_start()
         await self.engine.connect()
 
     async def async_shutdown(self) -> None:
@@ -268,6 +272,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         for unsubscribe in self._unsubscribers:
             unsubscribe()
         self._unsubscribers.clear()
+        self.equipment.async_stop()
         await super().async_shutdown()
 
     async def async_stop(self) -> None:
@@ -276,6 +281,12 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         if not self._stopped:
             self._stopped = True
             await self.engine.stop()
+
+    @callback
+    def async_on_session_ended(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call `listener` with the id of each session that ends live (the night report)."""
+        self._session_ended.append(listener)
+        return lambda: self._session_ended.remove(listener)
 
     async def _async_update_data(self) -> NinaSessionData:
         """Re-read the engine's in-memory state: a requested refresh polls nothing."""
@@ -339,6 +350,10 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             )
         if not live:
             triggers.extend(self._final_state_trigger(result))
+        for trigger in triggers:
+            if trigger.event_type == EVENT_SESSION_ENDED:
+                for listener in list(self._session_ended):
+                    listener(trigger.attributes["session_id"])
         self._publish(
             update.reason,
             tuple(triggers),

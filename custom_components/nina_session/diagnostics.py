@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 import ipaddress
 import re
 from typing import Any
@@ -12,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from .const import CONF_HOST
 from .coordinator import NinaSessionConfigEntry
 from .engine.reports import clock_view
+from .equipment import EquipmentCoordinator
 
 #: Keys whose values identify the user's network or observatory.
 TO_REDACT = {CONF_HOST, "unique_id", "configuration_url"}
@@ -74,6 +76,15 @@ def _scrub(value: Any, secrets: tuple[str, ...], key: str = "") -> Any:
     return value
 
 
+def _equipment(equipment: EquipmentCoordinator) -> dict[str, Any]:
+    """Return what the equipment reads report, and which endpoints this plugin lacks."""
+    return {
+        "bundle": equipment.client.has_bundle,
+        "missing_endpoints": sorted(equipment.client.missing),
+        "devices": {name: asdict(device) for name, device in equipment.data.devices.items()},
+    }
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: NinaSessionConfigEntry
 ) -> dict[str, Any]:
@@ -104,6 +115,7 @@ async def async_get_config_entry_diagnostics(
                     "guiding": data.guiding,
                     "safe": data.safe,
                 },
+                "equipment_devices": _equipment(coordinator.equipment),
                 "anomalies": pipeline.view.anomalies if pipeline else {},
                 "clock": clock_view(pipeline) if pipeline else {},
                 "session": engine.current_session(),

@@ -11,7 +11,9 @@ off, older plugin, no frame yet) the entity is unavailable.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 import logging
+from typing import Any
 
 from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
@@ -20,7 +22,9 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionCoordinator
 from .engine.client import NinaError
+from .engine.night_report import notification_text
 from .entity import NinaSessionEntity
+from .insight import Insight, InsightEntity, insight_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,7 +40,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up the latest-frame image of one NINA instance."""
-    async_add_entities([NinaSessionImage(hass, entry.runtime_data, LATEST_FRAME)])
+    async_add_entities(
+        [
+            NinaSessionImage(hass, entry.runtime_data, LATEST_FRAME),
+            NightReportImage(hass, insight_of(hass, entry)),
+        ]
+    )
 
 
 class NinaSessionImage(NinaSessionEntity, ImageEntity):
@@ -150,3 +159,45 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
     async def _async_thumbnail(self) -> bytes | None:
         assert self._index is not None
         return await self.coordinator.engine.client.thumbnail(self._index)
+
+
+NIGHT_REPORT = ImageEntityDescription(key="night_report", translation_key="night_report")
+
+
+class NightReportImage(InsightEntity, ImageEntity):
+    """The latest finished night's report as an SVG picture (a notification can attach it)."""
+
+    _attr_content_type = "image/svg+xml"
+
+    def __init__(self, hass: HomeAssistant, insight: Insight) -> None:
+        """Initialize the picture; it is drawn when a night ends or from the stored one."""
+        InsightEntity.__init__(self, insight, NIGHT_REPORT)
+        ImageEntity.__init__(self, hass)
+
+    @property
+    def available(self) -> bool:
+        """Return whether a finished night has been drawn."""
+        return super().available and self.insight.svg is not None
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return which night the picture shows and why it stopped."""
+        report = self.insight.report
+        if report is None:
+            return None
+        return {
+            "session_id": report["session_id"],
+            "night": report["night"],
+            "integration_seconds": report["integration_seconds"],
+            "stopped": report["stopped"]["reason"],
+            "message": notification_text(report),
+        }
+
+    @callback
+    def _insight_changed(self) -> None:
+        self._attr_image_last_updated = self.insight.report_updated
+        self.async_write_ha_state()
+
+    async def async_image(self) -> bytes | None:
+        """Return the report picture."""
+        return self.insight.svg.encode() if self.insight.svg is not None else None

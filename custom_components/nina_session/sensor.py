@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfTemperature, UnitOfTime
+from homeassistant.const import PERCENTAGE, UnitOfTemperature, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -21,7 +21,10 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 from .engine.fsm import SessionState
+from .engine.timeutil import iso_z
 from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
+from .equipment_sensor import async_setup_equipment_sensors
+from .insight import Insight, InsightEntity, insight_of
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
@@ -52,6 +55,17 @@ def _frame_value(name: str) -> Callable[[NinaSessionData], StateType]:
         return result
 
     return value
+
+
+def _exposure(data: NinaSessionData) -> StateType:
+    """Return the last exposure in seconds, whole seconds as an int ("300", not "300.0").
+
+    No display precision is suggested: 0.25 s flats and 300 s lights both read as sent.
+    """
+    frame = data.last_frame
+    if frame is None or frame.exposure is None:
+        return None
+    return int(frame.exposure) if frame.exposure.is_integer() else frame.exposure
 
 
 def _state_attributes(data: NinaSessionData) -> Mapping[str, Any]:
@@ -125,9 +139,11 @@ SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
         translation_key="integration_time",
         device_class=SensorDeviceClass.DURATION,
         state_class=SensorStateClass.TOTAL_INCREASING,
+        # Stored in minutes, exact for whole-minute sums (8 h 20 min is 500, where hours
+        # gave 8.58333… and the frontend showed 8h 19m); the frontend formats it as h/min.
         native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_unit_of_measurement=UnitOfTime.HOURS,
-        suggested_display_precision=2,
+        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
         value_fn=lambda data: _session(data).get("integration_seconds", 0.0),
         attributes_fn=_integration_attributes,
         available_when_disconnected=True,
@@ -137,8 +153,7 @@ SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
         translation_key="last_exposure",
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_display_precision=1,
-        value_fn=_frame_value("exposure"),
+        value_fn=_exposure,
     ),
     NinaSessionSensorEntityDescription(
         key="last_hfr",
@@ -195,6 +210,9 @@ async def async_setup_entry(
     """Set up the sensors of one NINA instance."""
     coordinator = entry.runtime_data
     async_add_entities(NinaSessionSensor(coordinator, description) for description in SENSORS)
+    insight = insight_of(hass, entry)
+    async_add_entities(InsightSensor(insight, description) for description in INSIGHT_SENSORS)
+    async_setup_equipment_sensors(entry, async_add_entities)
 
 
 class NinaSessionSensor(NinaSessionDescribedEntity, SensorEntity):
@@ -208,3 +226,113 @@ class NinaSessionSensor(NinaSessionDescribedEntity, SensorEntity):
     def native_value(self) -> StateType | datetime:
         """Return the value the description reads from the snapshot."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+# -- the current target across nights and the night's end (insight.py) ---------------
+@dataclass(frozen=True, kw_only=True)
+class InsightSensorDescription(SensorEntityDescription):
+    """A sensor read from the entry's `Insight`."""
+
+    value_fn: Callable[[Insight, str | None], StateType | datetime]
+    attributes_fn: Callable[[Insight, str | None], Mapping[str, Any] | None]
+
+
+def _integration_hours(insight: Insight, _filter: str | None) -> float | None:
+    target = insight.current_target
+    return round(target["integration_seconds"] / 3600, 3) if target else None
+
+
+def _target_attributes(insight: Insight, _filter: str | None) -> Mapping[str, Any] | None:
+    target = insight.current_target
+    if target is None:
+        return None
+    keys = ("name", "project", "nights", "frames", "first_night", "last_night", "by_filter")
+    return {key: target[key] for key in keys}
+
+
+def _goal(insight: Insight, filter_name: str | None) -> Mapping[str, Any] | None:
+    target = insight.current_target
+    if target is None or filter_name is None:
+        return None
+    goal: Mapping[str, Any] | None = target["goals"].get(filter_name)
+    return goal
+
+
+def _goal_percent(insight: Insight, filter_name: str | None) -> float | None:
+    goal = _goal(insight, filter_name)
+    return round(goal["progress"] * 100, 1) if goal else None
+
+
+def _goal_attributes(insight: Insight, filter_name: str | None) -> Mapping[str, Any] | None:
+    goal = _goal(insight, filter_name)
+    if goal is None:
+        return None
+    target = insight.current_target or {}
+    return {"target": target.get("name"), "filter": filter_name, **goal}
+
+
+def _night_end(insight: Insight, _filter: str | None) -> datetime | None:
+    estimate: datetime | None = (insight.night_end or {}).get("estimate")
+    return estimate
+
+
+def _night_end_attributes(insight: Insight, _filter: str | None) -> Mapping[str, Any] | None:
+    end = insight.night_end
+    if end is None:
+        return None
+    return {
+        "source": end["source"],
+        "astronomical_dawn": iso_z(end["astronomical_dawn"]),
+        "target_end": iso_z(end["target_end"]),
+        "wait_until": iso_z(end["wait_until"]),
+    }
+
+
+INSIGHT_SENSORS: tuple[InsightSensorDescription, ...] = (
+    InsightSensorDescription(
+        key="target_integration",
+        translation_key="target_integration",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        # Not a total: it jumps when the current target changes (to another target's hours).
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=_integration_hours,
+        attributes_fn=_target_attributes,
+    ),
+    InsightSensorDescription(
+        key="target_goal_progress",
+        translation_key="target_goal_progress",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_goal_percent,
+        attributes_fn=_goal_attributes,
+    ),
+    InsightSensorDescription(
+        key="night_end",
+        translation_key="night_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_night_end,
+        attributes_fn=_night_end_attributes,
+    ),
+)
+
+
+class InsightSensor(InsightEntity, SensorEntity):
+    """The current target's integration or goal progress, or the night's end."""
+
+    entity_description: InsightSensorDescription
+    _unrecorded_attributes = frozenset({"by_filter"})
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """Return the value read from the insight."""
+        return self.entity_description.value_fn(self.insight, self.coordinator.data.current_filter)
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return the attributes read from the insight."""
+        return self.entity_description.attributes_fn(
+            self.insight, self.coordinator.data.current_filter
+        )

@@ -54,6 +54,14 @@ ATTR_START = "start"
 ATTR_END = "end"
 ATTR_LIMIT = "limit"
 ATTR_OFFSET = "offset"
+ATTR_FULL = "full"
+
+#: What `list_sessions` returns of each session unless `full` is asked for: enough to pick
+#: a night (and to chart totals), without the state history that makes a list of 50 heavy.
+SUMMARY_KEYS = (
+    "id", "instance", "start", "end", "state", "targets", "frames", "integration_seconds",
+    "quality", "counts",
+)  # fmt: skip
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -104,9 +112,15 @@ LIST_SESSIONS_SCHEMA = _ActionSchema(
         vol.Optional(ATTR_END): DATE_OR_DATETIME,
         vol.Optional(ATTR_LIMIT, default=DEFAULT_LIMIT): LIMIT,
         vol.Optional(ATTR_OFFSET, default=0): OFFSET,
+        vol.Optional(ATTR_FULL, default=False): cv.boolean,
     }
 )
 GET_STATS_SCHEMA = _ActionSchema(_ENTRY_FIELD)
+
+
+def session_summary(session: dict[str, Any]) -> dict[str, Any]:
+    """Return the summary form of a canonical session: `SUMMARY_KEYS` only."""
+    return {key: session[key] for key in SUMMARY_KEYS if key in session}
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -253,6 +267,8 @@ async def _async_list_sessions(call: ServiceCall) -> ServiceResponse:
         call.data[ATTR_OFFSET],
     )
     sessions = await read_engine(entry.runtime_data.engine.sessions(**query))
+    if not call.data[ATTR_FULL]:
+        sessions = [session_summary(session) for session in sessions]
     response: dict[str, Any] = {"sessions": sessions}
     return response
 

@@ -18,7 +18,7 @@ import logging
 from typing import Any, Final
 
 from aiohttp import web
-from homeassistant.components.http.decorators import require_admin
+from homeassistant.components.http import require_admin
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView

@@ -4,7 +4,9 @@
   "health": <health JSON>}`.
 - `nina_session/subscribe` {entry_id?, format?: "canonical" | "legacy"} → a result, at once an
   event with the current session, then one after engine changes. Events are
-  `{"type": "session", "entry_id", "format", "connected", "session"}`; when the entry unloads a
+  `{"type": "session", "entry_id", "format", "connected", "connected_since", "session"}`
+  (`connected_since`: when the link took its current state, ISO UTC: the card says since
+  when NINA is unreachable); when the entry unloads a
   last `{"type": "unloaded", "entry_id"}` is sent and the subscription ends.
 - `nina_session/sessions` {entry_id?, start?, end?, limit?, offset?} → `{"sessions": [...]}`.
 
@@ -26,14 +28,15 @@ import contextlib
 import logging
 from typing import Any, Final
 
-from homeassistant.components.websocket_api import async_register_command
-from homeassistant.components.websocket_api.connection import ActiveConnection
-from homeassistant.components.websocket_api.const import (
+from homeassistant.components.websocket_api import (
     ERR_HOME_ASSISTANT_ERROR,
     ERR_INVALID_FORMAT,
     ERR_NOT_FOUND,
+    ActiveConnection,
+    async_register_command,
+    async_response,
+    websocket_command,
 )
-from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
@@ -49,6 +52,7 @@ import voluptuous as vol
 from .const import DOMAIN
 from .coordinator import NinaSessionConfigEntry
 from .engine.engine import EngineUpdate
+from .engine.timeutil import iso_z
 from .services import (
     ATTR_END,
     ATTR_LIMIT,
@@ -228,6 +232,7 @@ class SessionSubscription:
             "entry_id": self._entry_id,
             "format": self._format,
             "connected": self._engine.health.connected,
+            "connected_since": iso_z(self._engine.health.since),
             "session": session,
         }
         comparable = _without_clock(message)

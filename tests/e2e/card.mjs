@@ -6,7 +6,11 @@
 // dashboard with the card over HA's WebSocket API (lovelace/dashboards/create and
 // lovelace/config/save, sent through the logged-in frontend's connection), opens it, checks
 // that the card shows real data (state, target, a filter bar, quality, timeline), opens the
-// card's editor, and saves screenshots. Prints one JSON line with what it saw; exit 0 = pass.
+// card's editor, and saves screenshots. Then: the card at 270 and 390 px in the dark and
+// light themes with nothing overflowing and goal rows on one line, idle and darks in the dark
+// theme (badge and idle segment contrast, the quality hint, the subheader in words), the
+// editor's goals typed as text, and a NINA outage shown as one (badge, subheader, footer,
+// timeline). Prints one JSON line with what it saw; exit 0 = pass.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 90000),
 // E2E_MIN_FILTERS (best effort: wait up to E2E_SETTLE_MS for this many filter bars, for a
@@ -70,6 +74,127 @@ async function fail(message) {
   console.log(JSON.stringify({ ok: false, error: message, consoleErrors }));
   await browser.close();
   process.exit(1);
+}
+
+/** Mount a card in a fixed-width box on the page (the card picker's and a phone's widths). */
+async function mountCard(id, width, config, session = null) {
+  await page.evaluate(
+    async ({ id, width, config, session }) => {
+      const box = document.createElement("div");
+      box.id = id;
+      box.style.cssText = `position:fixed;left:8px;top:8px;z-index:9999;width:${width}px;` +
+        "background:var(--primary-background-color);padding:8px;";
+      const host = document.querySelector("home-assistant");
+      // HA sets the theme's variables on <html>: the box gets them as the dashboard does.
+      document.body.appendChild(box);
+      const card = document.createElement("nina-session-card");
+      card.setConfig({ type: "custom:nina-session-card", ...config });
+      card.hass = host.hass;
+      box.appendChild(card);
+      if (session) {
+        // As the subscription would send it (no real night reaches every state quickly).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        card._unsubscribe();
+        card._source = "live";
+        card._onMessage({ type: "session", connected: true, session });
+      }
+    },
+    { id, width, config, session },
+  );
+}
+
+async function unmount(id) {
+  await page.evaluate((id) => document.getElementById(id)?.remove(), id);
+}
+
+/** Overflow, one-line goal rows, the badge's text contrast and the idle segment's contrast. */
+async function measure(id) {
+  return page.evaluate((id) => {
+    const box = document.getElementById(id);
+    const root = box.querySelector("nina-session-card").shadowRoot;
+    const card = root.querySelector("ha-card");
+    const rgb = (text) => (text.match(/[\d.]+/g) ?? []).slice(0, 4).map(Number);
+    const luminance = ([r, g, b]) => {
+      const lin = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const contrast = (a, b) => {
+      const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+      return Math.round(((x + 0.05) / (y + 0.05)) * 100) / 100;
+    };
+    // The colour behind an element: the first opaque background up the tree.
+    const behind = (el) => {
+      for (let node = el; node; node = node.parentElement ?? node.getRootNode()?.host) {
+        const c = rgb(getComputedStyle(node).backgroundColor);
+        if (c.length >= 3 && (c.length === 3 || c[3] > 0.5)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const cardRect = card.getBoundingClientRect();
+    const overflow = [];
+    for (const el of root.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect();
+      if (!r.width) continue;
+      const label = `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`;
+      if (el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) overflow.push(`${label} scroll ${el.scrollWidth}>${el.clientWidth}`);
+      if (r.right > cardRect.right + 0.5 || r.left < cardRect.left - 0.5) overflow.push(`${label} outside`);
+    }
+    const wrappedRows = [...root.querySelectorAll(".filter-time, .filter-name")]
+      .filter((el) => el.getBoundingClientRect().height > parseFloat(getComputedStyle(el).lineHeight || "20") * 1.5 + 2)
+      .map((el) => el.textContent.trim());
+    const badge = root.querySelector(".badge.state");
+    const idle = root.querySelector('.segment[data-state="idle"]');
+    const badgeBg = (() => {
+      // The badge's tint over the card: blend its translucent background onto the card's.
+      const base = behind(card);
+      const c = rgb(getComputedStyle(badge).backgroundColor);
+      const a = c.length === 4 ? c[3] : 1;
+      return base.map((v, i) => v * (1 - a) + (c[i] ?? v) * a);
+    })();
+    return {
+      width: cardRect.width,
+      overflow,
+      wrappedRows,
+      badgeContrast: contrast(rgb(getComputedStyle(root.querySelector(".state-text")).color), badgeBg),
+      idleSegmentContrast: idle
+        ? contrast(rgb(getComputedStyle(idle).backgroundColor), behind(root.querySelector(".timeline")))
+        : null,
+      qualityHint: Boolean(root.querySelector(".quality-hint")),
+      subheader: root.querySelector(".subheader")?.textContent.trim() ?? "",
+    };
+  }, id);
+}
+
+/** A session in `state` with a night's timeline behind it (idle → imaging → … → state). */
+function syntheticSession(state) {
+  const now = Date.now();
+  const at = (minutesAgo) => new Date(now - minutesAgo * 60000).toISOString();
+  const history = [
+    { state: "idle", since: at(400), cause: "SAFETY-CHANGED" },
+    { state: "imaging", since: at(380), cause: "SEQUENCE-STARTING" },
+    { state: "paused", since: at(200), cause: "MOUNT-BEFORE-FLIP" },
+    { state: "imaging", since: at(195), cause: "MOUNT-AFTER-FLIP" },
+    { state: "idle", since: at(60), cause: "SEQUENCE-FINISHED" },
+  ];
+  if (state === "darks") history.push({ state: "darks", since: at(20), cause: "IMAGE-SAVE" });
+  return {
+    id: "synthetic",
+    start: at(400),
+    end: null,
+    state,
+    current: { target: "NGC 7000", filter: "Ha", image_type: state === "darks" ? "DARK" : "LIGHT", exposure: 300, last_image_at: at(1) },
+    targets: ["NGC 7000"],
+    frames: {
+      total: 1961,
+      by_type: { LIGHT: 1200, DARK: 761 },
+      by_filter: { Ha: { count: 700, seconds: 21000 }, OIII: { count: 500, seconds: 15000 } },
+    },
+    integration_seconds: 36000,
+    quality: { hfr_last: 2.1, hfr_mean: 2.3, stars_last: 1450, guiding_rms_last: 0.62, guiding_rms_mean: 0.7 },
+    counts: { dithers: 1019, autofocus_runs: 3, meridian_flips: 1, pauses: 1, errors: 0 },
+    state_history: history,
+    state_detail: {},
+  };
 }
 
 try {
@@ -230,9 +355,106 @@ try {
   if (fallbackSeen.timeline) await fail("show_timeline: false still drew the timeline");
   await fallback.screenshot({ path: join(outDir, "card-fallback.png") });
 
+  // 6. Narrow cards (the card picker's ~270 px preview, a phone's 390 px), dark and light:
+  //    nothing may stick out of the card or be cut (scrollWidth over clientWidth).
+  const goalFilters = seen.filters.slice(0, 2).map((f) => f.name);
+  const layouts = [];
+  for (const scheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [270, 390]) {
+      const name = `card-${width}-${scheme}`;
+      await mountCard(name, width, {
+        entry_id: info.entry_id,
+        title: "Observatory",
+        goals: Object.fromEntries(goalFilters.map((f, i) => [f, i + 1])),
+      });
+      const probe = page.locator(`#${name} nina-session-card`);
+      await probe.locator(".filter-row").first().waitFor();
+      await page.waitForTimeout(700); // the bars' width transition
+      const measured = await measure(name);
+      layouts.push({ name, ...measured });
+      await page.locator(`#${name}`).screenshot({ path: join(outDir, `${name}.png`) });
+      await unmount(name);
+      if (measured.overflow.length) await fail(`${name}: overflow ${JSON.stringify(measured)}`);
+      if (measured.wrappedRows.length) await fail(`${name}: goal rows wrap ${JSON.stringify(measured)}`);
+      if (measured.badgeContrast < 4.5) await fail(`${name}: badge contrast ${measured.badgeContrast}`);
+    }
+  }
+
+  // 7. Idle, darks and the idle timeline segment in the dark theme: states a short demo night
+  //    does not reach, fed to a card as the subscription would send them.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const states = [];
+  for (const state of ["idle", "darks"]) {
+    const name = `card-${state}-dark`;
+    await mountCard(name, 390, { entry_id: "no-such-entry", title: "Synthetic" }, syntheticSession(state));
+    await page.locator(`#${name} nina-session-card .segment`).first().waitFor();
+    const measured = await measure(name);
+    states.push({ name, ...measured });
+    await page.locator(`#${name}`).screenshot({ path: join(outDir, `${name}.png`) });
+    await unmount(name);
+    if (measured.badgeContrast < 4.5) await fail(`${name}: badge contrast ${measured.badgeContrast}`);
+    if (measured.idleSegmentContrast !== null && measured.idleSegmentContrast < 1.8) {
+      await fail(`${name}: idle segment invisible ${JSON.stringify(measured)}`);
+    }
+    if (state === "darks" && !measured.qualityHint) await fail(`${name}: no hint on the quality tiles`);
+    if (!/first dark frame|sequence finished/.test(measured.subheader)) {
+      await fail(`${name}: subheader not in words: ${measured.subheader}`);
+    }
+  }
+
+  // 8. The editor's goals: typed as text, parsed on every keystroke, never an error.
+  const goalsEditor = await page.evaluate(async () => {
+    const el = await customElements.get("nina-session-card").getConfigElement();
+    el.setConfig({ type: "custom:nina-session-card", goals: { Ha: 3 } });
+    el.hass = document.querySelector("home-assistant").hass;
+    document.body.appendChild(el);
+    const started = Date.now();
+    let form = null;
+    while (Date.now() - started < 10000 && !form) {
+      form = el.shadowRoot.querySelector("ha-form");
+      if (!form) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    if (!form) return { form: null };
+    const shown = form.data.goals_text;
+    const configs = [];
+    el.addEventListener("config-changed", (ev) => configs.push(ev.detail.config));
+    for (const text of ["Ha: 3, O", "Ha: 3, OIII:", "Ha: 3, OIII: 2.5"]) {
+      form.dispatchEvent(new CustomEvent("value-changed", { detail: { value: { ...form.data, goals_text: text } } }));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const kept = form.data.goals_text;
+    el.remove();
+    return { form: "ha-form", shown, kept, goals: configs.map((c) => c.goals ?? null) };
+  });
+  if (goalsEditor.form && JSON.stringify(goalsEditor.goals.at(-1)) !== '{"Ha":3,"OIII":2.5}') {
+    await fail(`the goals editor: ${JSON.stringify(goalsEditor)}`);
+  }
+
+  // 9. A disconnect shown as such: NINA goes away for a while (the simulator's restart).
+  const restart = await fetch(`${info.simulator}/sim/restart?downtime=60`, { method: "POST" });
+  if (!restart.ok) await fail(`the simulator refused the restart: ${restart.status}`);
+  await card.locator('.badge.state[data-state="disconnected"]').waitFor({ timeout: TIMEOUT });
+  await page.waitForTimeout(1500);
+  const disconnected = {
+    subheader: (await card.locator(".subheader").textContent()).trim(),
+    source: (await card.locator(".source").textContent()).trim(),
+    sourceClass: await card.locator(".source").getAttribute("class"),
+    outage: await card.locator(".timeline .segment.outage").count(),
+  };
+  await card.screenshot({ path: join(outDir, "card-disconnected.png") });
+  if (!/unreachable since \d/.test(disconnected.subheader) || disconnected.source === "live" || !disconnected.outage) {
+    await fail(`the disconnect is not shown as such: ${JSON.stringify(disconnected)}`);
+  }
+
   const cardErrors = consoleErrors.filter((text) => /nina/i.test(text));
   if (cardErrors.length) await fail(`console errors from the card: ${cardErrors.join(" | ")}`);
-  console.log(JSON.stringify({ ok: true, seen, fallback: fallbackSeen, editor, consoleErrors }));
+  console.log(
+    JSON.stringify({
+      ok: true, seen, fallback: fallbackSeen, editor, layouts, states, goalsEditor, disconnected,
+      consoleErrors,
+    }),
+  );
   await browser.close();
 } catch (err) {
   await fail(String(err?.stack || err));

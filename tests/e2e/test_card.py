@@ -5,8 +5,10 @@ node, npm or Chromium are missing. It starts the demo (demo/run.py: real `hass` 
 frontend, onboarding and the config flow over HA's API, the simulator replaying a night),
 installs playwright-core from tests/e2e/package.json into build/e2e/, and runs
 tests/e2e/card.mjs in headless Debian Chromium: log in, dashboard with the card over the
-WebSocket API, real data on the card, the card's editor. Screenshots: build/e2e/card.png and
-dashboard.png; with NINA_E2E_DOCS=1 (or when it is missing) card.png is copied to
+WebSocket API, real data on the card, the card's editor; the card at 270 and 390 px in dark
+and light themes (no overflow), idle and darks in the dark theme, the editor's goals, and a
+NINA outage shown as one. Screenshots: build/e2e/*.png (card.png, dashboard.png,
+card-<width>-<theme>.png, card-idle-dark.png, card-darks-dark.png, card-disconnected.png); with NINA_E2E_DOCS=1 (or when it is missing) card.png is copied to
 docs/card.png for the README.
 """
 
@@ -164,6 +166,24 @@ def test_card_shows_the_live_session(demo: dict[str, Any]) -> None:
     assert all(row["width"].endswith("%") for row in seen["filters"])
     assert seen["source"] == "live"
     assert outcome["editor"]["form"] in {"ha-form", "select"}
+
+    # card.mjs fails on overflow, wrapped goal rows or low contrast; check it measured them.
+    layouts = {layout["name"]: layout for layout in outcome["layouts"]}
+    assert set(layouts) == {f"card-{w}-{s}" for w in (270, 390) for s in ("dark", "light")}
+    assert all(
+        not layout["overflow"] and layout["badgeContrast"] >= 4.5 for layout in layouts.values()
+    )
+    assert {state["name"] for state in outcome["states"]} == {"card-idle-dark", "card-darks-dark"}
+    if outcome["goalsEditor"]["form"]:
+        assert outcome["goalsEditor"]["goals"][-1] == {"Ha": 3, "OIII": 2.5}
+    disconnected = outcome["disconnected"]
+    assert "unreachable since" in disconnected["subheader"]
+    assert disconnected["source"] == "offline" and disconnected["outage"] >= 1
+
+    # Onboarding's side integrations (whose requirements the demo lacks) put tracebacks at
+    # the top of this log before the demo marked the core-config step done itself.
+    hass_log = (OUT / "demo" / "hass.log").read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in hass_log, hass_log[:3000]
 
     card_png = OUT / "card.png"
     assert card_png.stat().st_size > 10_000

@@ -347,6 +347,7 @@ async def test_refused_connections_back_off_never_give_up_and_flag_failing(
     assert health.since == START + timedelta(seconds=1)
     assert health.last_error is not None
     assert "cannot reach" in health.last_error
+    assert health.as_dict()["current_error"] == health.last_error  # unreachable: current
 
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2  # unavailable once, failing once: not one per retry
@@ -554,6 +555,11 @@ async def test_reconnects_after_the_server_drops_the_socket(
     assert len(recorder.disconnects) == 3
     assert all("closed" in reason for reason in recorder.disconnects)
     assert health.consecutive_failures == 0
+    # Recovered: the drop stays as history with its time, and is no current error.
+    report = health.as_dict()
+    assert report["current_error"] is None
+    assert "closed" in report["last_error"]
+    assert report["last_error_at"] is not None
     messages = [(r.levelno, r.getMessage()) for r in caplog.records]
     assert sum(1 for level, text in messages if "lost" in text and level == logging.WARNING) == 3
     assert sum(1 for level, text in messages if "restored" in text and level == logging.INFO) == 3
@@ -826,7 +832,9 @@ def test_health_as_dict_shape() -> None:
         "last_event_at": None,
         "reconnects": 2,
         "consecutive_failures": 0,
+        "current_error": None,
         "last_error": None,
+        "last_error_at": None,
         "plugin_version": "2.2.6.0",
         "events": {
             "received": 5,
@@ -844,6 +852,14 @@ def test_health_as_dict_shape() -> None:
             "last_bytes": None,
             "max_bytes": 0,
             "over_cap": False,
+            "over_cap_count": 0,
+            "over_cap_at": None,
+        },
+        "budgets": {
+            "queue": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "backlog": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "pending_writes": {"max_bytes": 0, "bytes": 0, "refused": 0},
+            "history": {"max_bytes": 0, "bytes": None, "refused": 0, "last_refused_at": None},
         },
     }
     assert health.events.as_dict(detailed=True)["by_type"] == {"IMAGE-SAVE": 1}

@@ -54,8 +54,14 @@ async def test_large_frames_during_a_hanging_history_read_are_bounded_in_bytes(
 ) -> None:
     """Test that frames of almost 4 MiB queued behind a hanging backfill stay within budget."""
     sim.serve_history(endless=True)
+    backlog = DEFAULT_MAX_BACKLOG_BYTES // 2  # an expert setting of EngineConfig
     engine = make_engine(
-        sim.port, tmp_path / "nina.db", session, request_timeout=3.0, history_retry=3600.0
+        sim.port,
+        tmp_path / "nina.db",
+        session,
+        request_timeout=3.0,
+        history_retry=3600.0,
+        max_backlog_bytes=backlog,
     )
     await engine.start()
     frame = DITHER.replace('"GUIDER-DITHER"', '"GUIDER-DITHER","Pad":"%s"' % ("x" * 3_900_000))
@@ -67,9 +73,37 @@ async def test_large_frames_during_a_hanging_history_read_are_bounded_in_bytes(
         events = engine.health.events
         await until(lambda: events.received == count, "the frames read", timeout=60)
         await until(lambda: engine.health.history.failures == 1, "the hanging read given up")
-        fits = DEFAULT_MAX_BACKLOG_BYTES // len(frame)
+        fits = backlog // len(frame)
         assert events.rejected_by_reason["queue_full"] == count - fits
+        budgets = (await engine.health_json())["budgets"]
+        assert budgets["backlog"]["max_bytes"] == backlog
+        assert budgets["backlog"]["refused"] == count - fits
+        assert budgets["queue"]["refused"] == 0
         await until(lambda: engine.health.connected, "live after the failed read")
         assert sim.connections_accepted == 1
+    finally:
+        await engine.stop()
+
+
+async def test_the_live_queue_budget_is_a_setting_and_its_refusals_show_in_health(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """Test that `max_queue_bytes` bounds the live queue and health shows budget and refusals."""
+    limit = len(DITHER) - 1  # not even one frame fits
+    engine = make_engine(
+        sim.port, tmp_path / "nina.db", session, tick_interval=3600.0, max_queue_bytes=limit
+    )
+    await engine.start()
+    try:
+        await until(lambda: engine.health.connected, "connected")
+        for _ in range(5):
+            await sim.send_raw(DITHER)
+        events = engine.health.events
+        await until(lambda: events.rejected == 5, "the frames refused")
+        budgets = (await engine.health_json())["budgets"]
+        assert budgets["queue"] == {"max_bytes": limit, "bytes": 0, "refused": 5}
+        assert budgets["pending_writes"]["max_bytes"] == engine.config.options.max_pending_bytes
+        assert set(budgets) == {"queue", "backlog", "pending_writes", "history"}
+        assert engine.health.connected and sim.connections_accepted == 1
     finally:
         await engine.stop()

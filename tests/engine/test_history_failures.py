@@ -83,17 +83,29 @@ async def test_a_failed_history_read_never_drops_the_live_socket(
 async def test_the_byte_cap_shows_in_health(
     sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
-    """Test that a history over the cap is flagged as such in the health JSON."""
+    """Test that a history over the cap is flagged in health, and when it was hit stays."""
     sim.serve_history(TOO_LARGE)
     engine = make_engine(
-        sim.port, tmp_path / "nina.db", session, history_retry=30.0, max_history_bytes=CAP
+        sim.port, tmp_path / "nina.db", session, history_retry=0.2, max_history_bytes=CAP
     )
     await engine.start()
     try:
-        await until(lambda: engine.health.history.failures >= 1, "a failed read")
-        report = (await engine.health_json())["history"]
+        await until(lambda: engine.health.history.failures >= 2, "failed reads")
+        health = await engine.health_json()
+        report = health["history"]
         assert report["over_cap"] is True and report["max_bytes"] == CAP
         assert str(CAP) in report["last_error"]
+        assert report["over_cap_count"] == report["failures"] >= 2
+        hit_at = report["over_cap_at"]
+        assert hit_at is not None and hit_at.endswith("Z")
+        budget = health["budgets"]["history"]
+        assert budget["max_bytes"] == CAP and budget["refused"] >= 2
+        sim.serve_history(None)  # NINA restarted: its history is small again
+        await until(lambda: engine.health.history.reads >= 1, "a good read")
+        health = await engine.health_json()
+        assert health["history"]["over_cap"] is False  # not now, but it was, and when:
+        assert health["history"]["over_cap_at"] is not None
+        assert health["budgets"]["history"]["last_refused_at"] is not None
     finally:
         await engine.stop()
 

@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.nina_session.engine.health import ConnectionHealth
 from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
+from custom_components.nina_session.engine.reports import health_view
 from custom_components.nina_session.engine.store import Store, StoreError
 from custom_components.nina_session.engine.wire import WireEvent
 from simulator import (
@@ -213,6 +215,8 @@ def test_pending_writes_past_their_byte_budget_are_dropped_then_repaired(db_path
     dropped = pipeline.counters.rejected_by_reason["pending_full"]
     assert dropped > 0 and pipeline.pending_events + dropped == len(night.events) - half
     assert not pipeline.history_wanted  # a read now would only be dropped again
+    budget = health_view(pipeline, ConnectionHealth(), "nina.db")["budgets"]["pending_writes"]
+    assert budget["bytes"] == pending.size > 0 and budget["refused"] == dropped
     db.execute("PRAGMA query_only = OFF")
     assert pipeline.retry_pending()
     assert pipeline.history_wanted and pipeline.pending_events == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import custom_components.nina_session  # noqa: F401  # isort: skip
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+import logging
 import socket
 from typing import Any
 
@@ -20,6 +21,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from simulator import NinaSimulator
+
+# The harness (like HA core's own tests) sets the SQLAlchemy engine logger to INFO, so every
+# statement of the recorder's thread reaches stderr once pytest stops capturing at teardown,
+# mixed into the progress dots. Failures still show our own logs; SQL is not ours to debug.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from homeassistant.components.automation.config import (
 )
 from homeassistant.components.blueprint import Blueprint
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util, yaml as yaml_util
 from integration_helpers import pass_the_idle_gap, wait_for
@@ -41,11 +41,14 @@ BLUEPRINTS = sorted(path.name for path in BLUEPRINT_DIR.glob("*.yaml"))
 NOTIFY = "session_ended_notify.yaml"
 ALERT = "guiding_lost_alert.yaml"
 EQUIPMENT = "session_end_equipment_off.yaml"
+SHUTDOWN = "observatory_shutdown.yaml"
+STARTUP = "observatory_startup.yaml"
+REPORT = "night_report_morning.yaml"
 
 
-def test_the_three_blueprints_are_there() -> None:
-    """Test that the three shipped blueprints are in the blueprint folder."""
-    assert {NOTIFY, ALERT, EQUIPMENT} <= set(BLUEPRINTS)
+def test_the_shipped_blueprints_are_there() -> None:
+    """Test that the shipped blueprints are in the blueprint folder."""
+    assert {NOTIFY, ALERT, EQUIPMENT, SHUTDOWN, STARTUP, REPORT} <= set(BLUEPRINTS)
 
 
 @pytest.mark.parametrize("name", BLUEPRINTS)
@@ -160,6 +163,38 @@ async def test_automation_from_blueprint_validates(
         "guiding_lost",
     }
     assert all(trigger["domain"] == DOMAIN for trigger in triggers)
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+@pytest.mark.parametrize(
+    ("name", "inputs"),
+    [
+        (SHUTDOWN, {}),
+        (
+            SHUTDOWN,
+            {
+                "shutdown_time": "05:30:00",
+                "safety_sensor": "binary_sensor.cloud_sensor_safety",
+                "cloud_cover_sensor": "sensor.conditions_cloud_cover",
+                "park_button": "button.eq6_park",
+                "close_buttons": ["button.roof_close_shutter"],
+                "notify_action": "notify.phone",
+            },
+        ),
+        (STARTUP, {}),
+        (STARTUP, {"startup_time": "21:00:00", "sequence": "Deep sky LRGB", "cool_minutes": 5}),
+    ],
+)
+async def test_observatory_automation_validates(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, name: str, inputs: dict[str, Any]
+) -> None:
+    """Test that automations from the shutdown and startup blueprints validate."""
+    config = use_blueprint(name, "check", nina_device=device_id_of(hass), **inputs)
+    validated = await async_validate_config_item(hass, "check", config)
+    assert validated is not None
+    assert validated.validation_status is automation.config.ValidationStatus.OK, (
+        validated.validation_error
+    )
 
 
 @pytest.mark.usefixtures("blueprints_installed")
@@ -329,3 +364,140 @@ async def test_roof_and_heaters_off_when_sequence_finishes(
     await wait_for(lambda: len(closed) >= 1, "the roof to close")
     await wait_for(lambda: hass.states.get("input_boolean.dew_heater").state == "off", "the heater")
     assert closed[0].data["entity_id"] == ["cover.roof"]
+
+
+async def equipment_connected(hass: HomeAssistant, sim: Any, entry: MockConfigEntry) -> None:
+    """Connect all the simulator's equipment and wait for its entities."""
+    await sim.equipment.connect()
+    equipment = entry.runtime_data.equipment
+    await wait_for(lambda: len(equipment.known_classes) == 11, "the equipment")
+    await hass.async_block_till_done()
+
+
+def equipment_entity(hass: HomeAssistant, platform: str, key: str) -> str:
+    """Return the entity id of a rig_1 entity by its unique id."""
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"rig_1_{key}")
+    assert found is not None, key
+    return found
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+@pytest.mark.parametrize("cause", ["unsafe", "weather"])
+async def test_shutdown_when_unsafe_or_weather_turns(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry, cause: str
+) -> None:
+    """Test that the shutdown blueprint stops, parks, warms and closes through NINA."""
+    await equipment_connected(hass, sim, loaded_entry)
+    await sim.equipment.act("/equipment/mount/unpark")
+    await sim.equipment.act("/equipment/dome/open")
+    await sim.equipment.act("/sequence/start")
+    notes = async_mock_service(hass, "notify", "phone")
+    inputs: dict[str, Any] = {
+        "stop_sequence_button": equipment_entity(hass, "button", "sequence_stop"),
+        "park_button": equipment_entity(hass, "button", "mount_mount_park"),
+        "cooler_switch": equipment_entity(hass, "switch", "camera_cooler"),
+        "close_buttons": [equipment_entity(hass, "button", "dome_dome_close")],
+        "notify_action": "notify.phone",
+    }
+    if cause == "unsafe":
+        inputs["safety_sensor"] = equipment_entity(hass, "binary_sensor", "safetymonitor_safety")
+    else:
+        inputs["cloud_cover_sensor"] = equipment_entity(hass, "sensor", "weather_cloud_cover")
+        inputs["cloud_cover_max"] = 50
+    await setup_automations(
+        hass, use_blueprint(SHUTDOWN, "shutdown", nina_device=device_id_of(hass), **inputs)
+    )
+    await sim.equipment.weather_front()  # the sky turns unsafe at once
+    if cause == "weather":  # the clouds build up by the next poll
+        start = sim.equipment.clock()
+        sim.equipment.clock = lambda: start + timedelta(minutes=20)
+        async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await wait_for(lambda: len(notes) >= 1, "the shutdown")
+    await hass.async_block_till_done()
+    paths = [path for path, _ in sim.equipment.calls]
+    assert paths[-4:] == [
+        "/sequence/stop",
+        "/equipment/mount/park",
+        "/equipment/camera/warm",
+        "/equipment/dome/close",
+    ]
+    assert (
+        "because the " + ("safety monitor" if cause == "unsafe" else "weather")
+        in (notes[0].data["message"])
+    )
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_startup_cools_opens_loads_and_starts(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """Test that the startup blueprint cools the camera, opens, loads and starts the sequence."""
+    await equipment_connected(hass, sim, loaded_entry)
+    registry = er.async_get(hass)
+    dome_open = equipment_entity(hass, "button", "dome_dome_open")
+    registry.async_update_entity(dome_open, disabled_by=None)  # created disabled: it moves
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await equipment_connected(hass, sim, loaded_entry)
+    await setup_automations(
+        hass,
+        use_blueprint(
+            STARTUP,
+            "startup",
+            nina_device=device_id_of(hass),
+            safety_sensor=equipment_entity(hass, "binary_sensor", "safetymonitor_safety"),
+            cooler_set_point=equipment_entity(hass, "number", "camera_cooler_set_point"),
+            set_point=-12,
+            cool_minutes=0,
+            open_buttons=[dome_open],
+            sequence="Deep sky LRGB",
+            start_sequence_button=equipment_entity(hass, "button", "sequence_start"),
+        ),
+    )
+    await hass.services.async_call(
+        automation.DOMAIN,
+        "trigger",
+        {"entity_id": "automation.startup", "skip_condition": False},
+        blocking=True,
+    )
+    await wait_for(lambda: "SEQUENCE-STARTING" in [e.name for e in sim.emitted], "the start")
+    paths = [path for path, _ in sim.equipment.calls]
+    assert paths == [
+        "/equipment/camera/cool",
+        "/equipment/dome/open",
+        "/sequence/load",
+        "/sequence/start",
+    ]
+    assert sim.equipment.loaded_sequence == "Deep sky LRGB"
+    assert sim.equipment.state.set_point == -12
+
+
+@pytest.mark.usefixtures("blueprints_installed")
+async def test_night_report_in_the_morning(
+    hass: HomeAssistant, sim: Any, loaded_entry: MockConfigEntry
+) -> None:
+    """The morning blueprint sends the last night's report text with its picture attached."""
+    notes = async_mock_service(hass, "notify", "phone")
+    send_at = dt_util.now() + timedelta(minutes=5)
+    await setup_automations(
+        hass,
+        use_blueprint(
+            REPORT,
+            "morning",
+            nina_device=device_id_of(hass),
+            send_at=send_at.strftime("%H:%M:%S"),
+            notify_action="notify.phone",
+        ),
+    )
+    engine = engine_of(loaded_entry)
+    await play(sim, engine)
+    await pass_the_idle_gap(hass, engine)
+    image = "image.rig_1_night_report"
+    await wait_for(lambda: hass.states.get(image).state != "unavailable", "the report picture")
+    async_fire_time_changed(hass, send_at + timedelta(seconds=1))
+    await wait_for(lambda: len(notes) >= 1, "the morning report")
+    await hass.async_block_till_done()
+    assert len(notes) == 1
+    assert notes[0].data["title"] == "Last night"
+    assert notes[0].data["message"].startswith("0.2 h, stopped: sequence finished. M 42")
+    assert notes[0].data["data"] == {"image": f"/api/image_proxy/{image}"}

@@ -192,6 +192,50 @@ async def test_already_configured(hass: HomeAssistant, sim: NinaSimulator) -> No
     assert result["reason"] == "already_configured"
 
 
+@pytest.mark.parametrize(
+    ("configured", "typed"), [("127.0.0.1", "localhost"), ("localhost", "127.0.0.1")]
+)
+async def test_the_same_nina_by_another_name_is_refused(
+    hass: HomeAssistant, sim: NinaSimulator, configured: str, typed: str
+) -> None:
+    """Test that a host name and an IP of one NINA do not make two entries (two databases)."""
+    entry = make_entry(hass, sim.port, name="Observatory")
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_HOST: configured},
+        unique_id=instance_unique_id(configured, sim.port),
+    )
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input(sim.port, host=typed)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured_address"
+    assert result["description_placeholders"] == {"title": "Observatory", "host": configured}
+    # Another port of the same computer is another NINA.
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input(sim.port + 1, host=typed)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_reconfigure_to_the_same_nina_by_another_name_is_refused(
+    hass: HomeAssistant, sim: NinaSimulator
+) -> None:
+    """Test that reconfiguring onto another entry's NINA under another name aborts."""
+    make_entry(hass, sim.port, name="Other", instance="other")
+    entry = make_entry(hass, 1)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input(sim.port, host="localhost")
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured_address"
+    assert entry.data[CONF_PORT] == 1
+
+
 # -- reconfigure ------------------------------------------------------------------------
 async def test_reconfigure(hass: HomeAssistant, sim: NinaSimulator, mock_setup: AsyncMock) -> None:
     """Test that reconfigure retries on cannot_connect, then updates port and name, not instance."""

@@ -51,6 +51,13 @@ async def test_diagnostics_are_redacted(
     assert health["plugin_version"] == "2.2.9.0"
     assert health["db"]["path"] == f"{entry.entry_id}.db"
     assert health["db"]["sessions"] == 1
+    # The expert byte budgets (not in the options flow), what they hold and what they refused.
+    budgets = health["budgets"]
+    assert budgets["queue"]["max_bytes"] == 16 * 1024 * 1024
+    assert budgets["backlog"]["max_bytes"] == 16 * 1024 * 1024
+    assert budgets["pending_writes"] == {"max_bytes": 32 * 1024 * 1024, "bytes": 0, "refused": 0}
+    assert budgets["history"]["max_bytes"] == 64 * 1024 * 1024
+    assert budgets["history"]["refused"] == 0 and budgets["history"]["bytes"] > 0
     assert diagnostics["counters"]["backfilled"] == 25
     assert diagnostics["counters"]["by_type"]["IMAGE-SAVE"] == 2
     assert diagnostics["session"]["frames"]["total"] == 2

@@ -11,7 +11,6 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON, S
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from integration_helpers import coordinator_of, make_entry, wait_connected, wait_for
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 import custom_components.nina_session as integration
@@ -32,12 +31,22 @@ def engine_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("nina_session_db")]
 
 
-def test_package_import_does_not_need_home_assistant() -> None:
-    """CONFIG_SCHEMA is lazy (PEP 562); other names still raise AttributeError."""
-    assert integration.PLATFORMS == ["binary_sensor", "event", "image", "sensor"]
-    assert integration.CONFIG_SCHEMA is integration.CONFIG_SCHEMA
-    with pytest.raises(AttributeError):
-        _ = integration.NOT_THERE  # type: ignore[attr-defined]
+async def test_yaml_configuration_is_refused(hass: HomeAssistant) -> None:
+    """Test that CONFIG_SCHEMA (module level, for hassfest) refuses YAML with HA's message."""
+    assert integration.PLATFORMS == [
+        "binary_sensor",
+        "button",
+        "event",
+        "image",
+        "number",
+        "select",
+        "sensor",
+        "switch",
+    ]
+    assert integration.CONFIG_SCHEMA({"other": {}}) == {"other": {}}
+    integration.CONFIG_SCHEMA({DOMAIN: {"host": "x"}})
+    issue = ir.async_get(hass).async_get_issue("homeassistant", f"config_entry_only_{DOMAIN}")
+    assert issue is not None
 
 
 async def test_setup_with_nina_down_then_up(
@@ -48,7 +57,9 @@ async def test_setup_with_nina_down_then_up(
     entry = await setup_entry()  # succeeds without NINA: history must be served
 
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-    assert len(entities) == 12 + 3 + 1 + 1
+    # sensors (12 + target, goal and night end), binary sensors, event, 2 images,
+    # sequence start/stop (equipment: on connect)
+    assert len(entities) == 15 + 3 + 1 + 2 + 2
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
     assert hass.states.get(FRAMES).state == "0"  # history-based: shown

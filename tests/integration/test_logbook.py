@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,32 @@ def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
         (
             "state_changed",
             {"previous": "imaging", "state": "paused", "cause": "SAFETY-CHANGED"},
-            "changed from imaging to paused (SAFETY-CHANGED)",
+            "changed from imaging to paused (sky unsafe)",
+        ),
+        (
+            "state_changed",
+            {"previous": "imaging", "state": "darks", "cause": "IMAGE-SAVE"},
+            "changed from imaging to darks (first dark frame)",
+        ),
+        (
+            "state_changed",
+            {"previous": "paused", "state": "imaging", "cause": "MOUNT-AFTER-FLIP"},
+            "changed from paused to imaging (after the meridian flip)",
+        ),
+        (
+            "state_changed",
+            {
+                "previous": "imaging",
+                "state": "paused",
+                "cause": "GUIDER-STOP",
+                "reason": "guiding_lost",
+            },
+            "changed from imaging to paused (guiding lost)",
+        ),
+        (  # a code with no words yet still reads as words
+            "state_changed",
+            {"previous": "idle", "state": "imaging", "cause": "STACK-UPDATED"},
+            "changed from idle to imaging (stack updated)",
         ),
         ("state_changed", {"previous": "paused", "state": "idle"}, "changed from paused to idle"),
         (
@@ -89,9 +115,16 @@ async def test_describer_uses_the_device_name(
     class Row:
         data = {"device_id": device.id, "instance": "rig_1", "type": "guiding_lost", "data": {}}
 
-    assert describe(Row()) == {"name": "Rig 1", "message": "lost guiding"}
+    assert describe(Row()) == {
+        "name": "Rig 1",
+        "message": "lost guiding",
+        "icon": "mdi:crosshairs-question",
+    }
     Row.data = {"instance": "rig_1", "type": "meridian_flip", "data": None}
-    assert describe(Row()) == {"name": "rig_1", "message": "finished a meridian flip"}
+    assert describe(Row())["name"] == "rig_1"
+    # A state change takes the icon of the state it entered.
+    Row.data = {"instance": "rig_1", "type": "state_changed", "data": {"state": "flats"}}
+    assert describe(Row())["icon"] == "mdi:lightbulb-on-outline"
 
 
 async def test_device_logbook_tells_the_night(
@@ -130,8 +163,14 @@ async def test_device_logbook_tells_the_night(
 
     session = (await engine.sessions(limit=1))[0]
     assert messages[0] == f"started session {session['id']}"
-    assert "changed from idle to imaging (SEQUENCE-STARTING)" in messages
+    assert "changed from idle to imaging (sequence started)" in messages
+    assert all(row.get("icon", "").startswith("mdi:") for row in ours)
     assert "saved a LIGHT frame of M 42 (Ha, 120 s)" in messages
     assert sum(message.startswith("saved a LIGHT frame") for message in messages) == 6
     assert messages[-1] == f"ended session {session['id']}: 6 frames, 0.2 h integration"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+def test_recorder_sql_stays_out_of_the_test_output() -> None:
+    """Test that the harness's INFO level for SQLAlchemy is lowered (SQL flooded `make test`)."""
+    assert logging.getLogger("sqlalchemy.engine").getEffectiveLevel() >= logging.WARNING

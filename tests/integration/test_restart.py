@@ -8,7 +8,9 @@ The session it shows must equal the simulator's ground truth exactly.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+import time
 
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
@@ -104,5 +106,72 @@ async def test_home_assistant_restart_mid_night_counts_every_frame_once(
             frames = restarted.states.get("sensor.rig_1_frames_this_session")
             assert frames is not None
             assert int(frames.state) == sum(night.truth.frames_by_type.values())
+        finally:
+            await restarted.async_stop(force=True)
+
+
+async def test_home_assistant_restarted_in_the_middle_of_a_backfill_loses_nothing(
+    hass: HomeAssistant, sim: NinaSimulator, config_dir: Path
+) -> None:
+    """Test a stop while the history read hangs: prompt, and the night is stored once after.
+
+    NINA's history answers without end (a hung plugin, a slow link) while Home Assistant
+    starts its backfill; Home Assistant is stopped in the middle of that read and started
+    again once the history answers. Nothing of the night may be lost or stored twice.
+    """
+    night = preset_night("simple")
+    events = list(night.events)
+    first, second = len(events) // 3, 2 * len(events) // 3
+
+    entry = make_entry(hass, sim.port)
+    hass.config_entries.async_update_entry(entry, options={CONF_DEDUP_WINDOW: WINDOW})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_connected(hass, entry)
+    await play_paced(hass, entry, sim, events[:first])
+    assert await hass.config_entries.async_unload(entry.entry_id)  # HA away a while
+    await sim.play(events[first:second], speed=SPEED)  # NINA goes on alone
+
+    sim.serve_history(None, endless=True)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    engine = coordinator_of(entry).engine
+    # Not `async_block_till_done`: it would wait for the hung read to time out. The socket is
+    # open and the backfill after it runs (connected is told once it is over).
+    await wait_for(lambda: sim.open_sockets == 1, "the socket open")
+    await asyncio.sleep(0.5)
+    history = engine.health.history
+    assert history.reads == 0 and history.failures == 0  # in the middle of the read
+    assert not engine.health.connected
+    started = time.monotonic()
+    await hass.async_stop()
+    assert time.monotonic() - started < 5.0  # the hung read does not hold the stop
+
+    sim.serve_history(None)  # NINA answers again
+    async with async_test_home_assistant(config_dir=str(config_dir)) as restarted:
+        restarted.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)  # load custom_components
+        again = MockConfigEntry(
+            domain=entry.domain,
+            entry_id=entry.entry_id,
+            title=entry.title,
+            data=dict(entry.data),
+            options=dict(entry.options),
+            unique_id=entry.unique_id,
+        )
+        again.add_to_hass(restarted)
+        try:
+            assert await restarted.config_entries.async_setup(again.entry_id)
+            await restarted.async_block_till_done()
+            await wait_connected(restarted, again)
+            coordinator = coordinator_of(again)
+            await wait_for(lambda: coordinator.engine.health.history.reads >= 1, "the backfill")
+            await play_paced(restarted, again, sim, events[second:])
+            assert session_facts(coordinator.data.session) == (
+                night.truth.frames_by_type,
+                night.truth.lights_by_filter,
+                night.truth.integration_seconds,
+            )
+            pipeline = coordinator.engine.pipeline
+            assert pipeline is not None
+            assert pipeline.store.counts()["events"] == len(events)  # each once
         finally:
             await restarted.async_stop(force=True)

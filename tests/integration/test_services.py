@@ -41,7 +41,7 @@ async def test_actions_are_registered_in_setup_and_described(
         assert hass.services.has_service(DOMAIN, service)
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     assert set(descriptions["list_sessions"]["fields"]) == {
-        "config_entry_id", "start", "end", "limit", "offset",
+        "config_entry_id", "start", "end", "limit", "offset", "full",
     }  # fmt: skip
     assert descriptions["list_sessions"]["name"] == "List sessions"
     assert descriptions["get_session"]["fields"]["config_entry_id"]["selector"] == {
@@ -104,6 +104,15 @@ async def test_list_sessions(
     assert moment == listed
     paged = await call(hass, "list_sessions", {"limit": 1, "offset": 1})
     assert paged == {"sessions": []}
+
+    # The summary by default; the whole session, state history included, on request.
+    assert "state_history" not in session
+    assert session["frames"]["total"] > 0 and session["integration_seconds"] > 0
+    full = await call(hass, "list_sessions", {"full": True})
+    assert full is not None
+    whole = full["sessions"][0]
+    assert whole["state_history"]
+    assert {key: whole[key] for key in session} == session
 
     with pytest.raises(ServiceValidationError) as err:
         await call(hass, "list_sessions", {"start": "2026-11-30", "end": "2026-11-01"})

@@ -174,8 +174,10 @@ async def test_health_db_path_is_relative(
     assert health["connected"] is True
     assert set(health) >= {
         "connected", "since", "last_event_at", "reconnects", "consecutive_failures",
-        "last_error", "plugin_version", "events", "db", "clock",
+        "last_error", "last_error_at", "current_error", "plugin_version", "events", "db",
+        "clock",
     }  # fmt: skip
+    assert health["current_error"] is None  # connected: no current error
     assert health["clock"]["offset_measured"] in (True, False)
     assert set(health["clock"]) == {
         "nina_offset_seconds",
@@ -185,6 +187,8 @@ async def test_health_db_path_is_relative(
     }
     assert health["db"]["path"] == f"nina_session/{loaded_entry.entry_id}.db"
     assert not health["db"]["path"].startswith("/")
+    assert set(health["budgets"]) == {"queue", "backlog", "pending_writes", "history"}
+    assert {"error", "write_failures", "pending_events", "recoveries"} <= set(health["db"])
 
 
 # -- legacy ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.typing import MockHAClientWebSocket, 
 
 from custom_components.nina_session import websocket_api as ws_api
 from custom_components.nina_session.engine.engine import EngineUpdate
+from custom_components.nina_session.engine.timeutil import iso_z
 from simulator import NinaSimulator
 
 LEGACY_KEYS = {
@@ -158,11 +159,14 @@ async def test_subscribe_sends_now_then_changes_then_unsubscribes(
     listeners = engine.subscriber_count
     client = await hass_ws_client(hass)
     sub_id, first = await subscribe(client)
+    since = engine.health.since
+    assert since is not None
     assert first == {
         "type": "session",
         "entry_id": loaded_entry.entry_id,
         "format": "canonical",
         "connected": True,
+        "connected_since": iso_z(since),
         "session": None,
     }
     assert engine.subscriber_count == listeners + 1

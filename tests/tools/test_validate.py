@@ -176,7 +176,10 @@ def write_integration(root: Path, **overrides: Any) -> Path:
         "strings.json": json.dumps(strings),
         "translations/en.json": json.dumps(overrides.get("en", strings)),
         "icons.json": json.dumps(overrides.get("icons", ICONS)),
-        "__init__.py": "",
+        "__init__.py": overrides.get(
+            "init",
+            "CONFIG_SCHEMA = object()\n\nasync def async_setup(hass, config):\n    return True\n",
+        ),
         "const.py": CONST,
         "config_flow.py": overrides.get("config_flow", CONFIG_FLOW),
         "sensor.py": overrides.get("sensor", SENSOR),
@@ -380,6 +383,27 @@ def test_brand_icon_missing_is_a_warning_and_not_png_an_error(tmp_path: Path) ->
     assert any("brand/icon.png" in w for w in run(pkg).warnings)
     (pkg / "brand" / "icon.png").write_text("not a png")
     assert any("is not a PNG" in e for e in run(pkg).errors)
+
+
+@pytest.mark.parametrize(
+    ("init", "refused"),
+    [
+        ("async def async_setup(hass, config):\n    return True\n", True),
+        (  # made on first access: hassfest reads the file without running it
+            "def __getattr__(name):\n    return object()\n"
+            "async def async_setup(hass, config):\n    return True\n",
+            True,
+        ),
+        ("CONFIG_SCHEMA: object = object()\ndef setup(hass, config):\n    return True\n", False),
+        ("async def async_setup_entry(hass, entry):\n    return True\n", False),
+    ],
+)
+def test_async_setup_needs_a_module_level_config_schema(
+    tmp_path: Path, init: str, refused: bool
+) -> None:
+    """Test hassfest's config_schema rule: async_setup/setup and no module-level schema."""
+    errors = run(write_integration(tmp_path, init=init)).errors
+    assert any("CONFIG_SCHEMA" in error for error in errors) == refused, errors
 
 
 def test_installed_home_assistant_supplies_manifest_keys() -> None:

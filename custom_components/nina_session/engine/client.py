@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 import ipaddress
 import re
@@ -24,8 +25,9 @@ from typing import Any, Final
 import aiohttp
 
 from . import wire_v3
+from .jsonstream import STREAMED, load_streaming
 from .jsontext import load_json
-from .wire import WireFormat
+from .wire import HistoryEvents, WireFormat
 
 DEFAULT_PORT: Final = 1888
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
@@ -151,13 +153,23 @@ def _decode_text(chunks: list[bytes], url: str) -> str:
     return "".join(parts)
 
 
-def _decode_envelope(chunks: list[bytes], url: str) -> dict[str, Any]:
-    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them."""
-    text = _decode_text(chunks, url)
+def _decode_envelope(
+    chunks: list[bytes], url: str, on_item: Callable[[Any], None] | None = None
+) -> dict[str, Any]:
+    """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
+
+    With `on_item`, the items of a list `Response` go to it one by one as they are decoded
+    (see `jsonstream`), and `Response` holds `STREAMED`.
+    """
     try:
-        decoded = load_json(text)
+        if on_item is None:
+            decoded = load_json(_decode_text(chunks, url))
+        else:
+            decoded = load_streaming(chunks, "Response", on_item)
+    except UnicodeDecodeError:
+        raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
-        snippet = text[:60].strip()
+        snippet = b"".join(chunks[:1])[:60].decode("utf-8", "replace").strip()
         raise NinaNotPluginError(f"{url} did not answer JSON: {snippet!r}") from None
     if (
         not isinstance(decoded, dict)
@@ -183,6 +195,11 @@ class _Missing:
 _MISSING: Final = _Missing()
 
 
+def is_missing(payload: object) -> bool:
+    """Return whether `payload(missing_ok=True)` found no such endpoint (an older plugin)."""
+    return isinstance(payload, _Missing)
+
+
 @dataclass(frozen=True, slots=True)
 class RawAnswer:
     """A REST answer read but not parsed yet: `payload()` may run on another thread.
@@ -200,10 +217,13 @@ class RawAnswer:
         """Return the body's size in bytes."""
         return sum(len(chunk) for chunk in self.chunks)
 
-    def payload(self, *, missing_ok: bool = False) -> Any:
+    def payload(
+        self, *, missing_ok: bool = False, on_item: Callable[[Any], None] | None = None
+    ) -> Any:
         """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
 
-        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`.
+        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
+        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned.
         """
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
         if not head.startswith(b"{"):
@@ -213,7 +233,7 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url)
+        envelope = _decode_envelope(self.chunks, self.url, on_item)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
@@ -270,9 +290,13 @@ class HistoryRead:
             length = len(events) if isinstance(events, list) else 0
             tagged_events, tagged_images = wire_v3.history_inputs(events, images)
             return tagged_events, tagged_images, length
-        events = self.events.payload()
+        # Item by item into their compact form: no graph of raw items (see `jsonstream`).
+        parsed = HistoryEvents()
+        events = self.events.payload(on_item=parsed.add)
         images = self.images.payload()
-        return events, images, len(events) if isinstance(events, list) else 0
+        if events is STREAMED:
+            return parsed, images, len(parsed)
+        return events, images, 0
 
 
 class NinaClient:
@@ -440,6 +464,10 @@ class NinaClient:
     async def equipment_info(self) -> Any:
         """Return the current state of all equipment."""
         return await self._get("/equipment/info")
+
+    async def v2_get(self, path: str, params: Mapping[str, str] | None = None) -> RawAnswer:
+        """GET any v2 endpoint (equipment reads, control calls); read it with `payload()`."""
+        return await self._get_raw(self._v2_url + path, dict(params) if params else None)
 
     async def sequence_state(self) -> Any:
         """Return the current state of the advanced sequencer."""

@@ -27,7 +27,7 @@ from typing import Final
 import aiohttp
 
 from .client import NinaClient, NinaError, is_supported_plugin_version, parse_plugin_version
-from .health import ConnectionHealth
+from .health import ByteBudget, ConnectionHealth
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -92,18 +92,20 @@ class _Closed:
 class _Backlog:
     """Frames read and not handed on yet, bounded in number and in characters of text."""
 
-    def __init__(self, max_frames: int, max_bytes: int) -> None:
+    def __init__(self, max_frames: int, budget: ByteBudget) -> None:
         self._queue: asyncio.Queue[_Frame | _Closed] = asyncio.Queue()
         self._max_frames = max_frames
-        self._max_bytes = max_bytes
-        self._bytes = 0
+        #: Shown in health: its limit, the characters waiting now, the frames refused.
+        self._budget = budget
+        budget.bytes = 0
 
     def offer(self, frame: _Frame) -> bool:
         """Queue `frame` if it fits; return whether it did."""
         size = len(frame.text)
-        if self._queue.qsize() >= self._max_frames or self._bytes + size > self._max_bytes:
+        budget = self._budget
+        if self._queue.qsize() >= self._max_frames or budget.bytes + size > budget.max_bytes:
             return False
-        self._bytes += size
+        budget.bytes += size
         self._queue.put_nowait(frame)
         return True
 
@@ -115,7 +117,7 @@ class _Backlog:
         """Return the next frame or the end, waiting for one."""
         item = await self._queue.get()
         if isinstance(item, _Frame):
-            self._bytes -= len(item.text)
+            self._budget.bytes -= len(item.text)
         return item
 
 
@@ -190,6 +192,7 @@ class ConnectionLoop:
         self._stable_after = stable_after
         self._max_backlog = max_backlog
         self._max_backlog_bytes = max_backlog_bytes
+        health.budgets.backlog.max_bytes = max_backlog_bytes
         self._refusing = False
         self._task: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -260,7 +263,7 @@ class ConnectionLoop:
         self._record_version(version)
         ws = await self._client.connect_socket(heartbeat=self._heartbeat)
         self._ws = ws
-        queue = _Backlog(self._max_backlog, self._max_backlog_bytes)
+        queue = _Backlog(self._max_backlog, self._health.budgets.backlog)
         reader = asyncio.create_task(self._read_socket(ws, queue), name="nina_session socket")
         prober: asyncio.Task[None] | None = None
         try:
@@ -290,6 +293,7 @@ class ConnectionLoop:
                 *(task for task in (reader, prober) if task is not None),
                 return_exceptions=True,
             )
+            self._health.budgets.backlog.bytes = 0  # what waited goes with the connection
 
     async def _read_socket(self, ws: aiohttp.ClientWebSocketResponse, queue: _Backlog) -> None:
         """Read frames into `queue`, stamped on arrival; always end with one `_Closed`."""
@@ -330,6 +334,7 @@ class ConnectionLoop:
     def _refuse(self, size: int) -> None:
         """Count a frame the full backlog refused; the owner repairs it from history."""
         self._health.events.reject("queue_full")
+        self._health.budgets.backlog.refused += 1
         if not self._refusing:
             self._refusing = True
             _LOGGER.warning(
@@ -435,7 +440,7 @@ class ConnectionLoop:
     async def _attempt_ended(self, result: _AttemptResult) -> None:
         health = self._health
         now = self._clock()
-        health.last_error = result.reason
+        health.last_error, health.last_error_at = result.reason, now
         if result.connected_at is not None:
             health.connected = False
             health.since = now

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import logging
 import math
 from pathlib import Path
+import sqlite3
 from typing import Any, TypeVar
 
 import aiohttp
@@ -32,7 +33,7 @@ from .client import (
     NinaNotPluginError,
     NinaTooLargeError,
 )
-from .connection import Backoff, ConnectionLoop
+from .connection import DEFAULT_MAX_BACKLOG_BYTES, Backoff, ConnectionLoop
 from .errors import FrameError
 from .health import ConnectionHealth
 from .models import Source
@@ -40,7 +41,8 @@ from .pipeline import BatchResult, Pipeline, PipelineOptions
 from .replay import recording_line
 from .reports import health_view, legacy_view, session_view, stats_view
 from .sessions import Session
-from .store import Store
+from .store import Store, StoreError
+from .store_recovery import FileIdentity, file_problem, recover
 from .wire import Foreign
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,8 +92,13 @@ class EngineConfig:
     #: `history_retry_ceiling`; the live stream goes on meanwhile.
     history_retry: float = 5.0
     history_retry_ceiling: float = 600.0
-    #: Hard cap on one REST answer, the event history included (bytes); shown in health.
+    #: Byte budgets of what waits in memory, shown in health (`budgets`). Expert settings:
+    #: the hard cap on one REST answer, the event history included; the live frames waiting
+    #: for the pipeline; those read while the history is read. The database's pending writes
+    #: have theirs in `options.max_pending_bytes`.
     max_history_bytes: int = DEFAULT_MAX_BODY_SIZE
+    max_queue_bytes: int = QUEUE_BYTES
+    max_backlog_bytes: int = DEFAULT_MAX_BACKLOG_BYTES
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
 
 
@@ -121,6 +128,8 @@ class NinaEngine:
         self.config = config
         self.health = ConnectionHealth()
         self.health.history.max_bytes = config.max_history_bytes
+        self.health.budgets.queue.max_bytes = config.max_queue_bytes
+        self.health.budgets.pending_writes.max_bytes = config.options.max_pending_bytes
         self.client = NinaClient(
             session,
             config.host,
@@ -153,6 +162,8 @@ class NinaEngine:
         self._history_retry: asyncio.Task[None] | None = None
         self.pipeline: Pipeline | None = None
         self._store: Store | None = None
+        #: The file the store opened: one replaced or overwritten under it is recovered.
+        self._store_file: FileIdentity | None = None
         #: Where a damaged database was moved at start (None when it was fine).
         self.recovered_db: Path | None = None
         self._loop = loop_factory(
@@ -165,6 +176,7 @@ class NinaEngine:
             clock=clock,
             heartbeat=config.heartbeat,
             probe_interval=config.probe_interval,
+            max_backlog_bytes=config.max_backlog_bytes,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -178,6 +190,7 @@ class NinaEngine:
             lambda: Store.open_or_recover(self.config.db_path, now=self._clock())
         )
         self._store = store
+        self._store_file = await self._run(FileIdentity.of, store.path)
         self.pipeline = await self._run(Pipeline, store, self.config.options, self.health.events)
         self._tasks = [
             asyncio.create_task(self._drain(), name="nina_session pipeline"),
@@ -229,19 +242,22 @@ class NinaEngine:
                 _LOGGER.exception("Subscriber failed on %s", update.reason)
 
     async def _on_message(self, text: str, received_at: datetime) -> None:
-        if self._queued_bytes + len(text) > QUEUE_BYTES:
+        budget = self.health.budgets.queue
+        if self._queued_bytes + len(text) > budget.max_bytes:
             self.health.events.reject("queue_full")
+            budget.refused += 1
             self._frame_refused()
             if not self._refusing:
                 self._refusing = True
                 _LOGGER.warning(
                     "Frames from NINA at %s wait for more than %d bytes: refusing frames "
                     "until they are processed; the next history read repairs them",
-                    self.config.host, QUEUE_BYTES,
+                    self.config.host, budget.max_bytes,
                 )  # fmt: skip
             return
         self._refusing = False
         self._queued_bytes += len(text)
+        budget.bytes = self._queued_bytes
         # Tagged with the connection's API now: a reconnect may speak another one.
         wire_format = self.client.wire_format
         limit = self.config.options.max_frame_bytes
@@ -279,6 +295,7 @@ class NinaEngine:
             while len(batch) < BATCH_SIZE and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._queued_bytes -= sum(size for _, _, size in batch)
+            self.health.budgets.queue.bytes = self._queued_bytes
             try:
                 result = await self._run(self._process_frames, batch)
             except Exception:
@@ -322,6 +339,7 @@ class NinaEngine:
         pipeline = self.pipeline
         if pipeline is None:
             return None
+        await self._check_store_file()
         if pipeline.pending_events and await self._run(pipeline.retry_pending):
             self._broadcast(EngineUpdate("storage"))
         result = await self._run(pipeline.tick, now or self._clock())
@@ -332,6 +350,65 @@ class NinaEngine:
             self._broadcast(EngineUpdate("tick", result))
         await self._reconcile_if_due()
         return closed
+
+    async def _check_store_file(self) -> None:
+        """Recover a database file replaced, deleted or overwritten while in use.
+
+        SQLite would go on writing where no one will read (see `store_recovery`). What the
+        connection still reads is saved into a sound file, the damaged one is moved aside (the
+        user is told: `recovered_db`), and a history read brings back what was lost meanwhile.
+        Until a sound file can be opened, events wait in memory and the next tick tries again.
+        """
+        store = self._store
+        if store is None:
+            return
+        problem = await self._run(file_problem, store.path, self._store_file)
+        if problem is None:
+            return
+        storage = self.health.storage
+        first = storage.recoveries == storage.problems  # not already failing to recover
+        storage.problems += 1
+        storage.last_problem = problem
+        if first:
+            _LOGGER.error(
+                "The database of NINA at %s: %s; recovering it", self.config.host, problem
+            )
+        try:
+            aside = await self._run(self._reopen_store)
+        except (StoreError, OSError) as err:
+            storage.last_problem = f"{problem}; cannot open a new one: {err}"
+            log = _LOGGER.error if first else _LOGGER.debug
+            log("Cannot recover %s (%s); events wait in memory", store.path.name, err)
+            self._broadcast(EngineUpdate("storage"))
+            return
+        storage.recoveries += 1
+        if aside is not None:
+            self.recovered_db = aside
+        self._broadcast(EngineUpdate("rebuild"))
+        if self.health.connected and self.config.backfill_on_connect:
+            with contextlib.suppress(NinaError):  # counted in health, retried with backoff
+                await self.backfill()
+
+    def _reopen_store(self) -> Path | None:
+        """Swap in a sound database for the damaged one (writer thread); return the moved file."""
+        pipeline, store = self.pipeline, self._store
+        assert pipeline is not None and store is not None
+        pipeline.storage_error = self.health.storage.last_problem
+        pipeline.storage_failures += 1
+        try:
+            store, aside = recover(store, self._clock())
+        except Exception:
+            # Never on into a file no one will read: writes fail, events wait in memory
+            # (within the pending byte budget) and the next tick tries again.
+            with contextlib.suppress(sqlite3.Error):
+                store.refuse_writes()
+            raise
+        self._store = pipeline.store = store
+        self._store_file = FileIdentity.of(store.path)
+        if pipeline.retry_pending():
+            pipeline.storage_error = None
+        pipeline.rebuild()  # the fold follows what the new file holds
+        return aside
 
     async def _reconcile_if_due(self) -> None:
         """Backfill while connected once `reconcile_interval` has passed since the last one.
@@ -411,6 +488,9 @@ class NinaEngine:
         history.consecutive_failures += 1
         history.last_error = str(err)
         history.over_cap = isinstance(err, NinaTooLargeError)
+        if history.over_cap:
+            history.over_cap_count += 1
+            history.over_cap_at = self._clock()
         log = _LOGGER.warning if history.consecutive_failures == 1 else _LOGGER.debug
         log(
             "Reading the history of NINA at %s failed (%s); the live stream goes on",
@@ -485,6 +565,11 @@ class NinaEngine:
         assert self._store is not None
         store = self._store
         return await self._run(lambda: store.sessions(**query))
+
+    async def read_store(self, read: Callable[[Store], _T]) -> _T:
+        """Run `read` on the store, on the writer thread (targets, night report, quality)."""
+        assert self._store is not None
+        return await self._run(read, self._store)
 
     async def legacy(self) -> dict[str, Any]:
         """Return the legacy session-state object older widgets read."""

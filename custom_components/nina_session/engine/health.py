@@ -83,12 +83,58 @@ class EventCounters:
 
 
 @dataclass
+class ByteBudget:
+    """One byte budget on what waits in memory: its limit, what it holds now, what it refused.
+
+    Past `max_bytes` frames (or, for the pending writes, the oldest live events) are refused
+    and counted in `refused`; the next history read repairs what they carried.
+    """
+
+    max_bytes: int = 0
+    bytes: int = 0
+    refused: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the budget for the health JSON's `budgets` object."""
+        return {"max_bytes": self.max_bytes, "bytes": self.bytes, "refused": self.refused}
+
+
+@dataclass
+class Budgets:
+    """The byte budgets of the three places live data waits in memory.
+
+    `queue`: frames waiting for the pipeline (the engine); `backlog`: frames read while the
+    history is being read (the connection); `pending_writes`: events the database refused,
+    waiting for it (the pipeline). The history answer's own hard cap is `HistoryHealth`'s.
+    """
+
+    queue: ByteBudget = field(default_factory=ByteBudget)
+    backlog: ByteBudget = field(default_factory=ByteBudget)
+    pending_writes: ByteBudget = field(default_factory=ByteBudget)
+
+    def as_dict(self, history: HistoryHealth) -> dict[str, Any]:
+        """Return the health JSON's `budgets` object, the history's cap included."""
+        return {
+            "queue": self.queue.as_dict(),
+            "backlog": self.backlog.as_dict(),
+            "pending_writes": self.pending_writes.as_dict(),
+            "history": {
+                "max_bytes": history.max_bytes,
+                "bytes": history.last_bytes,
+                "refused": history.over_cap_count,
+                "last_refused_at": iso_z(history.over_cap_at),
+            },
+        }
+
+
+@dataclass
 class HistoryHealth:
     """How the reads of NINA's event history went (on connect, periodic, refresh, retries).
 
     A failed read never ends the live stream; it is counted here and retried with backoff.
     `over_cap` says the last failure was an answer over the byte cap (`max_bytes`), which
-    a retry cannot fix: NINA's history only shrinks when NINA restarts.
+    a retry cannot fix: NINA's history only shrinks when NINA restarts. `over_cap_count` and
+    `over_cap_at` say how often and when the cap was last hit (they stay after a good read).
     """
 
     reads: int = 0
@@ -99,6 +145,8 @@ class HistoryHealth:
     last_bytes: int | None = None
     max_bytes: int = 0
     over_cap: bool = False
+    over_cap_count: int = 0
+    over_cap_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the health JSON's `history` object."""
@@ -111,6 +159,29 @@ class HistoryHealth:
             "last_bytes": self.last_bytes,
             "max_bytes": self.max_bytes,
             "over_cap": self.over_cap,
+            "over_cap_count": self.over_cap_count,
+            "over_cap_at": iso_z(self.over_cap_at),
+        }
+
+
+@dataclass
+class StorageHealth:
+    """The database file found replaced, deleted or overwritten while in use, and recovered.
+
+    `problems` counts the times it was found so, `recoveries` the sound files opened in its
+    place; `last_problem` says what was found (and why no new file could be opened, if so).
+    """
+
+    problems: int = 0
+    recoveries: int = 0
+    last_problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return these counts for the health JSON's `db` object."""
+        return {
+            "file_problems": self.problems,
+            "recoveries": self.recoveries,
+            "last_file_problem": self.last_problem,
         }
 
 
@@ -122,6 +193,9 @@ class ConnectionHealth:
     attempt ended). `reconnects` counts connections established after the first one.
     `consecutive_failures` counts attempts in a row that did not get connected;
     `failing` is set once it reaches the loop's threshold and cleared on success.
+    `last_error` is the last reason an attempt ended, kept as history with `last_error_at`;
+    `current_error` (in the JSON) is the same reason only while NINA is unreachable, so a
+    drop the loop has since recovered from does not read as a present problem.
     """
 
     connected: bool = False
@@ -132,9 +206,12 @@ class ConnectionHealth:
     consecutive_failures: int = 0
     failing: bool = False
     last_error: str | None = None
+    last_error_at: datetime | None = None
     plugin_version: str | None = None
     events: EventCounters = field(default_factory=EventCounters)
     history: HistoryHealth = field(default_factory=HistoryHealth)
+    storage: StorageHealth = field(default_factory=StorageHealth)
+    budgets: Budgets = field(default_factory=Budgets)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the health JSON of design.md, without `db` (the engine adds it)."""
@@ -144,8 +221,11 @@ class ConnectionHealth:
             "last_event_at": iso_z(self.last_event_at),
             "reconnects": self.reconnects,
             "consecutive_failures": self.consecutive_failures,
+            "current_error": None if self.connected else self.last_error,
             "last_error": self.last_error,
+            "last_error_at": iso_z(self.last_error_at),
             "plugin_version": self.plugin_version,
             "events": self.events.as_dict(),
             "history": self.history.as_dict(),
+            "budgets": self.budgets.as_dict(self.history),
         }

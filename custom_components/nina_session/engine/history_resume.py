@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import FrameError
 from .timeutil import parse_nina_time
-from .wire import Foreign
+from .wire import Foreign, HistoryEvents, WireEvent
 
 _IMAGE_SAVE = "IMAGE-SAVE"
 
@@ -38,7 +38,13 @@ class HistoryMark:
 
 
 def raw_list(payload: Any) -> list[Any] | None:
-    """Return a history payload's item list, or None when it is not a plain v2 list."""
+    """Return a history payload's items (raw, or parsed as read), or None to read it whole.
+
+    None for anything but a plain v2 list: another API's payload, or items the reader
+    rejected (the indexes would not line up with NINA's).
+    """
+    if isinstance(payload, HistoryEvents):
+        return payload.events if not payload.rejected else None
     if isinstance(payload, Foreign):
         return None
     if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):
@@ -46,7 +52,16 @@ def raw_list(payload: Any) -> list[Any] | None:
     return payload if isinstance(payload, list) else None
 
 
+def tail(payload: Any, items: list[Any], start: int) -> Any:
+    """Return the part of a history payload from item `start` on, in the payload's form."""
+    if isinstance(payload, HistoryEvents):
+        return HistoryEvents(items[start:])
+    return items[start:]
+
+
 def _identity(item: Any) -> tuple[Any, Any]:
+    if isinstance(item, WireEvent):
+        return item.name, item.time_text
     return (item.get("Event"), item.get("Time")) if isinstance(item, Mapping) else (None, None)
 
 

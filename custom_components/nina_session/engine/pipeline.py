@@ -34,7 +34,7 @@ from typing import Any
 from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
-from .history_resume import HistoryResume, raw_list
+from .history_resume import HistoryResume, raw_list, tail
 from .late_copies import LateCopies, match_late_twins
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
@@ -131,7 +131,7 @@ class Pipeline:
         self, store: Store, options: PipelineOptions, counters: EventCounters | None = None
     ) -> None:
         """Initialize on `store`, resuming the state saved there, if any."""
-        self.store = store
+        self._store = store
         self.options = options
         # Shared with the connection health, so one object reports every count.
         self.counters = counters or EventCounters()
@@ -183,6 +183,17 @@ class Pipeline:
         self._catch_up(store.folded_through())
         self._publish()
 
+    @property
+    def store(self) -> Store:
+        """Return the store the pipeline writes to."""
+        return self._store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        """Write to another store from now on (a damaged file replaced by a sound one)."""
+        self._store = self.writer.store = self.late_copies.store = store
+        store.before_close(self.flush)
+
     def _new_tracker(self) -> SessionTracker:
         opts = self.options
         return SessionTracker(opts.instance, opts.tz, opts.idle_gap, opts.grace)
@@ -230,7 +241,8 @@ class Pipeline:
         if (self.clock_measured or not self._live_seen) and self.writer.pending is None:
             skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
         if skip_events and raw_events is not None and raw_images is not None:
-            event_history, image_history = raw_events[skip_events:], raw_images[skip_images:]
+            event_history = tail(event_history, raw_events, skip_events)
+            image_history = tail(image_history, raw_images, skip_images)
         events, bad_events = parse_event_history(event_history)
         images: list[ImageRecord] = []
         bad_images = 0
@@ -659,6 +671,11 @@ class Pipeline:
     def pending_events(self) -> int:
         """Return how many events wait for the database to take them."""
         return self.writer.pending_events
+
+    @property
+    def pending_bytes(self) -> int:
+        """Return the stored text size of the events waiting (measured at each failed write)."""
+        return self.writer.pending.size if self.writer.pending else 0
 
     @property
     def _pending(self) -> PendingWrite | None:

@@ -81,15 +81,28 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
     """Return the health JSON with its `db` part."""
     counts = pipeline.store.counts()
     return {
-        **health.as_dict(),
+        **connection_view(pipeline, health),
         "db": {
             "path": db_path,
             "size_bytes": counts["size_bytes"],
             "sessions": counts["sessions"],
             "events": counts["events"],
+            # A database refusing writes: why, how often, and how many events wait for it.
+            "error": pipeline.storage_error,
+            "write_failures": pipeline.storage_failures,
+            "pending_events": pipeline.pending_events,
+            **health.storage.as_dict(),
         },
         "clock": clock_view(pipeline),
     }
+
+
+def connection_view(pipeline: Pipeline, health: ConnectionHealth) -> dict[str, Any]:
+    """Return the connection health with the pipeline's pending-write budget as it is now."""
+    pending = health.budgets.pending_writes
+    pending.bytes = pipeline.pending_bytes
+    pending.refused = pipeline.counters.rejected_by_reason.get("pending_full", 0)
+    return health.as_dict()
 
 
 def clock_view(pipeline: Pipeline) -> dict[str, Any]:

@@ -36,9 +36,18 @@ class StoreError(Exception):
     """The database cannot be used (corrupt, locked, read-only, full)."""
 
 
-#: A session's events are at or after its start (the fold opens it with its first event), so
-#: the (name, ts) index finds them without an index on the session id.
-_IN_SESSION = "session_id = ? AND ts >= coalesce((SELECT start_ts FROM sessions WHERE id = ?), 0)"
+#: A session's events lie between its start (the fold opens it with its first event) and the
+#: next session's start, so the (name, ts) index finds them without an index on the session
+#: id; the session id then picks them exactly. Parameters: `_in_session(session_id)`.
+_IN_SESSION = (
+    "session_id = ? AND ts >= coalesce((SELECT start_ts FROM sessions WHERE id = ?), 0) "
+    "AND ts <= coalesce((SELECT min(start_ts) FROM sessions WHERE start_ts > "
+    "(SELECT start_ts FROM sessions WHERE id = ?)), 1e18)"
+)
+
+
+def _in_session(session_id: str) -> tuple[str, str, str]:
+    return session_id, session_id, session_id
 
 
 def _without_history(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,14 +95,25 @@ class Store:
                 err.__cause__, sqlite3.OperationalError
             ):
                 raise
-            aside = path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+            aside = cls.move_aside(path, now)
             _LOGGER.error("%s is damaged (%s); moved to %s", path.name, err, aside.name)
-            path.rename(aside)
-            for suffix in ("-wal", "-shm"):
-                extra = Path(f"{path}{suffix}")
-                if extra.exists():
-                    extra.rename(Path(f"{aside}{suffix}"))
             return cls(path, busy_timeout=busy_timeout), aside
+
+    @staticmethod
+    def aside_path(path: Path, now: datetime) -> Path:
+        """Return the timestamped name a damaged database is kept under."""
+        return path.with_name(f"{path.name}.corrupt-{now:%Y%m%dT%H%M%SZ}")
+
+    @classmethod
+    def move_aside(cls, path: Path, now: datetime) -> Path:
+        """Rename a damaged database (and its -wal, -shm) to a timestamped name; return it."""
+        aside = cls.aside_path(path, now)
+        path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            extra = Path(f"{path}{suffix}")
+            if extra.exists():
+                extra.rename(Path(f"{aside}{suffix}"))
+        return aside
 
     def _migrate(self) -> None:
         db = self._db
@@ -132,6 +152,17 @@ class Store:
             except sqlite3.Error as err:  # the events are stored: the next start refolds them
                 _LOGGER.warning("Cannot write the session state on close: %s", err)
         self._db.close()
+
+    def refuse_writes(self) -> None:
+        """Make every later write fail (reads go on): for a file no one would read again."""
+        self._db.execute("PRAGMA query_only = ON")
+
+    def save_copy(self, target: Path) -> None:
+        """Write what this connection reads into a new database file (`VACUUM INTO`).
+
+        A file replaced under an open connection is still whole to it: this rescues it.
+        """
+        self._db.execute("VACUUM INTO ?", (str(target),))
 
     # -- reads -------------------------------------------------------------------------
     def existing_keys(self, keys: Sequence[str]) -> set[str]:
@@ -254,7 +285,7 @@ class Store:
         row = self._db.execute(
             "SELECT data, frame FROM session_events "  # noqa: S608  # constant text only
             f"WHERE name = ? AND {_IN_SESSION} ORDER BY ts DESC, id DESC LIMIT 1",
-            (IMAGE_SAVE, session_id, session_id),
+            (IMAGE_SAVE, *_in_session(session_id)),
         ).fetchone()
         return _read_frame(IMAGE_SAVE, json.loads(row[0]), row[1]) if row else None
 
@@ -267,7 +298,7 @@ class Store:
             f"WHERE name = ? AND {_IN_SESSION} AND coalesce(json_extract(frame, "
             f"'$.image_type'), json_extract(data, '$.ImageStatistics.ImageType')) IN ({marks}) "
             "ORDER BY ts, id",
-            (IMAGE_SAVE, session_id, session_id, *image_types),
+            (IMAGE_SAVE, *_in_session(session_id), *image_types),
         )
         return [
             frame
@@ -567,3 +598,16 @@ class Store:
             [(session_id, seq, _encode(history[seq])) for seq in range(stored, len(history))],
         )
         return len(history)
+
+    # -- insight reads (targets, night report, quality) ---------------------------------
+    def session_events(self, session_id: str, names: Sequence[str]) -> list[NinaEvent]:
+        """Return a session's events with these names, in fold order (time, then arrival)."""
+        marks = ",".join("?" * len(names))
+        # Only the constant column list and `?` placeholders are interpolated. The (name, ts)
+        # index reaches the session's time span only (`_IN_SESSION`), not a year of frames.
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
+            f"WHERE name IN ({marks}) AND {_IN_SESSION} ORDER BY ts, id",
+            (*names, *_in_session(session_id)),
+        )
+        return [self._event(row) for row in rows]

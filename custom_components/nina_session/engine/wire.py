@@ -279,21 +279,45 @@ def _history_list(payload: Any) -> list[Any]:
     return payload
 
 
+@dataclass(slots=True)
+class HistoryEvents:
+    """An `/event-history` list parsed item by item, as it is decoded (`add`).
+
+    Only the compact events are kept, never the list of raw items: a night's history is
+    hundreds of thousands of them.
+    """
+
+    events: list[WireEvent] = field(default_factory=list)
+    rejected: int = 0
+
+    def __len__(self) -> int:
+        """Return how many items the history held, rejected ones included."""
+        return len(self.events) + self.rejected
+
+    def add(self, item: Any) -> None:
+        """Parse one history item: keep its event, or count it as rejected."""
+        if not isinstance(item, Mapping) or not isinstance(item.get("Time"), str):
+            self.rejected += 1
+            return
+        try:
+            self.events.append(_event_from_object(item, None))
+        except FrameError:
+            self.rejected += 1
+
+
 def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
-    """Parse the `/event-history` list (or its envelope) → (events, number of rejected items)."""
+    """Parse the `/event-history` list (or its envelope, or `HistoryEvents` already parsed).
+
+    Returns (events, number of rejected items).
+    """
     if isinstance(payload, Foreign):
         return payload.wire_format.event_history(payload.payload)
-    events: list[WireEvent] = []
-    rejected = 0
-    for item in _history_list(payload):
-        if not isinstance(item, Mapping) or not isinstance(item.get("Time"), str):
-            rejected += 1
-            continue
-        try:
-            events.append(_event_from_object(item, None))
-        except FrameError:
-            rejected += 1
-    return events, rejected
+    if not isinstance(payload, HistoryEvents):
+        parsed = HistoryEvents()
+        for item in _history_list(payload):
+            parsed.add(item)
+        payload = parsed
+    return payload.events, payload.rejected
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:

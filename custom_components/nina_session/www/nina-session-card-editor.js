@@ -4,6 +4,10 @@
  * Uses Home Assistant's own <ha-form> with selectors (config entry, entity, text, booleans,
  * object), so it looks like every built-in card editor. When ha-form is not loaded yet it is
  * pulled in through a built-in card's editor; if that fails a plain form is shown.
+ *
+ * Goals are typed as one line of text ("Ha: 3, OIII 2.5"), not a YAML box: every keystroke
+ * is parsed leniently (an unfinished pair is left out, never an error), and the text stays
+ * as typed while the editor is open.
  */
 
 const DOMAIN = "nina_session";
@@ -25,7 +29,7 @@ const SCHEMA = [
       { name: "show_counts", selector: { boolean: {} } },
     ],
   },
-  { name: "goals", selector: { object: {} } },
+  { name: "goals_text", selector: { text: {} } },
 ];
 
 const LABELS = {
@@ -35,8 +39,27 @@ const LABELS = {
   show_quality: "HFR, stars, guiding",
   show_timeline: "Timeline of the night",
   show_counts: "Dithers, autofocus, flips, pauses",
-  goals: "Integration goals in hours per filter, e.g. Ha: 3",
+  goals_text: "Integration goals, hours per filter (e.g. Ha: 3, OIII: 2.5)",
 };
+
+/** "Ha: 3, OIII 2.5; S=1,5" → {Ha: 3, OIII: 2.5, S: 1.5}; what does not parse is left out. */
+export function parseGoals(text) {
+  const goals = {};
+  for (const part of String(text ?? "").split(/[,;\n]+(?=\s*[^\d\s])/)) {
+    const match = part.match(/^\s*(.+?)\s*[:=]?\s*(\d+(?:[.,]\d+)?)\s*h?\s*$/i);
+    if (!match) continue;
+    const hours = Number(match[2].replace(",", "."));
+    if (Number.isFinite(hours) && hours > 0) goals[match[1]] = hours;
+  }
+  return goals;
+}
+
+/** {Ha: 3, OIII: 2.5} → "Ha: 3, OIII: 2.5". */
+export function formatGoals(goals) {
+  return Object.entries(goals ?? {})
+    .map(([name, hours]) => `${name}: ${hours}`)
+    .join(", ");
+}
 
 async function ensureHaForm() {
   if (customElements.get("ha-form")) return true;
@@ -61,6 +84,7 @@ class NinaSessionCardEditor extends HTMLElement {
     this._form = null;
     this._plain = false;
     this._entries = null;
+    this._goalsText = null; // as typed, while the editor is open
     this._ready = ensureHaForm().then((ok) => {
       this._plain = !ok;
       this._render();
@@ -79,7 +103,14 @@ class NinaSessionCardEditor extends HTMLElement {
   }
 
   _withDefaults() {
-    return { show_quality: true, show_timeline: true, show_counts: true, ...this._config };
+    const { goals, ...rest } = this._config;
+    return {
+      show_quality: true,
+      show_timeline: true,
+      show_counts: true,
+      ...rest,
+      goals_text: this._goalsText ?? formatGoals(goals),
+    };
   }
 
   _render() {
@@ -145,7 +176,11 @@ class NinaSessionCardEditor extends HTMLElement {
   }
 
   _changed(value) {
-    const config = { ...value };
+    const { goals_text: goalsText, ...config } = value;
+    if (goalsText !== undefined) {
+      this._goalsText = goalsText;
+      config.goals = parseGoals(goalsText);
+    }
     for (const key of Object.keys(config)) {
       if (config[key] === undefined || config[key] === "" || config[key] === null) delete config[key];
     }

@@ -28,13 +28,15 @@ const CARD_VERSION = "0.1.0";
 const RETRY_MS = 30000;
 const TICK_MS = 30000;
 
+// Fixed mid-tones that read on light and dark themes alike (the theme's disabled grey is
+// nearly the card's own colour in the dark theme).
 const STATE_COLORS = {
   imaging: "var(--success-color, #43a047)",
   flats: "#4fc3f7",
-  darks: "#5e35b1",
+  darks: "#9575cd",
   paused: "var(--warning-color, #ff9800)",
   waiting: "#26a69a",
-  idle: "var(--disabled-color, #9e9e9e)",
+  idle: "#90a4ae",
   disconnected: "var(--error-color, #db4437)",
 };
 const STATE_ICONS = {
@@ -109,6 +111,54 @@ export function formatDuration(seconds) {
   return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
 }
 
+/**
+ * The NINA event behind a state change, in an imager's words (the logbook has the same
+ * table in logbook.py). `state` is the state it led to: a frame "starts" flats or darks.
+ */
+const CAUSE_WORDS = {
+  "SEQUENCE-STARTING": "sequence started",
+  "SEQUENCE-FINISHED": "sequence finished",
+  "AUTOFOCUS-STARTING": "autofocus started",
+  "AUTOFOCUS-FINISHED": "autofocus finished",
+  "MOUNT-CENTER": "centering the target",
+  "MOUNT-BEFORE-FLIP": "meridian flip",
+  "MOUNT-AFTER-FLIP": "after the meridian flip",
+  "MOUNT-HOMED": "mount homed",
+  "MOUNT-PARKED": "mount parked",
+  "GUIDER-START": "guiding started",
+  "GUIDER-STOP": "guiding stopped",
+  "TS-NEWTARGETSTART": "new target",
+  "TS-TARGETSTART": "target started",
+  "TS-WAITSTART": "scheduler waiting",
+  "CAMERA-DISCONNECTED": "camera disconnected",
+  "DOME-SHUTTER-CLOSED": "dome closed",
+  "FLAT-LIGHT-TOGGLED": "flat panel on",
+  "FLAT-BRIGHTNESS-CHANGED": "flat panel brightness set",
+};
+const FIRST_FRAME_WORDS = {
+  imaging: "first light frame",
+  flats: "first flat frame",
+  darks: "first dark frame",
+};
+
+/** "after the meridian flip" for MOUNT-AFTER-FLIP; unknown codes as lower-case words. */
+export function causeWords(cause, state, reason) {
+  if (!cause) return "";
+  if (cause === "IMAGE-SAVE") return FIRST_FRAME_WORDS[state] ?? "frame saved";
+  if (cause === "SAFETY-CHANGED") return state === "paused" ? "sky unsafe" : "sky safe";
+  if (cause === "GUIDER-STOP" && reason === "guiding_lost") return "guiding lost";
+  return CAUSE_WORDS[cause] ?? String(cause).toLowerCase().replace(/-/g, " ");
+}
+
+/** "3h", "2h 30m": a goal, as short as it can be. */
+export function formatGoal(seconds) {
+  const minutes = Math.round(seconds / 60);
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  if (!h) return `${m}m`;
+  return m ? `${h}h ${m}m` : `${h}h`;
+}
+
 function parseTime(iso) {
   if (!iso) return null;
   const t = Date.parse(iso);
@@ -155,7 +205,9 @@ function sessionFromEntities(hass, entities) {
       guiding_rms_last: num(raw("guiding_rms")),
     },
     counts: null,
-    state_history: attrs.since ? [{ state: stateObj.state, since: attrs.since, cause: attrs.cause }] : [],
+    state_history: attrs.since
+      ? [{ state: stateObj.state, since: attrs.since, cause: attrs.cause, reason: attrs.reason }]
+      : [],
     state_detail: { wait_until: attrs.wait_until ?? null },
   };
 }
@@ -411,24 +463,34 @@ class NinaSessionCard extends HTMLElement {
     }
   }
 
+  /** What to draw: the session, its state (disconnected wins), since when NINA dropped. */
   _model() {
     const entities = this._entities();
     if (this._source === "live" && this._live) {
       const connected = this._live.connected !== false;
-      let session = this._live.session;
+      const session = this._live.session;
       let state = session?.state;
       if (!session) {
         const st = entities.session_state && this._hass?.states[entities.session_state];
-        state = connected ? (st?.state && st.state !== "unavailable" ? st.state : "idle") : "disconnected";
+        state = st?.state && st.state !== "unavailable" ? st.state : "idle";
       }
-      return { session, state, connected, entities, source: "live" };
+      return {
+        session,
+        state: connected ? state : "disconnected",
+        connected,
+        disconnectedSince: connected ? null : (this._live.connected_since ?? null),
+        entities,
+        source: "live",
+      };
     }
     const session = this._hass ? sessionFromEntities(this._hass, entities) : null;
     const conn = entities.connected && this._hass?.states[entities.connected];
+    const connected = conn ? conn.state === "on" : session?.state !== "disconnected";
     return {
       session,
-      state: session?.state ?? null,
-      connected: conn ? conn.state === "on" : session?.state !== "disconnected",
+      state: connected ? (session?.state ?? null) : "disconnected",
+      connected,
+      disconnectedSince: !connected && conn ? conn.last_changed : null,
       entities,
       source: session ? "entities" : this._source,
     };
@@ -441,77 +503,132 @@ class NinaSessionCard extends HTMLElement {
     return device?.name_by_user || device?.name || "NINA session";
   }
 
+  _n(value) {
+    const n = num(value);
+    if (n === null) return "–";
+    try {
+      return new Intl.NumberFormat(this._hass?.locale?.language || undefined).format(n);
+    } catch (_err) {
+      return String(n);
+    }
+  }
+
+  _goals() {
+    const goals = {};
+    for (const [name, hours] of Object.entries(this._config.goals ?? {})) {
+      const h = num(hours);
+      if (h !== null && h > 0) goals[name] = h;
+    }
+    return goals;
+  }
+
   _render() {
     if (!this._config) return;
     const model = this._model();
+    this.shadowRoot.innerHTML = `
+      <style>${STYLE}</style>
+      <ha-card>
+        ${this._renderHeader(model)}
+        ${this._renderSubheader(model)}
+        ${this._renderBody(model)}
+        ${this._renderFooter(model)}
+      </ha-card>`;
+  }
+
+  _renderHeader(model) {
     const state = model.state;
-    const session = model.session;
     const color = STATE_COLORS[state] ?? STATE_COLORS.idle;
     const icon = STATE_ICONS[state] ?? "mdi:telescope";
-    const history = session?.state_history ?? [];
-    const last = history[history.length - 1];
+    return `
+      <div class="header">
+        <div class="title">
+          <ha-icon icon="mdi:telescope"></ha-icon>
+          <span class="name">${esc(this._title(model))}</span>
+        </div>
+        <div class="badge state" data-state="${esc(state ?? "unknown")}" style="--state-color:${color}">
+          <ha-icon icon="${esc(icon)}"></ha-icon><span class="state-text">${esc(this._t(state))}</span>
+        </div>
+      </div>`;
+  }
 
-    let body;
+  /** Since when and why, in words; while NINA is unreachable, since when it dropped. */
+  _renderSubheader(model) {
+    let text = "";
+    if (model.state === "disconnected") {
+      text = model.disconnectedSince
+        ? `NINA unreachable since ${esc(this._time(model.disconnectedSince))}`
+        : "NINA unreachable";
+    } else {
+      const history = model.session?.state_history ?? [];
+      const last = history[history.length - 1];
+      if (last?.since) {
+        const parts = [`since ${esc(this._time(last.since))}`];
+        const words = causeWords(last.cause, last.state, last.reason);
+        if (words) parts.push(esc(words));
+        // A scheduler wait says when it ends (the engine's state_detail.wait_until).
+        const waitUntil = model.state === "waiting" ? model.session?.state_detail?.wait_until : null;
+        if (waitUntil) parts.push(`until ${esc(this._time(waitUntil))}`);
+        text = parts.join(" · ");
+      }
+    }
+    return `<div class="subheader">${text}</div>`;
+  }
+
+  _renderBody(model) {
+    const { session, state } = model;
     if (!session && model.source === "loading") {
-      body = `<div class="empty">Connecting to NINA Session…</div>`;
-    } else if (!session && !state) {
-      body = `<div class="empty warning">${esc(
+      return `<div class="empty">Connecting to NINA Session…</div>`;
+    }
+    if (!session && !state) {
+      return `<div class="empty warning">${esc(
         this._error
           ? `NINA Session is not available: ${this._error}`
           : "No NINA Session data. Check the integration and the card's instance.",
       )}</div>`;
-    } else if (!session) {
-      body = `<div class="empty">${
+    }
+    if (!session) {
+      return `<div class="empty">${
         state === "disconnected"
           ? "NINA is not reachable. The last night's history is kept."
           : "No imaging session is open. The card fills in when NINA starts a sequence or takes frames."
       }</div>`;
-    } else {
-      body = [
-        this._renderCurrent(session),
-        this._renderFilters(session),
-        this._config.show_quality ? this._renderQuality(session) : "",
-        this._config.show_timeline ? this._renderTimeline(session) : "",
-        this._config.show_counts ? this._renderCounts(session) : "",
-      ].join("");
     }
+    return this._rows(model).join("");
+  }
 
-    // A scheduler wait says when it ends (the engine's state_detail.wait_until).
-    const waitUntil = state === "waiting" ? session?.state_detail?.wait_until : null;
-    const since = last?.since
-      ? `since ${esc(this._time(last.since))}${last.cause ? ` · ${esc(last.cause)}` : ""}` +
-        (waitUntil ? ` · until ${esc(this._time(waitUntil))}` : "")
-      : "";
-    const sourceLabel =
-      model.source === "live" ? "live" : model.source === "entities" ? "from entities" : "";
-    this.shadowRoot.innerHTML = `
-      <style>${STYLE}</style>
-      <ha-card>
-        <div class="header">
-          <div class="title">
-            <ha-icon icon="mdi:telescope"></ha-icon>
-            <span class="name">${esc(this._title(model))}</span>
-          </div>
-          <div class="badge state" data-state="${esc(state ?? "unknown")}" style="--state-color:${color}">
-            <ha-icon icon="${esc(icon)}"></ha-icon><span class="state-text">${esc(this._t(state))}</span>
-          </div>
-        </div>
-        <div class="subheader">${since}</div>
-        ${body}
-        <div class="footer">
-          <span class="source ${esc(model.source)}" title="${esc(this._error ?? "")}">${esc(sourceLabel)}</span>
-          ${session?.id ? `<span class="session-id" title="Session id">${esc(session.id)}</span>` : ""}
-        </div>
-      </ha-card>`;
+  /** The card's rows, top to bottom: a new row is one more entry here. */
+  _rows(model) {
+    const { session } = model;
+    const config = this._config;
+    return [
+      this._renderCurrent(session),
+      this._renderFilters(session),
+      config.show_quality ? this._renderQuality(model) : "",
+      config.show_timeline ? this._renderTimeline(model) : "",
+      config.show_counts ? this._renderCounts(session) : "",
+    ];
+  }
+
+  _renderFooter(model) {
+    const offline = model.state === "disconnected";
+    const source = offline ? "offline" : model.source;
+    const label = { live: "live", offline: "offline", entities: "from entities" }[source] ?? "";
+    const start = model.session?.start;
+    return `
+      <div class="footer">
+        <span class="source ${esc(source)}" title="${esc(this._error ?? "")}">${esc(label)}</span>
+        ${start ? `<span class="started">session started ${esc(this._time(start))}</span>` : ""}
+      </div>`;
   }
 
   _renderCurrent(session) {
     const c = session.current ?? {};
     const filterName = c.filter;
+    const type = c.image_type ? String(c.image_type) : "";
     const frameBits = [
-      c.image_type ? esc(c.image_type) : "",
-      num(c.exposure) !== null ? `${esc(num(c.exposure))} s` : "",
-      c.last_image_at ? `last ${esc(this._time(c.last_image_at))}` : "",
+      type ? esc(type.charAt(0) + type.slice(1).toLowerCase()) : "",
+      num(c.exposure) !== null ? `${esc(this._n(c.exposure))} s` : "",
+      c.last_image_at ? esc(this._time(c.last_image_at)) : "",
     ].filter(Boolean);
     return `
       <div class="current">
@@ -528,52 +645,64 @@ class NinaSessionCard extends HTMLElement {
           }</div>
         </div>
         <div class="field wide">
-          <div class="label">Frame</div>
+          <div class="label">Last frame</div>
           <div class="value frame">${frameBits.join(" · ") || "–"}</div>
         </div>
       </div>`;
   }
 
+  /** Integration per filter on one time scale; goals are marks on it, not a second scale. */
   _renderFilters(session) {
     const frames = session.frames ?? {};
     const byFilter = Object.entries(frames.by_filter ?? {});
-    const goals = this._config.goals ?? {};
+    const goals = this._goals();
     const total = num(session.integration_seconds) ?? 0;
     const byType = Object.entries(frames.by_type ?? {})
-      .map(([type, count]) => `${esc(count)} ${esc(type.toLowerCase())}`)
+      .map(([type, count]) => `${esc(this._n(count))} ${esc(type.toLowerCase())}`)
       .join(", ");
     const head = `
       <div class="section-head">
         <span>Integration <b class="integration">${esc(formatDuration(total))}</b></span>
-        <span class="muted">${esc(num(frames.total) ?? 0)} frames${byType ? ` (${byType})` : ""}</span>
+        <span class="muted">${esc(this._n(frames.total ?? 0))} frames${byType ? ` (${byType})` : ""}</span>
       </div>`;
     if (!byFilter.length) {
       return `<div class="filters">${head}<div class="muted small">No light frames yet.</div></div>`;
     }
-    const longest = Math.max(...byFilter.map(([, slot]) => num(slot?.seconds) ?? 0), 1);
+    const longestGoal = Math.max(0, ...byFilter.map(([name]) => (goals[name] ?? 0) * 3600));
+    const longest = Math.max(1, ...byFilter.map(([, slot]) => num(slot?.seconds) ?? 0));
+    // A little room past the longest goal, so its mark is not lost in the bar's end.
+    const scale = Math.max(longest, longestGoal * 1.08);
+    const pctOf = (seconds) => Math.max(0, Math.min(100, (seconds / scale) * 100));
     const rows = byFilter
       .map(([name, slot]) => {
         const seconds = num(slot?.seconds) ?? 0;
-        const goalHours = num(goals[name]);
-        const scale = goalHours ? goalHours * 3600 : longest;
-        const pct = Math.max(0, Math.min(100, (seconds / scale) * 100));
-        const goalText = goalHours ? ` / ${esc(formatDuration(goalHours * 3600))}` : "";
+        const goal = goals[name] ? goals[name] * 3600 : null;
+        const pct = pctOf(seconds);
+        const done = goal ? Math.round(Math.min(seconds / goal, 9.99) * 100) : null;
+        const mark = goal
+          ? `<div class="goal-mark" title="Goal ${esc(formatGoal(goal))}" style="left:${pctOf(goal).toFixed(1)}%"></div>`
+          : "";
         return `
-          <div class="filter-row" data-filter="${esc(name)}">
+          <div class="filter-row" data-filter="${esc(name)}"${done === null ? "" : ` data-goal-pct="${done}"`}>
             <span class="filter-name"><span class="dot" style="--chip:${filterColor(name)}"></span>${esc(name)}</span>
-            <div class="filter-bar" role="progressbar" aria-label="${esc(name)}" aria-valuenow="${Math.round(pct)}" aria-valuemin="0" aria-valuemax="100">
-              <div class="filter-fill" style="width:${pct.toFixed(1)}%;--chip:${filterColor(name)}"></div>
+            <div class="filter-bar" role="progressbar" aria-label="${esc(name)}" aria-valuenow="${Math.round(done ?? pct)}" aria-valuemin="0" aria-valuemax="100">
+              <div class="filter-fill" style="width:${pct.toFixed(1)}%;--chip:${filterColor(name)}"></div>${mark}
             </div>
-            <span class="filter-time">${esc(formatDuration(seconds))}${goalText}</span>
-            <span class="filter-count muted">${esc(num(slot?.count) ?? 0)}×</span>
+            <span class="filter-time">${esc(formatDuration(seconds))}${goal ? `<span class="muted"> / ${esc(formatGoal(goal))}</span>` : ""}</span>
+            <span class="filter-count muted">${esc(this._n(slot?.count ?? 0))}×</span>
           </div>`;
       })
       .join("");
-    return `<div class="filters">${head}${rows}</div>`;
+    return `<div class="filters">${head}<div class="filter-rows">${rows}</div></div>`;
   }
 
-  _renderQuality(session) {
+  /** HFR, stars and guiding of the last light frame (flats and darks have none of them). */
+  _renderQuality(model) {
+    const session = model.session;
     const q = session.quality ?? {};
+    const type = session.current?.image_type;
+    const calibrating =
+      ["flats", "darks"].includes(model.state) || (type && String(type).toUpperCase() !== "LIGHT");
     const tile = (cls, label, value, mean, unit = "") => `
       <div class="tile ${cls}">
         <div class="label">${label}</div>
@@ -581,46 +710,72 @@ class NinaSessionCard extends HTMLElement {
         ${mean === null || mean === undefined ? "" : `<div class="muted small">mean ${esc(mean)}${unit}</div>`}
       </div>`;
     const fixed = (v, d = 2) => (num(v) === null ? null : num(v).toFixed(d));
+    const stars = num(q.stars_last) === null ? null : this._n(Math.round(num(q.stars_last)));
+    const kind = model.state === "flats" || type === "FLAT" ? "flat" : "dark";
+    const hint = calibrating
+      ? `<div class="quality-hint muted small">From the last light frame (${kind} frames have no stars).</div>`
+      : "";
     return `
-      <div class="quality">
-        ${tile("hfr", "HFR", fixed(q.hfr_last), fixed(q.hfr_mean))}
-        ${tile("stars", "Stars", num(q.stars_last) === null ? null : Math.round(num(q.stars_last)), null)}
-        ${tile("rms", "Guiding RMS", fixed(q.guiding_rms_last), fixed(q.guiding_rms_mean), "″")}
+      <div class="quality-wrap${calibrating ? " stale" : ""}">
+        <div class="quality">
+          ${tile("hfr", "HFR", fixed(q.hfr_last), fixed(q.hfr_mean))}
+          ${tile("stars", "Stars", stars, null)}
+          ${tile("rms", "Guiding", fixed(q.guiding_rms_last), fixed(q.guiding_rms_mean), "″")}
+        </div>
+        ${hint}
       </div>`;
   }
 
-  _renderTimeline(session) {
+  /** The night's states on one bar; an outage of the link to NINA shows as its own segment. */
+  _renderTimeline(model) {
+    const session = model.session;
     const history = (session.state_history ?? []).filter((h) => parseTime(h.since) !== null);
     if (!history.length) return "";
-    const start = Math.min(parseTime(session.start) ?? Infinity, parseTime(history[0].since));
     const endIso = session.end;
+    const start = Math.min(parseTime(session.start) ?? Infinity, parseTime(history[0].since));
     const end = Math.max(parseTime(endIso) ?? Date.now(), parseTime(history[history.length - 1].since) + 1);
+    const outageFrom = !endIso && model.disconnectedSince ? parseTime(model.disconnectedSince) : null;
+    const spans = history.map((h, i) => ({
+      state: h.state,
+      cause: h.cause,
+      reason: h.reason,
+      from: parseTime(h.since),
+      to: i + 1 < history.length ? parseTime(history[i + 1].since) : end,
+    }));
+    if (outageFrom !== null && outageFrom < end) {
+      const from = Math.max(outageFrom, start);
+      for (const s of spans) s.to = Math.min(s.to, from);
+      spans.push({ state: "disconnected", from, to: end, outage: true });
+    }
     const span = Math.max(end - start, 1);
-    const segments = history
-      .map((h, i) => {
-        const from = parseTime(h.since);
-        const to = i + 1 < history.length ? parseTime(history[i + 1].since) : end;
-        const width = Math.max(((to - from) / span) * 100, 0);
-        const left = ((from - start) / span) * 100;
-        const color = STATE_COLORS[h.state] ?? STATE_COLORS.idle;
-        const title = `${this._t(h.state)} ${this._time(h.since)}–${i + 1 < history.length ? this._time(history[i + 1].since) : endIso ? this._time(endIso) : "now"}${h.cause ? ` (${h.cause})` : ""}`;
-        return `<div class="segment" data-state="${esc(h.state)}" title="${esc(title)}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%;background:${color}"></div>`;
+    const iso = (t) => new Date(t).toISOString();
+    const segments = spans
+      .filter((s) => s.to > s.from || s === spans[spans.length - 1])
+      .map((s) => {
+        const width = Math.max(((s.to - s.from) / span) * 100, 0);
+        const left = ((s.from - start) / span) * 100;
+        const color = STATE_COLORS[s.state] ?? STATE_COLORS.idle;
+        const until = s.to >= end && !endIso ? "now" : this._time(iso(s.to));
+        const words = causeWords(s.cause, s.state, s.reason);
+        const title = `${this._t(s.state)} ${this._time(iso(s.from))}–${until}${words ? ` (${words})` : ""}`;
+        return `<div class="segment${s.outage ? " outage" : ""}" data-state="${esc(s.state)}" title="${esc(title)}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%;--seg:${color}"></div>`;
       })
       .join("");
-    const seen = [...new Set(history.map((h) => h.state))];
+    const seen = [...new Set(spans.map((s) => s.state))];
     const legend = seen
       .map(
         (s) =>
-          `<span class="legend-item"><span class="dot" style="--chip:${STATE_COLORS[s] ?? STATE_COLORS.idle}"></span>${esc(this._t(s))}</span>`,
+          `<span class="legend-item" data-state="${esc(s)}"><span class="dot" style="--chip:${STATE_COLORS[s] ?? STATE_COLORS.idle}"></span>${esc(this._t(s))}</span>`,
       )
       .join("");
+    const changes = history.length - 1;
     return `
       <div class="timeline-wrap">
         <div class="section-head"><span>Tonight</span><span class="muted small">${
-          history.length > 1 ? `${esc(history.length - 1)} state change${history.length === 2 ? "" : "s"}` : ""
+          changes > 0 ? `${esc(this._n(changes))} state change${changes === 1 ? "" : "s"}` : ""
         }</span></div>
         <div class="timeline">${segments}</div>
-        <div class="ticks"><span>${esc(this._time(new Date(start).toISOString()))}</span><span>${
+        <div class="ticks"><span>${esc(this._time(iso(start)))}</span><span>${
           endIso ? esc(this._time(endIso)) : "now"
         }</span></div>
         <div class="legend">${legend}</div>
@@ -640,7 +795,7 @@ class NinaSessionCard extends HTMLElement {
       .filter(([key]) => c[key] !== undefined)
       .map(
         ([key, one, many]) =>
-          `<span class="count ${key === "errors" && c[key] > 0 ? "bad" : ""}" data-count="${key}"><b>${esc(c[key])}</b> ${c[key] === 1 ? one : many}</span>`,
+          `<span class="count ${key === "errors" && c[key] > 0 ? "bad" : ""}" data-count="${key}"><b>${esc(this._n(c[key]))}</b> ${c[key] === 1 ? one : many}</span>`,
       )
       .join("");
     return `<div class="counts">${items}</div>`;
@@ -649,28 +804,33 @@ class NinaSessionCard extends HTMLElement {
 
 const STYLE = `
   :host { display: block; }
-  ha-card { padding: 16px; box-sizing: border-box; height: 100%; }
-  .header { display: flex; align-items: center; justify-content: space-between; gap: 8px; }
+  ha-card { padding: 16px; box-sizing: border-box; height: 100%; overflow: hidden;
+    container: nina-card / inline-size; }
+  .header { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between;
+    gap: 4px 8px; }
   .title { display: flex; align-items: center; gap: 8px; font-size: 1.25em; font-weight: 500;
-    color: var(--primary-text-color); min-width: 0; }
+    color: var(--primary-text-color); min-width: 0; flex: 1 1 7em; }
   .title .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  .title ha-icon { color: var(--state-icon-color, var(--paper-item-icon-color, #44739e)); }
-  .badge { display: inline-flex; align-items: center; gap: 6px; padding: 4px 12px 4px 8px;
+  .title ha-icon { flex: none; color: var(--state-icon-color, var(--paper-item-icon-color, #44739e)); }
+  .badge { flex: none; display: inline-flex; align-items: center; gap: 6px; padding: 4px 12px 4px 8px;
     border-radius: 16px; font-weight: 600; font-size: 0.95em; white-space: nowrap;
-    color: var(--state-color); background: color-mix(in srgb, var(--state-color) 18%, transparent);
-    border: 1px solid color-mix(in srgb, var(--state-color) 45%, transparent); }
-  .badge ha-icon { --mdc-icon-size: 18px; }
+    color: var(--primary-text-color);
+    background: color-mix(in srgb, var(--state-color) 22%, transparent);
+    border: 1px solid color-mix(in srgb, var(--state-color) 70%, transparent); }
+  .badge ha-icon { --mdc-icon-size: 18px; color: var(--state-color); }
   .subheader { color: var(--secondary-text-color); font-size: 0.85em; min-height: 1.2em;
-    margin: 2px 0 12px 0; }
-  .current { display: grid; grid-template-columns: 1fr auto 1.3fr; gap: 12px; margin-bottom: 14px; }
+    margin: 4px 0 12px 0; }
+  .current { display: grid; grid-template-columns: minmax(0, 1fr) auto minmax(0, 1.3fr);
+    gap: 4px 12px; margin-bottom: 14px; }
+  .field { min-width: 0; }
   .field .label, .tile .label { color: var(--secondary-text-color); font-size: 0.75em;
-    text-transform: uppercase; letter-spacing: 0.04em; }
+    text-transform: uppercase; letter-spacing: 0.04em; white-space: nowrap; }
   .field .value { font-size: 1.1em; font-weight: 500; color: var(--primary-text-color);
-    overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+    overflow-wrap: anywhere; }
   .field .value.frame { font-size: 0.95em; font-weight: 400; }
   .chip { display: inline-block; padding: 0 10px; border-radius: 10px; color: #fff;
     background: var(--chip); font-weight: 600; }
-  .dot { display: inline-block; width: 10px; height: 10px; border-radius: 50%;
+  .dot { display: inline-block; flex: none; width: 10px; height: 10px; border-radius: 50%;
     background: var(--chip); margin-right: 6px; vertical-align: middle; }
   .section-head { display: flex; flex-wrap: wrap; justify-content: space-between;
     align-items: baseline; gap: 0 12px; margin-bottom: 6px; color: var(--primary-text-color); }
@@ -678,42 +838,62 @@ const STYLE = `
   .muted { color: var(--secondary-text-color); }
   .small { font-size: 0.8em; }
   .filters { margin-bottom: 14px; }
-  .filter-row { display: grid; grid-template-columns: 64px 1fr 72px 36px; align-items: center;
-    gap: 8px; margin: 4px 0; font-size: 0.9em; }
-  .filter-name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-  .filter-bar { height: 10px; border-radius: 5px; overflow: hidden;
+  .filter-rows { display: grid; grid-template-columns: max-content minmax(24px, 1fr) max-content max-content;
+    align-items: center; gap: 6px 8px; font-size: 0.9em; }
+  .filter-row { display: contents; }
+  .filter-name { display: flex; align-items: center; white-space: nowrap; max-width: 7em;
+    overflow: hidden; }
+  .filter-bar { position: relative; height: 10px; border-radius: 5px; overflow: hidden;
     background: var(--divider-color, rgba(127,127,127,0.2)); }
   .filter-fill { height: 100%; border-radius: 5px; background: var(--chip);
     transition: width 0.6s ease; }
-  .filter-time { text-align: right; font-variant-numeric: tabular-nums; }
-  .filter-count { text-align: right; font-variant-numeric: tabular-nums; }
-  .quality { display: grid; grid-template-columns: repeat(3, 1fr); gap: 8px; margin-bottom: 14px; }
-  .tile { border-radius: 10px; padding: 8px 10px;
+  .goal-mark { position: absolute; top: -1px; bottom: -1px; width: 2px; margin-left: -1px;
+    background: var(--primary-text-color); opacity: 0.7; }
+  .filter-time, .filter-count { text-align: right; white-space: nowrap;
+    font-variant-numeric: tabular-nums; }
+  .quality-wrap { margin-bottom: 14px; }
+  .quality { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; }
+  .quality-wrap.stale .tile .big { opacity: 0.55; }
+  .quality-hint { margin-top: 4px; }
+  .tile { border-radius: 10px; padding: 8px 10px; min-width: 0;
     background: var(--secondary-background-color, rgba(127,127,127,0.08)); }
   .tile .big { font-size: 1.4em; font-weight: 500; color: var(--primary-text-color);
-    font-variant-numeric: tabular-nums; }
+    font-variant-numeric: tabular-nums; white-space: nowrap; }
   .timeline-wrap { margin-bottom: 10px; }
   .timeline { position: relative; height: 14px; border-radius: 7px; overflow: hidden;
     background: var(--divider-color, rgba(127,127,127,0.2)); }
-  .segment { position: absolute; top: 0; bottom: 0; min-width: 2px; }
+  .segment { position: absolute; top: 0; bottom: 0; min-width: 2px; background: var(--seg); }
+  .segment.outage { background: repeating-linear-gradient(135deg, var(--seg) 0 4px,
+    transparent 4px 8px); }
   .ticks { display: flex; justify-content: space-between; font-size: 0.75em;
     color: var(--secondary-text-color); margin-top: 2px; }
   .legend { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 0.8em;
     color: var(--secondary-text-color); margin-top: 4px; }
+  .legend-item { display: inline-flex; align-items: center; white-space: nowrap; }
   .counts { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 0.85em;
     color: var(--secondary-text-color); border-top: 1px solid var(--divider-color, #e0e0e0);
     padding-top: 8px; }
+  .count { white-space: nowrap; }
   .counts b { color: var(--primary-text-color); }
   .counts .bad b { color: var(--error-color, #db4437); }
   .empty { padding: 16px 0; color: var(--secondary-text-color); }
   .empty.warning { color: var(--warning-color, #ff9800); }
-  .footer { display: flex; justify-content: space-between; gap: 8px; margin-top: 8px;
-    font-size: 0.7em; color: var(--secondary-text-color); opacity: 0.8; }
-  .source.live::before { content: "●"; color: var(--success-color, #43a047); margin-right: 4px; }
-  .session-id { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-  @media (max-width: 420px) {
-    .current { grid-template-columns: 1fr auto; }
+  .footer { display: flex; flex-wrap: wrap; justify-content: space-between; gap: 0 8px;
+    margin-top: 8px; font-size: 0.75em; color: var(--secondary-text-color); }
+  .source.live::before, .source.offline::before { content: "●"; margin-right: 4px; }
+  .source.live::before { color: var(--success-color, #43a047); }
+  .source.offline { color: var(--error-color, #db4437); }
+  @container nina-card (max-width: 420px) {
+    .current { grid-template-columns: minmax(0, 1fr) auto; }
     .field.wide { grid-column: 1 / -1; }
+  }
+  @container nina-card (max-width: 320px) {
+    ha-card { padding: 12px; }
+    .title { font-size: 1.1em; }
+    .tile { padding: 6px 8px; }
+    .tile .big { font-size: 1.2em; }
+    .field .label, .tile .label { letter-spacing: 0; }
+    .filter-rows { gap: 6px; font-size: 0.85em; }
   }
 `;
 

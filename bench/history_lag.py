@@ -1,0 +1,226 @@
+"""Event-loop lag while the engine reads a very large event history.
+
+`python -m bench.history_lag [MEGABYTES] [--real]`, or `... --attack [FRAMES]` (JSON on stdout). The simulator serves a
+valid `/event-history` of about MEGABYTES MB (default 57, the largest history seen in the
+hostile-input round) over a real socket; a ticker on the engine's loop sleeps 5 ms at a time
+and records the longest gap between its ticks while the engine reads, parses and merges it.
+Peak resident memory is the kernel's high-water mark (VmHWM), reset just before the
+engine starts (so building the test body does not count); sampling it on the loop would
+itself release and retake the GIL and add to the lag measured.
+
+By default the items are real events' shape and size without a `Time` (the wire model
+refuses them at once, so the figure is the read and the parse); `--real` gives every item a
+time, so every one is normalized, de-duplicated and stored too.
+
+`--attack` is the hanging-history attack instead: the history request never ends (about
+6 MB/s of items until the client's timeout) while FRAMES (default 200) socket frames of just
+under the 4 MiB frame limit arrive as fast as the socket takes them. Every byte budget is hit
+at once: the history's cap, the backlog of frames read during the backfill, the live queue.
+Reported: peak memory, loop lag, frames refused, and whether the socket stayed up.
+
+It runs in a fresh interpreter so the peak memory is this read's alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+import gc
+import json
+from pathlib import Path
+import resource
+import sys
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+
+from bench.common import OPTIONS, rss_mb
+from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
+from simulator.server import NinaSimulator
+
+#: One IMAGE-SAVE history item as older plugins write it (~250 bytes); `%d` keeps them apart.
+ITEM = (
+    '{"Event":"IMAGE-SAVE",%s"ImageStatistics":{"ExposureTime":300.0,"ImageType":"LIGHT",'
+    '"Filter":"Ha","Temperature":-10.0,"HFR":2.1,"Stars":%d,"Mean":512.5,"Median":500,'
+    '"Gain":100,"Offset":50,"IsBayered":false,"RmsText":"Tot: 0.62"}}'
+)
+ENVELOPE = '{"Success":true,"Type":"API","Error":"","StatusCode":200,"Response":[%s]}'
+
+
+def reset_peak_rss() -> float:
+    """Reset the kernel's resident high-water mark to the current size; return that size (MB).
+
+    Linux's /proc/self/clear_refs ("5"). Where that is not possible, the peak stays the
+    process's lifetime peak, which is an over-estimate.
+    """
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+    return rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """Return the resident high-water mark since `reset_peak_rss` (MB)."""
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def history_body(megabytes: float, *, timed: bool = False) -> bytes:
+    """Return a valid `/event-history` answer of about `megabytes` MB.
+
+    `timed`: every item has a `Time` (a GUIDER-DITHER every 10 s), so every one is stored.
+    """
+    start = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    count = int(megabytes * 1_000_000) // (len(ITEM) + 8)
+    if timed:
+        pad = "x" * 200
+        items = (
+            f'{{"Event":"GUIDER-DITHER","Time":"{(start + timedelta(seconds=10 * i)).isoformat()}",'
+            f'"Pad":"{pad}"}}'
+            for i in range(count)
+        )
+    else:
+        items = (ITEM % ("", i) for i in range(count))
+    return (ENVELOPE % ",".join(items)).encode()
+
+
+async def measure(body: bytes) -> dict[str, Any]:
+    """Serve `body` as the history, let an engine read it; return lag and memory figures."""
+    gc.collect()
+    async with NinaSimulator() as sim, aiohttp.ClientSession() as session:
+        sim.serve_history(body)
+        with tempfile.TemporaryDirectory() as scratch:
+            config = EngineConfig(
+                host="127.0.0.1",
+                port=sim.port,
+                db_path=Path(scratch) / "nina.db",
+                options=OPTIONS,
+                reconcile_interval=0,
+                request_timeout=120.0,
+            )
+            engine = NinaEngine(config, session)
+            loop = asyncio.get_running_loop()
+            gaps: list[float] = []
+            before = reset_peak_rss()
+            done = False
+
+            async def ticker() -> None:
+                last = loop.time()
+                while not done:
+                    await asyncio.sleep(0.005)
+                    now = loop.time()
+                    gaps.append(now - last)
+                    last = now
+
+            beat = asyncio.create_task(ticker())
+            started = time.perf_counter()
+            await engine.start()
+            try:
+                while engine.health.history.reads + engine.health.history.failures < 1:
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - started
+            finally:
+                done = True
+                await beat
+                stop_started = time.perf_counter()
+                await engine.stop()
+                stop_seconds = time.perf_counter() - stop_started
+            gaps.sort()
+            return {
+                "history_bytes": len(body),
+                "read_ok": engine.health.history.reads == 1,
+                "read_s": round(seconds, 2),
+                "stop_s": round(stop_seconds, 2),
+                "lag_max_ms": round(gaps[-1] * 1000, 1),
+                "lag_p99_ms": round(gaps[int(len(gaps) * 0.99)] * 1000, 1),
+                "rss_before_mb": round(before, 1),
+                "rss_peak_mb": round(peak_rss_mb(), 1),
+                "stored_events": engine.health.events.backfilled,
+            }
+
+
+#: A GUIDER-DITHER socket frame padded to just under the 4 MiB frame limit.
+BIG_FRAME = (
+    '{"Response":{"Event":"GUIDER-DITHER","Pad":"%s"},"Success":true,"Type":"Socket","Error":""}'
+    % ("x" * (4 * 1024 * 1024 - 200))
+)
+
+
+async def attack(frames: int) -> dict[str, Any]:
+    """Run the hanging-history attack; return memory, lag and refusal figures."""
+    gc.collect()
+    async with NinaSimulator() as sim, aiohttp.ClientSession() as session:
+        sim.serve_history(endless=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            config = EngineConfig(
+                host="127.0.0.1",
+                port=sim.port,
+                db_path=Path(scratch) / "nina.db",
+                options=OPTIONS,
+                reconcile_interval=0,
+                history_retry=3600.0,
+            )
+            engine = NinaEngine(config, session)
+            loop = asyncio.get_running_loop()
+            gaps: list[float] = []
+            before = reset_peak_rss()
+            done = False
+
+            async def ticker() -> None:
+                last = loop.time()
+                while not done:
+                    await asyncio.sleep(0.005)
+                    now = loop.time()
+                    gaps.append(now - last)
+                    last = now
+
+            beat = asyncio.create_task(ticker())
+            started = time.perf_counter()
+            await engine.start()
+            try:
+                async with asyncio.timeout(30):
+                    await sim.wait_for_sockets(1)
+                for _ in range(frames):
+                    await sim.send_raw(BIG_FRAME)
+                events = engine.health.events
+                while events.received < frames or engine.health.history.failures < 1:
+                    await asyncio.sleep(0.05)
+                while not engine.health.connected:  # live again after the failed read
+                    await asyncio.sleep(0.05)
+                seconds = time.perf_counter() - started
+                health = await engine.health_json()
+            finally:
+                done = True
+                await beat
+                await engine.stop()
+            return {
+                "frames_sent": frames,
+                "frame_bytes": len(BIG_FRAME),
+                "attack_s": round(seconds, 2),
+                "history_error": health["history"]["last_error"],
+                "refused": health["events"]["rejected"],
+                "budgets": health["budgets"],
+                "connected_after": health["connected"],
+                "connections": sim.connections_accepted,
+                "lag_max_ms": round(max(gaps) * 1000, 1),
+                "rss_before_mb": round(before, 1),
+                "rss_peak_mb": round(peak_rss_mb(), 1),
+            }
+
+
+def main(argv: list[str]) -> None:
+    """Build the history (or the attack), measure, print the figures as JSON."""
+    number = next((a for a in argv if not a.startswith("-")), None)
+    if "--attack" in argv:
+        print(json.dumps(asyncio.run(attack(int(number or 200)))))
+        return
+    body = history_body(float(number or 57), timed="--real" in argv)
+    print(json.dumps(asyncio.run(measure(body))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

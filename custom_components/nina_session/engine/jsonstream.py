@@ -1,0 +1,175 @@
+"""Decoding a large JSON answer while it is read, one array item at a time.
+
+NINA's event history is one JSON list of every event since NINA started: tens of MB on a long
+night. Decoded whole, it becomes a graph of hundreds of thousands of dicts, and the garbage
+collector's full passes over that graph hold the GIL (and so Home Assistant's event loop) for
+a tenth of a second and more, even when the decoding runs on another thread. Here the text is
+decoded from its bytes a piece at a time and the items of one array are handed to a callback
+as each is decoded, so the caller turns each into its compact form at once and no raw item
+outlives its turn. Every few items the GIL is given up so the event loop runs.
+
+Decoding follows `json.loads` (NaN tokens accepted, as NINA writes them) and `load_json`: any
+lone surrogate in the text becomes U+FFFD. Errors are those of `json.loads` (ValueError,
+UnicodeDecodeError, RecursionError).
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterable, Iterator
+import json
+import re
+import time
+from typing import Any, Final
+
+from .jsontext import may_hold_surrogates, storable
+
+#: Bytes decoded to text at a time: one decode holds the GIL for its whole run.
+PIECE_BYTES: Final = 256 * 1024
+#: Items decoded between two yields of the GIL (a few hundred kB of a real history).
+YIELD_EVERY: Final = 1_000
+_DECODER: Final = json.JSONDecoder()
+_WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+
+
+class _Streamed:
+    """Marks the value of the streamed key in the returned object: its items went out."""
+
+    def __repr__(self) -> str:
+        return "STREAMED"
+
+
+STREAMED: Final = _Streamed()
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        for start in range(0, len(chunk), PIECE_BYTES):
+            yield chunk[start : start + PIECE_BYTES]
+
+
+class _Reader:
+    """The text not decoded into values yet, grown from the bytes as the decoding needs."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._bytes = _pieces(chunks)
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._ended = False
+        self.text = ""
+        self.pos = 0
+
+    def _append(self) -> bool:
+        """Add the next piece of text; False when there is none left."""
+        while not self._ended:
+            piece = next(self._bytes, None)
+            if piece is None:
+                self._ended = True
+                added = self._decoder.decode(b"", final=True)
+            else:
+                added = self._decoder.decode(piece)
+            if added:
+                self.text = self.text[self.pos :] + added
+                self.pos = 0
+                return True
+        return False
+
+    def _grow(self) -> bool:
+        """At least double the text ahead (a value longer than a piece needs fewer retries)."""
+        wanted = 2 * max(len(self.text) - self.pos, PIECE_BYTES)
+        grew = False
+        while len(self.text) - self.pos < wanted and self._append():
+            grew = True
+        return grew
+
+    def peek(self) -> str:
+        """Skip whitespace; return the next character ('' at the end of the text)."""
+        while True:
+            match = _WHITESPACE.match(self.text, self.pos)
+            assert match is not None  # the pattern matches the empty string
+            self.pos = match.end()
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self._grow():
+                return ""
+
+    def expect(self, char: str, what: str) -> None:
+        """Consume `char` (after whitespace) or raise JSONDecodeError."""
+        if self.peek() != char:
+            raise json.JSONDecodeError(f"Expecting {what}", self.text, self.pos)
+        self.pos += 1
+
+    def value(self) -> Any:
+        """Decode the next value (after whitespace), its text made storable."""
+        self.peek()
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError:
+                if self._grow():  # cut off by the end of the text read so far
+                    continue
+                raise
+            # A number or literal ending where the text read so far ends may go on.
+            if end < len(self.text) or not self._grow():
+                break
+        raw, self.pos = self.text[self.pos : end], end
+        return storable(value) if may_hold_surrogates(raw) else value
+
+    def at_end(self) -> bool:
+        """Return whether only whitespace is left."""
+        return self.peek() == ""
+
+
+def load_streaming(chunks: Iterable[bytes], key: str, on_item: Callable[[Any], None]) -> Any:
+    """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_item`.
+
+    When the text is an object whose `key` holds an array, each item of that array is given to
+    `on_item` as soon as it is decoded, and the returned object holds `STREAMED` under `key`.
+    Any other text is decoded as `load_json` would.
+    """
+    reader = _Reader(chunks)
+    if reader.peek() != "{":
+        result = reader.value()
+    else:
+        result = _object(reader, key, on_item)
+    if not reader.at_end():
+        raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
+    return result
+
+
+def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    reader.pos += 1  # the "{"
+    if reader.peek() == "}":
+        reader.pos += 1
+        return result
+    while True:
+        if reader.peek() != '"':
+            raise json.JSONDecodeError("Expecting property name", reader.text, reader.pos)
+        name = reader.value()
+        reader.expect(":", "':' delimiter")
+        if name == key and reader.peek() == "[":
+            _stream_array(reader, on_item)
+            result[name] = STREAMED
+        else:
+            result[name] = reader.value()
+        if reader.peek() == "}":
+            reader.pos += 1
+            return result
+        reader.expect(",", "',' delimiter")
+
+
+def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
+    reader.pos += 1  # the "["
+    if reader.peek() == "]":
+        reader.pos += 1
+        return
+    count = 0
+    while True:
+        on_item(reader.value())
+        count += 1
+        if count % YIELD_EVERY == 0:
+            time.sleep(0)  # let the event loop's thread take the GIL
+        if reader.peek() == "]":
+            reader.pos += 1
+            return
+        reader.expect(",", "',' delimiter")

@@ -1,0 +1,86 @@
+"""Streaming JSON decoding: the same values as `load_json`, however the bytes are cut."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+
+from custom_components.nina_session.engine import jsonstream
+from custom_components.nina_session.engine.jsonstream import STREAMED, load_streaming
+from custom_components.nina_session.engine.jsontext import REPLACEMENT, load_json
+
+ENVELOPE = (
+    '\ufeff {"Success": true, "Response": [ {"Event":"A","Time":"t","N":12345},'
+    ' 6789 , -1.5e3, NaN, true, null, "caf\\u00e9 \u00e9", [1,[2]], {"K":{"L":[]}},'
+    ' "x\\ud800y", {"\\udfff":1} ] , "Error": "", "StatusCode": 200 }\n'
+)
+
+
+def streamed(raw: bytes, chunk: int) -> tuple[Any, list[Any]]:
+    """Decode `raw` cut into chunks of `chunk` bytes; return the result and the items."""
+    items: list[Any] = []
+    chunks = [raw[i : i + chunk] for i in range(0, len(raw), chunk)]
+    return load_streaming(chunks, "Response", items.append), items
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 10_000])
+def test_items_come_out_as_load_json_decodes_them_however_the_bytes_are_cut(chunk: int) -> None:
+    """Test that every cut of the bytes (numbers, escapes, UTF-8, the BOM) decodes the same."""
+    raw = ENVELOPE.encode()
+    whole = load_json(raw.decode("utf-8-sig"))
+    result, items = streamed(raw, chunk)
+    assert result == {**whole, "Response": STREAMED}
+    expected = whole["Response"]
+    assert len(items) == len(expected)
+    assert math.isnan(items[3])
+    assert [i for n, i in enumerate(items) if n != 3] == [
+        i for n, i in enumerate(expected) if n != 3
+    ]
+    assert items[9] == f"x{REPLACEMENT}y"  # a lone surrogate is made storable
+    assert items[10] == {REPLACEMENT: 1}
+
+
+def test_pieces_cut_inside_a_long_value_and_a_number_at_the_end_of_a_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test a value many pieces long, and numbers whose digits straddle two pieces."""
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 5)
+    long_text = "y" * 1_000
+    raw = json.dumps({"Response": [123456789, long_text, 98765], "Success": False}).encode()
+    result, items = streamed(raw, 1 << 20)
+    assert items == [123456789, long_text, 98765]
+    assert result == {"Response": STREAMED, "Success": False}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"Response": [1, 2',  # cut off
+        '{"Response": [1 2]}',  # no comma
+        '{"Response": [1,]}',
+        '{"Response": []} x',  # extra data
+        '{"Response" [1]}',
+        "{Response: 1}",
+        "",
+    ],
+)
+def test_broken_json_raises_what_json_loads_raises(text: str) -> None:
+    """Test that broken text is a ValueError, as `json.loads` gives, not a hang or a value."""
+    with pytest.raises(ValueError):
+        streamed(text.encode(), 3)
+
+
+def test_invalid_utf8_raises_a_unicode_error_even_cut_in_a_sequence() -> None:
+    """Test that bytes that are not UTF-8 are refused, wherever the cut falls."""
+    with pytest.raises(UnicodeDecodeError):
+        streamed(b'{"Response": ["\xc3\xa9", "\xe9t\xe9"]}', 2)
+
+
+def test_other_shapes_decode_whole() -> None:
+    """Test that an answer that is not an object, or whose key is no list, decodes whole."""
+    assert streamed(b"[1, 2]", 1) == ([1, 2], [])
+    assert streamed(b'{"Response": {"A": [1]}}', 4) == ({"Response": {"A": [1]}}, [])
+    assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
