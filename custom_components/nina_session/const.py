@@ -51,24 +51,21 @@ ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
 #: Raised while setup retries because the database cannot be opened (removed once it opens).
 ISSUE_DATABASE_UNAVAILABLE: Final = "database_unavailable"
 
-# Event entity event types.
+# Trigger types: the moments of a night the coordinator reports (device triggers, event entity).
 EVENT_SESSION_STARTED: Final = "session_started"
 EVENT_SESSION_ENDED: Final = "session_ended"
 EVENT_STATE_CHANGED: Final = "state_changed"
 EVENT_IMAGE_SAVED: Final = "image_saved"
-EVENT_FILTER_CHANGED: Final = "filter_changed"
-EVENT_TARGET_CHANGED: Final = "target_changed"
 EVENT_AUTOFOCUS_FINISHED: Final = "autofocus_finished"
 EVENT_MERIDIAN_FLIP: Final = "meridian_flip"
 EVENT_GUIDING_LOST: Final = "guiding_lost"
 EVENT_ERROR: Final = "error"
+#: What the event entity fires: the rare moments no entity's state shows. Each fire is a
+#: logbook row, so frames (image_saved) and state changes (the state sensor tells them) stay
+#: device triggers and bus events only; filter and target changes are those sensors' changes.
 EVENT_TYPES: Final[tuple[str, ...]] = (
     EVENT_SESSION_STARTED,
     EVENT_SESSION_ENDED,
-    EVENT_STATE_CHANGED,
-    EVENT_IMAGE_SAVED,
-    EVENT_FILTER_CHANGED,
-    EVENT_TARGET_CHANGED,
     EVENT_AUTOFOCUS_FINISHED,
     EVENT_MERIDIAN_FLIP,
     EVENT_GUIDING_LOST,

@@ -2,8 +2,8 @@
 
 The engine calls us on the event loop after every processed batch, connection change and
 clock tick. Each call becomes one immutable `NinaSessionData` snapshot for the entities,
-one `nina_session_event` bus event per applied NINA event, the triggers of the event entity,
-and the repair issues of the connection.
+one `nina_session_event` bus event per applied NINA event, the triggers (device triggers and
+the event entity pick theirs), and the repair issues of the connection.
 
 Nothing here polls NINA. A cheap in-memory watch of the engine's `ConnectionHealth` runs
 every few seconds, because the engine does not announce everything that changes in it: the
@@ -32,7 +32,6 @@ from .const import (
     DOMAIN,
     EVENT_AUTOFOCUS_FINISHED,
     EVENT_ERROR,
-    EVENT_FILTER_CHANGED,
     EVENT_GUIDING_LOST,
     EVENT_IMAGE_SAVED,
     EVENT_MERIDIAN_FLIP,
@@ -40,7 +39,6 @@ from .const import (
     EVENT_SESSION_ENDED,
     EVENT_SESSION_STARTED,
     EVENT_STATE_CHANGED,
-    EVENT_TARGET_CHANGED,
     ISSUE_DATABASE_RECOVERED,
     ISSUE_STORAGE_FAILING,
     ISSUE_UNREACHABLE,
@@ -125,7 +123,7 @@ class LastFrame:
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """One event for the event entity: an event type of const.EVENT_TYPES and attributes."""
+    """One moment of the night: a trigger type (const) and its details."""
 
     event_type: str
     attributes: Mapping[str, Any]
@@ -153,7 +151,7 @@ class NinaSessionData:
     last_frame: LastFrame | None = None
     #: Why this snapshot was made: an engine update reason, "start" or "health".
     reason: str = "start"
-    #: Event entity triggers produced by this update (empty for most).
+    #: Triggers produced by this update (empty for most).
     triggers: tuple[Trigger, ...] = ()
     #: Live IMAGE-SAVE events in this update (the image entity's index moves by this).
     images_saved: int = 0
@@ -336,12 +334,12 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         from_socket = update.reason == "events"
         for item in applied:
             self._fire_bus_event(item)
-            changes = self._follow(item.event)
+            self._follow(item.event)
             if from_socket:
                 images_saved += item.event.name == "IMAGE-SAVE"
                 image_changed |= item.event.name in IMAGE_EVENTS
             if live:
-                triggers.extend(self._live_triggers(item, changes))
+                triggers.extend(self._live_triggers(item))
         if live and update.reason == "tick" and result is not None:
             if result.ticked is not None:  # a stop past its grace period became a state
                 triggers.extend(self._state_triggers(result.ticked.transitions))
@@ -376,10 +374,9 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             },
         )
 
-    def _follow(self, event: NinaEvent) -> dict[str, tuple[str | None, str]]:
-        """Follow filter, target and last frame; return what changed as (old, new)."""
+    def _follow(self, event: NinaEvent) -> None:
+        """Follow filter, target and last frame."""
         tracked = self._tracked
-        changes: dict[str, tuple[str | None, str]] = {}
         new_filter: str | None = None
         new_target: str | None = None
         if event.name == "FILTERWHEEL-CHANGED":
@@ -403,17 +400,12 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             new_filter = frame.filter
             if frame.image_type == "LIGHT" and frame.target:
                 new_target = frame.target
-        if new_filter is not None and new_filter != tracked.current_filter:
-            changes["filter"] = (tracked.current_filter, new_filter)
+        if new_filter is not None:
             tracked.current_filter = new_filter
-        if new_target is not None and new_target != tracked.current_target:
-            changes["target"] = (tracked.current_target, new_target)
+        if new_target is not None:
             tracked.current_target = new_target
-        return changes
 
-    def _live_triggers(
-        self, item: Applied, changes: Mapping[str, tuple[str | None, str]]
-    ) -> list[Trigger]:
+    def _live_triggers(self, item: Applied) -> list[Trigger]:
         event = item.event
         name = event.name
         triggers: list[Trigger] = []
@@ -444,12 +436,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                     },
                 )
             )
-        if "filter" in changes:
-            old, new = changes["filter"]
-            triggers.append(Trigger(EVENT_FILTER_CHANGED, {"previous": old, "filter": new}))
-        if "target" in changes:
-            old, new = changes["target"]
-            triggers.append(Trigger(EVENT_TARGET_CHANGED, {"previous": old, "target": new}))
         if name == "AUTOFOCUS-FINISHED":
             triggers.append(Trigger(EVENT_AUTOFOCUS_FINISHED, dict(event.data)))
         elif name == "MOUNT-AFTER-FLIP":

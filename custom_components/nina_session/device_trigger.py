@@ -1,14 +1,17 @@
 """Device triggers: session start/end, state change, image saved, guiding lost, flip, error.
 
-What fires is decided once, by the coordinator (`NinaSessionData.triggers`, the same list the
-event entity shows): every live event, and after a history merge or a rebuild only the final
-state change, so a backfill of thousands of old events triggers no automation.
+What fires is decided once, by the coordinator (`NinaSessionData.triggers`; the event entity
+fires the rare ones among them): every live event, and after a history merge or a rebuild
+only the final state change, so a backfill of thousands of old events triggers no automation.
 
-A relay per loaded entry turns those triggers into one `nina_session_trigger` bus event each,
-`{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`. Device triggers
-are event triggers on it (so they survive a reload of the entry), the recorder keeps it and
-the logbook describes it. The relay follows config entry state changes itself, starting when
-an entry is loaded and stopping as soon as it begins to unload.
+A relay per loaded entry turns those triggers into one bus event each,
+`{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`: state changes
+as `nina_session_state_changed`, every other moment as `nina_session_trigger`. Device triggers
+are event triggers on them (so they survive a reload of the entry) and the recorder keeps
+both. The logbook describes `nina_session_trigger` only: a state change already has its row,
+the state sensor's, and a second one would say it twice. The relay follows config entry
+state changes itself, starting when an entry is loaded and stopping as soon as it begins to
+unload.
 """
 
 from __future__ import annotations
@@ -52,8 +55,10 @@ from .const import (
 )
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 
-#: Bus event fired for every device trigger (and described by the logbook).
+#: Bus event fired for every device trigger but state changes (described by the logbook).
 EVENT_NINA_SESSION_TRIGGER: Final = "nina_session_trigger"
+#: Bus event fired for every session state change (the state sensor's logbook row tells it).
+EVENT_NINA_SESSION_STATE_CHANGED: Final = "nina_session_state_changed"
 
 TRIGGER_TYPES: Final[tuple[str, ...]] = (
     EVENT_SESSION_STARTED,
@@ -72,9 +77,16 @@ TRIGGER_SCHEMA: Final = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 DATA_RELAYS: HassKey[dict[str, TriggerRelay]] = HassKey(f"{DOMAIN}_trigger_relays")
 
 
+def bus_event_of(trigger_type: str) -> str:
+    """Return the bus event that carries triggers of `trigger_type`."""
+    if trigger_type == EVENT_STATE_CHANGED:
+        return EVENT_NINA_SESSION_STATE_CHANGED
+    return EVENT_NINA_SESSION_TRIGGER
+
+
 # -- relay: coordinator triggers → bus events ------------------------------------------
 class TriggerRelay:
-    """Fires `nina_session_trigger` for the triggers of one loaded entry's coordinator."""
+    """Fires a bus event for each trigger of one loaded entry's coordinator."""
 
     def __init__(self, hass: HomeAssistant, entry: NinaSessionConfigEntry) -> None:
         """Initialize the relay and start listening to the entry's coordinator."""
@@ -106,7 +118,7 @@ class TriggerRelay:
             if trigger.event_type not in TRIGGER_TYPES:
                 continue
             self._hass.bus.async_fire(
-                EVENT_NINA_SESSION_TRIGGER,
+                bus_event_of(trigger.event_type),
                 {
                     "device_id": self._device(),
                     "entry_id": self._entry.entry_id,
@@ -182,7 +194,7 @@ async def async_attach_trigger(
     action: TriggerActionType,
     trigger_info: TriggerInfo,
 ) -> CALLBACK_TYPE:
-    """Listen for `nina_session_trigger` events of this device and type."""
+    """Listen for the bus events of this device and trigger type."""
     event_data: Mapping[str, str] = {
         "device_id": config[CONF_DEVICE_ID],
         "type": config[CONF_TYPE],
@@ -190,7 +202,7 @@ async def async_attach_trigger(
     event_config = event_trigger.TRIGGER_SCHEMA(
         {
             CONF_PLATFORM: CONF_EVENT,
-            event_trigger.CONF_EVENT_TYPE: EVENT_NINA_SESSION_TRIGGER,
+            event_trigger.CONF_EVENT_TYPE: bus_event_of(config[CONF_TYPE]),
             CONF_EVENT_DATA: dict(event_data),
         }
     )

@@ -1,7 +1,9 @@
-"""Event entity: session, state, frame, filter, target, autofocus, flip, guiding and error events.
+"""Event entity: a night's rare moments (session start/end, autofocus, flip, guiding, error).
 
-The coordinator decides what to fire (`NinaSessionData.triggers`): every live event, and for
-a history merge or a rebuild only the final state change, never thousands of old events.
+The coordinator decides what happened (`NinaSessionData.triggers`); this entity fires the
+types of const.EVENT_TYPES among them. Every fire is a logbook row ("detected an event"), so
+frames and state changes are left to the device triggers, the bus events and the state
+sensor, which tell them once each.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class NinaSessionEventEntity(NinaSessionEntity, EventEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        triggers = self.coordinator.data.triggers
+        triggers = [t for t in self.coordinator.data.triggers if t.event_type in EVENT_TYPES]
         if not triggers:
             # Availability may have changed (connection); the last event stays as it was.
             self.async_write_ha_state()

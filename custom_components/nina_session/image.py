@@ -6,6 +6,9 @@ connection (and whenever the counted position serves nothing) and then moved on 
 live IMAGE-SAVE. A new picture is fetched on
 IMAGE-SAVE and IMAGE-PREPARED (rendered) events. When the plugin has no thumbnail (option
 off, older plugin, no frame yet) the entity is unavailable.
+
+Disabled by default: it needs the plugin's thumbnail option, and every new picture is a row
+in the device's logbook beside the frame's own row.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ _LOGGER = logging.getLogger(__name__)
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0
 
-LATEST_FRAME = ImageEntityDescription(key="latest_frame", translation_key="latest_frame")
+LATEST_FRAME = ImageEntityDescription(
+    key="latest_frame", translation_key="latest_frame", entity_registry_enabled_default=False
+)
 
 
 async def async_setup_entry(
@@ -151,7 +156,9 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
             if self._image is not None:
                 _LOGGER.debug("NINA at %s serves no thumbnail", client.host)
             self._image = None
-        else:
+        elif image != self._image:
+            # The state is the picture's time: IMAGE-PREPARED and IMAGE-SAVE both fetch, and
+            # the same picture again must not look new (nor add a logbook row).
             self._image = image
             self._attr_image_last_updated = dt_util.utcnow()
         self.async_write_ha_state()

@@ -1,8 +1,10 @@
 """Logbook: describe the `nina_session_trigger` bus events in a line each.
 
-Session start and end, state changes (with their cause), frames, guiding losses, meridian
-flips and errors: the night's story on the NINA device's logbook. The raw
-`nina_session_event` (every NINA event, thousands a night) is deliberately not described.
+Session start and end, frames, guiding losses, meridian flips and errors: the moments no
+entity's state tells, one row each on the NINA device's logbook. State changes are the state
+sensor's own rows (Home Assistant writes one for every non-measurement entity), so they come
+as `nina_session_state_changed`, which is not described. The raw `nina_session_event` (every
+NINA event, thousands a night) is not described either.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ def describe_trigger(kind: str, data: Mapping[str, Any]) -> str:
             parts.append(f"{hours} integration")
         return f"{text}: {', '.join(parts)}" if parts else text
     if kind == EVENT_STATE_CHANGED:
+        # Recorded as `nina_session_trigger` before state changes got their own bus event:
+        # the logbook still reads those nights.
         state = data.get("state")
         text = f"changed from {data.get('previous')} to {state}"
         if not isinstance(cause := data.get("cause"), str) or not cause:

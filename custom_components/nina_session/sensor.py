@@ -198,6 +198,10 @@ SENSORS: tuple[NinaSessionSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=_last_image_saved,
         available_when_disconnected=True,
+        # A timestamp moves with every frame, and each move is a "changed to" row in the
+        # logbook beside the frame's own (a timestamp can have no unit or state class to keep
+        # it out). Frames are told by the image_saved trigger; enable this for a stall alarm.
+        entity_registry_enabled_default=False,
     ),
 )
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -72,6 +73,18 @@ def make_entry(hass: HomeAssistant, port: int, **kwargs: Any) -> MockConfigEntry
     )
     entry.add_to_hass(hass)
     return entry
+
+
+def enable_entity(hass: HomeAssistant, entity_id: str, instance: str = "rig_1") -> None:
+    """Register an entity disabled by default as enabled, before its entry is set up.
+
+    `entity_id` is `<platform>.<instance>_<key>`; a user who enabled it has the same entry.
+    """
+    platform, object_id = entity_id.split(".", 1)
+    assert object_id.startswith(f"{instance}_")
+    er.async_get(hass).async_get_or_create(
+        platform, DOMAIN, object_id, suggested_object_id=object_id
+    )
 
 
 def coordinator_of(entry: MockConfigEntry) -> NinaSessionCoordinator:

@@ -9,14 +9,13 @@ from typing import Any
 from api_helpers import engine_of, now_event, play, sync_engine
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
-from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.core import Event, HomeAssistant, ServiceCall, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from integration_helpers import pass_the_grace, pass_the_idle_gap, wait_connected, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_capture_events,
     async_get_device_automations,
     async_mock_service,
 )
@@ -26,6 +25,7 @@ from custom_components.nina_session import device_trigger
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import (
     DATA_RELAYS,
+    EVENT_NINA_SESSION_STATE_CHANGED,
     EVENT_NINA_SESSION_TRIGGER,
     TRIGGER_TYPES,
 )
@@ -37,6 +37,19 @@ def device_id_of(hass: HomeAssistant, instance: str = "rig_1") -> str:
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, instance)})
     assert device is not None
     return device.id
+
+
+def capture_triggers(hass: HomeAssistant) -> list[Event[Any]]:
+    """Capture the bus events of every trigger type (state changes have their own)."""
+    events: list[Event[Any]] = []
+
+    @callback
+    def capture(event: Event[Any]) -> None:
+        events.append(event)
+
+    for event_type in (EVENT_NINA_SESSION_TRIGGER, EVENT_NINA_SESSION_STATE_CHANGED):
+        hass.bus.async_listen(event_type, capture)
+    return events
 
 
 async def setup_automations(hass: HomeAssistant, device_id: str) -> list[ServiceCall]:
@@ -115,7 +128,7 @@ async def test_live_night_fires_every_trigger_type(
     engine = engine_of(loaded_entry)
     device_id = device_id_of(hass)
     calls = await setup_automations(hass, device_id)
-    fired = async_capture_events(hass, EVENT_NINA_SESSION_TRIGGER)
+    fired = capture_triggers(hass)
 
     await play(sim, engine)  # the `simple` night: 6 lights, sequence finished
     # Played at full speed, the night's own SEQUENCE-FINISHED is less than the dedup window
@@ -141,6 +154,12 @@ async def test_live_night_fires_every_trigger_type(
     assert kinds["guiding_lost"] == 1
     assert kinds["state_changed"] >= 2
     assert set(kinds) <= set(TRIGGER_TYPES)
+    # State changes on their own bus event: the logbook describes only the other one.
+    assert all(
+        (event.event_type == EVENT_NINA_SESSION_STATE_CHANGED)
+        == (event.data["type"] == "state_changed")
+        for event in fired
+    )
     assert {event.data["device_id"] for event in fired} == {device_id}
     assert {event.data["entry_id"] for event in fired} == {loaded_entry.entry_id}
 
@@ -164,7 +183,7 @@ async def test_backfilled_history_fires_no_frame_triggers(
 ) -> None:
     """A night NINA recorded while HA was away: merged, but no automation flood."""
     await sim.play(generate_night(PRESETS["simple"]).events, speed=0)  # nobody listening
-    fired = async_capture_events(hass, EVENT_NINA_SESSION_TRIGGER)
+    fired = capture_triggers(hass)
     entry = await setup_entry()
     await wait_connected(hass, entry)
     engine = engine_of(entry)
@@ -210,7 +229,7 @@ async def test_trigger_data_survives_idle_tick_without_result(
     """A session closed by the idle clock (an update without events) is announced once."""
     engine = engine_of(loaded_entry)
     await play(sim, engine)
-    fired = async_capture_events(hass, EVENT_NINA_SESSION_TRIGGER)
+    fired = capture_triggers(hass)
     await pass_the_idle_gap(hass, engine)
     await hass.async_block_till_done()
     # The listeners are called again without a new snapshot: nothing is fired twice.

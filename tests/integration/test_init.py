@@ -65,7 +65,7 @@ async def test_setup_with_nina_down_then_up(
     assert hass.states.get(FRAMES).state == "0"  # history-based: shown
     assert hass.states.get(FILTER).state == STATE_UNAVAILABLE  # live reading: unavailable
     assert hass.states.get("event.rig_1_session_event") is not None
-    assert hass.states.get("image.rig_1_latest_frame").state == STATE_UNAVAILABLE
+    assert hass.states.get("image.rig_1_night_report").state == STATE_UNAVAILABLE
 
     await sim.set_offline(False)
     await wait_connected(hass, entry)

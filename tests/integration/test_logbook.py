@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 import logging
 from pathlib import Path
 from typing import Any
 
-from api_helpers import engine_of, play
+from api_helpers import engine_of, now_event, play
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from integration_helpers import pass_the_idle_gap, wait_connected
+from integration_helpers import coordinator_of, pass_the_idle_gap, play_live, wait_connected
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
@@ -24,7 +25,11 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
 from custom_components.nina_session.logbook import async_describe_events, describe_trigger
-from simulator import NinaSimulator
+from simulator import NinaSimulator, preset_night
+
+#: Entities whose state moves with every frame: their "changed to" rows would repeat ours.
+PER_FRAME_ENTITIES = frozenset({"image.rig_1_latest_frame", "sensor.rig_1_last_image_saved"})
+TARGET_AND_FILTER = frozenset({"sensor.rig_1_current_target", "sensor.rig_1_current_filter"})
 
 
 # The recorder must come before `hass`: override the harness's autouse fixtures that use it.
@@ -163,7 +168,8 @@ async def test_device_logbook_tells_the_night(
 
     session = (await engine.sessions(limit=1))[0]
     assert messages[0] == f"started session {session['id']}"
-    assert "changed from idle to imaging (sequence started)" in messages
+    # State changes are the state sensor's rows, not ours (test below).
+    assert not any(message.startswith("changed from") for message in messages)
     assert all(row.get("icon", "").startswith("mdi:") for row in ours)
     assert "saved a LIGHT frame of M 42 (Ha, 120 s)" in messages
     assert sum(message.startswith("saved a LIGHT frame") for message in messages) == 6
@@ -174,3 +180,119 @@ async def test_device_logbook_tells_the_night(
 def test_recorder_sql_stays_out_of_the_test_output() -> None:
     """Test that the harness's INFO level for SQLAlchemy is lowered (SQL flooded `make test`)."""
     assert logging.getLogger("sqlalchemy.engine").getEffectiveLevel() >= logging.WARNING
+
+
+async def _device_rows(
+    client: Any, start: datetime, entity_ids: list[str], device_id: str
+) -> list[dict[str, Any]]:
+    """Return the device page's logbook: its entities and the device, as the frontend asks."""
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "end_time": (dt_util.utcnow() + timedelta(minutes=1)).isoformat(),
+            "entity_ids": entity_ids,
+            "device_ids": [device_id],
+        }
+    )
+    response = await client.receive_json()
+    assert response["success"], response
+    rows: list[dict[str, Any]] = response["result"]
+    return rows
+
+
+def _source(row: Mapping[str, Any]) -> str:
+    """Who made a logbook row: an entity id, or our describer."""
+    return str(row.get("entity_id") or row.get("domain"))
+
+
+async def test_one_row_per_frame_and_per_state_change(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+) -> None:
+    """Test the device logbook of a live night: one row per frame, one per state change.
+
+    The night is played one NINA event at a time (as a rig sends them), with a pause for an
+    unsafe sky in the middle; each event's logbook rows are told apart by their time.
+    """
+    assert await async_setup_component(hass, "logbook", {})
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    await hass.async_block_till_done()
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+    entity_ids = [
+        item.entity_id for item in er.async_entries_for_device(er.async_get(hass), device.id)
+    ]
+    night = preset_night("simple").events
+    third_frame = [i for i, ev in enumerate(night) if ev.name == "IMAGE-SAVE"][2]
+    night[third_frame + 1 : third_frame + 1] = [
+        now_event("SAFETY-CHANGED", IsSafe=False),
+        now_event("SAFETY-CHANGED", IsSafe=True),
+    ]
+    state_sensor = "sensor.rig_1_session_state"
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    def state_changes() -> int:
+        return sum(
+            event.data["entity_id"] == state_sensor
+            and event.data["old_state"] is not None
+            and event.data["new_state"].state != event.data["old_state"].state
+            for event in changes
+        )
+
+    start = dt_util.utcnow()
+    windows: list[tuple[str, float, float, int]] = []
+    for event in night:
+        before, changed = dt_util.utcnow().timestamp(), state_changes()
+        await play_live(hass, entry, sim, [event])
+        await hass.async_block_till_done()  # the thumbnail fetch a frame starts
+        windows.append(
+            (event.name, before, dt_util.utcnow().timestamp(), state_changes() - changed)
+        )
+    await pass_the_idle_gap(hass, coordinator_of(entry).engine)
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+
+    rows = await _device_rows(await hass_ws_client(hass), start, entity_ids, device.id)
+
+    def rows_of(name: str) -> list[list[dict[str, Any]]]:
+        return [
+            [row for row in rows if first <= row["when"] < last]
+            for event, first, last, _ in windows
+            if event == name
+        ]
+
+    # A frame (rendered, then saved): our row, in words; the target and filter sensors tell
+    # their own changes.
+    frames = [event for event in night if event.name == "IMAGE-SAVE"]
+    per_frame = [
+        [row for row in rendered + saved if _source(row) not in TARGET_AND_FILTER]
+        for rendered, saved in zip(rows_of("IMAGE-PREPARED"), rows_of("IMAGE-SAVE"), strict=True)
+    ]
+    assert [len(window) for window in per_frame] == [1] * len(frames), per_frame
+    assert all(
+        window[0]["domain"] == DOMAIN and window[0]["message"].startswith("saved a LIGHT frame")
+        for window in per_frame
+    )
+
+    # A state change: one row, the state sensor's (ours would say it again).
+    moved = [(first, last, count) for _, first, last, count in windows if count]
+    assert sum(count for _, _, count in moved) == 4  # idle→imaging→paused→imaging→idle
+    for first, last, count in moved:
+        told = [
+            row
+            for row in rows
+            if first <= row["when"] < last
+            and (_source(row) == state_sensor or row.get("message", "").startswith("changed from"))
+        ]
+        assert len(told) == count, told
+    assert not any(row.get("message", "").startswith("changed from") for row in rows)
+
+    # The event entity tells only the rare moments: the session's start and end, autofocus.
+    event_rows = [row for row in rows if _source(row) == "event.rig_1_session_event"]
+    assert len(event_rows) == 4
+    assert not [row for row in rows if _source(row) in PER_FRAME_ENTITIES]
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -11,13 +11,14 @@ from typing import Any
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, EVENT_STATE_CHANGED, STATE_OFF, STATE_ON
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from integration_helpers import coordinator_of, play_live, wait_connected, wait_for
+from integration_helpers import coordinator_of, enable_entity, play_live, wait_connected, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.nina_session.const import EVENT_NINA_SESSION
 from custom_components.nina_session.coordinator import NinaSessionData
+from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_STATE_CHANGED
 from simulator import THUMBNAIL_JPEG, Night, NinaSimulator, preset_night
 
 SetupEntry = Callable[..., Awaitable[MockConfigEntry]]
@@ -59,9 +60,11 @@ async def test_a_live_night(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry, night: Night
 ) -> None:
     """Test that a live night shows in sensors, bus events and the event entity as played."""
+    enable_entity(hass, "sensor.rig_1_last_image_saved")
     entry = await setup_entry()
     await wait_connected(hass, entry)
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    state_changed = async_capture_events(hass, EVENT_NINA_SESSION_STATE_CHANGED)
     bus = await play_live(hass, entry, sim, night.events)
     truth = night.truth
 
@@ -126,17 +129,12 @@ async def test_a_live_night(
     assert bus[-1].data["session_id"] == session_id["id"]
     assert bus[-1].data["source"] == "live"
 
-    # The event entity: each live happening once, the sequence's own guiding stop excused.
-    types = fired_types(changes)
-    assert types[:2] == ["session_started", "state_changed"]
-    assert types.count("image_saved") == truth.frames_by_type["LIGHT"]
-    assert types.count("autofocus_finished") == truth.autofocus_runs - truth.autofocus_failed
-    assert types.count("filter_changed") == 2  # none → Ha, Ha → OIII
-    assert types.count("target_changed") == 1
+    # The event entity: the rare happenings once each, the sequence's own guiding stop
+    # excused; frames and state changes are not its (each fire is a logbook row).
+    autofocus = truth.autofocus_runs - truth.autofocus_failed
+    assert fired_types(changes) == ["session_started"] + ["autofocus_finished"] * autofocus
     # imaging, idle: the guider stop and park as the sequence ends are no pause or wait
-    assert types.count("state_changed") == 2
-    assert "guiding_lost" not in types
-    assert "session_ended" not in types  # still open until the idle gap
+    assert [event.data["data"]["state"] for event in state_changed] == ["imaging", "idle"]
 
 
 async def test_latest_frame_image(
@@ -147,6 +145,7 @@ async def test_latest_frame_image(
     night: Night,
 ) -> None:
     """Test that the latest-frame image serves the thumbnail once a frame is saved."""
+    enable_entity(hass, "image.rig_1_latest_frame")
     entry = await setup_entry()
     await wait_connected(hass, entry)
     assert state(hass, "image.rig_1_latest_frame") == "unavailable"  # no frame yet
@@ -160,6 +159,44 @@ async def test_latest_frame_image(
     assert await response.read() == THUMBNAIL_JPEG
 
 
+async def test_latest_frame_moves_only_for_a_new_picture(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry, night: Night
+) -> None:
+    """Test that fetching the same picture again (IMAGE-PREPARED, IMAGE-SAVE) keeps its time.
+
+    The image's state is its picture's time: each new time is a logbook row and makes the
+    frontend load the picture again. The simulator serves one picture for every frame.
+    """
+    enable_entity(hass, "image.rig_1_latest_frame")
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    changes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    for event in night.events:  # one at a time, as a rig sends them: a fetch for each
+        await play_live(hass, entry, sim, [event])
+        await hass.async_block_till_done()
+    times = {
+        change.data["new_state"].state
+        for change in changes
+        if change.data["entity_id"] == "image.rig_1_latest_frame"
+        and change.data["new_state"] is not None
+        and change.data["new_state"].state not in ("unknown", "unavailable")
+    }
+    assert len(times) == 1, times
+
+
+async def test_per_frame_entities_are_disabled_by_default(
+    hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry
+) -> None:
+    """Test that the latest frame and the last image time start disabled (logbook rows)."""
+    await setup_entry()
+    registry = er.async_get(hass)
+    for entity_id in ("image.rig_1_latest_frame", "sensor.rig_1_last_image_saved"):
+        item = registry.async_get(entity_id)
+        assert item is not None, entity_id
+        assert item.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+
+
 async def test_backfill_fires_only_the_final_state(
     hass: HomeAssistant, sim: NinaSimulator, setup_entry: SetupEntry, night: Night
 ) -> None:
@@ -170,6 +207,7 @@ async def test_backfill_fires_only_the_final_state(
     # Listen before the setup: the backfill may be applied while setup_entry waits.
     changes = async_capture_events(hass, EVENT_STATE_CHANGED)
     bus = async_capture_events(hass, EVENT_NINA_SESSION)
+    state_changed = async_capture_events(hass, EVENT_NINA_SESSION_STATE_CHANGED)
     entry = await setup_entry()
     await wait_connected(hass, entry)
     await wait_for(lambda: len(bus) >= cut, "the backfill")
@@ -180,11 +218,9 @@ async def test_backfill_fires_only_the_final_state(
     assert state(hass, "sensor.rig_1_frames_this_session") == "3"
     assert state(hass, "binary_sensor.rig_1_sequence_running") == STATE_ON
     assert state(hass, "binary_sensor.rig_1_guiding") == STATE_ON
-    assert fired_types(changes) == ["state_changed"]
-    last = hass.states.get(EVENT_ENTITY)
-    assert last is not None
-    assert last.attributes["previous"] == "idle"
-    assert last.attributes["state"] == "imaging"
+    assert fired_types(changes) == []  # no session_started for a night already under way
+    assert [event.data["data"]["previous"] for event in state_changed] == ["idle"]
+    assert state_changed[0].data["data"]["state"] == "imaging"
 
     # History survives a restart of the entry while NINA is off.
     await sim.set_offline(True)
