@@ -11,8 +11,9 @@ from pathlib import Path
 import sys
 from zoneinfo import ZoneInfo
 
+from simulator.events import SimEvent
 from simulator.night import PRESETS, Night, generate_night, generate_week, to_jsonl_lines
-from simulator.server import NinaSimulator
+from simulator.server import NinaSimulator, rebased
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +59,7 @@ def earlier_nights(args: argparse.Namespace, now: datetime) -> list[Night]:
     """Return `args.history_nights` nights that ended before `now`, oldest first.
 
     At their own dates (not moved to now), without the preset's NINA restart: a NINA that ran
-    through them still holds all of their events.
+    through them still holds all of their events. `play_history` squeezes them by `--speed`.
     """
     spec = PRESETS["full" if args.night == "week" else args.night]
     # Observing nights run noon to noon: before noon, "tonight" began yesterday evening.
@@ -76,14 +77,28 @@ def earlier_nights(args: argparse.Namespace, now: datetime) -> list[Night]:
     return nights
 
 
+def compressed(night: Night, speed: float) -> list[SimEvent]:
+    """Return the night's events squeezed towards its start by `speed`, as a live one is.
+
+    A night at its natural pace has quiet stretches (waits, a cloud pause, dawn) longer than
+    the idle gap a client sets for nights played `speed` times faster: it would store it as
+    several sessions. Exposure times stay as they are.
+    """
+    if speed <= 0:
+        return list(night.events)
+    start = night.start
+    return [rebased(ev, start + (ev.time - start) / speed, 1 / speed) for ev in night.events]
+
+
 async def play_history(sim: NinaSimulator, args: argparse.Namespace) -> None:
     """Play the earlier nights into the history at once; NINA has been up since before them."""
     nights = earlier_nights(args, datetime.now(UTC))
     if not nights:
         return
     for night in nights:
-        await sim.play(night, 0, rebase=False, follow_epochs=False)
-        print(f"history: {night.spec.date}, {len(night.events)} events", flush=True)
+        events = compressed(night, args.speed)
+        await sim.play(events, 0, rebase=False, follow_epochs=False)
+        print(f"history: {night.spec.date}, {len(events)} events", flush=True)
     sim.application_start = nights[0].start - timedelta(minutes=10)
 
 

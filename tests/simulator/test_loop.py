@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import itertools
 import re
 import time
 
 import aiohttp
 import pytest
 
-from simulator.__main__ import build_parser, run
+from simulator import PRESETS, generate_night
+from simulator.__main__ import build_parser, compressed, run
+from simulator.events import SimEvent
 
 
 async def test_loop_leaves_a_quiet_day_between_nights(capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,3 +85,26 @@ async def test_history_nights_are_served_before_the_live_one(
     tonight = max(nights_of)
     earlier = [t for t, n in zip(times, nights_of, strict=True) if n < tonight]
     assert earlier and max(earlier) < datetime.now(UTC)
+
+
+def test_history_nights_are_squeezed_like_the_live_ones() -> None:
+    """Test that an earlier night played at `--speed 240` has no pause a 5-minute idle gap cuts.
+
+    At its natural pace the full night waits and pauses for longer than the demo's idle gap,
+    and the client stored it as several sessions: the "last night" report showed an empty one.
+    """
+    night = generate_night(PRESETS["full"])
+
+    def longest_gap(events: list[SimEvent]) -> timedelta:
+        return max(b.time - a.time for a, b in itertools.pairwise(events))
+
+    assert longest_gap(night.events) > timedelta(minutes=5)
+    squeezed = compressed(night, 240)
+    assert longest_gap(squeezed) < timedelta(minutes=5)
+    assert squeezed[0].time == night.start and len(squeezed) == len(night.events)
+    exposures = [
+        ev.data["ImageStatistics"]["ExposureTime"] for ev in squeezed if ev.name == "IMAGE-SAVE"
+    ]
+    assert exposures == [
+        ev.data["ImageStatistics"]["ExposureTime"] for ev in night.events if ev.name == "IMAGE-SAVE"
+    ]
