@@ -91,7 +91,7 @@ test("parked and unsafe: no park button, unsafe shown; no equipment: nothing", (
 test("flip times", () => {
   assert.equal(formatFlip(12.4), "12m");
   assert.equal(formatFlip(125), "2h 05m");
-  assert.equal(formatFlip(-3), "past");
+  assert.equal(formatFlip(-3), "due");
   assert.equal(formatFlip(null), null);
 });
 

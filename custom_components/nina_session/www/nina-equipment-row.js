@@ -45,10 +45,10 @@ function number(stateObj, digits) {
   return Number.isFinite(value) ? value.toFixed(digits) : null;
 }
 
-/** "1h 05m", "12m", "past" (a flip time in minutes). */
+/** "1h 05m", "12m", "due" (a flip time in minutes; past the meridian, not flipped yet). */
 export function formatFlip(minutes) {
   if (minutes === null || minutes === undefined || !Number.isFinite(minutes)) return null;
-  if (minutes <= 0) return "past";
+  if (minutes <= 0) return "due";
   const total = Math.round(minutes);
   const h = Math.floor(total / 60);
   const m = total % 60;
@@ -171,5 +171,6 @@ export const EQUIPMENT_ROW_STYLE = `
   .nina-eq-unsafe .nina-eq-label { color: inherit; }
   .nina-eq-park { margin-left: auto; border: 1px solid var(--divider-color); border-radius: 12px;
     background: none; color: var(--primary-color); padding: 2px 10px; cursor: pointer; }
-  .nina-eq-park.armed { background: var(--warning-color); color: var(--text-primary-color, #fff); }
+  .nina-eq-park.armed { background: var(--warning-color, #ff9800); border-color: transparent;
+    color: #1c1c1c; }
 `;

@@ -539,7 +539,7 @@ class NinaSessionCard extends HTMLElement {
     if (!this._config) return;
     const model = this._model();
     this.shadowRoot.innerHTML = `
-      <style>${STYLE}${EQUIPMENT_ROW_STYLE}</style>
+      <style>${STYLE}${EQUIPMENT_ROW_STYLE}${ROW_SPACING}</style>
       <ha-card>
         ${this._renderHeader(model)}
         ${this._renderSubheader(model)}
@@ -917,6 +917,11 @@ const STYLE = `
     .field .label, .tile .label { letter-spacing: 0; }
     .filter-rows { gap: 6px; font-size: 0.85em; }
   }
+`;
+
+// After the row's own style: the row keeps the card's spacing between sections.
+const ROW_SPACING = `
+  .nina-eq-row { margin: 0 0 14px 0; }
 `;
 
 if (!customElements.get(CARD_TYPE)) {
