@@ -785,7 +785,8 @@ def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
     if listed:
         cards.append({"type": "entities", "title": "NINA entities", "entities": listed})
     if report := by_key.get("night_report"):
-        cards.append({"type": "picture-entity", "entity": report, "name": "Last night",
+        # The picture has its own title ("Night of ..."); a name bar would cover its chart.
+        cards.append({"type": "picture-entity", "entity": report, "show_name": False,
                       "show_state": False})  # fmt: skip
     targets = [by_key[key] for key in INSIGHT_KEYS if key in by_key]
     if targets:
