@@ -88,6 +88,12 @@ test("parked and unsafe: no park button, unsafe shown; no equipment: nothing", (
   assert.equal(equipmentRowHtml(gone, findEquipmentEntities(gone, "nina")), "");
 });
 
+test("a flip time shown in hours (the user's display unit) is still read right", () => {
+  const hass = fakeHass({ ...NIGHT, "sensor.eq6_flip": "1.5" });
+  hass.states["sensor.eq6_flip"].attributes = { unit_of_measurement: "h" };
+  assert.match(equipmentRowHtml(hass, findEquipmentEntities(hass, "nina")), /flip 1h 30m/);
+});
+
 test("flip times", () => {
   assert.equal(formatFlip(12.4), "12m");
   assert.equal(formatFlip(125), "2h 05m");

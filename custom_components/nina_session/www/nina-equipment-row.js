@@ -55,6 +55,14 @@ export function formatFlip(minutes) {
   return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
 }
 
+// A duration sensor's state is in the unit the user picked for it (minutes by default).
+const MINUTES_PER = { s: 1 / 60, min: 1, h: 60, d: 1440 };
+
+function flipMinutes(stateObj) {
+  const unit = stateObj.attributes?.unit_of_measurement ?? "min";
+  return Number.parseFloat(stateObj.state) * (MINUTES_PER[unit] ?? 1);
+}
+
 function chip(kind, label, value, extra = "") {
   return `<span class="nina-eq-chip nina-eq-${kind}"${extra}><span class="nina-eq-label">${esc(
     label,
@@ -76,7 +84,7 @@ export function equipmentRowHtml(hass, found, root = null) {
     const tracking = get("binary_sensor.tracking");
     let mount = parked.state === "on" ? "parked" : tracking?.state === "on" ? "tracking" : "idle";
     const flipState = get("sensor.time_to_meridian_flip");
-    const flip = flipState ? formatFlip(Number.parseFloat(flipState.state)) : null;
+    const flip = flipState ? formatFlip(flipMinutes(flipState)) : null;
     if (parked.state !== "on" && flip) mount += ` · flip ${flip}`;
     chips.push(chip("mount", "Mount", mount));
   }
