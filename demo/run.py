@@ -12,10 +12,17 @@ What it does, from a fresh clone (run with the project's .venv Python):
    marked done in the config dir beforehand: the location is in configuration.yaml, and the
    step would start integrations whose requirements the demo does not install);
 5. starts the simulator (`python -m simulator`) looping a night faster than real time, with
-   a quiet "day" longer than the entry's idle gap between nights, so each is a session;
+   a quiet "day" longer than the entry's idle gap between nights, so each is a session; its
+   equipment connected (`--equipment`: camera, mount, guider, dome, weather...), and two
+   finished earlier nights in NINA's history (`--history-nights`), which the integration's
+   backfill stores: the night report and the targets across nights show from the start;
 6. adds the NINA Session config entry by driving the config flow over HA's HTTP API, and
    narrows its duplicate window through the options flow to suit the faster-than-real night;
-7. saves a dashboard with the session card (WebSocket `lovelace/config/save`);
+   once the earlier nights are stored, gives each target a goal per filter (twice what is
+   stored) through `nina_session.set_target_goal`, so the goal progress sensor has a value;
+7. waits for the equipment entities, then saves a dashboard (WebSocket
+   `lovelace/config/save`): the session card with its equipment row (park the simulated
+   mount from it), the last night's report picture, the target across nights, equipment;
 8. prints the URL and the login, then the session live from `/api/nina_session/session`
    until Ctrl-C (or for `--duration` seconds), and stops everything cleanly.
 
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import importlib.metadata
 import json
+import math
 import os
 from pathlib import Path
 import re
@@ -76,6 +84,23 @@ DEMO_IDLE_GAP_MINUTES = 5
 #: Real seconds of quiet the looping simulator leaves between nights: past the idle gap, so
 #: each looped night is a session of its own.
 DEMO_DAY_SECONDS = DEMO_IDLE_GAP_MINUTES * 60 + 30
+#: Earlier nights the simulator's NINA holds in its history when the demo starts.
+DEMO_HISTORY_NIGHTS = 2
+#: Equipment entities the dashboard shows; the demo waits for them (they appear once the
+#: integration has read the simulator's devices).
+EQUIPMENT_KEYS = (
+    "cooler_temperature",
+    "cooler_power",
+    "parked",
+    "tracking",
+    "time_to_meridian_flip",
+    "guider_state",
+    "safety",
+    "mount_park",
+)
+#: Insight entities: the current target across nights, its goal, the night's end.
+INSIGHT_KEYS = ("target_integration", "target_goal_progress", "night_end")
+ENTITIES_TIMEOUT = 60.0
 
 
 def demo_dedup_window(speed: float) -> float:
@@ -443,6 +468,12 @@ async def start_simulator(settings: Settings) -> Child:
         "--loop",
         "--day",
         str(DEMO_DAY_SECONDS),
+        # Camera, mount, guider, dome, weather...: the equipment devices and the card's row.
+        "--equipment",
+        # Finished nights in NINA's history: the backfill stores them, so the night report
+        # and the targets across nights have something to show from the start.
+        "--history-nights",
+        str(DEMO_HISTORY_NIGHTS),
     ]
     say(
         f"starting the NINA simulator on 127.0.0.1:{settings.sim_port}: night "
@@ -639,6 +670,27 @@ class HomeAssistantApi:
                 removed.append(str(entry["domain"]))
         return removed
 
+    async def call_service(self, service: str, data: Json, *, response: bool = False) -> Any:
+        """Call `nina_session.<service>`; its response data when `response` is set.
+
+        DemoError with HA's message when the action is refused (e.g. the entry still loading).
+        """
+        query = "?return_response" if response else ""
+        path = f"/api/services/{DOMAIN}/{service}{query}"
+        for attempt in range(2):
+            async with self.session.post(
+                f"{self.base}{path}", json=data, headers=self._headers()
+            ) as reply:
+                if reply.status == 401 and attempt == 0 and self.refresh_token:
+                    await self.refresh()
+                    continue
+                text = await reply.text()
+                if reply.status != 200:
+                    raise DemoError(f"{service}: HTTP {reply.status} {text[:200]}")
+                body = json.loads(text) if text else None
+                return body.get("service_response") if isinstance(body, dict) else body
+        raise DemoError(f"{service}: not authorized")
+
     # -- the config flow ---------------------------------------------------------------
     async def entries(self) -> list[Json]:
         """Return the NINA Session config entries."""
@@ -699,13 +751,19 @@ async def websocket_calls(api: HomeAssistantApi, messages: Sequence[Json]) -> li
     return results
 
 
+def entities_by_key(entities: Sequence[Json]) -> dict[str, str]:
+    """Return translation key → entity id (enabled entities only; the first of each key)."""
+    by_key: dict[str, str] = {}
+    for entity in entities:
+        key = entity.get("translation_key")
+        if key and not entity.get("disabled_by"):
+            by_key.setdefault(key, entity["entity_id"])
+    return by_key
+
+
 def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
     """Return a one-view dashboard: the session card, the entities, their history."""
-    by_key = {
-        entity.get("translation_key"): entity["entity_id"]
-        for entity in entities
-        if entity.get("translation_key")
-    }
+    by_key = entities_by_key(entities)
     wanted = (
         "session_state",
         "current_target",
@@ -726,6 +784,16 @@ def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
     ]
     if listed:
         cards.append({"type": "entities", "title": "NINA entities", "entities": listed})
+    if report := by_key.get("night_report"):
+        # The picture has its own title ("Night of ..."); a name bar would cover its chart.
+        cards.append({"type": "picture-entity", "entity": report, "show_name": False,
+                      "show_state": False})  # fmt: skip
+    targets = [by_key[key] for key in INSIGHT_KEYS if key in by_key]
+    if targets:
+        cards.append({"type": "entities", "title": "Target across nights", "entities": targets})
+    equipment = [by_key[key] for key in EQUIPMENT_KEYS if key in by_key]
+    if equipment:
+        cards.append({"type": "entities", "title": "Equipment", "entities": equipment})
     graphs = [by_key[key] for key in ("guiding_rms", "last_hfr") if key in by_key]
     if graphs:
         cards.append({"type": "history-graph", "title": "Quality", "hours_to_show": 12,
@@ -736,13 +804,79 @@ def dashboard_config(entry_id: str, entities: Sequence[Json]) -> Json:
     }
 
 
+async def entry_entities(api: HomeAssistantApi, entry_id: str) -> list[Json]:
+    """Return the entity registry entries of the config entry."""
+    (entities,) = await websocket_calls(api, [{"type": "config/entity_registry/list"}])
+    return [entity for entity in entities if entity.get("config_entry_id") == entry_id]
+
+
 async def save_dashboard(api: HomeAssistantApi, entry_id: str) -> None:
     """Save the default dashboard with the entry's card and entities."""
-    (entities,) = await websocket_calls(api, [{"type": "config/entity_registry/list"}])
-    ours = [entity for entity in entities if entity.get("config_entry_id") == entry_id]
+    ours = await entry_entities(api, entry_id)
     await websocket_calls(
         api, [{"type": "lovelace/config/save", "config": dashboard_config(entry_id, ours)}]
     )
+
+
+async def wait_for_equipment(api: HomeAssistantApi, entry_id: str) -> None:
+    """Wait until the equipment entities exist (made when the devices are first read)."""
+    wanted = {"parked", "mount_park", "cooler_temperature"}
+
+    async def created() -> bool:
+        return wanted <= entities_by_key(await entry_entities(api, entry_id)).keys()
+
+    try:
+        await wait_until("the equipment entities", created, ENTITIES_TIMEOUT)
+    except DemoError as err:
+        say(f"note: {err}; the dashboard shows what there is")
+
+
+def goal_hours(seconds: float) -> float:
+    """Return a goal for a filter: twice what is stored, in half hours (at least one)."""
+    return max(1.0, math.ceil(2 * seconds / 1800) / 2)
+
+
+async def set_goals(api: HomeAssistantApi, entry_id: str) -> None:
+    """Give every stored target a goal per filter (nina_session.set_target_goal).
+
+    Waits for the backfill to store the earlier nights first; the goals are twice what they
+    hold, so the goal progress sensor starts half way and grows with tonight's frames.
+    """
+    answer: Json | None = None
+
+    async def loaded() -> bool:
+        # Never ask before: HA's REST API logs a refused action with a traceback.
+        return any(
+            e["entry_id"] == entry_id and e.get("state") == "loaded" for e in await api.entries()
+        )
+
+    async def stored() -> bool:
+        nonlocal answer
+        try:
+            answer = await api.call_service(
+                "get_targets", {"config_entry_id": entry_id}, response=True
+            )
+        except DemoError:  # the entry is still loading
+            return False
+        return bool((answer or {}).get("targets"))
+
+    try:
+        await wait_until("the config entry to load", loaded, ENTITIES_TIMEOUT)
+        await wait_until("the earlier nights in the store", stored, ENTITIES_TIMEOUT)
+    except DemoError as err:
+        say(f"note: {err}; no target goals set")
+        return
+    goals = []
+    for target in (answer or {}).get("targets", []):
+        for name, slot in (target.get("by_filter") or {}).items():
+            hours = goal_hours(float(slot.get("seconds") or 0.0))
+            await api.call_service(
+                "set_target_goal",
+                {"config_entry_id": entry_id, "target": target["name"], "filter": name,
+                 "hours": hours},
+            )  # fmt: skip
+            goals.append(f"{target['name']} {name} {hours:g} h")
+    say(f"target goals through nina_session.set_target_goal: {', '.join(goals)}")
 
 
 # -- the live view -------------------------------------------------------------------------
@@ -926,6 +1060,8 @@ async def run(settings: Settings) -> int:
                     f"{DEMO_DAY_SECONDS} s apart)")  # fmt: skip
             if removed := await api.remove_onboarding_entries():
                 say(f"removed the entries onboarding added on its own: {', '.join(removed)}")
+            await _until_or_stop(stop, set_goals(api, entry_id))
+            await _until_or_stop(stop, wait_for_equipment(api, entry_id))
             await save_dashboard(api, entry_id)
             card_status, _ = await api.get_json(CARD_URL)
             if card_status != 200:

@@ -6,13 +6,14 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 import sys
 from zoneinfo import ZoneInfo
 
+from simulator.events import SimEvent
 from simulator.night import PRESETS, Night, generate_night, generate_week, to_jsonl_lines
-from simulator.server import NinaSimulator
+from simulator.server import NinaSimulator, rebased
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,62 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="connect all eleven device classes at start (dome, weather, switch... too)",
     )
+    parser.add_argument(
+        "--history-nights",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first put N earlier, finished nights into NINA's history (as a NINA running for "
+        "days has them): a client's backfill stores them, e.g. for a night report at once",
+    )
     return parser
+
+
+def earlier_nights(args: argparse.Namespace, now: datetime) -> list[Night]:
+    """Return `args.history_nights` nights that ended before `now`, oldest first.
+
+    At their own dates (not moved to now), without the preset's NINA restart: a NINA that ran
+    through them still holds all of their events. `play_history` squeezes them by `--speed`.
+    """
+    spec = PRESETS["full" if args.night == "week" else args.night]
+    # Observing nights run noon to noon: before noon, "tonight" began yesterday evening.
+    tonight = args.date or (now.astimezone(ZoneInfo(args.tz)) - timedelta(hours=12)).date()
+    nights: list[Night] = []
+    back = 1
+    while len(nights) < args.history_nights:
+        day = tonight - timedelta(days=back)
+        night = generate_night(
+            replace(spec, date=day, tz=args.tz, seed=spec.seed + 100 + back, nina_restart=False)
+        )
+        if night.end < now:
+            nights.insert(0, night)
+        back += 1
+    return nights
+
+
+def compressed(night: Night, speed: float) -> list[SimEvent]:
+    """Return the night's events squeezed towards its start by `speed`, as a live one is.
+
+    A night at its natural pace has quiet stretches (waits, a cloud pause, dawn) longer than
+    the idle gap a client sets for nights played `speed` times faster: it would store it as
+    several sessions. Exposure times stay as they are.
+    """
+    if speed <= 0:
+        return list(night.events)
+    start = night.start
+    return [rebased(ev, start + (ev.time - start) / speed, 1 / speed) for ev in night.events]
+
+
+async def play_history(sim: NinaSimulator, args: argparse.Namespace) -> None:
+    """Play the earlier nights into the history at once; NINA has been up since before them."""
+    nights = earlier_nights(args, datetime.now(UTC))
+    if not nights:
+        return
+    for night in nights:
+        events = compressed(night, args.speed)
+        await sim.play(events, 0, rebase=False, follow_epochs=False)
+        print(f"history: {night.spec.date}, {len(events)} events", flush=True)
+    sim.application_start = nights[0].start - timedelta(minutes=10)
 
 
 def nights_for(args: argparse.Namespace, round_no: int) -> list[Night]:
@@ -63,6 +119,7 @@ async def run(args: argparse.Namespace) -> None:
     """Serve the simulator and play the nights (again and again with --loop), until cancelled."""
     sim = NinaSimulator(args.host, args.port, args.plugin_version, tz=args.tz, api=args.api)
     await sim.start()
+    await play_history(sim, args)
     if args.equipment:
         await sim.equipment.connect()
     try:

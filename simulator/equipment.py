@@ -128,6 +128,9 @@ class SimEquipmentState:
     dec: float = PARK_DEC
     tracking_mode: int = 0
     homed: bool = False
+    #: Parked by MOUNT-PARKED (a user, a shutdown): frames no longer move the mount; only an
+    #: unpark or a scheduler slew does. The mount parked since power-on is not held.
+    park_held: bool = False
     # others
     filter: str | None = None
     filter_id: int | None = None
@@ -223,6 +226,7 @@ class SimEquipment:
         old = self.state
         self.state = SimEquipmentState(
             filter=old.filter, filter_id=old.filter_id, parked=old.parked,
+            park_held=old.park_held,
             cover_open=old.cover_open, shutter_open=old.shutter_open,
         )  # fmt: skip
 
@@ -248,6 +252,7 @@ class SimEquipment:
             st.filter, st.filter_id = data["New"].get("Name"), data["New"].get("Id")
         elif name in {"MOUNT-PARKED", "MOUNT-UNPARKED"}:
             st.parked, st.homed = name == "MOUNT-PARKED", False
+            st.park_held = st.parked
             if st.parked:
                 st.dec = PARK_DEC
         elif name == "MOUNT-HOMED":
@@ -277,12 +282,13 @@ class SimEquipment:
         elif name == "IMAGE-SAVE" and isinstance(data.get("ImageStatistics"), dict):
             stats = data["ImageStatistics"]
             st.filter = stats.get("Filter") or st.filter
-            if stats.get("ImageType") == "LIGHT" and stats.get("TargetName") in CATALOG:
+            light = stats.get("ImageType") == "LIGHT" and stats.get("TargetName") in CATALOG
+            if light and not st.park_held:
                 self._point(*CATALOG[stats["TargetName"]])
 
     def _point(self, ra: float, dec: float) -> None:
         st = self.state
-        st.ra, st.dec, st.parked, st.homed = ra % 24, dec, False, False
+        st.ra, st.dec, st.parked, st.homed, st.park_held = ra % 24, dec, False, False, False
 
     # ------------------------------------------------------------------ readings
     def _ambient(self, now: datetime) -> float:

@@ -204,6 +204,18 @@ class Insight:
             )
         self._tell()
 
+    async def _async_catch_up_report(self) -> None:
+        """Draw the latest closed night if it is not the one drawn.
+
+        A night that closed inside a history merge (Home Assistant was away when it ended, and
+        the next night's first events came in the same backfill) has no live "session ended";
+        without this its report would wait for the next restart. Not fired on the bus: whether
+        it was told before Home Assistant went away cannot be known.
+        """
+        latest = await self.engine.read_store(_latest_closed)
+        if latest is not None and latest != (self.report or {}).get("session_id"):
+            await self.async_publish_report(latest, fire=False)
+
     # -- the current target and the night's end ----------------------------------------
     @callback
     def _coordinator_updated(self) -> None:
@@ -245,6 +257,8 @@ class Insight:
         data = self.coordinator.data
         target = data.current_target
         session_id = (data.session or {}).get("id")
+        # Cheap beside the targets read below (five session rows).
+        await self._async_catch_up_report()
         answer = await self.async_targets()
         self.current_target = next(
             (item for item in answer["targets"] if item["name"] == target), None

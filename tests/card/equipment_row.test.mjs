@@ -88,34 +88,83 @@ test("parked and unsafe: no park button, unsafe shown; no equipment: nothing", (
   assert.equal(equipmentRowHtml(gone, findEquipmentEntities(gone, "nina")), "");
 });
 
+test("a flip time shown in hours (the user's display unit) is still read right", () => {
+  const hass = fakeHass({ ...NIGHT, "sensor.eq6_flip": "1.5" });
+  hass.states["sensor.eq6_flip"].attributes = { unit_of_measurement: "h" };
+  assert.match(equipmentRowHtml(hass, findEquipmentEntities(hass, "nina")), /flip 1h 30m/);
+});
+
 test("flip times", () => {
   assert.equal(formatFlip(12.4), "12m");
   assert.equal(formatFlip(125), "2h 05m");
-  assert.equal(formatFlip(-3), "past");
+  assert.equal(formatFlip(-3), "due");
   assert.equal(formatFlip(null), null);
 });
+
+/** A park button and a root as the card's shadow root has them (only what the row uses). */
+function fakeRoot(entityId = "button.eq6_park") {
+  const newButton = () => ({
+    dataset: { ninaPark: entityId },
+    classList: { add() {}, remove() {} },
+    textContent: "Park",
+    disabled: false,
+    title: "",
+    closest() {
+      return this;
+    },
+  });
+  const root = {
+    button: newButton(),
+    handler: null,
+    addEventListener: (_type, fn) => (root.handler = fn),
+    querySelector: () => root.button,
+    redraw: () => (root.button = newButton()),
+    click: () => root.handler({ target: root.button, stopPropagation() {} }),
+  };
+  return root;
+}
 
 test("park needs a second click within the arming time", async () => {
   const calls = [];
   const hass = fakeHass(NIGHT, calls);
-  const button = {
-    dataset: { ninaPark: "button.eq6_park" },
-    classList: { add() {}, remove() {} },
-    textContent: "Park",
-    closest() {
-      return this;
-    },
-  };
-  let handler;
-  const root = { addEventListener: (_type, fn) => (handler = fn) };
+  const root = fakeRoot();
   bindEquipmentRow(root, () => hass, 50);
-  const click = () => handler({ target: button, stopPropagation() {} });
-  await click();
+  await root.click();
   assert.equal(calls.length, 0);
-  assert.equal(button.textContent, "Confirm park?");
+  assert.equal(root.button.textContent, "Confirm park?");
   await new Promise((resolve) => setTimeout(resolve, 80)); // disarmed again
-  assert.equal(button.textContent, "Park");
-  await click();
-  await click();
+  assert.equal(root.button.textContent, "Park");
+  await root.click();
+  await root.click();
   assert.deepEqual(calls, [["button", "press", { entity_id: "button.eq6_park" }]]);
+  assert.equal(root.button.textContent, "Park");
+});
+
+test("a redraw between the two clicks keeps the button armed", async () => {
+  const calls = [];
+  const hass = fakeHass(NIGHT, calls);
+  const root = fakeRoot();
+  bindEquipmentRow(root, () => hass, 1000);
+  await root.click();
+  // The card redraws (a new frame came): the new HTML and button are still the armed ones.
+  const html = equipmentRowHtml(hass, findEquipmentEntities(hass, "nina"), root);
+  assert.match(html, /data-armed="1"[^>]*>Confirm park\?<\/button>/);
+  root.redraw();
+  await root.click();
+  assert.deepEqual(calls, [["button", "press", { entity_id: "button.eq6_park" }]]);
+  assert.doesNotMatch(equipmentRowHtml(hass, findEquipmentEntities(hass, "nina"), root), /Confirm/);
+});
+
+test("a refused park says so on the button", async () => {
+  const hass = fakeHass(NIGHT);
+  hass.callService = async () => {
+    throw new Error("Mount not connected");
+  };
+  const root = fakeRoot();
+  bindEquipmentRow(root, () => hass, 1000);
+  await root.click();
+  await root.click();
+  assert.equal(root.button.textContent, "Park failed");
+  assert.equal(root.button.title, "Mount not connected");
+  assert.match(equipmentRowHtml(hass, findEquipmentEntities(hass, "nina"), root), /Park failed/);
 });

@@ -10,7 +10,9 @@
 // light themes with nothing overflowing and goal rows on one line, idle and darks in the dark
 // theme (badge and idle segment contrast, the quality hint, the subheader in words), the
 // editor's goals typed as text, and a NINA outage shown as one (badge, subheader, footer,
-// timeline). Prints one JSON line with what it saw; exit 0 = pass.
+// timeline). The equipment row: shown with the simulator's devices (and measured in the
+// narrow layouts), absent with none; its Park button asks first and parks the simulated mount
+// on the second click. Prints one JSON line with what it saw; exit 0 = pass.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), E2E_TIMEOUT_MS (default 90000),
 // E2E_MIN_FILTERS (best effort: wait up to E2E_SETTLE_MS for this many filter bars, for a
@@ -77,9 +79,9 @@ async function fail(message) {
 }
 
 /** Mount a card in a fixed-width box on the page (the card picker's and a phone's widths). */
-async function mountCard(id, width, config, session = null) {
+async function mountCard(id, width, config, session = null, { noEquipment = false } = {}) {
   await page.evaluate(
-    async ({ id, width, config, session }) => {
+    async ({ id, width, config, session, noEquipment }) => {
       const box = document.createElement("div");
       box.id = id;
       box.style.cssText = `position:fixed;left:8px;top:8px;z-index:9999;width:${width}px;` +
@@ -89,7 +91,16 @@ async function mountCard(id, width, config, session = null) {
       document.body.appendChild(box);
       const card = document.createElement("nina-session-card");
       card.setConfig({ type: "custom:nina-session-card", ...config });
-      card.hass = host.hass;
+      let hass = host.hass;
+      if (noEquipment) {
+        // A rig with no equipment connected: none of the equipment devices' entities.
+        const equipment = (e) => Boolean(hass.devices[e.device_id]?.via_device_id);
+        hass = {
+          ...hass,
+          entities: Object.fromEntries(Object.entries(hass.entities).filter(([, e]) => !equipment(e))),
+        };
+      }
+      card.hass = hass;
       box.appendChild(card);
       if (session) {
         // As the subscription would send it (no real night reaches every state quickly).
@@ -99,7 +110,7 @@ async function mountCard(id, width, config, session = null) {
         card._onMessage({ type: "session", connected: true, session });
       }
     },
-    { id, width, config, session },
+    { id, width, config, session, noEquipment },
   );
 }
 
@@ -160,6 +171,8 @@ async function measure(id) {
         ? contrast(rgb(getComputedStyle(idle).backgroundColor), behind(root.querySelector(".timeline")))
         : null,
       qualityHint: Boolean(root.querySelector(".quality-hint")),
+      equipmentRow: Boolean(root.querySelector(".nina-eq-row")),
+      parkButton: Boolean(root.querySelector(".nina-eq-park")),
       subheader: root.querySelector(".subheader")?.textContent.trim() ?? "",
     };
   }, id);
@@ -195,6 +208,121 @@ function syntheticSession(state) {
     state_history: history,
     state_detail: {},
   };
+}
+
+/** The simulated mount's AtPark, from the simulator as NINA's plugin answers it. */
+async function simulatorAtPark() {
+  const response = await fetch(`${info.simulator}/v2/api/equipment/mount/info`);
+  return (await response.json()).Response.AtPark;
+}
+
+/** A state from the frontend's hass object. */
+async function stateOf(entityId) {
+  return page.evaluate((id) => document.querySelector("home-assistant").hass.states[id]?.state ?? null, entityId);
+}
+
+/** Wait until `check()` is true (polled), or fail with `what`. */
+async function until(what, check, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) await fail(`timed out waiting for ${what}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The entity of ours with this translation key (the first one). */
+async function entityOf(key) {
+  return page.evaluate(
+    (key) =>
+      Object.values(document.querySelector("home-assistant").hass.entities).find(
+        (e) => e.platform === "nina_session" && e.translation_key === key,
+      )?.entity_id ?? null,
+    key,
+  );
+}
+
+async function demoDashboard() {
+  const report = await entityOf("night_report");
+  const progress = await entityOf("target_goal_progress");
+  if (!report || !progress) await fail(`no report or goal entity: ${report} ${progress}`);
+  await until("the night report picture", async () => !["unavailable", "unknown", null].includes(await stateOf(report)));
+  await until("the goal progress", async () => Number.isFinite(Number.parseFloat(await stateOf(progress))));
+  await page.goto(`${info.url}/lovelace/0`, { waitUntil: "domcontentloaded" });
+  const picture = page.locator("hui-picture-entity-card img");
+  await picture.waitFor({ timeout: TIMEOUT });
+  await until("the report picture to load", () =>
+    picture.evaluate((img) => img.complete && img.naturalWidth > 0),
+  );
+  await page.screenshot({ path: join(outDir, "demo-dashboard.png"), fullPage: true });
+  const result = {
+    report: await stateOf(report),
+    reportNight: await page.evaluate((id) => document.querySelector("home-assistant").hass.states[id].attributes.night, report),
+    progress: Number.parseFloat(await stateOf(progress)),
+  };
+  await page.goBack({ waitUntil: "domcontentloaded" });
+  await page.waitForFunction(() => {
+    const hass = document.querySelector("home-assistant")?.hass;
+    return Boolean(hass && hass.connected && hass.user);
+  });
+  return result;
+}
+
+async function unparkTheMount(card) {
+  await card.locator(".nina-eq-row").waitFor({ timeout: TIMEOUT });
+  const unpark = await fetch(`${info.simulator}/v2/api/equipment/mount/unpark`);
+  if (!(await unpark.json()).Success) await fail("the simulator refused to unpark the mount");
+  await card.locator(".nina-eq-park").waitFor({ timeout: TIMEOUT });
+}
+
+/**
+ * Park from the card. The night parks and unparks the mount itself (clouds, dawn): an attempt
+ * whose button the night took away is tried again. The button entity's state (when it was
+ * last pressed) tells a press from the card apart from the night's own park.
+ */
+async function parkFromTheCard(card) {
+  const row = card.locator(".nina-eq-row");
+  const parkedEntity = await entityOf("parked");
+  if (!parkedEntity) await fail("no mount parked binary sensor");
+  const park = card.locator(".nina-eq-park");
+  let chips, button, pressedBefore, asked, afterOneClick;
+  for (let attempt = 1; ; attempt++) {
+    await unparkTheMount(card);
+    chips = await row.locator(".nina-eq-chip").evaluateAll((els) => els.map((el) => el.textContent.trim()));
+    if (attempt === 1) await card.screenshot({ path: join(outDir, "card-equipment.png") });
+    button = await park.getAttribute("data-nina-park");
+    pressedBefore = await stateOf(button);
+    try {
+      await park.click({ timeout: 5000 });
+      asked = (await park.textContent({ timeout: 5000 })).trim();
+      await page.waitForTimeout(1000); // nothing may happen on the first click alone
+      afterOneClick = { pressed: await stateOf(button) };
+      await card.screenshot({ path: join(outDir, "card-park-confirm.png") });
+      if (asked !== "Confirm park?" || afterOneClick.pressed !== pressedBefore) {
+        await fail(`the first click did more than ask: ${JSON.stringify({ asked, afterOneClick })}`);
+      }
+      await park.click({ timeout: 5000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) await fail(`could not park from the card: ${err}`);
+    }
+  }
+  await until("the mount parked sensor", async () => (await stateOf(parkedEntity)) === "on");
+  // What the user sees: the card redraws on the next frame after the state change.
+  await until("the card to show the mount parked", async () =>
+    /parked/.test(await card.locator(".nina-eq-mount").textContent()),
+  );
+  await until("the press to reach the button entity", async () => (await stateOf(button)) !== pressedBefore);
+  const parked = {
+    atPark: await simulatorAtPark(),
+    pressed: await stateOf(button),
+    mountChip: (await card.locator(".nina-eq-mount").textContent()).trim(),
+    parkButtons: await card.locator(".nina-eq-park").count(),
+  };
+  await card.screenshot({ path: join(outDir, "card-parked.png") });
+  if (!parked.atPark || !/parked/.test(parked.mountChip)) {
+    await fail(`the park did not reach the mount: ${JSON.stringify(parked)}`);
+  }
+  return { chips, asked, afterOneClick, parked, parkedEntity };
 }
 
 try {
@@ -355,6 +483,10 @@ try {
   if (fallbackSeen.timeline) await fail("show_timeline: false still drew the timeline");
   await fallback.screenshot({ path: join(outDir, "card-fallback.png") });
 
+  // The night parks and points the mount itself; unpark it as NINA's own UI would, so the
+  // row's Park button is there (and measured below) whatever the night is doing.
+  await unparkTheMount(card);
+
   // 6. Narrow cards (the card picker's ~270 px preview, a phone's 390 px), dark and light:
   //    nothing may stick out of the card or be cut (scrollWidth over clientWidth).
   const goalFilters = seen.filters.slice(0, 2).map((f) => f.name);
@@ -363,6 +495,7 @@ try {
     await page.emulateMedia({ colorScheme: scheme });
     for (const width of [270, 390]) {
       const name = `card-${width}-${scheme}`;
+      await unparkTheMount(card); // the night may have parked it meanwhile (clouds, dawn)
       await mountCard(name, width, {
         entry_id: info.entry_id,
         title: "Observatory",
@@ -376,9 +509,32 @@ try {
       await page.locator(`#${name}`).screenshot({ path: join(outDir, `${name}.png`) });
       await unmount(name);
       if (measured.overflow.length) await fail(`${name}: overflow ${JSON.stringify(measured)}`);
+      if (!measured.equipmentRow || !measured.parkButton) await fail(`${name}: no equipment row to measure`);
       if (measured.wrappedRows.length) await fail(`${name}: goal rows wrap ${JSON.stringify(measured)}`);
       if (measured.badgeContrast < 4.5) await fail(`${name}: badge contrast ${measured.badgeContrast}`);
     }
+  }
+
+  // 6a. Parking the mount from the equipment row: the first click only asks, the second
+  //     presses the park button entity; the simulated mount parks.
+  await page.emulateMedia({ colorScheme: "dark" });
+  const equipment = await parkFromTheCard(card);
+
+  // 6c. The demo's own dashboard: the last night's report picture (earlier nights came with the
+  //     backfill) and the current target's goal progress (goals set by the demo).
+  const insight = await demoDashboard();
+
+  // 6b. With no equipment connected the card has no row and still fits.
+  await page.emulateMedia({ colorScheme: "dark" });
+  await mountCard("card-noequipment", 270, { entry_id: info.entry_id, title: "Observatory" }, null, {
+    noEquipment: true,
+  });
+  await page.locator("#card-noequipment nina-session-card .filter-row").first().waitFor();
+  const noEquipment = { name: "card-noequipment", ...(await measure("card-noequipment")) };
+  await page.locator("#card-noequipment").screenshot({ path: join(outDir, "card-noequipment.png") });
+  await unmount("card-noequipment");
+  if (noEquipment.equipmentRow || noEquipment.overflow.length) {
+    await fail(`the card without equipment: ${JSON.stringify(noEquipment)}`);
   }
 
   // 7. Idle, darks and the idle timeline segment in the dark theme: states a short demo night
@@ -451,8 +607,8 @@ try {
   if (cardErrors.length) await fail(`console errors from the card: ${cardErrors.join(" | ")}`);
   console.log(
     JSON.stringify({
-      ok: true, seen, fallback: fallbackSeen, editor, layouts, states, goalsEditor, disconnected,
-      consoleErrors,
+      ok: true, seen, fallback: fallbackSeen, editor, equipment, insight, layouts, noEquipment, states,
+      goalsEditor, disconnected, consoleErrors,
     }),
   );
   await browser.close();

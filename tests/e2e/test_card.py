@@ -5,11 +5,15 @@ node, npm or Chromium are missing. It starts the demo (demo/run.py: real `hass` 
 frontend, onboarding and the config flow over HA's API, the simulator replaying a night),
 installs playwright-core from tests/e2e/package.json into build/e2e/, and runs
 tests/e2e/card.mjs in headless Debian Chromium: log in, dashboard with the card over the
-WebSocket API, real data on the card, the card's editor; the card at 270 and 390 px in dark
-and light themes (no overflow), idle and darks in the dark theme, the editor's goals, and a
+WebSocket API, real data on the card, the card's editor; the equipment row with the
+simulator's devices and parking the simulated mount from it (asked first, parked on the
+second click); the card at 270 and 390 px in dark and light themes with the row (no
+overflow) and without equipment, idle and darks in the dark theme, the editor's goals, and a
 NINA outage shown as one. Screenshots: build/e2e/*.png (card.png, dashboard.png,
-card-<width>-<theme>.png, card-idle-dark.png, card-darks-dark.png, card-disconnected.png); with NINA_E2E_DOCS=1 (or when it is missing) card.png is copied to
-docs/card.png for the README.
+card-equipment.png, card-park-confirm.png, card-parked.png, card-<width>-<theme>.png,
+card-noequipment.png, card-idle-dark.png, card-darks-dark.png, card-disconnected.png); with
+NINA_E2E_DOCS=1 (or when they are missing) card.png and card-equipment.png are copied to
+docs/ for the README.
 """
 
 from __future__ import annotations
@@ -167,12 +171,27 @@ def test_card_shows_the_live_session(demo: dict[str, Any]) -> None:
     assert seen["source"] == "live"
     assert outcome["editor"]["form"] in {"ha-form", "select"}
 
-    # card.mjs fails on overflow, wrapped goal rows or low contrast; check it measured them.
+    # The park button asked first (its entity not pressed), then parked the simulated mount
+    # (pressed; HA's sensor and NINA's AtPark).
+    equipment = outcome["equipment"]
+    assert any(chip.startswith("Mount") for chip in equipment["chips"]), equipment
+    assert equipment["asked"] == "Confirm park?"
+    assert equipment["parked"]["atPark"] is True
+    assert "parked" in equipment["parked"]["mountChip"]
+
+    # The demo's dashboard: the report of a finished earlier night, the target's goal progress.
+    insight = outcome["insight"]
+    assert insight["reportNight"] and insight["progress"] > 0, insight
+
+    # card.mjs fails on overflow, wrapped goal rows or low contrast; check it measured them,
+    # with the equipment row present, and without equipment.
     layouts = {layout["name"]: layout for layout in outcome["layouts"]}
     assert set(layouts) == {f"card-{w}-{s}" for w in (270, 390) for s in ("dark", "light")}
     assert all(
-        not layout["overflow"] and layout["badgeContrast"] >= 4.5 for layout in layouts.values()
+        not layout["overflow"] and layout["badgeContrast"] >= 4.5 and layout["equipmentRow"]
+        for layout in layouts.values()
     )
+    assert not outcome["noEquipment"]["equipmentRow"] and not outcome["noEquipment"]["overflow"]
     assert {state["name"] for state in outcome["states"]} == {"card-idle-dark", "card-darks-dark"}
     if outcome["goalsEditor"]["form"]:
         assert outcome["goalsEditor"]["goals"][-1] == {"Ha": 3, "OIII": 2.5}
@@ -185,9 +204,10 @@ def test_card_shows_the_live_session(demo: dict[str, Any]) -> None:
     hass_log = (OUT / "demo" / "hass.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in hass_log, hass_log[:3000]
 
-    card_png = OUT / "card.png"
-    assert card_png.stat().st_size > 10_000
-    docs = ROOT / "docs" / "card.png"
-    if os.environ.get("NINA_E2E_DOCS") == "1" or not docs.exists():
-        docs.parent.mkdir(exist_ok=True)
-        shutil.copy(card_png, docs)
+    for name in ("card.png", "card-equipment.png"):
+        shot = OUT / name
+        assert shot.stat().st_size > 10_000
+        docs = ROOT / "docs" / name
+        if os.environ.get("NINA_E2E_DOCS") == "1" or not docs.exists():
+            docs.parent.mkdir(exist_ok=True)
+            shutil.copy(shot, docs)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+import re
+import shutil
 from unittest.mock import Mock
 
 from homeassistant.components.frontend import DATA_EXTRA_MODULE_URL, UrlManager
 from homeassistant.const import EVENT_COMPONENT_LOADED
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import ATTR_COMPONENT, async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.nina_session import frontend
 from custom_components.nina_session.frontend import (
     CARD_FILE,
     DATA_FRONTEND,
@@ -33,12 +38,12 @@ async def test_card_and_editor_are_served(
     assert await async_setup_component(hass, "http", {})
     await async_register_frontend(hass)
     client = await hass_client()
-    for name in (CARD_FILE, "nina-session-card-editor.js"):
+    for name in (CARD_FILE, "nina-session-card-editor.js", "nina-equipment-row.js"):
         response = await client.get(f"{STATIC_URL}/{name}")
         assert response.status == 200, name
         assert "javascript" in response.headers["Content-Type"]
         text = await response.text()
-        assert "customElements.define" in text
+        assert "customElements.define" in text or "export function" in text
     card = await (await client.get(f"{STATIC_URL}/{CARD_FILE}")).text()
     assert "window.customCards.push" in card
     assert "nina_session/subscribe" in card
@@ -75,3 +80,24 @@ async def test_without_http_nothing_breaks(hass: HomeAssistant) -> None:
     """Test that registering the frontend without the http integration does not fail."""
     await async_register_frontend(hass)
     assert DATA_FRONTEND in hass.data
+
+
+def test_every_module_the_card_imports_is_in_the_cache_buster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test that a change to any module the card imports changes the card's `?v=` version.
+
+    The card imports its siblings with its own query (served with long cache headers), so a
+    module left out of the hash would stay stale in browsers after an update.
+    """
+    www = tmp_path / "www"
+    shutil.copytree(frontend.WWW_DIR, www)
+    monkeypatch.setattr(frontend, "WWW_DIR", www)
+    card = (www / CARD_FILE).read_text(encoding="utf-8")
+    imported = set(re.findall(r'sibling\("([^"]+)"\)', card))
+    assert imported == {"nina-session-card-editor.js", "nina-equipment-row.js"}
+    for name in sorted(imported):
+        before = card_version()
+        with (www / name).open("a", encoding="utf-8") as module:
+            module.write("\n// changed\n")
+        assert card_version() != before, f"{name} is not in the card's cache buster"

@@ -6,6 +6,7 @@ real socket, then reads what the actions, WebSocket commands, view, sensors and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -94,6 +95,34 @@ async def test_the_report_survives_a_restart(
         "the picture after the restart",
     )
     assert hass.states.get(REPORT_IMAGE).attributes["session_id"] == before
+
+
+async def test_a_night_closed_by_the_backfill_gets_its_report(
+    hass: HomeAssistant, sim: Any, setup_entry: Any
+) -> None:
+    """Test that a night the backfill closes (the next night's events came with it) is drawn.
+
+    Only a live "session ended" drew the report, so a night that ended while Home Assistant
+    was away, followed by tonight's first events, had no picture until the next restart.
+    """
+    earlier = generate_night(replace(PRESETS["simple"], date=date.today() - timedelta(days=3)))
+    await sim.play(earlier, 0, rebase=False)
+    tonight = generate_night(PRESETS["simple"])
+    await sim.play(tonight.events[:5], 0)
+    entry = await setup_entry()
+    await wait_for(
+        lambda: hass.states.get(REPORT_IMAGE).state not in ("unavailable", "unknown"),
+        "the picture of the backfilled night",
+    )
+    state = hass.states.get(REPORT_IMAGE)
+    tz = engine_of(entry).config.options.tz
+    assert state.attributes["night"] == night_of(earlier.start, tz)
+    answer = await hass.services.async_call(
+        DOMAIN, "get_night_report", {}, blocking=True, return_response=True
+    )
+    assert answer["session_id"] == state.attributes["session_id"]
+    stored = await engine_of(entry).read_store(lambda store: store.sessions(limit=5))
+    assert [s["id"] for s in stored if s["end"]] == [answer["session_id"]]
 
 
 async def test_targets_action_websocket_and_view(

@@ -416,6 +416,33 @@ async def test_equipment_and_sequence(
     assert [area["Status"] for area in state[1:]] == ["FINISHED", "RUNNING", "CREATED"]
 
 
+async def test_a_parked_mount_stays_parked_through_frames(
+    sim: NinaSimulator, session: aiohttp.ClientSession, simple: Night
+) -> None:
+    """Test that frames no longer move a mount parked by a call: only an unpark does.
+
+    Frames pointed the mount at their target, so a mount parked from Home Assistant during a
+    night was unparked again by the next light frame (and the demo's park did not stick).
+    """
+    lights = [ev for ev in simple.events if ev.name == "IMAGE-SAVE"]
+    first_light = simple.events.index(lights[0])
+    for ev in simple.events[: first_light + 1]:
+        await sim.emit(ev)
+    await sim.equipment.connect("MOUNT")
+
+    async def at_park() -> bool:
+        return bool((await api(session, sim, "/equipment/mount/info"))["Response"]["AtPark"])
+
+    assert not await at_park()  # the night's first light pointed the power-on parked mount
+    assert (await api(session, sim, "/equipment/mount/park"))["Success"]
+    for ev in lights[1:3]:
+        await sim.emit(ev)
+    assert await at_park()
+    assert (await api(session, sim, "/equipment/mount/unpark"))["Success"]
+    await sim.emit(lights[3])
+    assert not await at_park()
+
+
 async def test_command_line_runs_and_stops_on_ctrl_c(session: aiohttp.ClientSession) -> None:
     """Test that `python -m simulator` plays the night, serves it and exits 0 on Ctrl-C."""
     proc = await asyncio.create_subprocess_exec(

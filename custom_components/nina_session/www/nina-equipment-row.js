@@ -4,8 +4,12 @@
 //   import { findEquipmentEntities, equipmentRowHtml, bindEquipmentRow, EQUIPMENT_ROW_STYLE }
 //     from "./nina-equipment-row.js";
 //   const found = findEquipmentEntities(hass, ninaDeviceId);   // on hass/config change
-//   html += equipmentRowHtml(hass, found);                        // "" without equipment
+//   html += equipmentRowHtml(hass, found, shadowRoot);            // "" without equipment
 //   bindEquipmentRow(shadowRoot, () => this._hass);               // once, after first render
+//
+// The park button's arming lives with the root, not the button: a card redraws on every
+// session change (many a minute in a busy night), and a redrawn button must still be the
+// armed one, or the confirming click would only arm it again.
 //
 // Entities are found through the frontend's registries (`hass.entities`, `hass.devices`):
 // those of the nina_session platform on devices whose `via_device_id` is the NINA device,
@@ -41,14 +45,22 @@ function number(stateObj, digits) {
   return Number.isFinite(value) ? value.toFixed(digits) : null;
 }
 
-/** "1h 05m", "12m", "past" (a flip time in minutes). */
+/** "1h 05m", "12m", "due" (a flip time in minutes; past the meridian, not flipped yet). */
 export function formatFlip(minutes) {
   if (minutes === null || minutes === undefined || !Number.isFinite(minutes)) return null;
-  if (minutes <= 0) return "past";
+  if (minutes <= 0) return "due";
   const total = Math.round(minutes);
   const h = Math.floor(total / 60);
   const m = total % 60;
   return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
+}
+
+// A duration sensor's state is in the unit the user picked for it (minutes by default).
+const MINUTES_PER = { s: 1 / 60, min: 1, h: 60, d: 1440 };
+
+function flipMinutes(stateObj) {
+  const unit = stateObj.attributes?.unit_of_measurement ?? "min";
+  return Number.parseFloat(stateObj.state) * (MINUTES_PER[unit] ?? 1);
 }
 
 function chip(kind, label, value, extra = "") {
@@ -57,8 +69,9 @@ function chip(kind, label, value, extra = "") {
   )}</span> ${esc(value)}</span>`;
 }
 
-/** The row's HTML; "" when no equipment entity of the instance is available. */
-export function equipmentRowHtml(hass, found) {
+/** The row's HTML; "" when no equipment entity of the instance is available.
+ *  `root`: the one given to bindEquipmentRow, so a redraw keeps the park button's arming. */
+export function equipmentRowHtml(hass, found, root = null) {
   const get = (key) => live(hass, found[key]);
   const chips = [];
   const temperature = number(get("sensor.cooler_temperature"), 1);
@@ -71,7 +84,7 @@ export function equipmentRowHtml(hass, found) {
     const tracking = get("binary_sensor.tracking");
     let mount = parked.state === "on" ? "parked" : tracking?.state === "on" ? "tracking" : "idle";
     const flipState = get("sensor.time_to_meridian_flip");
-    const flip = flipState ? formatFlip(Number.parseFloat(flipState.state)) : null;
+    const flip = flipState ? formatFlip(flipMinutes(flipState)) : null;
     if (parked.state !== "on" && flip) mount += ` · flip ${flip}`;
     chips.push(chip("mount", "Mount", mount));
   }
@@ -88,12 +101,43 @@ export function equipmentRowHtml(hass, found) {
   }
   // A button's state is when it was last pressed: "unknown" until then, and still usable.
   const park = hass.states[found["button.mount_park"]];
-  if (park && park.state !== "unavailable" && parked && parked.state !== "on") {
-    chips.push(
-      `<button class="nina-eq-park" data-nina-park="${esc(park.entity_id)}" type="button">Park</button>`,
-    );
+  const arming = root ? ARMING.get(root) : undefined;
+  const busy = arming?.phase === "parking";
+  if (park && park.state !== "unavailable" && ((parked && parked.state !== "on") || busy)) {
+    chips.push(parkButtonHtml(park.entity_id, arming));
   }
   return chips.length ? `<div class="nina-eq-row">${chips.join("")}</div>` : "";
+}
+
+/** Per root: {phase: "armed" | "parking" | "failed", timer, error}; absent = plain "Park". */
+const ARMING = new WeakMap();
+const PARK_LABELS = { armed: "Confirm park?", parking: "Parking…", failed: "Park failed" };
+
+function parkButtonHtml(entityId, arming) {
+  const phase = arming?.phase ?? "";
+  const attrs = [
+    `class="nina-eq-park${phase === "armed" ? " armed" : ""}"`,
+    `data-nina-park="${esc(entityId)}"`,
+    `data-armed="${phase === "armed" ? "1" : ""}"`,
+    'type="button"',
+    phase === "parking" ? "disabled" : "",
+    arming?.error ? `title="${esc(arming.error)}"` : "",
+  ].filter(Boolean);
+  return `<button ${attrs.join(" ")}>${esc(PARK_LABELS[phase] ?? "Park")}</button>`;
+}
+
+/** Show `root`'s arming on whichever park button is in it now (the card may have redrawn). */
+function paint(root) {
+  const button = root.querySelector?.("[data-nina-park]");
+  if (!button) return;
+  const arming = ARMING.get(root);
+  const phase = arming?.phase ?? "";
+  button.dataset.armed = phase === "armed" ? "1" : "";
+  button.textContent = PARK_LABELS[phase] ?? "Park";
+  button.disabled = phase === "parking";
+  button.title = arming?.error ?? "";
+  if (phase === "armed") button.classList.add("armed");
+  else button.classList.remove("armed");
 }
 
 /** Park on a second click within ARM_MS ("Confirm park?"); `getHass` returns the current hass. */
@@ -102,29 +146,27 @@ export function bindEquipmentRow(root, getHass, armMs = ARM_MS) {
     const button = event.target?.closest?.("[data-nina-park]");
     if (!button) return;
     event.stopPropagation();
-    if (button.dataset.armed !== "1") {
-      button.dataset.armed = "1";
-      button.textContent = "Confirm park?";
-      button.classList.add("armed");
-      button._ninaDisarm = setTimeout(() => {
-        button.dataset.armed = "";
-        button.textContent = "Park";
-        button.classList.remove("armed");
+    const arming = ARMING.get(root);
+    if (arming?.phase === "parking") return;
+    clearTimeout(arming?.timer);
+    if (arming?.phase !== "armed") {
+      const timer = setTimeout(() => {
+        ARMING.delete(root);
+        paint(root);
       }, armMs);
+      ARMING.set(root, { phase: "armed", timer });
+      paint(root);
       return;
     }
-    clearTimeout(button._ninaDisarm);
-    button.dataset.armed = "";
-    button.disabled = true;
-    button.textContent = "Parking…";
+    ARMING.set(root, { phase: "parking" });
+    paint(root);
     try {
       await getHass().callService("button", "press", { entity_id: button.dataset.ninaPark });
+      ARMING.delete(root);
     } catch (err) {
-      button.textContent = "Park failed";
-      button.title = err?.message ?? String(err);
-    } finally {
-      button.disabled = false;
+      ARMING.set(root, { phase: "failed", error: err?.message ?? String(err) });
     }
+    paint(root);
   });
 }
 
@@ -137,5 +179,6 @@ export const EQUIPMENT_ROW_STYLE = `
   .nina-eq-unsafe .nina-eq-label { color: inherit; }
   .nina-eq-park { margin-left: auto; border: 1px solid var(--divider-color); border-radius: 12px;
     background: none; color: var(--primary-color); padding: 2px 10px; cursor: pointer; }
-  .nina-eq-park.armed { background: var(--warning-color); color: var(--text-primary-color, #fff); }
+  .nina-eq-park.armed { background: var(--warning-color, #ff9800); border-color: transparent;
+    color: #1c1c1c; }
 `;

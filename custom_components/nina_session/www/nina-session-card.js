@@ -21,6 +21,14 @@
  *   show_counts: true
  */
 
+// Sibling modules carry the card's own cache buster (`?v=<content hash>`, frontend.py): the
+// files are served with long cache headers, and a static `import` cannot add a query, so an
+// updated card would otherwise run beside a stale row or editor from the browser's cache.
+const VERSION_QUERY = new URL(import.meta.url).search;
+const sibling = (name) => new URL(`./${name}${VERSION_QUERY}`, import.meta.url).href;
+const { findEquipmentEntities, equipmentRowHtml, bindEquipmentRow, EQUIPMENT_ROW_STYLE } =
+  await import(sibling("nina-equipment-row.js"));
+
 const CARD_TYPE = "nina-session-card";
 const EDITOR_TYPE = "nina-session-card-editor";
 const DOMAIN = "nina_session";
@@ -228,11 +236,13 @@ class NinaSessionCard extends HTMLElement {
     this._entryId = null;
     this._renderQueued = false;
     this._entitySignature = "";
+    // The park button's two clicks are handled once for the root; the row redraws freely.
+    bindEquipmentRow(this.shadowRoot, () => this._hass);
   }
 
   // -- Lovelace API --------------------------------------------------------------------
   static async getConfigElement() {
-    await import(new URL("./nina-session-card-editor.js", import.meta.url).href);
+    await import(sibling("nina-session-card-editor.js"));
     return document.createElement(EDITOR_TYPE);
   }
 
@@ -343,9 +353,12 @@ class NinaSessionCard extends HTMLElement {
   }
 
   _entitySignatureOf(hass) {
-    const ids = Object.entries(this._entities())
+    const entities = this._entities();
+    const ids = Object.entries(entities)
       .filter(([k]) => !k.startsWith("_"))
       .map(([, id]) => id);
+    // The equipment row's entities live on the equipment devices (via the NINA device).
+    ids.push(...Object.values(findEquipmentEntities(hass, entities._device_id)));
     return ids.map((id) => hass.states[id]?.last_updated ?? "").join("|");
   }
 
@@ -526,7 +539,7 @@ class NinaSessionCard extends HTMLElement {
     if (!this._config) return;
     const model = this._model();
     this.shadowRoot.innerHTML = `
-      <style>${STYLE}</style>
+      <style>${STYLE}${EQUIPMENT_ROW_STYLE}${ROW_SPACING}</style>
       <ha-card>
         ${this._renderHeader(model)}
         ${this._renderSubheader(model)}
@@ -587,11 +600,12 @@ class NinaSessionCard extends HTMLElement {
       )}</div>`;
     }
     if (!session) {
+      // Between nights the equipment still matters (park the mount after the last frame).
       return `<div class="empty">${
         state === "disconnected"
           ? "NINA is not reachable. The last night's history is kept."
           : "No imaging session is open. The card fills in when NINA starts a sequence or takes frames."
-      }</div>`;
+      }</div>${this._renderEquipment(model)}`;
     }
     return this._rows(model).join("");
   }
@@ -602,11 +616,19 @@ class NinaSessionCard extends HTMLElement {
     const config = this._config;
     return [
       this._renderCurrent(session),
+      this._renderEquipment(model),
       this._renderFilters(session),
       config.show_quality ? this._renderQuality(model) : "",
       config.show_timeline ? this._renderTimeline(model) : "",
       config.show_counts ? this._renderCounts(session) : "",
     ];
+  }
+
+  /** Cooler, mount, guider, sky and the park button; "" with no equipment connected. */
+  _renderEquipment(model) {
+    if (!this._hass) return "";
+    const found = findEquipmentEntities(this._hass, model.entities._device_id);
+    return equipmentRowHtml(this._hass, found, this.shadowRoot);
   }
 
   _renderFooter(model) {
@@ -895,6 +917,11 @@ const STYLE = `
     .field .label, .tile .label { letter-spacing: 0; }
     .filter-rows { gap: 6px; font-size: 0.85em; }
   }
+`;
+
+// After the row's own style: the row keeps the card's spacing between sections.
+const ROW_SPACING = `
+  .nina-eq-row { margin: 0 0 14px 0; }
 `;
 
 if (!customElements.get(CARD_TYPE)) {
