@@ -372,3 +372,35 @@ def test_a_repeat_after_a_late_copy_went_is_its_own_event(pipeline: Pipeline) ->
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
     backfill(pipeline, [*night, repeat], [])
     assert pipeline.store.sessions()[0]["counts"]["dithers"] == 2
+
+
+@pytest.mark.parametrize("history_first", [False, True])
+def test_with_no_dedup_window_a_live_copy_just_before_history_is_still_its_copy(
+    tmp_path: Path, history_first: bool
+) -> None:
+    """Test that a dedup window of 0 (merge no identical live events) still pairs the copies.
+
+    Frames arrive 30 ms after NINA saw them, so history moves 30 ms onto our clock; a
+    dither read after 25 ms then lies 5 ms *before* its history copy. Both directions (history
+    read after the live copy, or before it) must store it once: with a window of 0 it was
+    stored twice, and a later repeat was taken for a late copy of the extra row and lost.
+    """
+    options = PipelineOptions("rig1", BERLIN, dedup_window=timedelta(0))
+    pipeline = Pipeline(Store(tmp_path / "zero.db"), options)
+    frame = _measured_evening(pipeline)
+    assert pipeline.clock_offset == pytest.approx(-0.03)
+    before = pipeline.store.sessions()[0]["counts"]["dithers"]
+    pipeline.socket_opened(frame + timedelta(seconds=10))
+    dither = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
+    read_live = [(socket_text(dither), dither.time + timedelta(milliseconds=25))]
+    if history_first:
+        backfill(pipeline, [dither], [])
+        pipeline.ingest_frames(read_live)
+    else:
+        pipeline.ingest_frames(read_live)
+        backfill(pipeline, [dither], [])
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 1
+    repeat = SimEvent(frame + timedelta(seconds=14), "GUIDER-DITHER")
+    live(pipeline, [repeat])  # two seconds later: its own event
+    backfill(pipeline, [dither, repeat], [])
+    assert pipeline.store.sessions()[0]["counts"]["dithers"] == before + 2

@@ -76,7 +76,8 @@ class LateCopies:
         loop reads its live copy more than the dedup window late, the copy misses that window.
         Every such history row gets exactly one live copy, in order: each live event claims
         the earliest unclaimed history row of its content from after the socket opened, first
-        inside the dedup window (its on-time copy, deduplicated anyway), else, if it met no
+        inside the twin window (its on-time copy: dropped here when a dedup window smaller than
+        the twin window let it through), else, if it met no
         twin at all, the earliest older one that `is_late_copy` allows (dropped). Only on a
         `measured` clock: before that, history times are NINA's and "after the socket opened"
         cannot be told. What this cannot pair, the next history read does (`match_late_twins`).
@@ -109,6 +110,10 @@ class LateCopies:
             if on_time is not None:
                 rows.remove(on_time)
                 self.claimed.add(on_time[1])
+                # Its history copy, within the twin window but past a smaller dedup window
+                # (0 merges nothing): a copy all the same.
+                if id(event) in new:
+                    late.add(id(event))
             elif id(event) in new and not has_nested(event.data):
                 # An event with nested objects cannot be told from another of its kind in a
                 # history that hides them (placeholders): a different filter change whose live

@@ -83,6 +83,15 @@ class PipelineOptions:
     #: Characters of event text kept in memory while the database refuses writes; past it the
     #: oldest live events are dropped (`pending_full`) and history repairs them afterwards.
     max_pending_bytes: int = 32 * 1024 * 1024
+    #: The least time a history event and its live copy may lie apart and still be paired,
+    #: whatever the dedup window (which may be 0: no merging of identical live events). After
+    #: NINA's clock offset is applied, a live copy may sit a few milliseconds before history.
+    twin_floor: timedelta = timedelta(milliseconds=250)
+
+    @property
+    def twin_window(self) -> timedelta:
+        """How far apart a history event and its live copy may be stamped, either way."""
+        return max(self.dedup_window, self.twin_floor)
 
 
 @dataclass(slots=True)
@@ -149,7 +158,7 @@ class Pipeline:
         #: Live events read late and their history copies, both ways (one rule, one set of
         #: claims: see `late_copies`).
         self.late_copies = LateCopies(
-            store, options.dedup_window.total_seconds(), options.late_tolerance.total_seconds()
+            store, options.twin_window.total_seconds(), options.late_tolerance.total_seconds()
         )
         #: A live frame arrived on an unmeasured clock: the next history read measures it, so
         #: the engine reads history soon instead of at the periodic read. Once per connection.
@@ -160,7 +169,7 @@ class Pipeline:
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
-        overlap = options.late_tolerance + options.dedup_window + timedelta(seconds=5)
+        overlap = options.late_tolerance + options.twin_window + timedelta(seconds=5)
         self._resume = HistoryResume(options.tz, overlap)
         self._live_seen = False
         self.tracker = self._new_tracker()
@@ -392,7 +401,7 @@ class Pipeline:
             self.clock_measured = False  # measured again by the next twin
             return False
         # A backfill before the measurement missed the live twins it now meets: drop those.
-        window = self.options.dedup_window.total_seconds()
+        window = self.options.twin_window.total_seconds()
         try:
             dropped = self.store.drop_twins(moved, Source.LIVE, window)
         except sqlite3.Error as err:
@@ -414,7 +423,7 @@ class Pipeline:
         arrived), the live row goes. Live events stored out of history's order move into it.
         Returns the events still new and whether stored events moved.
         """
-        window = self.options.dedup_window.total_seconds()
+        window = self.options.twin_window.total_seconds()
         kept = {id(event) for event in unique}
         seen = [event for event in events if id(event) not in kept]
         plain = [event for event in unique if not event.exact]
@@ -463,7 +472,7 @@ class Pipeline:
         sparse = [e for e in unique if e.frame is not None and not e.exact]
         if not sparse:
             return unique
-        window = self.options.dedup_window.total_seconds()
+        window = self.options.twin_window.total_seconds()
         stamps = [event.time.timestamp() for event in sparse]
         claimed = {event.key for event in events if event.exact}
         pool = sorted(
