@@ -28,6 +28,9 @@ const VERSION_QUERY = new URL(import.meta.url).search;
 const sibling = (name) => new URL(`./${name}${VERSION_QUERY}`, import.meta.url).href;
 const { findEquipmentEntities, equipmentRowHtml, bindEquipmentRow, EQUIPMENT_ROW_STYLE } =
   await import(sibling("nina-equipment-row.js"));
+const { QualityFeed, qualitySparkHtml, bindQualitySpark, QUALITY_SPARK_STYLE } = await import(
+  sibling("nina-quality-spark.js")
+);
 
 const CARD_TYPE = "nina-session-card";
 const EDITOR_TYPE = "nina-session-card-editor";
@@ -238,6 +241,8 @@ class NinaSessionCard extends HTMLElement {
     this._entitySignature = "";
     // The park button's two clicks are handled once for the root; the row redraws freely.
     bindEquipmentRow(this.shadowRoot, () => this._hass);
+    this._qualityFeed = new QualityFeed(() => this._queueRender());
+    bindQualitySpark(this.shadowRoot);
   }
 
   // -- Lovelace API --------------------------------------------------------------------
@@ -317,6 +322,7 @@ class NinaSessionCard extends HTMLElement {
     this._unsubscribe();
     clearInterval(this._tickTimer);
     this._tickTimer = null;
+    this._qualityFeed.stop();
   }
 
   // -- data sources --------------------------------------------------------------------
@@ -539,7 +545,7 @@ class NinaSessionCard extends HTMLElement {
     if (!this._config) return;
     const model = this._model();
     this.shadowRoot.innerHTML = `
-      <style>${STYLE}${EQUIPMENT_ROW_STYLE}${ROW_SPACING}</style>
+      <style>${STYLE}${EQUIPMENT_ROW_STYLE}${QUALITY_SPARK_STYLE}${ROW_SPACING}</style>
       <ha-card>
         ${this._renderHeader(model)}
         ${this._renderSubheader(model)}
@@ -619,6 +625,7 @@ class NinaSessionCard extends HTMLElement {
       this._renderEquipment(model),
       this._renderFilters(session),
       config.show_quality ? this._renderQuality(model) : "",
+      config.show_quality ? this._renderQualitySpark(session) : "",
       config.show_timeline ? this._renderTimeline(model) : "",
       config.show_counts ? this._renderCounts(session) : "",
     ];
@@ -629,6 +636,18 @@ class NinaSessionCard extends HTMLElement {
     if (!this._hass) return "";
     const found = findEquipmentEntities(this._hass, model.entities._device_id);
     return equipmentRowHtml(this._hass, found, this.shadowRoot);
+  }
+
+  /** HFR per filter over the night, the last AF curve, flagged frames; "" until data comes. */
+  _renderQualitySpark(session) {
+    const entryId = this._config.entry_id || this._entryId || this._live?.entry_id;
+    const frameKey = `${session.frames?.total ?? ""}|${session.current?.last_image_at ?? ""}`;
+    this._qualityFeed.want(this._hass, entryId, session.id, frameKey);
+    return qualitySparkHtml(this._qualityFeed.current(session.id), {
+      root: this.shadowRoot,
+      color: filterColor,
+      time: (iso) => this._time(iso),
+    });
   }
 
   _renderFooter(model) {
