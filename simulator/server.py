@@ -116,7 +116,7 @@ class NinaSimulator:
         # Equipment readings, control calls and their events (simulator/equipment.py).
         self.equipment = SimEquipment(self.emit, self._reply, self.tz)
         self.livestack = SimLivestack(self.emit, self._reply, self.tz)
-        #: REST reads per path, to measure what a client downloads (e.g. a picture cache).
+        #: REST reads per path and query, to measure what a client downloads (e.g. a cache).
         self.hits: Counter[str] = Counter()
         self.equipment.sequence_running = lambda: self._state.sequence == "RUNNING"
         self._peers: set[_Peer] = set()
@@ -487,7 +487,7 @@ class NinaSimulator:
     @web.middleware
     async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(("/v2/api", "/v3/api")):
-            self.hits[request.path] += 1
+            self.hits[request.path_qs] += 1
         if self._delay > 0 and request.path.startswith(("/v2/api", "/v3/api")):
             await asyncio.sleep(self._delay)
         return await handler(request)

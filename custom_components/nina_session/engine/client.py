@@ -453,6 +453,13 @@ class NinaClient:
         params = {"all": "true"} if all_images else None
         return await self._get_raw(self._v2_url + "/image-history", params=params)
 
+    async def image_count(self) -> int:
+        """Return how many frames NINA's image history holds (the newest is this minus one)."""
+        count = await self._get("/image-history", {"count": "true"})
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise NinaNotPluginError(f"/image-history?count=true answered {count!r}")
+        return int(count)
+
     async def read_history(self) -> HistoryRead:
         """Read the event and image history in the API in use; `parse()` it off the loop."""
         if self._api == API_V3:
