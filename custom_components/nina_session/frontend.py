@@ -31,7 +31,12 @@ WWW_DIR: Final = Path(__file__).parent / "www"
 CARD_FILE: Final = "nina-session-card.js"
 #: Files whose content goes into the cache buster: the card and the modules it imports (with
 #: the same `?v=` query, so a change to any of them reaches browsers that cached the others).
-_HASHED_FILES: Final = (CARD_FILE, "nina-session-card-editor.js", "nina-equipment-row.js")
+_HASHED_FILES: Final = (
+    CARD_FILE,
+    "nina-session-card-editor.js",
+    "nina-equipment-row.js",
+    "nina-frames-strip.js",
+)
 
 DATA_FRONTEND: HassKey[asyncio.Task[None]] = HassKey(f"{DOMAIN}_frontend")
 

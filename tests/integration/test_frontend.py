@@ -38,7 +38,12 @@ async def test_card_and_editor_are_served(
     assert await async_setup_component(hass, "http", {})
     await async_register_frontend(hass)
     client = await hass_client()
-    for name in (CARD_FILE, "nina-session-card-editor.js", "nina-equipment-row.js"):
+    for name in (
+        CARD_FILE,
+        "nina-session-card-editor.js",
+        "nina-equipment-row.js",
+        "nina-frames-strip.js",
+    ):
         response = await client.get(f"{STATIC_URL}/{name}")
         assert response.status == 200, name
         assert "javascript" in response.headers["Content-Type"]
@@ -95,7 +100,11 @@ def test_every_module_the_card_imports_is_in_the_cache_buster(
     monkeypatch.setattr(frontend, "WWW_DIR", www)
     card = (www / CARD_FILE).read_text(encoding="utf-8")
     imported = set(re.findall(r'sibling\("([^"]+)"\)', card))
-    assert imported == {"nina-session-card-editor.js", "nina-equipment-row.js"}
+    assert imported == {
+        "nina-session-card-editor.js",
+        "nina-equipment-row.js",
+        "nina-frames-strip.js",
+    }
     for name in sorted(imported):
         before = card_version()
         with (www / name).open("a", encoding="utf-8") as module:

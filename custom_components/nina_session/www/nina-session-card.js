@@ -28,6 +28,7 @@ const VERSION_QUERY = new URL(import.meta.url).search;
 const sibling = (name) => new URL(`./${name}${VERSION_QUERY}`, import.meta.url).href;
 const { findEquipmentEntities, equipmentRowHtml, bindEquipmentRow, EQUIPMENT_ROW_STYLE } =
   await import(sibling("nina-equipment-row.js"));
+const { framesStrip } = await import(sibling("nina-frames-strip.js"));
 
 const CARD_TYPE = "nina-session-card";
 const EDITOR_TYPE = "nina-session-card-editor";
@@ -315,6 +316,7 @@ class NinaSessionCard extends HTMLElement {
 
   disconnectedCallback() {
     this._unsubscribe();
+    framesStrip(this).dispose();
     clearInterval(this._tickTimer);
     this._tickTimer = null;
   }
@@ -618,6 +620,7 @@ class NinaSessionCard extends HTMLElement {
       this._renderCurrent(session),
       this._renderEquipment(model),
       this._renderFilters(session),
+      framesStrip(this).html(this._hass, this._config.entry_id || this._entryId, model),
       config.show_quality ? this._renderQuality(model) : "",
       config.show_timeline ? this._renderTimeline(model) : "",
       config.show_counts ? this._renderCounts(session) : "",
