@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -25,6 +26,7 @@ from aiohttp import WSMsgType, web
 from simulator import v3
 from simulator.equipment import SimEquipment
 from simulator.events import JsonDict, SimEvent
+from simulator.livestack import SimLivestack
 from simulator.night import Night
 from simulator.truth import truth_from_events
 from simulator.wire import WireRenderer, WireShape, image_record, naive_utc_time, net_time, to_rest
@@ -113,6 +115,9 @@ class NinaSimulator:
         self._state = _State()
         # Equipment readings, control calls and their events (simulator/equipment.py).
         self.equipment = SimEquipment(self.emit, self._reply, self.tz)
+        self.livestack = SimLivestack(self.emit, self._reply, self.tz)
+        #: REST reads per path and query, to measure what a client downloads (e.g. a cache).
+        self.hits: Counter[str] = Counter()
         self.equipment.sequence_running = lambda: self._state.sequence == "RUNNING"
         self._peers: set[_Peer] = set()
         self._peers_changed = asyncio.Condition()
@@ -183,6 +188,7 @@ class NinaSimulator:
                     web.get("/v2/api/image/thumbnail/{index}", self._thumbnail),
                     web.get("/v2/api/sequence/state", self._sequence_state),
                     *self.equipment.routes(),
+                    *self.livestack.routes(),
                 ]
             )
         app.add_routes(
@@ -480,6 +486,8 @@ class NinaSimulator:
 
     @web.middleware
     async def _delay_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(("/v2/api", "/v3/api")):
+            self.hits[request.path_qs] += 1
         if self._delay > 0 and request.path.startswith(("/v2/api", "/v3/api")):
             await asyncio.sleep(self._delay)
         return await handler(request)

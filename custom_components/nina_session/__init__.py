@@ -65,6 +65,7 @@ _GLOBAL_SETUP: tuple[tuple[str, str], ...] = (
     ("websocket_api", "async_register_websocket"),
     ("frontend", "async_register_frontend"),
     ("insight_api", "async_setup_insight_api"),
+    ("frames", "async_register_frames_views"),
 )
 
 

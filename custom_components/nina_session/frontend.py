@@ -36,6 +36,7 @@ _HASHED_FILES: Final = (
     "nina-session-card-editor.js",
     "nina-equipment-row.js",
     "nina-quality-spark.js",
+    "nina-frames-strip.js",
 )
 
 DATA_FRONTEND: HassKey[asyncio.Task[None]] = HassKey(f"{DOMAIN}_frontend")

@@ -9,12 +9,15 @@ off, older plugin, no frame yet) the entity is unavailable.
 
 Disabled by default: it needs the plugin's thumbnail option, and every new picture is a row
 in the device's logbook beside the frame's own row.
+
+The livestack image shows the Livestack plugin's latest stack (`/livestack/image/{target}/
+{filter}`), fetched again on every STACK-UPDATED; disabled by default, as it needs that plugin.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import logging
 from typing import Any
 
@@ -25,6 +28,7 @@ from homeassistant.util import dt as dt_util
 
 from .coordinator import NinaSessionConfigEntry, NinaSessionCoordinator
 from .engine.client import NinaError
+from .engine.engine import EngineUpdate
 from .engine.night_report import notification_text
 from .entity import NinaSessionEntity
 from .insight import Insight, InsightEntity, insight_of
@@ -37,6 +41,9 @@ PARALLEL_UPDATES = 0
 LATEST_FRAME = ImageEntityDescription(
     key="latest_frame", translation_key="latest_frame", entity_registry_enabled_default=False
 )
+LIVESTACK = ImageEntityDescription(
+    key="livestack", translation_key="livestack", entity_registry_enabled_default=False
+)
 
 
 async def async_setup_entry(
@@ -44,13 +51,49 @@ async def async_setup_entry(
     entry: NinaSessionConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the latest-frame image of one NINA instance."""
+    """Set up the pictures of one NINA instance."""
     async_add_entities(
         [
             NinaSessionImage(hass, entry.runtime_data, LATEST_FRAME),
+            LivestackImage(hass, entry.runtime_data, LIVESTACK),
             NightReportImage(hass, insight_of(hass, entry)),
         ]
     )
+
+
+class _CoalescedFetch:
+    """One fetch at a time; a request during a fetch runs it once more afterwards.
+
+    Events come in bursts (IMAGE-SAVE then IMAGE-PREPARED): one download each would race, and
+    the older answer could land last.
+    """
+
+    def __init__(self, entity: NinaSessionEntity, fetch: Callable[[], Awaitable[None]]) -> None:
+        self._entity = entity
+        self._fetch = fetch
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    @callback
+    def request(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        entity = self._entity
+        self._task = entity.coordinator.config_entry.async_create_task(
+            entity.hass, self._run(), f"{entity.entity_id} picture"
+        )
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self._fetch()
+            if not self._again:
+                return
 
 
 class NinaSessionImage(NinaSessionEntity, ImageEntity):
@@ -71,8 +114,7 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
         self._index: int | None = None
         self._image: bytes | None = None
         self._connected = False
-        self._fetch: asyncio.Task[None] | None = None
-        self._fetch_again = False
+        self._fetch = _CoalescedFetch(self, self._async_fetch_once)
         self._recount = False
 
     @property
@@ -87,8 +129,7 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
 
     async def async_will_remove_from_hass(self) -> None:
         """Cancel a thumbnail fetch still running."""
-        if self._fetch is not None and not self._fetch.done():
-            self._fetch.cancel()
+        self._fetch.cancel()
         await super().async_will_remove_from_hass()
 
     async def async_image(self) -> bytes | None:
@@ -117,28 +158,12 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
             # count: read it again afterwards.
             self._recount = True
         if refresh and connected:
-            self._schedule_fetch()
-
-    @callback
-    def _schedule_fetch(self) -> None:
-        if self._fetch is not None and not self._fetch.done():
-            self._fetch_again = True
-            return
-        self._fetch = self.coordinator.config_entry.async_create_task(
-            self.hass, self._async_fetch(), f"{self.entity_id} thumbnail"
-        )
-
-    async def _async_fetch(self) -> None:
-        while True:
-            self._fetch_again = False
-            if self._recount:
-                self._recount = False
-                self._index = None
-            await self._async_fetch_once()
-            if not self._fetch_again:
-                return
+            self._fetch.request()
 
     async def _async_fetch_once(self) -> None:
+        if self._recount:
+            self._recount = False
+            self._index = None
         client = self.coordinator.engine.client
         try:
             image = await self._async_thumbnail() if self._index is not None else None
@@ -166,6 +191,111 @@ class NinaSessionImage(NinaSessionEntity, ImageEntity):
     async def _async_thumbnail(self) -> bytes | None:
         assert self._index is not None
         return await self.coordinator.engine.client.thumbnail(self._index)
+
+
+class LivestackImage(NinaSessionEntity, ImageEntity):
+    """The Livestack plugin's latest stack, as the plugin renders it (PNG)."""
+
+    _attr_content_type = "image/png"
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        coordinator: NinaSessionCoordinator,
+        description: ImageEntityDescription,
+    ) -> None:
+        """Initialize the image; which stack to show is learnt from NINA once connected."""
+        NinaSessionEntity.__init__(self, coordinator, description)
+        ImageEntity.__init__(self, hass)
+        #: (target, filter) of the newest stack; None until STACK-UPDATED or a read names one.
+        self._stack: tuple[str, str] | None = None
+        self._image: bytes | None = None
+        self._connected = False
+        #: "No livestack" was logged: say it once, not on every update.
+        self._absence_logged = False
+        self._fetch = _CoalescedFetch(self, self._async_fetch_once)
+
+    @property
+    def available(self) -> bool:
+        """Return whether NINA is connected and served a stack."""
+        return super().available and self._image is not None
+
+    @property
+    def extra_state_attributes(self) -> Mapping[str, Any] | None:
+        """Return which stack the picture shows."""
+        if self._stack is None or self._image is None:
+            return None
+        return {"target": self._stack[0], "filter": self._stack[1]}
+
+    async def async_added_to_hass(self) -> None:
+        """Follow STACK-UPDATED from the engine; read the stacks now if NINA is connected."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.coordinator.engine.subscribe(self._handle_engine_update))
+        self._follow_connection()
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Cancel a fetch still running."""
+        self._fetch.cancel()
+        await super().async_will_remove_from_hass()
+
+    async def async_image(self) -> bytes | None:
+        """Return the last stack fetched."""
+        return self._image
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._follow_connection()
+        self.async_write_ha_state()
+
+    @callback
+    def _follow_connection(self) -> None:
+        connected = self.coordinator.data.health.connected
+        if connected and not self._connected:
+            # NINA may have restarted (its stacks live in memory) or stacked meanwhile.
+            self._stack = None
+            self._fetch.request()
+        self._connected = connected
+
+    @callback
+    def _handle_engine_update(self, update: EngineUpdate) -> None:
+        if update.reason != "events" or update.result is None:
+            return
+        named = False
+        for item in update.result.applied:
+            if item.event.name != "STACK-UPDATED":
+                continue
+            target, filter_name = item.event.data.get("Target"), item.event.data.get("Filter")
+            if isinstance(target, str) and isinstance(filter_name, str):
+                self._stack = (target, filter_name)
+                named = True
+        if named:
+            self._fetch.request()
+
+    async def _async_fetch_once(self) -> None:
+        client = self.coordinator.engine.client
+        try:
+            if self._stack is None:
+                stacks = await client.livestack_available()
+                self._stack = stacks[-1] if stacks else None
+            image = await client.livestack_image(*self._stack) if self._stack else None
+        except NinaError as err:
+            # The plugin answers this way when the Livestack plugin is not installed.
+            self._log_absence(f"no livestack from {client.host}: {err}")
+            image = None
+        if image is None:
+            if self._stack is not None:
+                self._log_absence(f"NINA at {client.host} serves no livestack image")
+            self._image = None
+        elif image != self._image:
+            self._absence_logged = False
+            self._image = image
+            self._attr_image_last_updated = dt_util.utcnow()
+        self.async_write_ha_state()
+
+    def _log_absence(self, message: str) -> None:
+        if not self._absence_logged:
+            self._absence_logged = True
+            _LOGGER.info("%s; the livestack image is unavailable", message)
 
 
 NIGHT_REPORT = ImageEntityDescription(key="night_report", translation_key="night_report")

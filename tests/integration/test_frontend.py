@@ -43,6 +43,7 @@ async def test_card_and_editor_are_served(
         "nina-session-card-editor.js",
         "nina-equipment-row.js",
         "nina-quality-spark.js",
+        "nina-frames-strip.js",
     ):
         response = await client.get(f"{STATIC_URL}/{name}")
         assert response.status == 200, name
@@ -104,6 +105,7 @@ def test_every_module_the_card_imports_is_in_the_cache_buster(
         "nina-session-card-editor.js",
         "nina-equipment-row.js",
         "nina-quality-spark.js",
+        "nina-frames-strip.js",
     }
     for name in sorted(imported):
         before = card_version()

@@ -57,9 +57,9 @@ async def test_setup_with_nina_down_then_up(
     entry = await setup_entry()  # succeeds without NINA: history must be served
 
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-    # sensors (12 + target, goal and night end), binary sensors, event, 2 images,
-    # sequence start/stop (equipment: on connect)
-    assert len(entities) == 15 + 3 + 1 + 2 + 2
+    # sensors (12 + target, goal and night end), binary sensors, event, 3 images (latest frame,
+    # livestack, night report), sequence start/stop (equipment: on connect)
+    assert len(entities) == 15 + 3 + 1 + 3 + 2
     assert hass.states.get(STATE).state == "disconnected"
     assert hass.states.get(CONNECTED).state == STATE_OFF
     assert hass.states.get(FRAMES).state == "0"  # history-based: shown

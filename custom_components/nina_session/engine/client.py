@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import ipaddress
 import re
 from typing import Any, Final
+from urllib.parse import quote
 
 import aiohttp
 
@@ -47,7 +48,8 @@ API_V3: Final = "v3"
 #: v3's pager: page-size -1 is the whole list (the default is 20, and page 0 is empty).
 _V3_ALL: Final = {"page-size": "-1"}
 
-_JPEG_MAGIC: Final = b"\xff\xd8\xff"
+#: JPEG (thumbnails) and PNG (livestack) signatures, for a server that omits the type.
+_PICTURE_MAGIC: Final = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 _VERSION_RE: Final = re.compile(r"\d{1,9}(?:\.\d{1,9}){1,3}")
 _HOST_FORBIDDEN: Final = frozenset("/\\?#@ \t\r\n")
 # A reverse proxy (the only way to get TLS) answers these when NINA behind it is down.
@@ -451,6 +453,13 @@ class NinaClient:
         params = {"all": "true"} if all_images else None
         return await self._get_raw(self._v2_url + "/image-history", params=params)
 
+    async def image_count(self) -> int:
+        """Return how many frames NINA's image history holds (the newest is this minus one)."""
+        count = await self._get("/image-history", {"count": "true"})
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise NinaNotPluginError(f"/image-history?count=true answered {count!r}")
+        return int(count)
+
     async def read_history(self) -> HistoryRead:
         """Read the event and image history in the API in use; `parse()` it off the loop."""
         if self._api == API_V3:
@@ -477,9 +486,37 @@ class NinaClient:
         """JPEG thumbnail of image `index`; None when the plugin has none for it."""
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"index must be a non-negative integer, not {index!r}")
-        path = f"/image/thumbnail/{index}"
-        status, content_type, body = await self._fetch(self._v2_url + path, None)
-        if content_type.startswith("image/") or body.startswith(_JPEG_MAGIC):
+        return await self._picture(f"/image/thumbnail/{index}")
+
+    async def livestack_image(self, target: str, filter_name: str) -> bytes | None:
+        """PNG of the Livestack plugin's latest stack of `target` in `filter_name`.
+
+        None when the plugin has no such stack, or no Livestack plugin answers (the plugin
+        then says so in an error envelope).
+        """
+        path = f"/livestack/image/{quote(target, safe='')}/{quote(filter_name, safe='')}"
+        return await self._picture(path, {"stream": "true"})
+
+    async def livestack_available(self) -> list[tuple[str, str]]:
+        """(target, filter) of every stack the Livestack plugin holds, oldest first."""
+        items = await self._get("/livestack/image/available", missing_ok=True)
+        if not isinstance(items, list):  # _MISSING: a plugin older than its livestack routes
+            return []
+        return [
+            (item["Target"], item["Filter"])
+            for item in items
+            if isinstance(item, dict)
+            and isinstance(item.get("Target"), str)
+            and isinstance(item.get("Filter"), str)
+        ]
+
+    async def _picture(self, path: str, params: dict[str, str] | None = None) -> bytes | None:
+        """GET a picture endpoint: its bytes, or None when the plugin has none to give.
+
+        The plugin answers a missing picture with a JSON error envelope (HTTP 200).
+        """
+        status, content_type, body = await self._fetch(self._v2_url + path, params)
+        if content_type.startswith("image/") or body.startswith(_PICTURE_MAGIC):
             return body or None
         if not body.lstrip().startswith(b"{"):
             if status == 404:

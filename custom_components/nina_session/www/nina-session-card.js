@@ -31,6 +31,7 @@ const { findEquipmentEntities, equipmentRowHtml, bindEquipmentRow, EQUIPMENT_ROW
 const { QualityFeed, qualitySparkHtml, bindQualitySpark, QUALITY_SPARK_STYLE } = await import(
   sibling("nina-quality-spark.js")
 );
+const { framesStrip } = await import(sibling("nina-frames-strip.js"));
 
 const CARD_TYPE = "nina-session-card";
 const EDITOR_TYPE = "nina-session-card-editor";
@@ -320,6 +321,7 @@ class NinaSessionCard extends HTMLElement {
 
   disconnectedCallback() {
     this._unsubscribe();
+    framesStrip(this).dispose();
     clearInterval(this._tickTimer);
     this._tickTimer = null;
     this._qualityFeed.stop();
@@ -624,6 +626,7 @@ class NinaSessionCard extends HTMLElement {
       this._renderCurrent(session),
       this._renderEquipment(model),
       this._renderFilters(session),
+      framesStrip(this).html(this._hass, this._config.entry_id || this._entryId, model),
       config.show_quality ? this._renderQuality(model) : "",
       config.show_quality ? this._renderQualitySpark(session) : "",
       config.show_timeline ? this._renderTimeline(model) : "",
