@@ -265,6 +265,7 @@ async def test_sensor_entities_and_recorder_exclusions(
         "rig_1_target_goal_progress",
         "rig_1_night_end",
         "rig_1_night_report",
+        "rig_1_livestack",
     } == unique_ids
     enum = hass.states.get("sensor.rig_1_session_state")
     assert enum is not None
