@@ -12,10 +12,14 @@
 
 const API = "nina_session/frames";
 
+// One row of thumbnails, newest on the left, as many as the card's width holds: a grid whose
+// rows after the first have no height (a scrolling strip would stick out of a narrow card).
 const STYLE = `<style>
-  .nina-frames { display: flex; gap: 4px; margin: 8px 0; overflow-x: auto; }
-  .nina-frames img { height: 56px; border-radius: 4px; flex: none;
-    background: var(--secondary-background-color); }
+  .nina-frames { display: grid; grid-template-columns: repeat(auto-fill, minmax(56px, 1fr));
+    grid-template-rows: auto; grid-auto-rows: 0; column-gap: 4px; overflow: hidden;
+    margin: 8px 0; }
+  .nina-frames img { width: 100%; aspect-ratio: 3 / 2; object-fit: cover; border-radius: 4px;
+    display: block; background: var(--secondary-background-color); }
 </style>`;
 
 /** Thumbnails of one card's recent frames, kept as blob URLs by position. */
@@ -38,6 +42,7 @@ export class FramesStrip {
     }
     if (this._urls.size === 0) return "";
     const images = [...this._urls]
+      .reverse()
       .map(([index, url]) => `<img src="${url}" alt="Frame ${index + 1}" title="Frame ${index + 1}">`)
       .join("");
     return `${STYLE}<div class="nina-frames">${images}</div>`;
