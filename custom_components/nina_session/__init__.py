@@ -143,9 +143,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: NinaSessionConfigEntry) 
     from homeassistant.helpers import issue_registry as ir
     from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-    from .coordinator import NinaSessionCoordinator, create_repair_issue, delete_repair_issue
+    from .coordinator import NinaSessionCoordinator
     from .engine.engine import NinaEngine
     from .engine.store import StoreError
+    from .repair_issues import create_repair_issue, delete_repair_issue
 
     config = await _engine_config(hass, entry)
     try:

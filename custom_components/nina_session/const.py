@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from .engine import moments
+
 DOMAIN: Final = "nina_session"
 
 
@@ -52,14 +54,15 @@ ISSUE_DATABASE_RECOVERED: Final = "database_recovered"
 ISSUE_DATABASE_UNAVAILABLE: Final = "database_unavailable"
 
 # Trigger types: the moments of a night the coordinator reports (device triggers, event entity).
-EVENT_SESSION_STARTED: Final = "session_started"
-EVENT_SESSION_ENDED: Final = "session_ended"
-EVENT_STATE_CHANGED: Final = "state_changed"
-EVENT_IMAGE_SAVED: Final = "image_saved"
-EVENT_AUTOFOCUS_FINISHED: Final = "autofocus_finished"
-EVENT_MERIDIAN_FLIP: Final = "meridian_flip"
-EVENT_GUIDING_LOST: Final = "guiding_lost"
-EVENT_ERROR: Final = "error"
+# Which engine result is which moment is decided in engine.moments.
+EVENT_SESSION_STARTED: Final = moments.SESSION_STARTED
+EVENT_SESSION_ENDED: Final = moments.SESSION_ENDED
+EVENT_STATE_CHANGED: Final = moments.STATE_CHANGED
+EVENT_IMAGE_SAVED: Final = moments.IMAGE_SAVED
+EVENT_AUTOFOCUS_FINISHED: Final = moments.AUTOFOCUS_FINISHED
+EVENT_MERIDIAN_FLIP: Final = moments.MERIDIAN_FLIP
+EVENT_GUIDING_LOST: Final = moments.GUIDING_LOST
+EVENT_ERROR: Final = moments.ERROR
 #: What the event entity fires: the rare moments no entity's state shows. Each fire is a
 #: logbook row, so frames (image_saved) and state changes (the state sensor tells them) stay
 #: device triggers and bus events only; filter and target changes are those sensors' changes.

@@ -2,8 +2,9 @@
 
 The engine calls us on the event loop after every processed batch, connection change and
 clock tick. Each call becomes one immutable `NinaSessionData` snapshot for the entities,
-one `nina_session_event` bus event per applied NINA event, the triggers (device triggers and
-the event entity pick theirs), and the repair issues of the connection.
+one `nina_session_event` bus event per applied NINA event, the night's moments found by
+`engine.moments` (device triggers and the event entity pick theirs), and the repair issues
+(`repair_issues.RepairIssues`).
 
 Nothing here polls NINA. A cheap in-memory watch of the engine's `ConnectionHealth` runs
 every few seconds, because the engine does not announce everything that changes in it: the
@@ -14,14 +15,14 @@ plugin version read by the probe.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -30,35 +31,18 @@ from .const import (
     CONF_RETENTION_DAYS,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
-    EVENT_AUTOFOCUS_FINISHED,
-    EVENT_ERROR,
-    EVENT_GUIDING_LOST,
-    EVENT_IMAGE_SAVED,
-    EVENT_MERIDIAN_FLIP,
     EVENT_NINA_SESSION,
     EVENT_SESSION_ENDED,
-    EVENT_SESSION_STARTED,
-    EVENT_STATE_CHANGED,
-    ISSUE_DATABASE_RECOVERED,
-    ISSUE_STORAGE_FAILING,
-    ISSUE_UNREACHABLE,
-    ISSUE_UNSUPPORTED_VERSION,
-)
-from .engine.client import (
-    MIN_PLUGIN_VERSION,
-    NinaError,
-    is_supported_plugin_version,
-    parse_plugin_version,
 )
 from .engine.engine import EngineUpdate, NinaEngine
-from .engine.fsm import Reason, SessionState, Transition
+from .engine.fsm import SessionState
 from .engine.health import ConnectionHealth
 from .engine.models import NinaEvent
+from .engine.moments import Moment, Moments
 from .engine.normalize import filter_change
-from .engine.pipeline import BatchResult
-from .engine.sessions import Applied, Session, state_detail
-from .engine.timeutil import iso_z
+from .engine.sessions import Applied, state_detail
 from .equipment import EquipmentCoordinator
+from .repair_issues import RepairIssues
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,7 +54,6 @@ RETENTION_INTERVAL = timedelta(hours=24)
 #: Live events that mean a new picture of the latest frame can be fetched.
 IMAGE_EVENTS = frozenset({"IMAGE-SAVE", "IMAGE-PREPARED"})
 _TARGET_EVENTS = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART"})
-_ERROR_EVENTS = frozenset({"SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"})
 #: Engine update reasons whose events happened just now (not a history merge).
 _LIVE_REASONS = frozenset({"events", "tick"})
 
@@ -121,12 +104,8 @@ class LastFrame:
     time: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Trigger:
-    """One moment of the night: a trigger type (const) and its details."""
-
-    event_type: str
-    attributes: Mapping[str, Any]
+#: One moment of the night (engine.moments): device triggers and the event entity pick theirs.
+type Trigger = Moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,49 +145,12 @@ class _Tracked:
     current_filter: str | None = None
     current_target: str | None = None
     last_frame: LastFrame | None = None
-    fsm_state: SessionState | None = None
-    #: Translation keys of the repair issues this entry has raised.
-    issues: set[str] = field(default_factory=set)
 
 
 def _float(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
-
-
-def create_repair_issue(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    key: str,
-    severity: ir.IssueSeverity,
-    placeholders: Mapping[str, str],
-) -> None:
-    """Raise the entry's repair issue `key` (translated; `name` is the entry's title)."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        f"{key}_{entry.entry_id}",
-        is_fixable=False,
-        severity=severity,
-        translation_key=key,
-        translation_placeholders={"name": entry.title, **placeholders},
-    )
-
-
-def delete_repair_issue(hass: HomeAssistant, entry: ConfigEntry, key: str) -> None:
-    """Remove the entry's repair issue `key`, if it is raised."""
-    ir.async_delete_issue(hass, DOMAIN, f"{key}_{entry.entry_id}")
-
-
-def _session_summary(session: Session) -> dict[str, Any]:
-    return {
-        "session_id": session.id,
-        "start": iso_z(session.start),
-        "end": iso_z(session.end),
-        "frames": sum(session.by_type.values()),
-        "integration_seconds": session.integration_seconds,
-    }
 
 
 class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
@@ -229,6 +171,8 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         self.engine = engine
         self.instance_id = instance_id
         self._tracked = _Tracked()
+        self._moments = Moments()
+        self._repairs = RepairIssues(hass, entry, engine)
         self._unsubscribers: list[Callable[[], None]] = []
         self._session_ended: list[Callable[[str], None]] = []
         self._stopped = False
@@ -314,8 +258,8 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             tracked.current_filter = (legacy.get("filter") or {}).get("name")
         if tracked.current_target is None:
             tracked.current_target = (legacy.get("target") or {}).get("name")
-        if tracked.fsm_state is None and self.engine.pipeline is not None:
-            tracked.fsm_state = self.engine.pipeline.state
+        if self._moments.told is None and self.engine.pipeline is not None:
+            self._moments.told = self.engine.pipeline.state
 
     # -- engine updates ----------------------------------------------------------------
     @callback
@@ -339,15 +283,11 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
                 images_saved += item.event.name == "IMAGE-SAVE"
                 image_changed |= item.event.name in IMAGE_EVENTS
             if live:
-                triggers.extend(self._live_triggers(item))
+                triggers.extend(self._moments.live(item))
         if live and update.reason == "tick" and result is not None:
-            if result.ticked is not None:  # a stop past its grace period became a state
-                triggers.extend(self._state_triggers(result.ticked.transitions))
-            triggers.extend(  # the idle clock closed it
-                Trigger(EVENT_SESSION_ENDED, _session_summary(s)) for s in result.closed
-            )
+            triggers.extend(self._moments.ticked(result))
         if not live:
-            triggers.extend(self._final_state_trigger(result))
+            triggers.extend(self._moments.after_merge(self._fsm_state(), result))
         for trigger in triggers:
             if trigger.event_type == EVENT_SESSION_ENDED:
                 for listener in list(self._session_ended):
@@ -405,101 +345,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         if new_target is not None:
             tracked.current_target = new_target
 
-    def _live_triggers(self, item: Applied) -> list[Trigger]:
-        event = item.event
-        name = event.name
-        triggers: list[Trigger] = []
-        if item.closed is not None:
-            triggers.append(Trigger(EVENT_SESSION_ENDED, _session_summary(item.closed)))
-        if item.opened is not None:
-            triggers.append(
-                Trigger(
-                    EVENT_SESSION_STARTED,
-                    {"session_id": item.opened.id, "start": iso_z(item.opened.start)},
-                )
-            )
-        triggers.extend(self._state_triggers(item.transitions))
-        if event.frame is not None:
-            frame = event.frame
-            triggers.append(
-                Trigger(
-                    EVENT_IMAGE_SAVED,
-                    {
-                        "image_type": frame.image_type,
-                        "filter": frame.filter,
-                        "exposure": frame.exposure,
-                        "target": frame.target,
-                        "hfr": frame.hfr,
-                        "stars": frame.stars,
-                        "guiding_rms": frame.guiding_rms,
-                        "filename": frame.filename,
-                    },
-                )
-            )
-        if name == "AUTOFOCUS-FINISHED":
-            triggers.append(Trigger(EVENT_AUTOFOCUS_FINISHED, dict(event.data)))
-        elif name == "MOUNT-AFTER-FLIP":
-            triggers.append(Trigger(EVENT_MERIDIAN_FLIP, dict(event.data)))
-        elif name.startswith("ERROR-") or name in _ERROR_EVENTS:
-            triggers.append(Trigger(EVENT_ERROR, {"error": name, "data": dict(event.data)}))
-        return triggers
-
-    def _state_triggers(self, transitions: Sequence[Transition]) -> list[Trigger]:
-        """Return state_changed for each state change, and guiding_lost for a lost guider.
-
-        Whether a guider stop was lost is the engine's rule (engine.fsm): it is a pause with
-        the reason guiding_lost, made once nothing explained the stop within its grace period.
-        """
-        triggers: list[Trigger] = []
-        for transition in transitions:
-            if transition.state == transition.previous:
-                continue
-            self._tracked.fsm_state = transition.state
-            since = iso_z(transition.time)
-            triggers.append(
-                Trigger(
-                    EVENT_STATE_CHANGED,
-                    {
-                        "previous": transition.previous.value,
-                        "state": transition.state.value,
-                        "cause": transition.cause,
-                        "reason": transition.reason,
-                        "since": since,
-                    },
-                )
-            )
-            if transition.reason == Reason.GUIDING_LOST:
-                triggers.append(
-                    Trigger(EVENT_GUIDING_LOST, {"since": since, "state": transition.state.value})
-                )
-        return triggers
-
-    def _final_state_trigger(self, result: BatchResult | None) -> list[Trigger]:
-        """After a history merge or a rebuild: one state_changed if the state moved."""
-        state = self._fsm_state()
-        previous = self._tracked.fsm_state
-        self._tracked.fsm_state = state
-        if previous is None or previous == state:
-            return []
-        cause = None
-        if result is not None:
-            for item in reversed(result.applied):
-                if item.transition is not None and item.transition.state == state:
-                    cause = item.transition.cause
-                    break
-        return [
-            Trigger(
-                EVENT_STATE_CHANGED,
-                {
-                    "previous": previous.value,
-                    "state": state.value,
-                    "cause": cause,
-                    "reason": None,
-                    "since": None,
-                },
-            )
-        ]
-
     # -- health ------------------------------------------------------------------------
     @callback
     def async_health_changed(self) -> None:
@@ -511,67 +356,6 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         pipeline = self.engine.pipeline
         return HealthSnapshot.of(
             self.engine.health, pipeline.storage_error if pipeline is not None else None
-        )
-
-    def _set_issue(
-        self,
-        key: str,
-        active: bool | None,
-        severity: ir.IssueSeverity,
-        placeholders: Callable[[], dict[str, str]],
-    ) -> None:
-        """Raise repair issue `key` when `active`, remove it when False; None leaves it."""
-        raised = self._tracked.issues
-        if active and key not in raised:
-            raised.add(key)
-            create_repair_issue(self.hass, self.config_entry, key, severity, placeholders())
-        elif active is False and key in raised:
-            raised.discard(key)
-            delete_repair_issue(self.hass, self.config_entry, key)
-
-    def _update_repairs(self, health: HealthSnapshot) -> None:
-        client = self.engine.client
-        # Unreachable: raised after many failures in a row, removed only once connected.
-        unreachable = health.failing and not health.connected
-        self._set_issue(
-            ISSUE_UNREACHABLE,
-            True if unreachable else (False if health.connected else None),
-            ir.IssueSeverity.WARNING,
-            lambda: {
-                "host": client.host,
-                "port": str(client.port),
-                "error": health.last_error or "",
-            },
-        )
-        # A database that refuses writes (events wait in memory), or one found damaged.
-        self._set_issue(
-            ISSUE_STORAGE_FAILING,
-            health.storage_error is not None,
-            ir.IssueSeverity.ERROR,
-            lambda: {"path": self.engine.config.db_path.name, "error": health.storage_error or ""},
-        )
-        recovered = self.engine.recovered_db
-        self._set_issue(
-            ISSUE_DATABASE_RECOVERED,
-            True if recovered is not None else None,
-            ir.IssueSeverity.WARNING,
-            lambda: {"moved_to": recovered.name if recovered else ""},
-        )
-        version = health.plugin_version
-        if version is None:
-            return
-        try:
-            supported = is_supported_plugin_version(parse_plugin_version(version))
-        except NinaError:
-            supported = False
-        self._set_issue(
-            ISSUE_UNSUPPORTED_VERSION,
-            not supported,
-            ir.IssueSeverity.ERROR,
-            lambda: {
-                "version": version,
-                "minimum": ".".join(str(part) for part in MIN_PLUGIN_VERSION),
-            },
         )
 
     @callback
@@ -669,9 +453,9 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         data = self._snapshot(
             reason, triggers, images_saved=images_saved, image_changed=image_changed
         )
-        if self._tracked.fsm_state is None:
-            self._tracked.fsm_state = data.fsm_state
-        self._update_repairs(data.health)
+        if self._moments.told is None:
+            self._moments.told = data.fsm_state
+        self._repairs.update(data.health)
         if data.health.plugin_version and data.health.plugin_version != previous.plugin_version:
             self._update_device_version(data.health.plugin_version)
         self.async_set_updated_data(data)

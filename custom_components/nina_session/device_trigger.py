@@ -1,8 +1,8 @@
 """Device triggers: session start/end, state change, image saved, guiding lost, flip, error.
 
-What fires is decided once, by the coordinator (`NinaSessionData.triggers`; the event entity
-fires the rare ones among them): every live event, and after a history merge or a rebuild
-only the final state change, so a backfill of thousands of old events triggers no automation.
+What fires is decided once, in the engine (`engine.moments`, handed on as
+`NinaSessionData.triggers`; the event entity fires the rare ones among them): every live
+event, and after a history merge or a rebuild only the final state change, so a backfill of thousands of old events triggers no automation.
 
 A relay per loaded entry turns those triggers into one bus event each,
 `{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`: state changes

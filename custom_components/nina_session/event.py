@@ -1,6 +1,7 @@
 """Event entity: a night's rare moments (session start/end, autofocus, flip, guiding, error).
 
-The coordinator decides what happened (`NinaSessionData.triggers`); this entity fires the
+The engine decides what happened (`engine.moments`, as `NinaSessionData.triggers`); this
+entity fires the
 types of const.EVENT_TYPES among them. Every fire is a logbook row ("detected an event"), so
 frames and state changes are left to the device triggers, the bus events and the state
 sensor, which tell them once each.

@@ -16,19 +16,14 @@ from .quality import RejectRules, flag_frames, frame_rows
 from .store import Store
 from .targets import session_targets
 from .timeutil import iso_z, night_of
+from .vocabulary import ERROR_EVENTS
 
 _AF_EVENTS = ("AUTOFOCUS-STARTING", "AUTOFOCUS-FINISHED", "ERROR-AF")
-_ERROR_EVENTS = (
-    "ERROR-AF",
-    "ERROR-PLATESOLVE",
-    "SEQUENCE-ENTITY-FAILED",
-    "CAMERA-DOWNLOAD-TIMEOUT",
-)
 # What the report reads of the session's events (dict.fromkeys: each name once, in order).
 _READ = tuple(
     dict.fromkeys(
         ("IMAGE-SAVE", "TS-NEWTARGETSTART", "TS-TARGETSTART", "SAFETY-CHANGED",
-         "MOUNT-AFTER-FLIP", "SEQUENCE-FINISHED", *_AF_EVENTS, *_ERROR_EVENTS)
+         "MOUNT-AFTER-FLIP", "SEQUENCE-FINISHED", *_AF_EVENTS, *sorted(ERROR_EVENTS))
     )
 )  # fmt: skip
 
@@ -175,7 +170,7 @@ def build_report(
         "errors": [
             {"time": iso_z(e.time), "error": e.name, "detail": _error_detail(e)}
             for e in events
-            if e.name in _ERROR_EVENTS
+            if e.name in ERROR_EVENTS
         ],
         "counts": summary["counts"],
         "stopped": stop_reason(summary, events, unsafe),

@@ -29,13 +29,13 @@ from typing import Any
 from .fsm import DEFAULT_GRACE, RUN_WORK, SessionState, StateMachine, Step, Transition
 from .models import Frame, NinaEvent
 from .timeutil import iso_z, night_end, night_of
+from .vocabulary import ERROR_EVENTS
 
 #: Work that opens a session when none is open (besides frames that are not snapshots): what
 #: starts a run in the state machine, so a night and its run begin together.
 _OPENS = RUN_WORK | {"SEQUENCE-STARTING"}
 _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FLAT-LIGHT")
 _WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
-_ERRORS = {"ERROR-AF", "ERROR-PLATESOLVE", "SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"}
 _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
@@ -102,7 +102,7 @@ class Session:
         counter = _COUNTED.get(event.name)
         if counter:
             self.count(counter)
-        elif event.name in _ERRORS:
+        elif event.name in ERROR_EVENTS:
             self.count("errors")
         target = event.data.get("TargetName") if event.name.startswith("TS-") else None
         if isinstance(target, str) and target.strip():

@@ -141,6 +141,12 @@ OTHER_EVENTS: Final[Mapping[str, Term]] = MappingProxyType(
 
 VOCABULARY: Final[Mapping[str, Term]] = MappingProxyType({**PLUGIN_EVENTS, **OTHER_EVENTS})
 
+#: The night's errors: what the session counts as `errors`, what fires the `error` moment and
+#: what the night report lists. One set, so the three always agree.
+ERROR_EVENTS: Final = frozenset(
+    {"ERROR-AF", "ERROR-PLATESOLVE", "SEQUENCE-ENTITY-FAILED", "CAMERA-DOWNLOAD-TIMEOUT"}
+)
+
 
 def role_of(name: str) -> Role | None:
     """Return the role of event `name`, or None for a name we do not know."""
