@@ -89,7 +89,7 @@ def _ok(response: Any) -> JsonDict:
     return {"Response": response, "Error": "", "StatusCode": 200, "Success": True, "Type": "API"}
 
 
-def _sidereal_hours(when: datetime) -> float:
+def sidereal_hours(when: datetime) -> float:
     """Local mean sidereal time at LONGITUDE, in hours."""
     days = (when.astimezone(UTC) - datetime(2000, 1, 1, 12, tzinfo=UTC)).total_seconds() / 86400
     return (18.697374558 + 24.06570982441908 * days + LONGITUDE / 15) % 24
@@ -356,7 +356,7 @@ class SimEquipment:
 
     def _info_mount(self, now: datetime) -> JsonDict:
         st = self.state
-        lst = _sidereal_hours(now)
+        lst = sidereal_hours(now)
         ra = (lst - 6) % 24 if st.parked else st.ra
         ha = (lst - ra + 12) % 24 - 12  # hours west of the meridian, -12..12
         alt, az = _alt_az(ha, st.dec)

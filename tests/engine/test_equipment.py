@@ -48,6 +48,7 @@ from custom_components.nina_session.engine.equipment_client import (
     EquipmentControlError,
 )
 from simulator import NinaSimulator
+from simulator.equipment import sidereal_hours
 
 
 @pytest.fixture(autouse=True)
@@ -222,7 +223,10 @@ async def test_readings_move_through_the_night(
     sim.equipment.clock = lambda: start
     before = Equipment(await equipment.read())
     await equipment.call("mount_unpark")
-    await equipment.call("mount_slew", {"ra": 10.68, "dec": 41.27})
+    # A target three hours east of the meridian now: its flip is ahead whatever the time of
+    # day (a fixed RA near the antimeridian flips its hour angle from -12 h to +12 h).
+    ra_hours = (sidereal_hours(start) + 3) % 24
+    await equipment.call("mount_slew", {"ra": ra_hours * 15, "dec": 41.27})
     sim.equipment.clock = lambda: start + timedelta(minutes=1)
     early = Equipment(await equipment.read())
     sim.equipment.clock = lambda: start + timedelta(minutes=31)
@@ -241,7 +245,7 @@ async def test_readings_move_through_the_night(
     # Tracking: RA/Dec stay, the hour angle grows, the flip comes 30 minutes closer.
     m_early, m_late = early.get(MOUNT, Mount), late.get(MOUNT, Mount)
     assert m_early is not None and m_late is not None
-    assert m_early.right_ascension == m_late.right_ascension == pytest.approx(10.68 / 15, 1e-4)
+    assert m_early.right_ascension == m_late.right_ascension == pytest.approx(ra_hours, 1e-4)
     assert m_early.tracking_enabled is True
     flip_early, flip_late = m_early.time_to_meridian_flip, m_late.time_to_meridian_flip
     assert flip_early is not None and flip_late is not None
