@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
+from .closed_totals import ClosedTotals
 from .models import Frame, NinaEvent, Source, event_key, split_key
 from .normalize import IMAGE_SAVE
 from .schema import EVENTS_TABLE, MIGRATIONS, SCHEMA_VERSION
@@ -76,6 +77,7 @@ class Store:
         self._staged: dict[str, dict[str, Any]] = {}
         #: State history entries stored per session, as far as known.
         self._history_stored: dict[str, int] = {}
+        self._closed_totals = ClosedTotals()
         self._before_close: Callable[[], None] | None = None
 
     @classmethod
@@ -394,19 +396,13 @@ class Store:
     def totals(self) -> dict[str, Any]:
         """Totals over all stored history (stats view).
 
-        Closed sessions are summed by triggers as they are written (`totals_*` tables); only
-        the open session is read each time.
+        Closed sessions are summed by triggers as they are written (`totals_*` tables) and
+        their sums kept in memory until a write changes them; only the open session is read
+        each time.
         """
-        nights, frames, seconds = self._db.execute(
-            "SELECT nights, frames, seconds FROM totals_closed"
-        ).fetchone()
-        by_target: dict[str, dict[str, float]] = {
-            target: {} for (target,) in self._db.execute("SELECT target FROM totals_targets")
-        }
-        for target, name, total in self._db.execute(
-            "SELECT target, filter, seconds FROM totals_filters"
-        ):
-            by_target.setdefault(target, {})[name] = round(total, 3)
+        closed = self._closed_totals.read(self._db)
+        nights, frames, seconds = closed.nights, closed.frames, closed.seconds
+        by_target = closed.by_target
         rows = self._db.execute("SELECT id, summary FROM sessions WHERE end_ts IS NULL")
         for sid, text in rows:
             session = self._staged.get(sid) or json.loads(text)
@@ -457,6 +453,7 @@ class Store:
             ).rowcount
         self._event_count = None
         self._history_stored.clear()
+        self._closed_totals.forget()
         return sessions, events
 
     def retime(self, moves: Mapping[str, float]) -> list[str]:
@@ -569,6 +566,9 @@ class Store:
                     (state[0], _encode(state[1])),
                 )
         self._history_stored.update(stored)
+        if replace_sessions:
+            self._closed_totals.forget(sessions_replaced=True)
+        self._closed_totals.written((s.id, s.end is None) for s, _ in summaries)
         for session, _ in summaries:
             self._staged.pop(session.id, None)
         if replace_sessions:
