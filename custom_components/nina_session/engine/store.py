@@ -78,6 +78,10 @@ class Store:
         #: State history entries stored per session, as far as known.
         self._history_stored: dict[str, int] = {}
         self._closed_totals = ClosedTotals()
+        #: Bumped whenever stored rows change other than by being added (rows moved between
+        #: sessions, sessions rebuilt, events re-timed or deleted): a reader that follows a
+        #: session by the rows added to it since a given row must then read it whole again.
+        self.rewrites = 0
         self._before_close: Callable[[], None] | None = None
 
     @classmethod
@@ -454,6 +458,7 @@ class Store:
         self._event_count = None
         self._history_stored.clear()
         self._closed_totals.forget()
+        self.rewrites += 1
         return sessions, events
 
     def retime(self, moves: Mapping[str, float]) -> list[str]:
@@ -476,6 +481,7 @@ class Store:
                 updates,
             )
         self._event_count = None
+        self.rewrites += 1
         return [new_key for _, new_key, _ in updates]
 
     def drop_twins(self, keys: Sequence[str], of: Source, window: float) -> int:
@@ -509,6 +515,7 @@ class Store:
                 "DELETE FROM session_events WHERE event_key = ?", [(key,) for key in keys]
             ).rowcount
         self._event_count = None
+        self.rewrites += 1
         return deleted
 
     def write_batch(
@@ -532,6 +539,7 @@ class Store:
             for ev, sid, epoch in events
         ]  # fmt: skip
         summaries = list(sessions)
+        reassign = list(reassign)
         with self._db:
             inserted = self._db.executemany(
                 "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, "
@@ -568,6 +576,8 @@ class Store:
         self._history_stored.update(stored)
         if replace_sessions:
             self._closed_totals.forget(sessions_replaced=True)
+        if replace_sessions or reassign:
+            self.rewrites += 1
         self._closed_totals.written((s.id, s.end is None) for s, _ in summaries)
         for session, _ in summaries:
             self._staged.pop(session.id, None)
@@ -600,6 +610,28 @@ class Store:
         return len(history)
 
     # -- insight reads (targets, night report, quality) ---------------------------------
+    def last_row(self) -> int:
+        """Return the newest event row (0: none); rows added later have higher ones."""
+        row = self._db.execute("SELECT max(id) FROM session_events").fetchone()
+        return row[0] or 0
+
+    def session_events_after(
+        self, session_id: str, names: Sequence[str], after_row: int
+    ) -> list[tuple[int, NinaEvent]]:
+        """Return a session's events with these names stored after row `after_row`, by row.
+
+        What was added to a session since a reader last looked (see `rewrites`): the rows
+        after `after_row` are the newest, so this reads those only, however long the night.
+        """
+        marks = ",".join("?" * len(names))
+        # Only the constant column list and `?` placeholders are interpolated.
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
+            f"WHERE id > ? AND session_id = ? AND name IN ({marks}) ORDER BY id",
+            (after_row, session_id, *names),
+        )
+        return [(row[0], self._event(row)) for row in rows]
+
     def session_events(self, session_id: str, names: Sequence[str]) -> list[NinaEvent]:
         """Return a session's events with these names, in fold order (time, then arrival)."""
         marks = ",".join("?" * len(names))
