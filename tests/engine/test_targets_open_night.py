@@ -48,6 +48,12 @@ def test_an_open_night_is_read_light_by_light(scheduler_night: Night, tmp_path: 
         answer, statements = _statements(pipeline, index)
         assert answer == TargetIndex(TZ).targets(pipeline.store), start
         whole_reads += any(WHOLE_SESSION_READ in sql for sql in statements)
+        incremental = [sql for sql in statements if "id > " in sql]
+        for sql in incremental:  # found by row id, not by walking every frame ever stored
+            plan = pipeline.store._db.execute(f"EXPLAIN QUERY PLAN {sql}").fetchall()  # noqa: SLF001
+            assert [row[-1] for row in plan] == [
+                "SEARCH session_events USING INTEGER PRIMARY KEY (rowid>?)"
+            ]
     projects = {target["project"] for target in answer["targets"]}  # type: ignore[index]
     assert projects - {None}, "the scheduler's projects are learned from the new rows too"
     # A night closes once (read whole then, as a closed session); otherwise never whole.

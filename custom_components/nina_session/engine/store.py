@@ -624,10 +624,12 @@ class Store:
         after `after_row` are the newest, so this reads those only, however long the night.
         """
         marks = ",".join("?" * len(names))
-        # Only the constant column list and `?` placeholders are interpolated.
+        # Only the constant column list and `?` placeholders are interpolated. `+name` keeps
+        # SQLite off the (name, ts) index, which would walk every frame ever stored: the rows
+        # after `after_row` are found by row id.
         rows = self._db.execute(
             f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
-            f"WHERE id > ? AND session_id = ? AND name IN ({marks}) ORDER BY id",
+            f"WHERE id > ? AND session_id = ? AND +name IN ({marks}) ORDER BY id",
             (after_row, session_id, *names),
         )
         return [(row[0], self._event(row)) for row in rows]
