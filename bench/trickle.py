@@ -115,7 +115,8 @@ def _nina(count: int, pipe: Connection) -> None:
         texts = socket_texts(session_events(count))
         async with NinaSimulator() as sim:
             pipe.send(sim.port)
-            await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "go"
+            if await asyncio.get_running_loop().run_in_executor(None, pipe.recv) != "go":
+                return  # the engine side failed before it was ready
             for text in texts:
                 await sim.send_raw(text)
                 await asyncio.sleep(0)  # one message each, as NINA writes them
@@ -163,6 +164,8 @@ async def _drain(count: int, db: Path) -> _Drained:
     finally:
         here.send("stop")
         nina.join(timeout=10)
+        if nina.is_alive():
+            nina.terminate()
     store = Store(db)
     out.sessions = store.counts()["sessions"]
     store.close()
