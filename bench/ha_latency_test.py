@@ -14,6 +14,12 @@ entity's state write. Baseline: the same frames sent to a bare aiohttp WebSocket
 same loop, until its `receive()` returns; half before the entry is set up, half after it is
 unloaded, pooled. Only timing figures: nothing about them is asserted, only that every event
 arrived. The figures are merged into bench/results.json (or $NINA_BENCH_OUT) as `latency_ha`.
+
+The harness runs the event loop in asyncio debug mode, which Home Assistant does not (unless
+asked to): every callback then records the stack that scheduled it, reading each line of it
+from the source files, which added ~20 ms per event here. The loop is measured as Home
+Assistant runs it; NINA_BENCH_ASYNCIO_DEBUG=1 keeps the harness's debug mode
+(`asyncio_debug` in the figures says which). NINA_BENCH_DUMP=<file> writes every sample (s).
 """
 
 from __future__ import annotations
@@ -147,6 +153,8 @@ async def test_ha_latency(hass: HomeAssistant, sim: NinaSimulator) -> None:
     """Measure send → entity state_changed latency against a bare socket; store the figures."""
     for name in ("homeassistant", "custom_components.nina_session"):
         logging.getLogger(name).setLevel(logging.WARNING)  # -s shows every log line otherwise
+    debug = os.environ.get("NINA_BENCH_ASYNCIO_DEBUG") == "1"
+    asyncio.get_running_loop().set_debug(debug)  # see the module docstring
     texts = _texts(EVENTS + WARMUP)
     half = len(texts) // 2
     begin = time.perf_counter()
@@ -161,7 +169,11 @@ async def test_ha_latency(hass: HomeAssistant, sim: NinaSimulator) -> None:
         raw += await raw_round_trips(sim, session, texts[half:])
     assert len(ours) == EVENTS
 
-    figures: dict[str, Any] = {"level": "home_assistant", "events": len(ours)}
+    figures: dict[str, Any] = {
+        "level": "home_assistant",
+        "events": len(ours),
+        "asyncio_debug": debug,
+    }
     print(f"\nHA latency: send → {ENTITY} state_changed, {len(ours)} events")
     for pct in (50, 95, 99):
         ours_ms = percentile(ours, pct) * 1e3
@@ -179,4 +191,6 @@ async def test_ha_latency(hass: HomeAssistant, sim: NinaSimulator) -> None:
         bench_seconds=round(time.perf_counter() - begin, 1),
     )
     _store(figures)
+    if os.environ.get("NINA_BENCH_DUMP"):
+        Path(os.environ["NINA_BENCH_DUMP"]).write_text(json.dumps(ours))
     print(f"  merged into {OUT} as latency_ha")

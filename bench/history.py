@@ -9,7 +9,8 @@ then fast-inserted again and again (events, sessions and summaries shifted by wh
 keys made unique), which gives a year of real-shaped rows in seconds.
 
 Measured on each: size on disk (after a WAL checkpoint), and the warm median time (the two
-databases take turns, `query_repeats` times) of the reads the views run:
+databases take turns, `query_repeats` times; each read is timed on its second call in a row,
+so it is not charged for the caches the read before it left cold) of the reads the views run:
 `store.sessions(limit=50)` (per row returned: 50 rows from the year, one from the night),
 `store.totals()`, `store.counts()`, `reports.legacy_view` and `reports.stats_view`. Indexed
 reads should stay near-flat from a night to a year; a read that scans all history grows with
@@ -154,6 +155,10 @@ def _query_times(paths: list[Path], repeats: int) -> list[dict[str, float]]:
         order = range(len(paths)) if index % 2 == 0 else reversed(range(len(paths)))
         for which in order:
             for name, call in opened[which][1].items():
+                # Warm means warm for this read: the read before it (50 summaries from the
+                # year) leaves the CPU caches and allocator full of its own objects, which
+                # doubled a 50 µs read after it whatever that read did.
+                call()
                 start = time.perf_counter()
                 call()
                 samples[which][name].append(time.perf_counter() - start)

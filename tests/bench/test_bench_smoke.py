@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = {
     "pipeline": ("frames_per_s", "ratio_to_floor", "one_per_batch_ratio_to_floor",
                  "naive_ratio_to_floor", "batching_gain"),
-    "trickle": ("frames_per_s", "cost_ratio_late_vs_early", "early_ms_per_frame"),
+    "trickle": ("frames_per_s", "cost_ratio_late_vs_early", "early_ms_per_frame",
+                "frames_per_transaction", "direct_frames_per_s",
+                "direct_cost_ratio_late_vs_early"),
     "backfill": ("ratio_to_download", "repeat_ratio_to_download", "events_per_s"),
     "latency": ("p50_ms", "p95_ms", "p99_ms", "raw_p50_ms", "p99_ratio_to_raw", "lost"),
     "history": ("query_ratio_year_vs_night", "db_mb_year", "db_mb_night", "totals_ratio",
@@ -62,6 +64,7 @@ def test_every_benchmark_writes_its_keys(tmp_path: Path) -> None:
         missing = [key for key in keys if results[name].get(key) is None]
         assert not missing, f"{name}: {missing}"
     assert results["latency"]["lost"] == 0
+    assert results["trickle"]["processed"] == results["trickle"]["frames"]  # over the socket
     assert results["startup"]["waits_for_network"] is False
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import sqlite3
 from typing import Any
 
+from .closed_totals import ClosedTotals
 from .models import Frame, NinaEvent, Source, event_key, split_key
 from .normalize import IMAGE_SAVE
 from .schema import EVENTS_TABLE, MIGRATIONS, SCHEMA_VERSION
@@ -76,6 +77,11 @@ class Store:
         self._staged: dict[str, dict[str, Any]] = {}
         #: State history entries stored per session, as far as known.
         self._history_stored: dict[str, int] = {}
+        self._closed_totals = ClosedTotals()
+        #: Bumped whenever stored rows change other than by being added (rows moved between
+        #: sessions, sessions rebuilt, events re-timed or deleted): a reader that follows a
+        #: session by the rows added to it since a given row must then read it whole again.
+        self.rewrites = 0
         self._before_close: Callable[[], None] | None = None
 
     @classmethod
@@ -394,19 +400,13 @@ class Store:
     def totals(self) -> dict[str, Any]:
         """Totals over all stored history (stats view).
 
-        Closed sessions are summed by triggers as they are written (`totals_*` tables); only
-        the open session is read each time.
+        Closed sessions are summed by triggers as they are written (`totals_*` tables) and
+        their sums kept in memory until a write changes them; only the open session is read
+        each time.
         """
-        nights, frames, seconds = self._db.execute(
-            "SELECT nights, frames, seconds FROM totals_closed"
-        ).fetchone()
-        by_target: dict[str, dict[str, float]] = {
-            target: {} for (target,) in self._db.execute("SELECT target FROM totals_targets")
-        }
-        for target, name, total in self._db.execute(
-            "SELECT target, filter, seconds FROM totals_filters"
-        ):
-            by_target.setdefault(target, {})[name] = round(total, 3)
+        closed = self._closed_totals.read(self._db)
+        nights, frames, seconds = closed.nights, closed.frames, closed.seconds
+        by_target = closed.by_target
         rows = self._db.execute("SELECT id, summary FROM sessions WHERE end_ts IS NULL")
         for sid, text in rows:
             session = self._staged.get(sid) or json.loads(text)
@@ -457,6 +457,8 @@ class Store:
             ).rowcount
         self._event_count = None
         self._history_stored.clear()
+        self._closed_totals.forget()
+        self.rewrites += 1
         return sessions, events
 
     def retime(self, moves: Mapping[str, float]) -> list[str]:
@@ -479,6 +481,7 @@ class Store:
                 updates,
             )
         self._event_count = None
+        self.rewrites += 1
         return [new_key for _, new_key, _ in updates]
 
     def drop_twins(self, keys: Sequence[str], of: Source, window: float) -> int:
@@ -512,6 +515,7 @@ class Store:
                 "DELETE FROM session_events WHERE event_key = ?", [(key,) for key in keys]
             ).rowcount
         self._event_count = None
+        self.rewrites += 1
         return deleted
 
     def write_batch(
@@ -535,6 +539,7 @@ class Store:
             for ev, sid, epoch in events
         ]  # fmt: skip
         summaries = list(sessions)
+        reassign = list(reassign)
         with self._db:
             inserted = self._db.executemany(
                 "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, "
@@ -569,6 +574,11 @@ class Store:
                     (state[0], _encode(state[1])),
                 )
         self._history_stored.update(stored)
+        if replace_sessions:
+            self._closed_totals.forget(sessions_replaced=True)
+        if replace_sessions or reassign:
+            self.rewrites += 1
+        self._closed_totals.written((s.id, s.end is None) for s, _ in summaries)
         for session, _ in summaries:
             self._staged.pop(session.id, None)
         if replace_sessions:
@@ -600,6 +610,30 @@ class Store:
         return len(history)
 
     # -- insight reads (targets, night report, quality) ---------------------------------
+    def last_row(self) -> int:
+        """Return the newest event row (0: none); rows added later have higher ones."""
+        row = self._db.execute("SELECT max(id) FROM session_events").fetchone()
+        return row[0] or 0
+
+    def session_events_after(
+        self, session_id: str, names: Sequence[str], after_row: int
+    ) -> list[tuple[int, NinaEvent]]:
+        """Return a session's events with these names stored after row `after_row`, by row.
+
+        What was added to a session since a reader last looked (see `rewrites`): the rows
+        after `after_row` are the newest, so this reads those only, however long the night.
+        """
+        marks = ",".join("?" * len(names))
+        # Only the constant column list and `?` placeholders are interpolated. `+name` keeps
+        # SQLite off the (name, ts) index, which would walk every frame ever stored: the rows
+        # after `after_row` are found by row id.
+        rows = self._db.execute(
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
+            f"WHERE id > ? AND session_id = ? AND +name IN ({marks}) ORDER BY id",
+            (after_row, session_id, *names),
+        )
+        return [(row[0], self._event(row)) for row in rows]
+
     def session_events(self, session_id: str, names: Sequence[str]) -> list[NinaEvent]:
         """Return a session's events with these names, in fold order (time, then arrival)."""
         marks = ",".join("?" * len(names))

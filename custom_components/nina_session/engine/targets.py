@@ -8,7 +8,10 @@ scheduler's target starts in the same session.
 Reading every frame of years of nights on each call would be slow, so `TargetIndex` keeps
 each session's contribution, checked against its summary's end, frame count, integration and
 targets: a new frame, a scheduler target or a refold that changes a session changes its
-summary, and the contribution is read again.
+summary, and the contribution is read again. The open session changes with every light, and
+Home Assistant asks after every one: its contribution takes in only the rows stored since it
+was read, as long as the store rewrote nothing (`Store.rewrites`) and the result still sums
+to the session's own `by_filter`; otherwise it is read whole.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from datetime import datetime, tzinfo
 import math
 from typing import Any
 
-from .models import NO_FILTER, NinaEvent
+from .models import NO_FILTER, Frame, NinaEvent
+from .normalize import IMAGE_SAVE
 from .store import Store
 from .timeutil import night_of
 
@@ -73,6 +77,39 @@ class SessionTargets:
     signature: Any
     slots: dict[tuple[str, str], _Sums] = field(default_factory=dict)
     projects: dict[str, str] = field(default_factory=dict)
+    #: The newest event row when it was read, and the store's rewrites then.
+    last_row: int = 0
+    rewrites: int = 0
+
+    def add_frame(self, frame: Frame, night: str) -> None:
+        """Count one LIGHT frame of the session (taken on `night`)."""
+        target = frame.target or UNKNOWN_TARGET
+        sums = self.slots.setdefault((target, frame.filter or NO_FILTER), _Sums())
+        seconds = frame.exposure or 0.0  # a light of unknown exposure adds no integration
+        sums.frames += 1
+        sums.seconds += seconds
+        sums.nights[night] = sums.nights.get(night, 0.0) + seconds
+        if frame.hfr is not None:
+            sums.hfr_total += frame.hfr
+            sums.hfr_count += 1
+        if frame.guiding_rms is not None:
+            sums.rms_total += frame.guiding_rms
+            sums.rms_count += 1
+
+    def sums_to(self, summary: Mapping[str, Any]) -> bool:
+        """Return whether these frames add up to the summary's lights per filter."""
+        per_filter: dict[str, list[float]] = {}
+        for (_, name), sums in self.slots.items():
+            slot = per_filter.setdefault(name, [0, 0.0])
+            slot[0] += sums.frames
+            slot[1] += sums.seconds
+        wanted = {
+            name: (slot.get("count"), slot.get("seconds"))
+            for name, slot in summary.get("frames", {}).get("by_filter", {}).items()
+        }
+        return wanted == {
+            name: (count, round(seconds, 3)) for name, (count, seconds) in per_filter.items()
+        }
 
 
 def _signature(summary: Mapping[str, Any]) -> Any:
@@ -86,28 +123,55 @@ def _signature(summary: Mapping[str, Any]) -> Any:
     )
 
 
+def _night(summary: Mapping[str, Any], tz: tzinfo) -> str:
+    return night_of(datetime.fromisoformat(summary["start"]), tz)
+
+
 def session_targets(store: Store, summary: Mapping[str, Any], tz: tzinfo) -> SessionTargets:
     """Read one session's LIGHT frames and scheduler targets into its contribution."""
-    night = night_of(datetime.fromisoformat(summary["start"]), tz)
-    result = SessionTargets(_signature(summary))
+    night = _night(summary, tz)
+    result = SessionTargets(_signature(summary), last_row=store.last_row(), rewrites=store.rewrites)
     for event in store.session_events(summary["id"], _TS_TARGET_EVENTS):
         _learn_project(result.projects, event)
     # The frames alone, not their events: a live frame's event data is the whole statistics
     # record, and parsing it was two thirds of reading a year.
     for frame in store.session_frames(summary["id"], ("LIGHT",)):
-        target = frame.target or UNKNOWN_TARGET
-        sums = result.slots.setdefault((target, frame.filter or NO_FILTER), _Sums())
-        seconds = frame.exposure or 0.0  # a light of unknown exposure adds no integration
-        sums.frames += 1
-        sums.seconds += seconds
-        sums.nights[night] = sums.nights.get(night, 0.0) + seconds
-        if frame.hfr is not None:
-            sums.hfr_total += frame.hfr
-            sums.hfr_count += 1
-        if frame.guiding_rms is not None:
-            sums.rms_total += frame.guiding_rms
-            sums.rms_count += 1
+        result.add_frame(frame, night)
     return result
+
+
+def grown_session_targets(
+    store: Store, known: SessionTargets, summary: Mapping[str, Any], tz: tzinfo
+) -> SessionTargets | None:
+    """Return an open session's contribution grown by the rows stored since `known` was read.
+
+    None when that cannot be trusted: the store rewrote rows since, or the result does not
+    add up to the session's lights per filter (then the caller reads the session whole).
+    """
+    if store.rewrites != known.rewrites or summary.get("end") is not None:
+        return None
+    night = _night(summary, tz)
+    grown = SessionTargets(
+        _signature(summary),
+        {key: _copy(sums) for key, sums in known.slots.items()},
+        dict(known.projects),
+        last_row=known.last_row,
+        rewrites=known.rewrites,
+    )
+    names = (IMAGE_SAVE, *_TS_TARGET_EVENTS)
+    for row, event in store.session_events_after(summary["id"], names, known.last_row):
+        grown.last_row = max(grown.last_row, row)
+        if event.name != IMAGE_SAVE:
+            _learn_project(grown.projects, event)
+        elif event.frame is not None and event.frame.image_type == "LIGHT":
+            grown.add_frame(event.frame, night)
+    return grown if grown.sums_to(summary) else None
+
+
+def _copy(sums: _Sums) -> _Sums:
+    copied = _Sums()
+    copied.add_sums(sums)
+    return copied
 
 
 def _learn_project(projects: dict[str, str], event: NinaEvent) -> None:
@@ -169,7 +233,12 @@ class TargetIndex:
         cached = self._cache.get(summary["id"])
         if cached is not None and cached.signature == _signature(summary):
             return cached
-        contribution = self._cache[summary["id"]] = session_targets(store, summary, self.tz)
+        contribution = None
+        if cached is not None:
+            contribution = grown_session_targets(store, cached, summary, self.tz)
+        if contribution is None:
+            contribution = session_targets(store, summary, self.tz)
+        self._cache[summary["id"]] = contribution
         return contribution
 
 
