@@ -38,7 +38,7 @@ STAGES = (
     ("  normalize.clean_json", "normalize.py", "clean_json"),
     ("  normalize.content_fingerprint", "normalize.py", "content_fingerprint"),
     ("wire.parse_image_record (all callers)", "wire.py", "parse_image_record"),
-    ("clock: Pipeline._align_clock", "pipeline.py", "_align_clock"),
+    ("clock: ClockAlignment.align_history", "clock_alignment.py", "align_history"),
     ("dedupe: Pipeline._deduplicate", "pipeline.py", "_deduplicate"),
     ("fold: SessionTracker.apply", "sessions.py", "apply"),
     ("summaries: Pipeline._take_dirty", "pipeline.py", "_take_dirty"),
