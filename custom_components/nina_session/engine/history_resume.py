@@ -44,7 +44,7 @@ def raw_list(payload: Any) -> list[Any] | None:
     rejected (the indexes would not line up with NINA's).
     """
     if isinstance(payload, HistoryEvents):
-        return payload.events if not payload.rejected else None
+        return payload.items if not payload.rejected else None
     if isinstance(payload, Foreign):
         return None
     if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):
