@@ -58,7 +58,7 @@ class _Reader:
         self.text = ""
         self.pos = 0
         #: The text held cannot decode to a lone surrogate: its values need no check each.
-        self._clean = True
+        self.clean = True
 
     def _append(self) -> bool:
         """Add the next piece of text; False when there is none left."""
@@ -72,7 +72,7 @@ class _Reader:
             if added:
                 self.text = self.text[self.pos :] + added
                 self.pos = 0
-                self._clean = not may_hold_surrogates(self.text)
+                self.clean = not may_hold_surrogates(self.text)
                 return True
         return False
 
@@ -116,7 +116,7 @@ class _Reader:
             # A number or literal ending where the text read so far ends may go on.
             if end < len(self.text) or not self._grow():
                 break
-        if self._clean:
+        if self.clean:
             self.pos = end
             return value
         raw, self.pos = self.text[self.pos : end], end
@@ -173,15 +173,34 @@ def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
         return
     count = 0
     while True:
-        on_item(reader.value())
+        on_item(_item(reader))
         count += 1
         if count % YIELD_EVERY == 0:
             time.sleep(0)  # let the event loop's thread take the GIL
         text, pos = reader.text, reader.pos
-        if pos < len(text) and text[pos] == ",":  # NINA writes no whitespace between items
+        if pos < len(text) and text[pos] == ",":  # the usual case: no whitespace before it
             reader.pos = pos + 1
             continue
         if reader.peek() == "]":
             reader.pos += 1
             return
         reader.expect(",", "',' delimiter")
+
+
+def _item(reader: _Reader) -> Any:
+    """Decode an array item: straight from the text when it ends inside it, else `value`.
+
+    Items are hundreds of bytes and pieces hundreds of kB: nearly every item takes the
+    straight way, which costs a third of `value`'s checks.
+    """
+    text, pos = reader.text, reader.pos
+    if pos < len(text) and text[pos] == " ":  # `json.dumps` writes one after each comma
+        pos += 1
+    if reader.clean and pos < len(text) and text[pos] == "{":
+        try:
+            item, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return reader.value()  # cut off by the end of the text read so far
+        reader.pos = end
+        return item
+    return reader.value()
