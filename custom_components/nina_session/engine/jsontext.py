@@ -34,6 +34,7 @@ PIECEWISE_FROM: Final = 1 << 20
 _SLICE: Final = 1 << 20
 _DECODER: Final = json.JSONDecoder()
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+_SPACES: Final = frozenset(" \t\n\r")
 
 
 def _search(pattern: re.Pattern[Any], raw: Any) -> bool:
@@ -79,6 +80,11 @@ def load_json(raw: str | bytes) -> Any:
 
 
 def _skip(text: str, index: int) -> int:
+    # Most often no whitespace, or the one space `json.dumps` writes: no regex call then.
+    if text[index : index + 1] not in _SPACES:
+        return index
+    if text[index + 1 : index + 2] not in _SPACES:
+        return index + 1
     match = _WHITESPACE.match(text, index)
     assert match is not None  # the pattern matches the empty string
     return match.end()
