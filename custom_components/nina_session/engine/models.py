@@ -59,8 +59,6 @@ class NinaEvent:
     @property
     def key(self) -> str:
         """The stable storage key that makes inserts idempotent."""
-        if self.exact:  # no timestamp: a fifth of the calls to it in a backfill were these
-            return self.fingerprint
         return event_key(self.fingerprint, self.exact, self.time.timestamp())
 
 

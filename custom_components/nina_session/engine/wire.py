@@ -97,11 +97,6 @@ class Foreign:
 
 def _number(value: Any) -> float | None:
     """Return a finite float, or None for missing/NaN/"NaN"/non-numeric values."""
-    kind = type(value)  # exact types first: every image record has a dozen numbers
-    if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is int:
-        return float(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
