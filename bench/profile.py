@@ -2,16 +2,18 @@
 
 Runs the pipeline benchmark's input (consecutive realistic nights, live frames) through a
 fresh pipeline under cProfile, then prints the time per pipeline stage and the top functions
-by own time and by cumulative time. `--mode history` profiles `ingest_history` of the same
-nights as an event + image history instead (a backfill without the HTTP part), and
-`--mode history-again` a second backfill of it into the same database (all duplicates, as
-after every reconnect). cProfile roughly doubles run times; compare entries with each other,
+by own time and by cumulative time. `--mode history` profiles a backfill of the same nights
+as the backfill benchmark does it: the event and image history are read over HTTP from the
+simulator (not profiled), then parsed and ingested as the engine's writer thread does
+(`HistoryRead.parse`, `Pipeline.ingest_history`); `--mode history-again` a second backfill of
+it into the same database (all duplicates, as after every reconnect). cProfile roughly doubles run times; compare entries with each other,
 not with the benchmark's absolute figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable
 import cProfile
 import io
@@ -19,18 +21,23 @@ from pathlib import Path
 import pstats
 import sys
 
+import aiohttp
+
 from bench.common import OPTIONS, scratch_dir
 from bench.pipeline import ingest
 from bench.workload import live_frames, stretch
+from custom_components.nina_session.engine.client import HistoryRead, NinaClient
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.store import Store
 from simulator.night import history_item, image_record
+from simulator.server import NinaSimulator
 
 #: (label, file name, function name): cumulative time of each stage of `ingest_frames`.
 _ENGINE = "nina_session/engine/"
 STAGES = (
     ("parse: wire.parse_socket_frame", "wire.py", "parse_socket_frame"),
+    ("parse: HistoryRead.parse (decoding)", "client.py", "parse"),
     ("parse: wire.parse_event_history", "wire.py", "parse_event_history"),
     ("parse: wire.parse_image_history", "wire.py", "parse_image_history"),
     ("pair: normalize.pair_history_images", "normalize.py", "pair_history_images"),
@@ -38,7 +45,8 @@ STAGES = (
     ("  normalize.clean_json", "normalize.py", "clean_json"),
     ("  normalize.content_fingerprint", "normalize.py", "content_fingerprint"),
     ("wire.parse_image_record (all callers)", "wire.py", "parse_image_record"),
-    ("clock: Pipeline._align_clock", "pipeline.py", "_align_clock"),
+    ("clock: ClockAlignment.align_history", "clock_alignment.py", "align_history"),
+    ("pairing: ClockAlignment.pair_history", "clock_alignment.py", "pair_history"),
     ("dedupe: Pipeline._deduplicate", "pipeline.py", "_deduplicate"),
     ("fold: SessionTracker.apply", "sessions.py", "apply"),
     ("summaries: Pipeline._take_dirty", "pipeline.py", "_take_dirty"),
@@ -66,18 +74,25 @@ def stage_times(stats: pstats.Stats, total: float) -> list[tuple[str, float, flo
     return rows
 
 
-def _history_run(frames: int, again: bool) -> tuple[cProfile.Profile, float]:
+async def _read_history(frames: int) -> HistoryRead:
+    """Serve the nights' history from the simulator and read it as the engine does."""
     events = stretch(frames)
-    history = [history_item(event) for event in events]
-    images = [image_record(event) for event in events if event.name == "IMAGE-SAVE"]
+    async with NinaSimulator() as sim, aiohttp.ClientSession() as session:
+        sim.history.extend(history_item(event) for event in events)
+        sim.images.extend(image_record(e) for e in events if e.name == "IMAGE-SAVE")
+        return await NinaClient(session, sim.host, sim.port).read_history()
+
+
+def _history_run(frames: int, again: bool) -> tuple[cProfile.Profile, float]:
+    read = asyncio.run(_read_history(frames))
     profiler = cProfile.Profile()
     with scratch_dir("profile") as tmp:
         store = Store(tmp / "history.db")
         pipeline = Pipeline(store, OPTIONS)
         if again:
-            pipeline.ingest_history(history, images)
+            pipeline.ingest_history(*read.parse()[:2])
         profiler.enable()
-        pipeline.ingest_history(history, images)
+        pipeline.ingest_history(*read.parse()[:2])
         profiler.disable()
         store.close()
     return profiler, pstats.Stats(profiler).total_tt  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ def _measured_pipeline(db_path: Path) -> tuple[Store, Pipeline, list[SimEvent]]:
     half = events[: len(events) // 2]
     pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in half[:40]])
     _read(pipeline, half)
-    assert pipeline.clock_measured
+    assert pipeline.clock.measured
     return store, pipeline, events
 
 

@@ -179,7 +179,7 @@ def test_history_from_a_skewed_nina_clock_still_collapses_with_live(
     result = pipeline.ingest_history(envelope(history), envelope(images))
     assert [a.event.name for a in result.applied] == ["IMAGE-SAVE"]
     assert result.duplicates == 3
-    assert round(pipeline.clock_offset) == 7
+    assert round(pipeline.clock.offset) == 7
     # The new frame is placed on our clock, not NINA's.
     assert result.applied[0].event.time == at(10)
 

@@ -227,3 +227,26 @@ def test_pending_writes_past_their_byte_budget_are_dropped_then_repaired(db_path
     session = pipeline.current_session()
     assert session is not None and session["frames"]["by_type"] == night.truth.frames_by_type
     store.close()
+
+
+def test_a_repair_read_stays_wanted_when_live_events_without_frames_follow(
+    db_path: Path,
+) -> None:
+    """Test that live events on an unmeasured clock do not cancel the read a repair asked for.
+
+    The read a dropped live event needs is asked for once the database takes writes again;
+    live events with no frame arriving before it (nothing to measure NINA's clock with) must
+    leave that request standing.
+    """
+    store = Store(db_path)
+    pipeline = Pipeline(store, PipelineOptions("rig1", OPTIONS.tz, max_pending_bytes=200))
+    pipeline.ingest_frames(frames((0.0, event("SEQUENCE-STARTING"))))
+    store._db.execute("PRAGMA query_only = ON")  # noqa: SLF001
+    pipeline.ingest_frames(frames(*((1.0 + n, event("GUIDER-DITHER", N=n)) for n in range(30))))
+    assert pipeline.counters.rejected_by_reason["pending_full"] > 0
+    store._db.execute("PRAGMA query_only = OFF")  # noqa: SLF001
+    assert pipeline.retry_pending()
+    assert pipeline.history_wanted and not pipeline.clock.measured
+    pipeline.ingest_frames(frames((40.0, event("GUIDER-DITHER", N=99))))
+    assert pipeline.history_wanted
+    store.close()

@@ -254,7 +254,7 @@ def test_skewed_nina_clock_live_then_history_counts_once(seconds: float, tmp_pat
     assert facts(session) == truth_facts(first)
     assert states(session) == states(reference(tmp_path, first, night.spec.tz)[0])
     if abs(seconds) > 0.5:
-        assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
+        assert pipeline.clock.offset == pytest.approx(seconds, abs=0.2)
 
 
 def test_skewed_clock_on_first_connect_counts_the_overlap_once(tmp_path: Path) -> None:
@@ -288,7 +288,7 @@ def test_skewed_clock_history_first_then_live_then_reconnect_counts_once(
     assert pipeline.store.counts()["events"] == len(first)
     (session,) = pipeline.store.sessions()
     assert facts(session) == truth_facts(first)
-    assert pipeline.clock_offset == pytest.approx(seconds, abs=0.2)
+    assert pipeline.clock.offset == pytest.approx(seconds, abs=0.2)
 
 
 def test_history_read_before_any_frame_meets_its_live_twins_once_the_offset_is_known(
@@ -320,10 +320,10 @@ def test_history_read_before_any_frame_meets_its_live_twins_once_the_offset_is_k
 
     jittered(first[:k])  # the evening starts live: no frame yet
     backfill(pipeline, first[:k])  # a reconnect: no frame twin, the offset is unknown
-    assert not pipeline.clock_measured
+    assert not pipeline.clock.measured
     jittered(first[k:])
     backfill(pipeline, first)  # frames seen both ways: measured, the first read moves
-    assert pipeline.clock_measured
+    assert pipeline.clock.measured
     assert pipeline.store.counts()["events"] == len(first)
     (session,) = pipeline.store.sessions()
     assert facts(session) == truth_facts(first)
@@ -348,7 +348,7 @@ def test_a_few_stalled_frames_after_a_nina_restart_do_not_move_the_offset(
     pipeline = open_pipeline(tmp_path / "stall.db", night.spec.tz)
     live(pipeline, first, skew)
     backfill(pipeline, first)
-    assert pipeline.clock_offset == pytest.approx(30.0, abs=0.2)
+    assert pipeline.clock.offset == pytest.approx(30.0, abs=0.2)
     late = {id(e): stall for e in head if e.name == "IMAGE-SAVE"}
     pipeline.ingest_frames(
         [
@@ -357,7 +357,7 @@ def test_a_few_stalled_frames_after_a_nina_restart_do_not_move_the_offset(
         ]
     )
     backfill(pipeline, head)  # the new epoch's history: its only twins are the late frames
-    assert pipeline.clock_offset == pytest.approx(30.0, abs=0.2)
+    assert pipeline.clock.offset == pytest.approx(30.0, abs=0.2)
     assert pipeline.store.counts()["events"] == len(first) + len(head)
 
 

@@ -118,7 +118,7 @@ def test_a_racing_backfill_of_fast_frames_pairs_each_save_with_its_own_record(
     session = pipeline.store.sessions()[0]
     assert session["frames"]["by_type"] == {"BIAS": 20}
     assert pipeline.store.counts()["events"] == 21
-    assert abs(pipeline.clock_offset) < 0.1
+    assert abs(pipeline.clock.offset) < 0.1
 
 
 def test_a_racing_backfill_after_live_fast_frames_adds_nothing(pipeline: Pipeline) -> None:
@@ -129,7 +129,7 @@ def test_a_racing_backfill_after_live_fast_frames_adds_nothing(pipeline: Pipelin
     backfill(pipeline, [start, *frames[:-1]], frames)
     assert pipeline.store.counts()["events"] == 21
     assert pipeline.store.sessions()[0]["frames"]["by_type"] == {"BIAS": 20}
-    assert abs(pipeline.clock_offset) < 0.1
+    assert abs(pipeline.clock.offset) < 0.1
 
 
 def test_a_live_event_stamped_late_meets_its_history_twin(pipeline: Pipeline) -> None:
@@ -221,7 +221,7 @@ def _measured_evening(pipeline: Pipeline) -> datetime:
     evening = night.events[: k + 1]
     live(pipeline, evening)
     backfill(pipeline, evening, [evening[-1]])
-    assert pipeline.clock_measured
+    assert pipeline.clock.measured
     return evening[-1].time
 
 
@@ -236,21 +236,21 @@ def test_a_live_frame_on_an_unmeasured_clock_asks_for_history_once_per_connectio
     """
     events = preset_night("simple").events
     saves = [i for i, e in enumerate(events) if e.name == "IMAGE-SAVE"]
-    pipeline.socket_opened(events[0].time)
+    pipeline.clock.socket_opened(events[0].time)
     live(pipeline, events[: saves[0]])
     assert not pipeline.history_wanted  # no frame yet: nothing to measure with
     live(pipeline, events[saves[0] : saves[1]])
     assert pipeline.history_wanted
     backfill(pipeline, events[: saves[0]], [])  # a read without the frame: still unmeasured
-    assert not pipeline.clock_measured
+    assert not pipeline.clock.measured
     assert not pipeline.history_wanted
     live(pipeline, events[saves[1] : saves[2]])
     assert not pipeline.history_wanted  # asked once on this connection
-    pipeline.socket_opened(events[saves[2]].time)
+    pipeline.clock.socket_opened(events[saves[2]].time)
     live(pipeline, events[saves[2] : saves[2] + 1])
     assert pipeline.history_wanted
     backfill(pipeline, events[: saves[2] + 1], [events[i] for i in saves])
-    assert pipeline.clock_measured
+    assert pipeline.clock.measured
     assert not pipeline.history_wanted
 
 
@@ -265,7 +265,7 @@ def test_a_late_live_copy_of_a_stored_history_event_is_dropped_at_once(
     """
     frame = _measured_evening(pipeline)
     before = pipeline.store.sessions()[0]["counts"]["dithers"]
-    pipeline.socket_opened(frame + timedelta(seconds=10))
+    pipeline.clock.socket_opened(frame + timedelta(seconds=10))
     dither = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
     backfill(pipeline, [dither], [])
     pipeline.ingest_frames([(socket_text(dither), dither.time + timedelta(seconds=4))])
@@ -285,7 +285,7 @@ def test_an_on_time_copy_claims_its_history_row_so_the_next_dither_counts(
     """
     frame = _measured_evening(pipeline)
     before = pipeline.store.sessions()[0]["counts"]["dithers"]
-    pipeline.socket_opened(frame + timedelta(seconds=10))
+    pipeline.clock.socket_opened(frame + timedelta(seconds=10))
     first = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
     backfill(pipeline, [first], [])
     live(pipeline, [first, SimEvent(frame + timedelta(seconds=27), "GUIDER-DITHER")])
@@ -343,7 +343,7 @@ def test_a_filter_change_after_one_whose_live_copy_was_lost_is_kept(
     is never taken for R→G's late copy: both are kept.
     """
     frame = _measured_evening(pipeline)
-    pipeline.socket_opened(frame + timedelta(seconds=10))
+    pipeline.clock.socket_opened(frame + timedelta(seconds=10))
     lost = _filter_change(frame + timedelta(seconds=12), "R", "G")
     pipeline.ingest_history({"Response": [_hidden(lost)], "Success": True}, {"Response": []})
     live(pipeline, [_filter_change(frame + timedelta(seconds=32), "G", "B")])
@@ -388,9 +388,9 @@ def test_with_no_dedup_window_a_live_copy_just_before_history_is_still_its_copy(
     options = PipelineOptions("rig1", BERLIN, dedup_window=timedelta(0))
     pipeline = Pipeline(Store(tmp_path / "zero.db"), options)
     frame = _measured_evening(pipeline)
-    assert pipeline.clock_offset == pytest.approx(-0.03)
+    assert pipeline.clock.offset == pytest.approx(-0.03)
     before = pipeline.store.sessions()[0]["counts"]["dithers"]
-    pipeline.socket_opened(frame + timedelta(seconds=10))
+    pipeline.clock.socket_opened(frame + timedelta(seconds=10))
     dither = SimEvent(frame + timedelta(seconds=12), "GUIDER-DITHER")
     read_live = [(socket_text(dither), dither.time + timedelta(milliseconds=25))]
     if history_first:

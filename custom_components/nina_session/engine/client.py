@@ -292,7 +292,8 @@ class HistoryRead:
             length = len(events) if isinstance(events, list) else 0
             tagged_events, tagged_images = wire_v3.history_inputs(events, images)
             return tagged_events, tagged_images, length
-        # Item by item into their compact form: no graph of raw items (see `jsonstream`).
+        # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
+        # are built only for the items the pipeline takes in (see `HistoryEvents`).
         parsed = HistoryEvents()
         events = self.events.payload(on_item=parsed.add)
         images = self.images.payload()

@@ -274,7 +274,7 @@ class NinaEngine:
 
     async def _on_connected(self) -> None:
         if self.pipeline is not None:
-            await self._run(self.pipeline.socket_opened, self._clock())
+            await self._run(self.pipeline.clock.socket_opened, self._clock())
         if self.config.backfill_on_connect:
             # A failed read is counted in health and retried; the live stream goes on.
             with contextlib.suppress(NinaError):

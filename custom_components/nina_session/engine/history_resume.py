@@ -6,7 +6,7 @@ same process (same history epoch) are stored already: a re-read parses only the 
 them, once it has checked cheaply that the list still starts the same (the last item taken is
 still where it was). A few of the items taken just before that point are read again: a live
 copy that arrived after the last read may still meet its history twin among them (a late live
-copy, up to `late_tolerance`; see `Pipeline._pair_with_live`).
+copy, up to `late_tolerance`; see `ClockAlignment.pair_history`).
 
 Anything unusual reads the whole history again: a first read, another epoch, a shorter list,
 an item that moved, rejected items or image records (indexes would not line up), image records
@@ -44,7 +44,7 @@ def raw_list(payload: Any) -> list[Any] | None:
     rejected (the indexes would not line up with NINA's).
     """
     if isinstance(payload, HistoryEvents):
-        return payload.events if not payload.rejected else None
+        return payload.items if not payload.rejected else None
     if isinstance(payload, Foreign):
         return None
     if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):

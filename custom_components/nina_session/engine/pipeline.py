@@ -14,11 +14,9 @@ contains an event older than what was already folded (a reordered or late delive
 and the fold is recomputed from the stored events, so the result never depends on arrival
 order.
 
-Clocks: live events are stamped on arrival by our clock, history carries NINA's. The offset
-between them is measured from frames seen both ways (a frame's capture time identifies it
-exactly). History read before the first measurement (HA starting mid-night) is stored on NINA's
-clock and moved onto ours once the offset is known; live events that history shows were
-delivered out of order are moved to history's order (`retime`).
+Clocks: live events are stamped on arrival by our clock, history carries NINA's;
+`clock_alignment` measures the offset, moves history onto our clock and pairs it with the live
+copies it duplicates. When it moves or drops stored events, the fold is recomputed.
 """
 
 from __future__ import annotations
@@ -31,14 +29,13 @@ import logging
 import sqlite3
 from typing import Any
 
+from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list, tail
-from .late_copies import LateCopies, match_late_twins
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
-from .retime import corrected_times, match_twins
 from .sessions import (
     Applied,
     Session,
@@ -62,9 +59,6 @@ _LOGGER = logging.getLogger(__name__)
 #: How long, in event time, a session's summary and the saved state may lag its stored
 #: events (they are written at once on any change of state; see `Pipeline._write_due`).
 WRITE_EVERY = timedelta(seconds=5)
-#: Frame twins (the latest, across backfills) whose median is the clock difference: one read
-#: after a NINA restart holds only a few frames, and a stall delays some arrival stamps.
-_SKEW_SAMPLES = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +143,17 @@ class Pipeline:
         self.rebuilds = 0
         #: Failed writes wait in it for the database; `storage_error` says why (None when fine).
         self.writer = StoreWriter(store, self.counters, options.max_pending_bytes)
-        #: NINA's clock minus ours, in seconds, as last measured from frame twins; until the
-        #: first measurement, history is stored on NINA's clock (moved once it is known).
-        self.clock_offset = 0.0
-        self.clock_measured = False
-        #: Frame key → (our arrival time, NINA's time minus it), the latest _SKEW_SAMPLES.
-        self._offset_samples: dict[str, tuple[float, float]] = {}
-        #: Live events read late and their history copies, both ways (one rule, one set of
-        #: claims: see `late_copies`).
-        self.late_copies = LateCopies(
-            store, options.twin_window.total_seconds(), options.late_tolerance.total_seconds()
+        #: NINA's clock against ours, and the pairing of history with its live copies.
+        self.clock = ClockAlignment(
+            self.writer,
+            self.counters,
+            options.dedup_window,
+            options.twin_window,
+            options.late_tolerance,
         )
         #: A live frame arrived on an unmeasured clock: the next history read measures it, so
         #: the engine reads history soon instead of at the periodic read. Once per connection.
         self.history_wanted = False
-        self._history_asked = False
         #: The live clock's latest reading (`tick`): a refold applies it too.
         self._last_tick: datetime | None = None
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
@@ -171,14 +161,12 @@ class Pipeline:
         self.normalizer = Normalizer(options.tz)
         overlap = options.late_tolerance + options.twin_window + timedelta(seconds=5)
         self._resume = HistoryResume(options.tz, overlap)
-        self._live_seen = False
         self.tracker = self._new_tracker()
         saved = store.load_state()
         if saved is not None:
             restore_tracker(self.tracker, saved["tracker"])
             self.normalizer.restore(saved.get("context", {}))
-            self.clock_offset = saved.get("clock_offset", 0.0)
-            self.clock_measured = saved.get("clock_measured", self.clock_offset != 0.0)
+            self.clock.restore(saved)
             resumed = self.tracker.open
             if resumed is not None and not resumed.state_history:
                 resumed.state_history = store.state_history(resumed.id)
@@ -200,7 +188,8 @@ class Pipeline:
     @store.setter
     def store(self, store: Store) -> None:
         """Write to another store from now on (a damaged file replaced by a sound one)."""
-        self._store = self.writer.store = self.late_copies.store = store
+        self._store = self.writer.store = store
+        self.clock.use_store(store)
         store.before_close(self.flush)
 
     def _new_tracker(self) -> SessionTracker:
@@ -245,9 +234,8 @@ class Pipeline:
         raw_events = raw_list(event_history)
         raw_images = raw_list(image_history) if image_history is not None else None
         skip_events = skip_images = 0
-        # Unmeasured, history and live times differ by an unknown amount: the overlap re-read
-        # for late live copies cannot be bounded then (no live event yet: nothing to meet).
-        if (self.clock_measured or not self._live_seen) and self.writer.pending is None:
+        # The overlap re-read for late live copies needs history and live times to compare.
+        if self.clock.bounds_overlap and self.writer.pending is None:
             skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
         if skip_events and raw_events is not None and raw_images is not None:
             event_history = tail(event_history, raw_events, skip_events)
@@ -297,21 +285,17 @@ class Pipeline:
                 _LOGGER.debug("Rejected %s: %s", wire.name, err)
         # Stored events may move (onto our clock, or into history's order): then refold.
         moved = False
-        self._live_seen = self._live_seen or (source == Source.LIVE and bool(events))
         if source == Source.HISTORY:
-            events, moved = self._align_clock(events)
-        elif not self.clock_measured:
-            moved = self._measure_clock_live(events)
-            if not self.clock_measured and not self._history_asked:
-                self.history_wanted = self._history_asked = any(e.exact for e in events)
+            events, moved = self.clock.align_history(events)
+        else:
+            moved = self.clock.measure_live(events, source)
+            self.history_wanted = self.clock.wants_history(events) or self.history_wanted
         unique = self._deduplicate(events)
         if source == Source.HISTORY:
-            unique = self._drop_sparse_twins(events, unique)
-            unique, reordered = self._pair_with_live(events, unique)
+            unique, reordered = self.clock.pair_history(events, unique)
             moved = reordered or moved
-            self.late_copies.note_history(unique)
         else:
-            unique = self.late_copies.drop_late(events, unique, self.clock_measured)
+            unique = self.clock.drop_late_live(events, unique)
         result.duplicates = len(events) - len(unique)
         self.counters.duplicates += result.duplicates
         if not unique and not moved:
@@ -333,191 +317,6 @@ class Pipeline:
         return result
 
     # -- steps -------------------------------------------------------------------------
-    def _align_clock(self, events: list[NinaEvent]) -> tuple[list[NinaEvent], bool]:
-        """Move history times onto our clock when NINA's clock is off.
-
-        Frames stored live and seen again in history (same capture, exact identity) measure
-        the difference; when it exceeds half the dedup window, history times are shifted by it
-        so the other events' twins still fall inside the window. Returns the events and
-        whether stored events moved (see `_measured`).
-        """
-        exact = {event.key: event for event in events if event.exact}
-        stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
-        moved = False
-        if stored:
-            samples = {k: (ts, exact[k].time.timestamp() - ts) for k, ts in stored.items()}
-            moved = self._measured(self._offset_from(samples))
-        if not self._clock_is_off():
-            return events, moved
-        shift = timedelta(seconds=self.clock_offset)
-        return [replace(event, time=event.time - shift) for event in events], moved
-
-    def _clock_is_off(self) -> bool:
-        return abs(self.clock_offset) > self.options.dedup_window.total_seconds() / 2
-
-    def _measure_clock_live(self, events: Sequence[NinaEvent]) -> bool:
-        """Measure the offset from live frames already stored from history.
-
-        On the first connect the history is read before any frame arrives live, so the first
-        twins are live frames whose history copy is stored (frames sent between the socket
-        opening and the history read). Returns whether stored events moved.
-        """
-        exact = {event.key: event for event in events if event.exact}
-        stored = self.store.times_for_keys(list(exact), Source.HISTORY) if exact else {}
-        if not stored:
-            return False
-        arrivals = {key: exact[key].time.timestamp() for key in stored}
-        samples = {k: (arrivals[k], ts - arrivals[k]) for k, ts in stored.items()}
-        return self._measured(self._offset_from(samples))
-
-    def _offset_from(self, samples: dict[str, tuple[float, float]]) -> float:
-        """Add frame twins to the latest ones seen; return the median offset of those."""
-        kept = self._offset_samples
-        kept.update(samples)
-        if len(kept) > _SKEW_SAMPLES:
-            latest = sorted(kept, key=lambda key: kept[key][0])[-_SKEW_SAMPLES:]
-            self._offset_samples = kept = {key: kept[key] for key in latest}
-        offsets = sorted(offset for _, offset in kept.values())
-        return offsets[len(offsets) // 2]
-
-    def _measured(self, offset: float) -> bool:
-        """Take a measured clock offset; return whether stored events moved.
-
-        The first measurement moves the history stored before it, on NINA's clock, onto ours.
-        """
-        self.clock_offset = offset
-        if self.clock_measured:
-            return False
-        self.clock_measured = True
-        if not self._clock_is_off():
-            return False
-        provisional = self.store.times_from(Source.HISTORY)
-        _LOGGER.info(
-            "NINA's clock is %.1f s off ours; moving %d events read from its history before "
-            "that was known", offset, len(provisional),
-        )  # fmt: skip
-        moved = self._retime({key: ts - offset for key, (_, ts) in provisional.items()})
-        if moved is None:
-            self.clock_measured = False  # measured again by the next twin
-            return False
-        # A backfill before the measurement missed the live twins it now meets: drop those.
-        window = self.options.twin_window.total_seconds()
-        try:
-            dropped = self.store.drop_twins(moved, Source.LIVE, window)
-        except sqlite3.Error as err:
-            self.storage_failures += 1
-            _LOGGER.warning("Cannot drop history events that duplicate live ones: %s", err)
-        else:
-            if dropped:
-                _LOGGER.info("Dropped %d history events that duplicate live ones", dropped)
-        return bool(moved)
-
-    def _pair_with_live(
-        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
-    ) -> tuple[list[NinaEvent], bool]:
-        """Pair a history batch with the stored live events it duplicates (see `retime`).
-
-        `events` is the batch on our clock, `unique` the ones without a twin in the dedup
-        window. Live events stamped late (our loop blocked) are paired too: a new history copy
-        is dropped; where the history copy was stored first (read before the live one
-        arrived), the live row goes. Live events stored out of history's order move into it.
-        Returns the events still new and whether stored events moved.
-        """
-        window = self.options.twin_window.total_seconds()
-        kept = {id(event) for event in unique}
-        seen = [event for event in events if id(event) not in kept]
-        plain = [event for event in unique if not event.exact]
-        if len(seen) < 2 and not plain:
-            return unique, False
-        stamps = [event.time.timestamp() for event in (*seen, *plain)]
-        late = self.options.late_tolerance.total_seconds()
-        live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + late)
-        pairs = match_twins(seen, live, window)
-        twins = [twin for _, twin in pairs]
-        paired = {twin.key for twin in twins}
-        unpaired = {key: row for key, row in live.items() if key not in paired}
-        dropped = False
-        if unpaired:
-            met = {id(event) for event, _ in pairs}
-            late_pairs = match_late_twins(
-                [*plain, *self.late_copies.stored_alone(seen, met)], unpaired, window, late, twins
-            )
-            gone = {id(event) for event, _ in late_pairs}
-            unique = [event for event in unique if id(event) not in gone]
-            twins.extend(twin for event, twin in late_pairs if id(event) in kept)
-            stored_first = [(e, t) for e, t in late_pairs if id(e) not in kept]
-            dropped = self._drop_live([twin.key for _, twin in stored_first])
-            # Those history rows have had their live copy: no later live event is one too
-            # (one to one, as on the live path).
-            self.late_copies.claimed.update(event.key for event, _ in stored_first)
-            if late_pairs:
-                _LOGGER.debug("%d live events were read late; history has them", len(late_pairs))
-        return unique, bool(self._retime(corrected_times(twins))) or dropped
-
-    def socket_opened(self, at: datetime) -> None:
-        """Note that the socket (re)opened: NINA sends live everything it does from now on."""
-        self.late_copies.socket_opened(at.timestamp())
-        self._history_asked = False
-
-    def _drop_sparse_twins(
-        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
-    ) -> list[NinaEvent]:
-        """Drop history frames with no image record whose live copy is stored.
-
-        A history IMAGE-SAVE is only `Event` and `Time`; without its image record (missing
-        from the image history) it has no capture time to be matched by, while its live copy
-        is stored under that capture time. Each such frame takes the nearest stored live frame
-        within the dedup window that no history frame of this batch claimed, one to one.
-        """
-        sparse = [e for e in unique if e.frame is not None and not e.exact]
-        if not sparse:
-            return unique
-        window = self.options.twin_window.total_seconds()
-        stamps = [event.time.timestamp() for event in sparse]
-        claimed = {event.key for event in events if event.exact}
-        pool = sorted(
-            ts
-            for key, (fingerprint, ts) in self.store.times_from(
-                Source.LIVE, min(stamps) - window, max(stamps) + window
-            ).items()
-            if fingerprint.startswith(IMAGE_SAVE) and key not in claimed
-        )
-        twins: set[int] = set()
-        for event, stamp in zip(sparse, stamps, strict=True):
-            near = [ts for ts in pool if abs(ts - stamp) <= window]
-            if near:
-                pool.remove(min(near, key=lambda ts: abs(ts - stamp)))
-                twins.add(id(event))
-        return [event for event in unique if id(event) not in twins]
-
-    def _drop_live(self, keys: list[str]) -> bool:
-        """Delete live rows whose history copy was stored first; whether any went."""
-        if not keys:
-            return False
-        try:
-            deleted = self.store.delete(keys)
-        except sqlite3.Error as err:
-            self.storage_failures += 1
-            _LOGGER.warning(
-                "Cannot drop live events stored twice (%s); the next backfill will", err
-            )
-            return False
-        self.counters.duplicates += deleted
-        return deleted > 0
-
-    def _retime(self, moves: dict[str, float]) -> list[str] | None:
-        """Move stored events; their keys now, or None when the database refused."""
-        if not moves:
-            return []
-        try:
-            moved = self.store.retime(moves)
-        except sqlite3.Error as err:
-            self.storage_failures += 1
-            _LOGGER.warning("Cannot correct stored event times (%s); the next backfill will", err)
-            return None
-        _LOGGER.debug("Moved %d stored events to NINA's times", len(moved))
-        return moved
-
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
         if not events:
             return []
@@ -741,8 +540,7 @@ class Pipeline:
         snapshot = {
             "tracker": tracker_snapshot(self.tracker),
             "context": self.normalizer.snapshot(),
-            "clock_offset": self.clock_offset,
-            "clock_measured": self.clock_measured,
+            **self.clock.snapshot(),
         }
         return self.tracker.fsm.state.value, snapshot
 

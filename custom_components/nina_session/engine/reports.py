@@ -108,8 +108,8 @@ def connection_view(pipeline: Pipeline, health: ConnectionHealth) -> dict[str, A
 def clock_view(pipeline: Pipeline) -> dict[str, Any]:
     """Return how NINA's clock and delivery order were handled: offset, late events, refolds."""
     return {
-        "nina_offset_seconds": round(pipeline.clock_offset, 3),
-        "offset_measured": pipeline.clock_measured,
+        "nina_offset_seconds": round(pipeline.clock.offset, 3),
+        "offset_measured": pipeline.clock.measured,
         "late_events": pipeline.late_events,
         "rebuilds": pipeline.rebuilds,
     }

@@ -281,43 +281,55 @@ def _history_list(payload: Any) -> list[Any]:
 
 @dataclass(slots=True)
 class HistoryEvents:
-    """An `/event-history` list parsed item by item, as it is decoded (`add`).
+    """An `/event-history` list as decoded item by item (`add`); events built on demand.
 
-    Only the compact events are kept, never the list of raw items: a night's history is
-    hundreds of thousands of them.
+    An item is kept as decoded: its data is the event's data, so the built event would hold
+    as much. Events are built (`events`) only for the items a read takes in: a re-read of the
+    same NINA process resumes past most of them (`history_resume`).
     """
 
-    events: list[WireEvent] = field(default_factory=list)
+    items: list[Mapping[str, Any]] = field(default_factory=list)
+    #: Items that are no event at all (not an object, no text `Time`): not in `items`.
     rejected: int = 0
 
     def __len__(self) -> int:
         """Return how many items the history held, rejected ones included."""
-        return len(self.events) + self.rejected
+        return len(self.items) + self.rejected
 
     def add(self, item: Any) -> None:
-        """Parse one history item: keep its event, or count it as rejected."""
-        if not isinstance(item, Mapping) or not isinstance(item.get("Time"), str):
+        """Keep one history item, or count it as rejected when it cannot be an event."""
+        # An exact type test first: the ABC check cost as much as the rest of this together.
+        is_object = type(item) is dict or isinstance(item, Mapping)
+        if not is_object or not isinstance(item.get("Time"), str):
             self.rejected += 1
             return
-        try:
-            self.events.append(_event_from_object(item, None))
-        except FrameError:
-            self.rejected += 1
+        self.items.append(item)
+
+    def events(self) -> tuple[list[WireEvent], int]:
+        """Build the items' events; return them and how many items were rejected."""
+        events: list[WireEvent] = []
+        rejected = self.rejected
+        for item in self.items:
+            try:
+                events.append(_event_from_object(item, None))
+            except FrameError:
+                rejected += 1
+        return events, rejected
 
 
 def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
-    """Parse the `/event-history` list (or its envelope, or `HistoryEvents` already parsed).
+    """Parse the `/event-history` list (or its envelope, or `HistoryEvents` as decoded).
 
     Returns (events, number of rejected items).
     """
     if isinstance(payload, Foreign):
         return payload.wire_format.event_history(payload.payload)
-    if not isinstance(payload, HistoryEvents):
-        parsed = HistoryEvents()
-        for item in _history_list(payload):
-            parsed.add(item)
-        payload = parsed
-    return payload.events, payload.rejected
+    if isinstance(payload, HistoryEvents):
+        return payload.events()
+    parsed = HistoryEvents()
+    for item in _history_list(payload):
+        parsed.add(item)
+    return parsed.events()
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
