@@ -128,3 +128,17 @@ def test_hex_colours() -> None:
     """Test long and short colour forms."""
     assert hex_colour("#f5a623") == (245, 166, 35)
     assert hex_colour("#555") == (85, 85, 85)
+
+
+def test_steep_lines_and_a_single_point() -> None:
+    """Test a vertical and a steep line as wide as a flat one, and a lone point as a dot."""
+    canvas = Canvas(40, 40, BACKGROUND)
+    canvas.polyline([(10.0, 2.0), (10.0, 30.0)], RED, 2)
+    canvas.polyline([(20.0, 2.0), (24.0, 30.0)], RED, 2)
+    canvas.polyline([(33.0, 20.0)], WHITE, 4)
+    png = read_png(canvas.to_png())
+    assert png.pixel(9, 15) == RED and png.pixel(10, 15) == RED
+    assert png.pixel(8, 15) == BACKGROUND and png.pixel(11, 15) == BACKGROUND
+    row = [x for x in range(16, 30) if png.pixel(x, 16) != BACKGROUND]
+    assert 2 <= len(row) <= 4 and RED in {png.pixel(x, 16) for x in row}
+    assert png.pixel(32, 19) == WHITE and png.pixel(33, 23) == BACKGROUND

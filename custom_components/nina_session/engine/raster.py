@@ -131,14 +131,13 @@ class Canvas:
         return blend
 
     # -- anti-aliased shapes ---------------------------------------------------------------
-    def _blend(self, coverage: dict[tuple[int, int], float], colour: Colour) -> None:
-        pixels, stride, width, height = self._pixels, self._stride, self.width, self.height
+    def _blend(self, coverage: dict[int, float], colour: Colour) -> None:
+        """Paint `colour` over the pixels of `coverage` (index y * width + x: alpha)."""
+        pixels = self._pixels
         red, green, blue = colour
         solid = bytes(colour)
-        for (x, y), alpha in coverage.items():
-            if not (0 <= x < width and 0 <= y < height):
-                continue
-            at = y * stride + x * 3
+        for index, alpha in coverage.items():
+            at = index * 3
             if alpha >= 1.0:
                 pixels[at : at + 3] = solid
                 continue
@@ -152,15 +151,15 @@ class Canvas:
     ) -> None:
         """Draw connected segments `width` wide, anti-aliased, with round joins and ends.
 
-        Coverage is the most any segment gives a pixel, so joins are not drawn darker twice.
+        Each pixel takes the most coverage any segment or join gives it, so where segments
+        meet nothing is drawn darker twice.
         """
-        if not points:
-            return
-        coverage: dict[tuple[int, int], float] = {}
+        coverage: dict[int, float] = {}
         half = width / 2
-        pairs = itertools.pairwise(points) if len(points) > 1 else [(points[0],) * 2]
-        for start, end in pairs:
-            _cover_segment(coverage, start, end, half)
+        for start, end in itertools.pairwise(points):
+            self._cover_band(coverage, start, end, half)
+        for x, y in points:
+            self._cover_disc(coverage, x, y, half)
         self._blend(coverage, colour)
 
     def line(
@@ -171,12 +170,61 @@ class Canvas:
 
     def fill_circle(self, cx: float, cy: float, radius: float, colour: Colour) -> None:
         """Fill a circle with an anti-aliased edge."""
-        coverage: dict[tuple[int, int], float] = {}
-        for y in range(math.floor(cy - radius - 1), math.ceil(cy + radius + 1)):
-            for x in range(math.floor(cx - radius - 1), math.ceil(cx + radius + 1)):
-                distance = math.hypot(x + 0.5 - cx, y + 0.5 - cy)
-                coverage[(x, y)] = max(0.0, min(1.0, radius + 0.5 - distance))
+        coverage: dict[int, float] = {}
+        self._cover_disc(coverage, cx, cy, radius)
         self._blend(coverage, colour)
+
+    def _cover_disc(self, coverage: dict[int, float], cx: float, cy: float, radius: float) -> None:
+        edge = radius + 0.5
+        rows = range(max(math.floor(cy - edge), 0), min(math.ceil(cy + edge), self.height))
+        columns = range(max(math.floor(cx - edge), 0), min(math.ceil(cx + edge), self.width))
+        get = coverage.get
+        for y in rows:
+            for x in columns:
+                alpha = edge - math.hypot(x + 0.5 - cx, y + 0.5 - cy)
+                index = y * self.width + x
+                if alpha > get(index, 0.0):
+                    coverage[index] = min(alpha, 1.0)
+
+    def _cover_band(
+        self,
+        coverage: dict[int, float],
+        start: tuple[float, float],
+        end: tuple[float, float],
+        half: float,
+    ) -> None:
+        """Cover the pixels within `half` (plus a soft pixel) of a segment, ends excluded.
+
+        Walks along the segment's longer axis and only across the band, so a line costs its
+        length times its width, not its bounding box; the distance to the line is linear
+        across a row, so each pixel costs a multiplication. The round ends are `_cover_disc`.
+        """
+        (x0, y0), (x1, y1) = start, end
+        length = math.hypot(x1 - x0, y1 - y0)
+        if length == 0.0:
+            return
+        steep = abs(y1 - y0) > abs(x1 - x0)
+        # `a` runs along the segment's longer axis, `b` across it.
+        a0, a1, b0, b1 = (y0, y1, x0, x1) if steep else (x0, x1, y0, y1)
+        if a1 < a0:
+            a0, a1, b0, b1 = a1, a0, b1, b0
+        slope = (b1 - b0) / (a1 - a0)
+        cos = (a1 - a0) / length  # distance from the line per pixel across
+        edge = half + 0.5
+        reach = edge / cos
+        along_limit, across_limit = (
+            (self.height, self.width) if steep else (self.width, self.height)
+        )
+        get, width = coverage.get, self.width
+        for along in range(max(math.ceil(a0 - 0.5), 0), min(math.floor(a1 - 0.5) + 1, along_limit)):
+            middle = b0 + (along + 0.5 - a0) * slope
+            low = max(math.ceil(middle - reach - 0.5), 0)
+            high = min(math.floor(middle + reach - 0.5) + 1, across_limit)
+            for across in range(low, high):
+                alpha = edge - abs(across + 0.5 - middle) * cos
+                index = along * width + across if steep else across * width + along
+                if alpha > get(index, 0.0):
+                    coverage[index] = min(alpha, 1.0)
 
     # -- text --------------------------------------------------------------------------------
     def text(
@@ -226,40 +274,3 @@ class Canvas:
                 _chunk(b"IEND", b""),
             )
         )
-
-
-def _cover_segment(
-    coverage: dict[tuple[int, int], float],
-    start: tuple[float, float],
-    end: tuple[float, float],
-    half: float,
-) -> None:
-    """Raise `coverage` of the pixels near a segment to what its `half`-wide band covers.
-
-    Walks along the segment's longer axis and only across the band, so a long line costs its
-    length times its width, not its bounding box. A pixel keeps the most any segment gives it,
-    so the joins of a polyline are not drawn darker twice.
-    """
-    (x0, y0), (x1, y1) = start, end
-    dx, dy = x1 - x0, y1 - y0
-    length_sq = dx * dx + dy * dy
-    steep = abs(dy) > abs(dx)
-    # Swap axes for a steep segment: `a` runs along it, `b` across it.
-    a0, a1, b0, db = (y0, y1, x0, dx) if steep else (x0, x1, y0, dy)
-    da = a1 - a0
-    # The band's half width measured along the short axis, plus its soft edge.
-    reach = half * math.sqrt(1 + (db / da) ** 2 if da else 1.0) + 1.0
-    edge = half + 0.5
-    get = coverage.get
-    for along in range(math.floor(min(a0, a1) - edge), math.ceil(max(a0, a1) + edge)):
-        centre = along + 0.5
-        t = min(max((centre - a0) / da, 0.0), 1.0) if da else 0.0
-        middle = b0 + t * db
-        for across in range(math.floor(middle - reach), math.ceil(middle + reach)):
-            pixel = (across, along) if steep else (along, across)
-            px, py = pixel[0] + 0.5, pixel[1] + 0.5
-            u = ((px - x0) * dx + (py - y0) * dy) / length_sq if length_sq else 0.0
-            u = 0.0 if u < 0.0 else min(u, 1.0)
-            alpha = edge - math.hypot(px - x0 - u * dx, py - y0 - u * dy)
-            if alpha > get(pixel, 0.0):
-                coverage[pixel] = min(1.0, alpha)
