@@ -254,6 +254,19 @@ def test_a_frame_alone_between_two_gaps_is_drawn_as_a_dot(tmp_path: Path) -> Non
         assert png.pixel(x, y) == hex_colour("#f5a623")
 
 
+def test_long_filter_names_keep_to_their_bar(tmp_path: Path) -> None:
+    """Test that eight long filter names are cut to their slot (88 px: 12 characters)."""
+    names = tuple(
+        f"Astrodon {band} 3nm" for band in ("Ha", "OIII", "SII", "L", "R", "G", "B", "UV")
+    )
+    night = generate_night(replace(PRESETS["simple"], filters=names, lights_per_filter=1))
+    report = report_of(played(night, tmp_path / "long.db"))
+    root = ET.fromstring(report_svg(report))
+    texts = [element.text or "" for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    labels = [text for text in texts if text.startswith("Astrodon")]
+    assert sorted(labels) == sorted(f"{name[:11].rstrip()}…" for name in names)
+
+
 def test_quality_has_the_last_autofocus_curve(tmp_path: Path) -> None:
     """Test the last autofocus run's points, best point and outcome, as the night sent them."""
     night = generate_night(PRESETS["full"])

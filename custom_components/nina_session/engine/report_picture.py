@@ -25,6 +25,9 @@ _GAP = 20 * 60
 SPELL_COLOURS = {"paused": "#e5534b", "waiting": "#6c7a89"}
 _SPELL_OPACITY = 0.2
 _NEUTRAL_FILTER = "#9aa0a6"
+#: Pixels per character of a 13 px label (the bitmap font takes 6): long filter names are
+#: cut to their bar's slot instead of running into the next one's.
+_LABEL_CHAR_WIDTH = 7
 # Common filter colours; others take a neutral one.
 _FILTER_COLOURS = {"L": "#d8d8d8", "R": "#e5534b", "G": "#57ab5a", "B": "#539bf5",
                    "HA": "#c0392b", "H": "#c0392b", "OIII": "#1abc9c", "O": "#1abc9c",
@@ -128,7 +131,8 @@ def _bars(report: Mapping[str, Any]) -> list[Shape]:
         y = _BARS_TOP + _BARS_HEIGHT - height
         shapes.append(Rect(x, y, bar_width, height, filter_colour(name), radius=3))
         shapes.append(Text(x + bar_width / 2, y - 4, f"{value / 60:.0f}", 12, "middle"))
-        shapes.append(Text(x + bar_width / 2, _BARS_TOP + _BARS_HEIGHT + 16, name, 13, "middle"))
+        label = _shorten(name, int(slot_width // _LABEL_CHAR_WIDTH))
+        shapes.append(Text(x + bar_width / 2, _BARS_TOP + _BARS_HEIGHT + 16, label, 13, "middle"))
     return shapes
 
 
@@ -222,7 +226,7 @@ def facts_line(report: Mapping[str, Any]) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def report_picture(report: Mapping[str, Any]) -> Picture:
