@@ -220,11 +220,17 @@ class Canvas:
             middle = b0 + (along + 0.5 - a0) * slope
             low = max(math.ceil(middle - reach - 0.5), 0)
             high = min(math.floor(middle + reach - 0.5) + 1, across_limit)
-            for across in range(low, high):
-                alpha = edge - abs(across + 0.5 - middle) * cos
-                index = along * width + across if steep else across * width + along
-                if alpha > get(index, 0.0):
-                    coverage[index] = min(alpha, 1.0)
+            # The row's pixels by index: side by side for a steep line, a row apart for a flat one.
+            step = 1 if steep else width
+            first = along * width + low if steep else low * width + along
+            offset = low + 0.5 - middle
+            for index in range(first, first + (high - low) * step, step):
+                alpha = edge - abs(offset) * cos
+                offset += 1.0
+                if alpha >= 1.0:
+                    coverage[index] = 1.0
+                elif alpha > get(index, 0.0):
+                    coverage[index] = alpha
 
     # -- text --------------------------------------------------------------------------------
     def text(
