@@ -1,33 +1,36 @@
 """Draw the night report of a simulated night.
 
-    python -m tools.night_report_picture [preset] [out.svg] [--png]
+    python -m tools.night_report_picture [preset] [out.svg|out.png] [--png]
 
 The night is played live through the real pipeline into a scratch store, its session closed by
 the idle clock, and its report drawn as the image entity draws it. Deterministic: the same
 preset gives the same picture. Without arguments it redraws the README's example, the
-`target_scheduler` night, into tools/examples/night_report.svg; `--png` also renders it with
-headless Chromium into docs/night-report.png (the picture the README shows).
+`target_scheduler` night, into tools/examples/night_report.svg; an output ending in .png gets
+the PNG the image entity serves; `--png` also writes that PNG into docs/night-report.png (the
+picture the README shows). No browser is needed: the PNG is drawn by engine/report_png.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-import shutil
-import subprocess
 import sys
 import tempfile
+import time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from custom_components.nina_session.engine.night_report import build_report
 from custom_components.nina_session.engine.pipeline import Pipeline, PipelineOptions
+from custom_components.nina_session.engine.report_png import report_png
 from custom_components.nina_session.engine.report_svg import report_svg
 from custom_components.nina_session.engine.store import Store
 from simulator.night import PRESETS, generate_night, socket_text
 
 
-def picture(preset: str) -> str:
-    """Return the SVG report of the preset night."""
+def night_report(preset: str) -> dict[str, Any]:
+    """Return the report of the preset night, played through the real pipeline."""
     night = generate_night(PRESETS[preset])
     tz = ZoneInfo(night.spec.tz)
     with tempfile.TemporaryDirectory() as scratch:
@@ -39,43 +42,36 @@ def picture(preset: str) -> str:
         report = build_report(store, store.sessions(limit=1)[0]["id"], tz)
         store.close()
     assert report is not None
-    return report_svg(report)
+    return report
+
+
+def timed_png(report: Mapping[str, Any]) -> bytes:
+    """Draw the PNG and say how long it took (the image entity draws it off the event loop)."""
+    started = time.perf_counter()
+    png = report_png(report)
+    print(f"PNG drawn in {(time.perf_counter() - started) * 1000:.0f} ms, {len(png)} bytes")
+    return png
 
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SVG = ROOT / "tools" / "examples" / "night_report.svg"
 DEFAULT_PNG = ROOT / "docs" / "night-report.png"
-#: The SVG's own size (report_svg draws 800 x 480).
-PNG_SIZE = (800, 480)
-
-
-def render_png(svg: Path, png: Path) -> None:
-    """Render the SVG at its own size with headless Chromium (Debian's `chromium`)."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise SystemExit("--png needs Chromium (apt-get install chromium)")
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(  # noqa: S603  # a fixed program and arguments
-            [
-                chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--hide-scrollbars", f"--user-data-dir={profile}",
-                f"--window-size={PNG_SIZE[0]},{PNG_SIZE[1]}",
-                f"--screenshot={png.resolve()}", svg.resolve().as_uri(),
-            ],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
 
 
 def main(argv: list[str]) -> None:
-    """Draw the preset's report (and render docs/night-report.png with --png)."""
+    """Draw the preset's report (and docs/night-report.png with --png)."""
     png = "--png" in argv
     args = [arg for arg in argv if arg != "--png"]
     name = args[0] if args else "target_scheduler"
     out = Path(args[1]) if len(args) > 1 else DEFAULT_SVG
-    out.write_text(picture(name), encoding="utf-8")
+    report = night_report(name)
+    if out.suffix == ".png":
+        out.write_bytes(timed_png(report))
+    else:
+        out.write_text(report_svg(report), encoding="utf-8")
     print(out)
     if png:
-        render_png(out, DEFAULT_PNG)
+        DEFAULT_PNG.write_bytes(timed_png(report))
         print(DEFAULT_PNG)
 
 

@@ -302,9 +302,9 @@ NIGHT_REPORT = ImageEntityDescription(key="night_report", translation_key="night
 
 
 class NightReportImage(InsightEntity, ImageEntity):
-    """The latest finished night's report as an SVG picture (a notification can attach it)."""
+    """The latest finished night's report as a PNG picture (a phone notification attaches it)."""
 
-    _attr_content_type = "image/svg+xml"
+    _attr_content_type = "image/png"
 
     def __init__(self, hass: HomeAssistant, insight: Insight) -> None:
         """Initialize the picture; it is drawn when a night ends or from the stored one."""
@@ -314,7 +314,7 @@ class NightReportImage(InsightEntity, ImageEntity):
     @property
     def available(self) -> bool:
         """Return whether a finished night has been drawn."""
-        return super().available and self.insight.svg is not None
+        return super().available and self.insight.png is not None
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
@@ -337,4 +337,4 @@ class NightReportImage(InsightEntity, ImageEntity):
 
     async def async_image(self) -> bytes | None:
         """Return the report picture."""
-        return self.insight.svg.encode() if self.insight.svg is not None else None
+        return self.insight.png

@@ -26,7 +26,7 @@ from .const import DOMAIN
 from .coordinator import NinaSessionConfigEntry, NinaSessionCoordinator
 from .engine.night_report import build_report, notification_text
 from .engine.quality import RejectRules, session_quality
-from .engine.report_svg import report_svg
+from .engine.report_png import report_png
 from .engine.store import Store
 from .engine.targets import TargetIndex
 from .engine.timeutil import night_of
@@ -77,9 +77,9 @@ class Insight:
             hass, _GOALS_VERSION, f"{DOMAIN}.{entry.entry_id}.goals"
         )
         self.goals: dict[str, dict[str, float]] = {}
-        #: The latest finished night's report and picture (None until a night is stored).
+        #: The latest finished night's report and its PNG (None until a night is stored).
         self.report: dict[str, Any] | None = None
-        self.svg: str | None = None
+        self.png: bytes | None = None
         self.report_updated: datetime | None = None
         #: The current target across nights (from `targets`), and the night's end.
         self.current_target: dict[str, Any] | None = None
@@ -191,7 +191,9 @@ class Insight:
         if report is None:
             return
         self.report = report
-        self.svg = await self.hass.async_add_executor_job(report_svg, report)
+        # PNG, not SVG: phone notifications attach only raster pictures. Drawing a full night
+        # takes about 0.1 s of pure Python, so it is drawn off the event loop.
+        self.png = await self.hass.async_add_executor_job(report_png, report)
         self.report_updated = dt_util.utcnow()
         if fire:
             self.hass.bus.async_fire(

@@ -14,8 +14,11 @@ import pytest
 from custom_components.nina_session.engine.night_report import build_report
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.quality import RejectRules, session_quality
+from custom_components.nina_session.engine.raster import hex_colour
+from custom_components.nina_session.engine.report_png import report_png
 from custom_components.nina_session.engine.report_svg import report_svg
 from simulator.night import PRESETS, Night, SimEvent, generate_night
+from tests.engine.png_reader import read_png
 from tests.engine.test_nights import backfill, epochs, live, open_pipeline
 from tests.engine.test_targets import truth
 
@@ -207,6 +210,61 @@ def test_the_picture_breaks_lines_at_a_wait_and_shades_it(tmp_path: Path) -> Non
     shades = [r for r in root.findall("{http://www.w3.org/2000/svg}rect")
               if r.attrib.get("fill") == "#6c7a89"]  # fmt: skip
     assert len(shades) == 1
+
+
+# The picture's frame, as a reader sees it: bars stand on y=245 across x 48-752.
+_BARS_LEFT, _BARS_RIGHT, _BARS_FOOT = 48, 752, 245
+_EXPECTED_BAR_COLOURS = {"L": "#d8d8d8", "R": "#e5534b", "G": "#57ab5a", "B": "#539bf5",
+                         "Ha": "#c0392b", "OIII": "#1abc9c"}  # fmt: skip
+
+
+def test_the_png_picture_has_each_filters_bar_in_its_colour(tmp_path: Path) -> None:
+    """Test the PNG of a full night: valid, 800x480, dark, a bar per filter where it belongs."""
+    night = generate_night(PRESETS["full"])
+    report = report_of(played(night, tmp_path / "png.db"))
+    png = read_png(report_png(report))
+    assert (png.width, png.height) == (800, 480)
+    assert png.pixel(2, 2) == hex_colour("#1c1c1e")
+    filters = list(dict.fromkeys(f for t in report["targets"] for f in t["by_filter"]))
+    assert set(filters) == set(_EXPECTED_BAR_COLOURS)
+    slot = (_BARS_RIGHT - _BARS_LEFT) / len(filters)
+    for index, name in enumerate(filters):
+        middle = round(_BARS_LEFT + (index + 0.5) * slot)
+        assert png.pixel(middle, _BARS_FOOT - 3) == hex_colour(_EXPECTED_BAR_COLOURS[name]), name
+        # Between two bars there is only the background.
+        assert png.pixel(round(_BARS_LEFT + index * slot) + 1, _BARS_FOOT - 3) == png.pixel(2, 2)
+    plot = {png.pixel(x, y) for x in range(48, 752) for y in range(306, 444)}
+    assert {hex_colour("#f5a623"), hex_colour("#4a90e2")} <= plot  # the HFR and RMS lines
+
+
+def test_a_frame_alone_between_two_gaps_is_drawn_as_a_dot(tmp_path: Path) -> None:
+    """Test that a lone reading shows in both pictures (a one-point line draws nothing)."""
+    report = report_of(played(generate_night(PRESETS["simple"]), tmp_path / "dot.db"))
+    series = report["quality"]["series"]
+    last = datetime.fromisoformat(series[-1]["time"])
+    for hours in (1, 2):  # two lone HFR readings, without guiding
+        moment = (last + timedelta(hours=hours)).isoformat()
+        series.append({**series[0], "time": moment, "guiding_rms": None})
+    root = ET.fromstring(report_svg(report))
+    dots = root.findall("{http://www.w3.org/2000/svg}circle")
+    assert [dot.attrib["fill"] for dot in dots] == ["#f5a623"] * 2
+    png = read_png(report_png(report))
+    for dot in dots:
+        x, y = round(float(dot.attrib["cx"])), round(float(dot.attrib["cy"]))
+        assert png.pixel(x, y) == hex_colour("#f5a623")
+
+
+def test_long_filter_names_keep_to_their_bar(tmp_path: Path) -> None:
+    """Test that eight long filter names are cut to their slot (88 px: 12 characters)."""
+    names = tuple(
+        f"Astrodon {band} 3nm" for band in ("Ha", "OIII", "SII", "L", "R", "G", "B", "UV")
+    )
+    night = generate_night(replace(PRESETS["simple"], filters=names, lights_per_filter=1))
+    report = report_of(played(night, tmp_path / "long.db"))
+    root = ET.fromstring(report_svg(report))
+    texts = [element.text or "" for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    labels = [text for text in texts if text.startswith("Astrodon")]
+    assert sorted(labels) == sorted(f"{name[:11].rstrip()}…" for name in names)
 
 
 def test_quality_has_the_last_autofocus_curve(tmp_path: Path) -> None:

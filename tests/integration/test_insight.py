@@ -26,6 +26,7 @@ from custom_components.nina_session.engine.timeutil import iso_z, night_of
 from custom_components.nina_session.engine.twilight import dawn, target_end_of
 from custom_components.nina_session.insight import EVENT_NIGHT_REPORT
 from simulator import PRESETS, generate_night
+from tests.engine.png_reader import read_png
 
 REPORT_IMAGE = "image.rig_1_night_report"
 TARGET_HOURS = "sensor.rig_1_target_integration"
@@ -69,8 +70,11 @@ async def test_night_report_event_picture_and_action(
     client = await hass_client()
     response = await client.get(f"/api/image_proxy/{REPORT_IMAGE}")
     assert response.status == 200
-    assert response.content_type == "image/svg+xml"
-    assert (await response.text()).startswith("<svg")
+    assert response.content_type == "image/png"
+    body = await response.read()
+    assert body.startswith(b"\x89PNG\r\n\x1a\n")  # a phone's notification can attach it
+    picture = read_png(body)
+    assert (picture.width, picture.height) == (800, 480)
 
     answer = await hass.services.async_call(
         DOMAIN, "get_night_report", {}, blocking=True, return_response=True
