@@ -15,6 +15,7 @@ from custom_components.nina_session.engine.night_report import build_report
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.quality import RejectRules, session_quality
 from custom_components.nina_session.engine.raster import hex_colour
+from custom_components.nina_session.engine.report_picture import facts_line
 from custom_components.nina_session.engine.report_png import report_png
 from custom_components.nina_session.engine.report_svg import report_svg
 from simulator.night import PRESETS, Night, SimEvent, generate_night
@@ -282,3 +283,14 @@ def test_quality_has_the_last_autofocus_curve(tmp_path: Path) -> None:
     assert curve["best"]["hfr"] == min(p["HFR"] for p in points)
     ended = next(e.name for e in after if e.name in ("AUTOFOCUS-FINISHED", "ERROR-AF"))
     assert curve["result"] == ("ok" if ended == "AUTOFOCUS-FINISHED" else "failed")
+
+
+def test_the_facts_line_counts_in_words() -> None:
+    """Test one of a thing in the singular, others in the plural ('1 flip', '2 pauses')."""
+    report = {
+        "counts": {"autofocus_runs": 1, "meridian_flips": 1, "pauses": 2, "errors": 0},
+        "quality": {"rejected": {"count": 1}},
+    }
+    assert facts_line(report) == (
+        "1 autofocus run · 1 flip · 2 pauses · 0 errors · 1 frame flagged"
+    )

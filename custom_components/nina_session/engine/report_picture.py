@@ -214,14 +214,21 @@ def report_clock(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%H:%M UTC")
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def facts_line(report: Mapping[str, Any]) -> str:
     """Autofocus runs, flips, pauses, errors and flagged frames in one line."""
     counts = report["counts"]
-    return (
-        f"{counts.get('autofocus_runs', 0)} autofocus runs · "
-        f"{counts.get('meridian_flips', 0)} flips · {counts.get('pauses', 0)} pauses · "
-        f"{counts.get('errors', 0)} errors · "
-        f"{report['quality']['rejected']['count']} frames flagged"
+    return " · ".join(
+        (
+            _count(counts.get("autofocus_runs", 0), "autofocus run", "autofocus runs"),
+            _count(counts.get("meridian_flips", 0), "flip", "flips"),
+            _count(counts.get("pauses", 0), "pause", "pauses"),
+            _count(counts.get("errors", 0), "error", "errors"),
+            _count(report["quality"]["rejected"]["count"], "frame flagged", "frames flagged"),
+        )
     )
 
 
