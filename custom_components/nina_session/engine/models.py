@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -55,11 +55,22 @@ class NinaEvent:
     fingerprint: str
     exact: bool
     frame: Frame | None = None
+    #: `data` as the compact JSON text it arrived in, for the store to keep as it is (None:
+    #: encode `data`). Only for data nothing changed since it was received.
+    text: str | None = field(default=None, compare=False)
+    #: The frame is exactly what the data's own statistics give (`normalize.own_frame`), so
+    #: its row need not store it. False says only "not known": the store then checks.
+    frame_in_data: bool = field(default=False, compare=False)
+    #: `time` as a POSIX timestamp, and the stable storage key that makes inserts idempotent
+    #: (`event_key`): both read several times per event on the hot path, so made once.
+    ts: float = field(init=False, repr=False, compare=False)
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The stable storage key that makes inserts idempotent."""
-        return event_key(self.fingerprint, self.exact, self.time.timestamp())
+    def __post_init__(self) -> None:
+        """Compute `ts` and `key` (a frozen instance: set through `object.__setattr__`)."""
+        ts = self.time.timestamp()
+        object.__setattr__(self, "ts", ts)
+        object.__setattr__(self, "key", event_key(self.fingerprint, self.exact, ts))
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:

@@ -146,18 +146,21 @@ class Normalizer:
         data: dict[str, Any] = (
             wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
         )
+        text = wire.text if data is wire.data else None
         self._learn(wire.name, data)
         if wire.name != IMAGE_SAVE:
-            return NinaEvent(
-                wire.name, time, data, source, content_fingerprint(wire.name, data), False
-            )
-        if image is None and "ImageStatistics" in wire.data:
-            image = parse_image_record(wire.data["ImageStatistics"])
+            fingerprint = content_fingerprint(wire.name, data)
+            return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)
+        stats = data.get("ImageStatistics")
+        own = image is None and "ImageStatistics" in data
+        if own:
+            image = parse_image_record(stats)
         frame = self._frame(image, source)
+        in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
             fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
-            return NinaEvent(wire.name, time, data, source, fingerprint, True, frame)
-        return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame)
+            return NinaEvent(wire.name, time, data, source, fingerprint, True, frame, text, in_data)
+        return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame, text, in_data)
 
     def start_history(self) -> None:
         """Begin a new history read (oldest first): forget the previous one's last times."""
@@ -262,6 +265,25 @@ def _frame_of(
         filename=record.filename,
         inferred=inferred,
     )
+
+
+def _gives_back(stats: Any, frame: Frame) -> bool:
+    """Return whether `own_frame` gives `frame` back from the statistics it was made of.
+
+    True only when nothing was inferred (every name is the record's own), the type is the
+    statistics' `ImageType` verbatim (queries filter on it in SQL), and the capture time
+    reads the same in UTC as in NINA's zone (it carries its offset). The store relies on it
+    to keep no frame: `stored_rows.derivable` is the slow check of the same thing.
+    """
+    if frame.inferred or stats.get("ImageType") != frame.image_type:
+        return False
+    if frame.taken_at is None:
+        return True
+    date_text = stats.get("Date")
+    try:
+        return parse_nina_time(date_text.strip(), UTC) == frame.taken_at
+    except FrameError:
+        return False
 
 
 def own_frame(data: Mapping[str, Any]) -> Frame | None:

@@ -524,7 +524,7 @@ class Pipeline:
         exact_keys = [event.key for event in events if event.exact]
         seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
         window = self.options.dedup_window.total_seconds()
-        loose = [event.time.timestamp() for event in events if not event.exact]
+        loose = [event.ts for event in events if not event.exact]
         recent: dict[str, list[float]] = {}
         if loose:
             recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
@@ -532,7 +532,7 @@ class Pipeline:
             if event.exact:
                 seen_keys.add(event.key)
             else:
-                recent.setdefault(event.fingerprint, []).append(event.time.timestamp())
+                recent.setdefault(event.fingerprint, []).append(event.ts)
         for times in recent.values():
             times.sort()
         unique: list[NinaEvent] = []
@@ -542,7 +542,7 @@ class Pipeline:
                     continue
                 seen_keys.add(event.key)
             else:
-                stamp = event.time.timestamp()
+                stamp = event.ts
                 times = recent.setdefault(event.fingerprint, [])
                 at = bisect_left(times, stamp - window)
                 if at < len(times) and times[at] <= stamp + window:

@@ -21,6 +21,7 @@ from .normalize import IMAGE_SAVE
 from .schema import EVENTS_TABLE, MIGRATIONS, SCHEMA_VERSION
 from .sessions import Session
 from .stored_rows import (
+    data_text as _data_text,
     encode as _encode,
     frame_column as _frame_column,
     read_frame as _read_frame,
@@ -530,8 +531,8 @@ class Store:
         folded (`folded_through`).
         """
         rows = [
-            (ev.key, ev.time.timestamp(), ev.name, ev.source.value, sid, epoch,
-             _encode(ev.data), _frame_column(ev))
+            (ev.key, ev.ts, ev.name, ev.source.value, sid, epoch,
+             _data_text(ev), _frame_column(ev))
             for ev, sid, epoch in events
         ]  # fmt: skip
         summaries = list(sessions)

@@ -13,14 +13,17 @@ calls the same functions for every version and never knows which one a frame cam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+import json
 import math
 import re
 from typing import Any, Protocol
 
 from .errors import FrameError
-from .jsontext import load_json
+from .jsontext import load_json, may_hold_surrogates
+
+_DECODER = json.JSONDecoder()
 
 # A socket frame is at most a few KiB (IMAGE-SAVE with full statistics); 1 MiB is absurd.
 MAX_FRAME_BYTES = 1_048_576
@@ -46,6 +49,9 @@ class WireEvent:
     #: The data is known to be strict JSON without history placeholders (`[]`): normalizing
     #: it needs no walk (see `parse_socket_frame`). A hint about the text, not content.
     plain: bool = field(default=False, compare=False)
+    #: The data exactly as received, as compact JSON text, when the store may keep that text
+    #: instead of encoding the data again (see `received_text`); else None.
+    text: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +103,18 @@ class Foreign:
 
 def _number(value: Any) -> float | None:
     """Return a finite float, or None for missing/NaN/"NaN"/non-numeric values."""
-    if isinstance(value, bool):
+    kind = type(value)  # exact types first: this runs for every statistic of every frame
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if value is None or kind is bool:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
+    if kind is int or kind is str or isinstance(value, int | float | str):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # text that is no number; an integer past 1e308
             return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
+        return number if math.isfinite(number) else None
+    return None
 
 
 def _integer(value: Any) -> int | None:
@@ -117,7 +123,7 @@ def _integer(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str):
+    if type(value) is str or isinstance(value, str):
         stripped = value.strip()
         return stripped or None
     return None
@@ -190,10 +196,13 @@ def make_event(
     received_at: datetime | None,
     *,
     deep: bool = True,
+    plain: bool = False,
+    text: str | None = None,
 ) -> WireEvent:
     """Build a checked event: a name, sane nesting, a text time (every version's readers).
 
-    `deep=False`: the caller knows the data is nested within the limit (`_plain_text`).
+    `deep=False`: the caller knows the data is nested within the limit (`_plain_text`);
+    `plain` and `text`: see `WireEvent`.
     """
     if not isinstance(name, str) or not name.strip():
         raise FrameError("missing_event", "object has no Event name")
@@ -201,7 +210,7 @@ def make_event(
         raise FrameError("bad_time", f"time is {type(time_text).__name__}")
     if deep and _depth(data) > MAX_DEPTH:
         raise FrameError("too_deep", f"{name} data nested deeper than {MAX_DEPTH}")
-    return WireEvent(name.strip().upper(), data, time_text, received_at)
+    return WireEvent(name.strip().upper(), data, time_text, received_at, plain, text)
 
 
 def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
@@ -233,42 +242,125 @@ def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise FrameError("too_deep", "nesting too deep") from err
 
 
-#: A digit before an exponent: `1e999` decodes to infinity, so such text is walked.
-_EXPONENT = re.compile(r"[0-9][eE]")
-_EXPONENT_BYTES = re.compile(rb"[0-9][eE]")
+#: A number that may decode to infinity: one with an exponent (`1e999`), or more integer
+#: digits than a finite float has (309 or more). Such text is walked. Also finds text like
+#: `"10e5"` inside strings: a false alarm costs only the walk.
+_HUGE_NUMBER = re.compile(r"[0-9](?:[eE][-+]?[0-9]|[0-9]{308})")
+_HUGE_NUMBER_BYTES = re.compile(rb"[0-9](?:[eE][-+]?[0-9]|[0-9]{308})")
 
 
 def _plain_text(raw: str | bytes) -> bool:
     """Return whether decoding `raw` gives data that needs no walk (false negatives are fine).
 
-    No NaN or Infinity token and no exponent (no non-finite number), no array (no history
-    placeholder), and fewer objects than MAX_DEPTH (no nesting too deep): each a C-speed scan
-    of the text, where the walks visit every value of every frame.
+    No NaN or Infinity token and no number that overflows (no non-finite number), no array
+    (no history placeholder), and fewer objects than MAX_DEPTH (no nesting too deep): each a
+    C-speed scan of the text, where the walks visit every value of every frame.
     """
     if isinstance(raw, str):
         return (
             "NaN" not in raw and "Infinity" not in raw and "[" not in raw
-            and raw.count("{") <= MAX_DEPTH and _EXPONENT.search(raw) is None
+            and raw.count("{") <= MAX_DEPTH and _HUGE_NUMBER.search(raw) is None
         )  # fmt: skip
     return (
         b"NaN" not in raw and b"Infinity" not in raw and b"[" not in raw
-        and raw.count(b"{") <= MAX_DEPTH and _EXPONENT_BYTES.search(raw) is None
+        and raw.count(b"{") <= MAX_DEPTH and _HUGE_NUMBER_BYTES.search(raw) is None
     )  # fmt: skip
+
+
+#: How the plugin (Newtonsoft, no indentation) starts every socket frame.
+_ENVELOPE_HEAD = '{"Response":'
+_EVENT_HEAD = '{"Event":"'
+#: ... and ends every frame that succeeded (decoded once, here).
+_SOCKET_TAIL = ',"Error":"","StatusCode":200,"Success":true,"Type":"Socket"}'
+_SOCKET_ENVELOPE = {"Error": "", "StatusCode": 200, "Success": True, "Type": "Socket"}
+
+
+def _decode_response(raw: str) -> tuple[Any, str] | None:
+    """Decode a compact frame's envelope, and return it with its `Response` text; or None.
+
+    The `Response` object is decoded from its own span of the text, so that span is known
+    without encoding the data again; the rest of the envelope is decoded on its own. None
+    when the text does not start the plugin's way (the caller decodes it whole).
+    """
+    if not raw.startswith(_ENVELOPE_HEAD):
+        return None
+    try:
+        response, end = _DECODER.raw_decode(raw, len(_ENVELOPE_HEAD))
+        envelope: dict[str, Any]
+        if raw.endswith(_SOCKET_TAIL) and end == len(raw) - len(_SOCKET_TAIL):
+            envelope = _SOCKET_ENVELOPE
+        elif raw.startswith(",", end):
+            envelope = load_json("{" + raw[end + 1 :])
+        elif raw[end:].strip() == "}":
+            envelope = {}
+        else:
+            return None
+    except ValueError:
+        return None
+    message: dict[str, Any] = {"Response": response}
+    message.update(envelope)  # a repeated "Response" wins, as in `json.loads`
+    return message, raw[len(_ENVELOPE_HEAD) : end]
+
+
+def _keys(data: Mapping[str, Any]) -> int:
+    """Count the keys of data and of the objects nested in it (arrays hold none: plain)."""
+    count = len(data)
+    for value in data.values():
+        if type(value) is dict:
+            count += _keys(value)
+    return count
+
+
+def received_text(response_text: str, name: Any, data: dict[str, Any]) -> str | None:
+    """Return the data's JSON text cut from the received `Response` text, or None.
+
+    The cut is the `Response` object without its leading `Event` member. It is kept only
+    when it holds as many keys as `data` (the `Response` had no `Time`, which the data
+    leaves out, no second `Event`, no repeated key, which SQLite would read differently) and
+    is compact (no space after a key: the store keeps no indentation). The caller has made
+    sure it holds no lone surrogate (`may_hold_surrogates`).
+    """
+    if type(name) is not str or not response_text.startswith(_EVENT_HEAD):
+        return None
+    after = len(_EVENT_HEAD) + len(name)
+    if response_text[len(_EVENT_HEAD) : after] != name or not response_text.startswith('"', after):
+        return None  # an escape in the name: its text differs from the decoded name
+    rest = response_text[after + 1 :]
+    if rest == "}":
+        return "{}"
+    if not rest.startswith(","):
+        return None
+    text = "{" + rest[1:]
+    if '": ' in text or text.count('":') != _keys(data):
+        return None
+    return text
 
 
 def parse_socket_frame(
     raw: str | bytes, received_at: datetime, *, max_bytes: int = MAX_FRAME_BYTES
 ) -> WireEvent:
     """Raw socket text → event (the live path)."""
-    message = decode_frame(raw, max_bytes=max_bytes)
-    if isinstance(message, Foreign) or not _plain_text(raw):
+    plain = _plain_text(raw)
+    decoded = None
+    if plain and isinstance(raw, str) and len(raw) <= max_bytes and not may_hold_surrogates(raw):
+        decoded = _decode_response(raw)
+    if decoded is None:
+        message, response_text = decode_frame(raw, max_bytes=max_bytes), None
+    else:
+        message, response_text = decoded
+    if isinstance(message, Foreign) or not plain:
         return parse_socket_message(message, received_at)
     response = unwrap_envelope(message)
     if not isinstance(response, dict):
         return parse_socket_message(message, received_at)
     data = {key: value for key, value in response.items() if key not in ("Event", "Time")}
-    event = make_event(response.get("Event"), data, response.get("Time"), received_at, deep=False)
-    return replace(event, plain=True)
+    name = response.get("Event")
+    text = None
+    if response_text is not None and len(data) == len(response) - 1:
+        text = received_text(response_text, name, data)
+    return make_event(
+        name, data, response.get("Time"), received_at, deep=False, plain=True, text=text
+    )
 
 
 def _history_list(payload: Any) -> list[Any]:
