@@ -275,17 +275,42 @@ _SOCKET_TAIL = ',"Error":"","StatusCode":200,"Success":true,"Type":"Socket"}'
 _SOCKET_ENVELOPE = {"Error": "", "StatusCode": 200, "Success": True, "Type": "Socket"}
 
 
-def _decode_response(raw: str) -> tuple[Any, str] | None:
-    """Decode a compact frame's envelope, and return it with its `Response` text; or None.
+class _NotFinite(Exception):
+    """A NaN or Infinity token, or a number past the float range: the data needs the walk."""
 
-    The `Response` object is decoded from its own span of the text, so that span is known
-    without encoding the data again; the rest of the envelope is decoded on its own. None
-    when the text does not start the plugin's way (the caller decodes it whole).
+
+def _finite(token: str) -> float:
+    number = float(token)
+    if number - number != 0.0:  # inf - inf and nan - nan are nan
+        raise _NotFinite(token)
+    return number
+
+
+def _not_finite(token: str) -> float:
+    raise _NotFinite(token)
+
+
+#: Decodes only finite numbers: what it returns needs no walk for NaN or infinity, and that
+#: costs a call per float token where a scan of the text for them cost more than the decode.
+_FINITE_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_finite)
+
+
+def _decode_plain(raw: str | bytes, max_bytes: int) -> tuple[dict[str, Any], str] | None:
+    """Decode a frame written the plugin's way that needs no walk; None for any other.
+
+    Returns the envelope and the text of its `Response` object. The `Response` is decoded
+    from its own span of the text, so that span is known without encoding the data again;
+    the rest of the envelope is decoded on its own. "The plugin's way": compact, `Response`
+    first. "No walk": only finite numbers, no array (no history placeholder), fewer objects
+    than MAX_DEPTH, no lone surrogate possible. Anything else is decoded whole by the caller.
     """
-    if not raw.startswith(_ENVELOPE_HEAD):
+    if (
+        type(raw) is not str or len(raw) > max_bytes or not raw.startswith(_ENVELOPE_HEAD)
+        or "[" in raw or raw.count("{") > MAX_DEPTH or may_hold_surrogates(raw)
+    ):  # fmt: skip
         return None
     try:
-        response, end = _DECODER.raw_decode(raw, len(_ENVELOPE_HEAD))
+        response, end = _FINITE_DECODER.raw_decode(raw, len(_ENVELOPE_HEAD))
         envelope: dict[str, Any]
         if raw.endswith(_SOCKET_TAIL) and end == len(raw) - len(_SOCKET_TAIL):
             envelope = _SOCKET_ENVELOPE
@@ -295,7 +320,7 @@ def _decode_response(raw: str) -> tuple[Any, str] | None:
             envelope = {}
         else:
             return None
-    except ValueError:
+    except (ValueError, _NotFinite):
         return None
     message: dict[str, Any] = {"Response": response}
     message.update(envelope)  # a repeated "Response" wins, as in `json.loads`
@@ -340,16 +365,13 @@ def parse_socket_frame(
     raw: str | bytes, received_at: datetime, *, max_bytes: int = MAX_FRAME_BYTES
 ) -> WireEvent:
     """Raw socket text → event (the live path)."""
-    plain = _plain_text(raw)
-    decoded = None
-    if plain and isinstance(raw, str) and len(raw) <= max_bytes and not may_hold_surrogates(raw):
-        decoded = _decode_response(raw)
-    if decoded is None:
-        message, response_text = decode_frame(raw, max_bytes=max_bytes), None
-    else:
+    decoded = _decode_plain(raw, max_bytes)
+    if decoded is not None:
         message, response_text = decoded
-    if isinstance(message, Foreign) or not plain:
-        return parse_socket_message(message, received_at)
+    else:
+        message, response_text = decode_frame(raw, max_bytes=max_bytes), None
+        if isinstance(message, Foreign) or not _plain_text(raw):
+            return parse_socket_message(message, received_at)
     response = unwrap_envelope(message)
     if not isinstance(response, dict):
         return parse_socket_message(message, received_at)
