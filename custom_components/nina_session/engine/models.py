@@ -39,7 +39,11 @@ class Frame:
     inferred: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention (a changed event is a `dataclasses.replace`
+#: copy, which recomputes `ts` and `key`): one is built per event, and a frozen dataclass's
+#: `__init__` (a call per field) cost four times a plain one's on the hot path. Its data dict
+#: made it unhashable anyway.
+@dataclass(slots=True)
 class NinaEvent:
     """One normalized NINA event.
 
@@ -67,10 +71,9 @@ class NinaEvent:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        """Compute `ts` and `key` (a frozen instance: set through `object.__setattr__`)."""
-        ts = self.time.timestamp()
-        object.__setattr__(self, "ts", ts)
-        object.__setattr__(self, "key", event_key(self.fingerprint, self.exact, ts))
+        """Compute `ts` and `key` from the time and the fingerprint."""
+        self.ts = self.time.timestamp()
+        self.key = event_key(self.fingerprint, self.exact, self.ts)
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:

@@ -203,24 +203,16 @@ class Normalizer:
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
         inferred: list[str] = []
-
-        def pick(field: str, own: str | None, known: str | None) -> str | None:
-            if own is not None:
-                return own
-            if known is not None:
-                inferred.append(field)
-            return known
-
         image_type = record.image_type
         if image_type is None:
             # A record without a type is an older plugin's (mostly lights); no record at all
             # says nothing. The tracker reads either as FLAT while the flat panel is lit.
             image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
             inferred.append("image_type")
-        target = pick("target", record.target, ctx.target)
-        filter_name = pick("filter", record.filter, ctx.filter)
-        camera = pick("camera", record.camera, ctx.camera)
-        telescope = pick("telescope", record.telescope, ctx.telescope)
+        target = _pick(inferred, "target", record.target, ctx.target)
+        filter_name = _pick(inferred, "filter", record.filter, ctx.filter)
+        camera = _pick(inferred, "camera", record.camera, ctx.camera)
+        telescope = _pick(inferred, "telescope", record.telescope, ctx.telescope)
         # Frames tell us the current context too (the first filter gets no FILTERWHEEL-CHANGED).
         ctx.target = target if image_type == "LIGHT" and target else ctx.target
         ctx.filter = filter_name or ctx.filter
@@ -237,6 +229,15 @@ class Normalizer:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
         return _frame_of(record, image_type, names, taken_at, tuple(inferred))
+
+
+def _pick(inferred: list[str], field: str, own: str | None, known: str | None) -> str | None:
+    """Return the record's own name, else the one context knows (noted in `inferred`)."""
+    if own is not None:
+        return own
+    if known is not None:
+        inferred.append(field)
+    return known
 
 
 def _frame_of(
