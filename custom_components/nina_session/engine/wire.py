@@ -273,9 +273,10 @@ def _plain_text(raw: str | bytes) -> bool:
 #: How the plugin (Newtonsoft, no indentation) starts every socket frame.
 _ENVELOPE_HEAD = '{"Response":'
 _EVENT_HEAD = '{"Event":"'
-#: ... and ends every frame that succeeded (decoded once, here).
+#: ... and ends every frame that succeeded.
 _SOCKET_TAIL = ',"Error":"","StatusCode":200,"Success":true,"Type":"Socket"}'
-_SOCKET_ENVELOPE = {"Error": "", "StatusCode": 200, "Success": True, "Type": "Socket"}
+_HEAD_LENGTH = len(_ENVELOPE_HEAD)
+_TAIL_LENGTH = len(_SOCKET_TAIL)
 
 
 class _NotFinite(Exception):
@@ -298,36 +299,29 @@ def _not_finite(token: str) -> float:
 _FINITE_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_finite)
 
 
-def _decode_plain(raw: str | bytes, max_bytes: int) -> tuple[dict[str, Any], str] | None:
-    """Decode a frame written the plugin's way that needs no walk; None for any other.
+def _decode_plain(raw: str | bytes, max_bytes: int) -> tuple[Any, str] | None:
+    """Decode a successful frame written the plugin's way that needs no walk; else None.
 
-    Returns the envelope and the text of its `Response` object. The `Response` is decoded
-    from its own span of the text, so that span is known without encoding the data again;
-    the rest of the envelope is decoded on its own. "The plugin's way": compact, `Response`
-    first. "No walk": only finite numbers, no array (no history placeholder), fewer objects
-    than MAX_DEPTH, no lone surrogate possible. Anything else is decoded whole by the caller.
+    Returns its `Response` and the text of it. The `Response` is decoded from its own span
+    of the text, so that span is known without encoding the data again; the rest of the
+    envelope must be the plugin's success tail (`_SOCKET_TAIL`). "The plugin's way":
+    compact, `Response` first. "No walk": only finite numbers, no array (no history
+    placeholder), fewer objects than MAX_DEPTH, no lone surrogate possible. Anything else
+    (errors included) is decoded whole by the caller.
     """
     if (
         type(raw) is not str or len(raw) > max_bytes or not raw.startswith(_ENVELOPE_HEAD)
-        or "[" in raw or raw.count("{") > MAX_DEPTH or may_hold_surrogates(raw)
+        or not raw.endswith(_SOCKET_TAIL) or "[" in raw or raw.count("{") > MAX_DEPTH
+        or may_hold_surrogates(raw)
     ):  # fmt: skip
         return None
     try:
-        response, end = _FINITE_DECODER.raw_decode(raw, len(_ENVELOPE_HEAD))
-        envelope: dict[str, Any]
-        if raw.endswith(_SOCKET_TAIL) and end == len(raw) - len(_SOCKET_TAIL):
-            envelope = _SOCKET_ENVELOPE
-        elif raw.startswith(",", end):
-            envelope = load_json("{" + raw[end + 1 :])
-        elif raw[end:].strip() == "}":
-            envelope = {}
-        else:
-            return None
+        response, end = _FINITE_DECODER.raw_decode(raw, _HEAD_LENGTH)
     except (ValueError, _NotFinite):
         return None
-    message: dict[str, Any] = {"Response": response}
-    message.update(envelope)  # a repeated "Response" wins, as in `json.loads`
-    return message, raw[len(_ENVELOPE_HEAD) : end]
+    if end != len(raw) - _TAIL_LENGTH:
+        return None
+    return response, raw[_HEAD_LENGTH:end]
 
 
 def _keys(data: Mapping[str, Any]) -> int:
@@ -369,22 +363,29 @@ def parse_socket_frame(
 ) -> WireEvent:
     """Raw socket text → event (the live path)."""
     decoded = _decode_plain(raw, max_bytes)
-    if decoded is not None:
-        message, response_text = decoded
-    else:
-        message, response_text = decode_frame(raw, max_bytes=max_bytes), None
-        if isinstance(message, Foreign) or not _plain_text(raw):
-            return parse_socket_message(message, received_at)
+    if decoded is None:
+        return _parse_decoded(raw, decode_frame(raw, max_bytes=max_bytes), received_at)
+    response, response_text = decoded
+    if type(response) is not dict:
+        return parse_socket_message({"Response": response}, received_at)
+    # The decoded Response is ours: it becomes the data once its Event and Time are out.
+    timed = "Time" in response
+    name = response.pop("Event", None)
+    time_text = response.pop("Time", None)
+    text = None if timed else received_text(response_text, name, response)
+    return make_event(name, response, time_text, received_at, deep=False, plain=True, text=text)
+
+
+def _parse_decoded(raw: str | bytes, message: Any, received_at: datetime) -> WireEvent:
+    """Turn decoded socket text into an event; walk its data unless the text needs none."""
+    if isinstance(message, Foreign) or not _plain_text(raw):
+        return parse_socket_message(message, received_at)
     response = unwrap_envelope(message)
     if not isinstance(response, dict):
         return parse_socket_message(message, received_at)
     data = {key: value for key, value in response.items() if key not in ("Event", "Time")}
-    name = response.get("Event")
-    text = None
-    if response_text is not None and len(data) == len(response) - 1:
-        text = received_text(response_text, name, data)
     return make_event(
-        name, data, response.get("Time"), received_at, deep=False, plain=True, text=text
+        response.get("Event"), data, response.get("Time"), received_at, deep=False, plain=True
     )
 
 
