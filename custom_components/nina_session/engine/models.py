@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -76,21 +76,53 @@ class NinaEvent:
         self.key = event_key(self.fingerprint, self.exact, self.ts)
 
 
+#: A frame is identified exactly by its capture time: its fingerprint is this and the time,
+#: UTC, in ISO form (see `normalize`).
+FRAME_FINGERPRINT = "IMAGE-SAVE@"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:
-    """Storage key: the fingerprint alone when it is exact, else fingerprint@milliseconds."""
+    """Storage key: fingerprint@milliseconds, or for an exact one the fingerprint in short.
+
+    A frame's key is its capture time in integer microseconds since the epoch: the same
+    identity in 16 characters instead of 43, stored twice per frame (row and unique index).
+    An exact fingerprint that does not read back from such a number is its own key.
+    """
     if exact:
-        return fingerprint
+        return _frame_key(fingerprint)
     return f"{fingerprint}@{round(ts * 1000)}"
+
+
+def _frame_key(fingerprint: str) -> str:
+    if not fingerprint.startswith(FRAME_FINGERPRINT):
+        return fingerprint
+    try:
+        moment = datetime.fromisoformat(fingerprint[len(FRAME_FINGERPRINT) :])
+        micros = (moment - _EPOCH) // _MICROSECOND
+    except (ValueError, TypeError):  # not a time; a time without an offset
+        return fingerprint
+    return str(micros) if _frame_fingerprint(micros) == fingerprint else fingerprint
+
+
+def _frame_fingerprint(micros: int) -> str:
+    return FRAME_FINGERPRINT + (_EPOCH + micros * _MICROSECOND).isoformat()
 
 
 def split_key(key: str) -> tuple[str, bool]:
     """Return (fingerprint, exact) of a storage key: `event_key` read backwards.
 
-    A plain event's key ends in `@` and its integer milliseconds; an exact one is the
-    fingerprint itself, which ends in an ISO time (never an integer), so the store keeps the
-    key alone.
+    A plain event's key ends in `@` and its integer milliseconds; a frame's is an integer
+    alone (microseconds: see `event_key`); any other key is an exact fingerprint itself (it
+    ends in an ISO time, never an integer).
     """
     head, at, tail = key.rpartition("@")
     if at and tail.lstrip("-").isdigit():
         return head, False
+    if not at and key.lstrip("-").isdigit():
+        try:
+            return _frame_fingerprint(int(key)), True
+        except OverflowError:  # past year 9999: no key this code wrote
+            return key, True
     return key, True
