@@ -100,12 +100,16 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+#: One encoder for every fingerprint: json.dumps builds a new one per call when given options.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
 def content_fingerprint(name: str, data: Mapping[str, Any]) -> str:
     """Name plus a short hash of the event's data: equal content, equal fingerprint."""
-    comparable = _comparable(data)
+    comparable = _comparable(data) if data else None  # most events carry no data
     if not comparable:
         return name
-    payload = json.dumps(comparable, sort_keys=True, separators=(",", ":"), default=str)
+    payload = _FINGERPRINT_JSON(comparable)
     digest = hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
     return f"{name}#{digest}"
 
@@ -118,6 +122,10 @@ class _Context:
     filter: str | None = None
     camera: str | None = None
     telescope: str | None = None
+
+
+#: The events whose data the context learns from (`Normalizer._learn`).
+_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED"})
 
 
 class Normalizer:
@@ -147,7 +155,8 @@ class Normalizer:
             wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
         )
         text = wire.text if data is wire.data else None
-        self._learn(wire.name, data)
+        if wire.name in _LEARNED_FROM:
+            self._learn(wire.name, data)
         if wire.name != IMAGE_SAVE:
             fingerprint = content_fingerprint(wire.name, data)
             return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)

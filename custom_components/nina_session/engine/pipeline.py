@@ -568,7 +568,10 @@ class Pipeline:
             if applied.closed is not None:
                 self._dirty[applied.closed.id] = applied.closed
                 result.closed.append(applied.closed)
-            changed = changed or bool(applied.opened or applied.closed or applied.transitions)
+            step = applied.step  # not `applied.transitions`: a tuple built per event
+            changed = changed or bool(
+                applied.opened or applied.closed or step.transition or step.expired
+            )
         if self.tracker.open is not None:
             self._dirty[self.tracker.open.id] = self.tracker.open
         current = self._publish()

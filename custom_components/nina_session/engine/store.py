@@ -537,9 +537,11 @@ class Store:
         `session_history` as they come. A written state records the last event row it has
         folded (`folded_through`).
         """
+        # The two calls per row only where needed: this runs for every event stored.
         rows = [
             (ev.key, ev.ts, ev.name, ev.source.value, sid, epoch,
-             _data_text(ev), _frame_column(ev))
+             ev.text if ev.text is not None else _data_text(ev),
+             None if ev.frame is None or ev.frame_in_data else _frame_column(ev))
             for ev, sid, epoch in events
         ]  # fmt: skip
         summaries = list(sessions)
