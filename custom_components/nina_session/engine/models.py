@@ -20,7 +20,8 @@ class Source(StrEnum):
 NO_FILTER = "none"
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention (see `NinaEvent`): one is built per frame.
+@dataclass(slots=True)
 class Frame:
     """A saved image with its context; `inferred` names fields filled from earlier events."""
 
