@@ -96,8 +96,13 @@ def to_rest(value: Any, *, whole_numbers: bool = False) -> Any:
 
 
 def socket_text(ev: SimEvent) -> str:
-    """Return the socket frame text (Newtonsoft style: bare NaN, raw UTF-8)."""
-    return json.dumps(socket_message(ev), ensure_ascii=False)
+    """Return the socket frame text (Newtonsoft style: compact, bare NaN, raw UTF-8)."""
+    return _newtonsoft(socket_message(ev))
+
+
+def _newtonsoft(message: JsonDict) -> str:
+    """Encode as the plugin's Newtonsoft writer does: no indentation, no spaces."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_jsonl_lines(
@@ -148,7 +153,7 @@ class WireRenderer:
             return socket_text(ev)
         message = socket_message(ev)
         message["Response"] = self._shuffled(message["Response"])
-        return json.dumps(message, ensure_ascii=False)
+        return _newtonsoft(message)
 
     def history_item(self, ev: SimEvent) -> JsonDict:
         """Return the event's `/event-history` item (before the REST encoding of `rest`)."""

@@ -117,7 +117,7 @@ async def test_nan_bare_on_socket_string_in_rest(
         await sim.wait_for_sockets(1)
         await sim.emit(SimEvent(save.time, "IMAGE-SAVE", {"ImageStatistics": stats}))
         msg = await receive(ws)
-    assert '"Temperature": NaN' in msg.data
+    assert '"Temperature":NaN' in msg.data
     frame = json.loads(msg.data)
     assert frame["Type"] == "Socket"
     assert math.isnan(frame["Response"]["ImageStatistics"]["Temperature"])

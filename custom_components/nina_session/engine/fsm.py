@@ -162,7 +162,11 @@ class Step:
     @property
     def transitions(self) -> tuple[Transition, ...]:
         """Return the state changes in the order they happened."""
-        return tuple(t for t in (self.expired, self.transition) if t is not None)
+        # Asked of every folded event: no generator for what is mostly an empty tuple.
+        expired, transition = self.expired, self.transition
+        if expired is None:
+            return () if transition is None else (transition,)
+        return (expired,) if transition is None else (expired, transition)
 
 
 _Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]

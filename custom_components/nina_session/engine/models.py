@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -20,7 +20,8 @@ class Source(StrEnum):
 NO_FILTER = "none"
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention (see `NinaEvent`): one is built per frame.
+@dataclass(slots=True)
 class Frame:
     """A saved image with its context; `inferred` names fields filled from earlier events."""
 
@@ -39,7 +40,11 @@ class Frame:
     inferred: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention (a changed event is a `dataclasses.replace`
+#: copy, which recomputes `ts` and `key`): one is built per event, and a frozen dataclass's
+#: `__init__` (a call per field) cost four times a plain one's on the hot path. Its data dict
+#: made it unhashable anyway.
+@dataclass(slots=True)
 class NinaEvent:
     """One normalized NINA event.
 
@@ -55,28 +60,70 @@ class NinaEvent:
     fingerprint: str
     exact: bool
     frame: Frame | None = None
+    #: `data` as the compact JSON text it arrived in, for the store to keep as it is (None:
+    #: encode `data`). Only for data nothing changed since it was received.
+    text: str | None = field(default=None, compare=False)
+    #: The frame is exactly what the data's own statistics give (`normalize.own_frame`), so
+    #: its row need not store it. False says only "not known": the store then checks.
+    frame_in_data: bool = field(default=False, compare=False)
+    #: `time` as a POSIX timestamp, and the stable storage key that makes inserts idempotent
+    #: (`event_key`): both read several times per event on the hot path, so made once.
+    ts: float = field(init=False, repr=False, compare=False)
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The stable storage key that makes inserts idempotent."""
-        return event_key(self.fingerprint, self.exact, self.time.timestamp())
+    def __post_init__(self) -> None:
+        """Compute `ts` and `key` from the time and the fingerprint."""
+        self.ts = self.time.timestamp()
+        self.key = event_key(self.fingerprint, self.exact, self.ts)
+
+
+#: A frame is identified exactly by its capture time: its fingerprint is this and the time,
+#: UTC, in ISO form (see `normalize`).
+FRAME_FINGERPRINT = "IMAGE-SAVE@"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:
-    """Storage key: the fingerprint alone when it is exact, else fingerprint@milliseconds."""
+    """Storage key: fingerprint@milliseconds, or for an exact one the fingerprint in short.
+
+    A frame's key is its capture time in integer microseconds since the epoch: the same
+    identity in 16 characters instead of 43, stored twice per frame (row and unique index).
+    An exact fingerprint that does not read back from such a number is its own key.
+    """
     if exact:
-        return fingerprint
+        return _frame_key(fingerprint)
     return f"{fingerprint}@{round(ts * 1000)}"
+
+
+def _frame_key(fingerprint: str) -> str:
+    if not fingerprint.startswith(FRAME_FINGERPRINT):
+        return fingerprint
+    try:
+        moment = datetime.fromisoformat(fingerprint[len(FRAME_FINGERPRINT) :])
+        micros = (moment - _EPOCH) // _MICROSECOND
+    except (ValueError, TypeError):  # not a time; a time without an offset
+        return fingerprint
+    return str(micros) if _frame_fingerprint(micros) == fingerprint else fingerprint
+
+
+def _frame_fingerprint(micros: int) -> str:
+    return FRAME_FINGERPRINT + (_EPOCH + micros * _MICROSECOND).isoformat()
 
 
 def split_key(key: str) -> tuple[str, bool]:
     """Return (fingerprint, exact) of a storage key: `event_key` read backwards.
 
-    A plain event's key ends in `@` and its integer milliseconds; an exact one is the
-    fingerprint itself, which ends in an ISO time (never an integer), so the store keeps the
-    key alone.
+    A plain event's key ends in `@` and its integer milliseconds; a frame's is an integer
+    alone (microseconds: see `event_key`); any other key is an exact fingerprint itself (it
+    ends in an ISO time, never an integer).
     """
     head, at, tail = key.rpartition("@")
     if at and tail.lstrip("-").isdigit():
         return head, False
+    if not at and key.lstrip("-").isdigit():
+        try:
+            return _frame_fingerprint(int(key)), True
+        except OverflowError:  # past year 9999: no key this code wrote
+            return key, True
     return key, True

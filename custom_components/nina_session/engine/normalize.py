@@ -100,12 +100,16 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+#: One encoder for every fingerprint: json.dumps builds a new one per call when given options.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
+
+
 def content_fingerprint(name: str, data: Mapping[str, Any]) -> str:
     """Name plus a short hash of the event's data: equal content, equal fingerprint."""
-    comparable = _comparable(data)
+    comparable = _comparable(data) if data else None  # most events carry no data
     if not comparable:
         return name
-    payload = json.dumps(comparable, sort_keys=True, separators=(",", ":"), default=str)
+    payload = _FINGERPRINT_JSON(comparable)
     digest = hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
     return f"{name}#{digest}"
 
@@ -118,6 +122,10 @@ class _Context:
     filter: str | None = None
     camera: str | None = None
     telescope: str | None = None
+
+
+#: The events whose data the context learns from (`Normalizer._learn`).
+_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED"})
 
 
 class Normalizer:
@@ -146,18 +154,22 @@ class Normalizer:
         data: dict[str, Any] = (
             wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
         )
-        self._learn(wire.name, data)
+        text = wire.text if data is wire.data else None
+        if wire.name in _LEARNED_FROM:
+            self._learn(wire.name, data)
         if wire.name != IMAGE_SAVE:
-            return NinaEvent(
-                wire.name, time, data, source, content_fingerprint(wire.name, data), False
-            )
-        if image is None and "ImageStatistics" in wire.data:
-            image = parse_image_record(wire.data["ImageStatistics"])
+            fingerprint = content_fingerprint(wire.name, data)
+            return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)
+        stats = data.get("ImageStatistics")
+        own = image is None and "ImageStatistics" in data
+        if own:
+            image = parse_image_record(stats)
         frame = self._frame(image, source)
+        in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
             fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
-            return NinaEvent(wire.name, time, data, source, fingerprint, True, frame)
-        return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame)
+            return NinaEvent(wire.name, time, data, source, fingerprint, True, frame, text, in_data)
+        return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame, text, in_data)
 
     def start_history(self) -> None:
         """Begin a new history read (oldest first): forget the previous one's last times."""
@@ -200,24 +212,16 @@ class Normalizer:
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
         inferred: list[str] = []
-
-        def pick(field: str, own: str | None, known: str | None) -> str | None:
-            if own is not None:
-                return own
-            if known is not None:
-                inferred.append(field)
-            return known
-
         image_type = record.image_type
         if image_type is None:
             # A record without a type is an older plugin's (mostly lights); no record at all
             # says nothing. The tracker reads either as FLAT while the flat panel is lit.
             image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
             inferred.append("image_type")
-        target = pick("target", record.target, ctx.target)
-        filter_name = pick("filter", record.filter, ctx.filter)
-        camera = pick("camera", record.camera, ctx.camera)
-        telescope = pick("telescope", record.telescope, ctx.telescope)
+        target = _pick(inferred, "target", record.target, ctx.target)
+        filter_name = _pick(inferred, "filter", record.filter, ctx.filter)
+        camera = _pick(inferred, "camera", record.camera, ctx.camera)
+        telescope = _pick(inferred, "telescope", record.telescope, ctx.telescope)
         # Frames tell us the current context too (the first filter gets no FILTERWHEEL-CHANGED).
         ctx.target = target if image_type == "LIGHT" and target else ctx.target
         ctx.filter = filter_name or ctx.filter
@@ -234,6 +238,15 @@ class Normalizer:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
         return _frame_of(record, image_type, names, taken_at, tuple(inferred))
+
+
+def _pick(inferred: list[str], field: str, own: str | None, known: str | None) -> str | None:
+    """Return the record's own name, else the one context knows (noted in `inferred`)."""
+    if own is not None:
+        return own
+    if known is not None:
+        inferred.append(field)
+    return known
 
 
 def _frame_of(
@@ -262,6 +275,25 @@ def _frame_of(
         filename=record.filename,
         inferred=inferred,
     )
+
+
+def _gives_back(stats: Any, frame: Frame) -> bool:
+    """Return whether `own_frame` gives `frame` back from the statistics it was made of.
+
+    True only when nothing was inferred (every name is the record's own), the type is the
+    statistics' `ImageType` verbatim (queries filter on it in SQL), and the capture time
+    reads the same in UTC as in NINA's zone (it carries its offset). The store relies on it
+    to keep no frame: `stored_rows.derivable` is the slow check of the same thing.
+    """
+    if frame.inferred or stats.get("ImageType") != frame.image_type:
+        return False
+    if frame.taken_at is None:
+        return True
+    date_text = stats.get("Date")
+    try:
+        return parse_nina_time(date_text.strip(), UTC) == frame.taken_at
+    except FrameError:
+        return False
 
 
 def own_frame(data: Mapping[str, Any]) -> Frame | None:

@@ -323,7 +323,7 @@ class Pipeline:
         exact_keys = [event.key for event in events if event.exact]
         seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
         window = self.options.dedup_window.total_seconds()
-        loose = [event.time.timestamp() for event in events if not event.exact]
+        loose = [event.ts for event in events if not event.exact]
         recent: dict[str, list[float]] = {}
         if loose:
             recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
@@ -331,7 +331,7 @@ class Pipeline:
             if event.exact:
                 seen_keys.add(event.key)
             else:
-                recent.setdefault(event.fingerprint, []).append(event.time.timestamp())
+                recent.setdefault(event.fingerprint, []).append(event.ts)
         for times in recent.values():
             times.sort()
         unique: list[NinaEvent] = []
@@ -341,7 +341,7 @@ class Pipeline:
                     continue
                 seen_keys.add(event.key)
             else:
-                stamp = event.time.timestamp()
+                stamp = event.ts
                 times = recent.setdefault(event.fingerprint, [])
                 at = bisect_left(times, stamp - window)
                 if at < len(times) and times[at] <= stamp + window:
@@ -367,7 +367,10 @@ class Pipeline:
             if applied.closed is not None:
                 self._dirty[applied.closed.id] = applied.closed
                 result.closed.append(applied.closed)
-            changed = changed or bool(applied.opened or applied.closed or applied.transitions)
+            step = applied.step  # not `applied.transitions`: a tuple built per event
+            changed = changed or bool(
+                applied.opened or applied.closed or step.transition or step.expired
+            )
         if self.tracker.open is not None:
             self._dirty[self.tracker.open.id] = self.tracker.open
         current = self._publish()

@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 
-from .models import event_key
+from .models import event_key, split_key
 from .normalize import IMAGE_SAVE, content_fingerprint
 from .stored_rows import derivable, encode, frame_from_json
 
@@ -192,6 +192,24 @@ def _compacted_frame(name: str, data: str, frame: str | None) -> str | None:
     return None if parsed is not None and derivable(json.loads(data), parsed) else frame
 
 
+def _short_frame_keys(db: sqlite3.Connection) -> None:
+    """Migrate to schema 4: a frame's key is its capture time in microseconds (`event_key`).
+
+    Only the key changes, to what the code now makes of the same fingerprint, so a frame
+    read again (history, a replay) still meets its stored copy. Every event is kept.
+    """
+    rows = db.execute(
+        "SELECT id, event_key, ts FROM session_events WHERE name = ?", (IMAGE_SAVE,)
+    ).fetchall()
+    updates = []
+    for row_id, key, ts in rows:
+        fingerprint, exact = split_key(key)
+        new = event_key(fingerprint, exact, ts)
+        if new != key:
+            updates.append((new, row_id))
+    db.executemany("UPDATE session_events SET event_key = ? WHERE id = ?", updates)
+
+
 # Forward migrations; index = version reached after running it. Text is SQL; a function
 # rewrites rows.
 MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
@@ -246,5 +264,6 @@ MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """,
     _refingerprint,
     _compact,
+    _short_frame_keys,
 )
 SCHEMA_VERSION = len(MIGRATIONS) - 1

@@ -33,10 +33,15 @@ def frame_json(frame: Frame | None) -> str | None:
     return encode(values)
 
 
+def data_text(event: NinaEvent) -> str:
+    """Return the JSON text an event's row keeps of its data: as received, else encoded."""
+    return event.text if event.text is not None else encode(event.data)
+
+
 def stored_size(event: NinaEvent) -> int:
     """Return the characters of text `event` takes in its row (its data and frame JSON)."""
-    frame = frame_json(event.frame)
-    return len(encode(event.data)) + (len(frame) if frame is not None else 0)
+    frame = frame_column(event)
+    return len(data_text(event)) + (len(frame) if frame is not None else 0)
 
 
 def frame_from_json(text: str | None) -> Frame | None:
@@ -67,7 +72,7 @@ def derivable(data: Mapping[str, Any], frame: Frame) -> bool:
 def frame_column(event: NinaEvent) -> str | None:
     """Return what an event's row keeps of its frame: its JSON, or None when derivable."""
     frame = event.frame
-    if frame is None or derivable(event.data, frame):
+    if frame is None or event.frame_in_data or derivable(event.data, frame):
         return None
     return frame_json(frame)
 

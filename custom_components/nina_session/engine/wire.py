@@ -13,14 +13,17 @@ calls the same functions for every version and never knows which one a frame cam
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+import json
 import math
 import re
 from typing import Any, Protocol
 
 from .errors import FrameError
-from .jsontext import load_json
+from .jsontext import load_json, may_hold_surrogates
+
+_DECODER = json.JSONDecoder()
 
 # A socket frame is at most a few KiB (IMAGE-SAVE with full statistics); 1 MiB is absurd.
 MAX_FRAME_BYTES = 1_048_576
@@ -33,7 +36,9 @@ MAX_DEPTH = 32
 MESSAGE_EVENT = "MESSAGE"
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention: one is built per frame, and a frozen dataclass's
+#: `__init__` (a call per field) cost four times a plain one's on the hot path.
+@dataclass(slots=True)
 class WireEvent:
     """One event as the plugin described it, before normalization."""
 
@@ -46,9 +51,13 @@ class WireEvent:
     #: The data is known to be strict JSON without history placeholders (`[]`): normalizing
     #: it needs no walk (see `parse_socket_frame`). A hint about the text, not content.
     plain: bool = field(default=False, compare=False)
+    #: The data exactly as received, as compact JSON text, when the store may keep that text
+    #: instead of encoding the data again (see `received_text`); else None.
+    text: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+#: Not frozen, though read-only by convention (see `WireEvent`).
+@dataclass(slots=True)
 class ImageRecord:
     """The statistics of one saved image (`ImageStatistics` / an image-history record)."""
 
@@ -97,18 +106,18 @@ class Foreign:
 
 def _number(value: Any) -> float | None:
     """Return a finite float, or None for missing/NaN/"NaN"/non-numeric values."""
-    if isinstance(value, bool):
+    kind = type(value)  # exact types first: this runs for every statistic of every frame
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if value is None or kind is bool:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
+    if kind is int or kind is str or isinstance(value, int | float | str):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # text that is no number; an integer past 1e308
             return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
+        return number if math.isfinite(number) else None
+    return None
 
 
 def _integer(value: Any) -> int | None:
@@ -117,9 +126,8 @@ def _integer(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    if isinstance(value, str):
-        stripped = value.strip()
-        return stripped or None
+    if type(value) is str or isinstance(value, str):
+        return value.strip() or None
     return None
 
 
@@ -151,22 +159,23 @@ def parse_image_record(stats: Any) -> ImageRecord:
     """Read an `ImageStatistics` object; every key may be missing (older plugins)."""
     if not isinstance(stats, Mapping):
         raise FrameError("bad_shape", "image statistics is not an object")
-    image_type = _text(stats.get("ImageType"))
+    get = stats.get  # once per frame: this runs for every frame's fourteen statistics
+    image_type = _text(get("ImageType"))
     return ImageRecord(
-        image_type=image_type.upper() if image_type else None,
-        exposure=_number(stats.get("ExposureTime")),
-        filter=_text(stats.get("Filter")),
-        target=_text(stats.get("TargetName")),
-        camera=_text(stats.get("CameraName")),
-        telescope=_text(stats.get("TelescopeName")),
-        date_text=_text(stats.get("Date")),
-        filename=_text(stats.get("Filename")),
-        hfr=_number(stats.get("HFR")),
-        stars=_integer(stats.get("Stars")),
-        rms_text=_text(stats.get("RmsText")),
-        temperature=_number(stats.get("Temperature")),
-        gain=_integer(stats.get("Gain")),
-        offset=_integer(stats.get("Offset")),
+        image_type.upper() if image_type else None,
+        _number(get("ExposureTime")),
+        _text(get("Filter")),
+        _text(get("TargetName")),
+        _text(get("CameraName")),
+        _text(get("TelescopeName")),
+        _text(get("Date")),
+        _text(get("Filename")),
+        _number(get("HFR")),
+        _integer(get("Stars")),
+        _text(get("RmsText")),
+        _number(get("Temperature")),
+        _integer(get("Gain")),
+        _integer(get("Offset")),
     )
 
 
@@ -190,10 +199,13 @@ def make_event(
     received_at: datetime | None,
     *,
     deep: bool = True,
+    plain: bool = False,
+    text: str | None = None,
 ) -> WireEvent:
     """Build a checked event: a name, sane nesting, a text time (every version's readers).
 
-    `deep=False`: the caller knows the data is nested within the limit (`_plain_text`).
+    `deep=False`: the caller knows the data is nested within the limit (`_plain_text`);
+    `plain` and `text`: see `WireEvent`.
     """
     if not isinstance(name, str) or not name.strip():
         raise FrameError("missing_event", "object has no Event name")
@@ -201,7 +213,7 @@ def make_event(
         raise FrameError("bad_time", f"time is {type(time_text).__name__}")
     if deep and _depth(data) > MAX_DEPTH:
         raise FrameError("too_deep", f"{name} data nested deeper than {MAX_DEPTH}")
-    return WireEvent(name.strip().upper(), data, time_text, received_at)
+    return WireEvent(name.strip().upper(), data, time_text, received_at, plain, text)
 
 
 def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
@@ -233,42 +245,148 @@ def decode_frame(raw: str | bytes, *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise FrameError("too_deep", "nesting too deep") from err
 
 
-#: A digit before an exponent: `1e999` decodes to infinity, so such text is walked.
-_EXPONENT = re.compile(r"[0-9][eE]")
-_EXPONENT_BYTES = re.compile(rb"[0-9][eE]")
+#: A number that may decode to infinity: one with an exponent (`1e999`), or more integer
+#: digits than a finite float has (309 or more). Such text is walked. Also finds text like
+#: `"10e5"` inside strings: a false alarm costs only the walk.
+_HUGE_NUMBER = re.compile(r"[0-9](?:[eE][-+]?[0-9]|[0-9]{308})")
+_HUGE_NUMBER_BYTES = re.compile(rb"[0-9](?:[eE][-+]?[0-9]|[0-9]{308})")
 
 
 def _plain_text(raw: str | bytes) -> bool:
     """Return whether decoding `raw` gives data that needs no walk (false negatives are fine).
 
-    No NaN or Infinity token and no exponent (no non-finite number), no array (no history
-    placeholder), and fewer objects than MAX_DEPTH (no nesting too deep): each a C-speed scan
-    of the text, where the walks visit every value of every frame.
+    No NaN or Infinity token and no number that overflows (no non-finite number), no array
+    (no history placeholder), and fewer objects than MAX_DEPTH (no nesting too deep): each a
+    C-speed scan of the text, where the walks visit every value of every frame.
     """
     if isinstance(raw, str):
         return (
             "NaN" not in raw and "Infinity" not in raw and "[" not in raw
-            and raw.count("{") <= MAX_DEPTH and _EXPONENT.search(raw) is None
+            and raw.count("{") <= MAX_DEPTH and _HUGE_NUMBER.search(raw) is None
         )  # fmt: skip
     return (
         b"NaN" not in raw and b"Infinity" not in raw and b"[" not in raw
-        and raw.count(b"{") <= MAX_DEPTH and _EXPONENT_BYTES.search(raw) is None
+        and raw.count(b"{") <= MAX_DEPTH and _HUGE_NUMBER_BYTES.search(raw) is None
     )  # fmt: skip
+
+
+#: How the plugin (Newtonsoft, no indentation) starts every socket frame.
+_ENVELOPE_HEAD = '{"Response":'
+_EVENT_HEAD = '{"Event":"'
+#: ... and ends every frame that succeeded.
+_SOCKET_TAIL = ',"Error":"","StatusCode":200,"Success":true,"Type":"Socket"}'
+_HEAD_LENGTH = len(_ENVELOPE_HEAD)
+_TAIL_LENGTH = len(_SOCKET_TAIL)
+
+
+class _NotFinite(Exception):
+    """A NaN or Infinity token, or a number past the float range: the data needs the walk."""
+
+
+def _finite(token: str) -> float:
+    number = float(token)
+    if number - number != 0.0:  # inf - inf and nan - nan are nan
+        raise _NotFinite(token)
+    return number
+
+
+def _not_finite(token: str) -> float:
+    raise _NotFinite(token)
+
+
+#: Decodes only finite numbers: what it returns needs no walk for NaN or infinity, and that
+#: costs a call per float token where a scan of the text for them cost more than the decode.
+_FINITE_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_not_finite)
+
+
+def _decode_plain(raw: str | bytes, max_bytes: int) -> tuple[Any, str] | None:
+    """Decode a successful frame written the plugin's way that needs no walk; else None.
+
+    Returns its `Response` and the text of it. The `Response` is decoded from its own span
+    of the text, so that span is known without encoding the data again; the rest of the
+    envelope must be the plugin's success tail (`_SOCKET_TAIL`). "The plugin's way":
+    compact, `Response` first. "No walk": only finite numbers, no array (no history
+    placeholder), fewer objects than MAX_DEPTH, no lone surrogate possible. Anything else
+    (errors included) is decoded whole by the caller.
+    """
+    if (
+        type(raw) is not str or len(raw) > max_bytes or not raw.startswith(_ENVELOPE_HEAD)
+        or not raw.endswith(_SOCKET_TAIL) or "[" in raw or raw.count("{") > MAX_DEPTH
+        or may_hold_surrogates(raw)
+    ):  # fmt: skip
+        return None
+    try:
+        response, end = _FINITE_DECODER.raw_decode(raw, _HEAD_LENGTH)
+    except (ValueError, _NotFinite):
+        return None
+    if end != len(raw) - _TAIL_LENGTH:
+        return None
+    return response, raw[_HEAD_LENGTH:end]
+
+
+def _keys(data: Mapping[str, Any]) -> int:
+    """Count the keys of data and of the objects nested in it (arrays hold none: plain)."""
+    count = len(data)
+    for value in data.values():
+        if type(value) is dict:
+            count += _keys(value)
+    return count
+
+
+def received_text(response_text: str, name: Any, data: dict[str, Any]) -> str | None:
+    """Return the data's JSON text cut from the received `Response` text, or None.
+
+    The cut is the `Response` object without its leading `Event` member. It is kept only
+    when it holds as many keys as `data` (the `Response` had no `Time`, which the data
+    leaves out, no second `Event`, no repeated key, which SQLite would read differently) and
+    is compact (no space after a key: the store keeps no indentation). The caller has made
+    sure it holds no lone surrogate (`may_hold_surrogates`).
+    """
+    if type(name) is not str or not response_text.startswith(_EVENT_HEAD):
+        return None
+    after = len(_EVENT_HEAD) + len(name)
+    if response_text[len(_EVENT_HEAD) : after] != name or not response_text.startswith('"', after):
+        return None  # an escape in the name: its text differs from the decoded name
+    rest = response_text[after + 1 :]
+    if rest == "}":
+        return "{}"
+    if not rest.startswith(","):
+        return None
+    text = "{" + rest[1:]
+    if '": ' in text or text.count('":') != _keys(data):
+        return None
+    return text
 
 
 def parse_socket_frame(
     raw: str | bytes, received_at: datetime, *, max_bytes: int = MAX_FRAME_BYTES
 ) -> WireEvent:
     """Raw socket text → event (the live path)."""
-    message = decode_frame(raw, max_bytes=max_bytes)
+    decoded = _decode_plain(raw, max_bytes)
+    if decoded is None:
+        return _parse_decoded(raw, decode_frame(raw, max_bytes=max_bytes), received_at)
+    response, response_text = decoded
+    if type(response) is not dict:
+        return parse_socket_message({"Response": response}, received_at)
+    # The decoded Response is ours: it becomes the data once its Event and Time are out.
+    timed = "Time" in response
+    name = response.pop("Event", None)
+    time_text = response.pop("Time", None)
+    text = None if timed else received_text(response_text, name, response)
+    return make_event(name, response, time_text, received_at, deep=False, plain=True, text=text)
+
+
+def _parse_decoded(raw: str | bytes, message: Any, received_at: datetime) -> WireEvent:
+    """Turn decoded socket text into an event; walk its data unless the text needs none."""
     if isinstance(message, Foreign) or not _plain_text(raw):
         return parse_socket_message(message, received_at)
     response = unwrap_envelope(message)
     if not isinstance(response, dict):
         return parse_socket_message(message, received_at)
     data = {key: value for key, value in response.items() if key not in ("Event", "Time")}
-    event = make_event(response.get("Event"), data, response.get("Time"), received_at, deep=False)
-    return replace(event, plain=True)
+    return make_event(
+        response.get("Event"), data, response.get("Time"), received_at, deep=False, plain=True
+    )
 
 
 def _history_list(payload: Any) -> list[Any]:

@@ -29,7 +29,12 @@ def _envelope(items: list[Any]) -> dict[str, Any]:
 
 def main(out: Path) -> None:
     """Write the file."""
-    assert store_module.SCHEMA_VERSION == 2, "run it with the code of commit bf978d5"
+    write(out, 2, "bf978d5")
+
+
+def write(out: Path, schema: int, commit: str) -> None:
+    """Write the three nights with the code on the path, which must write `schema`."""
+    assert schema == store_module.SCHEMA_VERSION, f"run it with the code of commit {commit}"
     out.unlink(missing_ok=True)
     tz = ZoneInfo("Europe/Berlin")
     store = Store(out)

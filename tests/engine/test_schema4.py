@@ -1,0 +1,78 @@
+"""Schema 4: a frame's key is its capture time in microseconds; a schema 3 file keeps everything.
+
+`data/schema3.db` was written by the code of commit 2b282af (schema 3): the nights of
+`schema2.db`, two live and closed, half of one read from NINA's history and left open.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+import json
+from pathlib import Path
+import shutil
+import sqlite3
+from typing import Any
+
+from bench.workload import live_frames, nights
+from custom_components.nina_session.engine.models import split_key
+from custom_components.nina_session.engine.pipeline import Pipeline
+from custom_components.nina_session.engine.store import SCHEMA_VERSION, Store
+from simulator.night import history_item, image_record
+from tests.engine.conftest import OPTIONS
+
+SCHEMA_3 = Path(__file__).parent / "data" / "schema3.db"
+_COLUMNS = "event_key, ts, name, source, session_id, epoch, data, frame"
+
+
+def _rows(path: Path) -> list[tuple[Any, ...]]:
+    """Every event row, its key read as (fingerprint, exact), sorted."""
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute(f"SELECT {_COLUMNS} FROM session_events")
+        return sorted((*split_key(row[0]), *row[1:]) for row in rows)
+
+
+def _envelope(items: list[Any]) -> dict[str, Any]:
+    return {"Response": items, "Error": "", "StatusCode": 200, "Success": True, "Type": "API"}
+
+
+def test_a_schema_3_file_keeps_every_event_and_its_frames_meet_their_copies(
+    tmp_path: Path,
+) -> None:
+    """Test that migrating keeps every row but the key's spelling, and dedup still holds.
+
+    The same nights read again, live and from history, add nothing: their frames' new keys
+    are the migrated ones.
+    """
+    path = tmp_path / "nina.db"
+    shutil.copy(SCHEMA_3, path)
+    before = _rows(path)
+    assert len(before) > 400 and sum(row[1] for row in before) > 100  # frames, exact
+
+    store = Store(path)
+    pipeline = Pipeline(store, OPTIONS)
+    assert _rows(path) == before
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        keys = [key for (key,) in db.execute("SELECT event_key FROM session_events")]
+        frame_keys = db.execute(
+            "SELECT event_key FROM session_events WHERE name = 'IMAGE-SAVE'"
+        ).fetchall()
+    assert all(key.isdigit() and len(key) == 16 for (key,) in frame_keys)
+    stored_sessions = store.sessions(limit=10)
+
+    first, second, third = nights(3, seed=23, lights=40)
+    for night in (first, second):
+        again = pipeline.ingest_frames(live_frames(night.events))
+        assert again.applied == [] and again.duplicates == len(night.events)
+    half = third.events[: len(third.events) // 2]
+    again = pipeline.ingest_history(
+        _envelope([history_item(event) for event in half]),
+        _envelope([image_record(event) for event in half if event.name == "IMAGE-SAVE"]),
+    )
+    assert again.applied == []
+    with closing(sqlite3.connect(path)) as db:
+        assert sorted(key for (key,) in db.execute("SELECT event_key FROM session_events")) == (
+            sorted(keys)
+        )
+    assert json.dumps(store.sessions(limit=10)) == json.dumps(stored_sessions)
+    store.close()
