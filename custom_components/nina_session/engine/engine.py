@@ -540,7 +540,14 @@ class NinaEngine:
     async def prune_history(self, before: datetime) -> tuple[int, int]:
         """Apply history retention: drop closed sessions that ended before `before`."""
         assert self._store is not None
-        return await self._run(self._store.prune, before)
+        return await self._run(self._prune, self._store, before)
+
+    def _prune(self, store: Store, before: datetime) -> tuple[int, int]:
+        pruned = store.prune(before)
+        if self.pipeline is not None:
+            # A whole refold now starts after the pruned nights: the checkpoints did not.
+            self.pipeline.checkpoints.forget()
+        return pruned
 
     # -- reads (all on the writer thread) ----------------------------------------------
     def _relative_db(self) -> str:
