@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+import json
 from pathlib import Path
 import sqlite3
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 
 from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.pipeline import Pipeline
+from custom_components.nina_session.engine.store import Store
 from custom_components.nina_session.engine.wire import WireEvent
 from simulator.night import Night, generate_week
 from tests.engine.test_nights import live, open_pipeline
@@ -83,6 +85,13 @@ def _instants(value: Any) -> Any:
     return value
 
 
+def _saved_state(state: dict[str, Any] | None) -> Any:
+    """Return the saved state with the checkpoints saved in it decoded (see `_instants`)."""
+    assert state is not None
+    saved = [[ts, sid, json.loads(text)] for ts, sid, text in state.pop("checkpoints")]
+    return _instants({**state, "checkpoints": saved})
+
+
 def _everything(pipeline: Pipeline, path: Path) -> dict[str, Any]:
     """Return all a fold leaves behind: stored sessions, assignments, saved state, view."""
     with sqlite3.connect(path) as db:
@@ -94,7 +103,7 @@ def _everything(pipeline: Pipeline, path: Path) -> dict[str, Any]:
     return {
         **stored,
         "sessions": store.sessions(limit=1000),
-        "state": _instants(store.load_state()),
+        "state": _saved_state(store.load_state()),
         "totals": store.totals(),
         "view": pipeline.view,
     }
@@ -146,3 +155,21 @@ def test_a_second_late_event_uses_the_checkpoints_the_first_refold_made(
     partial = _everything(pipeline, path)
     pipeline.rebuild()
     assert _everything(pipeline, path) == partial
+
+
+def test_after_a_restart_the_saved_checkpoints_serve_a_late_event(
+    week: list[Night], tmp_path: Path
+) -> None:
+    """Test that the newest checkpoints are saved with the state and used after reopening."""
+    path = tmp_path / "week.db"
+    pipeline = open_pipeline(path, week[0])
+    for night in week:
+        live(pipeline, night.events)
+    pipeline.store.close()
+    reopened = Pipeline(Store(path), pipeline.options)
+    late = CASES["inside the open night"]
+    reopened.ingest([WireEvent(late.name, late.data, None, _time(late, week))], Source.REPLAY)
+    assert reopened.refolded_events <= len(week[-1].events) + 1
+    partial = _everything(reopened, path)
+    reopened.rebuild()
+    assert _everything(reopened, path) == partial

@@ -16,8 +16,10 @@ is refolded anyway. After one of those, the next session opened gets no checkpoi
 in it refolds from the one before.
 
 Kept in memory, a bounded number (the newest): a history read brings at most what one NINA
-process saw, so a late event lands in the last few nights; an older one, or one after a
-restart before any refold, refolds everything (`Pipeline.rebuild`), which makes them again.
+process saw, so a late event lands in the last few nights; an older one refolds everything
+(`Pipeline.rebuild`), which makes them again. The newest two are saved with the pipeline's
+state (a few kB in the same row), so the reconnect after a restart refolds from them too; a
+migration, a prune or a replaced database drops them.
 """
 
 from __future__ import annotations
@@ -26,14 +28,19 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 import json
+import logging
 from typing import Any
 
 from .models import NinaEvent
 from .sessions import Applied, SessionTracker, restore_tracker, tracker_snapshot
 
+_LOGGER = logging.getLogger(__name__)
+
 #: Checkpoints kept (one per session, the newest): a late event older than all of them
-#: refolds everything. Each is a few kB.
+#: refolds everything. Each is about 1 kB.
 KEEP = 32
+#: Checkpoints saved with the state: the open night's and the one before it.
+SAVED = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,8 @@ class FoldCheckpoints:
         #: of order, or a state restored from before a restart, which may hold either): the
         #: next session opened gets no checkpoint.
         self._unclean = True
+        #: Saved checkpoints that could not be read (a damaged state).
+        self.unreadable = 0
 
     def __len__(self) -> int:
         """Return how many checkpoints are kept."""
@@ -117,6 +126,20 @@ class FoldCheckpoints:
             self._points = []
             return
         self._points = [p for p in self._points if p.ts <= point.ts]
+
+    def snapshot(self) -> list[list[Any]]:
+        """Return the newest checkpoints as JSON-safe data, to save with the state."""
+        return [[point.ts, point.session_id, point.text] for point in self._points[-SAVED:]]
+
+    def restore(self, saved: Any) -> None:
+        """Take the checkpoints saved with the state (`snapshot`); unreadable ones are none."""
+        try:
+            points = [Checkpoint(float(ts), str(sid), str(text)) for ts, sid, text in saved]
+        except (TypeError, ValueError) as err:
+            _LOGGER.warning("Saved fold checkpoints unreadable, refolding whole: %s", err)
+            self.unreadable += 1
+            points = []
+        self._points = sorted(points, key=lambda point: point.ts)
 
     def forget(self) -> None:
         """Drop every checkpoint (the events before them may have changed)."""

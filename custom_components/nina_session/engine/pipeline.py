@@ -173,6 +173,8 @@ class Pipeline:
             restore_tracker(self.tracker, saved["tracker"])
             self.normalizer.restore(saved.get("context", {}))
             self.clock.restore(saved)
+            if not store.migrated:
+                self.checkpoints.restore(saved.get("checkpoints", []))
             resumed = self.tracker.open
             if resumed is not None and not resumed.state_history:
                 resumed.state_history = store.state_history(resumed.id)
@@ -548,6 +550,7 @@ class Pipeline:
             "tracker": tracker_snapshot(self.tracker),
             "context": self.normalizer.snapshot(),
             **self.clock.snapshot(),
+            "checkpoints": self.checkpoints.snapshot(),
         }
         return self.tracker.fsm.state.value, snapshot
 

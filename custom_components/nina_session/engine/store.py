@@ -62,6 +62,8 @@ class Store:
         """Open (or create) the database and migrate it; StoreError when it is unusable."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: A migration ran on opening: what was saved of the fold may not match the events.
+        self.migrated = False
         try:
             # One writer thread owns the connection; it may be created on another thread.
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout)
@@ -130,6 +132,7 @@ class Store:
             raise StoreError(f"schema {version} is newer than this version knows")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             _LOGGER.info("Migrating %s to schema %s", self.path.name, target)
+            self.migrated = version > 0
             step = MIGRATIONS[target]
             if isinstance(step, str):
                 with db:
