@@ -15,6 +15,10 @@ so it is not charged for the caches the read before it left cold) of the reads t
 `store.totals()`, `store.counts()`, `reports.legacy_view` and `reports.stats_view`. Indexed
 reads should stay near-flat from a night to a year; a read that scans all history grows with
 it, and the table says so.
+
+Also measured on each: one late event (stored half an hour before the newest one, inside the
+open night, as a history read after a reconnect brings it), whose refold runs on the writer
+thread while live frames wait: the median time of its whole batch (`late_refold_ms_*`).
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ from bench.common import OPTIONS, Scale, Section, db_bytes, fmt_n, fmt_s, ratio,
 from bench.workload import START_DATE, live_frames, nights
 from custom_components.nina_session.engine.engine import BATCH_SIZE
 from custom_components.nina_session.engine.health import ConnectionHealth
-from custom_components.nina_session.engine.models import event_key, split_key
+from custom_components.nina_session.engine.models import Source, event_key, split_key
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.reports import legacy_view, stats_view
 from custom_components.nina_session.engine.store import Store
 from custom_components.nina_session.engine.timeutil import iso_z
+from custom_components.nina_session.engine.wire import WireEvent
 from simulator.night import Night, generate_night
 
 _DAY = 86_400.0
@@ -181,6 +186,31 @@ def _first_totals(paths: list[Path], repeats: int) -> list[float]:
     return [statistics.median(values) for values in samples]
 
 
+def _late_refold_times(paths: list[Path], repeats: int) -> list[float]:
+    """Median seconds of one batch holding a single late event, per database (taking turns)."""
+    opened = [(store, Pipeline(store, OPTIONS)) for store in map(Store, paths)]
+    samples: list[list[float]] = [[] for _ in paths]
+    for index in range(repeats):
+        order = range(len(paths)) if index % 2 == 0 else reversed(range(len(paths)))
+        for which in order:
+            store, pipeline = opened[which]
+            newest = store.recent_events(1)[0].time
+            # A filter change nobody saw live, seconds apart each time: never a duplicate.
+            late = WireEvent(
+                "FILTERWHEEL-CHANGED",
+                {"New": {"Name": "Ha", "Id": 1}, "Previous": {"Name": "L", "Id": 0}},
+                None,
+                newest - timedelta(minutes=30, seconds=5 * index),
+            )
+            start = time.perf_counter()
+            result = pipeline.ingest([late], Source.REPLAY)
+            samples[which].append(time.perf_counter() - start)
+            assert result.rebuilt, "a late event refolds"
+    for store, _ in opened:
+        store.close()
+    return [statistics.median(values) for values in samples]
+
+
 def run(scale: Scale) -> Section:
     """Compare database size and view read times: a year of nights vs a single night."""
     section = Section("history")
@@ -198,6 +228,7 @@ def run(scale: Scale) -> Section:
         night_size, year_size = db_bytes(night_db), db_bytes(year_db)
         night_t, year_t = _query_times([night_db, year_db], scale.query_repeats)
         night_first, year_first = _first_totals([night_db, year_db], scale.query_repeats)
+        night_late, year_late = _late_refold_times([night_db, year_db], scale.query_repeats)
 
     frames = sum(1 for e in last.events if e.name == "IMAGE-SAVE")
     overall = ratio(sum(year_t.values()), sum(night_t.values()))
@@ -250,6 +281,15 @@ def run(scale: Scale) -> Section:
         fmt_s(year_first),
         fmt_s(night_first),
         first_ratio,
+    )
+    late_ratio = ratio(year_late, night_late)
+    section.figures.update(
+        late_refold_ms_year=round(year_late * 1e3, 3),
+        late_refold_ms_night=round(night_late * 1e3, 3),
+        late_refold_ratio=late_ratio,
+    )
+    section.row(
+        "one late event's refold: year vs night", fmt_s(year_late), fmt_s(night_late), late_ratio
     )
     section.row(
         "all five reads: year vs night",

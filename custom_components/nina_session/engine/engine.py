@@ -35,6 +35,7 @@ from .client import (
 )
 from .connection import DEFAULT_MAX_BACKLOG_BYTES, Backoff, ConnectionLoop
 from .errors import FrameError
+from .gc_deferral import collector_deferred
 from .health import ConnectionHealth
 from .models import Source
 from .pipeline import BatchResult, Pipeline, PipelineOptions
@@ -476,7 +477,8 @@ class NinaEngine:
             pipeline.epoch += 1
             _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
         try:
-            return pipeline.ingest_history(events, images)
+            with collector_deferred():  # full GC passes over the merge stalled the loop
+                return pipeline.ingest_history(events, images)
         except FrameError as err:  # the whole history is unusable (not a list, an error)
             pipeline.counters.reject(err.reason)
             raise NinaNotPluginError(f"event history unusable: {err}") from err
@@ -540,7 +542,14 @@ class NinaEngine:
     async def prune_history(self, before: datetime) -> tuple[int, int]:
         """Apply history retention: drop closed sessions that ended before `before`."""
         assert self._store is not None
-        return await self._run(self._store.prune, before)
+        return await self._run(self._prune, self._store, before)
+
+    def _prune(self, store: Store, before: datetime) -> tuple[int, int]:
+        pruned = store.prune(before)
+        if self.pipeline is not None:
+            # A whole refold now starts after the pruned nights: the checkpoints did not.
+            self.pipeline.checkpoints.forget()
+        return pruned
 
     # -- reads (all on the writer thread) ----------------------------------------------
     def _relative_db(self) -> str:

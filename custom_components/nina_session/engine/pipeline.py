@@ -12,7 +12,8 @@ history twin, or a replayed night, collapse to one.
 Ordering: sessions and state are a fold over the stored events in time order. A batch that
 contains an event older than what was already folded (a reordered or late delivery) is stored
 and the fold is recomputed from the stored events, so the result never depends on arrival
-order.
+order: from the last checkpoint before the earliest new event (`fold_checkpoints`), so a late
+event costs what the nights from it on hold, not what all history holds.
 
 Clocks: live events are stamped on arrival by our clock, history carries NINA's;
 `clock_alignment` measures the offset, moves history onto our clock and pairs it with the live
@@ -31,6 +32,7 @@ from typing import Any
 
 from .clock_alignment import ClockAlignment
 from .errors import FrameError
+from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list, tail
@@ -141,6 +143,8 @@ class Pipeline:
         #: Out-of-order events seen, and fold recomputations they caused.
         self.late_events = 0
         self.rebuilds = 0
+        #: Events the last refold folded (all stored ones, unless it began at a checkpoint).
+        self.refolded_events = 0
         #: Failed writes wait in it for the database; `storage_error` says why (None when fine).
         self.writer = StoreWriter(store, self.counters, options.max_pending_bytes)
         #: NINA's clock against ours, and the pairing of history with its live copies.
@@ -162,11 +166,15 @@ class Pipeline:
         overlap = options.late_tolerance + options.twin_window + timedelta(seconds=5)
         self._resume = HistoryResume(options.tz, overlap)
         self.tracker = self._new_tracker()
+        #: Where a refold after a late event may start instead of at the first event.
+        self.checkpoints = FoldCheckpoints()
         saved = store.load_state()
         if saved is not None:
             restore_tracker(self.tracker, saved["tracker"])
             self.normalizer.restore(saved.get("context", {}))
             self.clock.restore(saved)
+            if not store.migrated:
+                self.checkpoints.restore(saved.get("checkpoints", []))
             resumed = self.tracker.open
             if resumed is not None and not resumed.state_history:
                 resumed.state_history = store.state_history(resumed.id)
@@ -310,7 +318,8 @@ class Pipeline:
             result.applied = [Applied(e, None) for e in unique]
             rows: list[Row] = [(e, None, self.epoch) for e in unique]
             if self._write(rows, (), None, rebuild=True, result=result):
-                self.rebuild()
+                # Moved stored events may come from anywhere: those refold everything.
+                self.refold(None if moved else min(event.time for event in unique))
                 result.rebuilt = True
             return result
         self._fold(unique, result)
@@ -361,7 +370,7 @@ class Pipeline:
         rows: list[tuple[NinaEvent, str | None, int]] = []
         changed = False
         for event in events:
-            applied = self.tracker.apply(event)
+            applied = self.checkpoints.apply(self.tracker, event)
             result.applied.append(applied)
             rows.append((applied.event, applied.session_id, self.epoch))
             if applied.closed is not None:
@@ -419,18 +428,18 @@ class Pipeline:
         """Fold the events stored after the saved state (the process stopped in between).
 
         They were folded in the order they were stored, so they are folded again in that
-        order; if any is older than the saved fold, everything is refolded (`rebuild`).
+        order; if any is older than the saved fold, the fold is recomputed (`refold`).
         """
         tail = self.store.events_after(folded_through)
         if not tail:
             return
         last = self.tracker.last_time
         if any(last is not None and event.time < last for _, event, _ in tail):
-            self.rebuild()
+            self.refold(min(event.time for _, event, _ in tail))
             return
         reassign: list[tuple[str | None, int]] = []
         for row_id, event, stored_in in tail:
-            applied = self.tracker.apply(event)
+            applied = self.checkpoints.apply(self.tracker, event)
             if applied.closed is not None:
                 self._dirty[applied.closed.id] = applied.closed
             if applied.session_id != stored_in:
@@ -544,17 +553,36 @@ class Pipeline:
             "tracker": tracker_snapshot(self.tracker),
             "context": self.normalizer.snapshot(),
             **self.clock.snapshot(),
+            "checkpoints": self.checkpoints.snapshot(),
         }
         return self.tracker.fsm.state.value, snapshot
 
     def rebuild(self) -> None:
-        """Recompute every session and the current state from the stored events."""
+        """Recompute every session and the current state from all the stored events.
+
+        For what may have changed anywhere: a replaced database, a migration, a refresh.
+        """
+        self.refold(None)
+
+    def refold(self, changed_from: datetime | None) -> None:
+        """Recompute the sessions and the state after the stored events changed from a time on.
+
+        The fold starts at the last checkpoint before `changed_from` (None: anywhere, so at
+        the first event); the sessions opened before it stay as stored. The result is what
+        `rebuild` gives, event for event.
+        """
         self.rebuilds += 1
+        point = self.checkpoints.before(changed_from) if changed_from is not None else None
+        self.checkpoints.start_from(point)
         tracker = self._new_tracker()
         sessions: dict[str, Session] = {}
+        if point is not None:
+            point.restore(tracker)
+            if tracker.open is not None:
+                sessions[tracker.open.id] = tracker.open
         reassign: list[tuple[str | None, int]] = []
-        for row_id, event in self.store.iter_events():
-            applied = tracker.apply(event)
+        for row_id, event in self.store.iter_events(after=point.ts if point else None):
+            applied = self.checkpoints.apply(tracker, event)
             reassign.append((applied.session_id, row_id))
             if applied.opened is not None:
                 sessions[applied.opened.id] = applied.opened
@@ -563,16 +591,23 @@ class Pipeline:
         last = tracker.open
         if last is not None and (self.store.session(last.id) or {}).get("end") is not None:
             tracker.close()
+            self.checkpoints.ticked()
         if self._last_tick is not None:  # what the clock already made of a pending stop
-            tracker.expire(self._last_tick)
+            if tracker.expire(self._last_tick).transitions:
+                self.checkpoints.ticked()
         self.tracker = tracker
+        self.refolded_events = len(reassign)
         current = self._publish()
-        self._dirty = dict(sessions)
+        if point is not None:  # sessions before the checkpoint keep their unwritten changes
+            kept = {k: v for k, v in self._dirty.items() if v.start.timestamp() < point.ts}
+            sessions = kept | sessions
+        self._dirty = sessions
         summaries = self._take_dirty(current)
         try:
             self.store.write_batch(
-                (), summaries, self._state(),
-                reassign=reassign, replace_sessions=True,
+                (), summaries, self._state(), reassign=reassign,
+                replace_sessions=point is None,
+                replace_from=point.ts if point is not None else None,
             )  # fmt: skip
         except sqlite3.Error as err:
             # The fold in memory is right; the stored sessions follow on the next rebuild.
@@ -580,7 +615,10 @@ class Pipeline:
             self.storage_error = f"{type(err).__name__}: {err}"
             _LOGGER.warning("Cannot store the rebuilt sessions: %s", err)
             return
-        _LOGGER.info("Rebuilt %d sessions from stored events", len(sessions))
+        if point is None:
+            _LOGGER.info("Rebuilt %d sessions from stored events", len(sessions))
+        else:
+            _LOGGER.debug("Refolded %d sessions (%d events)", len(sessions), len(reassign))
 
     def tick(self, now: datetime) -> BatchResult:
         """Live clock: a stop past its grace period becomes a state; an idle session closes."""
@@ -588,6 +626,8 @@ class Pipeline:
         open_session = self.tracker.open
         step, closed = self.tracker.tick(now)
         result = BatchResult(closed=[closed] if closed else [])
+        if step.transitions or closed is not None:
+            self.checkpoints.ticked()
         if step.transitions:
             result.ticked = step
         for session in (open_session, closed):

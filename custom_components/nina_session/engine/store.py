@@ -67,6 +67,8 @@ class Store:
         """Open (or create) the database and migrate it; StoreError when it is unusable."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: A migration ran on opening: what was saved of the fold may not match the events.
+        self.migrated = False
         try:
             # One writer thread owns the connection; it may be created on another thread.
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout)
@@ -138,6 +140,7 @@ class Store:
             raise StoreError(f"schema {version} is newer than this version knows")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             _LOGGER.info("Migrating %s to schema %s", self.path.name, target)
+            self.migrated = version > 0
             step = MIGRATIONS[target]
             if isinstance(step, str):
                 with db:
@@ -233,11 +236,15 @@ class Store:
             seen.setdefault(split_key(key)[0], []).append(ts)
         return seen
 
-    def iter_events(self, batch: int = 5000) -> Iterator[tuple[int, NinaEvent]]:
-        """Every stored event in fold order (time, then arrival)."""
+    def iter_events(
+        self, batch: int = 5000, *, after: float | None = None
+    ) -> Iterator[tuple[int, NinaEvent]]:
+        """Every stored event in fold order (time, then arrival); only later than `after`."""
         # _EVENT_COLUMNS is a constant column list, never input.
         cursor = self._db.execute(
-            f"SELECT {self._EVENT_COLUMNS} FROM session_events ORDER BY ts, id"  # noqa: S608
+            f"SELECT {self._EVENT_COLUMNS} FROM session_events "  # noqa: S608
+            "WHERE ts > ? ORDER BY ts, id",
+            (after if after is not None else float("-inf"),),
         )
         while rows := cursor.fetchmany(batch):
             for row in rows:
@@ -534,12 +541,14 @@ class Store:
         *,
         reassign: Iterable[tuple[str | None, int]] = (),
         replace_sessions: bool = False,
+        replace_from: float | None = None,
     ) -> None:
         """One transaction: new events, touched sessions, current state.
 
         A session's summary row holds no state history: its entries are appended to
         `session_history` as they come. A written state records the last event row it has
-        folded (`folded_through`).
+        folded (`folded_through`). A refold deletes the sessions it recomputed first: all
+        (`replace_sessions`), or those that started at or after `replace_from` (a timestamp).
         """
         # The two calls per row only where needed: this runs for every event stored.
         rows = [
@@ -559,6 +568,15 @@ class Store:
             if replace_sessions:
                 self._db.execute("DELETE FROM sessions")
                 self._db.execute("DELETE FROM session_history")
+            elif replace_from is not None:
+                self._db.execute(
+                    "DELETE FROM session_history WHERE session_id IN "
+                    "(SELECT id FROM sessions WHERE start_ts >= ?)",
+                    (replace_from,),
+                )
+                self._db.execute("DELETE FROM sessions WHERE start_ts >= ?", (replace_from,))
+            replaced = replace_sessions or replace_from is not None
+            if replaced:
                 self._history_stored.clear()  # before the entries below count what is stored
             self._db.executemany("UPDATE session_events SET session_id = ? WHERE id = ?", reassign)
             self._db.executemany(
@@ -584,14 +602,14 @@ class Store:
                     (state[0], _encode(state[1])),
                 )
         self._history_stored.update(stored)
-        if replace_sessions:
+        if replaced:
             self._closed_totals.forget(sessions_replaced=True)
-        if replace_sessions or reassign:
+        if replaced or reassign:
             self.rewrites += 1
         self._closed_totals.written((s.id, s.end is None) for s, _ in summaries)
         for session, _ in summaries:
             self._staged.pop(session.id, None)
-        if replace_sessions:
+        if replaced:
             self._staged.clear()
         if self._event_count is not None:
             self._event_count += max(inserted.rowcount, 0)
