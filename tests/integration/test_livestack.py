@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 import logging
 
 from homeassistant.core import HomeAssistant
-from integration_helpers import coordinator_of, enable_entity, wait_connected, wait_for
+from integration_helpers import enable_entity, wait_connected, wait_for
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -24,15 +24,36 @@ def _state(hass: HomeAssistant) -> str:
     return current.state
 
 
+def _asked_for_stacks(sim: NinaSimulator) -> int:
+    """Return how often NINA was asked for a livestack picture."""
+    prefix = "/v2/api/livestack/image/"
+    return sum(
+        n for path, n in sim.hits.items() if path.startswith(prefix) and "available" not in path
+    )
+
+
 async def _stack(
     hass: HomeAssistant, entry: MockConfigEntry, sim: NinaSimulator, target: str, filt: str
 ) -> None:
-    """Stack one frame in the simulator; wait until the engine took its STACK-UPDATED."""
-    counters = coordinator_of(entry).engine.health.events
-    before = counters.processed
+    """Stack one frame in the simulator; wait until the image shows that stack.
+
+    Not until the engine counted the STACK-UPDATED: it counts on the writer thread before it
+    hands the event to the loop, so the fetch may not have started yet.
+    """
+    before = hass.states.get(LIVESTACK)
+
+    def shown() -> bool:
+        now = hass.states.get(LIVESTACK)
+        return (
+            now is not None
+            and now.state not in ("unavailable", before.state if before else None)
+            and now.attributes.get("target") == target
+            and now.attributes.get("filter") == filt
+        )
+
     await sim.livestack.stack(target, filt)
-    await wait_for(lambda: counters.processed > before, "STACK-UPDATED to be processed")
-    await hass.async_block_till_done()  # the fetch it started
+    await wait_for(shown, f"the {target} {filt} stack to be shown")
+    await hass.async_block_till_done()
 
 
 async def test_livestack_image_follows_stack_updates(
@@ -93,8 +114,11 @@ async def test_livestack_image_without_the_plugin_is_unavailable_and_says_so_onc
     entry = await setup_entry()
     await wait_connected(hass, entry)
     await hass.async_block_till_done()
-    await _stack(hass, entry, sim, "M 31", "Ha")
-    await _stack(hass, entry, sim, "M 31", "Ha")
+    for _ in range(2):  # each STACK-UPDATED asks NINA again, and is refused again
+        asked = _asked_for_stacks(sim)
+        await sim.livestack.stack("M 31", "Ha")
+        await wait_for(lambda: _asked_for_stacks(sim) > asked, "NINA to be asked for the stack")  # noqa: B023
+        await hass.async_block_till_done()
     assert _state(hass) == "unavailable"
     lines = [r for r in caplog.records if "livestack image is unavailable" in r.getMessage()]
     assert len(lines) == 1, [r.getMessage() for r in lines]
