@@ -173,3 +173,29 @@ def test_after_a_restart_the_saved_checkpoints_serve_a_late_event(
     partial = _everything(reopened, path)
     reopened.rebuild()
     assert _everything(reopened, path) == partial
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_real_rig_nights_refold_as_a_rebuild_would(case: str, tmp_path: Path) -> None:
+    """Test the same late events on Target Scheduler nights as real rigs record them.
+
+    No SEQUENCE-STARTING, scheduler waits, homing between targets, an unsafe sky before dawn
+    flats: the checkpoints must hold whatever state such a night leaves between sessions.
+    """
+    week = generate_week(date(2026, 11, 20), nights=4, seed=5, scheduler_nights=True)
+    assert any(all(e.name != "SEQUENCE-STARTING" for e in night.events) for night in week), (
+        "a night without SEQUENCE-STARTING"
+    )
+    late = CASES[case]
+    path = tmp_path / "rigs.db"
+    pipeline = open_pipeline(path, week[0])
+    for night in week:
+        live(pipeline, night.events)
+    time = _time(late, week)
+    pipeline.ingest([WireEvent(late.name, late.data, None, time)], Source.REPLAY)
+    stored = sum(len(night.events) for night in week)
+    if late.partial:
+        assert pipeline.refolded_events < stored, "refolded from a checkpoint"
+    partial = _everything(pipeline, path)
+    pipeline.rebuild()
+    assert _everything(pipeline, path) == partial
