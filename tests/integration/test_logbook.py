@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,24 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.nina_session.cause_words import cause_keys, translated_cause_words
 from custom_components.nina_session.const import DOMAIN
-from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
-from custom_components.nina_session.logbook import async_describe_events, describe_trigger
+from custom_components.nina_session.device_trigger import (
+    EVENT_NINA_SESSION_MOMENT,
+    EVENT_NINA_SESSION_TRIGGER,
+)
+from custom_components.nina_session.logbook import (
+    async_describe_events,
+    describe_trigger,
+    entity_row_names_moments,
+)
 from simulator import NinaSimulator, preset_night
+
+STRINGS = Path(__file__).parents[2] / "custom_components" / "nina_session" / "strings.json"
+#: The cause words as strings.json has them (the one place they are written).
+CAUSE_WORDS: dict[str, str] = json.loads(STRINGS.read_text(encoding="utf-8"))["entity"]["sensor"][
+    "session_state"
+]["state_attributes"]["cause"]["state"]
 
 #: Entities whose state moves with every frame: their "changed to" rows would repeat ours.
 PER_FRAME_ENTITIES = frozenset({"image.rig_1_latest_frame", "sensor.rig_1_last_image_saved"})
@@ -99,7 +114,65 @@ def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
 )
 def test_messages(kind: str, data: dict[str, Any], message: str) -> None:
     """Test the logbook message of each trigger type, with and without optional data."""
-    assert describe_trigger(kind, data) == message
+    assert describe_trigger(kind, data, CAUSE_WORDS) == message
+
+
+def test_cause_keys_go_from_specific_to_general() -> None:
+    """Test the rule the card shares: `<cause>_<reason>`, then `<cause>_<state>`, `<cause>`."""
+    assert cause_keys("GUIDER-STOP", "paused", "guiding_lost") == [
+        "guider_stop_guiding_lost",
+        "guider_stop_paused",
+        "guider_stop",
+    ]
+    assert cause_keys("TS-NEWTARGETSTART") == ["ts_newtargetstart"]
+    assert cause_keys("SAFETY-CHANGED", "imaging") == ["safety_changed_imaging", "safety_changed"]
+
+
+async def test_cause_words_come_from_the_translations(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """Test that the logbook says a cause in strings.json's words, as Home Assistant loaded them.
+
+    Every cause key of strings.json is said in its own words, so a new cause is one line there
+    (the card reads the same keys through `hass.localize`).
+    """
+    assert len(CAUSE_WORDS) >= 20
+    assert translated_cause_words(hass) == CAUSE_WORDS
+    described: dict[str, Callable[[Any], dict[str, Any]]] = {}
+    async_describe_events(
+        hass, lambda _domain, event_type, describe: described.update({event_type: describe})
+    )
+    for key, words in CAUSE_WORDS.items():
+
+        class Row:
+            data = {
+                "instance": "rig_1",
+                "type": "state_changed",
+                "data": {"previous": "idle", "state": "waiting", "cause": key.upper()},
+            }
+
+        message = described[EVENT_NINA_SESSION_TRIGGER](Row())["message"]
+        assert message.endswith(f"({words})"), (key, message)
+
+
+def test_moments_are_described_until_the_entity_row_names_them() -> None:
+    """Test that our moment rows stay while HA prints the event entity's row without a type."""
+    assert not entity_row_names_moments((2025, 4))
+    assert not entity_row_names_moments((2026, 7))
+    assert entity_row_names_moments((2026, 8))
+    assert entity_row_names_moments((2027, 1))
+
+
+@pytest.mark.parametrize(("version", "moments"), [((2025, 4), True), ((2026, 12), False)])
+async def test_moment_rows_by_release(
+    hass: HomeAssistant, version: tuple[int, int], moments: bool
+) -> None:
+    """Test that frames are always ours, moments only where the entity's row cannot say them."""
+    registered: list[str] = []
+    async_describe_events(
+        hass, lambda _domain, event_type, _describe: registered.append(event_type), version=version
+    )
+    assert registered == [EVENT_NINA_SESSION_TRIGGER] + ([EVENT_NINA_SESSION_MOMENT] * moments)
 
 
 async def test_describer_uses_the_device_name(
@@ -112,8 +185,9 @@ async def test_describer_uses_the_device_name(
         assert domain == DOMAIN
         described[event_type] = describe
 
-    async_describe_events(hass, register)
-    describe = described[EVENT_NINA_SESSION_TRIGGER]
+    async_describe_events(hass, register, version=(2025, 4))
+    describe = described[EVENT_NINA_SESSION_MOMENT]
+    assert described[EVENT_NINA_SESSION_TRIGGER] is describe
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
     assert device is not None
 
