@@ -23,7 +23,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.nina_session.cause_words import cause_keys, translated_cause_words
+from custom_components.nina_session.cause_words import (
+    cause_keys,
+    cause_words,
+    translated_cause_words,
+)
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import (
     EVENT_NINA_SESSION_MOMENT,
@@ -117,15 +121,17 @@ def test_messages(kind: str, data: dict[str, Any], message: str) -> None:
     assert describe_trigger(kind, data, CAUSE_WORDS) == message
 
 
-def test_cause_keys_go_from_specific_to_general() -> None:
+#: Causes with their keys and words, shared with the card's test (tests/card).
+CAUSE_CASES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parents[1] / "card" / "cause_cases.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("case", CAUSE_CASES, ids=lambda case: str(case["keys"][0]))
+def test_cause_keys_and_words_as_the_card_has_them(case: dict[str, Any]) -> None:
     """Test the rule the card shares: `<cause>_<reason>`, then `<cause>_<state>`, `<cause>`."""
-    assert cause_keys("GUIDER-STOP", "paused", "guiding_lost") == [
-        "guider_stop_guiding_lost",
-        "guider_stop_paused",
-        "guider_stop",
-    ]
-    assert cause_keys("TS-NEWTARGETSTART") == ["ts_newtargetstart"]
-    assert cause_keys("SAFETY-CHANGED", "imaging") == ["safety_changed_imaging", "safety_changed"]
+    assert cause_keys(case["cause"], case["state"], case["reason"]) == case["keys"]
+    assert cause_words(CAUSE_WORDS, case["cause"], case["state"], case["reason"]) == case["words"]
 
 
 async def test_cause_words_come_from_the_translations(
