@@ -131,11 +131,13 @@ def describe_trigger(
 
 
 #: The first Home Assistant whose logbook names an event entity's event type (core #174808,
-#: frontend #52863, mid-2026): from it on, the Session event entity's row tells a moment.
+#: frontend #52863, merged June 2026): from it on, the Session event entity's row tells a moment.
 EVENT_TYPES_IN_LOGBOOK_SINCE: Final = (2026, 8)
+#: The Home Assistant release this runs on.
+HA_RELEASE: Final = (MAJOR_VERSION, MINOR_VERSION)
 
 
-def entity_row_names_moments(version: tuple[int, int] = (MAJOR_VERSION, MINOR_VERSION)) -> bool:
+def entity_row_names_moments(version: tuple[int, int]) -> bool:
     """Return whether the Session event entity's own logbook row says which moment it was.
 
     Before that, the row reads "detected an event" for every moment, so ours (with the
@@ -149,7 +151,7 @@ def async_describe_events(
     hass: HomeAssistant,
     async_describe_event: Callable[[str, str, DescribeCallback], None],
     *,
-    version: tuple[int, int] = (MAJOR_VERSION, MINOR_VERSION),
+    version: tuple[int, int] | None = None,
 ) -> None:
     """Describe the trigger events of nina_session (frames; moments on older Home Assistant)."""
 
@@ -172,5 +174,5 @@ def async_describe_events(
         }
 
     async_describe_event(DOMAIN, EVENT_NINA_SESSION_TRIGGER, _describe)
-    if not entity_row_names_moments(version):
+    if not entity_row_names_moments(version or HA_RELEASE):
         async_describe_event(DOMAIN, EVENT_NINA_SESSION_MOMENT, _describe)

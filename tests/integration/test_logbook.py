@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.nina_session import logbook as logbook_platform
 from custom_components.nina_session.cause_words import (
     cause_keys,
     cause_words,
@@ -375,4 +376,52 @@ async def test_one_row_per_frame_and_per_state_change(
     event_rows = [row for row in rows if _source(row) == "event.rig_1_session_event"]
     assert len(event_rows) == 4
     assert not [row for row in rows if _source(row) in PER_FRAME_ENTITIES]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(("release", "ours"), [((2025, 4), True), ((2026, 8), False)])
+async def test_one_row_per_moment_where_the_entity_row_names_it(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+    monkeypatch: pytest.MonkeyPatch,
+    release: tuple[int, int],
+    ours: bool,
+) -> None:
+    """Test the device page's rows of a session's start and end on two releases.
+
+    The Session event entity's row is there on both; ours beside it only where Home
+    Assistant prints that row as "detected an event". Frames are ours on both.
+    """
+    monkeypatch.setattr(logbook_platform, "HA_RELEASE", release)
+    assert await async_setup_component(hass, "logbook", {})
+    start = dt_util.utcnow() - timedelta(minutes=1)
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    engine = engine_of(entry)
+    await play(sim, engine)
+    await pass_the_idle_gap(hass, engine)
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+    entity_ids = [
+        item.entity_id for item in er.async_entries_for_device(er.async_get(hass), device.id)
+    ]
+
+    rows = await _device_rows(await hass_ws_client(hass), start, entity_ids, device.id)
+    entity_rows = [row for row in rows if _source(row) == "event.rig_1_session_event"]
+    described = [row["message"] for row in rows if row.get("domain") == DOMAIN]
+    moments = [message for message in described if not message.startswith("saved a")]
+    session = (await engine.sessions(limit=1))[0]
+    assert len(entity_rows) >= 2  # start, end (and the autofocus runs)
+    if ours:
+        assert moments == [
+            f"started session {session['id']}",
+            f"ended session {session['id']}: 6 frames, 0.2 h integration",
+        ]
+    else:
+        assert moments == []
+    assert sum(message.startswith("saved a LIGHT frame") for message in described) == 6
     assert await hass.config_entries.async_unload(entry.entry_id)
