@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FrameError
 from .models import NO_FILTER, Frame, NinaEvent, Source
-from .timeutil import parse_nina_time
+from .timeutil import night_end, night_of, parse_nina_time
 from .wire import ImageRecord, WireEvent, parse_image_record
 
 IMAGE_SAVE = "IMAGE-SAVE"
@@ -116,16 +116,34 @@ def content_fingerprint(name: str, data: Mapping[str, Any]) -> str:
 
 @dataclass(slots=True)
 class _Context:
-    """What earlier events told us, used to fill in sparse frames."""
+    """What earlier events told us, used to fill in the names a frame's record lacks.
+
+    Each name holds only while what taught it holds (`Normalizer._learn`): the equipment's
+    names until the device or the profile changes, the target for its run and its night.
+    """
 
     target: str | None = None
     filter: str | None = None
     camera: str | None = None
     telescope: str | None = None
+    #: When the observing night the target was learned in ends (ISO): targets are per night.
+    target_until: str | None = None
 
 
-#: The events whose data the context learns from (`Normalizer._learn`).
-_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED"})
+#: What an event makes untrue. A wheel (dis)connected may hold any filter or none (NINA sends
+#: no FILTERWHEEL-CHANGED for the first selection), a camera (dis)connected may be another,
+#: another profile is another rig, and a sequence's start or end ends its run's target.
+_FORGETS: dict[str, tuple[str, ...]] = {
+    "FILTERWHEEL-CONNECTED": ("filter",),
+    "FILTERWHEEL-DISCONNECTED": ("filter",),
+    "CAMERA-CONNECTED": ("camera",),
+    "CAMERA-DISCONNECTED": ("camera",),
+    "PROFILE-CHANGED": ("filter", "camera", "telescope"),
+    "SEQUENCE-STARTING": ("target",),
+    "SEQUENCE-FINISHED": ("target",),
+}
+#: The events the context learns from or forgets with (`Normalizer._learn`).
+_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED", *_FORGETS})
 
 
 class Normalizer:
@@ -135,6 +153,8 @@ class Normalizer:
         """Initialize with NINA's timezone (for offset-less times) and no context."""
         self.tz = tz
         self._context = _Context()
+        #: `_Context.target_until` as a time, compared with every light's time.
+        self._target_until: datetime | None = None
         self._history_last: dict[str, datetime] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -142,8 +162,14 @@ class Normalizer:
         return asdict(self._context)
 
     def restore(self, snap: Mapping[str, Any]) -> None:
-        """Restore the context from a `snapshot()`."""
+        """Restore the context from a `snapshot()` (one saved before `target_until` too)."""
         self._context = _Context(**snap)
+        until = self._context.target_until
+        self._target_until = datetime.fromisoformat(until) if until else None
+
+    def forget(self) -> None:
+        """Forget all context: what follows is a NINA process's events from its start."""
+        self.restore({})
 
     def normalize(
         self, wire: WireEvent, source: Source, image: ImageRecord | None = None
@@ -156,7 +182,7 @@ class Normalizer:
         )
         text = wire.text if data is wire.data else None
         if wire.name in _LEARNED_FROM:
-            self._learn(wire.name, data)
+            self._learn(wire.name, data, time)
         if wire.name != IMAGE_SAVE:
             fingerprint = content_fingerprint(wire.name, data)
             return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)
@@ -164,7 +190,7 @@ class Normalizer:
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        frame = self._frame(image, source)
+        frame = self._frame(image, source, time)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
             fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
@@ -199,16 +225,48 @@ class Normalizer:
             raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
         return wire.received_at
 
-    def _learn(self, name: str, data: Mapping[str, Any]) -> None:
+    def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
             target = data.get("TargetName")
             if isinstance(target, str) and target.strip():
-                self._context.target = target.strip()
+                self._learn_target(target.strip(), time)
         elif name == "FILTERWHEEL-CHANGED":
             self._context.filter = filter_change(data) or self._context.filter
+        else:
+            for field in _FORGETS[name]:
+                if field == "target":
+                    self._learn_target(None, time)  # and its night
+                else:
+                    setattr(self._context, field, None)
 
-    def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
-        """Build a frame, filling what the record lacks from context and noting it."""
+    def _learn_target(self, target: str | None, time: datetime) -> None:
+        """Take `target` as the one imaged now, true until its observing night ends."""
+        ctx = self._context
+        ctx.target = target
+        until = night_end(night_of(time, self.tz), self.tz) if target is not None else None
+        ctx.target_until = until.isoformat() if until is not None else None
+        self._target_until = until
+
+    def _holds(self, target: str, time: datetime) -> bool:
+        """Return whether context already knows `target` as the one imaged at `time`."""
+        until = self._target_until
+        return target == self._context.target and until is not None and time < until
+
+    def _known_target(self, time: datetime) -> str | None:
+        """Return the target context knows at `time`: none once its night is over."""
+        until = self._target_until
+        if until is not None and time >= until:
+            self._learn_target(None, time)
+        return self._context.target
+
+    def _frame(self, image: ImageRecord | None, source: Source, time: datetime) -> Frame:
+        """Build a frame, filling what the record lacks from context and noting it.
+
+        A record's equipment names are its own, an empty one too: the plugin always sends
+        `Filter`, `CameraName` and `TelescopeName`, "" when there is no such device (no filter
+        wheel). Context fills them only for a frame with no record at all (a sparse history
+        IMAGE-SAVE). Only the target may be missing from a record (older plugins).
+        """
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
         inferred: list[str] = []
@@ -218,15 +276,20 @@ class Normalizer:
             # says nothing. The tracker reads either as FLAT while the flat panel is lit.
             image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
             inferred.append("image_type")
-        target = _pick(inferred, "target", record.target, ctx.target)
-        filter_name = _pick(inferred, "filter", record.filter, ctx.filter)
-        camera = _pick(inferred, "camera", record.camera, ctx.camera)
-        telescope = _pick(inferred, "telescope", record.telescope, ctx.telescope)
-        # Frames tell us the current context too (the first filter gets no FILTERWHEEL-CHANGED).
-        ctx.target = target if image_type == "LIGHT" and target else ctx.target
-        ctx.filter = filter_name or ctx.filter
-        ctx.camera = camera or ctx.camera
-        ctx.telescope = telescope or ctx.telescope
+        target = record.target
+        if target is None:
+            target = _pick(inferred, "target", None, self._known_target(time))
+        elif image_type == "LIGHT" and not self._holds(target, time):
+            self._learn_target(target, time)
+        if image is None:
+            filter_name = _pick(inferred, "filter", None, ctx.filter)
+            camera = _pick(inferred, "camera", None, ctx.camera)
+            telescope = _pick(inferred, "telescope", None, ctx.telescope)
+        else:
+            # Frames tell the current equipment (the first filter gets no FILTERWHEEL-CHANGED).
+            filter_name = ctx.filter = record.filter
+            camera = ctx.camera = record.camera
+            telescope = ctx.telescope = record.telescope
         taken_at = None
         if record.date_text is not None:
             try:

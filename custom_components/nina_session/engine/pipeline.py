@@ -285,6 +285,11 @@ class Pipeline:
         paired = pair_history_images(events, images, self.options.tz)
         self.history_wanted = False
         self.normalizer.start_history()
+        if not skip_events:
+            # A whole read is the NINA process's life from its start, when it knew nothing:
+            # the context the frames in it lack comes from it alone, not from the one live
+            # events left (another process's rig after a restart, or later than those frames).
+            self.normalizer.forget()
         result = self.ingest(events, Source.HISTORY, paired)
         result.duplicates += skip_events
         self.counters.duplicates += skip_events
