@@ -155,6 +155,8 @@ class Normalizer:
         self._context = _Context()
         #: `_Context.target_until` as a time, compared with every light's time.
         self._target_until: datetime | None = None
+        #: The time of the event being normalized: when the names a frame takes held.
+        self._now = datetime.min.replace(tzinfo=UTC)
         self._history_last: dict[str, datetime] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -181,6 +183,7 @@ class Normalizer:
             wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
         )
         text = wire.text if data is wire.data else None
+        self._now = time
         if wire.name in _LEARNED_FROM:
             self._learn(wire.name, data, time)
         if wire.name != IMAGE_SAVE:
@@ -190,7 +193,7 @@ class Normalizer:
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        frame = self._frame(image, source, time)
+        frame = self._frame(image, source)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
             fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
@@ -259,7 +262,7 @@ class Normalizer:
             self._learn_target(None, time)
         return self._context.target
 
-    def _frame(self, image: ImageRecord | None, source: Source, time: datetime) -> Frame:
+    def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
         """Build a frame, filling what the record lacks from context and noting it.
 
         A record's equipment names are its own, an empty one too: the plugin always sends
@@ -269,6 +272,7 @@ class Normalizer:
         """
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
+        time = self._now
         inferred: list[str] = []
         image_type = record.image_type
         if image_type is None:
