@@ -20,7 +20,7 @@ from simulator.night import Night, history_item, image_record, preset_night, to_
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import envelope, event, frames, image
 from tests.engine.test_nights import live, open_pipeline
-from tests.engine.test_real_rigs import item
+from tests.engine.test_real_rigs import _placeholders, history_time, item
 from tests.engine.test_refold import _everything
 
 _WHEEL_NIGHT = date(2026, 11, 24)
@@ -179,3 +179,19 @@ def test_the_target_and_its_night_survive_a_restart(db_path: Path) -> None:
     frame = reopened.normalizer.normalize(sparse, Source.HISTORY).frame
     assert frame is not None and (frame.target, frame.filter) == ("M 31", "Ha")
     store.close()
+
+
+def test_a_filter_change_the_history_hides_makes_the_filter_unknown(pipeline: Pipeline) -> None:
+    """Test that a FILTERWHEEL-CHANGED with placeholder names forgets the filter before it.
+
+    Plugin 2.2.12.1+ writes `"New":{"Name":[],"Id":[]}` in history: the wheel moved, to a
+    filter nobody can read. A bare frame after it was given the filter from before the move.
+    """
+    change = _placeholders({"Previous": {"Name": "L", "Id": 0}, "New": {"Name": "R", "Id": 1}})
+    history = [item("IMAGE-SAVE", 5), item("FILTERWHEEL-CHANGED", 10, **change)]
+    history.append(item("IMAGE-SAVE", 15))  # its record is missing from the image history
+    record = {"ImageType": "FLAT", "Filter": "L", "ExposureTime": 2.0,
+              "Date": history_time(4.9)}  # fmt: skip
+    pipeline.ingest_history(envelope(history), envelope([record]))
+    stored = [e.frame.filter for _, e in pipeline.store.iter_events() if e.frame is not None]
+    assert stored == ["L", "none"]

@@ -234,7 +234,10 @@ class Normalizer:
             if isinstance(target, str) and target.strip():
                 self._learn_target(target.strip(), time)
         elif name == "FILTERWHEEL-CHANGED":
-            self._context.filter = filter_change(data) or self._context.filter
+            if _new_filter(data) is None:  # moved, to a filter the history hides: unknown
+                self._context.filter = None
+            else:
+                self._context.filter = filter_change(data) or self._context.filter
         else:
             for field in _FORGETS[name]:
                 if field == "target":
@@ -390,14 +393,21 @@ def filter_change(data: Mapping[str, Any]) -> str | None:
     The plugin also sends it with Previous == New (several times in one flat run), and the
     history of recent plugins hides both names behind placeholders.
     """
-    new, previous = data.get("New"), data.get("Previous")
-    name = new.get("Name") if isinstance(new, Mapping) else None
-    if not isinstance(name, str) or not name.strip():
+    name = _new_filter(data)
+    if name is None:
         return None
+    previous = data.get("Previous")
     old = previous.get("Name") if isinstance(previous, Mapping) else None
-    if isinstance(old, str) and old.strip() == name.strip():
+    if isinstance(old, str) and old.strip() == name:
         return None
-    return name.strip()
+    return name
+
+
+def _new_filter(data: Mapping[str, Any]) -> str | None:
+    """Return the name of the filter a FILTERWHEEL-CHANGED moved to, if it can be read."""
+    new = data.get("New")
+    name = new.get("Name") if isinstance(new, Mapping) else None
+    return (name.strip() or None) if isinstance(name, str) else None
 
 
 def pair_history_images(
