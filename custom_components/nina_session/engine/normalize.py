@@ -126,8 +126,6 @@ class _Context:
     filter: str | None = None
     camera: str | None = None
     telescope: str | None = None
-    #: When the observing night the target was learned in ends (ISO): targets are per night.
-    target_until: str | None = None
 
 
 #: What an event makes untrue. A wheel (dis)connected may hold any filter or none (NINA sends
@@ -153,7 +151,9 @@ class Normalizer:
         """Initialize with NINA's timezone (for offset-less times) and no context."""
         self.tz = tz
         self._context = _Context()
-        #: `_Context.target_until` as a time, compared with every light's time.
+        #: When the observing night the target was learned in ends: targets are per night.
+        #: Not saved with the context (the version before could not load a context with it):
+        #: a restored target is taken as the one of the night going on (`_known_target`).
         self._target_until: datetime | None = None
         #: The time of the event being normalized: when the names a frame takes held.
         self._now = datetime.min.replace(tzinfo=UTC)
@@ -164,10 +164,9 @@ class Normalizer:
         return asdict(self._context)
 
     def restore(self, snap: Mapping[str, Any]) -> None:
-        """Restore the context from a `snapshot()` (one saved before `target_until` too)."""
+        """Restore the context from a `snapshot()`."""
         self._context = _Context(**snap)
-        until = self._context.target_until
-        self._target_until = datetime.fromisoformat(until) if until else None
+        self._target_until = None
 
     def forget(self) -> None:
         """Forget all context: what follows is a NINA process's events from its start."""
@@ -247,11 +246,8 @@ class Normalizer:
 
     def _learn_target(self, target: str | None, time: datetime) -> None:
         """Take `target` as the one imaged now, true until its observing night ends."""
-        ctx = self._context
-        ctx.target = target
-        until = night_end(night_of(time, self.tz), self.tz) if target is not None else None
-        ctx.target_until = until.isoformat() if until is not None else None
-        self._target_until = until
+        self._context.target = target
+        self._target_until = None if target is None else night_end(night_of(time, self.tz), self.tz)
 
     def _holds(self, target: str, time: datetime) -> bool:
         """Return whether context already knows `target` as the one imaged at `time`."""
@@ -261,7 +257,9 @@ class Normalizer:
     def _known_target(self, time: datetime) -> str | None:
         """Return the target context knows at `time`: none once its night is over."""
         until = self._target_until
-        if until is not None and time >= until:
+        if until is None and self._context.target is not None:  # restored: tonight's
+            self._learn_target(self._context.target, time)
+        elif until is not None and time >= until:
             self._learn_target(None, time)
         return self._context.target
 
