@@ -152,7 +152,7 @@ def test_a_target_holds_for_its_run_and_its_night(pipeline: Pipeline) -> None:
     assert stored == ["M 31", None, "M 31", None]
 
 
-def test_the_target_and_its_night_survive_a_restart(db_path: Path) -> None:
+def test_a_restored_target_holds_for_the_night_going_on_not_the_next(db_path: Path) -> None:
     """Test that a target restored after a restart holds for the night going on, not the next.
 
     An older plugin's lights carry no TargetName: the one after the restart gets the target
