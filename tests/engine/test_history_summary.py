@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+import gc
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +16,7 @@ from test_engine_live import OPTIONS
 from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from custom_components.nina_session.engine.fsm import SessionState
 from custom_components.nina_session.engine.history_summary import RECENT_HISTORY
+from custom_components.nina_session.engine.models import NinaEvent
 from simulator import SimEvent, preset_night
 from simulator.server import NinaSimulator
 
@@ -118,3 +120,31 @@ async def test_history_far_ahead_of_our_clock_is_only_counted(
     assert result.summary is not None
     assert result.summary.counted == 4
     assert result.summary.by_type == {"GUIDER-DITHER": 4}
+
+
+async def test_the_merged_events_are_freed_before_the_loop_hears_of_the_merge(
+    sim: NinaSimulator, session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """The loop holds none of an old night's events: they were freed on the writer thread."""
+    night = preset_night("simple")
+    await sim.play(night.events, speed=0, rebase=False)
+    engine = engine_for(sim, tmp_path / "freed.db", session)
+    held: list[int] = []
+    engine.subscribe(
+        lambda update: held.append(events_alive()) if update.reason == "backfill" else None
+    )
+    await engine.start(connect=False)
+    before = events_alive()
+    try:
+        result = await engine.backfill()
+    finally:
+        await engine.stop()
+    assert result.summary is not None
+    assert result.summary.applied == len(night.events)
+    assert [count - before for count in held] == [1]  # the summary's last frame
+
+
+def events_alive() -> int:
+    """Return how many events exist in the process (garbage collected first)."""
+    gc.collect()
+    return sum(isinstance(thing, NinaEvent) for thing in gc.get_objects())
