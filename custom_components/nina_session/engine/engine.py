@@ -108,7 +108,8 @@ class EngineConfig:
 class EngineUpdate:
     """Told to subscribers after every change: processed events, connection, tick.
 
-    `result` says what changed; a tick's holds the session the idle clock closed.
+    `result` says what changed; a tick's holds the session the idle clock closed; a
+    backfill's is told in sum with only its recent events (`BatchResult.for_loop`).
     """
 
     reason: str
