@@ -34,8 +34,10 @@ from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
+from .gradual_release import release_gradually
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list, tail
+from .history_summary import HistorySummary, summarize
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
 from .sessions import (
@@ -92,7 +94,11 @@ class PipelineOptions:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changed; the engine broadcasts it to subscribers."""
+    """What one batch changed; the engine broadcasts it to subscribers.
+
+    A history merge reaches the event loop as `for_loop` makes it: `applied` holds only its
+    recent events, `summary` the rest in sum.
+    """
 
     applied: list[Applied] = field(default_factory=list)
     closed: list[Session] = field(default_factory=list)
@@ -101,11 +107,38 @@ class BatchResult:
     rebuilt: bool = False
     #: What the live clock made of a stop past its grace period (a tick's result).
     ticked: Step | None = None
+    #: A history merge told in sum (see `for_loop`); None for live batches and ticks.
+    summary: HistorySummary | None = None
 
     @property
     def changed(self) -> bool:
         """Return whether the batch applied, closed or rebuilt anything."""
-        return bool(self.applied or self.closed or self.rebuilt or self.ticked)
+        applied = self.summary.applied if self.summary is not None else self.applied
+        return bool(applied or self.closed or self.rebuilt or self.ticked)
+
+    @property
+    def applied_count(self) -> int:
+        """Return how many events the batch applied (a summarized merge's included)."""
+        return self.summary.applied if self.summary is not None else len(self.applied)
+
+    def for_loop(self, now: datetime) -> BatchResult:
+        """Return this history merge as the event loop is told it (see `history_summary`).
+
+        Its events not recent at `now` are folded into a summary and released here, a slice
+        at a time (`gradual_release`): neither walking nor freeing them lands on the loop.
+        This result is left without events.
+        """
+        summary, recent = summarize(self.applied, now)
+        release_gradually(self.applied)
+        return BatchResult(
+            recent,
+            list(self.closed),
+            self.duplicates,
+            self.rejected,
+            self.rebuilt,
+            self.ticked,
+            summary,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +332,8 @@ class Pipeline:
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
         self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
+        for parsed in (events, paired, images):  # their last references: see gradual_release
+            release_gradually(parsed)
         return result
 
     def ingest(
