@@ -15,9 +15,10 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import NinaSessionConfigEntry, NinaSessionData
+from .coordinator import NinaSessionConfigEntry
 from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
 from .equipment_binary_sensor import async_setup_equipment_binary_sensors
+from .snapshot import NinaSessionData
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0

@@ -54,7 +54,8 @@ from .const import (
     EVENT_STATE_CHANGED,
     EVENT_TYPES,
 )
-from .coordinator import NinaSessionConfigEntry, NinaSessionData
+from .coordinator import NinaSessionConfigEntry
+from .snapshot import NinaSessionData
 
 #: Bus event of the triggers no entity tells, frames (described by our logbook).
 EVENT_NINA_SESSION_TRIGGER: Final = "nina_session_trigger"

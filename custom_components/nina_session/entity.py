@@ -11,7 +11,8 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import NinaSessionCoordinator, NinaSessionData
+from .coordinator import NinaSessionCoordinator
+from .snapshot import NinaSessionData
 
 
 @dataclass(frozen=True, kw_only=True)

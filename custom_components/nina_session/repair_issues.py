@@ -7,7 +7,6 @@ Not named `repairs.py`: Home Assistant loads that name as the integration's repa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -27,9 +26,7 @@ from .engine.client import (
     parse_plugin_version,
 )
 from .engine.engine import NinaEngine
-
-if TYPE_CHECKING:
-    from .coordinator import HealthSnapshot
+from .snapshot import HealthSnapshot
 
 
 def create_repair_issue(

@@ -19,12 +19,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from .coordinator import NinaSessionConfigEntry, NinaSessionData
+from .coordinator import NinaSessionConfigEntry
 from .engine.fsm import SessionState
 from .engine.timeutil import iso_z
 from .entity import NinaSessionDescribedEntity, NinaSessionEntityDescription
 from .equipment_sensor import async_setup_equipment_sensors
 from .insight import Insight, InsightEntity, insight_of
+from .snapshot import NinaSessionData
 
 # Push: the coordinator updates entities; nothing to serialise.
 PARALLEL_UPDATES = 0

@@ -17,8 +17,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.nina_session.const import EVENT_NINA_SESSION
-from custom_components.nina_session.coordinator import NinaSessionData
 from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_STATE_CHANGED
+from custom_components.nina_session.snapshot import NinaSessionData
 from simulator import THUMBNAIL_JPEG, Night, NinaSimulator, preset_night
 
 SetupEntry = Callable[..., Awaitable[MockConfigEntry]]

@@ -24,7 +24,6 @@ from typing import Final
 
 from .fsm import SessionState
 from .models import NinaEvent
-from .moments import last_causes
 from .normalize import filter_change
 from .sessions import Applied
 
@@ -52,6 +51,19 @@ def followed(event: NinaEvent) -> tuple[str | None, str | None]:
         if frame.image_type == "LIGHT" and frame.target:
             new_target = frame.target
     return new_filter, new_target
+
+
+def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
+    """Return, for each state the events moved into, the cause of the last such move.
+
+    A merge tells one state change (`Moments.after_merge`): its cause is read here.
+    """
+    causes: dict[SessionState, str] = {}
+    for item in applied:
+        transition = item.step.transition
+        if transition is not None:
+            causes[transition.state] = transition.cause
+    return causes
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .fsm import Reason, SessionState
+from .history_summary import last_causes
 from .timeutil import iso_z
 from .vocabulary import ERROR_EVENTS
 
@@ -55,19 +56,6 @@ def session_ended(session: Session) -> Moment:
             "integration_seconds": session.integration_seconds,
         },
     )
-
-
-def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
-    """Return, for each state the events moved into, the cause of the last such move.
-
-    A merge tells one state change (`Moments.after_merge`): its cause is read here.
-    """
-    causes: dict[SessionState, str] = {}
-    for item in applied:
-        transition = item.step.transition
-        if transition is not None:
-            causes[transition.state] = transition.cause
-    return causes
 
 
 class Moments:
