@@ -332,7 +332,7 @@ class SessionTracker:
             return True
         if session.night_ends is None:
             session.night_ends = night_end(session.night, self.tz)
-        return opens_session(event) and event.time >= session.night_ends
+        return event.time >= session.night_ends and opens_session(event)
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start
