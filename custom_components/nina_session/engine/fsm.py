@@ -211,10 +211,12 @@ class StateMachine:
     # -- folding -----------------------------------------------------------------------
     def apply(self, event: NinaEvent) -> Step:
         """Fold one event; return the state changes and counts it caused."""
-        self._counts.clear()
         eq = self.equipment
-        expired = self._expire(event.time) if eq.pending is not None else None
         name = event.name
+        if eq.pending is None and event.frame is None and name not in _ACTS_ON:
+            return NO_STEP  # most events of a night: nothing to expire, settle or handle
+        self._counts.clear()
+        expired = self._expire(event.time) if eq.pending is not None else None
         if event.frame is not None or name in _SETTLES_PENDING:
             eq.pending = None
         transition = None
@@ -526,3 +528,5 @@ def _wait_end(value: Any) -> str | None:
 
 #: Every event the state machine acts on (the vocabulary's "state" events must be among them).
 HANDLED_EVENTS = StateMachine.HANDLED | RUN_WORK
+#: ... and those that settle a pending stop: no other event changes anything when none is.
+_ACTS_ON = HANDLED_EVENTS | _SETTLES_PENDING

@@ -132,17 +132,21 @@ class Session:
             self.targets.append(name)
 
     def _frame(self, frame: Frame, time: datetime) -> None:
-        self.by_type[frame.image_type] = self.by_type.get(frame.image_type, 0) + 1
-        self.current.update(
-            filter=frame.filter, image_type=frame.image_type, exposure=frame.exposure
-        )
+        image_type, current = frame.image_type, self.current
+        self.by_type[image_type] = self.by_type.get(image_type, 0) + 1
+        # Item by item: `update(filter=...)` built a dict of keywords per frame.
+        current["filter"] = frame.filter
+        current["image_type"] = image_type
+        current["exposure"] = frame.exposure
         self.last_image_at = time
-        if frame.image_type != "LIGHT":
+        if image_type != "LIGHT":
             return
         if frame.target:
             self._target(frame.target)
-            self.current["target"] = frame.target
-        slot = self.by_filter.setdefault(frame.filter, [0, 0.0])
+            current["target"] = frame.target
+        slot = self.by_filter.get(frame.filter)
+        if slot is None:  # not `setdefault`: it built a new list per light to throw away
+            slot = self.by_filter[frame.filter] = [0, 0.0]
         slot[0] += 1
         slot[1] += frame.exposure or 0.0  # a light of unknown exposure adds no integration
         self.hfr.add(frame.hfr)
