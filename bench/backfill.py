@@ -81,7 +81,7 @@ async def _measure(scale: Scale, tmp: Path) -> tuple[dict[str, Timing], int, int
                 result = await engine.backfill()
                 times[key].append(elapsed())
                 if key == "backfill":
-                    applied = len(result.applied)
+                    applied = result.applied_count
             await engine.stop()
 
         await _download(client)  # warm-up: connection pool, first-call costs

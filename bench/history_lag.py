@@ -10,7 +10,11 @@ itself release and retake the GIL and add to the lag measured.
 
 By default the items are real events' shape and size without a `Time` (the wire model
 refuses them at once, so the figure is the read and the parse); `--real` gives every item a
-time, so every one is normalized, de-duplicated and stored too.
+time, so every one is normalized, de-duplicated and stored too. Those times end just before
+now, as when Home Assistant starts while NINA's night goes on: the engine hands the loop a
+summary and only the last minutes' events (`engine.history_summary`). A subscriber does per
+event what Home Assistant's coordinator does (builds its bus event's data), so the lag
+includes what the loop is handed.
 
 `--attack` is the hanging-history attack instead: the history request never ends (about
 6 MB/s of items until the client's timeout) while FRAMES (default 200) socket frames of just
@@ -38,7 +42,7 @@ from typing import Any
 import aiohttp
 
 from bench.common import OPTIONS, rss_mb
-from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
+from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
 from simulator.server import NinaSimulator
 
 #: One IMAGE-SAVE history item as older plugins write it (~250 bytes); `%d` keeps them apart.
@@ -72,10 +76,11 @@ def peak_rss_mb() -> float:
 def history_body(megabytes: float, *, timed: bool = False) -> bytes:
     """Return a valid `/event-history` answer of about `megabytes` MB.
 
-    `timed`: every item has a `Time` (a GUIDER-DITHER every 10 s), so every one is stored.
+    `timed`: every item has a `Time` (a GUIDER-DITHER every 10 s up to now), so every one is
+    stored.
     """
-    start = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
     count = int(megabytes * 1_000_000) // (len(ITEM) + 8)
+    start = datetime.now(UTC) - timedelta(seconds=10 * count)
     if timed:
         pad = "x" * 200
         items = (
@@ -141,6 +146,8 @@ async def measure(body: bytes) -> dict[str, Any]:
                 request_timeout=120.0,
             )
             engine = NinaEngine(config, session)
+            told = {"events": 0}
+            engine.subscribe(lambda update: _like_home_assistant(update, told))
             lag = LoopLag()
             before = reset_peak_rss()
             lag.start()
@@ -165,7 +172,24 @@ async def measure(body: bytes) -> dict[str, Any]:
                 "rss_before_mb": round(before, 1),
                 "rss_peak_mb": round(peak_rss_mb(), 1),
                 "stored_events": engine.health.events.backfilled,
+                "events_handed_to_loop": told["events"],
             }
+
+
+def _like_home_assistant(update: EngineUpdate, told: dict[str, int]) -> None:
+    """Do on the loop, per event handed to it, what the coordinator does: its bus event's data."""
+    if update.result is None:
+        return
+    for item in update.result.applied:
+        event = item.event
+        told["events"] += 1
+        {
+            "type": event.name,
+            "time": event.time.isoformat(),
+            "data": event.data,
+            "session_id": item.session_id,
+            "source": event.source.value,
+        }
 
 
 #: A GUIDER-DITHER socket frame padded to just under the 4 MiB frame limit.

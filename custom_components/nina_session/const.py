@@ -42,8 +42,12 @@ DEFAULT_DEBUG_RECORDING: Final = False
 #: Sub-directory of the HA config dir with one SQLite file (and recording) per entry.
 STORAGE_DIR: Final = "nina_session"
 
-#: HA bus event fired for every event the engine applied.
+#: HA bus event fired for every event the engine applied live, and for history events of the
+#: last `engine.history_summary.RECENT_HISTORY` (missed during a short disconnect).
 EVENT_NINA_SESSION: Final = "nina_session_event"
+#: HA bus event fired once per history merge for its older events, instead of one each: how
+#: many by type and their time range. Automations never hear a night long past event by event.
+EVENT_BACKFILLED: Final = "nina_session_backfilled"
 
 # Repair issues (ids get the entry id appended).
 ISSUE_UNREACHABLE: Final = "nina_unreachable"

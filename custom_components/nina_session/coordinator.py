@@ -6,6 +6,9 @@ one `nina_session_event` bus event per applied NINA event, the night's moments f
 `engine.moments` (device triggers and the event entity pick theirs), and the repair issues
 (`repair_issues.RepairIssues`).
 
+A history merge comes summarized (`engine.history_summary`): one `nina_session_backfilled`
+bus event for its older events, one `nina_session_event` each for its recent ones only.
+
 Nothing here polls NINA. A cheap in-memory watch of the engine's `ConnectionHealth` runs
 every few seconds, because the engine does not announce everything that changes in it: the
 link coming up (it broadcasts before `connected` is set), failed attempts (`failing`) and the
@@ -31,16 +34,19 @@ from .const import (
     CONF_RETENTION_DAYS,
     DEFAULT_RETENTION_DAYS,
     DOMAIN,
+    EVENT_BACKFILLED,
     EVENT_NINA_SESSION,
     EVENT_SESSION_ENDED,
 )
 from .engine.engine import EngineUpdate, NinaEngine
 from .engine.fsm import SessionState
 from .engine.health import ConnectionHealth
-from .engine.models import NinaEvent
+from .engine.history_summary import HistorySummary, followed
+from .engine.models import NinaEvent, Source
 from .engine.moments import Moment, Moments
-from .engine.normalize import filter_change
+from .engine.pipeline import BatchResult
 from .engine.sessions import Applied, state_detail
+from .engine.timeutil import iso_z
 from .equipment import EquipmentCoordinator
 from .repair_issues import RepairIssues
 
@@ -53,7 +59,6 @@ RETENTION_INTERVAL = timedelta(hours=24)
 
 #: Live events that mean a new picture of the latest frame can be fetched.
 IMAGE_EVENTS = frozenset({"IMAGE-SAVE", "IMAGE-PREPARED"})
-_TARGET_EVENTS = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART"})
 #: Engine update reasons whose events happened just now (not a history merge).
 _LIVE_REASONS = frozenset({"events", "tick"})
 
@@ -276,9 +281,15 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
         image_changed = False
         # Socket frames (late ones too) are new entries in NINA's image history.
         from_socket = update.reason == "events"
+        summary = result.summary if result is not None else None
+        if result is not None and summary is not None:  # a merge: `applied` is its recent part
+            self._follow_summary(summary)
+            if summary.counted:
+                self._fire_backfilled(summary, result)
         for item in applied:
             self._fire_bus_event(item)
-            self._follow(item.event)
+            if summary is None:
+                self._follow(item.event)
             if from_socket:
                 images_saved += item.event.name == "IMAGE-SAVE"
                 image_changed |= item.event.name in IMAGE_EVENTS
@@ -314,36 +325,58 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
             },
         )
 
+    def _fire_backfilled(self, summary: HistorySummary, result: BatchResult) -> None:
+        """Tell a merge's older events in one bus event (see const.EVENT_BACKFILLED)."""
+        self.hass.bus.async_fire(
+            EVENT_BACKFILLED,
+            {
+                "entry_id": self.config_entry.entry_id,
+                "instance": self.instance_id,
+                "source": Source.HISTORY.value,
+                "events": summary.counted,
+                "by_type": dict(summary.by_type),
+                "start": iso_z(summary.first),
+                "end": iso_z(summary.last),
+                "recent_from": iso_z(summary.recent_from),
+                "recent_until": iso_z(summary.recent_until),
+                "recent_events": len(result.applied),
+                "sessions_closed": len(result.closed),
+            },
+        )
+
     def _follow(self, event: NinaEvent) -> None:
         """Follow filter, target and last frame."""
-        tracked = self._tracked
-        new_filter: str | None = None
-        new_target: str | None = None
-        if event.name == "FILTERWHEEL-CHANGED":
-            new_filter = filter_change(event.data)
-        elif event.name in _TARGET_EVENTS:
-            name = event.data.get("TargetName")
-            new_target = name.strip() if isinstance(name, str) and name.strip() else None
+        new_filter, new_target = followed(event)
+        self._follow_frame(event)
+        self._follow_names(new_filter, new_target)
+
+    def _follow_summary(self, summary: HistorySummary) -> None:
+        """Follow what a history merge left: its last frame, filter and target."""
+        if summary.last_frame is not None:
+            self._follow_frame(summary.last_frame)
+        self._follow_names(summary.filter, summary.target)
+
+    def _follow_frame(self, event: NinaEvent) -> None:
         frame = event.frame
-        if frame is not None:
-            tracked.last_frame = LastFrame(
-                image_type=frame.image_type,
-                filter=frame.filter,
-                exposure=frame.exposure,
-                temperature=frame.temperature,
-                hfr=frame.hfr,
-                stars=frame.stars,
-                guiding_rms=frame.guiding_rms,
-                target=frame.target,
-                time=event.time,
-            )
-            new_filter = frame.filter
-            if frame.image_type == "LIGHT" and frame.target:
-                new_target = frame.target
+        if frame is None:
+            return
+        self._tracked.last_frame = LastFrame(
+            image_type=frame.image_type,
+            filter=frame.filter,
+            exposure=frame.exposure,
+            temperature=frame.temperature,
+            hfr=frame.hfr,
+            stars=frame.stars,
+            guiding_rms=frame.guiding_rms,
+            target=frame.target,
+            time=event.time,
+        )
+
+    def _follow_names(self, new_filter: str | None, new_target: str | None) -> None:
         if new_filter is not None:
-            tracked.current_filter = new_filter
+            self._tracked.current_filter = new_filter
         if new_target is not None:
-            tracked.current_target = new_target
+            self._tracked.current_target = new_target
 
     # -- health ------------------------------------------------------------------------
     @callback

@@ -5,13 +5,13 @@ What fires is decided once, in the engine (`engine.moments`, handed on as
 event, and after a history merge or a rebuild only the final state change, so a backfill of thousands of old events triggers no automation.
 
 A relay per loaded entry turns those triggers into one bus event each,
-`{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`: state changes
-as `nina_session_state_changed`, every other moment as `nina_session_trigger`. Device triggers
-are event triggers on them (so they survive a reload of the entry) and the recorder keeps
-both. The logbook describes `nina_session_trigger` only: a state change already has its row,
-the state sensor's, and a second one would say it twice. The relay follows config entry
-state changes itself, starting when an entry is loaded and stopping as soon as it begins to
-unload.
+`{"device_id", "entry_id", "instance", "type": <trigger type>, "data": {...}}`, on the bus
+event of the logbook row that tells it: state changes as `nina_session_state_changed` (the
+state sensor's row), the moments the Session event entity fires as `nina_session_moment`
+(its row), frames as `nina_session_trigger` (our logbook's row). Device triggers are event
+triggers on them (so they survive a reload of the entry) and the recorder keeps all three.
+The relay follows config entry state changes itself, starting when an entry is loaded and
+stopping as soon as it begins to unload.
 """
 
 from __future__ import annotations
@@ -52,13 +52,17 @@ from .const import (
     EVENT_SESSION_ENDED,
     EVENT_SESSION_STARTED,
     EVENT_STATE_CHANGED,
+    EVENT_TYPES,
 )
 from .coordinator import NinaSessionConfigEntry, NinaSessionData
 
-#: Bus event fired for every device trigger but state changes (described by the logbook).
+#: Bus event of the triggers no entity tells, frames (described by our logbook).
 EVENT_NINA_SESSION_TRIGGER: Final = "nina_session_trigger"
 #: Bus event fired for every session state change (the state sensor's logbook row tells it).
 EVENT_NINA_SESSION_STATE_CHANGED: Final = "nina_session_state_changed"
+#: Bus event of the moments the Session event entity also fires (its state change is their
+#: logbook row where Home Assistant names the event type; see logbook.py).
+EVENT_NINA_SESSION_MOMENT: Final = "nina_session_moment"
 
 TRIGGER_TYPES: Final[tuple[str, ...]] = (
     EVENT_SESSION_STARTED,
@@ -81,6 +85,8 @@ def bus_event_of(trigger_type: str) -> str:
     """Return the bus event that carries triggers of `trigger_type`."""
     if trigger_type == EVENT_STATE_CHANGED:
         return EVENT_NINA_SESSION_STATE_CHANGED
+    if trigger_type in EVENT_TYPES:
+        return EVENT_NINA_SESSION_MOMENT
     return EVENT_NINA_SESSION_TRIGGER
 
 

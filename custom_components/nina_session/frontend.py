@@ -37,6 +37,7 @@ _HASHED_FILES: Final = (
     "nina-equipment-row.js",
     "nina-quality-spark.js",
     "nina-frames-strip.js",
+    "nina-cause-words.js",
 )
 
 DATA_FRONTEND: HassKey[asyncio.Task[None]] = HassKey(f"{DOMAIN}_frontend")

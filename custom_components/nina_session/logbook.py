@@ -1,16 +1,21 @@
-"""Logbook: describe the `nina_session_trigger` bus events in a line each.
+"""Logbook: one row per moment of a night on the NINA device's logbook, each told once.
 
-Session start and end, frames, guiding losses, meridian flips and errors: the moments no
-entity's state tells, one row each on the NINA device's logbook. State changes are the state
-sensor's own rows (Home Assistant writes one for every non-measurement entity), so they come
-as `nina_session_state_changed`, which is not described. The raw `nina_session_event` (every
-NINA event, thousands a night) is not described either.
+Every entity that is not a measurement gets a row per state change from Home Assistant
+itself, so we describe only what no entity's row tells:
+- frames (`nina_session_trigger`): ours, in words ("saved a LIGHT frame of M 31 (Ha, 300 s)");
+- state changes (`nina_session_state_changed`): the Session state sensor's row; not described;
+- session start and end, lost guiding, flips, errors (`nina_session_moment`): the Session
+  event entity's row, which names the event type (translated) from Home Assistant 2026.8 on.
+  Older releases print every event entity's row as "detected an event", so there we still
+  describe the moment beside it: the only row that says what happened.
+The raw `nina_session_event` (every NINA event, thousands a night) is not described.
+Rows recorded before moments had their own bus event stay described as they were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.components.logbook import (
     LOGBOOK_ENTRY_ICON,
@@ -18,9 +23,11 @@ from homeassistant.components.logbook import (
     LOGBOOK_ENTRY_NAME,
     LazyEventPartialState,
 )
+from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
+from .cause_words import cause_words, translated_cause_words
 from .const import (
     DOMAIN,
     EVENT_ERROR,
@@ -31,36 +38,10 @@ from .const import (
     EVENT_SESSION_STARTED,
     EVENT_STATE_CHANGED,
 )
-from .device_trigger import EVENT_NINA_SESSION_TRIGGER
+from .device_trigger import EVENT_NINA_SESSION_MOMENT, EVENT_NINA_SESSION_TRIGGER
 
 type DescribeCallback = Callable[[LazyEventPartialState], dict[str, Any]]
 
-#: The NINA event behind a state change, in an imager's words (the card has the same table).
-_CAUSES: Mapping[str, str] = {
-    "SEQUENCE-STARTING": "sequence started",
-    "SEQUENCE-FINISHED": "sequence finished",
-    "AUTOFOCUS-STARTING": "autofocus started",
-    "AUTOFOCUS-FINISHED": "autofocus finished",
-    "MOUNT-CENTER": "centering the target",
-    "MOUNT-BEFORE-FLIP": "meridian flip",
-    "MOUNT-AFTER-FLIP": "after the meridian flip",
-    "MOUNT-HOMED": "mount homed",
-    "MOUNT-PARKED": "mount parked",
-    "GUIDER-START": "guiding started",
-    "GUIDER-STOP": "guiding stopped",
-    "TS-NEWTARGETSTART": "new target",
-    "TS-TARGETSTART": "target started",
-    "TS-WAITSTART": "scheduler waiting",
-    "CAMERA-DISCONNECTED": "camera disconnected",
-    "DOME-SHUTTER-CLOSED": "dome closed",
-    "FLAT-LIGHT-TOGGLED": "flat panel on",
-    "FLAT-BRIGHTNESS-CHANGED": "flat panel brightness set",
-}
-_FIRST_FRAME: Mapping[str, str] = {
-    "imaging": "first light frame",
-    "flats": "first flat frame",
-    "darks": "first dark frame",
-}
 #: Logbook icon per trigger type (the event entity's icons in icons.json).
 _ICONS: Mapping[str, str] = {
     EVENT_SESSION_STARTED: "mdi:weather-night",
@@ -80,17 +61,6 @@ _STATE_ICONS: Mapping[str, str] = {
     "waiting": "mdi:timer-sand",
     "disconnected": "mdi:lan-disconnect",
 }
-
-
-def describe_cause(cause: str, state: str | None, reason: str | None = None) -> str:
-    """Return the NINA event that moved the session to `state`, in words."""
-    if cause == "IMAGE-SAVE":
-        return _FIRST_FRAME.get(state or "", "frame saved")
-    if cause == "SAFETY-CHANGED":
-        return "sky unsafe" if state == "paused" else "sky safe"
-    if cause == "GUIDER-STOP" and reason == "guiding_lost":
-        return "guiding lost"
-    return _CAUSES.get(cause) or cause.lower().replace("-", " ")
 
 
 def trigger_icon(kind: str, data: Mapping[str, Any]) -> str:
@@ -120,8 +90,13 @@ def _frame(data: Mapping[str, Any]) -> str:
     return f"{text} ({', '.join(details)})" if details else text
 
 
-def describe_trigger(kind: str, data: Mapping[str, Any]) -> str:
-    """Return the logbook message of one trigger event (English, like core integrations')."""
+def describe_trigger(
+    kind: str, data: Mapping[str, Any], words: Mapping[str, str] | None = None
+) -> str:
+    """Return the logbook message of one trigger event (English, like core integrations').
+
+    `words`: the cause words of strings.json by key (`cause_words.translated_cause_words`).
+    """
     if kind == EVENT_SESSION_STARTED:
         return f"started session {data.get('session_id')}"
     if kind == EVENT_SESSION_ENDED:
@@ -140,8 +115,10 @@ def describe_trigger(kind: str, data: Mapping[str, Any]) -> str:
         if not isinstance(cause := data.get("cause"), str) or not cause:
             return text
         reason = data.get("reason")
-        words = describe_cause(cause, str(state), reason if isinstance(reason, str) else None)
-        return f"{text} ({words})"
+        told = cause_words(
+            words or {}, cause, str(state), reason if isinstance(reason, str) else None
+        )
+        return f"{text} ({told})"
     if kind == EVENT_IMAGE_SAVED:
         return _frame(data)
     if kind == EVENT_GUIDING_LOST:
@@ -153,12 +130,30 @@ def describe_trigger(kind: str, data: Mapping[str, Any]) -> str:
     return str(kind)
 
 
+#: The first Home Assistant whose logbook names an event entity's event type (core #174808,
+#: frontend #52863, merged June 2026): from it on, the Session event entity's row tells a moment.
+EVENT_TYPES_IN_LOGBOOK_SINCE: Final = (2026, 8)
+#: The Home Assistant release this runs on.
+HA_RELEASE: Final = (MAJOR_VERSION, MINOR_VERSION)
+
+
+def entity_row_names_moments(version: tuple[int, int]) -> bool:
+    """Return whether the Session event entity's own logbook row says which moment it was.
+
+    Before that, the row reads "detected an event" for every moment, so ours (with the
+    session, frames, error) stays beside it; from then on ours would say it twice.
+    """
+    return version >= EVENT_TYPES_IN_LOGBOOK_SINCE
+
+
 @callback
 def async_describe_events(
     hass: HomeAssistant,
     async_describe_event: Callable[[str, str, DescribeCallback], None],
+    *,
+    version: tuple[int, int] | None = None,
 ) -> None:
-    """Describe the trigger events of nina_session."""
+    """Describe the trigger events of nina_session (frames; moments on older Home Assistant)."""
 
     @callback
     def _describe(event: LazyEventPartialState) -> dict[str, Any]:
@@ -171,10 +166,13 @@ def async_describe_events(
         details = data.get("data")
         kind = str(data.get("type"))
         details = details if isinstance(details, Mapping) else {}
+        words = translated_cause_words(hass) if kind == EVENT_STATE_CHANGED else None
         return {
             LOGBOOK_ENTRY_NAME: name,
-            LOGBOOK_ENTRY_MESSAGE: describe_trigger(kind, details),
+            LOGBOOK_ENTRY_MESSAGE: describe_trigger(kind, details, words),
             LOGBOOK_ENTRY_ICON: trigger_icon(kind, details),
         }
 
     async_describe_event(DOMAIN, EVENT_NINA_SESSION_TRIGGER, _describe)
+    if not entity_row_names_moments(version or HA_RELEASE):
+        async_describe_event(DOMAIN, EVENT_NINA_SESSION_MOMENT, _describe)

@@ -55,13 +55,13 @@ function geometry(svg) {
   return { w, h, shapes };
 }
 
-test("one line per filter, every point inside the box, higher HFR drawn higher", () => {
+test("one line per filter block, every point inside the box, higher HFR drawn higher", () => {
   const frames = [
     frame(0, 0, "Ha", 1.8),
-    frame(1, 10, "OIII", 2.4),
-    frame(2, 20, "Ha", 2.0),
-    frame(3, 30, "OIII", 2.6),
-    frame(4, 40, "Ha", 3.2),
+    frame(1, 10, "Ha", 2.0),
+    frame(2, 20, "Ha", 3.2),
+    frame(3, 30, "OIII", 2.4),
+    frame(4, 40, "OIII", 2.6),
   ];
   const { w, h, shapes } = geometry(hfrSparklineSvg(frames));
   const lines = shapes.filter((s) => s.kind === "line");
@@ -75,10 +75,11 @@ test("one line per filter, every point inside the box, higher HFR drawn higher",
   // Time runs left to right over the whole width; the worst HFR is at the top.
   assert.ok(ha[0][0] < ha[1][0] && ha[1][0] < ha[2][0]);
   assert.equal(Math.min(...all.map(([x]) => x)), ha[0][0]);
-  assert.equal(Math.max(...all.map(([x]) => x)), ha[2][0]);
+  const oiii = lines.find((s) => s.filter === "OIII").points;
+  assert.equal(Math.max(...all.map(([x]) => x)), oiii[1][0]);
   assert.ok(ha[2][1] < ha[0][1]);
   assert.equal(Math.min(...all.map(([, y]) => y)), ha[2][1]);
-  assert.ok(ha[0][0] < w * 0.1 && ha[2][0] > w * 0.9, "spans the width");
+  assert.ok(ha[0][0] < w * 0.1 && oiii[1][0] > w * 0.9, "spans the width");
 });
 
 test("a frame without HFR breaks its filter's line; a lone point is a dot", () => {
@@ -99,6 +100,30 @@ test("a frame without HFR breaks its filter's line; a lone point is a dot", () =
   assert.ok(lines[0].points[1][0] < lines[1].points[0][0]);
   const dots = shapes.filter((s) => s.kind === "nina-q-dot");
   assert.equal(dots.length, 2, "the last Ha frame and the single OIII frame");
+});
+
+test("filters cycled per frame: a dot per frame, no line across another filter's frames", () => {
+  const cycle = ["L", "R", "G", "B"];
+  const frames = Array.from({ length: 16 }, (_, i) => frame(i, i * 3, cycle[i % 4], 2 + (i % 5) / 10));
+  const { shapes } = geometry(hfrSparklineSvg(frames));
+  assert.equal(shapes.filter((s) => s.kind === "line").length, 0);
+  assert.equal(shapes.filter((s) => s.kind === "nina-q-dot").length, 16);
+});
+
+test("a line is one filter block: it ends where the next filter's frames begin", () => {
+  // LLL RR LL: the two L blocks stay apart, R's line lies between them.
+  const frames = ["L", "L", "L", "R", "R", "L", "L"].map((f, i) => frame(i, i * 5, f, 2 + i / 10));
+  const { shapes } = geometry(hfrSparklineSvg(frames));
+  const lines = shapes.filter((s) => s.kind === "line");
+  assert.deepEqual(lines.map((s) => [s.filter, s.points.length]), [["L", 3], ["R", 2], ["L", 2]]);
+  const [first, r, second] = lines.map((s) => s.points.map(([x]) => x));
+  assert.ok(Math.max(...first) < Math.min(...r) && Math.max(...r) < Math.min(...second));
+});
+
+test("no frame for more than 20 minutes (a pause) breaks a filter's line", () => {
+  const frames = [frame(0, 0, "Ha", 2), frame(1, 5, "Ha", 2.1), frame(2, 40, "Ha", 2.2), frame(3, 45, "Ha", 2.3)];
+  const { shapes } = geometry(hfrSparklineSvg(frames));
+  assert.deepEqual(shapes.map((s) => [s.kind, s.points.length]), [["line", 2], ["line", 2]]);
 });
 
 test("a single frame is a dot in the middle of the box, not a line or NaN", () => {

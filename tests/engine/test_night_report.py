@@ -11,12 +11,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.nina_session.engine.bitmap_font import ASCENT, DESCENT
 from custom_components.nina_session.engine.night_report import build_report
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.quality import RejectRules, session_quality
-from custom_components.nina_session.engine.raster import hex_colour
-from custom_components.nina_session.engine.report_picture import facts_line
-from custom_components.nina_session.engine.report_png import report_png
+from custom_components.nina_session.engine.raster import hex_colour, text_width
+from custom_components.nina_session.engine.report_picture import (
+    Text,
+    distinct_labels,
+    facts_line,
+    report_picture,
+)
+from custom_components.nina_session.engine.report_png import font_scale, report_png
 from custom_components.nina_session.engine.report_svg import report_svg
 from simulator.night import PRESETS, Night, SimEvent, generate_night
 from tests.engine.png_reader import read_png
@@ -213,8 +219,8 @@ def test_the_picture_breaks_lines_at_a_wait_and_shades_it(tmp_path: Path) -> Non
     assert len(shades) == 1
 
 
-# The picture's frame, as a reader sees it: bars stand on y=245 across x 48-752.
-_BARS_LEFT, _BARS_RIGHT, _BARS_FOOT = 48, 752, 245
+# The picture's frame, as a reader sees it: bars stand on y=248 across x 48-752.
+_BARS_LEFT, _BARS_RIGHT, _BARS_FOOT = 48, 752, 248
 _EXPECTED_BAR_COLOURS = {"L": "#d8d8d8", "R": "#e5534b", "G": "#57ab5a", "B": "#539bf5",
                          "Ha": "#c0392b", "OIII": "#1abc9c"}  # fmt: skip
 
@@ -234,7 +240,7 @@ def test_the_png_picture_has_each_filters_bar_in_its_colour(tmp_path: Path) -> N
         assert png.pixel(middle, _BARS_FOOT - 3) == hex_colour(_EXPECTED_BAR_COLOURS[name]), name
         # Between two bars there is only the background.
         assert png.pixel(round(_BARS_LEFT + index * slot) + 1, _BARS_FOOT - 3) == png.pixel(2, 2)
-    plot = {png.pixel(x, y) for x in range(48, 752) for y in range(306, 444)}
+    plot = {png.pixel(x, y) for x in range(60, 740) for y in range(312, 428)}
     assert {hex_colour("#f5a623"), hex_colour("#4a90e2")} <= plot  # the HFR and RMS lines
 
 
@@ -256,16 +262,27 @@ def test_a_frame_alone_between_two_gaps_is_drawn_as_a_dot(tmp_path: Path) -> Non
 
 
 def test_long_filter_names_keep_to_their_bar(tmp_path: Path) -> None:
-    """Test that eight long filter names are cut to their slot (88 px: 12 characters)."""
+    """Test that eight long filter names are told apart in their slots (88 px: 7 characters).
+
+    The words every name shares go, what is left is cut to the slot.
+    """
     names = tuple(
         f"Astrodon {band} 3nm" for band in ("Ha", "OIII", "SII", "L", "R", "G", "B", "UV")
     )
     night = generate_night(replace(PRESETS["simple"], filters=names, lights_per_filter=1))
     report = report_of(played(night, tmp_path / "long.db"))
     root = ET.fromstring(report_svg(report))
-    texts = [element.text or "" for element in root.iter("{http://www.w3.org/2000/svg}text")]
-    labels = [text for text in texts if text.startswith("Astrodon")]
-    assert sorted(labels) == sorted(f"{name[:11].rstrip()}…" for name in names)
+    texts = {element.text or "" for element in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"Ha", "OIII", "SII", "L", "R", "G", "B", "UV"} <= texts
+    assert distinct_labels(["Baader Ha 7nm", "Baader OIII 8.5nm"]) == ["Ha 7nm", "OIII 8.5nm"]
+    assert distinct_labels(["Ha", "OIII"]) == ["Ha", "OIII"]
+    assert distinct_labels(["Filter 1", "Filter"]) == ["Filter 1", "Filter"]
+    assert distinct_labels(["Astrodon Ha 3nm"]) == ["Astrodon Ha 3nm"]
+    wide = replace(PRESETS["simple"], filters=("Lumimaxiwide", "Redlongername"))
+    report = report_of(played(generate_night(wide), tmp_path / "wide.db"))
+    texts = {element.text or "" for element in ET.fromstring(report_svg(report)).iter(
+        "{http://www.w3.org/2000/svg}text")}  # fmt: skip
+    assert {"Lumimaxiwide", "Redlongername"} <= texts  # 2 slots of 352 px: room enough
 
 
 def test_quality_has_the_last_autofocus_curve(tmp_path: Path) -> None:
@@ -291,6 +308,28 @@ def test_the_facts_line_counts_in_words() -> None:
         "counts": {"autofocus_runs": 1, "meridian_flips": 1, "pauses": 2, "errors": 0},
         "quality": {"rejected": {"count": 1}},
     }
-    assert facts_line(report) == (
-        "1 autofocus run · 1 flip · 2 pauses · 0 errors · 1 frame flagged"
-    )
+    assert facts_line(report) == "1 autofocus · 1 flip · 2 pauses · 0 errors · 1 flagged"
+
+
+@pytest.mark.parametrize("preset", ["target_scheduler", "full"])
+def test_the_pictures_text_reads_on_a_phone(preset: str, tmp_path: Path) -> None:
+    """Test that no text is below the bitmap font at 2x and every line fits in the picture.
+
+    A phone shows the 800 px picture about 400 px wide: 1x text (7 px high) became 3.5 px
+    there, which no one reads; at 2x a font pixel is still a whole screen pixel.
+    """
+    report = report_of(played(generate_night(PRESETS[preset]), tmp_path / "phone.db"))
+    picture = report_picture(report)
+    texts = [shape for shape in picture.shapes if isinstance(shape, Text)]
+    assert len(texts) >= 10
+    for text in texts:
+        scale = font_scale(text.size)
+        assert scale >= 2, text
+        width = text_width(text.body, scale, bold=text.bold)
+        left = text.x - {"start": 0, "middle": width / 2, "end": width}[text.anchor]
+        assert left >= 0 and left + width <= picture.width, text
+        assert ASCENT * scale <= text.y <= picture.height - DESCENT * scale, text
+    title = next(text for text in texts if text.body.startswith("Night of"))
+    assert font_scale(title.size) == 3
+    # What stopped the night and its targets are still said, cut to the line if need be.
+    assert any(text.body.startswith("Stopped: ") for text in texts)

@@ -50,20 +50,39 @@ def test_rms_text(text: str, arcsec: float | None) -> None:
     assert parse_rms_arcsec(text) == arcsec
 
 
-def test_sparse_frame_takes_target_and_filter_from_earlier_events() -> None:
-    """Test that a bare IMAGE-SAVE gets target, filter and type from context, marked inferred."""
-    normalizer = Normalizer(BERLIN)
+def _taught(normalizer: Normalizer) -> Normalizer:
+    """Teach `normalizer` a scheduler target and a filter change, live."""
     for message in (
         event("TS-TARGETSTART", TargetName="NGC 7000", ProjectName="North America"),
         event("FILTERWHEEL-CHANGED", Previous={"Name": "Ha", "Id": 0}, New={"Name": "OIII", "Id": 1}),
     ):  # fmt: skip
         normalizer.normalize(parse_socket_frame(json.dumps(message), T0), Source.LIVE)
+    return normalizer
+
+
+def test_sparse_frame_takes_target_and_filter_from_earlier_events() -> None:
+    """Test that a history IMAGE-SAVE with no record gets target and filter from context."""
+    normalizer = _taught(Normalizer(BERLIN))
+    sparse = WireEvent("IMAGE-SAVE", {}, "2026-11-24T19:05:00+01:00", None)
+    frame = normalizer.normalize(sparse, Source.HISTORY).frame
+    assert frame is not None
+    assert (frame.target, frame.filter, frame.image_type) == ("NGC 7000", "OIII", "UNKNOWN")
+    assert set(frame.inferred) == {"target", "filter", "image_type"}
+
+
+def test_an_older_plugins_record_takes_only_target_and_type_from_context() -> None:
+    """Test that a record lacking type and target gets them from context, but not a filter.
+
+    The plugin always sends `Filter`, "" when there is no wheel: a record without one says the
+    frame had none, and context learned on another rig or night must not fill it in.
+    """
+    normalizer = _taught(Normalizer(BERLIN))
     old_plugin = image(5, image_type=None, filter_name=None, target=None)
     result = normalizer.normalize(parse_socket_frame(json.dumps(old_plugin), T0), Source.LIVE)
     frame = result.frame
     assert frame is not None
-    assert (frame.target, frame.filter, frame.image_type) == ("NGC 7000", "OIII", "LIGHT")
-    assert set(frame.inferred) == {"target", "filter", "image_type"}
+    assert (frame.target, frame.filter, frame.image_type) == ("NGC 7000", "none", "LIGHT")
+    assert set(frame.inferred) == {"target", "image_type"}
     assert result.exact and result.time == T0
 
 

@@ -107,6 +107,44 @@ def test_late_events_give_the_same_result_as_in_order(tmp_path: Path) -> None:
     assert results[0] == results[1]
 
 
+def test_events_out_of_order_within_one_batch_give_the_in_order_result(tmp_path: Path) -> None:
+    """Test that a live batch out of order is folded in time order, as the ordered stream is.
+
+    A receive clock stepped back gives such a batch. Only events older than the previous
+    batch counted as late; inside a batch they were folded in arrival order, so
+    SEQUENCE-FINISHED before the last frame left the night imaging.
+    """
+    ordered = night()
+    shuffled = [ordered[i] for i in (0, 2, 1, 5, 3, 4)]
+    results = []
+    for name, batch in (("ordered", ordered), ("shuffled", shuffled)):
+        store = Store(tmp_path / f"{name}.db")
+        pipeline = Pipeline(store, OPTIONS)
+        pipeline.ingest_frames(batch)  # one live batch: the writer drained them at once
+        results.append((pipeline.current_session(), pipeline.state, stored(store.path)[1]))
+        pipeline.rebuild()
+        assert (pipeline.current_session(), pipeline.state) == results[-1][:2]
+        store.close()
+    assert results[0] == results[1]
+    assert results[1][1] == SessionState.IDLE
+
+
+def test_a_real_night_with_batches_out_of_order_equals_its_rebuild(tmp_path: Path) -> None:
+    """Test two simulated nights drained in live batches whose items each come reversed."""
+    week = generate_week(date(2026, 11, 20), nights=2, seed=5, scheduler_nights=True)
+    store = Store(tmp_path / "reversed.db")
+    pipeline = Pipeline(store, OPTIONS)
+    for night in week:
+        items = [(socket_text(e), e.time.astimezone(UTC)) for e in night.events]
+        for start in range(0, len(items), 40):
+            batch = items[start : start + 40]
+            pipeline.ingest_frames(batch[::-1])
+    folded = (pipeline.store.sessions(limit=10), pipeline.current_session(), pipeline.state)
+    pipeline.rebuild()
+    assert (pipeline.store.sessions(limit=10), pipeline.current_session(), pipeline.state) == folded
+    store.close()
+
+
 def test_state_and_open_session_survive_a_restart(db_path: Path) -> None:
     """Test that the state and the open session are reloaded from the file after a restart."""
     store = Store(db_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from custom_components.nina_session.engine.bitmap_font import _GLYPHS, glyph, glyph_spans
 from custom_components.nina_session.engine.raster import Canvas, hex_colour, text_width
 from tests.engine.png_reader import read_png
 
@@ -142,3 +143,26 @@ def test_steep_lines_and_a_single_point() -> None:
     row = [x for x in range(16, 30) if png.pixel(x, 16) != BACKGROUND]
     assert 2 <= len(row) <= 4 and RED in {png.pixel(x, 16) for x in row}
     assert png.pixel(32, 19) == WHITE and png.pixel(33, 23) == BACKGROUND
+
+
+_FONT_CHARS = tuple(_GLYPHS)
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3])
+@pytest.mark.parametrize("bold", [False, True])
+def test_text_runs_cover_exactly_the_glyphs_scaled_pixels(scale: int, bold: bool) -> None:
+    """Test that the runs a glyph is painted in light each font pixel as a scale x scale block.
+
+    Bold adds the column right of every block. Checked for every character of the font.
+    """
+    for char in _FONT_CHARS:
+        expected = {
+            (column * scale + dx, row * scale + dy)
+            for column, row in glyph(char)
+            for dx in range(scale + int(bold))
+            for dy in range(scale)
+        }
+        painted = {
+            (x + step, y) for x, y, width in glyph_spans(char, scale, bold) for step in range(width)
+        }
+        assert painted == expected, char

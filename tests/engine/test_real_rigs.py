@@ -89,6 +89,32 @@ def test_the_night_begins_with_the_evening_autofocus_not_the_first_frame(
     assert pipeline.tracker.fsm.anomalies == {}
 
 
+def test_the_night_after_darks_begins_imaging_at_its_evening_autofocus(
+    pipeline: Pipeline,
+) -> None:
+    """Test that calibration frames ending one night do not hold the next night in darks.
+
+    A classic night ends with darks after SEQUENCE-FINISHED; the next evening a scheduler
+    night starts with autofocus and a target, no SEQUENCE-STARTING. That work was not taken
+    as leaving the darks: the night opened as "darks" until its first light, 20 minutes on.
+    """
+    next_evening = 24 * 60.0
+    pipeline.ingest_frames(
+        frames(
+            (0, event("SEQUENCE-STARTING")),
+            (5, image(0)),
+            (6, event("SEQUENCE-FINISHED")),
+            (12, image(7, image_type="DARK", exposure=300.0)),
+            (next_evening + 2, event("AUTOFOCUS-STARTING")),
+            (next_evening + 6, event("AUTOFOCUS-FINISHED")),
+            (next_evening + 7, event("TS-NEWTARGETSTART", **_TARGET)),
+            (next_evening + 21, image(next_evening + 16)),
+        )
+    )
+    assert session_of(pipeline)["start"] == "2026-11-25T18:02:00Z"
+    assert states(pipeline) == [("imaging", "AUTOFOCUS-STARTING", None)]
+
+
 def test_an_unsafe_sky_after_the_last_light_pauses_a_scheduler_run(pipeline: Pipeline) -> None:
     """Test the end of a Target Scheduler night: unsafe sky, dawn flats, SEQUENCE-FINISHED."""
     pipeline.ingest_frames(

@@ -119,7 +119,7 @@ async def play_live(
 
     def seen(update: EngineUpdate) -> None:
         # Subscribed after the coordinator: it has handled this update already.
-        broadcast.append(len(update.result.applied) if update.result else 0)
+        broadcast.append(update.result.applied_count if update.result else 0)
 
     unsubscribe = engine.subscribe(seen)
     bus = async_capture_events(hass, EVENT_NINA_SESSION)

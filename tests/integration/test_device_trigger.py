@@ -25,6 +25,7 @@ from custom_components.nina_session import device_trigger
 from custom_components.nina_session.const import DOMAIN
 from custom_components.nina_session.device_trigger import (
     DATA_RELAYS,
+    EVENT_NINA_SESSION_MOMENT,
     EVENT_NINA_SESSION_STATE_CHANGED,
     EVENT_NINA_SESSION_TRIGGER,
     TRIGGER_TYPES,
@@ -47,7 +48,11 @@ def capture_triggers(hass: HomeAssistant) -> list[Event[Any]]:
     def capture(event: Event[Any]) -> None:
         events.append(event)
 
-    for event_type in (EVENT_NINA_SESSION_TRIGGER, EVENT_NINA_SESSION_STATE_CHANGED):
+    for event_type in (
+        EVENT_NINA_SESSION_TRIGGER,
+        EVENT_NINA_SESSION_STATE_CHANGED,
+        EVENT_NINA_SESSION_MOMENT,
+    ):
         hass.bus.async_listen(event_type, capture)
     return events
 
@@ -154,12 +159,18 @@ async def test_live_night_fires_every_trigger_type(
     assert kinds["guiding_lost"] == 1
     assert kinds["state_changed"] >= 2
     assert set(kinds) <= set(TRIGGER_TYPES)
-    # State changes on their own bus event: the logbook describes only the other one.
-    assert all(
-        (event.event_type == EVENT_NINA_SESSION_STATE_CHANGED)
-        == (event.data["type"] == "state_changed")
-        for event in fired
-    )
+    # Each on the bus event of the logbook row that tells it: state changes (the state
+    # sensor's row), the event entity's moments (its row), frames (ours).
+    buses = {event.data["type"]: event.event_type for event in fired}
+    assert buses == {
+        "state_changed": EVENT_NINA_SESSION_STATE_CHANGED,
+        "image_saved": EVENT_NINA_SESSION_TRIGGER,
+        "session_started": EVENT_NINA_SESSION_MOMENT,
+        "session_ended": EVENT_NINA_SESSION_MOMENT,
+        "meridian_flip": EVENT_NINA_SESSION_MOMENT,
+        "error": EVENT_NINA_SESSION_MOMENT,
+        "guiding_lost": EVENT_NINA_SESSION_MOMENT,
+    }
     assert {event.data["device_id"] for event in fired} == {device_id}
     assert {event.data["entry_id"] for event in fired} == {loaded_entry.entry_id}
 

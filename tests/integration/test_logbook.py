@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,29 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.nina_session import logbook as logbook_platform
+from custom_components.nina_session.cause_words import (
+    cause_keys,
+    cause_words,
+    translated_cause_words,
+)
 from custom_components.nina_session.const import DOMAIN
-from custom_components.nina_session.device_trigger import EVENT_NINA_SESSION_TRIGGER
-from custom_components.nina_session.logbook import async_describe_events, describe_trigger
+from custom_components.nina_session.device_trigger import (
+    EVENT_NINA_SESSION_MOMENT,
+    EVENT_NINA_SESSION_TRIGGER,
+)
+from custom_components.nina_session.logbook import (
+    async_describe_events,
+    describe_trigger,
+    entity_row_names_moments,
+)
 from simulator import NinaSimulator, preset_night
+
+STRINGS = Path(__file__).parents[2] / "custom_components" / "nina_session" / "strings.json"
+#: The cause words as strings.json has them (the one place they are written).
+CAUSE_WORDS: dict[str, str] = json.loads(STRINGS.read_text(encoding="utf-8"))["entity"]["sensor"][
+    "session_state"
+]["state_attributes"]["cause"]["state"]
 
 #: Entities whose state moves with every frame: their "changed to" rows would repeat ours.
 PER_FRAME_ENTITIES = frozenset({"image.rig_1_latest_frame", "sensor.rig_1_last_image_saved"})
@@ -99,7 +119,67 @@ def config_dir(recorder_mock: Any, hass: HomeAssistant, tmp_path: Path) -> Path:
 )
 def test_messages(kind: str, data: dict[str, Any], message: str) -> None:
     """Test the logbook message of each trigger type, with and without optional data."""
-    assert describe_trigger(kind, data) == message
+    assert describe_trigger(kind, data, CAUSE_WORDS) == message
+
+
+#: Causes with their keys and words, shared with the card's test (tests/card).
+CAUSE_CASES: list[dict[str, Any]] = json.loads(
+    (Path(__file__).parents[1] / "card" / "cause_cases.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("case", CAUSE_CASES, ids=lambda case: str(case["keys"][0]))
+def test_cause_keys_and_words_as_the_card_has_them(case: dict[str, Any]) -> None:
+    """Test the rule the card shares: `<cause>_<reason>`, then `<cause>_<state>`, `<cause>`."""
+    assert cause_keys(case["cause"], case["state"], case["reason"]) == case["keys"]
+    assert cause_words(CAUSE_WORDS, case["cause"], case["state"], case["reason"]) == case["words"]
+
+
+async def test_cause_words_come_from_the_translations(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """Test that the logbook says a cause in strings.json's words, as Home Assistant loaded them.
+
+    Every cause key of strings.json is said in its own words, so a new cause is one line there
+    (the card reads the same keys through `hass.localize`).
+    """
+    assert len(CAUSE_WORDS) >= 20
+    assert translated_cause_words(hass) == CAUSE_WORDS
+    described: dict[str, Callable[[Any], dict[str, Any]]] = {}
+    async_describe_events(
+        hass, lambda _domain, event_type, describe: described.update({event_type: describe})
+    )
+    for key, words in CAUSE_WORDS.items():
+
+        class Row:
+            data = {
+                "instance": "rig_1",
+                "type": "state_changed",
+                "data": {"previous": "idle", "state": "waiting", "cause": key.upper()},
+            }
+
+        message = described[EVENT_NINA_SESSION_TRIGGER](Row())["message"]
+        assert message.endswith(f"({words})"), (key, message)
+
+
+def test_moments_are_described_until_the_entity_row_names_them() -> None:
+    """Test that our moment rows stay while HA prints the event entity's row without a type."""
+    assert not entity_row_names_moments((2025, 4))
+    assert not entity_row_names_moments((2026, 7))
+    assert entity_row_names_moments((2026, 8))
+    assert entity_row_names_moments((2027, 1))
+
+
+@pytest.mark.parametrize(("version", "moments"), [((2025, 4), True), ((2026, 12), False)])
+async def test_moment_rows_by_release(
+    hass: HomeAssistant, version: tuple[int, int], moments: bool
+) -> None:
+    """Test that frames are always ours, moments only where the entity's row cannot say them."""
+    registered: list[str] = []
+    async_describe_events(
+        hass, lambda _domain, event_type, _describe: registered.append(event_type), version=version
+    )
+    assert registered == [EVENT_NINA_SESSION_TRIGGER] + ([EVENT_NINA_SESSION_MOMENT] * moments)
 
 
 async def test_describer_uses_the_device_name(
@@ -112,8 +192,9 @@ async def test_describer_uses_the_device_name(
         assert domain == DOMAIN
         described[event_type] = describe
 
-    async_describe_events(hass, register)
-    describe = described[EVENT_NINA_SESSION_TRIGGER]
+    async_describe_events(hass, register, version=(2025, 4))
+    describe = described[EVENT_NINA_SESSION_MOMENT]
+    assert described[EVENT_NINA_SESSION_TRIGGER] is describe
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
     assert device is not None
 
@@ -295,4 +376,52 @@ async def test_one_row_per_frame_and_per_state_change(
     event_rows = [row for row in rows if _source(row) == "event.rig_1_session_event"]
     assert len(event_rows) == 4
     assert not [row for row in rows if _source(row) in PER_FRAME_ENTITIES]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(("release", "ours"), [((2025, 4), True), ((2026, 8), False)])
+async def test_one_row_per_moment_where_the_entity_row_names_it(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+    monkeypatch: pytest.MonkeyPatch,
+    release: tuple[int, int],
+    ours: bool,
+) -> None:
+    """Test the device page's rows of a session's start and end on two releases.
+
+    The Session event entity's row is there on both; ours beside it only where Home
+    Assistant prints that row as "detected an event". Frames are ours on both.
+    """
+    monkeypatch.setattr(logbook_platform, "HA_RELEASE", release)
+    assert await async_setup_component(hass, "logbook", {})
+    start = dt_util.utcnow() - timedelta(minutes=1)
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    engine = engine_of(entry)
+    await play(sim, engine)
+    await pass_the_idle_gap(hass, engine)
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
+    assert device is not None
+    entity_ids = [
+        item.entity_id for item in er.async_entries_for_device(er.async_get(hass), device.id)
+    ]
+
+    rows = await _device_rows(await hass_ws_client(hass), start, entity_ids, device.id)
+    entity_rows = [row for row in rows if _source(row) == "event.rig_1_session_event"]
+    described = [row["message"] for row in rows if row.get("domain") == DOMAIN]
+    moments = [message for message in described if not message.startswith("saved a")]
+    session = (await engine.sessions(limit=1))[0]
+    assert len(entity_rows) >= 2  # start, end (and the autofocus runs)
+    if ours:
+        assert moments == [
+            f"started session {session['id']}",
+            f"ended session {session['id']}: 6 frames, 0.2 h integration",
+        ]
+    else:
+        assert moments == []
+    assert sum(message.startswith("saved a LIGHT frame") for message in described) == 6
     assert await hass.config_entries.async_unload(entry.entry_id)

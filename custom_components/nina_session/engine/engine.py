@@ -36,6 +36,7 @@ from .client import (
 from .connection import DEFAULT_MAX_BACKLOG_BYTES, Backoff, ConnectionLoop
 from .errors import FrameError
 from .gc_deferral import collector_deferred
+from .gradual_release import release_gradually
 from .health import ConnectionHealth
 from .models import Source
 from .pipeline import BatchResult, Pipeline, PipelineOptions
@@ -44,7 +45,7 @@ from .reports import health_view, legacy_view, session_view, stats_view
 from .sessions import Session
 from .store import Store, StoreError
 from .store_recovery import FileIdentity, file_problem, recover
-from .wire import Foreign
+from .wire import Foreign, HistoryEvents
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -107,7 +108,8 @@ class EngineConfig:
 class EngineUpdate:
     """Told to subscribers after every change: processed events, connection, tick.
 
-    `result` says what changed; a tick's holds the session the idle clock closed.
+    `result` says what changed; a tick's holds the session the idle clock closed; a
+    backfill's is told in sum with only its recent events (`BatchResult.for_loop`).
     """
 
     reason: str
@@ -465,23 +467,31 @@ class NinaEngine:
         return result
 
     def _ingest_history(self, history: HistoryRead, app_start: str | None) -> BatchResult:
-        """Parse the history read and merge it (on the writer thread)."""
-        events, images, length = history.parse()
-        restarted = (self._app_start is not None and app_start != self._app_start) or (
-            length < self._history_length
-        )
-        self._app_start, self._history_length = app_start, length
-        pipeline = self.pipeline
-        assert pipeline is not None
-        if restarted:
-            pipeline.epoch += 1
-            _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
-        try:
-            with collector_deferred():  # full GC passes over the merge stalled the loop
-                return pipeline.ingest_history(events, images)
-        except FrameError as err:  # the whole history is unusable (not a list, an error)
-            pipeline.counters.reject(err.reason)
-            raise NinaNotPluginError(f"event history unusable: {err}") from err
+        """Parse the history read and merge it (on the writer thread).
+
+        Full GC passes over the parse and the merge stalled the loop: the collector waits.
+        """
+        with collector_deferred():
+            events, images, length = history.parse()
+            restarted = (self._app_start is not None and app_start != self._app_start) or (
+                length < self._history_length
+            )
+            self._app_start, self._history_length = app_start, length
+            pipeline = self.pipeline
+            assert pipeline is not None
+            if restarted:
+                pipeline.epoch += 1
+                _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)
+            try:
+                merged = pipeline.ingest_history(events, images)
+            except FrameError as err:  # the whole history is unusable (not a list, an error)
+                pipeline.counters.reject(err.reason)
+                raise NinaNotPluginError(f"event history unusable: {err}") from err
+            # The loop is told a summary and the recent events; the rest is freed here.
+            told = merged.for_loop(self._clock())
+            if isinstance(events, HistoryEvents):
+                release_gradually(events.items)
+            return told
 
     def _history_failed(self, err: NinaError) -> None:
         """Count a failed history read, show it in health and retry it with backoff."""

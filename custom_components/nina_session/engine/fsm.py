@@ -95,6 +95,12 @@ _SLEWS = frozenset({"TS-NEWTARGETSTART", "TS-TARGETSTART", "MOUNT-CENTER"})
 #: Pause reasons that work alone does not clear (the rig or the sky must say so).
 _STICKY = frozenset({Reason.UNSAFE, Reason.CAMERA_DISCONNECTED, Reason.DOME_CLOSED})
 _RUN_STATES = frozenset({SessionState.IMAGING, SessionState.WAITING})
+#: States imaging work ends.
+_RESTING_STATES = frozenset({SessionState.IDLE, SessionState.WAITING})
+#: Calibration states imaging work ends too: darks or flats close a night, and the next
+#: night's first work (an evening autofocus, a scheduler target) is no more of them. Not while
+#: the flat panel is lit: that is a flat run, whatever else the rig reports.
+_CALIBRATION_STATES = frozenset({SessionState.DARKS, SessionState.FLATS})
 #: Equipment that must be there while imaging: event → (Equipment flag, there?, pause reason).
 _EQUIPMENT_PRESENCE: dict[str, tuple[str, bool, Reason]] = {
     "CAMERA-CONNECTED": ("camera_connected", True, Reason.CAMERA_DISCONNECTED),
@@ -337,7 +343,8 @@ class StateMachine:
             eq.slewing = True
         eq.resting = None
         eq.wait_until = None
-        if self.state in (SessionState.IDLE, SessionState.WAITING):
+        state = self.state
+        if state in _RESTING_STATES or (state in _CALIBRATION_STATES and not eq.panel_light):
             return self._go_event(SessionState.IMAGING, event)
         if self.state == SessionState.PAUSED and set(eq.pause_reasons).isdisjoint(_STICKY):
             return self._go_event(SessionState.IMAGING, event)

@@ -57,6 +57,19 @@ def session_ended(session: Session) -> Moment:
     )
 
 
+def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
+    """Return, for each state the events moved into, the cause of the last such move.
+
+    A merge tells one state change (`Moments.after_merge`): its cause is read here.
+    """
+    causes: dict[SessionState, str] = {}
+    for item in applied:
+        transition = item.step.transition
+        if transition is not None:
+            causes[transition.state] = transition.cause
+    return causes
+
+
 class Moments:
     """Finds the moments in each update; remembers the state last told, so each is told once."""
 
@@ -147,10 +160,9 @@ class Moments:
             return []
         cause = None
         if result is not None:
-            for item in reversed(result.applied):
-                if item.transition is not None and item.transition.state == state:
-                    cause = item.transition.cause
-                    break
+            summary = result.summary
+            causes = summary.causes if summary is not None else last_causes(result.applied)
+            cause = causes.get(state)
         return [
             Moment(
                 STATE_CHANGED,

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import FrameError
 from .models import NO_FILTER, Frame, NinaEvent, Source, frame_identity
-from .timeutil import parse_nina_time
+from .timeutil import night_end, night_of, parse_nina_time
 from .wire import ImageRecord, WireEvent, parse_image_record
 
 IMAGE_SAVE = "IMAGE-SAVE"
@@ -116,7 +116,11 @@ def content_fingerprint(name: str, data: Mapping[str, Any]) -> str:
 
 @dataclass(slots=True)
 class _Context:
-    """What earlier events told us, used to fill in sparse frames."""
+    """What earlier events told us, used to fill in the names a frame's record lacks.
+
+    Each name holds only while what taught it holds (`Normalizer._learn`): the equipment's
+    names until the device or the profile changes, the target for its run and its night.
+    """
 
     target: str | None = None
     filter: str | None = None
@@ -124,8 +128,20 @@ class _Context:
     telescope: str | None = None
 
 
-#: The events whose data the context learns from (`Normalizer._learn`).
-_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED"})
+#: What an event makes untrue. A wheel (dis)connected may hold any filter or none (NINA sends
+#: no FILTERWHEEL-CHANGED for the first selection), a camera (dis)connected may be another,
+#: another profile is another rig, and a sequence's start or end ends its run's target.
+_FORGETS: dict[str, tuple[str, ...]] = {
+    "FILTERWHEEL-CONNECTED": ("filter",),
+    "FILTERWHEEL-DISCONNECTED": ("filter",),
+    "CAMERA-CONNECTED": ("camera",),
+    "CAMERA-DISCONNECTED": ("camera",),
+    "PROFILE-CHANGED": ("filter", "camera", "telescope"),
+    "SEQUENCE-STARTING": ("target",),
+    "SEQUENCE-FINISHED": ("target",),
+}
+#: The events the context learns from or forgets with (`Normalizer._learn`).
+_LEARNED_FROM = frozenset({"TS-TARGETSTART", "TS-NEWTARGETSTART", "FILTERWHEEL-CHANGED", *_FORGETS})
 
 
 class Normalizer:
@@ -135,6 +151,12 @@ class Normalizer:
         """Initialize with NINA's timezone (for offset-less times) and no context."""
         self.tz = tz
         self._context = _Context()
+        #: When the observing night the target was learned in ends: targets are per night.
+        #: Not saved with the context (the version before could not load a context with it):
+        #: a restored target is taken as the one of the night going on (`_known_target`).
+        self._target_until: datetime | None = None
+        #: The time of the event being normalized: when the names a frame takes held.
+        self._now = datetime.min.replace(tzinfo=UTC)
         self._history_last: dict[str, datetime] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -144,6 +166,11 @@ class Normalizer:
     def restore(self, snap: Mapping[str, Any]) -> None:
         """Restore the context from a `snapshot()`."""
         self._context = _Context(**snap)
+        self._target_until = None
+
+    def forget(self) -> None:
+        """Forget all context: what follows is a NINA process's events from its start."""
+        self.restore({})
 
     def normalize(
         self, wire: WireEvent, source: Source, image: ImageRecord | None = None
@@ -155,8 +182,9 @@ class Normalizer:
             wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
         )
         text = wire.text if data is wire.data else None
+        self._now = time
         if wire.name in _LEARNED_FROM:
-            self._learn(wire.name, data)
+            self._learn(wire.name, data, time)
         if wire.name != IMAGE_SAVE:
             fingerprint = content_fingerprint(wire.name, data)
             return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)
@@ -201,18 +229,53 @@ class Normalizer:
             raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
         return wire.received_at
 
-    def _learn(self, name: str, data: Mapping[str, Any]) -> None:
+    def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
             target = data.get("TargetName")
             if isinstance(target, str) and target.strip():
-                self._context.target = target.strip()
+                self._learn_target(target.strip(), time)
         elif name == "FILTERWHEEL-CHANGED":
-            self._context.filter = filter_change(data) or self._context.filter
+            if _new_filter(data) is None:  # moved, to a filter the history hides: unknown
+                self._context.filter = None
+            else:
+                self._context.filter = filter_change(data) or self._context.filter
+        else:
+            for field in _FORGETS[name]:
+                if field == "target":
+                    self._learn_target(None, time)  # and its night
+                else:
+                    setattr(self._context, field, None)
+
+    def _learn_target(self, target: str | None, time: datetime) -> None:
+        """Take `target` as the one imaged now, true until its observing night ends."""
+        self._context.target = target
+        self._target_until = None if target is None else night_end(night_of(time, self.tz), self.tz)
+
+    def _holds(self, target: str, time: datetime) -> bool:
+        """Return whether context already knows `target` as the one imaged at `time`."""
+        until = self._target_until
+        return target == self._context.target and until is not None and time < until
+
+    def _known_target(self, time: datetime) -> str | None:
+        """Return the target context knows at `time`: none once its night is over."""
+        until = self._target_until
+        if until is None and self._context.target is not None:  # restored: tonight's
+            self._learn_target(self._context.target, time)
+        elif until is not None and time >= until:
+            self._learn_target(None, time)
+        return self._context.target
 
     def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
-        """Build a frame, filling what the record lacks from context and noting it."""
+        """Build a frame, filling what the record lacks from context and noting it.
+
+        A record's equipment names are its own, an empty one too: the plugin always sends
+        `Filter`, `CameraName` and `TelescopeName`, "" when there is no such device (no filter
+        wheel). Context fills them only for a frame with no record at all (a sparse history
+        IMAGE-SAVE). Only the target may be missing from a record (older plugins).
+        """
         record = image or ImageRecord(*([None] * 14))
         ctx = self._context
+        time = self._now
         inferred: list[str] = []
         image_type = record.image_type
         if image_type is None:
@@ -220,15 +283,20 @@ class Normalizer:
             # says nothing. The tracker reads either as FLAT while the flat panel is lit.
             image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
             inferred.append("image_type")
-        target = _pick(inferred, "target", record.target, ctx.target)
-        filter_name = _pick(inferred, "filter", record.filter, ctx.filter)
-        camera = _pick(inferred, "camera", record.camera, ctx.camera)
-        telescope = _pick(inferred, "telescope", record.telescope, ctx.telescope)
-        # Frames tell us the current context too (the first filter gets no FILTERWHEEL-CHANGED).
-        ctx.target = target if image_type == "LIGHT" and target else ctx.target
-        ctx.filter = filter_name or ctx.filter
-        ctx.camera = camera or ctx.camera
-        ctx.telescope = telescope or ctx.telescope
+        target = record.target
+        if target is None:
+            target = _pick(inferred, "target", None, self._known_target(time))
+        elif image_type == "LIGHT" and not self._holds(target, time):
+            self._learn_target(target, time)
+        if image is None:
+            filter_name = _pick(inferred, "filter", None, ctx.filter)
+            camera = _pick(inferred, "camera", None, ctx.camera)
+            telescope = _pick(inferred, "telescope", None, ctx.telescope)
+        else:
+            # Frames tell the current equipment (the first filter gets no FILTERWHEEL-CHANGED).
+            filter_name = ctx.filter = record.filter
+            camera = ctx.camera = record.camera
+            telescope = ctx.telescope = record.telescope
         taken_at = None
         if record.date_text is not None:
             try:
@@ -325,14 +393,21 @@ def filter_change(data: Mapping[str, Any]) -> str | None:
     The plugin also sends it with Previous == New (several times in one flat run), and the
     history of recent plugins hides both names behind placeholders.
     """
-    new, previous = data.get("New"), data.get("Previous")
-    name = new.get("Name") if isinstance(new, Mapping) else None
-    if not isinstance(name, str) or not name.strip():
+    name = _new_filter(data)
+    if name is None:
         return None
+    previous = data.get("Previous")
     old = previous.get("Name") if isinstance(previous, Mapping) else None
-    if isinstance(old, str) and old.strip() == name.strip():
+    if isinstance(old, str) and old.strip() == name:
         return None
-    return name.strip()
+    return name
+
+
+def _new_filter(data: Mapping[str, Any]) -> str | None:
+    """Return the name of the filter a FILTERWHEEL-CHANGED moved to, if it can be read."""
+    new = data.get("New")
+    name = new.get("Name") if isinstance(new, Mapping) else None
+    return (name.strip() or None) if isinstance(name, str) else None
 
 
 def pair_history_images(

@@ -35,8 +35,10 @@ from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, NO_STEP, Equipment, SessionState, Step
+from .gradual_release import release_gradually
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list, tail
+from .history_summary import HistorySummary, summarize
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
 from .sessions import (
@@ -93,7 +95,11 @@ class PipelineOptions:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch changed; the engine broadcasts it to subscribers."""
+    """What one batch changed; the engine broadcasts it to subscribers.
+
+    A history merge reaches the event loop as `for_loop` makes it: `applied` holds only its
+    recent events, `summary` the rest in sum.
+    """
 
     applied: list[Applied] = field(default_factory=list)
     closed: list[Session] = field(default_factory=list)
@@ -102,11 +108,38 @@ class BatchResult:
     rebuilt: bool = False
     #: What the live clock made of a stop past its grace period (a tick's result).
     ticked: Step | None = None
+    #: A history merge told in sum (see `for_loop`); None for live batches and ticks.
+    summary: HistorySummary | None = None
 
     @property
     def changed(self) -> bool:
         """Return whether the batch applied, closed or rebuilt anything."""
-        return bool(self.applied or self.closed or self.rebuilt or self.ticked)
+        applied = self.summary.applied if self.summary is not None else self.applied
+        return bool(applied or self.closed or self.rebuilt or self.ticked)
+
+    @property
+    def applied_count(self) -> int:
+        """Return how many events the batch applied (a summarized merge's included)."""
+        return self.summary.applied if self.summary is not None else len(self.applied)
+
+    def for_loop(self, now: datetime) -> BatchResult:
+        """Return this history merge as the event loop is told it (see `history_summary`).
+
+        Its events not recent at `now` are folded into a summary and released here, a slice
+        at a time (`gradual_release`): neither walking nor freeing them lands on the loop.
+        This result is left without events.
+        """
+        summary, recent = summarize(self.applied, now)
+        release_gradually(self.applied)
+        return BatchResult(
+            recent,
+            list(self.closed),
+            self.duplicates,
+            self.rejected,
+            self.rebuilt,
+            self.ticked,
+            summary,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +161,28 @@ class PipelineView:
     session: dict[str, Any] | None = None
     equipment: Equipment = field(default_factory=Equipment)
     anomalies: dict[str, int] = field(default_factory=dict)
+
+
+def in_time_order(events: list[NinaEvent]) -> list[NinaEvent]:
+    """Return a batch's events in time order; events sharing a time keep their arrival order.
+
+    The fold is in time order, and only events older than the previous batches count as late
+    (stored, then refolded). A batch the writer drained at once may itself be out of order (a
+    receive clock stepped back, frames carrying their own time beside stamped ones): folded as
+    it came, SEQUENCE-FINISHED before the night's last frame left the night imaging, and a
+    rebuild said idle. The stable sort also stores them so, as the store's `ts, id` order
+    reads them back. A batch in order (nearly all) costs one comparison per event.
+    """
+    previous: datetime | None = None
+    for event in events:
+        if previous is not None and event.time < previous:
+            return sorted(events, key=_time_of)
+        previous = event.time
+    return events
+
+
+def _time_of(event: NinaEvent) -> datetime:
+    return event.time
 
 
 class Pipeline:
@@ -264,6 +319,11 @@ class Pipeline:
         paired = pair_history_images(events, images, self.options.tz)
         self.history_wanted = False
         self.normalizer.start_history()
+        if not skip_events:
+            # A whole read is the NINA process's life from its start, when it knew nothing:
+            # the context the frames in it lack comes from it alone, not from the one live
+            # events left (another process's rig after a restart, or later than those frames).
+            self.normalizer.forget()
         result = self.ingest(events, Source.HISTORY, paired)
         result.duplicates += skip_events
         self.counters.duplicates += skip_events
@@ -273,6 +333,8 @@ class Pipeline:
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
         self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
+        for parsed in (events, paired, images):  # their last references: see gradual_release
+            release_gradually(parsed)
         return result
 
     def ingest(
@@ -313,6 +375,7 @@ class Pipeline:
         for name, times in Counter(event.name for event in unique).items():
             self.counters.count_type(name, times)
         self.counters.processed += len(unique)
+        unique = in_time_order(unique)
         last = self.tracker.last_time
         late = [event for event in unique if last is not None and event.time < last]
         if late or moved:

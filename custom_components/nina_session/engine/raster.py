@@ -14,7 +14,7 @@ import math
 import struct
 import zlib
 
-from .bitmap_font import ADVANCE, ASCENT, glyph
+from .bitmap_font import ADVANCE, ASCENT, glyph_spans
 
 type Colour = tuple[int, int, int]
 
@@ -250,19 +250,16 @@ class Canvas:
         width = text_width(body, scale, bold=bold)
         left = round(x - {"start": 0, "middle": width / 2, "end": width}[anchor])
         top = round(y) - ASCENT * scale
-        pixels, stride = self._pixels, self._stride
-        dot_width = scale + int(bold)
-        dot = bytes(colour) * dot_width
+        pixels, stride, limit = self._pixels, self._stride, self.width
+        solid = bytes(colour) * (limit)
         for index, char in enumerate(body):
             origin = left + index * ADVANCE * scale
-            for column, row in glyph(char):
-                x0 = origin + column * scale
-                if x0 < 0 or x0 + dot_width > self.width:
-                    continue
-                for line in range(top + row * scale, top + row * scale + scale):
-                    if 0 <= line < self.height:
-                        at = line * stride + x0 * 3
-                        pixels[at : at + len(dot)] = dot
+            for dx, dy, run in glyph_spans(char, scale, bold):
+                line = top + dy
+                start, stop = max(origin + dx, 0), min(origin + dx + run, limit)
+                if start < stop and 0 <= line < self.height:
+                    at = line * stride + start * 3
+                    pixels[at : at + (stop - start) * 3] = solid[: (stop - start) * 3]
 
     # -- output --------------------------------------------------------------------------------
     def to_png(self) -> bytes:

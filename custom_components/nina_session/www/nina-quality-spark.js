@@ -1,5 +1,6 @@
-// The session card's quality row: per-filter HFR over the night (one line per filter, so a
-// filter's own trend shows: HFR rising through the night means refocus), the last autofocus
+// The session card's quality row: per-filter HFR over the night (a line per filter block, a
+// dot per frame when filters are cycled frame by frame, so a filter's own trend shows: HFR
+// rising through the night means refocus), the last autofocus
 // curve with its best point, and "N frames flagged" that opens to the list. The data is the
 // WebSocket command `nina_session/quality` (engine/quality.py). The card imports it:
 //
@@ -20,6 +21,9 @@ const AF_W = 300;
 const AF_H = 48;
 const PAD = 4;
 const THROTTLE_MS = 30000;
+// No frame for this long (a pause, a wait) breaks a line, as in the night report's picture.
+const GAP_MS = 20 * 60 * 1000;
+const DOT_R = 2;
 // A filter's last HFR this far above its night median gets an arrow: time to refocus.
 const RISING_RATIO = 1.15;
 const FLAG_WORDS = { hfr_high: "HFR high", stars_low: "few stars", rms_high: "RMS high" };
@@ -39,6 +43,26 @@ function num(value) {
 const fixed = (value, digits) => (num(value) === null ? null : num(value).toFixed(digits));
 const coord = (value) => value.toFixed(1);
 
+/** Runs of consecutive measured frames of one filter, in time order (see hfrSparklineSvg). */
+function filterBlocks(rows) {
+  const blocks = [];
+  let block = null;
+  for (const p of rows) {
+    const name = String(p.row.filter ?? "");
+    if (p.hfr === null) {
+      block = null;
+      continue;
+    }
+    if (!block || block.name !== name || p.t - block.last > GAP_MS) {
+      block = { name, points: [] };
+      blocks.push(block);
+    }
+    block.points.push(p);
+    block.last = p.t;
+  }
+  return blocks;
+}
+
 /** Map [lo, hi] onto [from, to]; a zero-width range lands in the middle. */
 function scaler(lo, hi, from, to) {
   if (!(hi > lo)) return () => (from + to) / 2;
@@ -47,43 +71,36 @@ function scaler(lo, hi, from, to) {
 
 /**
  * Per-filter HFR lines as an SVG string; "" when no frame has both a time and an HFR.
- * x is the frame's time over the night, y the HFR (higher is worse, so it goes up). A frame
- * without HFR breaks its filter's line (a gap, not a bridge); a lone point is a dot.
+ * x is the frame's time over the night, y the HFR (higher is worse, so it goes up). A line
+ * joins the frames of one filter block: another filter's frame between two (LRGB cycled per
+ * frame, or the next filter of a sequence), a frame without HFR, or no frame for `GAP_MS` (a
+ * pause) breaks it, so no line crosses frames of other filters or bridges a gap. A lone
+ * point is a dot, so frames cycled through the filters read as one dot cloud per colour.
  * `flagged`: frame indexes to ring. `color(filter)` gives each filter's stroke.
  */
 export function hfrSparklineSvg(frames, { flagged = [], color = () => "currentColor" } = {}) {
   const rows = (frames ?? [])
     .map((row) => ({ row, t: Date.parse(row?.time ?? ""), hfr: num(row?.hfr) }))
-    .filter((p) => !Number.isNaN(p.t));
+    .filter((p) => !Number.isNaN(p.t))
+    .sort((a, b) => a.t - b.t);
   const measured = rows.filter((p) => p.hfr !== null);
   if (!measured.length) return "";
   const ts = measured.map((p) => p.t);
   const hfrs = measured.map((p) => p.hfr);
   const x = scaler(Math.min(...ts), Math.max(...ts), PAD, SPARK_W - PAD);
   const y = scaler(Math.min(...hfrs), Math.max(...hfrs), SPARK_H - PAD, PAD);
-  const byFilter = new Map();
-  for (const p of rows) {
-    const name = String(p.row.filter ?? "");
-    if (!byFilter.has(name)) byFilter.set(name, [[]]);
-    const runs = byFilter.get(name);
-    if (p.hfr === null) runs.push([]);
-    else runs[runs.length - 1].push(p);
-  }
   const shapes = [];
-  for (const [name, runs] of byFilter) {
-    const stroke = `stroke:${esc(color(name))}`;
-    for (const run of runs) {
-      if (run.length === 1) {
-        const [p] = run;
-        shapes.push(
-          `<circle class="nina-q-dot" data-filter="${esc(name)}" cx="${coord(x(p.t))}" cy="${coord(y(p.hfr))}" r="2" style="fill:${esc(color(name))}"/>`,
-        );
-      } else if (run.length > 1) {
-        const points = run.map((p) => `${coord(x(p.t))},${coord(y(p.hfr))}`).join(" ");
-        shapes.push(
-          `<polyline class="nina-q-line" data-filter="${esc(name)}" points="${points}" style="${stroke}"/>`,
-        );
-      }
+  for (const { name, points } of filterBlocks(rows)) {
+    if (points.length === 1) {
+      const [p] = points;
+      shapes.push(
+        `<circle class="nina-q-dot" data-filter="${esc(name)}" cx="${coord(x(p.t))}" cy="${coord(y(p.hfr))}" r="${DOT_R}" style="fill:${esc(color(name))}"/>`,
+      );
+    } else {
+      const line = points.map((p) => `${coord(x(p.t))},${coord(y(p.hfr))}`).join(" ");
+      shapes.push(
+        `<polyline class="nina-q-line" data-filter="${esc(name)}" points="${line}" style="stroke:${esc(color(name))}"/>`,
+      );
     }
   }
   const ringed = new Set(flagged);

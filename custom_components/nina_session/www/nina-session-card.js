@@ -32,6 +32,7 @@ const { QualityFeed, qualitySparkHtml, bindQualitySpark, QUALITY_SPARK_STYLE } =
   sibling("nina-quality-spark.js")
 );
 const { framesStrip } = await import(sibling("nina-frames-strip.js"));
+const { causeWords } = await import(sibling("nina-cause-words.js"));
 
 const CARD_TYPE = "nina-session-card";
 const EDITOR_TYPE = "nina-session-card-editor";
@@ -121,45 +122,6 @@ export function formatDuration(seconds) {
   const h = Math.floor(minutes / 60);
   const m = minutes % 60;
   return h ? `${h}h ${String(m).padStart(2, "0")}m` : `${m}m`;
-}
-
-/**
- * The NINA event behind a state change, in an imager's words (the logbook has the same
- * table in logbook.py). `state` is the state it led to: a frame "starts" flats or darks.
- */
-const CAUSE_WORDS = {
-  "SEQUENCE-STARTING": "sequence started",
-  "SEQUENCE-FINISHED": "sequence finished",
-  "AUTOFOCUS-STARTING": "autofocus started",
-  "AUTOFOCUS-FINISHED": "autofocus finished",
-  "MOUNT-CENTER": "centering the target",
-  "MOUNT-BEFORE-FLIP": "meridian flip",
-  "MOUNT-AFTER-FLIP": "after the meridian flip",
-  "MOUNT-HOMED": "mount homed",
-  "MOUNT-PARKED": "mount parked",
-  "GUIDER-START": "guiding started",
-  "GUIDER-STOP": "guiding stopped",
-  "TS-NEWTARGETSTART": "new target",
-  "TS-TARGETSTART": "target started",
-  "TS-WAITSTART": "scheduler waiting",
-  "CAMERA-DISCONNECTED": "camera disconnected",
-  "DOME-SHUTTER-CLOSED": "dome closed",
-  "FLAT-LIGHT-TOGGLED": "flat panel on",
-  "FLAT-BRIGHTNESS-CHANGED": "flat panel brightness set",
-};
-const FIRST_FRAME_WORDS = {
-  imaging: "first light frame",
-  flats: "first flat frame",
-  darks: "first dark frame",
-};
-
-/** "after the meridian flip" for MOUNT-AFTER-FLIP; unknown codes as lower-case words. */
-export function causeWords(cause, state, reason) {
-  if (!cause) return "";
-  if (cause === "IMAGE-SAVE") return FIRST_FRAME_WORDS[state] ?? "frame saved";
-  if (cause === "SAFETY-CHANGED") return state === "paused" ? "sky unsafe" : "sky safe";
-  if (cause === "GUIDER-STOP" && reason === "guiding_lost") return "guiding lost";
-  return CAUSE_WORDS[cause] ?? String(cause).toLowerCase().replace(/-/g, " ");
 }
 
 /** "3h", "2h 30m": a goal, as short as it can be. */
@@ -465,6 +427,11 @@ class NinaSessionCard extends HTMLElement {
     return localized || STATE_NAMES[state] || String(state ?? "–");
   }
 
+  /** Why the session entered a state, in the words of strings.json (HA's translations). */
+  _cause(entry) {
+    return causeWords(this._hass?.localize, entry?.cause, entry?.state, entry?.reason);
+  }
+
   _timeZone() {
     const zone = this._hass?.locale?.time_zone;
     return zone === "server" ? this._hass?.config?.time_zone : undefined;
@@ -584,7 +551,7 @@ class NinaSessionCard extends HTMLElement {
       const last = history[history.length - 1];
       if (last?.since) {
         const parts = [`since ${esc(this._time(last.since))}`];
-        const words = causeWords(last.cause, last.state, last.reason);
+        const words = this._cause(last);
         if (words) parts.push(esc(words));
         // A scheduler wait says when it ends (the engine's state_detail.wait_until).
         const waitUntil = model.state === "waiting" ? model.session?.state_detail?.wait_until : null;
@@ -800,7 +767,7 @@ class NinaSessionCard extends HTMLElement {
         const left = ((s.from - start) / span) * 100;
         const color = STATE_COLORS[s.state] ?? STATE_COLORS.idle;
         const until = s.to >= end && !endIso ? "now" : this._time(iso(s.to));
-        const words = causeWords(s.cause, s.state, s.reason);
+        const words = this._cause(s);
         const title = `${this._t(s.state)} ${this._time(iso(s.from))}–${until}${words ? ` (${words})` : ""}`;
         return `<div class="segment${s.outage ? " outage" : ""}" data-state="${esc(s.state)}" title="${esc(title)}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%;--seg:${color}"></div>`;
       })
