@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 import json
 from pathlib import Path
 import shutil
@@ -14,7 +16,14 @@ import sqlite3
 from typing import Any
 
 from bench.workload import live_frames, nights
-from custom_components.nina_session.engine.models import split_key
+from custom_components.nina_session.engine.models import (
+    FRAME_FINGERPRINT,
+    NinaEvent,
+    Source,
+    event_key,
+    frame_identity,
+    split_key,
+)
 from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.store import SCHEMA_VERSION, Store
 from simulator.night import history_item, image_record
@@ -76,3 +85,45 @@ def test_a_schema_3_file_keeps_every_event_and_its_frames_meet_their_copies(
         )
     assert json.dumps(store.sessions(limit=10)) == json.dumps(stored_sessions)
     store.close()
+
+
+def test_a_frame_key_made_from_its_capture_time_is_the_key_its_fingerprint_reads_back_as() -> None:
+    """Test that `frame_identity` gives the fingerprint and key `event_key` gives, byte for byte.
+
+    Stored rows must dedupe against new frames: the key made without reading the time back
+    is the one made by reading it back, with or without microseconds, before 1970 too; a
+    time in another zone keeps its offset and is its own key, as before.
+    """
+    berlin = timezone(timedelta(hours=1))
+    times = [
+        datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(8999, 12, 31, 23, 59, 59, 123_400, tzinfo=UTC),
+        datetime(2026, 1, 5, 21, 0, 0, 500, tzinfo=berlin),
+    ]
+    for taken_at in times:
+        old_fingerprint = FRAME_FINGERPRINT + taken_at.isoformat()
+        fingerprint, micros = frame_identity(taken_at)
+        event = NinaEvent("IMAGE-SAVE", taken_at, {}, Source.LIVE, fingerprint, True,
+                          captured_us=micros)  # fmt: skip
+        assert fingerprint == old_fingerprint
+        assert event.key == event_key(old_fingerprint, True, event.ts)
+        assert split_key(event.key) == (old_fingerprint, True)
+    assert frame_identity(times[-1])[1] is None  # not UTC: the fingerprint is its own key
+
+
+def test_a_changed_copy_of_a_frame_event_takes_its_key_from_its_own_fingerprint() -> None:
+    """Test that `replace` never carries a capture-time key over to another fingerprint."""
+    taken_at = datetime(2026, 1, 5, 21, 0, 0, 250_000, tzinfo=UTC)
+    fingerprint, micros = frame_identity(taken_at)
+    event = NinaEvent("IMAGE-SAVE", taken_at, {}, Source.LIVE, fingerprint, True,
+                      captured_us=micros)  # fmt: skip
+    later = taken_at + timedelta(seconds=1)
+    moved = replace(event, time=later)
+    assert moved.key == event.key == str(micros)
+    other = replace(event, fingerprint=frame_identity(later)[0])
+    assert other.key == str(micros + 1_000_000)
+    loose = replace(event, exact=False)
+    assert loose.key == event_key(fingerprint, False, event.ts)

@@ -82,15 +82,14 @@ class FoldCheckpoints:
 
     def apply(self, tracker: SessionTracker, event: NinaEvent) -> Applied:
         """Fold `event` into `tracker`, taking the checkpoint due before it, if any."""
-        ts = event.time.timestamp()
         last = tracker.last_time
         if last is not None and event.time < last:  # folded out of order: refolded later
             self.ticked()
-        elif self._due is not None and ts > self._due:
+        elif self._due is not None and event.ts > self._due:
             self._take(tracker, self._due)
         applied = tracker.apply(event)
         if applied.opened is not None:
-            self._due = None if self._unclean else ts
+            self._due = None if self._unclean else event.ts
             self._unclean = False
         return applied
 

@@ -175,6 +175,9 @@ class Step:
         return (expired,) if transition is None else (expired, transition)
 
 
+#: What folding an event that changed nothing did (most events): one shared, it is frozen.
+NO_STEP = Step()
+
 _Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]
 
 
@@ -214,26 +217,38 @@ class StateMachine:
     # -- folding -----------------------------------------------------------------------
     def apply(self, event: NinaEvent) -> Step:
         """Fold one event; return the state changes and counts it caused."""
-        self._counts = []
-        expired = self._expire(event.time)
         eq = self.equipment
-        if event.name in _SETTLES_PENDING or event.frame is not None:
+        name = event.name
+        if eq.pending is None and event.frame is None and name not in _ACTS_ON:
+            return NO_STEP  # most events of a night: nothing to expire, settle or handle
+        self._counts.clear()
+        expired = self._expire(event.time) if eq.pending is not None else None
+        if event.frame is not None or name in _SETTLES_PENDING:
             eq.pending = None
         transition = None
-        handler = self._HANDLERS.get(event.name)
+        handler = self._HANDLERS.get(name)
         if handler is not None:
             transition = handler(self, event)
-        if event.name in RUN_WORK:
+        if name in RUN_WORK:
             transition = self._work(event) or transition
         if transition is not None:
             eq.pending = None
-        return Step(transition, expired, tuple(self._counts))
+        return self._step(transition, expired)
 
     def tick(self, now: datetime) -> Step:
         """Live clock: make a pending stop real once the grace period has passed by `now`."""
-        self._counts = []
-        expired = self._expire(now)
-        return Step(None, expired, tuple(self._counts))
+        self._counts.clear()
+        return self._step(None, self._expire(now))
+
+    def _step(self, transition: Transition | None, expired: Transition | None) -> Step:
+        """Return what the event or tick did; most did nothing, and share one empty `Step`."""
+        if not self._counts:
+            if transition is None and expired is None:
+                return NO_STEP
+            return Step(transition, expired)
+        step = Step(transition, expired, tuple(self._counts))
+        self._counts.clear()
+        return step
 
     def _expire(self, now: datetime) -> Transition | None:
         pending = self.equipment.pending
@@ -520,3 +535,5 @@ def _wait_end(value: Any) -> str | None:
 
 #: Every event the state machine acts on (the vocabulary's "state" events must be among them).
 HANDLED_EVENTS = StateMachine.HANDLED | RUN_WORK
+#: ... and those that settle a pending stop: no other event changes anything when none is.
+_ACTS_ON = HANDLED_EVENTS | _SETTLES_PENDING

@@ -54,9 +54,9 @@ class EventCounters:
         else:
             self.by_type.pop(event_type, None)
 
-    def count_type(self, event_type: str) -> None:
-        """Count one processed event of `event_type` (any string, unknown ones too)."""
-        self.by_type[event_type] = self.by_type.get(event_type, 0) + 1
+    def count_type(self, event_type: str, times: int = 1) -> None:
+        """Count `times` processed events of `event_type` (any string, unknown ones too)."""
+        self.by_type[event_type] = self.by_type.get(event_type, 0) + times
         if is_known(event_type):
             return
         seen = self.unknown_by_type.get(event_type, 0)
@@ -64,7 +64,7 @@ class EventCounters:
             _LOGGER.debug(
                 "Event %s is not in the plugin vocabulary; kept as a generic event", event_type
             )
-        self.unknown_by_type[event_type] = seen + 1
+        self.unknown_by_type[event_type] = seen + times
 
     def as_dict(self, *, detailed: bool = False) -> dict[str, Any]:
         """Return the health JSON's `events` object; `detailed` adds the breakdowns (stats)."""

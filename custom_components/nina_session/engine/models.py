@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -70,11 +70,18 @@ class NinaEvent:
     #: (`event_key`): both read several times per event on the hot path, so made once.
     ts: float = field(init=False, repr=False, compare=False)
     key: str = field(init=False, repr=False, compare=False)
+    #: A frame's capture time in microseconds, from `frame_identity` with its fingerprint:
+    #: the key is made from it instead of reading the fingerprint's time back. Not stored, so
+    #: a `dataclasses.replace` copy computes its key from its fingerprint again.
+    captured_us: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, captured_us: int | None) -> None:
         """Compute `ts` and `key` from the time and the fingerprint."""
         self.ts = self.time.timestamp()
-        self.key = event_key(self.fingerprint, self.exact, self.ts)
+        if captured_us is not None and self.exact:
+            self.key = str(captured_us)
+        else:
+            self.key = event_key(self.fingerprint, self.exact, self.ts)
 
 
 #: A frame is identified exactly by its capture time: its fingerprint is this and the time,
@@ -82,6 +89,21 @@ class NinaEvent:
 FRAME_FINGERPRINT = "IMAGE-SAVE@"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def frame_identity(taken_at: datetime) -> tuple[str, int | None]:
+    """Return a frame's fingerprint and, for a UTC capture time, its key in microseconds.
+
+    What `event_key` would make of the fingerprint, without formatting the time, parsing it
+    back and formatting it again to check (three of the costliest steps per frame). A time in
+    another zone keeps its own offset in the fingerprint, which is then its own key (None).
+    """
+    if taken_at.tzinfo is not UTC:
+        return FRAME_FINGERPRINT + taken_at.isoformat(), None
+    since = taken_at - _EPOCH
+    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    # A naive time formats faster than an aware one; UTC's offset is always written so.
+    return FRAME_FINGERPRINT + taken_at.replace(tzinfo=None).isoformat() + "+00:00", micros
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .errors import FrameError
-from .models import NO_FILTER, Frame, NinaEvent, Source
+from .models import NO_FILTER, Frame, NinaEvent, Source, frame_identity
 from .timeutil import night_end, night_of, parse_nina_time
 from .wire import ImageRecord, WireEvent, parse_image_record
 
@@ -195,8 +195,10 @@ class Normalizer:
         frame = self._frame(image, source)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
-            fingerprint = f"{IMAGE_SAVE}@{frame.taken_at.isoformat()}"
-            return NinaEvent(wire.name, time, data, source, fingerprint, True, frame, text, in_data)
+            fingerprint, micros = frame_identity(frame.taken_at)
+            return NinaEvent(
+                wire.name, time, data, source, fingerprint, True, frame, text, in_data, micros
+            )
         return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame, text, in_data)
 
     def start_history(self) -> None:

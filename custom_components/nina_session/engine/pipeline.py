@@ -23,6 +23,7 @@ copies it duplicates. When it moves or drops stored events, the fold is recomput
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
@@ -33,7 +34,7 @@ from typing import Any
 from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
-from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
+from .fsm import DEFAULT_GRACE, NO_STEP, Equipment, SessionState, Step
 from .gradual_release import release_gradually
 from .health import EventCounters
 from .history_resume import HistoryResume, raw_list, tail
@@ -370,8 +371,9 @@ class Pipeline:
         self.counters.duplicates += result.duplicates
         if not unique and not moved:
             return result
-        for event in unique:
-            self.counters.count_type(event.name)
+        # Per name, not per event: a batch holds a few names many times over.
+        for name, times in Counter(event.name for event in unique).items():
+            self.counters.count_type(name, times)
         self.counters.processed += len(unique)
         unique = in_time_order(unique)
         last = self.tracker.last_time
@@ -432,17 +434,21 @@ class Pipeline:
         """
         rows: list[tuple[NinaEvent, str | None, int]] = []
         changed = False
+        apply, tracker, epoch = self.checkpoints.apply, self.tracker, self.epoch
         for event in events:
-            applied = self.checkpoints.apply(self.tracker, event)
+            applied = apply(tracker, event)
             result.applied.append(applied)
-            rows.append((applied.event, applied.session_id, self.epoch))
+            rows.append((applied.event, applied.session_id, epoch))
             if applied.closed is not None:
                 self._dirty[applied.closed.id] = applied.closed
                 result.closed.append(applied.closed)
-            step = applied.step  # not `applied.transitions`: a tuple built per event
-            changed = changed or bool(
-                applied.opened or applied.closed or step.transition or step.expired
-            )
+            if not changed:
+                step = applied.step  # not `applied.transitions`: a tuple built per event
+                changed = (
+                    applied.opened is not None
+                    or applied.closed is not None
+                    or (step is not NO_STEP and (step.transition or step.expired) is not None)
+                )
         if self.tracker.open is not None:
             self._dirty[self.tracker.open.id] = self.tracker.open
         current = self._publish()

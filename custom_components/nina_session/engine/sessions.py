@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from .fsm import DEFAULT_GRACE, RUN_WORK, SessionState, StateMachine, Step, Transition
+from .fsm import DEFAULT_GRACE, NO_STEP, RUN_WORK, SessionState, StateMachine, Step, Transition
 from .models import Frame, NinaEvent
 from .timeutil import iso_z, night_end, night_of
 from .vocabulary import ERROR_EVENTS
@@ -97,20 +97,23 @@ class Session:
 
     def add(self, event: NinaEvent, step: Step, active: bool) -> None:
         """Count one event; an `active` one moves the session's last activity."""
-        if active:
-            self.last_work = max(self.last_work or event.time, event.time)
-        counter = _COUNTED.get(event.name)
+        time, name = event.time, event.name
+        if active and (self.last_work is None or time > self.last_work):
+            self.last_work = time
+        counter = _COUNTED.get(name)
         if counter:
             self.count(counter)
-        elif event.name in ERROR_EVENTS:
+        elif name in ERROR_EVENTS:
             self.count("errors")
-        target = event.data.get("TargetName") if event.name.startswith("TS-") else None
-        if isinstance(target, str) and target.strip():
-            self._target(target.strip())
-            self.current["target"] = target.strip()
+        if name.startswith("TS-"):
+            target = event.data.get("TargetName")
+            if isinstance(target, str) and target.strip():
+                self._target(target.strip())
+                self.current["target"] = target.strip()
         if event.frame is not None:
-            self._frame(event.frame, event.time)
-        self.add_step(step)
+            self._frame(event.frame, time)
+        if step is not NO_STEP:
+            self.add_step(step)
 
     def add_step(self, step: Step) -> None:
         """Record what the state machine did: its counts and its state changes."""
@@ -129,17 +132,21 @@ class Session:
             self.targets.append(name)
 
     def _frame(self, frame: Frame, time: datetime) -> None:
-        self.by_type[frame.image_type] = self.by_type.get(frame.image_type, 0) + 1
-        self.current.update(
-            filter=frame.filter, image_type=frame.image_type, exposure=frame.exposure
-        )
+        image_type, current = frame.image_type, self.current
+        self.by_type[image_type] = self.by_type.get(image_type, 0) + 1
+        # Item by item: `update(filter=...)` built a dict of keywords per frame.
+        current["filter"] = frame.filter
+        current["image_type"] = image_type
+        current["exposure"] = frame.exposure
         self.last_image_at = time
-        if frame.image_type != "LIGHT":
+        if image_type != "LIGHT":
             return
         if frame.target:
             self._target(frame.target)
-            self.current["target"] = frame.target
-        slot = self.by_filter.setdefault(frame.filter, [0, 0.0])
+            current["target"] = frame.target
+        slot = self.by_filter.get(frame.filter)
+        if slot is None:  # not `setdefault`: it built a new list per light to throw away
+            slot = self.by_filter[frame.filter] = [0, 0.0]
         slot[0] += 1
         slot[1] += frame.exposure or 0.0  # a light of unknown exposure adds no integration
         self.hfr.add(frame.hfr)
@@ -221,10 +228,6 @@ _RECORD_FIELDS = tuple(
 )
 
 
-#: What folding changed for an event folded outside the tracker (stored to be refolded).
-_NO_STEP = Step()
-
-
 #: Not frozen, though read-only by convention: one is built per event folded, and a frozen
 #: dataclass's `__init__` (a call per field) cost four times a plain one's.
 @dataclass(slots=True)
@@ -233,7 +236,8 @@ class Applied:
 
     event: NinaEvent
     session_id: str | None
-    step: Step = _NO_STEP
+    #: NO_STEP also for an event folded outside the tracker (stored to be refolded).
+    step: Step = NO_STEP
     closed: Session | None = None
     opened: Session | None = None
 
@@ -268,9 +272,10 @@ class SessionTracker:
         `Applied.event` is the event as folded: a frame whose type nothing told is read in
         context first (see `_in_context`).
         """
-        event = self._in_context(event)
+        if event.frame is not None:
+            event = self._in_context(event)
         closed = None
-        active = is_work(event) or self.fsm.state != SessionState.IDLE
+        active = self.fsm.state != SessionState.IDLE or is_work(event)
         session = self.open
         if session is not None and active and self._ends_before(session, event):
             closed = self._close(session)
@@ -285,10 +290,12 @@ class SessionTracker:
                         Transition(fsm.state, fsm.state, event.time, event.name, fsm.reason)
                     )
                 )
-        if self.open is not None:
-            self.open.add(event, step, active)
-        self.last_time = max(self.last_time or event.time, event.time)
-        return Applied(event, self.open.id if self.open else None, step, closed, opened)
+        session = self.open
+        if session is not None:
+            session.add(event, step, active)
+        if self.last_time is None or event.time > self.last_time:
+            self.last_time = event.time
+        return Applied(event, session.id if session else None, step, closed, opened)
 
     def _in_context(self, event: NinaEvent) -> NinaEvent:
         """Read a frame of unknown type saved while the flat panel is lit as a flat."""
@@ -329,7 +336,7 @@ class SessionTracker:
             return True
         if session.night_ends is None:
             session.night_ends = night_end(session.night, self.tz)
-        return opens_session(event) and event.time >= session.night_ends
+        return event.time >= session.night_ends and opens_session(event)
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start

@@ -19,13 +19,17 @@ def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime
         parsed = datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError) as err:
         raise FrameError("bad_time", repr(text)[:60]) from err
-    if parsed.tzinfo is None:
+    zone = parsed.tzinfo
+    if zone is None:
         # fold=1 picks the second of a local time that happens twice (summer time ending).
-        parsed = parsed.replace(tzinfo=default_tz, fold=fold)
+        zone = default_tz
+        parsed = parsed.replace(tzinfo=zone, fold=fold)
     if not _SANE_YEARS[0] <= parsed.year <= _SANE_YEARS[1]:
         # .NET writes an unset DateTime as 0001-01-01 (and MaxValue as 9999-12-31); they
         # overflow in zone arithmetic and mean "no time".
         raise FrameError("bad_time", repr(text)[:60])
+    if zone is UTC and not parsed.fold:
+        return parsed  # already what the conversion gives (Target Scheduler's times, `Z`)
     return parsed.astimezone(UTC)
 
 
