@@ -84,3 +84,29 @@ def test_other_shapes_decode_whole() -> None:
     assert streamed(b"[1, 2]", 1) == ([1, 2], [])
     assert streamed(b'{"Response": {"A": [1]}}', 4) == ({"Response": {"A": [1]}}, [])
     assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
+
+
+def test_items_come_with_their_exact_text_where_they_lie_whole_in_a_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that an item's text decodes to it and is the very span of the body it came from.
+
+    Items cut by the end of a piece, and items that are no object, come without text.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
+    records = [
+        {"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5, "T": "NaN"} for n in range(60)
+    ]
+    body = json.dumps({"Success": True, "Response": [*records, 7]}, separators=(",", ":"))
+    taken: list[tuple[Any, str | None]] = []
+    load_streaming(
+        [body.encode()], "Response", lambda item, text: taken.append((item, text)), texts=True
+    )
+    assert [item for item, _ in taken] == [*records, 7]
+    assert taken[-1][1] is None
+    texts = [text for _, text in taken[:-1]]
+    assert 0 < texts.count(None) < len(texts) // 2
+    for (item, text), record in zip(taken, records, strict=False):
+        if text is not None:
+            assert text == json.dumps(record, separators=(",", ":")) and text in body
+            assert json.loads(text) == item

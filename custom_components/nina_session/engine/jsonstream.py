@@ -127,24 +127,39 @@ class _Reader:
         return self.peek() == ""
 
 
-def load_streaming(chunks: Iterable[bytes], key: str, on_item: Callable[[Any], None]) -> Any:
+def load_streaming(
+    chunks: Iterable[bytes], key: str, on_item: Callable[..., None], *, texts: bool = False
+) -> Any:
     """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_item`.
 
     When the text is an object whose `key` holds an array, each item of that array is given to
     `on_item` as soon as it is decoded, and the returned object holds `STREAMED` under `key`.
     Any other text is decoded as `load_json` would.
+
+    With `texts`, `on_item(item, text)` also gets the exact JSON text the item was decoded
+    from, so a caller may keep that text instead of encoding the item again; None for the rare
+    item that is no object, does not lie whole in one piece of text, or lies in text that may
+    hold a lone surrogate (its decoded value then differs from the text).
     """
     reader = _Reader(chunks)
+
+    def take(reader: _Reader) -> None:
+        on_item(_item(reader)[0])
+
+    def take_with_text(reader: _Reader) -> None:
+        item, start = _item(reader)
+        on_item(item, reader.text[start : reader.pos] if start >= 0 else None)
+
     if reader.peek() != "{":
         result = reader.value()
     else:
-        result = _object(reader, key, on_item)
+        result = _object(reader, key, take_with_text if texts else take)
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
 
 
-def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[str, Any]:
+def _object(reader: _Reader, key: str, take: Callable[[_Reader], None]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     reader.pos += 1  # the "{"
     if reader.peek() == "}":
@@ -156,7 +171,7 @@ def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[s
         name = reader.value()
         reader.expect(":", "':' delimiter")
         if name == key and reader.peek() == "[":
-            _stream_array(reader, on_item)
+            _stream_array(reader, take)
             result[name] = STREAMED
         else:
             result[name] = reader.value()
@@ -166,14 +181,14 @@ def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[s
         reader.expect(",", "',' delimiter")
 
 
-def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
+def _stream_array(reader: _Reader, take: Callable[[_Reader], None]) -> None:
     reader.pos += 1  # the "["
     if reader.peek() == "]":
         reader.pos += 1
         return
     count = 0
     while True:
-        on_item(_item(reader))
+        take(reader)
         count += 1
         if count % YIELD_EVERY == 0:
             time.sleep(0)  # let the event loop's thread take the GIL
@@ -187,11 +202,13 @@ def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
         reader.expect(",", "',' delimiter")
 
 
-def _item(reader: _Reader) -> Any:
-    """Decode an array item: straight from the text when it ends inside it, else `value`.
+def _item(reader: _Reader) -> tuple[Any, int]:
+    """Decode an array item; return it and where its text starts (-1: not known).
 
-    Items are hundreds of bytes and pieces hundreds of kB: nearly every item takes the
-    straight way, which costs a third of `value`'s checks.
+    Straight from the text when it ends inside it, else by `value`. Items are hundreds of
+    bytes and pieces hundreds of kB: nearly every item takes the straight way, which costs a
+    third of `value`'s checks, and only there does the item's text lie whole in
+    `reader.text`, from the start returned to `reader.pos`.
     """
     text, pos = reader.text, reader.pos
     if pos < len(text) and text[pos] == " ":  # `json.dumps` writes one after each comma
@@ -200,7 +217,7 @@ def _item(reader: _Reader) -> Any:
         try:
             item, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError:
-            return reader.value()  # cut off by the end of the text read so far
+            return reader.value(), -1  # cut off by the end of the text read so far
         reader.pos = end
-        return item
-    return reader.value()
+        return item, pos
+    return reader.value(), -1
