@@ -28,7 +28,7 @@ import aiohttp
 from . import wire_v3
 from .jsonstream import STREAMED, load_streaming
 from .jsontext import load_json
-from .wire import HistoryEvents, WireFormat
+from .wire import HistoryEvents, HistoryImages, WireFormat
 
 DEFAULT_PORT: Final = 1888
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
@@ -156,7 +156,11 @@ def _decode_text(chunks: list[bytes], url: str) -> str:
 
 
 def _decode_envelope(
-    chunks: list[bytes], url: str, on_item: Callable[[Any], None] | None = None
+    chunks: list[bytes],
+    url: str,
+    on_item: Callable[..., None] | None = None,
+    *,
+    texts: bool = False,
 ) -> dict[str, Any]:
     """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
 
@@ -167,7 +171,7 @@ def _decode_envelope(
         if on_item is None:
             decoded = load_json(_decode_text(chunks, url))
         else:
-            decoded = load_streaming(chunks, "Response", on_item)
+            decoded = load_streaming(chunks, "Response", on_item, texts=texts)
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
@@ -220,12 +224,17 @@ class RawAnswer:
         return sum(len(chunk) for chunk in self.chunks)
 
     def payload(
-        self, *, missing_ok: bool = False, on_item: Callable[[Any], None] | None = None
+        self,
+        *,
+        missing_ok: bool = False,
+        on_item: Callable[..., None] | None = None,
+        texts: bool = False,
     ) -> Any:
         """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
 
         With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
-        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned.
+        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned
+        (with `texts`, each with its JSON text: see `jsonstream.load_streaming`).
         """
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
         if not head.startswith(b"{"):
@@ -235,7 +244,7 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url, on_item)
+        envelope = _decode_envelope(self.chunks, self.url, on_item, texts=texts)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
@@ -294,9 +303,13 @@ class HistoryRead:
             return tagged_events, tagged_images, length
         # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
         # are built only for the items the pipeline takes in (see `HistoryEvents`).
+        # Image records keep their text: a history IMAGE-SAVE stores its record as received.
         parsed = HistoryEvents()
+        records = HistoryImages()
         events = self.events.payload(on_item=parsed.add)
-        images = self.images.payload()
+        images = self.images.payload(on_item=records.add, texts=True)
+        if images is STREAMED:
+            images = records
         if events is STREAMED:
             return parsed, images, len(parsed)
         return events, images, 0

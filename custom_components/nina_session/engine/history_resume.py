@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import FrameError
 from .timeutil import parse_nina_time
-from .wire import Foreign, HistoryEvents, WireEvent
+from .wire import Foreign, HistoryEvents, HistoryImages, WireEvent
 
 _IMAGE_SAVE = "IMAGE-SAVE"
 
@@ -45,6 +45,8 @@ def raw_list(payload: Any) -> list[Any] | None:
     """
     if isinstance(payload, HistoryEvents):
         return payload.items if not payload.rejected else None
+    if isinstance(payload, HistoryImages):
+        return payload.items
     if isinstance(payload, Foreign):
         return None
     if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):
@@ -56,6 +58,8 @@ def tail(payload: Any, items: list[Any], start: int) -> Any:
     """Return the part of a history payload from item `start` on, in the payload's form."""
     if isinstance(payload, HistoryEvents):
         return HistoryEvents(items[start:])
+    if isinstance(payload, HistoryImages):
+        return payload.tail(start)
     return items[start:]
 
 

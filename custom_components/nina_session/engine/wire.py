@@ -75,6 +75,12 @@ class ImageRecord:
     temperature: float | None
     gain: int | None
     offset: int | None
+    #: The record as received (an image-history item), for a sparse history IMAGE-SAVE to
+    #: keep as its `ImageStatistics`, as its live copy does; None when there is none.
+    raw: Mapping[str, Any] | None = field(default=None, compare=False)
+    #: `raw` as the JSON text it arrived in, when that text reads exactly as `raw` and holds
+    #: only strict JSON (see `record_text`); else None (the store encodes it then).
+    text: str | None = field(default=None, compare=False)
 
 
 class WireFormat(Protocol):
@@ -450,15 +456,70 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
     return parsed.events()
 
 
+def record_text(text: str | None, record: Any) -> str | None:
+    """Return an image record's received text if a store may keep it as the record; else None.
+
+    Kept only when every reader (Python, SQLite's JSON functions) reads it as the decoded
+    record, checked on the decoded record (a regular expression over the text cost as much as
+    decoding it): one flat object (no array, so no history placeholder), only finite numbers
+    (no NaN or Infinity token, no number past a float's range: REST writes a missing reading
+    as the string "NaN", which is strict), and every key written once (SQLite reads the first
+    of a repeated key, Python the last): the text holds as many `":` as the record has keys,
+    either all of them `":` (the plugin's compact writer) or all `": ` (a writer that spaces
+    them). A string holding `{`, `[` or `":` only makes the text refused. The caller has made
+    sure the text holds no lone surrogate (`may_hold_surrogates`).
+    """
+    if text is None or type(record) is not dict or "[" in text or text.count("{") != 1:
+        return None
+    for value in record.values():
+        if type(value) is float and value - value != 0.0:  # inf - inf and nan - nan are nan
+            return None
+    keys = len(record)
+    if text.count('":') != keys:
+        return None
+    return text if text.count('": ') in (0, keys) else None
+
+
+@dataclass(slots=True)
+class HistoryImages:
+    """An `/image-history` list as decoded item by item (`add`), with each item's text."""
+
+    items: list[Any] = field(default_factory=list)
+    #: The JSON text each item was decoded from, or None (see `jsonstream.load_streaming`).
+    texts: list[str | None] = field(default_factory=list)
+
+    def add(self, item: Any, text: str | None) -> None:
+        """Keep one image-history item and its text."""
+        self.items.append(item)
+        self.texts.append(text)
+
+    def tail(self, start: int) -> HistoryImages:
+        """Return the items from `start` on."""
+        return HistoryImages(self.items[start:], self.texts[start:])
+
+
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
-    """Parse the `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
+    """Parse the `/image-history?all=true` list (or its envelope, or `HistoryImages`).
+
+    Returns (records, rejected count). Each record keeps its item (`ImageRecord.raw`), and
+    its text where `HistoryImages` has one that reads the same (`record_text`).
+    """
     if isinstance(payload, Foreign):
         return payload.wire_format.image_history(payload.payload)
+    if isinstance(payload, HistoryImages):
+        items, texts = payload.items, payload.texts
+    else:
+        items = _history_list(payload)
+        texts = [None] * len(items)
     records: list[ImageRecord] = []
     rejected = 0
-    for item in _history_list(payload):
+    for item, text in zip(items, texts, strict=True):
         try:
-            records.append(parse_image_record(item))
+            record = parse_image_record(item)
         except FrameError:
             rejected += 1
+            continue
+        record.raw = item
+        record.text = record_text(text, item)
+        records.append(record)
     return records, rejected
