@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from bench.workload import stretch
+from custom_components.nina_session.engine.client import NinaClient
+from custom_components.nina_session.engine.history_prefix import PrefixHash
 from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
 from custom_components.nina_session.engine.store import Store
+from custom_components.nina_session.engine.wire import HistoryImages
 from simulator.night import SimEvent, history_item, image_record, preset_night, socket_text
+from simulator.server import NinaSimulator
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import envelope
 
@@ -57,3 +65,63 @@ def test_a_re_read_parses_only_the_items_after_the_last_read(db_path: Path) -> N
     assert result.rejected == HIDDEN
     assert store.counts()["events"] == len(events)
     store.close()
+
+
+async def test_a_re_read_decodes_only_the_image_records_after_the_known_bytes(
+    sim: NinaSimulator, session: aiohttp.ClientSession, db_path: Path
+) -> None:
+    """Test that a grown image history is decoded from where the last read's known bytes end.
+
+    The records in those bytes are not decoded (and the new frames are stored all the same);
+    an answer whose first bytes changed is decoded whole, and so is one that a read needs
+    whole (another NINA process).
+    """
+    events = stretch(1_500)
+    half = len(events) // 2
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
+    client = NinaClient(session, sim.host, sim.port)
+
+    async def read(upto: int, first_hfr: float | None = None) -> tuple[HistoryImages, BatchResult]:
+        sim.history[:] = [history_item(event) for event in events[:upto]]
+        sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
+        if first_hfr is not None:
+            sim.images[0]["HFR"] = first_hfr
+        history, images, _ = (await client.read_history()).parse(pipeline.known_images)
+        assert isinstance(images, HistoryImages)
+        return images, pipeline.ingest_history(history, images)
+
+    first, _ = await read(half)
+    assert first.skipped == 0 and pipeline.known_images is not None
+    known = pipeline.known_images.count
+    assert known > len(first) - 10
+
+    grown, result = await read(len(events))
+    assert grown.skipped == known and len(grown.items) == len(grown) - known
+    assert len(result.applied) == len(events) - half
+    assert store.counts()["events"] == len(events)
+    later = [a.event for a in result.applied if a.event.name == "IMAGE-SAVE"]
+    assert later and all("ImageStatistics" in event.data for event in later)
+
+    changed, result = await read(len(events), first_hfr=9.75)  # the first bytes differ
+    assert changed.skipped == 0 and len(changed.items) == len(changed)
+    assert not result.applied
+    assert pipeline.known_images is not None
+
+    pipeline.epoch += 1  # NINA restarted: nothing may be skipped, though the bytes match
+    again, result = await read(len(events), first_hfr=9.75)
+    assert again.skipped > 0  # the pipeline decoded it again, whole
+    assert not result.applied and result.duplicates == len(events)
+    assert pipeline.counters.rejected == 0 and store.counts()["events"] == len(events)
+    store.close()
+
+
+def test_a_prefix_hash_is_the_hash_of_the_leading_bytes_however_they_are_chunked() -> None:
+    """Test the running hash against hashing the joined bytes, growing, shrinking, past the end."""
+    body = bytes(range(256)) * 40
+    chunks = [body[i : i + 97] for i in range(0, len(body), 97)]
+    prefix = PrefixHash(chunks)
+    for size in (0, 1, 96, 97, 98, 5_000, 300, len(body)):
+        assert prefix.digest(size) == hashlib.sha256(body[:size]).digest(), size
+    assert prefix.digest(len(body) + 1) is None

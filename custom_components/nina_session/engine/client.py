@@ -26,7 +26,8 @@ from urllib.parse import quote
 import aiohttp
 
 from . import wire_v3
-from .jsonstream import STREAMED, load_streaming
+from .history_prefix import KnownPrefix, PrefixHash
+from .jsonstream import STREAMED, load_streaming, load_streaming_from
 from .jsontext import load_json
 from .wire import HistoryEvents, HistoryImages, WireFormat
 
@@ -161,17 +162,22 @@ def _decode_envelope(
     on_item: Callable[..., None] | None = None,
     *,
     texts: bool = False,
+    start: tuple[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
 
     With `on_item`, the items of a list `Response` go to it one by one as they are decoded
-    (see `jsonstream`), and `Response` holds `STREAMED`.
+    (see `jsonstream`), and `Response` holds `STREAMED`; from byte `start[0]` on, with the
+    members before `Response` given in `start[1]`, when that beginning is known.
     """
     try:
         if on_item is None:
             decoded = load_json(_decode_text(chunks, url))
-        else:
+        elif start is None:
             decoded = load_streaming(chunks, "Response", on_item, texts=texts)
+        else:
+            at, head = start
+            decoded = load_streaming_from(chunks, at, head, "Response", on_item, texts=texts)
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
@@ -234,8 +240,35 @@ class RawAnswer:
 
         With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
         `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned
-        (with `texts`, each with its JSON text: see `jsonstream.load_streaming`).
+        (with `texts`, each with its JSON text and offset: see `jsonstream.load_streaming`).
         """
+        envelope = self._envelope(missing_ok, on_item, texts, None)
+        return envelope if isinstance(envelope, _Missing) else envelope.get("Response")
+
+    def stream_items(
+        self, on_item: Callable[..., None], start: tuple[int, dict[str, Any]] | None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Return `payload(on_item=on_item, texts=True)` and the members before `Response`.
+
+        `start`: (byte offset, members before `Response`) of a beginning known to be the
+        same as an answer read before: decoding starts there (`jsonstream.load_streaming_from`).
+        """
+        envelope = self._envelope(False, on_item, True, start)
+        assert not isinstance(envelope, _Missing)
+        head: dict[str, Any] = {}
+        for name, value in envelope.items():
+            if name == "Response":
+                break
+            head[name] = value
+        return envelope.get("Response"), head
+
+    def _envelope(
+        self,
+        missing_ok: bool,
+        on_item: Callable[..., None] | None,
+        texts: bool,
+        start: tuple[int, dict[str, Any]] | None,
+    ) -> dict[str, Any] | _Missing:
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
         if not head.startswith(b"{"):
             if missing_ok and self.status == 404:
@@ -244,13 +277,13 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url, on_item, texts=texts)
+        envelope = _decode_envelope(self.chunks, self.url, on_item, texts=texts, start=start)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
                 return _MISSING
             raise error
-        return envelope.get("Response")
+        return envelope
 
     def v3_payload(self, *, missing: Any = _MISSING) -> Any:
         """Return a v3 answer: bare JSON on 2xx, `{"Error", "Message"}` with the real status else.
@@ -290,10 +323,12 @@ class HistoryRead:
         """Return the event history's size in bytes."""
         return self.events.size
 
-    def parse(self) -> tuple[Any, Any, int]:
+    def parse(self, known_images: KnownPrefix | None = None) -> tuple[Any, Any, int]:
         """Return the two arguments of `Pipeline.ingest_history` and how many events NINA holds.
 
-        A shorter history than last time means NINA restarted.
+        A shorter history than last time means NINA restarted. `known_images`: what the last
+        read knew of the image history's first bytes (`Pipeline.known_images`); when they are
+        still the same, the records in them are not decoded again (see `history_prefix`).
         """
         if self.api == API_V3:
             events = self.events.v3_payload()
@@ -303,16 +338,26 @@ class HistoryRead:
             return tagged_events, tagged_images, length
         # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
         # are built only for the items the pipeline takes in (see `HistoryEvents`).
-        # Image records keep their text: a history IMAGE-SAVE stores its record as received.
         parsed = HistoryEvents()
-        records = HistoryImages()
         events = self.events.payload(on_item=parsed.add)
-        images = self.images.payload(on_item=records.add, texts=True)
-        if images is STREAMED:
-            images = records
+        images = self._image_records(known_images)
         if events is STREAMED:
             return parsed, images, len(parsed)
         return events, images, 0
+
+    def _image_records(self, known: KnownPrefix | None) -> Any:
+        """Decode the image history (from where `known` ends, if its bytes are the same).
+
+        Records keep their text: a history IMAGE-SAVE stores its record as received.
+        """
+        prefix = PrefixHash(self.images.chunks)
+        start = (known.size, known.head) if known and prefix.same_start(known) else None
+        records = HistoryImages(hash=prefix, whole=lambda: self._image_records(None))
+        images, records.head = self.images.stream_items(records.add, start)
+        if images is not STREAMED:
+            return images
+        records.skipped = known.count if known is not None and start is not None else 0
+        return records
 
 
 class NinaClient:

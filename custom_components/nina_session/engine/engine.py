@@ -466,13 +466,13 @@ class NinaEngine:
 
     def _ingest_history(self, history: HistoryRead, app_start: str | None) -> BatchResult:
         """Parse the history read and merge it (on the writer thread)."""
-        events, images, length = history.parse()
+        pipeline = self.pipeline
+        assert pipeline is not None
+        events, images, length = history.parse(pipeline.known_images)
         restarted = (self._app_start is not None and app_start != self._app_start) or (
             length < self._history_length
         )
         self._app_start, self._history_length = app_start, length
-        pipeline = self.pipeline
-        assert pipeline is not None
         if restarted:
             pipeline.epoch += 1
             _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from .errors import FrameError
+from .history_prefix import KnownPrefix
 from .timeutil import parse_nina_time
 from .wire import Foreign, HistoryEvents, HistoryImages, WireEvent
 
@@ -79,6 +80,26 @@ def _time(item: Any, tz: tzinfo) -> datetime | None:
         return None
 
 
+def decoded_from(payload: Any, start: int) -> Any:
+    """Return an image history whose records from `start` on are decoded.
+
+    One whose answer began as the last one read skipped decoding its first records
+    (`HistoryImages.skipped`); a read that needs records before those decodes it again.
+    """
+    if isinstance(payload, HistoryImages) and payload.skipped > start:
+        if payload.whole is None:
+            raise ValueError("an image history without its first records")
+        return payload.whole()
+    return payload
+
+
+def image_count(payload: Any, items: Sequence[Any] | None) -> int | None:
+    """Return how many records an image history held, those not decoded included."""
+    if isinstance(payload, HistoryImages):
+        return len(payload)
+    return None if items is None else len(items)
+
+
 class HistoryResume:
     """Remembers the last read's mark; tells a re-read where to start."""
 
@@ -87,42 +108,68 @@ class HistoryResume:
         self.tz = tz
         self.overlap = overlap
         self.mark: HistoryMark | None = None
+        #: The leading bytes of the last image history answer that hold the records the next
+        #: read will skip if the history is the same up to the mark (see `history_prefix`).
+        self.known_images: KnownPrefix | None = None
 
     def start(
-        self, epoch: int, events: Sequence[Any] | None, images: Sequence[Any] | None
+        self, epoch: int, events: Sequence[Any] | None, images: int | None
     ) -> tuple[int, int]:
-        """Return how many raw (events, image records) to skip: (0, 0) reads everything."""
+        """Return how many raw (events, image records) to skip: (0, 0) reads everything.
+
+        `images`: how many records the image history holds (None: it cannot be resumed).
+        """
         mark = self.mark
         if mark is None or events is None or images is None or mark.epoch != epoch:
             return 0, 0
-        if mark.events == 0 or len(events) < mark.events or len(images) < mark.images:
+        if mark.events == 0 or len(events) < mark.events or images < mark.images:
             return 0, 0
         if _identity(events[mark.events - 1]) != mark.last:
             return 0, 0
-        end = _time(events[mark.events - 1], self.tz)
-        if end is None:
+        overlap = self._overlap(events, mark.events)
+        if overlap is None:
             return 0, 0
-        start, images_back = mark.events, 0
+        start, images_back = overlap
+        return start, mark.images - images_back
+
+    def _overlap(self, events: Sequence[Any], count: int) -> tuple[int, int] | None:
+        """Return (start, IMAGE-SAVE items from there) of a read resuming after `count` events.
+
+        None when the times do not say.
+        """
+        end = _time(events[count - 1], self.tz)
+        if end is None:
+            return None
+        start, images_back = count, 0
         while start > 0:
             moment = _time(events[start - 1], self.tz)
             if moment is None or moment < end - self.overlap:
                 break
             start -= 1
             images_back += _identity(events[start])[0] == _IMAGE_SAVE
-        return start, mark.images - images_back
+        return start, images_back
 
     def took(
         self,
         epoch: int,
         events: Sequence[Any] | None,
         images_used: int | None,
+        images: Any = None,
     ) -> None:
-        """Note what a read took in (`images_used` None: it cannot be resumed from)."""
+        """Note what a read took in (`images_used` None: it cannot be resumed from).
+
+        `images`: the image history read, whose leading bytes the next read may skip.
+        """
+        self.known_images = None
         if events is None or not events or images_used is None:
             self.mark = None
             return
         self.mark = HistoryMark(epoch, len(events), images_used, _identity(events[-1]))
+        overlap = self._overlap(events, len(events))
+        if overlap is not None and isinstance(images, HistoryImages):
+            self.known_images = images.known(images_used - overlap[1])
 
     def forget(self) -> None:
         """Make the next read a whole one."""
         self.mark = None
+        self.known_images = None

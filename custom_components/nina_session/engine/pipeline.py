@@ -35,7 +35,8 @@ from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
-from .history_resume import HistoryResume, raw_list, tail
+from .history_prefix import KnownPrefix
+from .history_resume import HistoryResume, decoded_from, image_count, raw_list, tail
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
 from .sessions import (
@@ -233,6 +234,11 @@ class Pipeline:
         result.rejected += rejected
         return result
 
+    @property
+    def known_images(self) -> KnownPrefix | None:
+        """What the next history read need not decode of its image history if unchanged."""
+        return self._resume.known_images
+
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
         """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads.
 
@@ -244,7 +250,10 @@ class Pipeline:
         skip_events = skip_images = 0
         # The overlap re-read for late live copies needs history and live times to compare.
         if self.clock.bounds_overlap and self.writer.pending is None:
-            skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
+            count = image_count(image_history, raw_images)
+            skip_events, skip_images = self._resume.start(self.epoch, raw_events, count)
+        image_history = read_images = decoded_from(image_history, skip_images if skip_events else 0)
+        raw_images = raw_list(image_history) if image_history is not None else None
         if skip_events and raw_events is not None and raw_images is not None:
             event_history = tail(event_history, raw_events, skip_events)
             image_history = tail(image_history, raw_images, skip_images)
@@ -271,7 +280,8 @@ class Pipeline:
         saves = sum(1 for event in events if event.name == IMAGE_SAVE)
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
-        self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
+        used = skip_images + saves if resumable else None
+        self._resume.took(self.epoch, raw_events, used, read_images)
         return result
 
     def ingest(

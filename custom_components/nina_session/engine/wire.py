@@ -12,7 +12,7 @@ calls the same functions for every version and never knows which one a frame cam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
@@ -21,6 +21,7 @@ import re
 from typing import Any, Protocol
 
 from .errors import FrameError
+from .history_prefix import KnownPrefix, PrefixHash
 from .jsontext import load_json, may_hold_surrogates
 
 _DECODER = json.JSONDecoder()
@@ -482,20 +483,55 @@ def record_text(text: str | None, record: Any) -> str | None:
 
 @dataclass(slots=True)
 class HistoryImages:
-    """An `/image-history` list as decoded item by item (`add`), with each item's text."""
+    """An `/image-history` list as decoded item by item (`add`), with each item's text.
+
+    When its answer started with the bytes of the last one read (`history_prefix`), the first
+    `skipped` records were not decoded: `items` holds those after them, and `whole()` decodes
+    the answer again from its start, for a read that cannot skip as many.
+    """
 
     items: list[Any] = field(default_factory=list)
     #: The JSON text each item was decoded from, or None (see `jsonstream.load_streaming`).
     texts: list[str | None] = field(default_factory=list)
+    #: Where each item's text starts in the answer's bytes (-1: not known).
+    offsets: list[int] = field(default_factory=list)
+    skipped: int = 0
+    #: The answer's bytes (for the next read's `KnownPrefix`), and its members before the list.
+    hash: PrefixHash | None = None
+    head: dict[str, Any] = field(default_factory=dict)
+    whole: Callable[[], HistoryImages] | None = None
 
-    def add(self, item: Any, text: str | None) -> None:
-        """Keep one image-history item and its text."""
+    def __len__(self) -> int:
+        """Return how many records the answer held, skipped ones included."""
+        return self.skipped + len(self.items)
+
+    def add(self, item: Any, text: str | None, offset: int = -1) -> None:
+        """Keep one image-history item, its text and its offset."""
         self.items.append(item)
         self.texts.append(text)
+        self.offsets.append(offset)
 
     def tail(self, start: int) -> HistoryImages:
-        """Return the items from `start` on."""
-        return HistoryImages(self.items[start:], self.texts[start:])
+        """Return the records from record `start` on (`start` >= `skipped`)."""
+        if start < self.skipped:
+            raise ValueError(f"records before {self.skipped} were not decoded")
+        at = start - self.skipped
+        return HistoryImages(
+            self.items[at:], self.texts[at:], self.offsets[at:], start, self.hash, self.head
+        )
+
+    def known(self, count: int) -> KnownPrefix | None:
+        """Return the bytes holding the first `count` records; None when they are not known.
+
+        What the next read need not decode of an answer that starts like this one. At least one record is left to decode: the known bytes end where a record starts.
+        """
+        at = min(count, len(self) - 1) - self.skipped
+        if self.hash is None or not 0 <= at < len(self.items) or self.offsets[at] < 0:
+            return None
+        digest = self.hash.digest(self.offsets[at])
+        if digest is None:
+            return None
+        return KnownPrefix(at + self.skipped, self.offsets[at], digest, self.head)
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
