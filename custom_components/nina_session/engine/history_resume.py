@@ -8,6 +8,9 @@ still where it was). A few of the items taken just before that point are read ag
 copy that arrived after the last read may still meet its history twin among them (a late live
 copy, up to `late_tolerance`; see `ClockAlignment.pair_history`).
 
+The image records before that point are not even decoded when the answer starts with the same
+bytes as the last one (`history_prefix`; `known_images`, `decoded_from`).
+
 Anything unusual reads the whole history again: a first read, another epoch, a shorter list,
 an item that moved, rejected items or image records (indexes would not line up), image records
 paired by time rather than by order, or a read that did not store everything.
