@@ -14,7 +14,7 @@ from custom_components.nina_session.engine.client import NinaClient
 from custom_components.nina_session.engine.history_prefix import PrefixHash
 from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
 from custom_components.nina_session.engine.store import Store
-from custom_components.nina_session.engine.wire import HistoryImages
+from custom_components.nina_session.engine.wire import HistoryEvents, HistoryImages
 from simulator.night import SimEvent, history_item, image_record, preset_night, socket_text
 from simulator.server import NinaSimulator
 from tests.engine.conftest import OPTIONS
@@ -67,14 +67,14 @@ def test_a_re_read_parses_only_the_items_after_the_last_read(db_path: Path) -> N
     store.close()
 
 
-async def test_a_re_read_decodes_only_the_image_records_after_the_known_bytes(
+async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answer(
     sim: NinaSimulator, session: aiohttp.ClientSession, db_path: Path
 ) -> None:
-    """Test that a grown image history is decoded from where the last read's known bytes end.
+    """Test that grown histories are decoded from where the last read's known bytes end.
 
-    The records in those bytes are not decoded (and the new frames are stored all the same);
-    an answer whose first bytes changed is decoded whole, and so is one that a read needs
-    whole (another NINA process).
+    The events before the overlap and the image records in those bytes are not decoded (and
+    what is new is stored all the same); an answer whose first bytes changed is decoded whole,
+    and so is one that a read needs whole (another NINA process).
     """
     events = stretch(1_500)
     half = len(events) // 2
@@ -83,35 +83,41 @@ async def test_a_re_read_decodes_only_the_image_records_after_the_known_bytes(
     pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
     client = NinaClient(session, sim.host, sim.port)
 
-    async def read(upto: int, first_hfr: float | None = None) -> tuple[HistoryImages, BatchResult]:
+    async def read(
+        upto: int, first_hfr: float | None = None
+    ) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
         sim.history[:] = [history_item(event) for event in events[:upto]]
         sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
         if first_hfr is not None:
             sim.images[0]["HFR"] = first_hfr
-        history, images, _ = (await client.read_history()).parse(pipeline.known_images)
-        assert isinstance(images, HistoryImages)
-        return images, pipeline.ingest_history(history, images)
+        history, images, _ = (await client.read_history()).parse(pipeline.known_history)
+        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
+        return history, images, pipeline.ingest_history(history, images)
 
-    first, _ = await read(half)
-    assert first.skipped == 0 and pipeline.known_images is not None
-    known = pipeline.known_images.count
-    assert known > len(first) - 10
+    history, images, _ = await read(half)
+    assert history.source.skipped == images.source.skipped == 0
+    known = pipeline.known_history
+    assert known.events is not None and known.images is not None
+    assert half - 20 < known.events.count < half and known.images.count > len(images) - 10
 
-    grown, result = await read(len(events))
-    assert grown.skipped == known and len(grown.items) == len(grown) - known
+    history, images, result = await read(len(events))
+    assert history.source.skipped == known.events.count
+    assert images.source.skipped == known.images.count
+    assert len(history.items) == len(events) - known.events.count
+    assert len(images.items) == len(images) - known.images.count
     assert len(result.applied) == len(events) - half
     assert store.counts()["events"] == len(events)
     later = [a.event for a in result.applied if a.event.name == "IMAGE-SAVE"]
     assert later and all("ImageStatistics" in event.data for event in later)
 
-    changed, result = await read(len(events), first_hfr=9.75)  # the first bytes differ
-    assert changed.skipped == 0 and len(changed.items) == len(changed)
-    assert not result.applied
-    assert pipeline.known_images is not None
+    history, images, result = await read(len(events), first_hfr=9.75)  # other first bytes
+    assert history.source.skipped > 0 and images.source.skipped == 0
+    assert len(images.items) == len(images) and not result.applied
+    assert pipeline.known_history.images is not None
 
     pipeline.epoch += 1  # NINA restarted: nothing may be skipped, though the bytes match
-    again, result = await read(len(events), first_hfr=9.75)
-    assert again.skipped > 0  # the pipeline decoded it again, whole
+    history, images, result = await read(len(events), first_hfr=9.75)
+    assert history.source.skipped > 0 and images.source.skipped > 0  # decoded again, whole
     assert not result.applied and result.duplicates == len(events)
     assert pipeline.counters.rejected == 0 and store.counts()["events"] == len(events)
     store.close()

@@ -138,5 +138,6 @@ def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() ->
     )
     assert result == whole == {"Success": True, "Response": STREAMED, "Type": "API"}
     assert [item for item, _, _ in later] == records[index:]
+    assert later[0][2] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
         load_streaming_from([body], start + 1, head, "Response", lambda *item: None)

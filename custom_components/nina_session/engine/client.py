@@ -26,7 +26,7 @@ from urllib.parse import quote
 import aiohttp
 
 from . import wire_v3
-from .history_prefix import KnownPrefix, PrefixHash
+from .history_prefix import KnownHistory, KnownPrefix, PrefixHash
 from .jsonstream import STREAMED, load_streaming, load_streaming_from
 from .jsontext import load_json
 from .wire import HistoryEvents, HistoryImages, WireFormat
@@ -323,12 +323,12 @@ class HistoryRead:
         """Return the event history's size in bytes."""
         return self.events.size
 
-    def parse(self, known_images: KnownPrefix | None = None) -> tuple[Any, Any, int]:
+    def parse(self, known: KnownHistory | None = None) -> tuple[Any, Any, int]:
         """Return the two arguments of `Pipeline.ingest_history` and how many events NINA holds.
 
-        A shorter history than last time means NINA restarted. `known_images`: what the last
-        read knew of the image history's first bytes (`Pipeline.known_images`); when they are
-        still the same, the records in them are not decoded again (see `history_prefix`).
+        A shorter history than last time means NINA restarted. `known`: what the last read
+        knew of each answer's first bytes (`Pipeline.known_history`); where they are still the
+        same, the items in them are not decoded again (see `history_prefix`).
         """
         if self.api == API_V3:
             events = self.events.v3_payload()
@@ -337,27 +337,36 @@ class HistoryRead:
             tagged_events, tagged_images = wire_v3.history_inputs(events, images)
             return tagged_events, tagged_images, length
         # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
-        # are built only for the items the pipeline takes in (see `HistoryEvents`).
-        parsed = HistoryEvents()
-        events = self.events.payload(on_item=parsed.add)
-        images = self._image_records(known_images)
-        if events is STREAMED:
-            return parsed, images, len(parsed)
+        # are built only for the items the pipeline takes in (see `HistoryEvents`). Image
+        # records keep their text: a history IMAGE-SAVE stores its record as received.
+        known = known or KnownHistory()
+        events = _streamed(self.events, HistoryEvents, known.events)
+        images = _streamed(self.images, HistoryImages, known.images)
+        if isinstance(events, HistoryEvents):
+            return events, images, len(events)
         return events, images, 0
 
-    def _image_records(self, known: KnownPrefix | None) -> Any:
-        """Decode the image history (from where `known` ends, if its bytes are the same).
 
-        Records keep their text: a history IMAGE-SAVE stores its record as received.
-        """
-        prefix = PrefixHash(self.images.chunks)
-        start = (known.size, known.head) if known and prefix.same_start(known) else None
-        records = HistoryImages(hash=prefix, whole=lambda: self._image_records(None))
-        images, records.head = self.images.stream_items(records.add, start)
-        if images is not STREAMED:
-            return images
-        records.skipped = known.count if known is not None and start is not None else 0
-        return records
+def _streamed(
+    answer: RawAnswer,
+    new: Callable[[], HistoryEvents | HistoryImages],
+    known: KnownPrefix | None,
+) -> Any:
+    """Decode a history answer item by item (from where `known` ends, if its bytes are the same).
+
+    Returns the list as decoded (`new()`), or the `Response` when it is no list.
+    """
+    prefix = PrefixHash(answer.chunks)
+    start = (known.size, known.head) if known and prefix.same_start(known) else None
+    items = new()
+    items.source.hash = prefix
+    items.source.whole = lambda: _streamed(answer, new, None)
+    payload, items.source.head = answer.stream_items(items.add, start)
+    if payload is not STREAMED:
+        return payload
+    if known is not None and start is not None:
+        items.source.skipped = known.count
+    return items
 
 
 class NinaClient:

@@ -468,7 +468,7 @@ class NinaEngine:
         """Parse the history read and merge it (on the writer thread)."""
         pipeline = self.pipeline
         assert pipeline is not None
-        events, images, length = history.parse(pipeline.known_images)
+        events, images, length = history.parse(pipeline.known_history)
         restarted = (self._app_start is not None and app_start != self._app_start) or (
             length < self._history_length
         )

@@ -1,8 +1,8 @@
 """Proving cheaply that a history answer starts with the bytes of the last one read.
 
-NINA's image history only grows while its process runs, and the engine reads all of it on
-every reconnect and every 15 minutes: tens of MB of records, nearly all of them taken in by
-the read before. Decoding them again cost more than downloading them. A read remembers how
+NINA's event and image history only grow while its process runs, and the engine reads all of
+them on every reconnect and every 15 minutes: tens of MB, nearly all of it taken in by the
+read before. Decoding it again cost more than downloading it. A read remembers how
 many leading items the next read will skip anyway (`history_resume`), how many bytes they
 take, and a hash of those bytes; a next answer whose first bytes hash the same holds the same
 items there, and only what follows them is decoded (`jsonstream.load_streaming_from`).
@@ -11,8 +11,8 @@ Hashing runs at C speed, several times faster than decoding the same bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 import hashlib
 from typing import Any
 
@@ -57,3 +57,44 @@ class PrefixHash:
     def same_start(self, known: KnownPrefix | None) -> bool:
         """Return whether the body starts with the bytes `known` describes."""
         return known is not None and self.digest(known.size) == known.digest
+
+
+@dataclass(slots=True)
+class Decoded:
+    """Where the decoded items of a history list streamed from an answer lie in its bytes."""
+
+    hash: PrefixHash | None = None
+    #: The answer's members before its list (the envelope's, when `Response` is not first).
+    head: dict[str, Any] = field(default_factory=dict)
+    #: Leading items not decoded: the answer began with bytes a read before knew.
+    skipped: int = 0
+    #: Where each decoded item's text starts in the answer (-1: not known).
+    offsets: list[int] = field(default_factory=list)
+    #: Decodes the answer again, whole (for a read that needs the items skipped).
+    whole: Callable[[], Any] | None = None
+
+    def tail(self, at: int) -> Decoded:
+        """Return this for the decoded items from the `at`-th on."""
+        return Decoded(self.hash, self.head, self.skipped + at, self.offsets[at:])
+
+    def known(self, count: int, total: int) -> KnownPrefix | None:
+        """Return the bytes holding the first `count` of `total` items; None if not known.
+
+        What the next read need not decode of an answer that starts like this one. At least one
+        item is left to decode: the known bytes end where an item starts.
+        """
+        at = min(count, total - 1) - self.skipped
+        if self.hash is None or not 0 <= at < len(self.offsets) or self.offsets[at] < 0:
+            return None
+        digest = self.hash.digest(self.offsets[at])
+        if digest is None:
+            return None
+        return KnownPrefix(at + self.skipped, self.offsets[at], digest, self.head)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownHistory:
+    """What the last read knew of each history answer's first bytes."""
+
+    events: KnownPrefix | None = None
+    images: KnownPrefix | None = None

@@ -9,7 +9,8 @@ copy that arrived after the last read may still meet its history twin among them
 copy, up to `late_tolerance`; see `ClockAlignment.pair_history`).
 
 The image records before that point are not even decoded when the answer starts with the same
-bytes as the last one (`history_prefix`; `known_images`, `decoded_from`).
+bytes as the last one, nor the events before the overlap (`history_prefix`; `known`,
+`decoded_from`).
 
 Anything unusual reads the whole history again: a first read, another epoch, a shorter list,
 an item that moved, rejected items or image records (indexes would not line up), image records
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from .errors import FrameError
-from .history_prefix import KnownPrefix
+from .history_prefix import Decoded, KnownHistory
 from .timeutil import parse_nina_time
 from .wire import Foreign, HistoryEvents, HistoryImages, WireEvent
 
@@ -45,12 +46,13 @@ def raw_list(payload: Any) -> list[Any] | None:
     """Return a history payload's items (raw, or parsed as read), or None to read it whole.
 
     None for anything but a plain v2 list: another API's payload, or items the reader
-    rejected (the indexes would not line up with NINA's).
+    rejected (the indexes would not line up with NINA's). Items not decoded (`Decoded.skipped`)
+    are None.
     """
     if isinstance(payload, HistoryEvents):
-        return payload.items if not payload.rejected else None
+        return _with_skipped(payload.items, payload.source) if not payload.rejected else None
     if isinstance(payload, HistoryImages):
-        return payload.items
+        return _with_skipped(payload.items, payload.source)
     if isinstance(payload, Foreign):
         return None
     if isinstance(payload, Mapping) and isinstance(payload.get("Response"), list):
@@ -58,13 +60,28 @@ def raw_list(payload: Any) -> list[Any] | None:
     return payload if isinstance(payload, list) else None
 
 
+def _with_skipped(items: list[Any], source: Decoded) -> list[Any]:
+    return [None] * source.skipped + items if source.skipped else items
+
+
 def tail(payload: Any, items: list[Any], start: int) -> Any:
     """Return the part of a history payload from item `start` on, in the payload's form."""
-    if isinstance(payload, HistoryEvents):
-        return HistoryEvents(items[start:])
-    if isinstance(payload, HistoryImages):
+    if isinstance(payload, HistoryEvents | HistoryImages):
         return payload.tail(start)
     return items[start:]
+
+
+def decoded_from(payload: Any, start: int) -> Any:
+    """Return a history payload whose items from `start` on are decoded.
+
+    One whose answer began as the last one read skipped decoding its first items
+    (`Decoded.skipped`); a read that needs items before those decodes it again, whole.
+    """
+    if isinstance(payload, HistoryEvents | HistoryImages) and payload.source.skipped > start:
+        if payload.source.whole is None:
+            raise ValueError("a history without its first items")
+        return payload.source.whole()
+    return payload
 
 
 def _identity(item: Any) -> tuple[Any, Any]:
@@ -83,19 +100,6 @@ def _time(item: Any, tz: tzinfo) -> datetime | None:
         return None
 
 
-def decoded_from(payload: Any, start: int) -> Any:
-    """Return an image history whose records from `start` on are decoded.
-
-    One whose answer began as the last one read skipped decoding its first records
-    (`HistoryImages.skipped`); a read that needs records before those decodes it again.
-    """
-    if isinstance(payload, HistoryImages) and payload.skipped > start:
-        if payload.whole is None:
-            raise ValueError("an image history without its first records")
-        return payload.whole()
-    return payload
-
-
 def image_count(payload: Any, items: Sequence[Any] | None) -> int | None:
     """Return how many records an image history held, those not decoded included."""
     if isinstance(payload, HistoryImages):
@@ -111,9 +115,9 @@ class HistoryResume:
         self.tz = tz
         self.overlap = overlap
         self.mark: HistoryMark | None = None
-        #: The leading bytes of the last image history answer that hold the records the next
-        #: read will skip if the history is the same up to the mark (see `history_prefix`).
-        self.known_images: KnownPrefix | None = None
+        #: The leading bytes of the last answers that hold the items the next read will skip if
+        #: the history is the same up to the mark (see `history_prefix`).
+        self.known = KnownHistory()
 
     def start(
         self, epoch: int, events: Sequence[Any] | None, images: int | None
@@ -157,22 +161,32 @@ class HistoryResume:
         epoch: int,
         events: Sequence[Any] | None,
         images_used: int | None,
-        images: Any = None,
+        read: tuple[Any, Any] = (None, None),
     ) -> None:
         """Note what a read took in (`images_used` None: it cannot be resumed from).
 
-        `images`: the image history read, whose leading bytes the next read may skip.
+        `read`: the event and image history as read, whose leading bytes the next read may
+        skip.
         """
-        self.known_images = None
+        self.known = KnownHistory()
         if events is None or not events or images_used is None:
             self.mark = None
             return
         self.mark = HistoryMark(epoch, len(events), images_used, _identity(events[-1]))
         overlap = self._overlap(events, len(events))
-        if overlap is not None and isinstance(images, HistoryImages):
-            self.known_images = images.known(images_used - overlap[1])
+        if overlap is None:
+            return
+        event_history, image_history = read
+        self.known = KnownHistory(
+            event_history.source.known(overlap[0], len(events))
+            if isinstance(event_history, HistoryEvents)
+            else None,
+            image_history.source.known(images_used - overlap[1], len(image_history))
+            if isinstance(image_history, HistoryImages)
+            else None,
+        )
 
     def forget(self) -> None:
         """Make the next read a whole one."""
         self.mark = None
-        self.known_images = None
+        self.known = KnownHistory()

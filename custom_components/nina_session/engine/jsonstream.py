@@ -198,6 +198,7 @@ def load_streaming_from(
     """
     reader = _Reader(chunks, start)
     result = {**head, key: STREAMED}
+    reader.peek()  # the first text read: the first item's text lies whole in it
     _stream_items(reader, _taker(on_item, texts=texts))
     result = _after_member(reader, key, _taker(on_item, texts=texts), result)
     if not reader.at_end():

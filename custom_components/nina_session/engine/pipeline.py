@@ -35,7 +35,7 @@ from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .health import EventCounters
-from .history_prefix import KnownPrefix
+from .history_prefix import KnownHistory
 from .history_resume import HistoryResume, decoded_from, image_count, raw_list, tail
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
@@ -235,9 +235,9 @@ class Pipeline:
         return result
 
     @property
-    def known_images(self) -> KnownPrefix | None:
-        """What the next history read need not decode of its image history if unchanged."""
-        return self._resume.known_images
+    def known_history(self) -> KnownHistory:
+        """What the next history read need not decode of its answers if they are unchanged."""
+        return self._resume.known
 
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
         """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads.
@@ -252,7 +252,9 @@ class Pipeline:
         if self.clock.bounds_overlap and self.writer.pending is None:
             count = image_count(image_history, raw_images)
             skip_events, skip_images = self._resume.start(self.epoch, raw_events, count)
+        event_history = read_events = decoded_from(event_history, skip_events)
         image_history = read_images = decoded_from(image_history, skip_images if skip_events else 0)
+        raw_events = raw_list(event_history)
         raw_images = raw_list(image_history) if image_history is not None else None
         if skip_events and raw_events is not None and raw_images is not None:
             event_history = tail(event_history, raw_events, skip_events)
@@ -281,7 +283,7 @@ class Pipeline:
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
         used = skip_images + saves if resumable else None
-        self._resume.took(self.epoch, raw_events, used, read_images)
+        self._resume.took(self.epoch, raw_events, used, (read_events, read_images))
         return result
 
     def ingest(

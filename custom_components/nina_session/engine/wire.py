@@ -12,7 +12,7 @@ calls the same functions for every version and never knows which one a frame cam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
@@ -21,7 +21,7 @@ import re
 from typing import Any, Protocol
 
 from .errors import FrameError
-from .history_prefix import KnownPrefix, PrefixHash
+from .history_prefix import Decoded
 from .jsontext import load_json, may_hold_surrogates
 
 _DECODER = json.JSONDecoder()
@@ -410,25 +410,39 @@ class HistoryEvents:
 
     An item is kept as decoded: its data is the event's data, so the built event would hold
     as much. Events are built (`events`) only for the items a read takes in: a re-read of the
-    same NINA process resumes past most of them (`history_resume`).
+    same NINA process resumes past most of them (`history_resume`), and when its answer
+    started with the bytes of the last one read, its first `source.skipped` items were not
+    even decoded (`history_prefix`).
     """
 
     items: list[Mapping[str, Any]] = field(default_factory=list)
     #: Items that are no event at all (not an object, no text `Time`): not in `items`.
     rejected: int = 0
+    source: Decoded = field(default_factory=Decoded)
 
     def __len__(self) -> int:
-        """Return how many items the history held, rejected ones included."""
-        return len(self.items) + self.rejected
+        """Return how many items the history held, rejected and skipped ones included."""
+        return self.source.skipped + len(self.items) + self.rejected
 
-    def add(self, item: Any) -> None:
-        """Keep one history item, or count it as rejected when it cannot be an event."""
+    def add(self, item: Any, text: str | None = None, offset: int = -1) -> None:
+        """Keep one history item (and where it starts), or count it as rejected.
+
+        An item that cannot be an event is rejected; `text` is not kept.
+        """
         # An exact type test first: the ABC check cost as much as the rest of this together.
         is_object = type(item) is dict or isinstance(item, Mapping)
         if not is_object or not isinstance(item.get("Time"), str):
             self.rejected += 1
             return
         self.items.append(item)
+        self.source.offsets.append(offset)
+
+    def tail(self, start: int) -> HistoryEvents:
+        """Return the items from item `start` on (not before the skipped ones; none rejected)."""
+        at = start - self.source.skipped
+        if at < 0 or self.rejected:
+            raise ValueError(f"items before {self.source.skipped} were not decoded")
+        return HistoryEvents(self.items[at:], 0, self.source.tail(at))
 
     def events(self) -> tuple[list[WireEvent], int]:
         """Build the items' events; return them and how many items were rejected."""
@@ -485,53 +499,31 @@ def record_text(text: str | None, record: Any) -> str | None:
 class HistoryImages:
     """An `/image-history` list as decoded item by item (`add`), with each item's text.
 
-    When its answer started with the bytes of the last one read (`history_prefix`), the first
-    `skipped` records were not decoded: `items` holds those after them, and `whole()` decodes
-    the answer again from its start, for a read that cannot skip as many.
+    When its answer started with the bytes of the last one read (`history_prefix`), its first
+    `source.skipped` records were not decoded: `items` holds those after them.
     """
 
     items: list[Any] = field(default_factory=list)
     #: The JSON text each item was decoded from, or None (see `jsonstream.load_streaming`).
     texts: list[str | None] = field(default_factory=list)
-    #: Where each item's text starts in the answer's bytes (-1: not known).
-    offsets: list[int] = field(default_factory=list)
-    skipped: int = 0
-    #: The answer's bytes (for the next read's `KnownPrefix`), and its members before the list.
-    hash: PrefixHash | None = None
-    head: dict[str, Any] = field(default_factory=dict)
-    whole: Callable[[], HistoryImages] | None = None
+    source: Decoded = field(default_factory=Decoded)
 
     def __len__(self) -> int:
         """Return how many records the answer held, skipped ones included."""
-        return self.skipped + len(self.items)
+        return self.source.skipped + len(self.items)
 
     def add(self, item: Any, text: str | None, offset: int = -1) -> None:
         """Keep one image-history item, its text and its offset."""
         self.items.append(item)
         self.texts.append(text)
-        self.offsets.append(offset)
+        self.source.offsets.append(offset)
 
     def tail(self, start: int) -> HistoryImages:
-        """Return the records from record `start` on (`start` >= `skipped`)."""
-        if start < self.skipped:
-            raise ValueError(f"records before {self.skipped} were not decoded")
-        at = start - self.skipped
-        return HistoryImages(
-            self.items[at:], self.texts[at:], self.offsets[at:], start, self.hash, self.head
-        )
-
-    def known(self, count: int) -> KnownPrefix | None:
-        """Return the bytes holding the first `count` records; None when they are not known.
-
-        What the next read need not decode of an answer that starts like this one. At least one record is left to decode: the known bytes end where a record starts.
-        """
-        at = min(count, len(self) - 1) - self.skipped
-        if self.hash is None or not 0 <= at < len(self.items) or self.offsets[at] < 0:
-            return None
-        digest = self.hash.digest(self.offsets[at])
-        if digest is None:
-            return None
-        return KnownPrefix(at + self.skipped, self.offsets[at], digest, self.head)
+        """Return the records from record `start` on (not before the skipped ones)."""
+        at = start - self.source.skipped
+        if at < 0:
+            raise ValueError(f"records before {self.source.skipped} were not decoded")
+        return HistoryImages(self.items[at:], self.texts[at:], self.source.tail(at))
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
