@@ -108,7 +108,10 @@ async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answe
     assert len(result.applied) == len(events) - half
     assert store.counts()["events"] == len(events)
     later = [a.event for a in result.applied if a.event.name == "IMAGE-SAVE"]
-    assert later and all("ImageStatistics" in event.data for event in later)
+    records = [image_record(e) for e in events[half:] if e.name == "IMAGE-SAVE"]
+    assert [event.frame.filename for event in later if event.frame] == [
+        record["Filename"] for record in records
+    ]  # each new save paired with its record, decoded after the known bytes
 
     history, images, result = await read(len(events), first_hfr=9.75)  # other first bytes
     assert history.source.skipped > 0 and images.source.skipped == 0

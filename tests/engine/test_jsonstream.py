@@ -91,53 +91,47 @@ def test_other_shapes_decode_whole() -> None:
     assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
 
 
-def test_items_come_with_their_exact_text_and_offset_where_they_lie_whole_in_a_piece(
+def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_piece(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Test that an item's text decodes to it and is the very span of the bytes at its offset.
+    """Test that an item's offset is where the bytes of its text start in the body.
 
-    Items cut by the end of a piece, and items that are no object, come without either; past
-    a non-ASCII character (two bytes, one character) offsets still count bytes.
+    Items cut by the end of a piece, and items that are no object, come without one; past a
+    byte order mark and a non-ASCII character (two bytes, one character) offsets count bytes.
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
-    records = [
-        {"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5, "T": "NaN"} for n in range(60)
-    ]
+    records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
     records[20]["T"] = "Hα"
-    text = json.dumps({"Success": True, "Response": [*records, 7]}, separators=(",", ":"))
+    envelope = {"Success": True, "Response": [*records, 7]}
+    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     body = codecs.BOM_UTF8 + text.encode()
-    taken: list[tuple[Any, str | None, int]] = []
-    load_streaming([body], "Response", lambda *item: taken.append(item), texts=True)
-    assert [item for item, _, _ in taken] == [*records, 7]
-    assert taken[-1][1:] == (None, -1)
-    texts = [text for _, text, _ in taken[:-1]]
-    assert 0 < texts.count(None) < len(texts) // 2
-    offsets = 0
-    for item, text, offset in taken[:-1]:
-        if text is not None:
-            assert json.loads(text) == item
-            if offset >= 0:
-                assert body[offset:].startswith(text.encode())
-                offsets += 1
-    assert offsets > len(records) // 3
+    taken: list[tuple[Any, int]] = []
+    load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    assert [item for item, _ in taken] == [*records, 7]
+    assert taken[-1][1] == -1
+    known = [(item, offset) for item, offset in taken[:-1] if offset >= 0]
+    assert len(records) // 3 < len(known) < len(records)
+    for item, offset in known:
+        own = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        assert body[offset:].startswith(own)
 
 
 def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:
     """Test a decode from a known beginning: the same items after it, the same object."""
     records = [{"N": n, "Name": "é" * (n % 3)} for n in range(30)]
     body = json.dumps({"Success": True, "Response": records, "Type": "API"}).encode()
-    taken: list[tuple[Any, str | None, int]] = []
-    whole = load_streaming([body], "Response", lambda *item: taken.append(item), texts=True)
-    start = next(offset for _, _, offset in taken[10:] if offset >= 0)
-    index = [offset for _, _, offset in taken].index(start)
-    later: list[tuple[Any, str | None, int]] = []
+    taken: list[tuple[Any, int]] = []
+    whole = load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    start = next(offset for _, offset in taken[10:] if offset >= 0)
+    index = [offset for _, offset in taken].index(start)
+    later: list[tuple[Any, int]] = []
     chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
     head = {"Success": True}
     result = load_streaming_from(
-        chunks, start, head, "Response", lambda *item: later.append(item), texts=True
+        chunks, start, head, "Response", lambda *item: later.append(item), offsets=True
     )
     assert result == whole == {"Success": True, "Response": STREAMED, "Type": "API"}
-    assert [item for item, _, _ in later] == records[index:]
-    assert later[0][2] == start  # the first item's offset is known: a next start
+    assert [item for item, _ in later] == records[index:]
+    assert later[0][1] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
         load_streaming_from([body], start + 1, head, "Response", lambda *item: None)

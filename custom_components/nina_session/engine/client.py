@@ -161,7 +161,7 @@ def _decode_envelope(
     url: str,
     on_item: Callable[..., None] | None = None,
     *,
-    texts: bool = False,
+    offsets: bool = False,
     start: tuple[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
@@ -174,10 +174,10 @@ def _decode_envelope(
         if on_item is None:
             decoded = load_json(_decode_text(chunks, url))
         elif start is None:
-            decoded = load_streaming(chunks, "Response", on_item, texts=texts)
+            decoded = load_streaming(chunks, "Response", on_item, offsets=offsets)
         else:
             at, head = start
-            decoded = load_streaming_from(chunks, at, head, "Response", on_item, texts=texts)
+            decoded = load_streaming_from(chunks, at, head, "Response", on_item, offsets=offsets)
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
@@ -233,25 +233,24 @@ class RawAnswer:
         self,
         *,
         missing_ok: bool = False,
-        on_item: Callable[..., None] | None = None,
-        texts: bool = False,
+        on_item: Callable[[Any], None] | None = None,
     ) -> Any:
         """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
 
         With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
-        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned
-        (with `texts`, each with its JSON text and offset: see `jsonstream.load_streaming`).
+        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned.
         """
-        envelope = self._envelope(missing_ok, on_item, texts, None)
+        envelope = self._envelope(missing_ok, on_item, False, None)
         return envelope if isinstance(envelope, _Missing) else envelope.get("Response")
 
     def stream_items(
         self, on_item: Callable[..., None], start: tuple[int, dict[str, Any]] | None
     ) -> tuple[Any, dict[str, Any]]:
-        """Return `payload(on_item=on_item, texts=True)` and the members before `Response`.
+        """Return `payload(on_item=...)` and the members before `Response`.
 
-        `start`: (byte offset, members before `Response`) of a beginning known to be the
-        same as an answer read before: decoding starts there (`jsonstream.load_streaming_from`).
+        `on_item(item, offset)` gets where each item starts in the body, too. `start`: (byte
+        offset, members before `Response`) of a beginning known to be the same as an answer
+        read before: decoding starts there (`jsonstream.load_streaming_from`).
         """
         envelope = self._envelope(False, on_item, True, start)
         assert not isinstance(envelope, _Missing)
@@ -266,7 +265,7 @@ class RawAnswer:
         self,
         missing_ok: bool,
         on_item: Callable[..., None] | None,
-        texts: bool,
+        offsets: bool,
         start: tuple[int, dict[str, Any]] | None,
     ) -> dict[str, Any] | _Missing:
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
@@ -277,7 +276,7 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url, on_item, texts=texts, start=start)
+        envelope = _decode_envelope(self.chunks, self.url, on_item, offsets=offsets, start=start)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
@@ -337,8 +336,7 @@ class HistoryRead:
             tagged_events, tagged_images = wire_v3.history_inputs(events, images)
             return tagged_events, tagged_images, length
         # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
-        # are built only for the items the pipeline takes in (see `HistoryEvents`). Image
-        # records keep their text: a history IMAGE-SAVE stores its record as received.
+        # are built only for the items the pipeline takes in (see `HistoryEvents`).
         known = known or KnownHistory()
         events = _streamed(self.events, HistoryEvents, known.events)
         images = _streamed(self.images, HistoryImages, known.images)

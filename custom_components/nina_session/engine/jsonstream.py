@@ -154,7 +154,7 @@ class _Reader:
 
 
 def load_streaming(
-    chunks: Iterable[bytes], key: str, on_item: Callable[..., None], *, texts: bool = False
+    chunks: Iterable[bytes], key: str, on_item: Callable[..., None], *, offsets: bool = False
 ) -> Any:
     """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_item`.
 
@@ -162,19 +162,17 @@ def load_streaming(
     `on_item` as soon as it is decoded, and the returned object holds `STREAMED` under `key`.
     Any other text is decoded as `load_json` would.
 
-    With `texts`, `on_item(item, text, offset)` also gets the exact JSON text the item was
-    decoded from, so a caller may keep that text instead of encoding the item again, and the
-    byte offset in the body where that text starts (see `load_streaming_from`). Text None and
-    offset -1 for the rare item that is no object, does not lie whole in one piece of text, or
-    lies in text that may hold a lone surrogate (its decoded value then differs from the text);
-    offset -1 too where the text before it is not all ASCII.
+    With `offsets`, `on_item(item, offset)` also gets the byte offset in the body where the
+    item's text starts (a start for `load_streaming_from`); -1 for the rare item that is no
+    object, does not lie whole in one piece of text, or lies in text that may hold a lone
+    surrogate, and where the text before it is not all ASCII.
     """
     reader = _Reader(chunks)
     if reader.peek() != "{":
         result = reader.value()
     else:
         reader.pos += 1  # the "{"
-        result = _members(reader, key, _taker(on_item, texts=texts), {})
+        result = _members(reader, key, _taker(on_item, offsets=offsets), {})
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
@@ -187,7 +185,7 @@ def load_streaming_from(
     key: str,
     on_item: Callable[..., None],
     *,
-    texts: bool = False,
+    offsets: bool = False,
 ) -> dict[str, Any]:
     """Decode as `load_streaming` does, but from byte `start`, where an item at `key` begins.
 
@@ -199,27 +197,25 @@ def load_streaming_from(
     reader = _Reader(chunks, start)
     result = {**head, key: STREAMED}
     reader.peek()  # the first text read: the first item's text lies whole in it
-    _stream_items(reader, _taker(on_item, texts=texts))
-    result = _after_member(reader, key, _taker(on_item, texts=texts), result)
+    take = _taker(on_item, offsets=offsets)
+    _stream_items(reader, take)
+    result = _after_member(reader, key, take, result)
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
 
 
-def _taker(on_item: Callable[..., None], *, texts: bool) -> Callable[[_Reader], None]:
-    """Return what hands the next array item to `on_item` (with its text and offset)."""
+def _taker(on_item: Callable[..., None], *, offsets: bool) -> Callable[[_Reader], None]:
+    """Return what hands the next array item to `on_item` (with its offset)."""
 
     def take(reader: _Reader) -> None:
         on_item(_item(reader)[0])
 
-    def take_with_text(reader: _Reader) -> None:
+    def take_with_offset(reader: _Reader) -> None:
         item, start = _item(reader)
-        if start < 0:
-            on_item(item, None, -1)
-        else:
-            on_item(item, reader.text[start : reader.pos], reader.offset(start))
+        on_item(item, reader.offset(start) if start >= 0 else -1)
 
-    return take_with_text if texts else take
+    return take_with_offset if offsets else take
 
 
 def _members(

@@ -164,11 +164,6 @@ class Normalizer:
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        elif image is not None and image.raw is not None and not data:
-            # A sparse history copy keeps its record as a live copy keeps its statistics: the
-            # twins hold the same data, and the frame is read back from it, not stored twice.
-            data, text = _record_data(image.raw, image.text)
-            stats, own = data["ImageStatistics"], True
         frame = self._frame(image, source)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
@@ -280,17 +275,6 @@ def _frame_of(
         filename=record.filename,
         inferred=inferred,
     )
-
-
-def _record_data(raw: Mapping[str, Any], text: str | None) -> tuple[dict[str, Any], str | None]:
-    """Return an IMAGE-SAVE's data holding an image record, and its text when that is known.
-
-    The text is built around the record's received text (`ImageRecord.text`) instead of
-    encoding the record again; a record without one is made strict (`clean_json`).
-    """
-    if text is None:
-        return {"ImageStatistics": clean_json(raw)}, None
-    return {"ImageStatistics": raw}, '{"ImageStatistics":' + text + "}"
 
 
 def _gives_back(stats: Any, frame: Frame) -> bool:

@@ -55,7 +55,7 @@ def frame_rows(events: Sequence[NinaEvent]) -> list[dict[str, Any]]:
 
 
 def _adu(data: Mapping[str, Any]) -> float | None:
-    """Return the frame's mean ADU: from its statistics (live) or image record (history)."""
+    """Return the frame's mean ADU: only socket frames carry it (history items are sparse)."""
     stats = data.get("ImageStatistics")
     return _number(stats.get("Mean")) if isinstance(stats, Mapping) else None
 

@@ -1,10 +1,9 @@
 """How events are kept in rows: their JSON text, and a frame only where the data cannot give it.
 
-A live IMAGE-SAVE carries its statistics, and a history one its image record in their place
-(`{"ImageStatistics": <record>}`); the frame the normalizer made of them is read back from the
-data (`normalize.own_frame`) instead of being stored a second time. A frame is stored when that
-would not give it back: context filled a name in, no statistics came (no record to pair, or a
-row written before history frames kept their record), the capture time has no offset.
+A live IMAGE-SAVE carries its statistics; the frame the normalizer made of them is read back
+from the data (`normalize.own_frame`) instead of being stored a second time. A frame is stored
+when that would not give it back: context filled a name in, history sent no statistics, the
+capture time has no offset.
 """
 
 from __future__ import annotations

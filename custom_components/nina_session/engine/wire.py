@@ -76,12 +76,6 @@ class ImageRecord:
     temperature: float | None
     gain: int | None
     offset: int | None
-    #: The record as received (an image-history item), for a sparse history IMAGE-SAVE to
-    #: keep as its `ImageStatistics`, as its live copy does; None when there is none.
-    raw: Mapping[str, Any] | None = field(default=None, compare=False)
-    #: `raw` as the JSON text it arrived in, when that text reads exactly as `raw` and holds
-    #: only strict JSON (see `record_text`); else None (the store encodes it then).
-    text: str | None = field(default=None, compare=False)
 
 
 class WireFormat(Protocol):
@@ -424,11 +418,8 @@ class HistoryEvents:
         """Return how many items the history held, rejected and skipped ones included."""
         return self.source.skipped + len(self.items) + self.rejected
 
-    def add(self, item: Any, text: str | None = None, offset: int = -1) -> None:
-        """Keep one history item (and where it starts), or count it as rejected.
-
-        An item that cannot be an event is rejected; `text` is not kept.
-        """
+    def add(self, item: Any, offset: int = -1) -> None:
+        """Keep one history item (and where its text starts), or count it as rejected."""
         # An exact type test first: the ABC check cost as much as the rest of this together.
         is_object = type(item) is dict or isinstance(item, Mapping)
         if not is_object or not isinstance(item.get("Time"), str):
@@ -471,51 +462,24 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
     return parsed.events()
 
 
-def record_text(text: str | None, record: Any) -> str | None:
-    """Return an image record's received text if a store may keep it as the record; else None.
-
-    Kept only when every reader (Python, SQLite's JSON functions) reads it as the decoded
-    record, checked on the decoded record (a regular expression over the text cost as much as
-    decoding it): one flat object (no array, so no history placeholder), only finite numbers
-    (no NaN or Infinity token, no number past a float's range: REST writes a missing reading
-    as the string "NaN", which is strict), and every key written once (SQLite reads the first
-    of a repeated key, Python the last): the text holds as many `":` as the record has keys,
-    either all of them `":` (the plugin's compact writer) or all `": ` (a writer that spaces
-    them). A string holding `{`, `[` or `":` only makes the text refused. The caller has made
-    sure the text holds no lone surrogate (`may_hold_surrogates`).
-    """
-    if text is None or type(record) is not dict or "[" in text or text.count("{") != 1:
-        return None
-    for value in record.values():
-        if type(value) is float and value - value != 0.0:  # inf - inf and nan - nan are nan
-            return None
-    keys = len(record)
-    if text.count('":') != keys:
-        return None
-    return text if text.count('": ') in (0, keys) else None
-
-
 @dataclass(slots=True)
 class HistoryImages:
-    """An `/image-history` list as decoded item by item (`add`), with each item's text.
+    """An `/image-history` list as decoded item by item (`add`), with where each item starts.
 
     When its answer started with the bytes of the last one read (`history_prefix`), its first
     `source.skipped` records were not decoded: `items` holds those after them.
     """
 
     items: list[Any] = field(default_factory=list)
-    #: The JSON text each item was decoded from, or None (see `jsonstream.load_streaming`).
-    texts: list[str | None] = field(default_factory=list)
     source: Decoded = field(default_factory=Decoded)
 
     def __len__(self) -> int:
         """Return how many records the answer held, skipped ones included."""
         return self.source.skipped + len(self.items)
 
-    def add(self, item: Any, text: str | None, offset: int = -1) -> None:
-        """Keep one image-history item, its text and its offset."""
+    def add(self, item: Any, offset: int = -1) -> None:
+        """Keep one image-history item and where its text starts."""
         self.items.append(item)
-        self.texts.append(text)
         self.source.offsets.append(offset)
 
     def tail(self, start: int) -> HistoryImages:
@@ -523,31 +487,22 @@ class HistoryImages:
         at = start - self.source.skipped
         if at < 0:
             raise ValueError(f"records before {self.source.skipped} were not decoded")
-        return HistoryImages(self.items[at:], self.texts[at:], self.source.tail(at))
+        return HistoryImages(self.items[at:], self.source.tail(at))
 
 
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
     """Parse the `/image-history?all=true` list (or its envelope, or `HistoryImages`).
 
-    Returns (records, rejected count). Each record keeps its item (`ImageRecord.raw`), and
-    its text where `HistoryImages` has one that reads the same (`record_text`).
+    Returns (records, rejected count).
     """
     if isinstance(payload, Foreign):
         return payload.wire_format.image_history(payload.payload)
-    if isinstance(payload, HistoryImages):
-        items, texts = payload.items, payload.texts
-    else:
-        items = _history_list(payload)
-        texts = [None] * len(items)
+    items = payload.items if isinstance(payload, HistoryImages) else _history_list(payload)
     records: list[ImageRecord] = []
     rejected = 0
-    for item, text in zip(items, texts, strict=True):
+    for item in items:
         try:
-            record = parse_image_record(item)
+            records.append(parse_image_record(item))
         except FrameError:
             rejected += 1
-            continue
-        record.raw = item
-        record.text = record_text(text, item)
-        records.append(record)
     return records, rejected
