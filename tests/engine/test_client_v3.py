@@ -154,7 +154,7 @@ async def test_v3_error_body_is_an_api_error(
 async def test_v2_history_read_is_unchanged(
     session: aiohttp.ClientSession, serve: ServerFactory
 ) -> None:
-    """Test that on v2 the events come parsed item by item, the images as they are."""
+    """Test that on v2 the events and image records come parsed item by item."""
     events = [{"Event": "SEQUENCE-STARTING", "Time": "2026-11-24T19:02:11+01:00"}]
     port = await serve(
         {
@@ -166,6 +166,7 @@ async def test_v2_history_read_is_unchanged(
     client = make_client(session, port)
     await client.detect_api()
     parsed_events, images, length = (await client.read_history()).parse()
-    assert (images, length) == ([{"Filename": "a.fits"}], 1)
+    assert length == 1
+    assert images.items == [{"Filename": "a.fits"}]
     assert parse_event_history(parsed_events) == parse_event_history(events)
-    assert json.dumps(images)  # plain JSON, nothing tagged
+    assert json.dumps(images.items)  # plain JSON, nothing tagged

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from bench.workload import stretch
+from custom_components.nina_session.engine.client import NinaClient
+from custom_components.nina_session.engine.history_prefix import PrefixHash
 from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
 from custom_components.nina_session.engine.store import Store
+from custom_components.nina_session.engine.wire import HistoryEvents, HistoryImages
 from simulator.night import SimEvent, history_item, image_record, preset_night, socket_text
+from simulator.server import NinaSimulator
 from tests.engine.conftest import OPTIONS
 from tests.engine.frames import envelope
 
@@ -57,3 +65,72 @@ def test_a_re_read_parses_only_the_items_after_the_last_read(db_path: Path) -> N
     assert result.rejected == HIDDEN
     assert store.counts()["events"] == len(events)
     store.close()
+
+
+async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answer(
+    sim: NinaSimulator, session: aiohttp.ClientSession, db_path: Path
+) -> None:
+    """Test that grown histories are decoded from where the last read's known bytes end.
+
+    The events before the overlap and the image records in those bytes are not decoded (and
+    what is new is stored all the same); an answer whose first bytes changed is decoded whole,
+    and so is one that a read needs whole (another NINA process).
+    """
+    events = stretch(1_500)
+    half = len(events) // 2
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
+    client = NinaClient(session, sim.host, sim.port)
+
+    async def read(
+        upto: int, first_hfr: float | None = None
+    ) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
+        sim.history[:] = [history_item(event) for event in events[:upto]]
+        sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
+        if first_hfr is not None:
+            sim.images[0]["HFR"] = first_hfr
+        history, images, _ = (await client.read_history()).parse(pipeline.known_history)
+        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
+        return history, images, pipeline.ingest_history(history, images)
+
+    history, images, _ = await read(half)
+    assert history.source.skipped == images.source.skipped == 0
+    known = pipeline.known_history
+    assert known.events is not None and known.images is not None
+    assert half - 20 < known.events.count < half and known.images.count > len(images) - 10
+
+    history, images, result = await read(len(events))
+    assert history.source.skipped == known.events.count
+    assert images.source.skipped == known.images.count
+    assert len(history.items) == len(events) - known.events.count
+    assert len(images.items) == len(images) - known.images.count
+    assert len(result.applied) == len(events) - half
+    assert store.counts()["events"] == len(events)
+    later = [a.event for a in result.applied if a.event.name == "IMAGE-SAVE"]
+    records = [image_record(e) for e in events[half:] if e.name == "IMAGE-SAVE"]
+    assert [event.frame.filename for event in later if event.frame] == [
+        record["Filename"] for record in records
+    ]  # each new save paired with its record, decoded after the known bytes
+
+    history, images, result = await read(len(events), first_hfr=9.75)  # other first bytes
+    assert history.source.skipped > 0 and images.source.skipped == 0
+    assert len(images.items) == len(images) and not result.applied
+    assert pipeline.known_history.images is not None
+
+    pipeline.epoch += 1  # NINA restarted: nothing may be skipped, though the bytes match
+    history, images, result = await read(len(events), first_hfr=9.75)
+    assert history.source.skipped > 0 and images.source.skipped > 0  # decoded again, whole
+    assert not result.applied and result.duplicates == len(events)
+    assert pipeline.counters.rejected == 0 and store.counts()["events"] == len(events)
+    store.close()
+
+
+def test_a_prefix_hash_is_the_hash_of_the_leading_bytes_however_they_are_chunked() -> None:
+    """Test the running hash against hashing the joined bytes, growing, shrinking, past the end."""
+    body = bytes(range(256)) * 40
+    chunks = [body[i : i + 97] for i in range(0, len(body), 97)]
+    prefix = PrefixHash(chunks)
+    for size in (0, 1, 96, 97, 98, 5_000, 300, len(body)):
+        assert prefix.digest(size) == hashlib.sha256(body[:size]).digest(), size
+    assert prefix.digest(len(body) + 1) is None

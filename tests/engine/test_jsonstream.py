@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from typing import Any
@@ -9,7 +10,11 @@ from typing import Any
 import pytest
 
 from custom_components.nina_session.engine import jsonstream
-from custom_components.nina_session.engine.jsonstream import STREAMED, load_streaming
+from custom_components.nina_session.engine.jsonstream import (
+    STREAMED,
+    load_streaming,
+    load_streaming_from,
+)
 from custom_components.nina_session.engine.jsontext import REPLACEMENT, load_json
 
 ENVELOPE = (
@@ -84,3 +89,49 @@ def test_other_shapes_decode_whole() -> None:
     assert streamed(b"[1, 2]", 1) == ([1, 2], [])
     assert streamed(b'{"Response": {"A": [1]}}', 4) == ({"Response": {"A": [1]}}, [])
     assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
+
+
+def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that an item's offset is where the bytes of its text start in the body.
+
+    Items cut by the end of a piece, and items that are no object, come without one; past a
+    byte order mark and a non-ASCII character (two bytes, one character) offsets count bytes.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
+    records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
+    records[20]["T"] = "Hα"
+    envelope = {"Success": True, "Response": [*records, 7]}
+    text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    body = codecs.BOM_UTF8 + text.encode()
+    taken: list[tuple[Any, int]] = []
+    load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    assert [item for item, _ in taken] == [*records, 7]
+    assert taken[-1][1] == -1
+    known = [(item, offset) for item, offset in taken[:-1] if offset >= 0]
+    assert len(records) // 3 < len(known) < len(records)
+    for item, offset in known:
+        own = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        assert body[offset:].startswith(own)
+
+
+def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:
+    """Test a decode from a known beginning: the same items after it, the same object."""
+    records = [{"N": n, "Name": "é" * (n % 3)} for n in range(30)]
+    body = json.dumps({"Success": True, "Response": records, "Type": "API"}).encode()
+    taken: list[tuple[Any, int]] = []
+    whole = load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    start = next(offset for _, offset in taken[10:] if offset >= 0)
+    index = [offset for _, offset in taken].index(start)
+    later: list[tuple[Any, int]] = []
+    chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
+    head = {"Success": True}
+    result = load_streaming_from(
+        chunks, start, head, "Response", lambda *item: later.append(item), offsets=True
+    )
+    assert result == whole == {"Success": True, "Response": STREAMED, "Type": "API"}
+    assert [item for item, _ in later] == records[index:]
+    assert later[0][1] == start  # the first item's offset is known: a next start
+    with pytest.raises(ValueError):
+        load_streaming_from([body], start + 1, head, "Response", lambda *item: None)

@@ -26,9 +26,10 @@ from urllib.parse import quote
 import aiohttp
 
 from . import wire_v3
-from .jsonstream import STREAMED, load_streaming
+from .history_prefix import KnownHistory, KnownPrefix, PrefixHash
+from .jsonstream import STREAMED, load_streaming, load_streaming_from
 from .jsontext import load_json
-from .wire import HistoryEvents, WireFormat
+from .wire import HistoryEvents, HistoryImages, WireFormat
 
 DEFAULT_PORT: Final = 1888
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
@@ -156,18 +157,27 @@ def _decode_text(chunks: list[bytes], url: str) -> str:
 
 
 def _decode_envelope(
-    chunks: list[bytes], url: str, on_item: Callable[[Any], None] | None = None
+    chunks: list[bytes],
+    url: str,
+    on_item: Callable[..., None] | None = None,
+    *,
+    offsets: bool = False,
+    start: tuple[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
 
     With `on_item`, the items of a list `Response` go to it one by one as they are decoded
-    (see `jsonstream`), and `Response` holds `STREAMED`.
+    (see `jsonstream`), and `Response` holds `STREAMED`; from byte `start[0]` on, with the
+    members before `Response` given in `start[1]`, when that beginning is known.
     """
     try:
         if on_item is None:
             decoded = load_json(_decode_text(chunks, url))
+        elif start is None:
+            decoded = load_streaming(chunks, "Response", on_item, offsets=offsets)
         else:
-            decoded = load_streaming(chunks, "Response", on_item)
+            at, head = start
+            decoded = load_streaming_from(chunks, at, head, "Response", on_item, offsets=offsets)
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
@@ -220,13 +230,44 @@ class RawAnswer:
         return sum(len(chunk) for chunk in self.chunks)
 
     def payload(
-        self, *, missing_ok: bool = False, on_item: Callable[[Any], None] | None = None
+        self,
+        *,
+        missing_ok: bool = False,
+        on_item: Callable[[Any], None] | None = None,
     ) -> Any:
         """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
 
         With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
         `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned.
         """
+        envelope = self._envelope(missing_ok, on_item, False, None)
+        return envelope if isinstance(envelope, _Missing) else envelope.get("Response")
+
+    def stream_items(
+        self, on_item: Callable[..., None], start: tuple[int, dict[str, Any]] | None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Return `payload(on_item=...)` and the members before `Response`.
+
+        `on_item(item, offset)` gets where each item starts in the body, too. `start`: (byte
+        offset, members before `Response`) of a beginning known to be the same as an answer
+        read before: decoding starts there (`jsonstream.load_streaming_from`).
+        """
+        envelope = self._envelope(False, on_item, True, start)
+        assert not isinstance(envelope, _Missing)
+        head: dict[str, Any] = {}
+        for name, value in envelope.items():
+            if name == "Response":
+                break
+            head[name] = value
+        return envelope.get("Response"), head
+
+    def _envelope(
+        self,
+        missing_ok: bool,
+        on_item: Callable[..., None] | None,
+        offsets: bool,
+        start: tuple[int, dict[str, Any]] | None,
+    ) -> dict[str, Any] | _Missing:
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
         if not head.startswith(b"{"):
             if missing_ok and self.status == 404:
@@ -235,13 +276,13 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url, on_item)
+        envelope = _decode_envelope(self.chunks, self.url, on_item, offsets=offsets, start=start)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
                 return _MISSING
             raise error
-        return envelope.get("Response")
+        return envelope
 
     def v3_payload(self, *, missing: Any = _MISSING) -> Any:
         """Return a v3 answer: bare JSON on 2xx, `{"Error", "Message"}` with the real status else.
@@ -281,10 +322,12 @@ class HistoryRead:
         """Return the event history's size in bytes."""
         return self.events.size
 
-    def parse(self) -> tuple[Any, Any, int]:
+    def parse(self, known: KnownHistory | None = None) -> tuple[Any, Any, int]:
         """Return the two arguments of `Pipeline.ingest_history` and how many events NINA holds.
 
-        A shorter history than last time means NINA restarted.
+        A shorter history than last time means NINA restarted. `known`: what the last read
+        knew of each answer's first bytes (`Pipeline.known_history`); where they are still the
+        same, the items in them are not decoded again (see `history_prefix`).
         """
         if self.api == API_V3:
             events = self.events.v3_payload()
@@ -294,12 +337,34 @@ class HistoryRead:
             return tagged_events, tagged_images, length
         # Decoded item by item, off the event loop's GIL for long (see `jsonstream`); events
         # are built only for the items the pipeline takes in (see `HistoryEvents`).
-        parsed = HistoryEvents()
-        events = self.events.payload(on_item=parsed.add)
-        images = self.images.payload()
-        if events is STREAMED:
-            return parsed, images, len(parsed)
+        known = known or KnownHistory()
+        events = _streamed(self.events, HistoryEvents, known.events)
+        images = _streamed(self.images, HistoryImages, known.images)
+        if isinstance(events, HistoryEvents):
+            return events, images, len(events)
         return events, images, 0
+
+
+def _streamed(
+    answer: RawAnswer,
+    new: Callable[[], HistoryEvents | HistoryImages],
+    known: KnownPrefix | None,
+) -> Any:
+    """Decode a history answer item by item (from where `known` ends, if its bytes are the same).
+
+    Returns the list as decoded (`new()`), or the `Response` when it is no list.
+    """
+    prefix = PrefixHash(answer.chunks)
+    start = (known.size, known.head) if known and prefix.same_start(known) else None
+    items = new()
+    items.source.hash = prefix
+    items.source.whole = lambda: _streamed(answer, new, None)
+    payload, items.source.head = answer.stream_items(items.add, start)
+    if payload is not STREAMED:
+        return payload
+    if known is not None and start is not None:
+        items.source.skipped = known.count
+    return items
 
 
 class NinaClient:

@@ -471,14 +471,14 @@ class NinaEngine:
 
         Full GC passes over the parse and the merge stalled the loop: the collector waits.
         """
+        pipeline = self.pipeline
+        assert pipeline is not None
         with collector_deferred():
-            events, images, length = history.parse()
+            events, images, length = history.parse(pipeline.known_history)
             restarted = (self._app_start is not None and app_start != self._app_start) or (
                 length < self._history_length
             )
             self._app_start, self._history_length = app_start, length
-            pipeline = self.pipeline
-            assert pipeline is not None
             if restarted:
                 pipeline.epoch += 1
                 _LOGGER.info("NINA restarted: history epoch %d", pipeline.epoch)

@@ -30,6 +30,8 @@ PIECE_BYTES: Final = 256 * 1024
 YIELD_EVERY: Final = 1_000
 _DECODER: Final = json.JSONDecoder()
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+#: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
+_UNKNOWN: Final = -(1 << 62)
 
 
 class _Streamed:
@@ -42,23 +44,34 @@ class _Streamed:
 STREAMED: Final = _Streamed()
 
 
-def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def _pieces(chunks: Iterable[bytes], skip: int) -> Iterator[bytes]:
     for chunk in chunks:
-        for start in range(0, len(chunk), PIECE_BYTES):
+        if skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        for start in range(skip, len(chunk), PIECE_BYTES):
             yield chunk[start : start + PIECE_BYTES]
+        skip = 0
 
 
 class _Reader:
     """The text not decoded into values yet, grown from the bytes as the decoding needs."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._bytes = _pieces(chunks)
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    def __init__(self, chunks: Iterable[bytes], start: int = 0) -> None:
+        """Read the bytes of `chunks` from byte `start` on."""
+        self._bytes = _pieces(chunks, start)
+        # Past the start no byte order mark can come: the plain decoder, which keeps one.
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")()
         self._ended = False
+        self._at_start = start == 0
         self.text = ""
         self.pos = 0
         #: The text held cannot decode to a lone surrogate: its values need no check each.
         self.clean = True
+        #: Bytes of the body before `text`, and whether `text` is ASCII (one byte a character):
+        #: then a position in it is that many bytes on (`offset`).
+        self.dropped = start
+        self.ascii = True
 
     def _append(self) -> bool:
         """Add the next piece of text; False when there is none left."""
@@ -69,10 +82,19 @@ class _Reader:
                 added = self._decoder.decode(b"", final=True)
             else:
                 added = self._decoder.decode(piece)
+            if self._at_start and piece:
+                self._at_start = False
+                if piece.startswith(codecs.BOM_UTF8):  # utf-8-sig drops it
+                    self.dropped += len(codecs.BOM_UTF8)
+                elif codecs.BOM_UTF8.startswith(piece):  # maybe one cut over two pieces
+                    self.dropped = _UNKNOWN
             if added:
+                gone = self.text[: self.pos]
+                self.dropped += len(gone) if gone.isascii() else len(gone.encode())
                 self.text = self.text[self.pos :] + added
                 self.pos = 0
                 self.clean = not may_hold_surrogates(self.text)
+                self.ascii = self.text.isascii()
                 return True
         return False
 
@@ -122,31 +144,84 @@ class _Reader:
         raw, self.pos = self.text[self.pos : end], end
         return storable(value) if may_hold_surrogates(raw) else value
 
+    def offset(self, pos: int) -> int:
+        """Return the byte offset in the body of position `pos` of `text`; -1 if not known."""
+        return self.dropped + pos if self.ascii and self.dropped >= 0 else -1
+
     def at_end(self) -> bool:
         """Return whether only whitespace is left."""
         return self.peek() == ""
 
 
-def load_streaming(chunks: Iterable[bytes], key: str, on_item: Callable[[Any], None]) -> Any:
+def load_streaming(
+    chunks: Iterable[bytes], key: str, on_item: Callable[..., None], *, offsets: bool = False
+) -> Any:
     """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_item`.
 
     When the text is an object whose `key` holds an array, each item of that array is given to
     `on_item` as soon as it is decoded, and the returned object holds `STREAMED` under `key`.
     Any other text is decoded as `load_json` would.
+
+    With `offsets`, `on_item(item, offset)` also gets the byte offset in the body where the
+    item's text starts (a start for `load_streaming_from`); -1 for the rare item that is no
+    object, does not lie whole in one piece of text, or lies in text that may hold a lone
+    surrogate, and where the text before it is not all ASCII.
     """
     reader = _Reader(chunks)
     if reader.peek() != "{":
         result = reader.value()
     else:
-        result = _object(reader, key, on_item)
+        reader.pos += 1  # the "{"
+        result = _members(reader, key, _taker(on_item, offsets=offsets), {})
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
 
 
-def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    reader.pos += 1  # the "{"
+def load_streaming_from(
+    chunks: Iterable[bytes],
+    start: int,
+    head: dict[str, Any],
+    key: str,
+    on_item: Callable[..., None],
+    *,
+    offsets: bool = False,
+) -> dict[str, Any]:
+    """Decode as `load_streaming` does, but from byte `start`, where an item at `key` begins.
+
+    For a body whose first `start` bytes are those of a body decoded before (the caller has
+    proved it): `head` is what they held, the object's members before `key`. The items from
+    `start` on go to `on_item`; the object is returned with `head`, `STREAMED` under `key`, and
+    the members after the array. An offset given by `load_streaming` is such a start.
+    """
+    reader = _Reader(chunks, start)
+    result = {**head, key: STREAMED}
+    reader.peek()  # the first text read: the first item's text lies whole in it
+    take = _taker(on_item, offsets=offsets)
+    _stream_items(reader, take)
+    result = _after_member(reader, key, take, result)
+    if not reader.at_end():
+        raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
+    return result
+
+
+def _taker(on_item: Callable[..., None], *, offsets: bool) -> Callable[[_Reader], None]:
+    """Return what hands the next array item to `on_item` (with its offset)."""
+
+    def take(reader: _Reader) -> None:
+        on_item(_item(reader)[0])
+
+    def take_with_offset(reader: _Reader) -> None:
+        item, start = _item(reader)
+        on_item(item, reader.offset(start) if start >= 0 else -1)
+
+    return take_with_offset if offsets else take
+
+
+def _members(
+    reader: _Reader, key: str, take: Callable[[_Reader], None], result: dict[str, Any]
+) -> dict[str, Any]:
+    """Decode an object's members after its "{" into `result`, streaming the array at `key`."""
     if reader.peek() == "}":
         reader.pos += 1
         return result
@@ -156,7 +231,11 @@ def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[s
         name = reader.value()
         reader.expect(":", "':' delimiter")
         if name == key and reader.peek() == "[":
-            _stream_array(reader, on_item)
+            reader.pos += 1  # the "["
+            if reader.peek() == "]":
+                reader.pos += 1
+            else:
+                _stream_items(reader, take)
             result[name] = STREAMED
         else:
             result[name] = reader.value()
@@ -166,14 +245,22 @@ def _object(reader: _Reader, key: str, on_item: Callable[[Any], None]) -> dict[s
         reader.expect(",", "',' delimiter")
 
 
-def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
-    reader.pos += 1  # the "["
-    if reader.peek() == "]":
+def _after_member(
+    reader: _Reader, key: str, take: Callable[[_Reader], None], result: dict[str, Any]
+) -> dict[str, Any]:
+    """Decode what follows a member of an object: its end, or a comma and more members."""
+    if reader.peek() == "}":
         reader.pos += 1
-        return
+        return result
+    reader.expect(",", "',' delimiter")
+    return _members(reader, key, take, result)
+
+
+def _stream_items(reader: _Reader, take: Callable[[_Reader], None]) -> None:
+    """Hand out array items from the first one on, through the array's "]"."""
     count = 0
     while True:
-        on_item(_item(reader))
+        take(reader)
         count += 1
         if count % YIELD_EVERY == 0:
             time.sleep(0)  # let the event loop's thread take the GIL
@@ -187,11 +274,13 @@ def _stream_array(reader: _Reader, on_item: Callable[[Any], None]) -> None:
         reader.expect(",", "',' delimiter")
 
 
-def _item(reader: _Reader) -> Any:
-    """Decode an array item: straight from the text when it ends inside it, else `value`.
+def _item(reader: _Reader) -> tuple[Any, int]:
+    """Decode an array item; return it and where its text starts (-1: not known).
 
-    Items are hundreds of bytes and pieces hundreds of kB: nearly every item takes the
-    straight way, which costs a third of `value`'s checks.
+    Straight from the text when it ends inside it, else by `value`. Items are hundreds of
+    bytes and pieces hundreds of kB: nearly every item takes the straight way, which costs a
+    third of `value`'s checks, and only there does the item's text lie whole in
+    `reader.text`, from the start returned to `reader.pos`.
     """
     text, pos = reader.text, reader.pos
     if pos < len(text) and text[pos] == " ":  # `json.dumps` writes one after each comma
@@ -200,7 +289,7 @@ def _item(reader: _Reader) -> Any:
         try:
             item, end = _DECODER.raw_decode(text, pos)
         except json.JSONDecodeError:
-            return reader.value()  # cut off by the end of the text read so far
+            return reader.value(), -1  # cut off by the end of the text read so far
         reader.pos = end
-        return item
-    return reader.value()
+        return item, pos
+    return reader.value(), -1

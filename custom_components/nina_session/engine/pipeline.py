@@ -37,7 +37,8 @@ from .fold_checkpoints import FoldCheckpoints
 from .fsm import DEFAULT_GRACE, NO_STEP, Equipment, SessionState, Step
 from .gradual_release import release_gradually
 from .health import EventCounters
-from .history_resume import HistoryResume, raw_list, tail
+from .history_prefix import KnownHistory
+from .history_resume import HistoryResume, decoded_from, image_count, raw_list, tail
 from .history_summary import HistorySummary, summarize
 from .models import NinaEvent, Source
 from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
@@ -289,6 +290,11 @@ class Pipeline:
         result.rejected += rejected
         return result
 
+    @property
+    def known_history(self) -> KnownHistory:
+        """What the next history read need not decode of its answers if they are unchanged."""
+        return self._resume.known
+
     def ingest_history(self, event_history: Any, image_history: Any) -> BatchResult:
         """Ingest the plugin's `/event-history` and `/image-history?all=true` payloads.
 
@@ -300,7 +306,12 @@ class Pipeline:
         skip_events = skip_images = 0
         # The overlap re-read for late live copies needs history and live times to compare.
         if self.clock.bounds_overlap and self.writer.pending is None:
-            skip_events, skip_images = self._resume.start(self.epoch, raw_events, raw_images)
+            count = image_count(image_history, raw_images)
+            skip_events, skip_images = self._resume.start(self.epoch, raw_events, count)
+        event_history = read_events = decoded_from(event_history, skip_events)
+        image_history = read_images = decoded_from(image_history, skip_images if skip_events else 0)
+        raw_events = raw_list(event_history)
+        raw_images = raw_list(image_history) if image_history is not None else None
         if skip_events and raw_events is not None and raw_images is not None:
             event_history = tail(event_history, raw_events, skip_events)
             image_history = tail(image_history, raw_images, skip_images)
@@ -332,7 +343,8 @@ class Pipeline:
         saves = sum(1 for event in events if event.name == IMAGE_SAVE)
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
-        self._resume.took(self.epoch, raw_events, skip_images + saves if resumable else None)
+        used = skip_images + saves if resumable else None
+        self._resume.took(self.epoch, raw_events, used, (read_events, read_images))
         for parsed in (events, paired, images):  # their last references: see gradual_release
             release_gradually(parsed)
         return result

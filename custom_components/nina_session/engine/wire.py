@@ -21,6 +21,7 @@ import re
 from typing import Any, Protocol
 
 from .errors import FrameError
+from .history_prefix import Decoded
 from .jsontext import load_json, may_hold_surrogates
 
 _DECODER = json.JSONDecoder()
@@ -403,25 +404,36 @@ class HistoryEvents:
 
     An item is kept as decoded: its data is the event's data, so the built event would hold
     as much. Events are built (`events`) only for the items a read takes in: a re-read of the
-    same NINA process resumes past most of them (`history_resume`).
+    same NINA process resumes past most of them (`history_resume`), and when its answer
+    started with the bytes of the last one read, its first `source.skipped` items were not
+    even decoded (`history_prefix`).
     """
 
     items: list[Mapping[str, Any]] = field(default_factory=list)
     #: Items that are no event at all (not an object, no text `Time`): not in `items`.
     rejected: int = 0
+    source: Decoded = field(default_factory=Decoded)
 
     def __len__(self) -> int:
-        """Return how many items the history held, rejected ones included."""
-        return len(self.items) + self.rejected
+        """Return how many items the history held, rejected and skipped ones included."""
+        return self.source.skipped + len(self.items) + self.rejected
 
-    def add(self, item: Any) -> None:
-        """Keep one history item, or count it as rejected when it cannot be an event."""
+    def add(self, item: Any, offset: int = -1) -> None:
+        """Keep one history item (and where its text starts), or count it as rejected."""
         # An exact type test first: the ABC check cost as much as the rest of this together.
         is_object = type(item) is dict or isinstance(item, Mapping)
         if not is_object or not isinstance(item.get("Time"), str):
             self.rejected += 1
             return
         self.items.append(item)
+        self.source.offsets.append(offset)
+
+    def tail(self, start: int) -> HistoryEvents:
+        """Return the items from item `start` on (not before the skipped ones; none rejected)."""
+        at = start - self.source.skipped
+        if at < 0 or self.rejected:
+            raise ValueError(f"items before {self.source.skipped} were not decoded")
+        return HistoryEvents(self.items[at:], 0, self.source.tail(at))
 
     def events(self) -> tuple[list[WireEvent], int]:
         """Build the items' events; return them and how many items were rejected."""
@@ -450,13 +462,45 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
     return parsed.events()
 
 
+@dataclass(slots=True)
+class HistoryImages:
+    """An `/image-history` list as decoded item by item (`add`), with where each item starts.
+
+    When its answer started with the bytes of the last one read (`history_prefix`), its first
+    `source.skipped` records were not decoded: `items` holds those after them.
+    """
+
+    items: list[Any] = field(default_factory=list)
+    source: Decoded = field(default_factory=Decoded)
+
+    def __len__(self) -> int:
+        """Return how many records the answer held, skipped ones included."""
+        return self.source.skipped + len(self.items)
+
+    def add(self, item: Any, offset: int = -1) -> None:
+        """Keep one image-history item and where its text starts."""
+        self.items.append(item)
+        self.source.offsets.append(offset)
+
+    def tail(self, start: int) -> HistoryImages:
+        """Return the records from record `start` on (not before the skipped ones)."""
+        at = start - self.source.skipped
+        if at < 0:
+            raise ValueError(f"records before {self.source.skipped} were not decoded")
+        return HistoryImages(self.items[at:], self.source.tail(at))
+
+
 def parse_image_history(payload: Any) -> tuple[list[ImageRecord], int]:
-    """Parse the `/image-history?all=true` list (or its envelope) → (records, rejected count)."""
+    """Parse the `/image-history?all=true` list (or its envelope, or `HistoryImages`).
+
+    Returns (records, rejected count).
+    """
     if isinstance(payload, Foreign):
         return payload.wire_format.image_history(payload.payload)
+    items = payload.items if isinstance(payload, HistoryImages) else _history_list(payload)
     records: list[ImageRecord] = []
     rejected = 0
-    for item in _history_list(payload):
+    for item in items:
         try:
             records.append(parse_image_record(item))
         except FrameError:
