@@ -409,10 +409,7 @@ class Pipeline:
         exact_keys = [event.key for event in events if event.exact]
         seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
         window = self.options.dedup_window.total_seconds()
-        loose = [event.ts for event in events if not event.exact]
-        recent: dict[str, list[float]] = {}
-        if loose:
-            recent = self.store.fingerprints_between(min(loose) - window, max(loose) + window)
+        recent = self._stored_near(events, window)
         for event in self.writer.seen():  # not in the database yet, but already seen
             if event.exact:
                 seen_keys.add(event.key)
@@ -435,6 +432,25 @@ class Pipeline:
                 insort(times, stamp)
             unique.append(event)
         return unique
+
+    def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
+        """Return the times stored near the batch's loose events, by fingerprint."""
+        spans: dict[str, tuple[float, float]] = {}
+        for event in events:
+            if not event.exact:
+                ts = event.ts
+                span = spans.get(event.fingerprint)
+                spans[event.fingerprint] = (
+                    (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
+                )
+        if not spans:
+            return {}
+        near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
+        found = self.store.fingerprint_times(near)
+        if found is not None:
+            return found
+        low = min(first for first, _ in near.values())
+        return self.store.fingerprints_between(low, max(last for _, last in near.values()))
 
     def _fold(self, events: Sequence[NinaEvent], result: BatchResult) -> None:
         """Fold new events in order and store them.

@@ -236,6 +236,44 @@ class Store:
             seen.setdefault(split_key(key)[0], []).append(ts)
         return seen
 
+    def fingerprint_times(
+        self, spans: Mapping[str, tuple[float, float]]
+    ) -> dict[str, list[float]] | None:
+        """Return the times stored under each fingerprint within its span, by the key index.
+
+        A loose event's key is `fingerprint@milliseconds` (`event_key`), so the keys of one
+        fingerprint within a span are one range of the unique index on `event_key`: the cost
+        is the fingerprints asked for, not the rows in the span (a burst of frames received
+        within a second put every row of the burst inside every batch's window). The range
+        compares as text, which follows the numbers only while their digits are as many:
+        None (ask `fingerprints_between`) for spans that cross a change in digit count or
+        reach before 1970. A range may also hold other keys (fewer digits, an exact
+        fingerprint's time): only keys of the fingerprint and a number, timed within the
+        span, count.
+        """
+        bounds: list[tuple[str, str, str, float, float]] = []
+        for fingerprint, (start_ts, end_ts) in spans.items():
+            low, high = str(math.floor(start_ts * 1000)), str(math.ceil(end_ts * 1000))
+            if start_ts < 0 or len(low) != len(high):
+                return None
+            bounds.append(
+                (fingerprint, f"{fingerprint}@{low}", f"{fingerprint}@{high}", start_ts, end_ts)
+            )
+        seen: dict[str, list[float]] = {}
+        for fingerprint, low_key, high_key, start_ts, end_ts in bounds:
+            try:
+                rows = self._db.execute(
+                    "SELECT event_key, ts FROM session_events WHERE event_key BETWEEN ? AND ?",
+                    (low_key, high_key),
+                )
+            except UnicodeEncodeError:  # a lone surrogate: no such key can have been stored
+                continue
+            head = len(fingerprint) + 1
+            times = [ts for key, ts in rows if start_ts <= ts <= end_ts and key[head:].isdigit()]
+            if times:
+                seen[fingerprint] = times
+        return seen
+
     def iter_events(
         self, batch: int = 5000, *, after: float | None = None
     ) -> Iterator[tuple[int, NinaEvent]]:
