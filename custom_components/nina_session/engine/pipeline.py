@@ -94,6 +94,11 @@ class PipelineOptions:
         return max(self.dedup_window, self.twin_floor)
 
 
+#: Rows in a batch's dedup window past which asking the key index once per fingerprint is
+#: cheaper than reading every row (an index lookup costs a few rows' reading).
+_ROWS_PER_LOOKUP = 4
+
+
 @dataclass(slots=True)
 class BatchResult:
     """What one batch changed; the engine broadcasts it to subscribers.
@@ -446,11 +451,16 @@ class Pipeline:
         if not spans:
             return {}
         near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
-        found = self.store.fingerprint_times(near)
-        if found is not None:
-            return found
         low = min(first for first, _ in near.values())
-        return self.store.fingerprints_between(low, max(last for _, last in near.values()))
+        high = max(last for _, last in near.values())
+        # Reading the window's rows costs per row, asking the key index per fingerprint: a
+        # batch spread over time has few rows in its window (a backfill on a fresh file: none),
+        # a burst received within a second has every row of the burst in it.
+        if self.store.count_between(low, high) > _ROWS_PER_LOOKUP * len(near):
+            found = self.store.fingerprint_times(near)
+            if found is not None:
+                return found
+        return self.store.fingerprints_between(low, high)
 
     def _fold(self, events: Sequence[NinaEvent], result: BatchResult) -> None:
         """Fold new events in order and store them.

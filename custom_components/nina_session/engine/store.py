@@ -225,6 +225,13 @@ class Store:
         )
         return {key: (split_key(key)[0], ts) for key, ts in rows}
 
+    def count_between(self, start_ts: float, end_ts: float) -> int:
+        """Return how many events are stored in a time range (counted in the time index)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM session_events WHERE ts BETWEEN ? AND ?", (start_ts, end_ts)
+        ).fetchone()
+        return int(row[0])
+
     def fingerprints_between(self, start_ts: float, end_ts: float) -> dict[str, list[float]]:
         """Fingerprints stored in a time range, for window de-duplication."""
         seen: dict[str, list[float]] = {}
