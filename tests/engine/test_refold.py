@@ -109,6 +109,14 @@ def _everything(pipeline: Pipeline, path: Path) -> dict[str, Any]:
     }
 
 
+def _lived(path: Path, week: list[Night]) -> Pipeline:
+    """Return a pipeline on `path` that took in every night of `week` live, in order."""
+    pipeline = open_pipeline(path, week[0])
+    for night in week:
+        live(pipeline, night.events)
+    return pipeline
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_a_late_event_refolds_from_a_checkpoint_as_a_rebuild_would(
     case: str, week: list[Night], tmp_path: Path
@@ -116,9 +124,7 @@ def test_a_late_event_refolds_from_a_checkpoint_as_a_rebuild_would(
     """Test that the partial refold equals a whole rebuild on the same database."""
     late = CASES[case]
     path = tmp_path / "week.db"
-    pipeline = open_pipeline(path, week[0])
-    for night in week:
-        live(pipeline, night.events)
+    pipeline = _lived(path, week)
     stored = sum(len(night.events) for night in week)
     time = _time(late, week)
     assert pipeline.tracker.last_time is not None
@@ -144,9 +150,7 @@ def test_a_second_late_event_uses_the_checkpoints_the_first_refold_made(
 ) -> None:
     """Test that checkpoints made by a refold serve the next one, still equal to a rebuild."""
     path = tmp_path / "week.db"
-    pipeline = open_pipeline(path, week[0])
-    for night in week:
-        live(pipeline, night.events)
+    pipeline = _lived(path, week)
     for index, late in enumerate((CASES["inside an old night"], CASES["inside the open night"])):
         time = _time(late, week) + timedelta(seconds=index)
         pipeline.ingest([WireEvent(late.name, late.data, None, time)], Source.REPLAY)
@@ -162,9 +166,7 @@ def test_after_a_restart_the_saved_checkpoints_serve_a_late_event(
 ) -> None:
     """Test that the newest checkpoints are saved with the state and used after reopening."""
     path = tmp_path / "week.db"
-    pipeline = open_pipeline(path, week[0])
-    for night in week:
-        live(pipeline, night.events)
+    pipeline = _lived(path, week)
     pipeline.store.close()
     reopened = Pipeline(Store(path), pipeline.options)
     late = CASES["inside the open night"]
@@ -188,9 +190,7 @@ def test_real_rig_nights_refold_as_a_rebuild_would(case: str, tmp_path: Path) ->
     )
     late = CASES[case]
     path = tmp_path / "rigs.db"
-    pipeline = open_pipeline(path, week[0])
-    for night in week:
-        live(pipeline, night.events)
+    pipeline = _lived(path, week)
     time = _time(late, week)
     pipeline.ingest([WireEvent(late.name, late.data, None, time)], Source.REPLAY)
     stored = sum(len(night.events) for night in week)

@@ -34,6 +34,7 @@ from custom_components.nina_session.device_trigger import (
     EVENT_NINA_SESSION_MOMENT,
     EVENT_NINA_SESSION_TRIGGER,
 )
+from custom_components.nina_session.engine.engine import NinaEngine
 from custom_components.nina_session.logbook import (
     async_describe_events,
     describe_trigger,
@@ -213,13 +214,15 @@ async def test_describer_uses_the_device_name(
     assert describe(Row())["icon"] == "mdi:lightbulb-on-outline"
 
 
-async def test_device_logbook_tells_the_night(
+async def _played_night(
     hass: HomeAssistant,
-    hass_ws_client: WebSocketGenerator,
     sim: NinaSimulator,
     setup_entry: Callable[..., Awaitable[MockConfigEntry]],
-) -> None:
-    """Test that the device logbook tells a night from session start to end, frames included."""
+) -> tuple[MockConfigEntry, NinaEngine, dr.DeviceEntry, datetime]:
+    """Play a night through a new entry with the logbook loaded, until the session ends.
+
+    Returns the entry, its engine, its device and a time before the night (for queries).
+    """
     assert await async_setup_component(hass, "logbook", {})
     start = dt_util.utcnow() - timedelta(minutes=1)
     entry = await setup_entry()
@@ -229,9 +232,20 @@ async def test_device_logbook_tells_the_night(
     await pass_the_idle_gap(hass, engine)
     await hass.async_block_till_done()
     await async_wait_recording_done(hass)
-
     device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
     assert device is not None
+    return entry, engine, device, start
+
+
+async def test_device_logbook_tells_the_night(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+) -> None:
+    """Test that the device logbook tells a night from session start to end, frames included."""
+    entry, engine, device, start = await _played_night(hass, sim, setup_entry)
+
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
@@ -395,17 +409,7 @@ async def test_one_row_per_moment_where_the_entity_row_names_it(
     Assistant prints that row as "detected an event". Frames are ours on both.
     """
     monkeypatch.setattr(logbook_platform, "HA_RELEASE", release)
-    assert await async_setup_component(hass, "logbook", {})
-    start = dt_util.utcnow() - timedelta(minutes=1)
-    entry = await setup_entry()
-    await wait_connected(hass, entry)
-    engine = engine_of(entry)
-    await play(sim, engine)
-    await pass_the_idle_gap(hass, engine)
-    await hass.async_block_till_done()
-    await async_wait_recording_done(hass)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, "rig_1")})
-    assert device is not None
+    entry, engine, device, start = await _played_night(hass, sim, setup_entry)
     entity_ids = [
         item.entity_id for item in er.async_entries_for_device(er.async_get(hass), device.id)
     ]
