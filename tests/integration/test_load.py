@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime
 import logging
 import os
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
@@ -58,6 +60,23 @@ def _identity(data: dict[str, Any]) -> tuple[str, object]:
     return data["type"], key
 
 
+def _zone_near_midnight(now: datetime) -> str:
+    """Return a fixed-offset zone where `now` is within half an hour of local midnight."""
+    hours = -round(now.hour + now.minute / 60) % 24  # UTC+hours is at midnight
+    hours = hours - 24 if hours > 14 else hours  # Etc zones reach from UTC-12 to UTC+14
+    # POSIX sign: Etc/GMT-5 is five hours ahead of UTC.
+    return "Etc/UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"
+
+
+def test_zone_near_midnight_is_far_from_noon() -> None:
+    """Test that the zone chosen for the load puts every hour of the day near midnight."""
+    for hour in range(24):
+        for minute in (0, 29, 31, 59):
+            now = datetime(2026, 12, 3, hour, minute, tzinfo=UTC)
+            local = now.astimezone(ZoneInfo(_zone_near_midnight(now)))
+            assert local.hour in (23, 0), (now, local)
+
+
 @pytest.mark.timeout(SECONDS + 2 * DRAIN_BOUND)
 async def test_200_events_per_second_through_home_assistant(
     hass: HomeAssistant, socket_enabled: None
@@ -66,7 +85,10 @@ async def test_200_events_per_second_through_home_assistant(
     assert asyncio.get_running_loop() is hass.loop
     for name in ("homeassistant", "custom_components.nina_session"):
         logging.getLogger(name).setLevel(logging.WARNING)  # one line per run, not per setup
-    tz = hass.config.time_zone
+    # The observing night ends at local noon, where a new session opens and the open session
+    # holds only the frames sent after it: run where it is now near midnight, far from noon.
+    tz = _zone_near_midnight(datetime.now(UTC))
+    await hass.config.async_set_time_zone(tz)
     simthread = SimThread(tz=tz)
     sim = await simthread.start()
     monitor = LagMonitor()
