@@ -380,7 +380,7 @@ class _Builder:
         stats: JsonDict = {
             "ExposureTime": float(exposure),
             "ImageType": kind,
-            "Filter": self.filter,
+            "Filter": self.filter or "",  # NINA sends "" when the rig has no wheel
             "RmsText": rms,
             "Temperature": temp,
             "CameraName": spec.camera,

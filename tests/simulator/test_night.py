@@ -292,15 +292,18 @@ def test_calibration_only_has_no_sequence() -> None:
 
 
 def test_osc_frames_have_no_filter() -> None:
-    """Test that OSC frames carry a null filter on the socket and none over REST."""
+    """Test that OSC frames carry an empty filter name on the socket and over REST.
+
+    NINA sends "" when the rig has no filter wheel (nina-protocol.md, "Real rigs").
+    """
     night = preset_night("osc")
     assert night.truth.lights_by_filter == {"none": 6}
     assert "FILTERWHEEL-CONNECTED" not in names(night)
     save = next(ev for ev in night.events if ev.name == "IMAGE-SAVE")
-    assert save.data["ImageStatistics"]["Filter"] is None
+    assert save.data["ImageStatistics"]["Filter"] == ""
     assert save.data["ImageStatistics"]["IsBayered"] is True
-    assert '"Filter": null' in json.dumps(socket_message(save))
-    assert "Filter" not in to_rest(image_record(save))
+    assert '"Filter": ""' in json.dumps(socket_message(save))
+    assert to_rest(image_record(save))["Filter"] == ""
 
 
 def test_wire_helpers(full: Night) -> None:
