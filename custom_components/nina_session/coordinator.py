@@ -247,9 +247,12 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
 
     def _fire_backfilled(self, summary: HistorySummary, result: BatchResult) -> None:
         """Tell a merge's older events in one bus event (see const.EVENT_BACKFILLED)."""
+        device = self.device_entry()
         self.hass.bus.async_fire(
             EVENT_BACKFILLED,
             {
+                # The device's logbook tells the merge (logbook.describe_backfill).
+                "device_id": device.id if device is not None else None,
                 "entry_id": self.config_entry.entry_id,
                 "instance": self.instance_id,
                 "source": Source.HISTORY.value,

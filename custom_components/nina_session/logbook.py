@@ -8,6 +8,8 @@ itself, so we describe only what no entity's row tells:
   event entity's row, which names the event type (translated) from Home Assistant 2026.8 on.
   Older releases print every event entity's row as "detected an event", so there we still
   describe the moment beside it: the only row that says what happened.
+- a history merge's older events (`nina_session_backfilled`): what HA missed, in one row (after
+  a restart, the night so far).
 The raw `nina_session_event` (every NINA event, thousands a night) is not described.
 Rows recorded before moments had their own bus event stay described as they were.
 """
@@ -30,6 +32,7 @@ from homeassistant.helpers import device_registry as dr
 from .cause_words import cause_words, translated_cause_words
 from .const import (
     DOMAIN,
+    EVENT_BACKFILLED,
     EVENT_ERROR,
     EVENT_GUIDING_LOST,
     EVENT_IMAGE_SAVED,
@@ -130,6 +133,18 @@ def describe_trigger(
     return str(kind)
 
 
+def describe_backfill(data: Mapping[str, Any]) -> str:
+    """Return the logbook message of a history merge's older events (`EVENT_BACKFILLED`)."""
+    events = data.get("events")
+    count = events if isinstance(events, int) and not isinstance(events, bool) else 0
+    text = f"caught up on {count:,} {'event' if count == 1 else 'events'} from NINA's history"
+    by_type = data.get("by_type")
+    frames = by_type.get("IMAGE-SAVE") if isinstance(by_type, Mapping) else None
+    if isinstance(frames, int) and not isinstance(frames, bool) and frames > 0:
+        text += f" ({frames:,} {'frame' if frames == 1 else 'frames'})"
+    return text
+
+
 #: The first Home Assistant whose logbook names an event entity's event type (core #174808,
 #: frontend #52863, merged June 2026): from it on, the Session event entity's row tells a moment.
 EVENT_TYPES_IN_LOGBOOK_SINCE: Final = (2026, 8)
@@ -146,6 +161,14 @@ def entity_row_names_moments(version: tuple[int, int]) -> bool:
     return version >= EVENT_TYPES_IN_LOGBOOK_SINCE
 
 
+def _device_name(hass: HomeAssistant, data: Mapping[str, Any]) -> str:
+    """Return the name of the device a bus event names, else its instance's."""
+    name = data.get("instance") or "N.I.N.A."
+    if (device_id := data.get("device_id")) and (device := dr.async_get(hass).async_get(device_id)):
+        return device.name_by_user or device.name or str(name)
+    return str(name)
+
+
 @callback
 def async_describe_events(
     hass: HomeAssistant,
@@ -153,16 +176,12 @@ def async_describe_events(
     *,
     version: tuple[int, int] | None = None,
 ) -> None:
-    """Describe the trigger events of nina_session (frames; moments on older Home Assistant)."""
+    """Describe nina_session's bus events: frames, history merges, moments on older releases."""
 
     @callback
     def _describe(event: LazyEventPartialState) -> dict[str, Any]:
         data = event.data
-        name = data.get("instance") or "N.I.N.A."
-        if (device_id := data.get("device_id")) and (
-            device := dr.async_get(hass).async_get(device_id)
-        ):
-            name = device.name_by_user or device.name or name
+        name = _device_name(hass, data)
         details = data.get("data")
         kind = str(data.get("type"))
         details = details if isinstance(details, Mapping) else {}
@@ -173,6 +192,15 @@ def async_describe_events(
             LOGBOOK_ENTRY_ICON: trigger_icon(kind, details),
         }
 
+    @callback
+    def _describe_backfill(event: LazyEventPartialState) -> dict[str, Any]:
+        return {
+            LOGBOOK_ENTRY_NAME: _device_name(hass, event.data),
+            LOGBOOK_ENTRY_MESSAGE: describe_backfill(event.data),
+            LOGBOOK_ENTRY_ICON: "mdi:history",
+        }
+
     async_describe_event(DOMAIN, EVENT_NINA_SESSION_TRIGGER, _describe)
+    async_describe_event(DOMAIN, EVENT_BACKFILLED, _describe_backfill)
     if not entity_row_names_moments(version or HA_RELEASE):
         async_describe_event(DOMAIN, EVENT_NINA_SESSION_MOMENT, _describe)

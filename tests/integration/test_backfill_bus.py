@@ -50,7 +50,10 @@ async def test_a_night_long_past_fires_one_summary_and_no_event(
     assert per_event == []
     assert triggers == state_changes == []
     [summary] = backfilled
+    device = coordinator_of(entry).device_entry()
+    assert device is not None
     assert summary.data == {
+        "device_id": device.id,  # the device's logbook tells it
         "entry_id": entry.entry_id,
         "instance": "rig_1",
         "source": "history",

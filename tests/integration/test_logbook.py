@@ -15,7 +15,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from integration_helpers import coordinator_of, pass_the_idle_gap, play_live, wait_connected
+from integration_helpers import (
+    coordinator_of,
+    pass_the_idle_gap,
+    play_live,
+    wait_connected,
+    wait_for,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -29,7 +35,7 @@ from custom_components.nina_session.cause_words import (
     cause_words,
     translated_cause_words,
 )
-from custom_components.nina_session.const import DOMAIN
+from custom_components.nina_session.const import DOMAIN, EVENT_BACKFILLED
 from custom_components.nina_session.device_trigger import (
     EVENT_NINA_SESSION_MOMENT,
     EVENT_NINA_SESSION_TRIGGER,
@@ -37,6 +43,7 @@ from custom_components.nina_session.device_trigger import (
 from custom_components.nina_session.engine.engine import NinaEngine
 from custom_components.nina_session.logbook import (
     async_describe_events,
+    describe_backfill,
     describe_trigger,
     entity_row_names_moments,
 )
@@ -136,6 +143,29 @@ def test_cause_keys_and_words_as_the_card_has_them(case: dict[str, Any]) -> None
     assert cause_words(CAUSE_WORDS, case["cause"], case["state"], case["reason"]) == case["words"]
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"events": 12345, "by_type": {"IMAGE-SAVE": 1200, "GUIDER-DITHER": 300}},
+            "caught up on 12,345 events from NINA's history (1,200 frames)",
+        ),
+        (
+            {"events": 1, "by_type": {"IMAGE-SAVE": 1}},
+            "caught up on 1 event from NINA's history (1 frame)",
+        ),
+        (
+            {"events": 3, "by_type": {"MOUNT-PARKED": 3}},
+            "caught up on 3 events from NINA's history",
+        ),
+        ({"events": "x", "by_type": None}, "caught up on 0 events from NINA's history"),
+    ],
+)
+def test_backfill_message(data: dict[str, Any], message: str) -> None:
+    """Test the row of a history merge: how many events HA missed, and how many frames."""
+    assert describe_backfill(data) == message
+
+
 async def test_cause_words_come_from_the_translations(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
@@ -180,7 +210,9 @@ async def test_moment_rows_by_release(
     async_describe_events(
         hass, lambda _domain, event_type, _describe: registered.append(event_type), version=version
     )
-    assert registered == [EVENT_NINA_SESSION_TRIGGER] + ([EVENT_NINA_SESSION_MOMENT] * moments)
+    assert registered == [EVENT_NINA_SESSION_TRIGGER, EVENT_BACKFILLED] + (
+        [EVENT_NINA_SESSION_MOMENT] * moments
+    )
 
 
 async def test_describer_uses_the_device_name(
@@ -269,6 +301,49 @@ async def test_device_logbook_tells_the_night(
     assert "saved a LIGHT frame of M 42 (Ha, 120 s)" in messages
     assert sum(message.startswith("saved a LIGHT frame") for message in messages) == 6
     assert messages[-1] == f"ended session {session['id']}: 6 frames, 0.2 h integration"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_device_logbook_tells_a_backfill(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+) -> None:
+    """Test that a night HA missed (read from history) is one row on the device's logbook."""
+    assert await async_setup_component(hass, "logbook", {})
+    night = preset_night("simple")
+    await sim.play(night.events, speed=0, rebase=False)  # at its own dates, days ago
+    start = dt_util.utcnow() - timedelta(minutes=1)
+    backfilled = async_capture_events(hass, EVENT_BACKFILLED)
+    entry = await setup_entry()
+    await wait_connected(hass, entry)
+    await wait_for(lambda: bool(backfilled), "the backfill")
+    await hass.async_block_till_done()
+    await async_wait_recording_done(hass)
+    device = coordinator_of(entry).device_entry()
+    assert device is not None
+
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "logbook/get_events",
+            "start_time": start.isoformat(),
+            "end_time": (dt_util.utcnow() + timedelta(minutes=1)).isoformat(),
+            "device_ids": [device.id],
+        }
+    )
+    response = await client.receive_json()
+    assert response["success"], response
+    ours = [row for row in response["result"] if row.get("domain") == DOMAIN]
+    frames = sum(event.name == "IMAGE-SAVE" for event in night.events)
+    assert [(row["name"], row["message"], row["icon"]) for row in ours] == [
+        (
+            "Rig 1",
+            f"caught up on {len(night.events)} events from NINA's history ({frames} frames)",
+            "mdi:history",
+        )
+    ]
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
