@@ -77,11 +77,13 @@ class NinaEvent:
 
     def __post_init__(self, captured_us: int | None) -> None:
         """Compute `ts` and `key` from the time and the fingerprint."""
-        self.ts = self.time.timestamp()
-        if captured_us is not None and self.exact:
+        self.ts = ts = self.time.timestamp()
+        if not self.exact:
+            self.key = f"{self.fingerprint}@{round(ts * 1000)}"  # `event_key`, without a call
+        elif captured_us is not None:
             self.key = str(captured_us)
         else:
-            self.key = event_key(self.fingerprint, self.exact, self.ts)
+            self.key = _frame_key(self.fingerprint)
 
 
 #: A frame is identified exactly by its capture time: its fingerprint is this and the time,
