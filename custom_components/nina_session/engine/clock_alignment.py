@@ -113,7 +113,7 @@ class ClockAlignment:
         stored = self.store.times_for_keys(list(exact), Source.HISTORY) if exact else {}
         if not stored:
             return False
-        arrivals = {key: exact[key].time.timestamp() for key in stored}
+        arrivals = {key: exact[key].ts for key in stored}
         samples = {k: (arrivals[k], ts - arrivals[k]) for k, ts in stored.items()}
         return self._take(self._offset_from(samples))
 
@@ -146,7 +146,7 @@ class ClockAlignment:
         stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
         moved = False
         if stored:
-            samples = {k: (ts, exact[k].time.timestamp() - ts) for k, ts in stored.items()}
+            samples = {k: (ts, exact[k].ts - ts) for k, ts in stored.items()}
             moved = self._take(self._offset_from(samples))
         if not self._is_off():
             return events, moved
@@ -229,7 +229,7 @@ class ClockAlignment:
         plain = [event for event in unique if not event.exact]
         if len(seen) < 2 and not plain:
             return unique, False
-        stamps = [event.time.timestamp() for event in (*seen, *plain)]
+        stamps = [event.ts for event in (*seen, *plain)]
         late = self._late_tolerance
         live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + late)
         pairs = match_twins(seen, live, window)
@@ -268,7 +268,7 @@ class ClockAlignment:
         if not sparse:
             return unique
         window = self._twin_window
-        stamps = [event.time.timestamp() for event in sparse]
+        stamps = [event.ts for event in sparse]
         claimed = {event.key for event in events if event.exact}
         pool = sorted(
             ts

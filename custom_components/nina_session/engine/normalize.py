@@ -194,8 +194,15 @@ class Normalizer:
         self, wire: WireEvent, source: Source, image: ImageRecord | None = None
     ) -> NinaEvent:
         """Normalize one event. `image` enriches a sparse history IMAGE-SAVE."""
-        time = self._event_time(wire, source)
-        name, raw = wire.name, wire.data
+        name, raw, time_text = wire.name, wire.data, wire.time_text
+        if time_text is None:
+            time = _received_time(wire)
+        else:
+            zone = UTC if name.startswith(_UTC_PREFIX) else self.tz
+            if source == Source.HISTORY:
+                time = self._history_time(time_text, "time", zone)
+            else:
+                time = parse_nina_time(time_text, zone)
         data: dict[str, Any]
         if wire.plain and type(raw) is dict:
             # Known strict and placeholder-free (`WireEvent.plain`): the parser's copy is kept.
@@ -225,29 +232,18 @@ class Normalizer:
         """Begin a new history read (oldest first): forget the previous one's last times."""
         self._history_last.clear()
 
-    def _history_time(self, text: str, kind: str, tz: tzinfo | None = None) -> datetime:
+    def _history_time(self, text: str, kind: str, zone: tzinfo) -> datetime:
         """Parse a history time, choosing the right pass of a repeated local hour.
 
         An offset-less time in the hour that repeats when summer time ends is the second
         pass if the first would go back in time (history is oldest first).
         """
-        zone = tz or self.tz
         moment = parse_nina_time(text, zone)
         last = self._history_last.get(kind)
         if last is not None and moment < last:
             moment = max(moment, parse_nina_time(text, zone, fold=1))
         self._history_last[kind] = moment
         return moment
-
-    def _event_time(self, wire: WireEvent, source: Source) -> datetime:
-        if wire.time_text is not None:
-            zone = UTC if wire.name.startswith(_UTC_PREFIX) else self.tz
-            if source == Source.HISTORY:
-                return self._history_time(wire.time_text, "time", zone)
-            return parse_nina_time(wire.time_text, zone)
-        if wire.received_at is None:
-            raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
-        return wire.received_at
 
     def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
@@ -321,13 +317,20 @@ class Normalizer:
         if record.date_text is not None:
             try:
                 if source == Source.HISTORY:
-                    taken_at = self._history_time(record.date_text, "date")
+                    taken_at = self._history_time(record.date_text, "date", self.tz)
                 else:
                     taken_at = parse_nina_time(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
         return _frame_of(record, image_type, names, taken_at, tuple(inferred))
+
+
+def _received_time(wire: WireEvent) -> datetime:
+    """Return when a live event (it carries no time of its own) was received."""
+    if wire.received_at is None:
+        raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
+    return wire.received_at
 
 
 def _pick(inferred: list[str], field: str, own: str | None, known: str | None) -> str | None:
