@@ -16,7 +16,6 @@ directly; the pipeline refolds when they did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import sqlite3
@@ -151,7 +150,7 @@ class ClockAlignment:
         if not self._is_off():
             return events, moved
         shift = timedelta(seconds=self.offset)
-        return [replace(event, time=event.time - shift) for event in events], moved
+        return [event.moved_to(event.time - shift) for event in events], moved
 
     def pair_history(
         self, events: Sequence[NinaEvent], unique: list[NinaEvent]
