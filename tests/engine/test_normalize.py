@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.nina_session.engine.errors import FrameError
 from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.normalize import (
     Normalizer,
@@ -34,11 +35,34 @@ BERLIN = ZoneInfo("Europe/Berlin")
         ("2026-11-24T19:00:00", datetime(2026, 11, 24, 18, 0, tzinfo=UTC)),
         # Summer time is honoured for offset-less times too.
         ("2026-07-01T23:00:00", datetime(2026, 7, 1, 21, 0, tzinfo=UTC)),
+        # Fewer fractional digits, none, a half-hour offset west, blanks around.
+        ("2026-11-24T19:00:00.12345+01:00", datetime(2026, 11, 24, 18, 0, 0, 123450, UTC)),
+        ("2026-11-24T19:00:00+01:00", datetime(2026, 11, 24, 18, 0, tzinfo=UTC)),
+        ("2026-11-24T19:00:00.5-03:30", datetime(2026, 11, 24, 22, 30, 0, 500000, UTC)),
+        (" 2026-11-24T19:00:00.1234567+01:00 ", datetime(2026, 11, 24, 18, 0, 0, 123456, UTC)),
     ],
 )
 def test_times_become_utc(text: str, expected: datetime) -> None:
     """Test that NINA times become UTC, offset-less ones read in NINA's zone with summer time."""
-    assert parse_nina_time(text, BERLIN) == expected
+    for _ in range(2):  # the second reading takes the fast path for an offset seen before
+        moment = parse_nina_time(text, BERLIN)
+        assert moment == expected
+        assert moment.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00.0000000+01:00",  # .NET's unset DateTime
+        "2026-11-24T19:00:00.1234567+01:00+01:00",
+        "2026-11-24T25:00:00.1234567+01:00",
+    ],
+)
+def test_unreadable_times_are_refused_after_their_offset_was_seen(text: str) -> None:
+    """Test that a time is refused even when a good one with its offset was read before."""
+    parse_nina_time("2026-11-24T19:00:00.1234567+01:00", BERLIN)
+    with pytest.raises(FrameError, match="bad_time"):
+        parse_nina_time(text, BERLIN)
 
 
 @pytest.mark.parametrize(

@@ -127,3 +127,28 @@ def test_a_changed_copy_of_a_frame_event_takes_its_key_from_its_own_fingerprint(
     assert other.key == str(micros + 1_000_000)
     loose = replace(event, exact=False)
     assert loose.key == event_key(fingerprint, False, event.ts)
+
+
+def test_an_event_moved_to_another_time_is_the_copy_replace_makes() -> None:
+    """Test that `moved_to` (history moved onto our clock) gives what `replace` gives.
+
+    A frame keeps its capture-time key, whether made from its capture time or read back from
+    its fingerprint; a frame in another zone keeps its fingerprint as key; every other event
+    is keyed again at its new time.
+    """
+    taken_at = datetime(2026, 1, 5, 21, 0, 0, 250_000, tzinfo=UTC)
+    fingerprint, micros = frame_identity(taken_at)
+    berlin = taken_at.astimezone(timezone(timedelta(hours=1)))
+    events = [
+        NinaEvent("IMAGE-SAVE", taken_at, {}, Source.HISTORY, fingerprint, True,
+                  captured_us=micros),
+        NinaEvent("IMAGE-SAVE", taken_at, {}, Source.HISTORY, fingerprint, True),
+        NinaEvent("IMAGE-SAVE", taken_at, {}, Source.HISTORY, frame_identity(berlin)[0], True),
+        NinaEvent("IMAGE-SAVE", taken_at, {}, Source.HISTORY, "IMAGE-SAVE", False),
+        NinaEvent("GUIDER-DITHER", taken_at, {}, Source.HISTORY, "GUIDER-DITHER", False),
+    ]  # fmt: skip
+    later = taken_at + timedelta(seconds=2, microseconds=500)
+    for event in events:
+        moved, copied = event.moved_to(later), replace(event, time=later)
+        assert (moved, moved.ts, moved.key) == (copied, copied.ts, copied.key)
+    assert events[0].moved_to(later).key == str(micros)

@@ -16,7 +16,6 @@ directly; the pipeline refolds when they did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 import logging
 import sqlite3
@@ -113,7 +112,7 @@ class ClockAlignment:
         stored = self.store.times_for_keys(list(exact), Source.HISTORY) if exact else {}
         if not stored:
             return False
-        arrivals = {key: exact[key].time.timestamp() for key in stored}
+        arrivals = {key: exact[key].ts for key in stored}
         samples = {k: (arrivals[k], ts - arrivals[k]) for k, ts in stored.items()}
         return self._take(self._offset_from(samples))
 
@@ -146,12 +145,12 @@ class ClockAlignment:
         stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
         moved = False
         if stored:
-            samples = {k: (ts, exact[k].time.timestamp() - ts) for k, ts in stored.items()}
+            samples = {k: (ts, exact[k].ts - ts) for k, ts in stored.items()}
             moved = self._take(self._offset_from(samples))
         if not self._is_off():
             return events, moved
         shift = timedelta(seconds=self.offset)
-        return [replace(event, time=event.time - shift) for event in events], moved
+        return [event.moved_to(event.time - shift) for event in events], moved
 
     def pair_history(
         self, events: Sequence[NinaEvent], unique: list[NinaEvent]
@@ -229,7 +228,7 @@ class ClockAlignment:
         plain = [event for event in unique if not event.exact]
         if len(seen) < 2 and not plain:
             return unique, False
-        stamps = [event.time.timestamp() for event in (*seen, *plain)]
+        stamps = [event.ts for event in (*seen, *plain)]
         late = self._late_tolerance
         live = self.store.times_from(Source.LIVE, min(stamps) - window, max(stamps) + late)
         pairs = match_twins(seen, live, window)
@@ -268,7 +267,7 @@ class ClockAlignment:
         if not sparse:
             return unique
         window = self._twin_window
-        stamps = [event.time.timestamp() for event in sparse]
+        stamps = [event.ts for event in sparse]
         claimed = {event.key for event in events if event.exact}
         pool = sorted(
             ts

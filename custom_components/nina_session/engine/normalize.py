@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 import hashlib
 import json
 import math
@@ -36,6 +37,10 @@ def parse_rms_arcsec(text: str | None) -> float | None:
     """Guiding RMS total in arcseconds from the plugin's `RmsText`, if it says so."""
     if not text:
         return None
+    return _read_rms(text) if len(text) > _RMS_TEXT_CACHED else _cached_rms(text)
+
+
+def _read_rms(text: str) -> float | None:
     match = _RMS_ARCSEC.search(text) or _RMS_ANY.search(text)
     if match is None:
         return None
@@ -43,6 +48,12 @@ def parse_rms_arcsec(text: str | None) -> float | None:
         return float(match.group(1).replace(",", "."))
     except ValueError:
         return None
+
+
+# A night's frames repeat a few hundred texts (two decimals each): each is read once. Only
+# texts of the plugin's length are kept, as input decides what goes in.
+_cached_rms = lru_cache(maxsize=1024)(_read_rms)
+_RMS_TEXT_CACHED = 48
 
 
 def clean_json(value: Any) -> Any:
@@ -89,6 +100,13 @@ def has_nested(data: Mapping[str, Any]) -> bool:
 
 def _scalar(value: Any) -> Any:
     """Return a top-level value as the fingerprint sees it; None for what it leaves out."""
+    kind = type(value)  # exact types first: the ABC check below is slow on the hot path
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is str:
+        return None if value in _NON_FINITE_TEXT else value
+    if kind is float:
+        return int(value) if value.is_integer() else value
     if isinstance(value, Mapping) or value == []:
         return None
     if isinstance(value, float):
@@ -176,18 +194,27 @@ class Normalizer:
         self, wire: WireEvent, source: Source, image: ImageRecord | None = None
     ) -> NinaEvent:
         """Normalize one event. `image` enriches a sparse history IMAGE-SAVE."""
-        time = self._event_time(wire, source)
-        # Known strict and placeholder-free (`WireEvent.plain`): the parser's own copy is kept.
-        data: dict[str, Any] = (
-            wire.data if wire.plain and type(wire.data) is dict else clean_json(wire.data)
-        )
-        text = wire.text if data is wire.data else None
+        name, raw, time_text = wire.name, wire.data, wire.time_text
+        if time_text is None:
+            time = _received_time(wire)
+        else:
+            zone = UTC if name.startswith(_UTC_PREFIX) else self.tz
+            if source == Source.HISTORY:
+                time = self._history_time(time_text, "time", zone)
+            else:
+                time = parse_nina_time(time_text, zone)
+        data: dict[str, Any]
+        if wire.plain and type(raw) is dict:
+            # Known strict and placeholder-free (`WireEvent.plain`): the parser's copy is kept.
+            data, text = raw, wire.text
+        else:
+            data, text = clean_json(raw) if raw else {}, None  # most events carry no data
         self._now = time
-        if wire.name in _LEARNED_FROM:
-            self._learn(wire.name, data, time)
-        if wire.name != IMAGE_SAVE:
-            fingerprint = content_fingerprint(wire.name, data)
-            return NinaEvent(wire.name, time, data, source, fingerprint, False, text=text)
+        if name in _LEARNED_FROM:
+            self._learn(name, data, time)
+        if name != IMAGE_SAVE:
+            fingerprint = content_fingerprint(name, data) if data else name
+            return NinaEvent(name, time, data, source, fingerprint, False, None, text)
         stats = data.get("ImageStatistics")
         own = image is None and "ImageStatistics" in data
         if own:
@@ -205,29 +232,18 @@ class Normalizer:
         """Begin a new history read (oldest first): forget the previous one's last times."""
         self._history_last.clear()
 
-    def _history_time(self, text: str, kind: str, tz: tzinfo | None = None) -> datetime:
+    def _history_time(self, text: str, kind: str, zone: tzinfo) -> datetime:
         """Parse a history time, choosing the right pass of a repeated local hour.
 
         An offset-less time in the hour that repeats when summer time ends is the second
         pass if the first would go back in time (history is oldest first).
         """
-        zone = tz or self.tz
         moment = parse_nina_time(text, zone)
         last = self._history_last.get(kind)
         if last is not None and moment < last:
             moment = max(moment, parse_nina_time(text, zone, fold=1))
         self._history_last[kind] = moment
         return moment
-
-    def _event_time(self, wire: WireEvent, source: Source) -> datetime:
-        if wire.time_text is not None:
-            zone = UTC if wire.name.startswith(_UTC_PREFIX) else self.tz
-            if source == Source.HISTORY:
-                return self._history_time(wire.time_text, "time", zone)
-            return parse_nina_time(wire.time_text, zone)
-        if wire.received_at is None:
-            raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
-        return wire.received_at
 
     def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
@@ -301,13 +317,20 @@ class Normalizer:
         if record.date_text is not None:
             try:
                 if source == Source.HISTORY:
-                    taken_at = self._history_time(record.date_text, "date")
+                    taken_at = self._history_time(record.date_text, "date", self.tz)
                 else:
                     taken_at = parse_nina_time(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
         return _frame_of(record, image_type, names, taken_at, tuple(inferred))
+
+
+def _received_time(wire: WireEvent) -> datetime:
+    """Return when a live event (it carries no time of its own) was received."""
+    if wire.received_at is None:
+        raise FrameError("bad_time", f"{wire.name} has neither Time nor receive time")
+    return wire.received_at
 
 
 def _pick(inferred: list[str], field: str, own: str | None, known: str | None) -> str | None:
@@ -328,22 +351,24 @@ def _frame_of(
 ) -> Frame:
     """Build a frame from a record and its final names (target, filter, camera, telescope)."""
     target, filter_name, camera, telescope = names
+    hfr, stars = record.hfr, record.stars
+    # Positional: one is built per frame, and keywords cost a third more.
     return Frame(
-        image_type=image_type,
-        exposure=record.exposure,
-        filter=filter_name or NO_FILTER,
-        target=target,
-        camera=camera,
-        telescope=telescope,
+        image_type,
+        record.exposure,
+        filter_name or NO_FILTER,
+        target,
+        camera,
+        telescope,
         # HFR 0 and Stars -1 are what star detection reports when it found nothing
         # (calibration frames, clouds): no measurement, not a value to average.
-        hfr=record.hfr if record.hfr is not None and record.hfr > 0 else None,
-        stars=record.stars if record.stars is not None and record.stars >= 0 else None,
-        guiding_rms=parse_rms_arcsec(record.rms_text),
-        temperature=record.temperature,
-        taken_at=taken_at,
-        filename=record.filename,
-        inferred=inferred,
+        hfr if hfr is not None and hfr > 0 else None,
+        stars if stars is not None and stars >= 0 else None,
+        parse_rms_arcsec(record.rms_text),
+        record.temperature,
+        taken_at,
+        record.filename,
+        inferred,
     )
 
 

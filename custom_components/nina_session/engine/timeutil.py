@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+import re
 
 from .errors import FrameError
 
-_SANE_YEARS = (1970, 9000)
+#: The years a NINA time may have (see `_sane`).
+_FIRST_YEAR, _LAST_YEAR = 1970, 9000
 
 
 def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime:
@@ -15,8 +17,32 @@ def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime
     A time without an offset is NINA's local time: it is read in `default_tz` (the configured
     NINA timezone). The original system forced UTC-5 here and dropped ``Z`` times.
     """
+    # Nearly every time NINA writes is `2025-01-01T19:36:01.7910024+01:00`, with one of the
+    # few offsets of its zone: the local part less that offset is the UTC time. Converting a
+    # time carrying its own zone object (`astimezone`) cost more than parsing it.
+    offset = _OFFSETS.get(text[-6:]) if type(text) is str and len(text) >= 25 else None
+    if offset is not None and text[10] == "T":
+        try:
+            local = datetime.fromisoformat(text[:-6])
+        except ValueError:
+            local = None  # the general reading below says why
+        if local is not None and local.tzinfo is None and _FIRST_YEAR <= local.year <= _LAST_YEAR:
+            return (local - offset).replace(tzinfo=UTC)
+    return _parse_any(text, default_tz, fold)
+
+
+#: UTC offset → its `timedelta`, for the offsets written `±HH:MM` seen so far (a zone has a
+#: few); bounded, as input decides what goes in.
+_OFFSETS: dict[str, timedelta] = {}
+_MAX_OFFSETS = 64
+_OFFSET_SHAPE = re.compile(r"[+-]\d\d:\d\d")
+
+
+def _parse_any(text: str, default_tz: tzinfo, fold: int) -> datetime:
+    """Parse any time `datetime.fromisoformat` reads; learn its offset for the fast path."""
     try:
-        parsed = datetime.fromisoformat(text.strip())
+        text = text.strip()
+        parsed = datetime.fromisoformat(text)
     except (ValueError, AttributeError) as err:
         raise FrameError("bad_time", repr(text)[:60]) from err
     zone = parsed.tzinfo
@@ -24,13 +50,21 @@ def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime
         # fold=1 picks the second of a local time that happens twice (summer time ending).
         zone = default_tz
         parsed = parsed.replace(tzinfo=zone, fold=fold)
-    if not _SANE_YEARS[0] <= parsed.year <= _SANE_YEARS[1]:
-        # .NET writes an unset DateTime as 0001-01-01 (and MaxValue as 9999-12-31); they
-        # overflow in zone arithmetic and mean "no time".
+    elif len(_OFFSETS) < _MAX_OFFSETS and _OFFSET_SHAPE.fullmatch(text, len(text) - 6):
+        offset = parsed.utcoffset()
+        if offset is not None:
+            _OFFSETS[text[-6:]] = offset
+    if not _sane(parsed):
         raise FrameError("bad_time", repr(text)[:60])
     if zone is UTC and not parsed.fold:
         return parsed  # already what the conversion gives (Target Scheduler's times, `Z`)
     return parsed.astimezone(UTC)
+
+
+def _sane(moment: datetime) -> bool:
+    # .NET writes an unset DateTime as 0001-01-01 (and MaxValue as 9999-12-31); they
+    # overflow in zone arithmetic and mean "no time".
+    return _FIRST_YEAR <= moment.year <= _LAST_YEAR
 
 
 def iso_z(moment: datetime | None) -> str | None:
