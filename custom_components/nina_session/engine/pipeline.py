@@ -412,7 +412,9 @@ class Pipeline:
         if not events:
             return []
         exact_keys = [event.key for event in events if event.exact]
-        seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
+        # A fresh file holds no key: a first backfill need not ask for thousands of them.
+        ask = exact_keys and self.store.last_row() > 0
+        seen_keys = self.store.existing_keys(exact_keys) if ask else set()
         window = self.options.dedup_window.total_seconds()
         recent = self._stored_near(events, window)
         for event in self.writer.seen():  # not in the database yet, but already seen
@@ -430,33 +432,47 @@ class Pipeline:
                 seen_keys.add(event.key)
             else:
                 stamp = event.ts
-                times = recent.setdefault(event.fingerprint, [])
-                at = bisect_left(times, stamp - window)
-                if at < len(times) and times[at] <= stamp + window:
-                    continue
-                insort(times, stamp)
+                near = recent.get(event.fingerprint)
+                if not near:
+                    recent[event.fingerprint] = [stamp]
+                elif stamp >= near[-1]:
+                    # In time order (nearly every batch) the last time is the nearest one;
+                    # the same test as below, without a search and an insertion.
+                    if near[-1] >= stamp - window:
+                        continue
+                    near.append(stamp)
+                else:
+                    at = bisect_left(near, stamp - window)
+                    if at < len(near) and near[at] <= stamp + window:
+                        continue
+                    insort(near, stamp)
             unique.append(event)
         return unique
 
     def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
         """Return the times stored near the batch's loose events, by fingerprint."""
-        spans: dict[str, tuple[float, float]] = {}
-        for event in events:
-            if not event.exact:
-                ts = event.ts
-                span = spans.get(event.fingerprint)
-                spans[event.fingerprint] = (
-                    (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
-                )
-        if not spans:
+        loose = [event for event in events if not event.exact]
+        if not loose:
             return {}
-        near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
-        low = min(first for first, _ in near.values())
-        high = max(last for _, last in near.values())
+        stamps = [event.ts for event in loose]
+        low, high = min(stamps) - window, max(stamps) + window
+        # Counted in the time index; none stored near (a fresh file, a new night, most live
+        # frames) needs neither the spans per fingerprint nor a second read.
+        stored = self.store.count_between(low, high)
+        if not stored:
+            return {}
+        spans: dict[str, tuple[float, float]] = {}
+        for event in loose:
+            ts = event.ts
+            span = spans.get(event.fingerprint)
+            spans[event.fingerprint] = (
+                (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
+            )
         # Reading the window's rows costs per row, asking the key index per fingerprint: a
-        # batch spread over time has few rows in its window (a backfill on a fresh file: none),
-        # a burst received within a second has every row of the burst in it.
-        if self.store.count_between(low, high) > _ROWS_PER_LOOKUP * len(near):
+        # batch spread over time has few rows in its window, a burst received within a
+        # second has every row of the burst in it.
+        if stored > _ROWS_PER_LOOKUP * len(spans):
+            near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
             found = self.store.fingerprint_times(near)
             if found is not None:
                 return found
