@@ -34,7 +34,7 @@ from typing import Any
 from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
-from .fsm import DEFAULT_GRACE, NO_STEP, Equipment, SessionState, Step
+from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .gradual_release import release_gradually
 from .health import EventCounters
 from .history_prefix import KnownHistory
@@ -486,23 +486,16 @@ class Pipeline:
         writes must not grow with the session. A crash in between loses nothing: the events
         are stored, and the next start folds those after the saved state again (`_catch_up`).
         """
-        rows: list[tuple[NinaEvent, str | None, int]] = []
-        changed = False
         apply, tracker, epoch = self.checkpoints.apply, self.tracker, self.epoch
-        for event in events:
-            applied = apply(tracker, event)
-            result.applied.append(applied)
-            rows.append((applied.event, applied.session_id, epoch))
-            if applied.closed is not None:
-                self._dirty[applied.closed.id] = applied.closed
-                result.closed.append(applied.closed)
-            if not changed:
-                step = applied.step  # not `applied.transitions`: a tuple built per event
-                changed = (
-                    applied.opened is not None
-                    or applied.closed is not None
-                    or (step is not NO_STEP and (step.transition or step.expired) is not None)
-                )
+        # Asked of the tracker once, not of each event's step: most events change nothing.
+        changes = tracker.changes
+        applied = [apply(tracker, event) for event in events]
+        changed = tracker.changes != changes
+        rows: list[Row] = [(item.event, item.session_id, epoch) for item in applied]
+        result.applied += applied
+        for closed in [item.closed for item in applied if item.closed is not None]:
+            self._dirty[closed.id] = closed
+            result.closed.append(closed)
         if self.tracker.open is not None:
             self._dirty[self.tracker.open.id] = self.tracker.open
         current = self._publish()
