@@ -223,8 +223,10 @@ class ClockAlignment:
         Returns the events still new and whether stored events moved.
         """
         window = self._twin_window
-        kept = {id(event) for event in unique}
-        seen = [event for event in events if id(event) not in kept]
+        # De-duplication keeps events in order: as many kept as read is every one (a first
+        # backfill), with no set of ids to build for it.
+        kept = {id(event) for event in unique} if len(unique) != len(events) else None
+        seen = [event for event in events if id(event) not in kept] if kept is not None else []
         plain = [event for event in unique if not event.exact]
         if len(seen) < 2 and not plain:
             return unique, False
@@ -237,6 +239,7 @@ class ClockAlignment:
         unpaired = {key: row for key, row in live.items() if key not in paired}
         dropped = False
         if unpaired:
+            kept = kept if kept is not None else {id(event) for event in unique}
             met = {id(event) for event, _ in pairs}
             late_pairs = match_late_twins(
                 [*plain, *self.late_copies.stored_alone(seen, met)], unpaired, window, late, twins

@@ -179,6 +179,7 @@ class Step:
 NO_STEP = Step()
 
 _Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]
+_IMAGE_SAVE = "IMAGE-SAVE"
 
 
 class StateMachine:
@@ -193,6 +194,8 @@ class StateMachine:
         self.reason: str | None = None
         self.equipment = Equipment()
         self.anomalies: dict[str, int] = {}
+        #: State changes made so far: a batch made one when it moved (see `Pipeline._fold`).
+        self.changes = 0
         self._counts: list[str] = []
 
     # -- persistence -------------------------------------------------------------------
@@ -219,8 +222,14 @@ class StateMachine:
         """Fold one event; return the state changes and counts it caused."""
         eq = self.equipment
         name = event.name
-        if eq.pending is None and event.frame is None and name not in _ACTS_ON:
-            return NO_STEP  # most events of a night: nothing to expire, settle or handle
+        if eq.pending is None:
+            frame = event.frame
+            if frame is None:
+                if name not in ACTS_ON:
+                    return NO_STEP  # most events of a night: nothing to expire, settle or handle
+            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) == self.state:
+                self._keep_state()
+                return NO_STEP
         self._counts.clear()
         expired = self._expire(event.time) if eq.pending is not None else None
         if event.frame is not None or name in _SETTLES_PENDING:
@@ -285,6 +294,7 @@ class StateMachine:
         if state != SessionState.PAUSED:
             self.equipment.pause_reasons.clear()
         self.state, self.since, self.cause, self.reason = state, time, cause, reason
+        self.changes += 1
         _LOGGER.debug("State %s -> %s (%s, %s)", transition.previous, state, cause, reason)
         return transition
 
@@ -373,9 +383,24 @@ class StateMachine:
         state = FRAME_STATES.get(event.frame.image_type)
         if state is None:
             return None
+        if state == self.state:
+            self._keep_state()
+            return None
         if state == SessionState.IMAGING:
             return self._work(event) or self._go_event(state, event)
         return self._go_event(state, event)
+
+    def _keep_state(self) -> None:
+        """Take a frame in the state it keeps (nearly every frame): no reason stands.
+
+        A light in ``imaging`` also says the run goes on and the mount does not rest (what
+        `_work` does there); nothing else changes, so `apply` takes it without a `Step`.
+        """
+        if self.state == SessionState.IMAGING:
+            eq = self.equipment
+            eq.sequence_running = True
+            eq.resting = eq.wait_until = None
+        self.reason = None
 
     def _flat_light(self, event: NinaEvent) -> Transition | None:
         eq = self.equipment
@@ -536,4 +561,4 @@ def _wait_end(value: Any) -> str | None:
 #: Every event the state machine acts on (the vocabulary's "state" events must be among them).
 HANDLED_EVENTS = StateMachine.HANDLED | RUN_WORK
 #: ... and those that settle a pending stop: no other event changes anything when none is.
-_ACTS_ON = HANDLED_EVENTS | _SETTLES_PENDING
+ACTS_ON = HANDLED_EVENTS | _SETTLES_PENDING

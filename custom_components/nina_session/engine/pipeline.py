@@ -36,7 +36,7 @@ from typing import Any
 from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
-from .fsm import DEFAULT_GRACE, NO_STEP, Equipment, SessionState, Step
+from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .gradual_release import release_gradually
 from .health import EventCounters
 from .history_prefix import KnownHistory
@@ -417,7 +417,9 @@ class Pipeline:
         if not events:
             return []
         exact_keys = [event.key for event in events if event.exact]
-        seen_keys = self.store.existing_keys(exact_keys) if exact_keys else set()
+        # A fresh file holds no key: a first backfill need not ask for thousands of them.
+        ask = exact_keys and self.store.last_row() > 0
+        seen_keys = self.store.existing_keys(exact_keys) if ask else set()
         window = self.options.dedup_window.total_seconds()
         recent = self._stored_near(events, window)
         for event in self.writer.seen():  # not in the database yet, but already seen
@@ -435,33 +437,47 @@ class Pipeline:
                 seen_keys.add(event.key)
             else:
                 stamp = event.ts
-                times = recent.setdefault(event.fingerprint, [])
-                at = bisect_left(times, stamp - window)
-                if at < len(times) and times[at] <= stamp + window:
-                    continue
-                insort(times, stamp)
+                near = recent.get(event.fingerprint)
+                if not near:
+                    recent[event.fingerprint] = [stamp]
+                elif stamp >= near[-1]:
+                    # In time order (nearly every batch) the last time is the nearest one;
+                    # the same test as below, without a search and an insertion.
+                    if near[-1] >= stamp - window:
+                        continue
+                    near.append(stamp)
+                else:
+                    at = bisect_left(near, stamp - window)
+                    if at < len(near) and near[at] <= stamp + window:
+                        continue
+                    insort(near, stamp)
             unique.append(event)
         return unique
 
     def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
         """Return the times stored near the batch's loose events, by fingerprint."""
-        spans: dict[str, tuple[float, float]] = {}
-        for event in events:
-            if not event.exact:
-                ts = event.ts
-                span = spans.get(event.fingerprint)
-                spans[event.fingerprint] = (
-                    (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
-                )
-        if not spans:
+        loose = [event for event in events if not event.exact]
+        if not loose:
             return {}
-        near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
-        low = min(first for first, _ in near.values())
-        high = max(last for _, last in near.values())
+        stamps = [event.ts for event in loose]
+        low, high = min(stamps) - window, max(stamps) + window
+        # Counted in the time index; none stored near (a fresh file, a new night, most live
+        # frames) needs neither the spans per fingerprint nor a second read.
+        stored = self.store.count_between(low, high)
+        if not stored:
+            return {}
+        spans: dict[str, tuple[float, float]] = {}
+        for event in loose:
+            ts = event.ts
+            span = spans.get(event.fingerprint)
+            spans[event.fingerprint] = (
+                (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
+            )
         # Reading the window's rows costs per row, asking the key index per fingerprint: a
-        # batch spread over time has few rows in its window (a backfill on a fresh file: none),
-        # a burst received within a second has every row of the burst in it.
-        if self.store.count_between(low, high) > _ROWS_PER_LOOKUP * len(near):
+        # batch spread over time has few rows in its window, a burst received within a
+        # second has every row of the burst in it.
+        if stored > _ROWS_PER_LOOKUP * len(spans):
+            near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
             found = self.store.fingerprint_times(near)
             if found is not None:
                 return found
@@ -475,23 +491,16 @@ class Pipeline:
         writes must not grow with the session. A crash in between loses nothing: the events
         are stored, and the next start folds those after the saved state again (`_catch_up`).
         """
-        rows: list[tuple[NinaEvent, str | None, int]] = []
-        changed = False
         apply, tracker, epoch = self.checkpoints.apply, self.tracker, self.epoch
-        for event in events:
-            applied = apply(tracker, event)
-            result.applied.append(applied)
-            rows.append((applied.event, applied.session_id, epoch))
-            if applied.closed is not None:
-                self._dirty[applied.closed.id] = applied.closed
-                result.closed.append(applied.closed)
-            if not changed:
-                step = applied.step  # not `applied.transitions`: a tuple built per event
-                changed = (
-                    applied.opened is not None
-                    or applied.closed is not None
-                    or (step is not NO_STEP and (step.transition or step.expired) is not None)
-                )
+        # Asked of the tracker once, not of each event's step: most events change nothing.
+        changes = tracker.changes
+        applied = [apply(tracker, event) for event in events]
+        changed = tracker.changes != changes
+        rows: list[Row] = [(item.event, item.session_id, epoch) for item in applied]
+        result.applied += applied
+        for closed in [item.closed for item in applied if item.closed is not None]:
+            self._dirty[closed.id] = closed
+            result.closed.append(closed)
         if self.tracker.open is not None:
             self._dirty[self.tracker.open.id] = self.tracker.open
         current = self._publish()

@@ -26,7 +26,16 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from .fsm import DEFAULT_GRACE, NO_STEP, RUN_WORK, SessionState, StateMachine, Step, Transition
+from .fsm import (
+    ACTS_ON,
+    DEFAULT_GRACE,
+    NO_STEP,
+    RUN_WORK,
+    SessionState,
+    StateMachine,
+    Step,
+    Transition,
+)
 from .models import Frame, NinaEvent
 from .timeutil import iso_z, night_end, night_of
 from .vocabulary import ERROR_EVENTS
@@ -41,29 +50,54 @@ _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
-def is_work(event: NinaEvent) -> bool:
-    """Return whether `event` is work: a frame (not a SNAPSHOT) or a work event."""
-    if event.frame is not None:
-        return event.frame.image_type != "SNAPSHOT"
-    return event.name in _WORK_EVENTS or event.name.startswith(_WORK_PREFIXES)
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """What the tracker makes of an event by its name, looked up once per name (`kind_of`).
+
+    A frame's own type decides `work` and `opens` instead (see `SessionTracker.apply`).
+    """
+
+    #: Work (see the module's rules): it moves a session's last activity, and may end one.
+    work: bool
+    #: Opens a session when none is open (always work too).
+    opens: bool
+    #: The session counter it adds one to, if any.
+    counter: str | None
+    #: A Target Scheduler event: its `TargetName` is the session's target.
+    names_target: bool
+    #: A session counts something of it besides its activity (frames aside).
+    counted: bool
+    #: The state machine ignores it unless a stop is pending (see `StateMachine.apply`).
+    machine_ignores: bool
 
 
-def opens_session(event: NinaEvent) -> bool:
-    """Return whether `event` opens a session when none is open."""
-    return event.name in _OPENS or (
-        event.frame is not None and event.frame.image_type != "SNAPSHOT"
-    )
+#: Event name → its kind, for the names seen (a night names a few dozen; a dict read is a
+#: fraction of an `lru_cache` call, paid per event).
+_KINDS: dict[str, EventKind] = {}
+#: Names kept in `_KINDS`: past it (a stream of made-up names), a kind is computed each time.
+_KINDS_KEPT = 1024
+
+
+def kind_of(name: str) -> EventKind:
+    """Return what the tracker makes of events named `name` (frames aside)."""
+    kind = _KINDS.get(name)
+    if kind is not None:
+        return kind
+    opens = name in _OPENS
+    work = opens or name in _WORK_EVENTS or name.startswith(_WORK_PREFIXES)
+    counter = _COUNTED.get(name) or ("errors" if name in ERROR_EVENTS else None)
+    names_target = name.startswith("TS-")
+    counted = counter is not None or names_target
+    kind = EventKind(work, opens, counter, names_target, counted, name not in ACTS_ON)
+    if len(_KINDS) < _KINDS_KEPT:
+        _KINDS[name] = kind
+    return kind
 
 
 @dataclass(slots=True)
 class _Mean:
     total: float = 0.0
     count: int = 0
-
-    def add(self, value: float | None) -> None:
-        if value is not None:
-            self.total += value
-            self.count += 1
 
     @property
     def value(self) -> float | None:
@@ -95,23 +129,15 @@ class Session:
     #: When this observing night ends (next local noon); kept so frames need no tz math.
     night_ends: datetime | None = None
 
-    def add(self, event: NinaEvent, step: Step, active: bool) -> None:
-        """Count one event; an `active` one moves the session's last activity."""
-        time, name = event.time, event.name
-        if active and (self.last_work is None or time > self.last_work):
-            self.last_work = time
-        counter = _COUNTED.get(name)
-        if counter:
-            self.count(counter)
-        elif name in ERROR_EVENTS:
-            self.count("errors")
-        if name.startswith("TS-"):
+    def add(self, event: NinaEvent, step: Step, kind: EventKind) -> None:
+        """Count one event of `kind` (its activity and frame the tracker records)."""
+        if kind.counter is not None:
+            self.count(kind.counter)
+        if kind.names_target:
             target = event.data.get("TargetName")
             if isinstance(target, str) and target.strip():
                 self._target(target.strip())
                 self.current["target"] = target.strip()
-        if event.frame is not None:
-            self._frame(event.frame, time)
         if step is not NO_STEP:
             self.add_step(step)
 
@@ -131,7 +157,8 @@ class Session:
         if name not in self.targets:
             self.targets.append(name)
 
-    def _frame(self, frame: Frame, time: datetime) -> None:
+    def add_frame(self, frame: Frame, time: datetime) -> None:
+        """Count a frame saved at `time`: by type, and a light's filter, target and quality."""
         image_type, current = frame.image_type, self.current
         self.by_type[image_type] = self.by_type.get(image_type, 0) + 1
         # Item by item: `update(filter=...)` built a dict of keywords per frame.
@@ -141,19 +168,28 @@ class Session:
         self.last_image_at = time
         if image_type != "LIGHT":
             return
-        if frame.target:
-            self._target(frame.target)
-            current["target"] = frame.target
+        target = frame.target
+        if target:
+            if target not in self.targets:  # `_target`, without a call per light
+                self.targets.append(target)
+            current["target"] = target
         slot = self.by_filter.get(frame.filter)
         if slot is None:  # not `setdefault`: it built a new list per light to throw away
             slot = self.by_filter[frame.filter] = [0, 0.0]
         slot[0] += 1
         slot[1] += frame.exposure or 0.0  # a light of unknown exposure adds no integration
-        self.hfr.add(frame.hfr)
-        self.rms.add(frame.guiding_rms)
-        self.hfr_last = frame.hfr if frame.hfr is not None else self.hfr_last
-        self.stars_last = frame.stars if frame.stars is not None else self.stars_last
-        self.rms_last = frame.guiding_rms if frame.guiding_rms is not None else self.rms_last
+        # Each reading's last value and mean under one test (a call per mean cost as much as
+        # the rest of a light).
+        if (hfr := frame.hfr) is not None:
+            self.hfr_last = hfr
+            self.hfr.total += hfr
+            self.hfr.count += 1
+        if (rms := frame.guiding_rms) is not None:
+            self.rms_last = rms
+            self.rms.total += rms
+            self.rms.count += 1
+        if frame.stars is not None:
+            self.stars_last = frame.stars
 
     @property
     def integration_seconds(self) -> float:
@@ -265,6 +301,15 @@ class SessionTracker:
         self.fsm = StateMachine(grace)
         self.open: Session | None = None
         self.last_time: datetime | None = None
+        self._opened_or_closed = 0
+
+    @property
+    def changes(self) -> int:
+        """Return how many state changes, sessions opened and closed the tracker made.
+
+        A batch whose fold left it as it was changed nothing the saved state must follow.
+        """
+        return self.fsm.changes + self._opened_or_closed
 
     def apply(self, event: NinaEvent) -> Applied:
         """Fold one event: close, open or update the session; return what it did.
@@ -272,19 +317,32 @@ class SessionTracker:
         `Applied.event` is the event as folded: a frame whose type nothing told is read in
         context first (see `_in_context`).
         """
-        if event.frame is not None:
-            event = self._in_context(event)
+        kind = _KINDS.get(event.name) or kind_of(event.name)
+        work, opens = kind.work, kind.opens
+        frame = event.frame
+        if frame is not None:
+            if "image_type" in frame.inferred:  # nothing told its type: read it in context
+                frame = self._in_context(frame)
+                if frame is not event.frame:
+                    event = replace(event, frame=frame)
+            work = opens = frame.image_type != "SNAPSHOT"  # a frame is work, a snapshot not
         closed = None
-        active = self.fsm.state != SessionState.IDLE or is_work(event)
+        active = work or self.fsm.state != SessionState.IDLE
         session = self.open
-        if session is not None and active and self._ends_before(session, event):
+        # Only work ends a session: what is not (IMAGE-PREPARED, nearly half a night's events)
+        # cannot be past the idle gap while idle, nor open the next night.
+        if session is not None and work and self._ends_before(session, event, opens=opens):
             closed = self._close(session)
-        step = self.fsm.apply(event)
+        fsm = self.fsm
+        if frame is None and kind.machine_ignores and fsm.equipment.pending is None:
+            step = NO_STEP  # what `fsm.apply` returns then, without a call per such event
+        else:
+            step = fsm.apply(event)
         opened = None
-        if self.open is None and opens_session(event):
+        if self.open is None and opens:
             opened = self.open = self._new_session(event)
+            self._opened_or_closed += 1
             if step.transition is None:  # already in this state (flat panel lit before)
-                fsm = self.fsm
                 opened.state_history.append(
                     history_entry(
                         Transition(fsm.state, fsm.state, event.time, event.name, fsm.reason)
@@ -292,19 +350,23 @@ class SessionTracker:
                 )
         session = self.open
         if session is not None:
-            session.add(event, step, active)
+            last = session.last_work  # activity: work, or any event while not idle
+            if active and (last is None or event.time > last):
+                session.last_work = event.time
+            # Nearly half a night's events (IMAGE-PREPARED) only move the last activity.
+            if frame is not None:
+                session.add_frame(frame, event.time)
+            if step is not NO_STEP or kind.counted:
+                session.add(event, step, kind)
         if self.last_time is None or event.time > self.last_time:
             self.last_time = event.time
         return Applied(event, session.id if session else None, step, closed, opened)
 
-    def _in_context(self, event: NinaEvent) -> NinaEvent:
+    def _in_context(self, frame: Frame) -> Frame:
         """Read a frame of unknown type saved while the flat panel is lit as a flat."""
-        frame = event.frame
-        if frame is None or "image_type" not in frame.inferred:
-            return event
         if not self.fsm.equipment.panel_light or frame.image_type == "FLAT":
-            return event
-        return replace(event, frame=replace(frame, image_type="FLAT"))
+            return frame
+        return replace(frame, image_type="FLAT")
 
     def tick(self, now: datetime) -> tuple[Step, Session | None]:
         """Live clock: make a stop past its grace period a state, close a session gone idle."""
@@ -330,17 +392,19 @@ class SessionTracker:
         """Close the open session, if any (one that had ended before a refold)."""
         return self._close(self.open) if self.open is not None else None
 
-    def _ends_before(self, session: Session, event: NinaEvent) -> bool:
+    def _ends_before(self, session: Session, event: NinaEvent, *, opens: bool) -> bool:
+        """Whether work `event` (one that `opens` a session, or not) ends `session` first."""
         last = session.last_work or session.start
         if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
             return True
         if session.night_ends is None:
             session.night_ends = night_end(session.night, self.tz)
-        return event.time >= session.night_ends and opens_session(event)
+        return opens and event.time >= session.night_ends
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start
         self.open = None
+        self._opened_or_closed += 1
         return session
 
     def _new_session(self, event: NinaEvent) -> Session:
