@@ -28,7 +28,7 @@ def streamed(raw: bytes, chunk: int) -> tuple[Any, list[Any]]:
     """Decode `raw` cut into chunks of `chunk` bytes; return the result and the items."""
     items: list[Any] = []
     chunks = [raw[i : i + chunk] for i in range(0, len(raw), chunk)]
-    return load_streaming(chunks, "Response", items.append), items
+    return load_streaming(chunks, "Response", lambda run, _: items.extend(run)), items
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 10_000])
@@ -58,6 +58,23 @@ def test_pieces_cut_inside_a_long_value_and_a_number_at_the_end_of_a_piece(
     result, items = streamed(raw, 1 << 20)
     assert items == [123456789, long_text, 98765]
     assert result == {"Response": STREAMED, "Success": False}
+
+
+@pytest.mark.parametrize("piece", [3, 4, 5, 6, 7])
+def test_a_surrogate_escape_cut_between_two_pieces_is_still_made_storable(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test that text read later is checked for lone surrogates where it joins the text before.
+
+    Only the new text is scanned when it is added: an escape whose first characters came
+    with the piece before must be found all the same, wherever the cut falls in it.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    values = [{"N": "a" * n + "\\ud800" + "b"} for n in range(12)]
+    raw = json.dumps({"Response": values}).replace("\\\\", "\\").encode()
+    result, items = streamed(raw, 1 << 20)
+    assert result == {"Response": STREAMED}
+    assert items == [{"N": "a" * n + REPLACEMENT + "b"} for n in range(12)]
 
 
 @pytest.mark.parametrize(
@@ -106,7 +123,7 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
     text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     body = codecs.BOM_UTF8 + text.encode()
     taken: list[tuple[Any, int]] = []
-    load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    load_streaming([body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
     assert [item for item, _ in taken] == [*records, 7]
     assert taken[-1][1] == -1
     known = [(item, offset) for item, offset in taken[:-1] if offset >= 0]
@@ -121,17 +138,19 @@ def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() ->
     records = [{"N": n, "Name": "é" * (n % 3)} for n in range(30)]
     body = json.dumps({"Success": True, "Response": records, "Type": "API"}).encode()
     taken: list[tuple[Any, int]] = []
-    whole = load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    whole = load_streaming(
+        [body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+    )
     start = next(offset for _, offset in taken[10:] if offset >= 0)
     index = [offset for _, offset in taken].index(start)
     later: list[tuple[Any, int]] = []
     chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
     head = {"Success": True}
     result = load_streaming_from(
-        chunks, start, head, "Response", lambda *item: later.append(item), offsets=True
+        chunks, start, head, "Response", lambda run, at: later.extend(zip(run, at, strict=True))
     )
     assert result == whole == {"Success": True, "Response": STREAMED, "Type": "API"}
     assert [item for item, _ in later] == records[index:]
     assert later[0][1] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
-        load_streaming_from([body], start + 1, head, "Response", lambda *item: None)
+        load_streaming_from([body], start + 1, head, "Response", lambda run, at: None)

@@ -428,6 +428,18 @@ class HistoryEvents:
         self.items.append(item)
         self.source.offsets.append(offset)
 
+    def extend(self, items: list[Any], offsets: list[int]) -> None:
+        """Keep a run of decoded history items (and where each one's text starts)."""
+        # Decoded JSON holds exact dicts and strs: one pass without a call per item proves
+        # the run all good (a rejected item is rare: then each goes through `add`).
+        good = [item for item in items if type(item) is dict and type(item.get("Time")) is str]
+        if len(good) < len(items):
+            for item, offset in zip(items, offsets, strict=True):
+                self.add(item, offset)
+            return
+        self.items += items
+        self.source.offsets += offsets
+
     def tail(self, start: int) -> HistoryEvents:
         """Return the items from item `start` on (not before the skipped ones; none rejected)."""
         at = start - self.source.skipped
@@ -481,6 +493,11 @@ class HistoryImages:
         """Keep one image-history item and where its text starts."""
         self.items.append(item)
         self.source.offsets.append(offset)
+
+    def extend(self, items: list[Any], offsets: list[int]) -> None:
+        """Keep a run of image-history items and where each one's text starts."""
+        self.items += items
+        self.source.offsets += offsets
 
     def tail(self, start: int) -> HistoryImages:
         """Return the records from record `start` on (not before the skipped ones)."""
