@@ -74,6 +74,28 @@ def test_history_skips_and_counts_bad_items() -> None:
     assert rejected == 3
 
 
+def test_history_items_without_data_carry_the_text_of_their_empty_data() -> None:
+    """Test that an item of only Event and Time gives empty data the store need not encode.
+
+    Its data is known strict (`plain`) and its text is `{}`; each event gets its own dict.
+    A name that is blank or no text is rejected as before, and other items keep no text.
+    """
+    time = "2026-11-24T19:00:00+01:00"
+    payload = envelope(
+        [{"Event": " image-save ", "Time": time}, {"Time": time, "Event": "DITHER"},
+         {"Event": "  ", "Time": time}, {"Event": 5, "Time": time},
+         {"Event": "FILTERWHEEL-CHANGED", "Time": time, "New": {"Name": "Ha"}}]
+    )  # fmt: skip
+    events, rejected = parse_event_history(payload)
+    assert [(e.name, e.data, e.time_text, e.plain, e.text) for e in events] == [
+        ("IMAGE-SAVE", {}, time, True, "{}"),
+        ("DITHER", {}, time, True, "{}"),
+        ("FILTERWHEEL-CHANGED", {"New": {"Name": "Ha"}}, time, False, None),
+    ]
+    assert rejected == 2
+    assert events[0].data is not events[1].data
+
+
 def test_image_history_reads_strings_nan_and_missing_keys() -> None:
     """Test that image records map 'NaN' and missing keys to None and reject non-dict items."""
     records, rejected = parse_image_history(

@@ -390,6 +390,10 @@ def _parse_decoded(raw: str | bytes, message: Any, received_at: datetime) -> Wir
     )
 
 
+#: The stored text of empty data (`WireEvent.text`): what the store would encode it to.
+_NO_DATA_TEXT = "{}"
+
+
 def _history_list(payload: Any) -> list[Any]:
     if isinstance(payload, Mapping) and "Response" in payload:
         payload = unwrap_envelope(payload)
@@ -450,10 +454,20 @@ class HistoryEvents:
     def events(self) -> tuple[list[WireEvent], int]:
         """Build the items' events; return them and how many items were rejected."""
         events: list[WireEvent] = []
+        append = events.append
         rejected = self.rejected
         for item in self.items:
+            # Most history items are only `Event` and `Time` (`Time` is a text: see `add`):
+            # their data is empty, needs no copy or walk, and its text is known.
+            if len(item) == 2:
+                name = item.get("Event")
+                if type(name) is str:
+                    name = name.strip().upper()
+                    if name:
+                        append(WireEvent(name, {}, item["Time"], None, True, _NO_DATA_TEXT))
+                        continue
             try:
-                events.append(_event_from_object(item, None))
+                append(_event_from_object(item, None))
             except FrameError:
                 rejected += 1
         return events, rejected
