@@ -113,10 +113,12 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
 ) -> None:
     """Test that an item's offset is where the bytes of its text start in the body.
 
-    Items cut by the end of a piece, and items that are no object, come without one; past a
-    byte order mark and a non-ASCII character (two bytes, one character) offsets count bytes.
+    Items cut by the end of a piece (here: no text is read ahead of them before they are
+    decoded), and items that are no object, come without one; past a byte order mark and a
+    non-ASCII character (two bytes, one character) offsets count bytes.
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)
     records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
     records[20]["T"] = "Hα"
     envelope = {"Success": True, "Response": [*records, 7]}
@@ -131,6 +133,27 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
     for item, offset in known:
         own = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
         assert body[offset:].startswith(own)
+
+
+def test_text_is_read_ahead_of_the_items_so_that_few_are_cut_by_the_end_of_a_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that items hundreds of bytes long, in pieces of a few kB, all come with offsets.
+
+    An item cut off by the end of the text read so far has no known start (a read that
+    resumes there would decode the whole answer again): more text is read before one is.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 4096)
+    records = [
+        {"Date": f"2026-11-24T22:{n % 60:02d}:00+01:00", "Text": "x" * 300} for n in range(400)
+    ]
+    body = json.dumps({"Response": records, "Success": True}).encode()
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    taken: list[tuple[Any, int]] = []
+    load_streaming(chunks, "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
+    assert [item for item, _ in taken] == records
+    for item, offset in taken:
+        assert offset >= 0 and body[offset:].startswith(json.dumps(item).encode())
 
 
 def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:

@@ -33,6 +33,10 @@ _DECODER: Final = json.JSONDecoder()
 #: (StopIteration where no value starts). typeshed knows neither it nor the scanner's type.
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+#: Text ahead below which a run of items stops to read more: an item cut off by the end of
+#: the text costs two failed decodes, each raising a JSONDecodeError that counts the lines
+#: of all the text before it.
+_MARGIN: Final = 16 * 1024
 #: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
 _UNKNOWN: Final = -(1 << 62)
 
@@ -65,7 +69,8 @@ class _Reader:
         self._bytes = _pieces(chunks, start)
         # Past the start no byte order mark can come: the plain decoder, which keeps one.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")()
-        self._ended = False
+        #: Every byte is decoded into `text`: the text ahead is all there is.
+        self.ended = False
         self._at_start = start == 0
         self.text = ""
         self.pos = 0
@@ -80,7 +85,7 @@ class _Reader:
         """Decode the next piece of bytes (at the end, what the decoder still holds)."""
         piece = next(self._bytes, None)
         if piece is None:
-            self._ended = True
+            self.ended = True
             return self._decoder.decode(b"", final=True)
         if self._at_start and piece:
             self._at_start = False
@@ -90,7 +95,7 @@ class _Reader:
                 self.dropped = _UNKNOWN
         return self._decoder.decode(piece)
 
-    def _grow(self) -> bool:
+    def grow(self) -> bool:
         """At least double the text ahead (a value longer than a piece needs fewer retries).
 
         The pieces are joined to the text at once, and only the new text is scanned for
@@ -99,7 +104,7 @@ class _Reader:
         ahead = len(self.text) - self.pos
         wanted = 2 * max(ahead, PIECE_BYTES)
         parts: list[str] = []
-        while ahead < wanted and not self._ended:
+        while ahead < wanted and not self.ended:
             parts.append(self._next_text())
             ahead += len(parts[-1])
         added = "".join(parts)
@@ -123,7 +128,7 @@ class _Reader:
             self.pos = match.end()
             if self.pos < len(self.text):
                 return self.text[self.pos]
-            if not self._grow():
+            if not self.grow():
                 return ""
 
     def expect(self, char: str, what: str) -> None:
@@ -141,11 +146,11 @@ class _Reader:
             try:
                 value, end = _DECODER.raw_decode(self.text, self.pos)
             except json.JSONDecodeError:
-                if self._grow():  # cut off by the end of the text read so far
+                if self.grow():  # cut off by the end of the text read so far
                     continue
                 raise
             # A number or literal ending where the text read so far ends may go on.
-            if end < len(self.text) or not self._grow():
+            if end < len(self.text) or not self.grow():
                 break
         if self.clean:
             self.pos = end
@@ -258,6 +263,8 @@ def _stream_items(reader: _Reader, on_items: OnItems) -> None:
     while True:
         if _run(reader, items, offsets):
             break
+        if len(reader.text) - reader.pos <= _MARGIN and reader.grow():
+            continue  # the run stopped short of the end of the text read so far
         if len(items) < YIELD_EVERY:
             items.append(reader.value())
             offsets.append(-1)
@@ -279,19 +286,21 @@ def _stream_items(reader: _Reader, on_items: OnItems) -> None:
 def _run(reader: _Reader, items: list[Any], offsets: list[int]) -> bool:
     """Decode the items that lie whole in the text, each followed by "," or "]" at once.
 
-    Up to YIELD_EVERY in `items`; return whether the array's "]" was reached. These are
-    nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop does the
-    least per item: the C scanner's call, and no check that the delimiter right after the
-    item makes needless (its text ends inside the text read so far: no number goes on).
+    Up to YIELD_EVERY in `items`, and not within `_MARGIN` of the end of the text read so
+    far unless that is the end of the body; return whether the array's "]" was reached.
+    These are nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop
+    does the least per item: the C scanner's call, and no check that the delimiter right
+    after the item makes needless (its text ends inside the text read: no number goes on).
     """
     if not reader.clean:  # their values need `value`'s check each
         return False
     text, pos = reader.text, reader.pos
+    stop = len(text) if reader.ended else len(text) - _MARGIN
     base = reader.offset(0)
     append, place = items.append, offsets.append
     count = len(items)
     try:
-        while count < YIELD_EVERY:
+        while count < YIELD_EVERY and pos < stop:
             start = pos + 1 if text[pos] == " " else pos  # `json.dumps` writes one
             item, end = _SCAN(text, start)
             after = text[end]
