@@ -121,7 +121,13 @@ def _number(value: Any) -> float | None:
     return None
 
 
+#: Integers up to this size are exact as floats: `_integer` gives them back as they are.
+_EXACT_INTEGER = 1 << 53
+
+
 def _integer(value: Any) -> int | None:
+    if type(value) is int and -_EXACT_INTEGER <= value <= _EXACT_INTEGER:
+        return value  # what the float's int would give: no float made and unmade
     number = _number(value)
     return None if number is None else int(number)
 
@@ -158,7 +164,8 @@ def _depth(value: Any, level: int = 0) -> int:
 
 def parse_image_record(stats: Any) -> ImageRecord:
     """Read an `ImageStatistics` object; every key may be missing (older plugins)."""
-    if not isinstance(stats, Mapping):
+    # An exact type test first: the ABC check alone cost a fifth of the whole record.
+    if type(stats) is not dict and not isinstance(stats, Mapping):
         raise FrameError("bad_shape", "image statistics is not an object")
     get = stats.get  # once per frame: this runs for every frame's fourteen statistics
     image_type = _text(get("ImageType"))
