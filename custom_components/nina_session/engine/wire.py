@@ -463,16 +463,17 @@ class HistoryEvents:
         events: list[WireEvent] = []
         append = events.append
         rejected = self.rejected
+        names: dict[str, str] = {}  # each name as made once: one str for all its events
         for item in self.items:
             # Most history items are only `Event` and `Time` (`Time` is a text: see `add`):
             # their data is empty, needs no copy or walk, and its text is known.
-            if len(item) == 2:
-                name = item.get("Event")
-                if type(name) is str:
-                    name = name.strip().upper()
-                    if name:
-                        append(WireEvent(name, {}, item["Time"], None, True, _NO_DATA_TEXT))
-                        continue
+            if len(item) == 2 and type(name := item.get("Event")) is str:
+                upper = names.get(name)
+                if upper is None:
+                    upper = names[name] = name.strip().upper()
+                if upper:
+                    append(WireEvent(upper, {}, item["Time"], None, True, _NO_DATA_TEXT))
+                    continue
             try:
                 append(_event_from_object(item, None))
             except FrameError:
