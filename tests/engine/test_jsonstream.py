@@ -77,6 +77,18 @@ def test_a_surrogate_escape_cut_between_two_pieces_is_still_made_storable(
     assert items == [{"N": "a" * n + REPLACEMENT + "b"} for n in range(12)]
 
 
+@pytest.mark.parametrize("piece", range(3, 12))
+def test_text_read_so_far_ending_right_after_a_comma_goes_on_with_the_next_piece(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test every cut of compact items, read with no text ahead, among them after a comma."""
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)
+    values = [{"a": n % 10} for n in range(40)]
+    raw = json.dumps({"Response": values}, separators=(",", ":")).encode()
+    assert streamed(raw, 1 << 20) == ({"Response": STREAMED}, values)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -154,6 +166,39 @@ def test_text_is_read_ahead_of_the_items_so_that_few_are_cut_by_the_end_of_a_pie
     assert [item for item, _ in taken] == records
     for item, offset in taken:
         assert offset >= 0 and body[offset:].startswith(json.dumps(item).encode())
+
+
+@pytest.mark.parametrize("separators", [(", ", ": "), (",", ":")])
+def test_a_long_array_is_decoded_in_batches_that_share_key_names(
+    monkeypatch: pytest.MonkeyPatch, separators: tuple[str, str]
+) -> None:
+    """Test batches: the same items, one string per key name, a known start for each batch.
+
+    A batch ends at a `},` that may lie inside a string or inside an item (an array of
+    objects): such text is decoded item by item, to the same values.
+    """
+    monkeypatch.setattr(jsonstream, "_BATCH", 1000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    records: list[Any] = [
+        {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00+01:00"} for n in range(300)
+    ]
+    records[40]["Text"] = "a},{b}, {c" * 150
+    records[90]["Points"] = [{"P": n} for n in range(200)]
+    records[150] = 7
+    body = json.dumps({"Response": records, "Success": True}, separators=separators).encode()
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    taken: list[tuple[Any, int]] = []
+    result = load_streaming(
+        chunks, "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+    )
+    assert result == {"Response": STREAMED, "Success": True}
+    assert [item for item, _ in taken] == records
+    keys = {id(key) for item, _ in taken if isinstance(item, dict) for key in item}
+    assert len(keys) < len(records) / 2  # a key name's string is shared within a batch
+    known = [(item, offset) for item, offset in taken if offset >= 0]
+    assert len(records) / 20 < len(known) < len(records) / 2
+    for item, offset in known:
+        assert body[offset:].startswith(json.dumps(item, separators=separators).encode())
 
 
 def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:

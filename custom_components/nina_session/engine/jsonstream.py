@@ -37,6 +37,8 @@ _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
 #: the text costs two failed decodes, each raising a JSONDecodeError that counts the lines
 #: of all the text before it.
 _MARGIN: Final = 16 * 1024
+#: Text decoded as one array by `_batch`, in characters (a few hundred items of a history).
+_BATCH: Final = 128 * 1024
 #: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
 _UNKNOWN: Final = -(1 << 62)
 
@@ -255,27 +257,33 @@ def _after_member(
 def _stream_items(reader: _Reader, on_items: OnItems) -> None:
     """Hand out array items from the first one on, through the array's "]".
 
-    Runs of items go straight from the text (`_run`); an item the run cannot take (one cut
-    off by the end of the text read so far, whitespace around it) is decoded by `value`.
+    Batches of items are decoded at once (`_batch`), else runs of items one by one straight
+    from the text (`_run`); an item the run cannot take (one cut off by the end of the text
+    read so far, whitespace around it) is decoded by `value`.
     """
     items: list[Any] = []
     offsets: list[int] = []
     while True:
-        if _run(reader, items, offsets):
-            break
-        if len(reader.text) - reader.pos <= _MARGIN and reader.grow():
-            continue  # the run stopped short of the end of the text read so far
-        if len(items) < YIELD_EVERY:
-            items.append(reader.value())
-            offsets.append(-1)
-            text, pos = reader.text, reader.pos
-            if pos < len(text) and text[pos] == ",":
-                reader.pos = pos + 1
-            elif reader.peek() == "]":
-                reader.pos += 1
+        until = _batch(reader, items, offsets)
+        if until is not None:
+            if _run(reader, items, offsets, until):
                 break
+            past_cut = until < len(reader.text) and reader.pos >= until
+            if past_cut or len(items) >= YIELD_EVERY:
+                pass  # past the text a batch could not take, or time to hand items out
+            elif len(reader.text) - reader.pos <= _MARGIN and reader.grow():
+                continue  # the run stopped short of the end of the text read so far
             else:
-                reader.expect(",", "',' delimiter")
+                items.append(reader.value())
+                offsets.append(-1)
+                text, pos = reader.text, reader.pos
+                if pos < len(text) and text[pos] == ",":
+                    reader.pos = pos + 1
+                elif reader.peek() == "]":
+                    reader.pos += 1
+                    break
+                else:
+                    reader.expect(",", "',' delimiter")
         if len(items) >= YIELD_EVERY:
             on_items(items, offsets)
             items, offsets = [], []
@@ -283,11 +291,53 @@ def _stream_items(reader: _Reader, on_items: OnItems) -> None:
     on_items(items, offsets)
 
 
-def _run(reader: _Reader, items: list[Any], offsets: list[int]) -> bool:
+def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
+    """Decode the items in the next `_BATCH` characters or so with one call.
+
+    Return None when it did, else the position in the text before which the items are to be
+    decoded one by one instead: the cut it could not take, or the end of the text when no
+    batch fits in what is left.
+
+    The text from the next item up to a `},` past `_BATCH` characters on is decoded as one
+    array: where that `}` ends an item of this array, that gives its items, with the C
+    scanner's loop, and with one string for each key name however many items hold it
+    (the scanner shares key names within a call). A `}` that is not an item's end (inside a
+    string, or in an item) leaves a string or a container open, and then the array is bad
+    text: the items up to the cut are decoded one by one. Only the batch's first offset is
+    known.
+    """
+    text, pos = reader.text, reader.pos
+    if not reader.clean:  # their values need `value`'s check each
+        return len(text)
+    if text.startswith(" ", pos):  # `json.dumps` writes one after each comma
+        pos += 1
+    limit = len(text) if reader.ended else len(text) - _MARGIN
+    cut = text.find("},", pos + _BATCH, limit)
+    if cut < 0:
+        return len(text)
+    if not text.startswith("{", pos):
+        return cut
+    array = "[" + text[pos : cut + 1] + "]"
+    try:
+        batch, end = _SCAN(array, 0)
+    except (StopIteration, json.JSONDecodeError):
+        return cut
+    if end != len(array):  # a "]" in the text closed the array before the cut
+        return cut
+    base = reader.offset(0)
+    offsets.append(base + pos if base >= 0 else -1)
+    offsets += [-1] * (len(batch) - 1)
+    items += batch
+    reader.pos = cut + 2
+    return None
+
+
+def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> bool:
     """Decode the items that lie whole in the text, each followed by "," or "]" at once.
 
-    Up to YIELD_EVERY in `items`, and not within `_MARGIN` of the end of the text read so
-    far unless that is the end of the body; return whether the array's "]" was reached.
+    Up to YIELD_EVERY in `items`, those that start before position `until`, and not within
+    `_MARGIN` of the end of the text read so far unless that is the end of the body; return
+    whether the array's "]" was reached.
     These are nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop
     does the least per item: the C scanner's call, and no check that the delimiter right
     after the item makes needless (its text ends inside the text read: no number goes on).
@@ -295,7 +345,7 @@ def _run(reader: _Reader, items: list[Any], offsets: list[int]) -> bool:
     if not reader.clean:  # their values need `value`'s check each
         return False
     text, pos = reader.text, reader.pos
-    stop = len(text) if reader.ended else len(text) - _MARGIN
+    stop = min(until, len(text) if reader.ended else len(text) - _MARGIN)
     base = reader.offset(0)
     append, place = items.append, offsets.append
     count = len(items)
