@@ -1,12 +1,13 @@
-"""Decoding a large JSON answer while it is read, one array item at a time.
+"""Decoding a large JSON answer while it is read, a batch of array items at a time.
 
 NINA's event history is one JSON list of every event since NINA started: tens of MB on a long
 night. Decoded whole, it becomes a graph of hundreds of thousands of dicts, and the garbage
 collector's full passes over that graph hold the GIL (and so Home Assistant's event loop) for
 a tenth of a second and more, even when the decoding runs on another thread. Here the text is
 decoded from its bytes a piece at a time and the items of one array are handed to a callback
-as each is decoded, and only the bytes and text of a piece or two are held besides what the
-caller keeps. Every few items the GIL is given up so the event loop runs.
+in runs as they are decoded (about 128 kB of text per call of the C scanner), and only the
+bytes and text of a piece or two are held besides what the caller keeps. Every thousand items
+or so the GIL is given up so the event loop runs.
 
 Decoding follows `json.loads` (NaN tokens accepted, as NINA writes them) and `load_json`: any
 lone surrogate in the text becomes U+FFFD. Errors are those of `json.loads` (ValueError,
