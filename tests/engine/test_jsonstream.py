@@ -60,6 +60,21 @@ def test_pieces_cut_inside_a_long_value_and_a_number_at_the_end_of_a_piece(
     assert result == {"Response": STREAMED, "Success": False}
 
 
+@pytest.mark.parametrize("piece", range(1, 9))
+def test_numbers_cut_after_their_point_or_exponent_are_read_whole(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test numbers as array items, cut by the end of a piece anywhere, "." and "e-" too."""
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)  # no text read ahead: items are cut
+    numbers = ["-2.5", "1e5", "1.5e-3", "7", "2E+2", "-0.125"] * 10
+    raw = ('{"Response": [' + ",".join(numbers) + '], "N": 1.25}').encode()
+    assert streamed(raw, 1 << 20) == (
+        {"Response": STREAMED, "N": 1.25},
+        json.loads(raw)["Response"],
+    )
+
+
 @pytest.mark.parametrize("piece", [3, 4, 5, 6, 7])
 def test_a_surrogate_escape_cut_between_two_pieces_is_still_made_storable(
     monkeypatch: pytest.MonkeyPatch, piece: int

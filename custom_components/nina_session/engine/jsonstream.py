@@ -152,8 +152,9 @@ class _Reader:
                 if self.grow():  # cut off by the end of the text read so far
                     continue
                 raise
-            # A number or literal ending where the text read so far ends may go on.
-            if end < len(self.text) or not self.grow():
+            # A number or literal ending where the text read so far ends may go on; so may a
+            # number cut after its "." or "e" ("-2." decodes as -2 up to the "."), or "e-".
+            if end + 2 < len(self.text) or not self.grow():
                 break
         if self.clean:
             self.pos = end
