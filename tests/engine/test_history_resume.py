@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bench.workload import stretch
+from custom_components.nina_session.engine import jsonstream
 from custom_components.nina_session.engine.client import NinaClient
-from custom_components.nina_session.engine.history_prefix import PrefixHash
+from custom_components.nina_session.engine.history_prefix import Decoded, PrefixHash
 from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
 from custom_components.nina_session.engine.store import Store
 from custom_components.nina_session.engine.wire import HistoryEvents, HistoryImages
@@ -126,6 +128,47 @@ async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answe
     store.close()
 
 
+async def test_a_re_read_of_a_history_decoded_in_batches_starts_at_a_batch_it_knows(
+    sim: NinaSimulator,
+    session: aiohttp.ClientSession,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test a history decoded in batches, where only each batch's first item has a known start.
+
+    The known bytes end at the start of the batch that holds the item the next read would
+    resume at: that read decodes only from there on, and stores what is new once.
+    """
+    monkeypatch.setattr(jsonstream, "_BATCH", 3000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 100)
+    events = stretch(1_500)
+    half = len(events) // 2
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
+    client = NinaClient(session, sim.host, sim.port)
+
+    async def read(upto: int) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
+        sim.history[:] = [history_item(event) for event in events[:upto]]
+        sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
+        history, images, _ = (await client.read_history()).parse(pipeline.known_history)
+        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
+        return history, images, pipeline.ingest_history(history, images)
+
+    history, images, _ = await read(half)
+    assert -1 in history.source.offsets and -1 in images.source.offsets  # batches
+    known = pipeline.known_history
+    assert known.events is not None and known.images is not None
+    assert half - 100 < known.events.count < half and 0 < known.images.count < len(images)
+    history, images, result = await read(len(events))
+    assert history.source.skipped == known.events.count
+    assert images.source.skipped == known.images.count
+    assert len(result.applied) == len(events) - half
+    assert store.counts()["events"] == len(events)
+    assert pipeline.counters.rejected == 0
+    store.close()
+
+
 def test_a_prefix_hash_is_the_hash_of_the_leading_bytes_however_they_are_chunked() -> None:
     """Test the running hash against hashing the joined bytes, growing, shrinking, past the end."""
     body = bytes(range(256)) * 40
@@ -134,3 +177,21 @@ def test_a_prefix_hash_is_the_hash_of_the_leading_bytes_however_they_are_chunked
     for size in (0, 1, 96, 97, 98, 5_000, 300, len(body)):
         assert prefix.digest(size) == hashlib.sha256(body[:size]).digest(), size
     assert prefix.digest(len(body) + 1) is None
+
+
+def test_known_bytes_end_at_the_nearest_known_item_start_before_the_one_asked_for() -> None:
+    """Test that items without a known start (decoded in a batch) still leave a known prefix.
+
+    The bytes end at the last item start known at or before the item asked for; with none
+    known there, nothing is known.
+    """
+    body = b'{"Response": [{"N": 0}, {"N": 1}, {"N": 2}, {"N": 3}, {"N": 4}]}'
+    starts = [body.index(b'{"N": %d}' % n) for n in range(5)]
+    decoded = Decoded(PrefixHash([body]), {"Success": True}, 0, [starts[0], -1, -1, starts[3], -1])
+    for count, at in ((0, 0), (2, 0), (3, 3), (4, 3)):
+        known = decoded.known(count, 5)
+        assert known is not None
+        assert (known.count, known.size) == (at, starts[at])
+        assert known.digest == hashlib.sha256(body[: starts[at]]).digest()
+        assert known.head == {"Success": True}
+    assert Decoded(PrefixHash([body]), {}, 0, [-1, -1, starts[2]]).known(1, 3) is None

@@ -28,7 +28,7 @@ def streamed(raw: bytes, chunk: int) -> tuple[Any, list[Any]]:
     """Decode `raw` cut into chunks of `chunk` bytes; return the result and the items."""
     items: list[Any] = []
     chunks = [raw[i : i + chunk] for i in range(0, len(raw), chunk)]
-    return load_streaming(chunks, "Response", items.append), items
+    return load_streaming(chunks, "Response", lambda run, _: items.extend(run)), items
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 10_000])
@@ -58,6 +58,50 @@ def test_pieces_cut_inside_a_long_value_and_a_number_at_the_end_of_a_piece(
     result, items = streamed(raw, 1 << 20)
     assert items == [123456789, long_text, 98765]
     assert result == {"Response": STREAMED, "Success": False}
+
+
+@pytest.mark.parametrize("piece", range(1, 9))
+def test_numbers_cut_after_their_point_or_exponent_are_read_whole(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test numbers as array items, cut by the end of a piece anywhere, "." and "e-" too."""
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)  # no text read ahead: items are cut
+    numbers = ["-2.5", "1e5", "1.5e-3", "7", "2E+2", "-0.125"] * 10
+    raw = ('{"Response": [' + ",".join(numbers) + '], "N": 1.25}').encode()
+    assert streamed(raw, 1 << 20) == (
+        {"Response": STREAMED, "N": 1.25},
+        json.loads(raw)["Response"],
+    )
+
+
+@pytest.mark.parametrize("piece", [3, 4, 5, 6, 7])
+def test_a_surrogate_escape_cut_between_two_pieces_is_still_made_storable(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test that text read later is checked for lone surrogates where it joins the text before.
+
+    Only the new text is scanned when it is added: an escape whose first characters came
+    with the piece before must be found all the same, wherever the cut falls in it.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    values = [{"N": "a" * n + "\\ud800" + "b"} for n in range(12)]
+    raw = json.dumps({"Response": values}).replace("\\\\", "\\").encode()
+    result, items = streamed(raw, 1 << 20)
+    assert result == {"Response": STREAMED}
+    assert items == [{"N": "a" * n + REPLACEMENT + "b"} for n in range(12)]
+
+
+@pytest.mark.parametrize("piece", range(3, 12))
+def test_text_read_so_far_ending_right_after_a_comma_goes_on_with_the_next_piece(
+    monkeypatch: pytest.MonkeyPatch, piece: int
+) -> None:
+    """Test every cut of compact items, read with no text ahead, among them after a comma."""
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", piece)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)
+    values = [{"a": n % 10} for n in range(40)]
+    raw = json.dumps({"Response": values}, separators=(",", ":")).encode()
+    assert streamed(raw, 1 << 20) == ({"Response": STREAMED}, values)
 
 
 @pytest.mark.parametrize(
@@ -96,17 +140,19 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
 ) -> None:
     """Test that an item's offset is where the bytes of its text start in the body.
 
-    Items cut by the end of a piece, and items that are no object, come without one; past a
-    byte order mark and a non-ASCII character (two bytes, one character) offsets count bytes.
+    Items cut by the end of a piece (here: no text is read ahead of them before they are
+    decoded), and items that are no object, come without one; past a byte order mark and a
+    non-ASCII character (two bytes, one character) offsets count bytes.
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 0)
     records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
     records[20]["T"] = "Hα"
     envelope = {"Success": True, "Response": [*records, 7]}
     text = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
     body = codecs.BOM_UTF8 + text.encode()
     taken: list[tuple[Any, int]] = []
-    load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    load_streaming([body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
     assert [item for item, _ in taken] == [*records, 7]
     assert taken[-1][1] == -1
     known = [(item, offset) for item, offset in taken[:-1] if offset >= 0]
@@ -116,22 +162,78 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
         assert body[offset:].startswith(own)
 
 
+def test_text_is_read_ahead_of_the_items_so_that_few_are_cut_by_the_end_of_a_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that items hundreds of bytes long, in pieces of a few kB, all come with offsets.
+
+    An item cut off by the end of the text read so far has no known start (a read that
+    resumes there would decode the whole answer again): more text is read before one is.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 4096)
+    records = [
+        {"Date": f"2026-11-24T22:{n % 60:02d}:00+01:00", "Text": "x" * 300} for n in range(400)
+    ]
+    body = json.dumps({"Response": records, "Success": True}).encode()
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    taken: list[tuple[Any, int]] = []
+    load_streaming(chunks, "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
+    assert [item for item, _ in taken] == records
+    for item, offset in taken:
+        assert offset >= 0 and body[offset:].startswith(json.dumps(item).encode())
+
+
+@pytest.mark.parametrize("separators", [(", ", ": "), (",", ":")])
+def test_a_long_array_is_decoded_in_batches_that_share_key_names(
+    monkeypatch: pytest.MonkeyPatch, separators: tuple[str, str]
+) -> None:
+    """Test batches: the same items, one string per key name, a known start for each batch.
+
+    A batch ends at a `},` that may lie inside a string or inside an item (an array of
+    objects): such text is decoded item by item, to the same values.
+    """
+    monkeypatch.setattr(jsonstream, "_BATCH", 1000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    records: list[Any] = [
+        {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00+01:00"} for n in range(300)
+    ]
+    records[40]["Text"] = "a},{b}, {c" * 150
+    records[90]["Points"] = [{"P": n} for n in range(200)]
+    records[150] = 7
+    body = json.dumps({"Response": records, "Success": True}, separators=separators).encode()
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    taken: list[tuple[Any, int]] = []
+    result = load_streaming(
+        chunks, "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+    )
+    assert result == {"Response": STREAMED, "Success": True}
+    assert [item for item, _ in taken] == records
+    keys = {id(key) for item, _ in taken if isinstance(item, dict) for key in item}
+    assert len(keys) < len(records) / 2  # a key name's string is shared within a batch
+    known = [(item, offset) for item, offset in taken if offset >= 0]
+    assert len(records) / 20 < len(known) < len(records) / 2
+    for item, offset in known:
+        assert body[offset:].startswith(json.dumps(item, separators=separators).encode())
+
+
 def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:
     """Test a decode from a known beginning: the same items after it, the same object."""
     records = [{"N": n, "Name": "é" * (n % 3)} for n in range(30)]
     body = json.dumps({"Success": True, "Response": records, "Type": "API"}).encode()
     taken: list[tuple[Any, int]] = []
-    whole = load_streaming([body], "Response", lambda *item: taken.append(item), offsets=True)
+    whole = load_streaming(
+        [body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+    )
     start = next(offset for _, offset in taken[10:] if offset >= 0)
     index = [offset for _, offset in taken].index(start)
     later: list[tuple[Any, int]] = []
     chunks = [body[i : i + 7] for i in range(0, len(body), 7)]
     head = {"Success": True}
     result = load_streaming_from(
-        chunks, start, head, "Response", lambda *item: later.append(item), offsets=True
+        chunks, start, head, "Response", lambda run, at: later.extend(zip(run, at, strict=True))
     )
     assert result == whole == {"Success": True, "Response": STREAMED, "Type": "API"}
     assert [item for item, _ in later] == records[index:]
     assert later[0][1] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
-        load_streaming_from([body], start + 1, head, "Response", lambda *item: None)
+        load_streaming_from([body], start + 1, head, "Response", lambda run, at: None)

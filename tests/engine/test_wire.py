@@ -9,6 +9,7 @@ import pytest
 from custom_components.nina_session.engine.errors import FrameError
 from custom_components.nina_session.engine.wire import (
     MESSAGE_EVENT,
+    HistoryEvents,
     parse_event_history,
     parse_image_history,
     parse_socket_frame,
@@ -72,6 +73,41 @@ def test_history_skips_and_counts_bad_items() -> None:
     events, rejected = parse_event_history(payload)
     assert [e.name for e in events] == ["SEQUENCE-STARTING"]
     assert rejected == 3
+
+
+def test_history_items_without_data_carry_the_text_of_their_empty_data() -> None:
+    """Test that an item of only Event and Time gives empty data the store need not encode.
+
+    Its data is known strict (`plain`) and its text is `{}`; each event gets its own dict.
+    A name that is blank or no text is rejected as before, and other items keep no text.
+    """
+    time = "2026-11-24T19:00:00+01:00"
+    payload = envelope(
+        [{"Event": " image-save ", "Time": time}, {"Time": time, "Event": "DITHER"},
+         {"Event": "  ", "Time": time}, {"Event": 5, "Time": time},
+         {"Event": "FILTERWHEEL-CHANGED", "Time": time, "New": {"Name": "Ha"}}]
+    )  # fmt: skip
+    events, rejected = parse_event_history(payload)
+    assert [(e.name, e.data, e.time_text, e.plain, e.text) for e in events] == [
+        ("IMAGE-SAVE", {}, time, True, "{}"),
+        ("DITHER", {}, time, True, "{}"),
+        ("FILTERWHEEL-CHANGED", {"New": {"Name": "Ha"}}, time, False, None),
+    ]
+    assert rejected == 2
+    assert events[0].data is not events[1].data
+
+
+def test_a_run_of_decoded_history_items_keeps_the_good_ones_with_their_offsets() -> None:
+    """Test a run with items that are no event: they are counted, the others kept in order."""
+    time = "2026-11-24T19:00:00+01:00"
+    good = [{"Event": "A", "Time": time}, {"Event": "B", "Time": time, "N": 1}]
+    history = HistoryEvents()
+    history.extend([good[0]], [14])
+    history.extend([good[1], "junk", {"Event": "C"}, {"Event": "D", "Time": 5}], [40, 70, -1, 90])
+    assert history.items == good and history.source.offsets == [14, 40]
+    assert history.rejected == 3 and len(history) == 5
+    events, rejected = history.events()
+    assert [event.name for event in events] == ["A", "B"] and rejected == 3
 
 
 def test_image_history_reads_strings_nan_and_missing_keys() -> None:

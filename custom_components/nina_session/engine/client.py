@@ -27,7 +27,7 @@ import aiohttp
 
 from . import wire_v3
 from .history_prefix import KnownHistory, KnownPrefix, PrefixHash
-from .jsonstream import STREAMED, load_streaming, load_streaming_from
+from .jsonstream import STREAMED, OnItems, load_streaming, load_streaming_from
 from .jsontext import load_json
 from .wire import HistoryEvents, HistoryImages, WireFormat
 
@@ -159,25 +159,24 @@ def _decode_text(chunks: list[bytes], url: str) -> str:
 def _decode_envelope(
     chunks: list[bytes],
     url: str,
-    on_item: Callable[..., None] | None = None,
+    on_items: OnItems | None = None,
     *,
-    offsets: bool = False,
     start: tuple[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Parse a plugin envelope; NaN tokens are accepted as Newtonsoft writes them.
 
-    With `on_item`, the items of a list `Response` go to it one by one as they are decoded
+    With `on_items`, the items of a list `Response` go to it in runs as they are decoded
     (see `jsonstream`), and `Response` holds `STREAMED`; from byte `start[0]` on, with the
     members before `Response` given in `start[1]`, when that beginning is known.
     """
     try:
-        if on_item is None:
+        if on_items is None:
             decoded = load_json(_decode_text(chunks, url))
         elif start is None:
-            decoded = load_streaming(chunks, "Response", on_item, offsets=offsets)
+            decoded = load_streaming(chunks, "Response", on_items)
         else:
             at, head = start
-            decoded = load_streaming_from(chunks, at, head, "Response", on_item, offsets=offsets)
+            decoded = load_streaming_from(chunks, at, head, "Response", on_items)
     except UnicodeDecodeError:
         raise NinaNotPluginError(f"{url} answered with non-UTF-8 data") from None
     except (ValueError, RecursionError):
@@ -233,26 +232,25 @@ class RawAnswer:
         self,
         *,
         missing_ok: bool = False,
-        on_item: Callable[[Any], None] | None = None,
     ) -> Any:
         """Return the envelope's `Response`, checking `Success`; NinaError when unusable.
 
-        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`. With
-        `on_item`, a list `Response` is handed to it item by item and `STREAMED` returned.
+        With `missing_ok`, an endpoint the plugin does not have gives `_MISSING`.
         """
-        envelope = self._envelope(missing_ok, on_item, False, None)
+        envelope = self._envelope(missing_ok, None, None)
         return envelope if isinstance(envelope, _Missing) else envelope.get("Response")
 
     def stream_items(
-        self, on_item: Callable[..., None], start: tuple[int, dict[str, Any]] | None
+        self, on_items: OnItems, start: tuple[int, dict[str, Any]] | None
     ) -> tuple[Any, dict[str, Any]]:
-        """Return `payload(on_item=...)` and the members before `Response`.
+        """Return the `Response` (`STREAMED` for a list) and the members before it.
 
-        `on_item(item, offset)` gets where each item starts in the body, too. `start`: (byte
-        offset, members before `Response`) of a beginning known to be the same as an answer
-        read before: decoding starts there (`jsonstream.load_streaming_from`).
+        The items of a list `Response` go to `on_items(items, offsets)` in runs, with where
+        each starts in the body (`jsonstream.load_streaming`). `start`: (byte offset, members
+        before `Response`) of a beginning known to be the same as an answer read before:
+        decoding starts there (`jsonstream.load_streaming_from`).
         """
-        envelope = self._envelope(False, on_item, True, start)
+        envelope = self._envelope(False, on_items, start)
         assert not isinstance(envelope, _Missing)
         head: dict[str, Any] = {}
         for name, value in envelope.items():
@@ -264,8 +262,7 @@ class RawAnswer:
     def _envelope(
         self,
         missing_ok: bool,
-        on_item: Callable[..., None] | None,
-        offsets: bool,
+        on_items: OnItems | None,
         start: tuple[int, dict[str, Any]] | None,
     ) -> dict[str, Any] | _Missing:
         head = next((chunk.lstrip() for chunk in self.chunks if chunk.strip()), b"")
@@ -276,7 +273,7 @@ class RawAnswer:
                 raise NinaConnectionError(
                     f"{self.url} answered HTTP {self.status}: NINA is not reachable"
                 )
-        envelope = _decode_envelope(self.chunks, self.url, on_item, offsets=offsets, start=start)
+        envelope = _decode_envelope(self.chunks, self.url, on_items, start=start)
         if not envelope["Success"]:
             error = _api_error(envelope, self.status)
             if missing_ok and error.status_code == 404:
@@ -359,7 +356,7 @@ def _streamed(
     items = new()
     items.source.hash = prefix
     items.source.whole = lambda: _streamed(answer, new, None)
-    payload, items.source.head = answer.stream_items(items.add, start)
+    payload, items.source.head = answer.stream_items(items.extend, start)
     if payload is not STREAMED:
         return payload
     if known is not None and start is not None:

@@ -81,10 +81,17 @@ class Decoded:
         """Return the bytes holding the first `count` of `total` items; None if not known.
 
         What the next read need not decode of an answer that starts like this one. At least one
-        item is left to decode: the known bytes end where an item starts.
+        item is left to decode: the known bytes end where an item starts. Where that item's
+        start is not known (items decoded in a batch: `jsonstream._batch`), the bytes end at
+        the nearest known start before it: the next read decodes a few items more.
         """
         at = min(count, total - 1) - self.skipped
-        if self.hash is None or not 0 <= at < len(self.offsets) or self.offsets[at] < 0:
+        offsets = self.offsets
+        if self.hash is None or not 0 <= at < len(offsets):
+            return None
+        while at >= 0 and offsets[at] < 0:
+            at -= 1
+        if at < 0:
             return None
         digest = self.hash.digest(self.offsets[at])
         if digest is None:

@@ -1,12 +1,13 @@
-"""Decoding a large JSON answer while it is read, one array item at a time.
+"""Decoding a large JSON answer while it is read, a batch of array items at a time.
 
 NINA's event history is one JSON list of every event since NINA started: tens of MB on a long
 night. Decoded whole, it becomes a graph of hundreds of thousands of dicts, and the garbage
 collector's full passes over that graph hold the GIL (and so Home Assistant's event loop) for
 a tenth of a second and more, even when the decoding runs on another thread. Here the text is
 decoded from its bytes a piece at a time and the items of one array are handed to a callback
-as each is decoded, and only the bytes and text of a piece or two are held besides what the
-caller keeps. Every few items the GIL is given up so the event loop runs.
+in runs as they are decoded (about 128 kB of text per call of the C scanner), and only the
+bytes and text of a piece or two are held besides what the caller keeps. Every thousand items
+or so the GIL is given up so the event loop runs.
 
 Decoding follows `json.loads` (NaN tokens accepted, as NINA writes them) and `load_json`: any
 lone surrogate in the text becomes U+FFFD. Errors are those of `json.loads` (ValueError,
@@ -29,7 +30,16 @@ PIECE_BYTES: Final = 256 * 1024
 #: Items decoded between two yields of the GIL (a few hundred kB of a real history).
 YIELD_EVERY: Final = 1_000
 _DECODER: Final = json.JSONDecoder()
+#: The C scanner behind `_DECODER.raw_decode`, without its wrapper: (value, end) at a position
+#: (StopIteration where no value starts). typeshed knows neither it nor the scanner's type.
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
+#: Text ahead below which a run of items stops to read more: an item cut off by the end of
+#: the text costs two failed decodes, each raising a JSONDecodeError that counts the lines
+#: of all the text before it.
+_MARGIN: Final = 16 * 1024
+#: Text decoded as one array by `_batch`, in characters (a few hundred items of a history).
+_BATCH: Final = 128 * 1024
 #: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
 _UNKNOWN: Final = -(1 << 62)
 
@@ -62,7 +72,8 @@ class _Reader:
         self._bytes = _pieces(chunks, start)
         # Past the start no byte order mark can come: the plain decoder, which keeps one.
         self._decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")()
-        self._ended = False
+        #: Every byte is decoded into `text`: the text ahead is all there is.
+        self.ended = False
         self._at_start = start == 0
         self.text = ""
         self.pos = 0
@@ -73,38 +84,44 @@ class _Reader:
         self.dropped = start
         self.ascii = True
 
-    def _append(self) -> bool:
-        """Add the next piece of text; False when there is none left."""
-        while not self._ended:
-            piece = next(self._bytes, None)
-            if piece is None:
-                self._ended = True
-                added = self._decoder.decode(b"", final=True)
-            else:
-                added = self._decoder.decode(piece)
-            if self._at_start and piece:
-                self._at_start = False
-                if piece.startswith(codecs.BOM_UTF8):  # utf-8-sig drops it
-                    self.dropped += len(codecs.BOM_UTF8)
-                elif codecs.BOM_UTF8.startswith(piece):  # maybe one cut over two pieces
-                    self.dropped = _UNKNOWN
-            if added:
-                gone = self.text[: self.pos]
-                self.dropped += len(gone) if gone.isascii() else len(gone.encode())
-                self.text = self.text[self.pos :] + added
-                self.pos = 0
-                self.clean = not may_hold_surrogates(self.text)
-                self.ascii = self.text.isascii()
-                return True
-        return False
+    def _next_text(self) -> str:
+        """Decode the next piece of bytes (at the end, what the decoder still holds)."""
+        piece = next(self._bytes, None)
+        if piece is None:
+            self.ended = True
+            return self._decoder.decode(b"", final=True)
+        if self._at_start and piece:
+            self._at_start = False
+            if piece.startswith(codecs.BOM_UTF8):  # utf-8-sig drops it
+                self.dropped += len(codecs.BOM_UTF8)
+            elif codecs.BOM_UTF8.startswith(piece):  # maybe one cut over two pieces
+                self.dropped = _UNKNOWN
+        return self._decoder.decode(piece)
 
-    def _grow(self) -> bool:
-        """At least double the text ahead (a value longer than a piece needs fewer retries)."""
-        wanted = 2 * max(len(self.text) - self.pos, PIECE_BYTES)
-        grew = False
-        while len(self.text) - self.pos < wanted and self._append():
-            grew = True
-        return grew
+    def grow(self) -> bool:
+        """At least double the text ahead (a value longer than a piece needs fewer retries).
+
+        The pieces are joined to the text at once, and only the new text is scanned for
+        surrogates: bodies come in chunks of tens of kB, and the text ahead is hundreds.
+        """
+        ahead = len(self.text) - self.pos
+        wanted = 2 * max(ahead, PIECE_BYTES)
+        parts: list[str] = []
+        while ahead < wanted and not self.ended:
+            parts.append(self._next_text())
+            ahead += len(parts[-1])
+        added = "".join(parts)
+        if not added:
+            return False
+        gone, kept = self.text[: self.pos], self.text[self.pos :]
+        self.dropped += len(gone) if gone.isascii() else len(gone.encode())
+        # An escape may be cut by the seam: the end of clean kept text is scanned again.
+        seam = kept[-3:] if self.clean else kept
+        self.clean = not may_hold_surrogates(seam + added)
+        self.text = kept + added
+        self.pos = 0
+        self.ascii = self.text.isascii()
+        return True
 
     def peek(self) -> str:
         """Skip whitespace; return the next character ('' at the end of the text)."""
@@ -114,7 +131,7 @@ class _Reader:
             self.pos = match.end()
             if self.pos < len(self.text):
                 return self.text[self.pos]
-            if not self._grow():
+            if not self.grow():
                 return ""
 
     def expect(self, char: str, what: str) -> None:
@@ -132,11 +149,12 @@ class _Reader:
             try:
                 value, end = _DECODER.raw_decode(self.text, self.pos)
             except json.JSONDecodeError:
-                if self._grow():  # cut off by the end of the text read so far
+                if self.grow():  # cut off by the end of the text read so far
                     continue
                 raise
-            # A number or literal ending where the text read so far ends may go on.
-            if end < len(self.text) or not self._grow():
+            # A number or literal ending where the text read so far ends may go on; so may a
+            # number cut after its "." or "e" ("-2." decodes as -2 up to the "."), or "e-".
+            if end + 2 < len(self.text) or not self.grow():
                 break
         if self.clean:
             self.pos = end
@@ -153,73 +171,55 @@ class _Reader:
         return self.peek() == ""
 
 
-def load_streaming(
-    chunks: Iterable[bytes], key: str, on_item: Callable[..., None], *, offsets: bool = False
-) -> Any:
-    """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_item`.
+#: Receives a run of decoded array items and where each one's text starts in the body.
+OnItems = Callable[[list[Any], list[int]], None]
 
-    When the text is an object whose `key` holds an array, each item of that array is given to
-    `on_item` as soon as it is decoded, and the returned object holds `STREAMED` under `key`.
-    Any other text is decoded as `load_json` would.
 
-    With `offsets`, `on_item(item, offset)` also gets the byte offset in the body where the
-    item's text starts (a start for `load_streaming_from`); -1 for the rare item that is no
-    object, does not lie whole in one piece of text, or lies in text that may hold a lone
-    surrogate, and where the text before it is not all ASCII.
+def load_streaming(chunks: Iterable[bytes], key: str, on_items: OnItems) -> Any:
+    """Decode the JSON text in `chunks`, handing the items of the array at `key` to `on_items`.
+
+    When the text is an object whose `key` holds an array, its items are given to `on_items`
+    in runs as they are decoded, and the returned object holds `STREAMED` under `key`. Any
+    other text is decoded as `load_json` would.
+
+    `on_items(items, offsets)` also gets the byte offset in the body where each item's text
+    starts (a start for `load_streaming_from`); -1 for the rare item that is no object, does
+    not lie whole in one piece of text, is not followed by its "," or "]" at once, or lies
+    in text that may hold a lone surrogate, and where the text before it is not all ASCII.
     """
     reader = _Reader(chunks)
     if reader.peek() != "{":
         result = reader.value()
     else:
         reader.pos += 1  # the "{"
-        result = _members(reader, key, _taker(on_item, offsets=offsets), {})
+        result = _members(reader, key, on_items, {})
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
 
 
 def load_streaming_from(
-    chunks: Iterable[bytes],
-    start: int,
-    head: dict[str, Any],
-    key: str,
-    on_item: Callable[..., None],
-    *,
-    offsets: bool = False,
+    chunks: Iterable[bytes], start: int, head: dict[str, Any], key: str, on_items: OnItems
 ) -> dict[str, Any]:
     """Decode as `load_streaming` does, but from byte `start`, where an item at `key` begins.
 
     For a body whose first `start` bytes are those of a body decoded before (the caller has
     proved it): `head` is what they held, the object's members before `key`. The items from
-    `start` on go to `on_item`; the object is returned with `head`, `STREAMED` under `key`, and
-    the members after the array. An offset given by `load_streaming` is such a start.
+    `start` on go to `on_items`; the object is returned with `head`, `STREAMED` under `key`,
+    and the members after the array. An offset given by `load_streaming` is such a start.
     """
     reader = _Reader(chunks, start)
     result = {**head, key: STREAMED}
     reader.peek()  # the first text read: the first item's text lies whole in it
-    take = _taker(on_item, offsets=offsets)
-    _stream_items(reader, take)
-    result = _after_member(reader, key, take, result)
+    _stream_items(reader, on_items)
+    result = _after_member(reader, key, on_items, result)
     if not reader.at_end():
         raise json.JSONDecodeError("Extra data", reader.text, reader.pos)
     return result
 
 
-def _taker(on_item: Callable[..., None], *, offsets: bool) -> Callable[[_Reader], None]:
-    """Return what hands the next array item to `on_item` (with its offset)."""
-
-    def take(reader: _Reader) -> None:
-        on_item(_item(reader)[0])
-
-    def take_with_offset(reader: _Reader) -> None:
-        item, start = _item(reader)
-        on_item(item, reader.offset(start) if start >= 0 else -1)
-
-    return take_with_offset if offsets else take
-
-
 def _members(
-    reader: _Reader, key: str, take: Callable[[_Reader], None], result: dict[str, Any]
+    reader: _Reader, key: str, on_items: OnItems, result: dict[str, Any]
 ) -> dict[str, Any]:
     """Decode an object's members after its "{" into `result`, streaming the array at `key`."""
     if reader.peek() == "}":
@@ -235,7 +235,7 @@ def _members(
             if reader.peek() == "]":
                 reader.pos += 1
             else:
-                _stream_items(reader, take)
+                _stream_items(reader, on_items)
             result[name] = STREAMED
         else:
             result[name] = reader.value()
@@ -246,50 +246,126 @@ def _members(
 
 
 def _after_member(
-    reader: _Reader, key: str, take: Callable[[_Reader], None], result: dict[str, Any]
+    reader: _Reader, key: str, on_items: OnItems, result: dict[str, Any]
 ) -> dict[str, Any]:
     """Decode what follows a member of an object: its end, or a comma and more members."""
     if reader.peek() == "}":
         reader.pos += 1
         return result
     reader.expect(",", "',' delimiter")
-    return _members(reader, key, take, result)
+    return _members(reader, key, on_items, result)
 
 
-def _stream_items(reader: _Reader, take: Callable[[_Reader], None]) -> None:
-    """Hand out array items from the first one on, through the array's "]"."""
-    count = 0
+def _stream_items(reader: _Reader, on_items: OnItems) -> None:
+    """Hand out array items from the first one on, through the array's "]".
+
+    Batches of items are decoded at once (`_batch`), else runs of items one by one straight
+    from the text (`_run`); an item the run cannot take (one cut off by the end of the text
+    read so far, whitespace around it) is decoded by `value`.
+    """
+    items: list[Any] = []
+    offsets: list[int] = []
     while True:
-        take(reader)
-        count += 1
-        if count % YIELD_EVERY == 0:
+        until = _batch(reader, items, offsets)
+        if until is not None:
+            if _run(reader, items, offsets, until):
+                break
+            past_cut = until < len(reader.text) and reader.pos >= until
+            if past_cut or len(items) >= YIELD_EVERY:
+                pass  # past the text a batch could not take, or time to hand items out
+            elif len(reader.text) - reader.pos <= _MARGIN and reader.grow():
+                continue  # the run stopped short of the end of the text read so far
+            else:
+                items.append(reader.value())
+                offsets.append(-1)
+                text, pos = reader.text, reader.pos
+                if pos < len(text) and text[pos] == ",":
+                    reader.pos = pos + 1
+                elif reader.peek() == "]":
+                    reader.pos += 1
+                    break
+                else:
+                    reader.expect(",", "',' delimiter")
+        if len(items) >= YIELD_EVERY:
+            on_items(items, offsets)
+            items, offsets = [], []
             time.sleep(0)  # let the event loop's thread take the GIL
-        text, pos = reader.text, reader.pos
-        if pos < len(text) and text[pos] == ",":  # the usual case: no whitespace before it
-            reader.pos = pos + 1
-            continue
-        if reader.peek() == "]":
-            reader.pos += 1
-            return
-        reader.expect(",", "',' delimiter")
+    on_items(items, offsets)
 
 
-def _item(reader: _Reader) -> tuple[Any, int]:
-    """Decode an array item; return it and where its text starts (-1: not known).
+def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
+    """Decode the items in the next `_BATCH` characters or so with one call.
 
-    Straight from the text when it ends inside it, else by `value`. Items are hundreds of
-    bytes and pieces hundreds of kB: nearly every item takes the straight way, which costs a
-    third of `value`'s checks, and only there does the item's text lie whole in
-    `reader.text`, from the start returned to `reader.pos`.
+    Return None when it did, else the position in the text before which the items are to be
+    decoded one by one instead: the cut it could not take, or the end of the text when no
+    batch fits in what is left.
+
+    The text from the next item up to a `},` past `_BATCH` characters on is decoded as one
+    array: where that `}` ends an item of this array, that gives its items, with the C
+    scanner's loop, and with one string for each key name however many items hold it
+    (the scanner shares key names within a call). A `}` that is not an item's end (inside a
+    string, or in an item) leaves a string or a container open, and then the array is bad
+    text: the items up to the cut are decoded one by one. Only the batch's first offset is
+    known.
     """
     text, pos = reader.text, reader.pos
-    if pos < len(text) and text[pos] == " ":  # `json.dumps` writes one after each comma
+    if not reader.clean:  # their values need `value`'s check each
+        return len(text)
+    if text.startswith(" ", pos):  # `json.dumps` writes one after each comma
         pos += 1
-    if reader.clean and pos < len(text) and text[pos] == "{":
-        try:
-            item, end = _DECODER.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return reader.value(), -1  # cut off by the end of the text read so far
-        reader.pos = end
-        return item, pos
-    return reader.value(), -1
+    limit = len(text) if reader.ended else len(text) - _MARGIN
+    cut = text.find("},", pos + _BATCH, limit)
+    if cut < 0:
+        return len(text)
+    if not text.startswith("{", pos):
+        return cut
+    array = "[" + text[pos : cut + 1] + "]"
+    try:
+        batch, end = _SCAN(array, 0)
+    except (StopIteration, json.JSONDecodeError):
+        return cut
+    if end != len(array):  # a "]" in the text closed the array before the cut
+        return cut
+    base = reader.offset(0)
+    offsets.append(base + pos if base >= 0 else -1)
+    offsets += [-1] * (len(batch) - 1)
+    items += batch
+    reader.pos = cut + 2
+    return None
+
+
+def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> bool:
+    """Decode the items that lie whole in the text, each followed by "," or "]" at once.
+
+    Up to YIELD_EVERY in `items`, those that start before position `until`, and not within
+    `_MARGIN` of the end of the text read so far unless that is the end of the body; return
+    whether the array's "]" was reached.
+    These are nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop
+    does the least per item: the C scanner's call, and no check that the delimiter right
+    after the item makes needless (its text ends inside the text read: no number goes on).
+    """
+    if not reader.clean:  # their values need `value`'s check each
+        return False
+    text, pos = reader.text, reader.pos
+    stop = min(until, len(text) if reader.ended else len(text) - _MARGIN)
+    base = reader.offset(0)
+    append, place = items.append, offsets.append
+    count = len(items)
+    try:
+        while count < YIELD_EVERY and pos < stop:
+            start = pos + 1 if text[pos] == " " else pos  # `json.dumps` writes one
+            item, end = _SCAN(text, start)
+            after = text[end]
+            if after not in ",]":  # one character: text[end] raised at the end
+                break  # whitespace: `value` decodes it again
+            append(item)
+            place(base + start if base >= 0 and text[start] == "{" else -1)
+            count += 1
+            pos = end + 1
+            if after == "]":
+                reader.pos = pos
+                return True
+    except (IndexError, StopIteration, json.JSONDecodeError):
+        pass  # the end of the text read so far (or bad text: `value` raises the error)
+    reader.pos = pos
+    return False
