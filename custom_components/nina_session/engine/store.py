@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
+from itertools import chain
 import json
 import logging
 import math
@@ -50,6 +52,21 @@ _IN_SESSION = (
     "AND ts <= coalesce((SELECT min(start_ts) FROM sessions WHERE start_ts > "
     "(SELECT start_ts FROM sessions WHERE id = ?)), 1e18)"
 )
+
+
+#: Rows per INSERT statement, widest first; rows left over go in one row per statement.
+_INSERT_WIDTHS = (500, 50)
+
+
+@cache
+def _insert_statement(width: int) -> str:
+    """Return the INSERT of `width` event rows (`Store._insert_events`)."""
+    values = ",".join(["(?,?,?,?,?,?,?,?)"] * width)
+    # Only `?` placeholders are interpolated, never input.
+    return (
+        "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, session_id, "  # noqa: S608
+        f"epoch, data, frame) VALUES {values}"
+    )
 
 
 def _in_session(session_id: str) -> tuple[str, str, str]:
@@ -605,11 +622,7 @@ class Store:
         summaries = list(sessions)
         reassign = list(reassign)
         with self._db:
-            inserted = self._db.executemany(
-                "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, "
-                "session_id, epoch, data, frame) VALUES (?,?,?,?,?,?,?,?)",
-                rows,
-            )
+            inserted = self._insert_events(rows)
             if replace_sessions:
                 self._db.execute("DELETE FROM sessions")
                 self._db.execute("DELETE FROM session_history")
@@ -657,8 +670,31 @@ class Store:
         if replaced:
             self._staged.clear()
         if self._event_count is not None:
-            self._event_count += max(inserted.rowcount, 0)
+            self._event_count += inserted
         self.last_write = datetime.now(UTC)
+
+    def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert event rows in their order, inside the caller's transaction; return how many.
+
+        Many rows per statement: each statement of a table with AUTOINCREMENT reads and
+        writes its sequence once, and each costs a step from Python, which for one row per
+        statement was a third of a backfill's SQLite time. The statements have a few fixed
+        widths, so SQLite's statement cache holds them all.
+        """
+        inserted = 0
+        start = 0
+        for width in _INSERT_WIDTHS:
+            end = start + (len(rows) - start) // width * width
+            statement = _insert_statement(width)
+            for chunk in range(start, end, width):
+                cursor = self._db.execute(
+                    statement, list(chain.from_iterable(rows[chunk : chunk + width]))
+                )
+                inserted += cursor.rowcount
+            start = end
+        if start < len(rows):
+            inserted += max(self._db.executemany(_insert_statement(1), rows[start:]).rowcount, 0)
+        return inserted
 
     def _append_history(self, session_id: str, history: Sequence[dict[str, Any]]) -> int:
         """Store the entries of a session's state history not stored yet; return how many are.
