@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.nina_session.engine import stored_rows
 from custom_components.nina_session.engine.models import Frame, NinaEvent, Source
 from custom_components.nina_session.engine.stored_rows import data_text, frame_from_json, frame_json
 
@@ -88,3 +89,19 @@ def test_data_text_is_the_received_text_else_the_compact_encoding() -> None:
     assert data_text(full) == '{"Name":"\\u00fc","Value":1.5}'
     received = replace(full, text='{"Name": "ü", "Value": 1.5}')
     assert data_text(received) == '{"Name": "ü", "Value": 1.5}'
+
+
+def test_repeated_numbers_read_the_same_and_zeros_keep_their_sign() -> None:
+    """Test frames whose floats repeat (texts kept per value), 0.0 and -0.0 (one dict key)."""
+    values = [0.0, -0.0, 1.5, -1.5, 0.0, -0.0, 1.5, 300, 1e-7, 0.1 + 0.2]
+    for value in values:
+        frame = replace(FRAME, exposure=value, temperature=-value, hfr=value)
+        assert frame_json(frame) == generic_encoding(frame)
+
+
+def test_the_kept_number_texts_stay_bounded() -> None:
+    """Test that a long run of distinct values (a process up for months) keeps a few."""
+    for step in range(20_000):
+        frame = replace(FRAME, hfr=1 + step / 1000, guiding_rms=step / 7)
+        assert frame_json(frame) == generic_encoding(frame)
+    assert len(stored_rows._FLOAT_TEXTS) <= stored_rows._FLOAT_TEXTS_MAX  # noqa: SLF001

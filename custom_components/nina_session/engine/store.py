@@ -612,9 +612,10 @@ class Store:
         folded (`folded_through`). A refold deletes the sessions it recomputed first: all
         (`replace_sessions`), or those that started at or after `replace_from` (a timestamp).
         """
-        # The two calls per row only where needed: this runs for every event stored.
+        # The two calls per row only where needed: this runs for every event stored. The
+        # source's `_value_`, not `value`: the enum's property is a Python call, ~6x the cost.
         rows = [
-            (ev.key, ev.ts, ev.name, ev.source.value, sid, epoch,
+            (ev.key, ev.ts, ev.name, ev.source._value_, sid, epoch,
              ev.text if ev.text is not None else _data_text(ev),
              None if ev.frame is None or ev.frame_in_data else _frame_column(ev))
             for ev, sid, epoch in events

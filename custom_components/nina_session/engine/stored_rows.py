@@ -21,6 +21,11 @@ from .normalize import IMAGE_SAVE, own_frame
 encode = json.JSONEncoder(separators=(",", ":")).encode
 _float_text = float.__repr__
 _int_text = int.__repr__
+#: The text of finite non-zero floats seen lately: a frame's exposure, temperature and
+#: guiding error take a few values a night, and the shortest repr costs thousands of
+#: instructions each. Emptied when full, so it stays small in a long-running process.
+_FLOAT_TEXTS: dict[float, str] = {}
+_FLOAT_TEXTS_MAX = 4096
 
 
 def _text(value: object) -> str:
@@ -32,10 +37,19 @@ def _text(value: object) -> str:
 
 def _number(value: object) -> str:
     """Return a number field as `encode` writes it (NaN, infinities through `encode`)."""
-    if type(value) is float and value - value == 0.0:  # finite: NaN and infinities fail this
-        return _float_text(value)
+    # Finite (NaN and infinities fail `value - value == 0`) and not zero: 0.0 and -0.0 are
+    # one key to a dict but two texts.
+    if type(value) is float and value - value == 0.0 and value:
+        text = _FLOAT_TEXTS.get(value)
+        if text is None:
+            if len(_FLOAT_TEXTS) >= _FLOAT_TEXTS_MAX:
+                _FLOAT_TEXTS.clear()
+            text = _FLOAT_TEXTS[value] = _float_text(value)
+        return text
     if value is None:
         return "null"
+    if type(value) is float:
+        return _float_text(value) if value == 0.0 else encode(value)
     return _int_text(value) if type(value) is int else encode(value)
 
 
