@@ -47,3 +47,18 @@ def test_a_backfill_sized_batch_takes_a_few_statements_each_event_once(db_path: 
     assert {(sid, epoch) for _, _, sid, epoch in stored[100:]} == {("s1", 2)}
     assert [ev.data for _, ev in store.iter_events()] == [ev.data for ev in events]
     store.close()
+
+
+def test_a_batch_stays_within_an_older_sqlites_limit_on_parameters(db_path: Path) -> None:
+    """Test that a SQLite allowing 999 parameters per statement (before 3.32) takes 1,234 rows.
+
+    A statement past the limit fails as the database's own error: the batch would wait in
+    memory for ever.
+    """
+    store = Store(db_path)
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # noqa: SLF001
+    events = [history_event(i) for i in range(1234)]
+    store.write_batch([(ev, None, 0) for ev in events], (), None)
+    assert store.counts()["events"] == 1234
+    assert [ev.key for _, ev in store.iter_events()] == [ev.key for ev in events]
+    store.close()

@@ -56,12 +56,14 @@ _IN_SESSION = (
 
 #: Rows per INSERT statement, widest first; rows left over go in one row per statement.
 _INSERT_WIDTHS = (500, 50)
+#: Values per event row (`Store.write_batch`), each one bound parameter.
+_EVENT_ROW_VALUES = 8
 
 
 @cache
 def _insert_statement(width: int) -> str:
     """Return the INSERT of `width` event rows (`Store._insert_events`)."""
-    values = ",".join(["(?,?,?,?,?,?,?,?)"] * width)
+    values = ",".join([f"({','.join('?' * _EVENT_ROW_VALUES)})"] * width)
     # Only `?` placeholders are interpolated, never input.
     return (
         "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, session_id, "  # noqa: S608
@@ -680,11 +682,13 @@ class Store:
         Many rows per statement: each statement of a table with AUTOINCREMENT reads and
         writes its sequence once, and each costs a step from Python, which for one row per
         statement was a third of a backfill's SQLite time. The statements have a few fixed
-        widths, so SQLite's statement cache holds them all.
+        widths, so SQLite's statement cache holds them all; only those within this SQLite's
+        limit on parameters (999 before SQLite 3.32).
         """
         inserted = 0
         start = 0
-        for width in _INSERT_WIDTHS:
+        limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        for width in (width for width in _INSERT_WIDTHS if width * _EVENT_ROW_VALUES <= limit):
             end = start + (len(rows) - start) // width * width
             statement = _insert_statement(width)
             for chunk in range(start, end, width):
