@@ -174,6 +174,30 @@ def test_an_event_that_cannot_be_encoded_costs_only_that_event(db_path: Path) ->
     store.close()
 
 
+def test_a_refused_row_inside_a_wide_insert_costs_only_that_row(db_path: Path) -> None:
+    """Test that 1,200 events with one row SQLite refuses and one it cannot encode store 1,198.
+
+    Both bad rows sit inside statements of 500 rows (`Store._insert_events`).
+    """
+    store = Store(db_path)
+    pipeline = Pipeline(store, OPTIONS)
+    poison(store._db, "GUIDER-DITHER")  # noqa: SLF001
+    received = at(0)
+    wires = [WireEvent("SEQUENCE-STARTING", {}, None, received)]
+    wires += [
+        WireEvent(f"CUSTOM-{i}", {"Index": i}, None, received + timedelta(seconds=i + 1))
+        for i in range(1197)
+    ]
+    wires.insert(300, WireEvent("GUIDER-DITHER", {}, None, received + timedelta(seconds=299.5)))
+    wires.insert(700, WireEvent("X\ud800", {}, None, received + timedelta(seconds=698.5)))
+    result = pipeline.ingest(wires, Source.LIVE)
+    assert result.rejected == 2 and len(result.applied) == 1198
+    assert store.counts()["events"] == 1198 and pipeline.pending_events == 0
+    assert pipeline.counters.rejected_by_reason == {"unstorable": 2}
+    assert pipeline.storage_error is None
+    store.close()
+
+
 def test_a_refused_row_in_a_late_batch_still_stores_the_others(db_path: Path) -> None:
     """Test the out-of-order path (stored, then refolded): one refused row, the rest stored."""
     store = Store(db_path)
