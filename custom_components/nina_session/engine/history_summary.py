@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Final
 
 from .fsm import SessionState
@@ -93,39 +94,48 @@ class HistorySummary:
 
 
 def summarize(applied: Sequence[Applied], now: datetime) -> tuple[HistorySummary, list[Applied]]:
-    """Return the summary of a history merge's events and its recent ones (see the module)."""
+    """Return the summary of a history merge's events and its recent ones (see the module).
+
+    Runs once per merge over every event it applied: each step is one pass in C where it
+    can be (the filter, target and last frame are read from the end, where they are found).
+    """
     recent_from, recent_until = now - RECENT_HISTORY, now + RECENT_HISTORY
-    recent: list[Applied] = []
-    by_type: Counter[str] = Counter()
-    first: datetime | None = None
-    last: datetime | None = None
-    last_frame: NinaEvent | None = None
-    current_filter: str | None = None
-    current_target: str | None = None
-    for item in applied:
-        event = item.event
-        if recent_from <= event.time <= recent_until:
-            recent.append(item)
-        else:
-            by_type[event.name] += 1
-            first = event.time if first is None or event.time < first else first
-            last = event.time if last is None or event.time > last else last
-        new_filter, new_target = followed(event)
-        if event.frame is not None:
-            last_frame = event
-        current_filter = new_filter if new_filter is not None else current_filter
-        current_target = new_target if new_target is not None else current_target
+    recent = [item for item in applied if recent_from <= item.event.time <= recent_until]
+    events = [item.event for item in applied]
+    old = (
+        [event for event in events if not recent_from <= event.time <= recent_until]
+        if recent
+        else events
+    )
+    current_filter, current_target = _current_names(events)
     summary = HistorySummary(
         applied=len(applied),
-        counted=len(applied) - len(recent),
+        counted=len(old),
         recent_from=recent_from,
         recent_until=recent_until,
-        by_type=dict(by_type),
-        first=first,
-        last=last,
-        last_frame=last_frame,
+        by_type=dict(Counter(map(_NAME, old))),
+        first=min(map(_TIME, old), default=None),
+        last=max(map(_TIME, old), default=None),
+        last_frame=next((event for event in reversed(events) if event.frame is not None), None),
         filter=current_filter,
         target=current_target,
         causes=last_causes(applied),
     )
     return summary, recent
+
+
+_NAME = attrgetter("name")
+_TIME = attrgetter("time")
+
+
+def _current_names(events: Sequence[NinaEvent]) -> tuple[str | None, str | None]:
+    """Return the filter and target the last events naming them left current (None: none did)."""
+    current_filter: str | None = None
+    current_target: str | None = None
+    for event in reversed(events):
+        new_filter, new_target = followed(event)
+        current_filter = current_filter if current_filter is not None else new_filter
+        current_target = current_target if current_target is not None else new_target
+        if current_filter is not None and current_target is not None:
+            break
+    return current_filter, current_target
