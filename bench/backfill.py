@@ -85,7 +85,7 @@ async def _measure(scale: Scale, tmp: Path) -> tuple[dict[str, Timing], int, int
             await engine.stop()
 
         await _download(client)  # warm-up: connection pool, first-call costs
-        for index in range(scale.rounds):
+        for index in range(scale.backfill_rounds):
             if index % 2 == 0:
                 times["download"].append(await _download(client))
                 await backfill()

@@ -34,6 +34,9 @@ class Scale:
     pipeline_frames: int
     pipeline_single_frames: int  # one frame per batch, and the naive commit-per-event variant
     backfill_events: int
+    #: Backfills (and downloads) compared: one takes about a second, and its time varies by a
+    #: third from run to run on these machines, so a median of three moved the ratio by 0.5.
+    backfill_rounds: int
     latency_events: int
     history_nights: int
     history_frames_per_night: int
@@ -53,6 +56,7 @@ SCALES = {
         pipeline_frames=50_000,
         pipeline_single_frames=10_000,
         backfill_events=20_000,
+        backfill_rounds=7,
         latency_events=2_000,
         history_nights=365,
         history_frames_per_night=600,
@@ -70,6 +74,7 @@ SCALES = {
         pipeline_frames=10_000,
         pipeline_single_frames=3_000,
         backfill_events=5_000,
+        backfill_rounds=3,
         latency_events=500,
         history_nights=365,
         history_frames_per_night=200,
@@ -88,6 +93,7 @@ SCALES = {
         pipeline_frames=600,
         pipeline_single_frames=100,
         backfill_events=300,
+        backfill_rounds=1,
         latency_events=40,
         history_nights=20,
         history_frames_per_night=40,
