@@ -269,15 +269,13 @@ async def _played_night(
     return entry, engine, device, start
 
 
-async def test_device_logbook_tells_the_night(
+async def _our_device_rows(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
-    sim: NinaSimulator,
-    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
-) -> None:
-    """Test that the device logbook tells a night from session start to end, frames included."""
-    entry, engine, device, start = await _played_night(hass, sim, setup_entry)
-
+    device: dr.DeviceEntry,
+    start: datetime,
+) -> list[dict[str, Any]]:
+    """Return our rows of the device's logbook from `start` until now."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
@@ -289,7 +287,19 @@ async def test_device_logbook_tells_the_night(
     )
     response = await client.receive_json()
     assert response["success"], response
-    ours = [row for row in response["result"] if row.get("domain") == DOMAIN]
+    return [row for row in response["result"] if row.get("domain") == DOMAIN]
+
+
+async def test_device_logbook_tells_the_night(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    sim: NinaSimulator,
+    setup_entry: Callable[..., Awaitable[MockConfigEntry]],
+) -> None:
+    """Test that the device logbook tells a night from session start to end, frames included."""
+    entry, engine, device, start = await _played_night(hass, sim, setup_entry)
+
+    ours = await _our_device_rows(hass, hass_ws_client, device, start)
     messages = [row["message"] for row in ours]
     assert {row["name"] for row in ours} == {"Rig 1"}
 
@@ -324,18 +334,7 @@ async def test_device_logbook_tells_a_backfill(
     device = coordinator_of(entry).device_entry()
     assert device is not None
 
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "logbook/get_events",
-            "start_time": start.isoformat(),
-            "end_time": (dt_util.utcnow() + timedelta(minutes=1)).isoformat(),
-            "device_ids": [device.id],
-        }
-    )
-    response = await client.receive_json()
-    assert response["success"], response
-    ours = [row for row in response["result"] if row.get("domain") == DOMAIN]
+    ours = await _our_device_rows(hass, hass_ws_client, device, start)
     frames = sum(event.name == "IMAGE-SAVE" for event in night.events)
     assert [(row["name"], row["message"], row["icon"]) for row in ours] == [
         (
