@@ -69,6 +69,38 @@ def test_a_re_read_parses_only_the_items_after_the_last_read(db_path: Path) -> N
     store.close()
 
 
+class _GrowingHistory:
+    """A simulator's history that grows, read into a pipeline as the engine reads it.
+
+    1,500 events; the pipeline (on a real file) took the first 40 live; `read(upto)` serves the
+    first `upto` of them and reads them.
+    """
+
+    def __init__(self, sim: NinaSimulator, session: aiohttp.ClientSession, db_path: Path) -> None:
+        self.sim = sim
+        self.events = stretch(1_500)
+        self.store = Store(db_path)
+        self.pipeline = Pipeline(self.store, OPTIONS)
+        self.pipeline.ingest_frames(
+            [(socket_text(e), e.time.astimezone(UTC)) for e in self.events[:40]]
+        )
+        self.client = NinaClient(session, sim.host, sim.port)
+
+    async def read(
+        self, upto: int, first_hfr: float | None = None
+    ) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
+        """Serve the first `upto` events (the first record's HFR changed if given); read them."""
+        events, sim = self.events[:upto], self.sim
+        sim.history[:] = [history_item(event) for event in events]
+        sim.images[:] = [image_record(e) for e in events if e.name == "IMAGE-SAVE"]
+        if first_hfr is not None:
+            sim.images[0]["HFR"] = first_hfr
+        read = await self.client.read_history()
+        history, images, _ = read.parse(self.pipeline.known_history)
+        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
+        return history, images, self.pipeline.ingest_history(history, images)
+
+
 async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answer(
     sim: NinaSimulator, session: aiohttp.ClientSession, db_path: Path
 ) -> None:
@@ -78,24 +110,9 @@ async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answe
     what is new is stored all the same); an answer whose first bytes changed is decoded whole,
     and so is one that a read needs whole (another NINA process).
     """
-    events = stretch(1_500)
+    grown = _GrowingHistory(sim, session, db_path)
+    events, store, pipeline, read = grown.events, grown.store, grown.pipeline, grown.read
     half = len(events) // 2
-    store = Store(db_path)
-    pipeline = Pipeline(store, OPTIONS)
-    pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
-    client = NinaClient(session, sim.host, sim.port)
-
-    async def read(
-        upto: int, first_hfr: float | None = None
-    ) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
-        sim.history[:] = [history_item(event) for event in events[:upto]]
-        sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
-        if first_hfr is not None:
-            sim.images[0]["HFR"] = first_hfr
-        history, images, _ = (await client.read_history()).parse(pipeline.known_history)
-        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
-        return history, images, pipeline.ingest_history(history, images)
-
     history, images, _ = await read(half)
     assert history.source.skipped == images.source.skipped == 0
     known = pipeline.known_history
@@ -141,20 +158,9 @@ async def test_a_re_read_of_a_history_decoded_in_batches_starts_at_a_batch_it_kn
     """
     monkeypatch.setattr(jsonstream, "_BATCH", 3000)
     monkeypatch.setattr(jsonstream, "_MARGIN", 100)
-    events = stretch(1_500)
+    grown = _GrowingHistory(sim, session, db_path)
+    events, store, pipeline, read = grown.events, grown.store, grown.pipeline, grown.read
     half = len(events) // 2
-    store = Store(db_path)
-    pipeline = Pipeline(store, OPTIONS)
-    pipeline.ingest_frames([(socket_text(e), e.time.astimezone(UTC)) for e in events[:40]])
-    client = NinaClient(session, sim.host, sim.port)
-
-    async def read(upto: int) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
-        sim.history[:] = [history_item(event) for event in events[:upto]]
-        sim.images[:] = [image_record(e) for e in events[:upto] if e.name == "IMAGE-SAVE"]
-        history, images, _ = (await client.read_history()).parse(pipeline.known_history)
-        assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
-        return history, images, pipeline.ingest_history(history, images)
-
     history, images, _ = await read(half)
     assert -1 in history.source.offsets and -1 in images.source.offsets  # batches
     known = pipeline.known_history
