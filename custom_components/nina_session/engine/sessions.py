@@ -168,11 +168,9 @@ class Session:
         self.last_image_at = time
         if image_type != "LIGHT":
             return
-        target = frame.target
-        if target:
-            if target not in self.targets:  # `_target`, without a call per light
-                self.targets.append(target)
-            current["target"] = target
+        if frame.target:
+            self._target(frame.target)
+            current["target"] = frame.target
         slot = self.by_filter.get(frame.filter)
         if slot is None:  # not `setdefault`: it built a new list per light to throw away
             slot = self.by_filter[frame.filter] = [0, 0.0]
