@@ -481,7 +481,8 @@ class NinaSimulator:
 
     # ------------------------------------------------------------------ HTTP handlers
     def _reply(self, payload: JsonDict) -> web.Response:
-        text = json.dumps(self._render.rest(payload), allow_nan=False)
+        # As NINA's Newtonsoft writes it: letters as they are, in UTF-8 ("Jürgen", not "\u00fc").
+        text = json.dumps(self._render.rest(payload), allow_nan=False, ensure_ascii=False)
         return web.Response(text=text, content_type="application/json")
 
     @web.middleware

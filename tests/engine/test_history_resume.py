@@ -87,14 +87,20 @@ class _GrowingHistory:
         self.client = NinaClient(session, sim.host, sim.port)
 
     async def read(
-        self, upto: int, first_hfr: float | None = None
+        self, upto: int, first_hfr: float | None = None, folder: str | None = None
     ) -> tuple[HistoryEvents, HistoryImages, BatchResult]:
-        """Serve the first `upto` events (the first record's HFR changed if given); read them."""
+        """Serve the first `upto` events and read them.
+
+        The first record's HFR is changed if `first_hfr` is given; every record's file lies
+        in `folder` if one is given.
+        """
         events, sim = self.events[:upto], self.sim
         sim.history[:] = [history_item(event) for event in events]
         sim.images[:] = [image_record(e) for e in events if e.name == "IMAGE-SAVE"]
         if first_hfr is not None:
             sim.images[0]["HFR"] = first_hfr
+        for record in sim.images if folder is not None else ():
+            record["Filename"] = f"{folder}\\{record['Filename']}"
         read = await self.client.read_history()
         history, images, _ = read.parse(self.pipeline.known_history)
         assert isinstance(history, HistoryEvents) and isinstance(images, HistoryImages)
@@ -142,6 +148,37 @@ async def test_a_re_read_decodes_only_what_follows_the_known_bytes_of_each_answe
     assert history.source.skipped > 0 and images.source.skipped > 0  # decoded again, whole
     assert not result.applied and result.duplicates == len(events)
     assert pipeline.counters.rejected == 0 and store.counts()["events"] == len(events)
+    store.close()
+
+
+async def test_a_re_read_of_records_with_letters_of_several_bytes_decodes_only_what_is_new(
+    sim: NinaSimulator,
+    session: aiohttp.ClientSession,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test a history whose every image record holds a letter of two bytes in UTF-8.
+
+    NINA writes paths as they are (a user folder "Jürgen"): byte and character positions part
+    at the first record, yet a re-read still skips the events and records it knows, and takes
+    the new ones with their paths.
+    """
+    monkeypatch.setattr(jsonstream, "_BATCH", 3000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 100)
+    folder = "C:\\Users\\Jürgen\\Bilder\\N.I.N.A"
+    grown = _GrowingHistory(sim, session, db_path)
+    events, store, pipeline = grown.events, grown.store, grown.pipeline
+    half = len(events) // 2
+    await grown.read(half, folder=folder)
+    known = pipeline.known_history
+    assert known.events is not None and known.images is not None and known.images.count > 0
+    history, images, result = await grown.read(len(events), folder=folder)
+    assert history.source.skipped == known.events.count
+    assert images.source.skipped == known.images.count
+    assert len(result.applied) == len(events) - half
+    assert store.counts()["events"] == len(events)
+    frames = [a.event.frame for a in result.applied if a.event.frame is not None]
+    assert frames and all(f.filename and f.filename.startswith(folder) for f in frames)
     store.close()
 
 

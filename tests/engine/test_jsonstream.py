@@ -216,6 +216,36 @@ def test_a_long_array_is_decoded_in_batches_that_share_key_names(
         assert body[offset:].startswith(json.dumps(item, separators=separators).encode())
 
 
+def test_batches_in_text_that_is_not_ascii_start_at_known_byte_offsets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test batches of items that all hold characters of two and more bytes.
+
+    NINA writes names and paths as they are (Newtonsoft escapes no letter): a user folder
+    named Jürgen puts one in every image record. Each batch still starts at a known byte
+    offset, and a decode from one gives the rest as a whole decode does (a re-read resumes).
+    """
+    monkeypatch.setattr(jsonstream, "_BATCH", 1000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    records = [
+        {"Filename": f"C:\\Users\\Jürgen\\M 31 — Hα\\LIGHT_{n:04d}.fits", "HFR": 2.5}
+        for n in range(400)
+    ]
+    body = json.dumps({"Response": records}, ensure_ascii=False).encode()
+    chunks = [body[i : i + 700] for i in range(0, len(body), 700)]
+    taken: list[tuple[Any, int]] = []
+    load_streaming(chunks, "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
+    assert [item for item, _ in taken] == records
+    known = [(index, offset) for index, (_, offset) in enumerate(taken) if offset >= 0]
+    assert len(known) > len(body) // 2000  # about one per batch of 1,000 characters
+    for index, offset in known:
+        assert body[offset:].startswith(json.dumps(records[index], ensure_ascii=False).encode())
+    index, start = known[len(known) // 2]
+    later: list[Any] = []
+    load_streaming_from(chunks, start, {}, "Response", lambda run, _: later.extend(run))
+    assert later == records[index:]
+
+
 def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() -> None:
     """Test a decode from a known beginning: the same items after it, the same object."""
     records = [{"N": n, "Name": "é" * (n % 3)} for n in range(30)]

@@ -83,6 +83,9 @@ class _Reader:
         #: then a position in it is that many bytes on (`offset`).
         self.dropped = start
         self.ascii = True
+        #: A position in `text` and its byte offset in the body, where `offset` last counted
+        #: from: text that is not ASCII is counted in bytes from there, not from its start.
+        self._counted = (0, start)
 
     def _next_text(self) -> str:
         """Decode the next piece of bytes (at the end, what the decoder still holds)."""
@@ -121,6 +124,7 @@ class _Reader:
         self.text = kept + added
         self.pos = 0
         self.ascii = self.text.isascii()
+        self._counted = (0, self.dropped)
         return True
 
     def peek(self) -> str:
@@ -163,8 +167,22 @@ class _Reader:
         return storable(value) if may_hold_surrogates(raw) else value
 
     def offset(self, pos: int) -> int:
-        """Return the byte offset in the body of position `pos` of `text`; -1 if not known."""
-        return self.dropped + pos if self.ascii and self.dropped >= 0 else -1
+        """Return the byte offset in the body of position `pos` of `text`; -1 if not known.
+
+        Text that is not ASCII (NINA writes letters as they are: a user folder "Jürgen", a
+        declination's "°") is counted in bytes from the position counted last, so that the
+        starts a read asks for in turn cost the text between them, once.
+        """
+        if self.dropped < 0:
+            return -1
+        if self.ascii:
+            return self.dropped + pos
+        at, offset = self._counted
+        if pos < at:
+            at, offset = 0, self.dropped
+        offset += len(self.text[at:pos].encode())
+        self._counted = (pos, offset)
+        return offset
 
     def at_end(self) -> bool:
         """Return whether only whitespace is left."""
@@ -183,9 +201,10 @@ def load_streaming(chunks: Iterable[bytes], key: str, on_items: OnItems) -> Any:
     other text is decoded as `load_json` would.
 
     `on_items(items, offsets)` also gets the byte offset in the body where each item's text
-    starts (a start for `load_streaming_from`); -1 for the rare item that is no object, does
-    not lie whole in one piece of text, is not followed by its "," or "]" at once, or lies
-    in text that may hold a lone surrogate, and where the text before it is not all ASCII.
+    starts (a start for `load_streaming_from`); -1 for the items of a batch after its first
+    (`_batch`), and for the rare item that is no object, does not lie whole in one piece of
+    text, is not followed by its "," or "]" at once, or lies in text that may hold a lone
+    surrogate.
     """
     reader = _Reader(chunks)
     if reader.peek() != "{":
@@ -326,8 +345,7 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
         return cut
     if end != len(array):  # a "]" in the text closed the array before the cut
         return cut
-    base = reader.offset(0)
-    offsets.append(base + pos if base >= 0 else -1)
+    offsets.append(reader.offset(pos))
     offsets += [-1] * (len(batch) - 1)
     items += batch
     reader.pos = cut + 2
@@ -348,7 +366,9 @@ def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> b
         return False
     text, pos = reader.text, reader.pos
     stop = min(until, len(text) if reader.ended else len(text) - _MARGIN)
-    base = reader.offset(0)
+    # An item's offset is the text's plus its position in ASCII text (a byte a character);
+    # in other text the reader counts the bytes (`_Reader.offset`).
+    base, ascii_text = reader.offset(0), reader.ascii
     append, place = items.append, offsets.append
     count = len(items)
     try:
@@ -359,7 +379,10 @@ def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> b
             if after not in ",]":  # one character: text[end] raised at the end
                 break  # whitespace: `value` decodes it again
             append(item)
-            place(base + start if base >= 0 and text[start] == "{" else -1)
+            if base < 0 or text[start] != "{":
+                place(-1)
+            else:
+                place(base + start if ascii_text else reader.offset(start))
             count += 1
             pos = end + 1
             if after == "]":
