@@ -15,7 +15,14 @@ from typing import Any
 from .errors import FrameError
 from .models import NO_FILTER, Frame, NinaEvent, Source, frame_identity
 from .timeutil import night_end, night_of, nina_instant, parse_nina_time
-from .wire import ImageRecord, WireEvent, parse_image_record
+from .wire import (
+    NO_DATA_TEXT,
+    HistoryColumns,
+    ImageRecord,
+    WireEvent,
+    parse_image_record,
+    sparse_event,
+)
 
 IMAGE_SAVE = "IMAGE-SAVE"
 #: The type of a saved frame nothing tells (a sparse history IMAGE-SAVE without its record).
@@ -211,6 +218,45 @@ class Normalizer:
             data, text = raw, wire.text
         else:
             data, text = clean_json(raw) if raw else {}, None  # most events carry no data
+        return self._event(name, time, micros, data, text, source, image)
+
+    def normalize_history(
+        self, history: HistoryColumns, images: Sequence[ImageRecord | None]
+    ) -> tuple[list[NinaEvent], list[tuple[str, FrameError]]]:
+        """Normalize a history read (oldest first) with one image record (or None) per item.
+
+        Returns the events and each item refused, by name, with why. An item with data is a
+        `WireEvent` and goes through `normalize`; the others, most of a night's (a name and a
+        time), are read here without one: `wire.sparse_event` is what they would be.
+        """
+        events: list[NinaEvent] = []
+        refused: list[tuple[str, FrameError]] = []
+        append, normalize, tz = events.append, self.normalize, self.tz
+        source = Source.HISTORY
+        columns = zip(history.names, history.times, history.events, images, strict=True)
+        for name, time_text, wire, image in columns:
+            try:
+                if wire is None and time_text is not None:
+                    zone = UTC if name.startswith(_UTC_PREFIX) else tz
+                    time, micros = self._history_time(time_text, "time", zone)
+                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                else:
+                    append(normalize(wire or sparse_event(name, time_text), source, image))
+            except FrameError as err:
+                refused.append((name, err))
+        return events, refused
+
+    def _event(
+        self,
+        name: str,
+        time: datetime,
+        micros: int | None,
+        data: dict[str, Any],
+        text: str | None,
+        source: Source,
+        image: ImageRecord | None,
+    ) -> NinaEvent:
+        """Make the event of a read time and clean data, learning context from it."""
         self._now = time
         if name in _LEARNED_FROM:
             self._learn(name, data, time)
@@ -446,7 +492,7 @@ def _new_filter(data: Mapping[str, Any]) -> str | None:
 
 
 def pair_history_images(
-    events: Sequence[WireEvent], images: Sequence[ImageRecord], tz: tzinfo
+    history: HistoryColumns, images: Sequence[ImageRecord], tz: tzinfo
 ) -> list[ImageRecord | None]:
     """Match sparse history IMAGE-SAVE items to image records (both in capture order).
 
@@ -456,15 +502,15 @@ def pair_history_images(
     backfill. With fewer records than saves (an image history cut short), each IMAGE-SAVE
     takes the last unused record dated before it was saved. Returns one entry per event.
     """
-    saves = [index for index, event in enumerate(events) if event.name == IMAGE_SAVE]
-    paired: list[ImageRecord | None] = [None] * len(events)
+    saves = [index for index, name in enumerate(history.names) if name == IMAGE_SAVE]
+    paired: list[ImageRecord | None] = [None] * len(history.names)
     if len(saves) <= len(images):
         for index, record in zip(saves, images, strict=False):
             paired[index] = record
         return paired
     cursor = 0
     for index in saves:
-        text = events[index].time_text
+        text = history.times[index]
         if cursor >= len(images) or text is None:
             continue
         saved = parse_nina_time(text, tz) + _PAIRING_SLACK
