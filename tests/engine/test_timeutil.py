@@ -11,7 +11,7 @@ import pytest
 from custom_components.nina_session.engine.errors import FrameError
 from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.normalize import Normalizer
-from custom_components.nina_session.engine.timeutil import nina_instant, parse_nina_time
+from custom_components.nina_session.engine.timeutil import nina_instant, parse_nina_time, utc_iso
 from custom_components.nina_session.engine.wire import WireEvent
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -101,6 +101,17 @@ def test_nina_instant_reads_every_text_as_the_general_path(zone: tzinfo) -> None
     for text in texts + texts + [text.replace("T19", "T18") for text in _ODD_TEXTS]:
         for fold in (0, 1):
             assert _instant(text, zone, fold) == _reference(text, zone, fold), text
+
+
+def test_utc_iso_is_the_times_own_iso_text() -> None:
+    """Test that the ISO text cut from a time's text is what formatting its reading gives."""
+    texts = _generated_texts(3000) + _ODD_TEXTS
+    for text in texts + texts:
+        try:
+            moment, _ = nina_instant(text, BERLIN)
+        except FrameError:
+            continue
+        assert utc_iso(text, moment) == moment.replace(tzinfo=None).isoformat(), text
 
 
 def test_a_repeated_hour_reads_as_its_second_pass_once_time_would_go_back() -> None:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .timeutil import utc_iso
+
 
 class Source(StrEnum):
     """Where an event came from; all sources go through the same pipeline."""
@@ -157,13 +159,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def frame_identity(taken_at: datetime, micros: int | None = None) -> tuple[str, int | None]:
+def frame_identity(
+    taken_at: datetime, micros: int | None = None, written: str | None = None
+) -> tuple[str, int | None]:
     """Return a frame's fingerprint and, for a UTC capture time, its key in microseconds.
 
     What `event_key` would make of the fingerprint, without formatting the time, parsing it
     back and formatting it again to check (three of the costliest steps per frame). A time in
     another zone keeps its own offset in the fingerprint, which is then its own key (None).
-    `micros`: the capture time in POSIX microseconds, when known (`timeutil.nina_instant`).
+    `micros`: the capture time in POSIX microseconds, and `written`: the text it was read
+    from, when known (`timeutil.nina_instant`).
     """
     if taken_at.tzinfo is not UTC:
         return FRAME_FINGERPRINT + taken_at.isoformat(), None
@@ -171,7 +176,10 @@ def frame_identity(taken_at: datetime, micros: int | None = None) -> tuple[str, 
         since = taken_at - _EPOCH
         micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
     # A naive time formats faster than an aware one; UTC's offset is always written so.
-    return FRAME_FINGERPRINT + taken_at.replace(tzinfo=None).isoformat() + "+00:00", micros
+    iso = (
+        taken_at.replace(tzinfo=None).isoformat() if written is None else utc_iso(written, taken_at)
+    )
+    return FRAME_FINGERPRINT + iso + "+00:00", micros
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:

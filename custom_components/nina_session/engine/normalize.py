@@ -270,7 +270,8 @@ class Normalizer:
         frame, captured_us = self._frame(image, source)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
-            fingerprint, key_us = frame_identity(frame.taken_at, captured_us)
+            written = image.date_text if image is not None else None
+            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, written)
             return NinaEvent.build(
                 name, time, micros, data, source, fingerprint, True, frame, text, in_data, key_us
             )

@@ -57,6 +57,22 @@ def nina_instant(text: str, default_tz: tzinfo, *, fold: int = 0) -> tuple[datet
     return moment, micros
 
 
+def utc_iso(text: str, moment: datetime) -> str:
+    """Return `moment` (UTC, what `nina_instant` read from `text`) in ISO form, no offset.
+
+    Cut from `text` when its hour is known and it has NINA's seven fraction digits (a
+    frame's fingerprint holds this text: formatting the time cost twice the cut); else the
+    time's own `isoformat`.
+    """
+    hours = _HOURS.get(text[-6:])
+    hour = None if hours is None else hours.get(text[:13])
+    # The first six of the seven digits are the microseconds (`fromisoformat` cuts the
+    # seventh off); `isoformat` writes them unless they are all zero.
+    if hour is not None and len(text) == 33 and text[19] == "." and moment.microsecond:
+        return hour[0] + text[13:26]
+    return moment.replace(tzinfo=None).isoformat()
+
+
 #: Offset → date and hour as written → (that hour's UTC text to the hour, its first
 #: microsecond since the epoch), for times written with a whole-hour offset. Bounded (input
 #: decides what goes in): a zone has a few offsets, and a NINA process's hours fill their
