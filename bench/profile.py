@@ -38,9 +38,10 @@ _ENGINE = "nina_session/engine/"
 STAGES = (
     ("parse: wire.parse_socket_frame", "wire.py", "parse_socket_frame"),
     ("parse: HistoryRead.parse (decoding)", "client.py", "parse"),
-    ("parse: wire.parse_event_history", "wire.py", "parse_event_history"),
+    ("parse: wire.read_event_history", "wire.py", "read_event_history"),
     ("parse: wire.parse_image_history", "wire.py", "parse_image_history"),
     ("pair: normalize.pair_history_images", "normalize.py", "pair_history_images"),
+    ("normalize: Normalizer.normalize_history", "normalize.py", "normalize_history"),
     ("normalize: Normalizer.normalize", "normalize.py", "normalize"),
     ("  normalize.clean_json", "normalize.py", "clean_json"),
     ("  normalize.content_fingerprint", "normalize.py", "content_fingerprint"),

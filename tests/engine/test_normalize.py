@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from custom_components.nina_session.engine.errors import FrameError
-from custom_components.nina_session.engine.models import Source
+from custom_components.nina_session.engine.models import NinaEvent, Source
 from custom_components.nina_session.engine.normalize import (
     Normalizer,
     pair_history_images,
@@ -17,9 +17,11 @@ from custom_components.nina_session.engine.normalize import (
 )
 from custom_components.nina_session.engine.timeutil import parse_nina_time
 from custom_components.nina_session.engine.wire import (
+    HistoryColumns,
     WireEvent,
     parse_image_record,
     parse_socket_frame,
+    read_event_history,
 )
 from tests.engine.frames import T0, event, image
 
@@ -117,9 +119,9 @@ def test_frame_with_own_context_infers_nothing() -> None:
     assert result.frame.guiding_rms == 0.6
 
 
-def _history(*names_times: tuple[str, str]) -> list[WireEvent]:
-    """Build history events from (name, time) pairs."""
-    return [WireEvent(name, {}, time, None) for name, time in names_times]
+def _history(*names_times: tuple[str, str]) -> HistoryColumns:
+    """Build a history read from (name, time) pairs."""
+    return HistoryColumns.of([WireEvent(name, {}, time, None) for name, time in names_times], 0)
 
 
 def test_history_frames_pair_by_order_when_counts_match() -> None:
@@ -143,3 +145,49 @@ def test_history_frames_pair_by_time_when_a_record_is_missing() -> None:
                parse_image_record({"Date": "2026-11-24T19:15:06.2+01:00", "Filter": "B"})]  # fmt: skip
     paired = pair_history_images(events, records, BERLIN)
     assert [r.filter if r else None for r in paired] == [None, "G", "B"]
+
+
+def test_a_history_read_by_columns_normalizes_as_its_events_one_by_one() -> None:
+    """Test that `normalize_history` gives the events and refusals `normalize` gives.
+
+    Sparse items (a name and a time) are read without a `WireEvent`; the result must be the
+    same event for every item: frames with and without a record, TS times in UTC, context
+    learned from sparse and rich items, a bad time, and items that are no event.
+    """
+    items: list[object] = [
+        {"Event": "sequence-starting ", "Time": "2026-11-24T19:00:00.1234567+01:00"},
+        {"Event": "TS-NEWTARGETSTART", "TargetName": "M 31", "Time": "2026-11-24T18:01:00"},
+        {"Event": "FILTERWHEEL-CHANGED", "Previous": {"Name": "R"}, "New": {"Name": "G"},
+         "Time": "2026-11-24T19:02:00+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:05:02.5+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:10:04+01:00"},
+        {"Event": "IMAGE-PREPARED", "Time": "2026-11-24T19:10:05.0000001+01:00"},
+        {"Event": "GUIDER-DITHER", "Time": "not a time"},
+        {"Event": "  ", "Time": "2026-11-24T19:11:00+01:00"},
+        {"Event": 7, "Time": "2026-11-24T19:12:00+01:00"},
+        {"Event": "SEQUENCE-FINISHED", "Time": "2026-11-24T19:13:00+01:00"},
+        {"Event": "IMAGE-SAVE", "Time": "2026-11-24T19:14:00+01:00"},
+        "no object",
+    ]  # fmt: skip
+    records = [
+        parse_image_record({"Date": "2026-11-24T19:05:01.1234567+01:00", "Filter": "G"}),
+        parse_image_record({"Date": "2026-11-24T19:10:03+01:00", "ImageType": "LIGHT"}),
+    ]
+    columns = read_event_history(items)
+    images = pair_history_images(columns, records, BERLIN)
+    by_columns = Normalizer(BERLIN)
+    events, refused = by_columns.normalize_history(columns, images)
+    one_by_one = Normalizer(BERLIN)
+    expected: list[NinaEvent] = []
+    reasons: list[tuple[str, str]] = []
+    for wire, record in zip(columns.wire_events(), images, strict=True):
+        try:
+            expected.append(one_by_one.normalize(wire, Source.HISTORY, record))
+        except FrameError as err:
+            reasons.append((wire.name, err.reason))
+    assert [(e, e.ts, e.key) for e in events] == [(e, e.ts, e.key) for e in expected]
+    assert (
+        [(name, err.reason) for name, err in refused] == reasons == [("GUIDER-DITHER", "bad_time")]
+    )
+    assert columns.rejected == 3
+    assert by_columns.snapshot() == one_by_one.snapshot()

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .timeutil import utc_iso
+
 
 class Source(StrEnum):
     """Where an event came from; all sources go through the same pipeline."""
@@ -78,12 +80,43 @@ class NinaEvent:
     def __post_init__(self, captured_us: int | None) -> None:
         """Compute `ts` and `key` from the time and the fingerprint."""
         self.ts = ts = self.time.timestamp()
-        if not self.exact:
-            self.key = f"{self.fingerprint}@{round(ts * 1000)}"  # `event_key`, without a call
-        elif captured_us is not None:
-            self.key = str(captured_us)
-        else:
-            self.key = _frame_key(self.fingerprint)
+        self.key = _key(self.fingerprint, self.exact, ts, captured_us)
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        time: datetime,
+        micros: int | None,
+        data: dict[str, Any],
+        source: Source,
+        fingerprint: str,
+        exact: bool,
+        frame: Frame | None = None,
+        text: str | None = None,
+        frame_in_data: bool = False,
+        captured_us: int | None = None,
+    ) -> NinaEvent:
+        """Build the event the constructor would, with its time in POSIX microseconds if known.
+
+        For the normalizer's hot path, where `timeutil.nina_instant` reads both at once: `ts`
+        is then `micros / 10**6`, the very float `time.timestamp()` gives (it divides the
+        same integer), and no generated `__init__` and `__post_init__` run (together five
+        times the cost of setting the fields).
+        """
+        event = _new_object(cls)
+        event.name = name
+        event.time = time
+        event.data = data
+        event.source = source
+        event.fingerprint = fingerprint
+        event.exact = exact
+        event.frame = frame
+        event.text = text
+        event.frame_in_data = frame_in_data
+        event.ts = ts = time.timestamp() if micros is None else micros / 1_000_000
+        event.key = _key(fingerprint, exact, ts, captured_us)
+        return event
 
     def moved_to(self, time: datetime) -> NinaEvent:
         """Return a copy of the event at another time (NINA's clock corrected onto ours).
@@ -107,6 +140,18 @@ class NinaEvent:
         )
 
 
+_new_object = object.__new__
+
+
+def _key(fingerprint: str, exact: bool, ts: float, captured_us: int | None) -> str:
+    """Return `event_key`, from a frame's capture microseconds when `frame_identity` gave them."""
+    if not exact:
+        return f"{fingerprint}@{round(ts * 1000)}"
+    if captured_us is not None:
+        return str(captured_us)
+    return _frame_key(fingerprint)
+
+
 #: A frame is identified exactly by its capture time: its fingerprint is this and the time,
 #: UTC, in ISO form (see `normalize`).
 FRAME_FINGERPRINT = "IMAGE-SAVE@"
@@ -114,19 +159,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def frame_identity(taken_at: datetime) -> tuple[str, int | None]:
+def frame_identity(
+    taken_at: datetime, micros: int | None = None, written: str | None = None
+) -> tuple[str, int | None]:
     """Return a frame's fingerprint and, for a UTC capture time, its key in microseconds.
 
     What `event_key` would make of the fingerprint, without formatting the time, parsing it
     back and formatting it again to check (three of the costliest steps per frame). A time in
     another zone keeps its own offset in the fingerprint, which is then its own key (None).
+    `micros`: the capture time in POSIX microseconds, and `written`: the text it was read
+    from, when known (`timeutil.nina_instant`).
     """
     if taken_at.tzinfo is not UTC:
         return FRAME_FINGERPRINT + taken_at.isoformat(), None
-    since = taken_at - _EPOCH
-    micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+    if micros is None:
+        since = taken_at - _EPOCH
+        micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
     # A naive time formats faster than an aware one; UTC's offset is always written so.
-    return FRAME_FINGERPRINT + taken_at.replace(tzinfo=None).isoformat() + "+00:00", micros
+    iso = (
+        taken_at.replace(tzinfo=None).isoformat() if written is None else utc_iso(written, taken_at)
+    )
+    return FRAME_FINGERPRINT + iso + "+00:00", micros
 
 
 def event_key(fingerprint: str, exact: bool, ts: float) -> str:
@@ -136,9 +189,7 @@ def event_key(fingerprint: str, exact: bool, ts: float) -> str:
     identity in 16 characters instead of 43, stored twice per frame (row and unique index).
     An exact fingerprint that does not read back from such a number is its own key.
     """
-    if exact:
-        return _frame_key(fingerprint)
-    return f"{fingerprint}@{round(ts * 1000)}"
+    return _key(fingerprint, exact, ts, None)
 
 
 def _frame_key(fingerprint: str) -> str:

@@ -14,8 +14,15 @@ from typing import Any
 
 from .errors import FrameError
 from .models import NO_FILTER, Frame, NinaEvent, Source, frame_identity
-from .timeutil import night_end, night_of, parse_nina_time
-from .wire import ImageRecord, WireEvent, parse_image_record
+from .timeutil import night_end, night_of, nina_instant, parse_nina_time
+from .wire import (
+    NO_DATA_TEXT,
+    HistoryColumns,
+    ImageRecord,
+    WireEvent,
+    parse_image_record,
+    sparse_event,
+)
 
 IMAGE_SAVE = "IMAGE-SAVE"
 #: The type of a saved frame nothing tells (a sparse history IMAGE-SAVE without its record).
@@ -175,7 +182,8 @@ class Normalizer:
         self._target_until: datetime | None = None
         #: The time of the event being normalized: when the names a frame takes held.
         self._now = datetime.min.replace(tzinfo=UTC)
-        self._history_last: dict[str, datetime] = {}
+        #: The last history time read of each kind, in POSIX microseconds (`_history_time`).
+        self._history_last: dict[str, int] = {}
 
     def snapshot(self) -> dict[str, Any]:
         """Return the context as JSON-safe data to persist."""
@@ -195,55 +203,98 @@ class Normalizer:
     ) -> NinaEvent:
         """Normalize one event. `image` enriches a sparse history IMAGE-SAVE."""
         name, raw, time_text = wire.name, wire.data, wire.time_text
+        micros: int | None = None  # the time in POSIX microseconds, when read from a text
         if time_text is None:
             time = _received_time(wire)
         else:
             zone = UTC if name.startswith(_UTC_PREFIX) else self.tz
             if source == Source.HISTORY:
-                time = self._history_time(time_text, "time", zone)
+                time, micros = self._history_time(time_text, "time", zone)
             else:
-                time = parse_nina_time(time_text, zone)
+                time, micros = nina_instant(time_text, zone)
         data: dict[str, Any]
         if wire.plain and type(raw) is dict:
             # Known strict and placeholder-free (`WireEvent.plain`): the parser's copy is kept.
             data, text = raw, wire.text
         else:
             data, text = clean_json(raw) if raw else {}, None  # most events carry no data
+        return self._event(name, time, micros, data, text, source, image)
+
+    def normalize_history(
+        self, history: HistoryColumns, images: Sequence[ImageRecord | None]
+    ) -> tuple[list[NinaEvent], list[tuple[str, FrameError]]]:
+        """Normalize a history read (oldest first) with one image record (or None) per item.
+
+        Returns the events and each item refused, by name, with why. An item with data is a
+        `WireEvent` and goes through `normalize`; the others, most of a night's (a name and a
+        time), are read here without one: `wire.sparse_event` is what they would be.
+        """
+        events: list[NinaEvent] = []
+        refused: list[tuple[str, FrameError]] = []
+        append, normalize, tz = events.append, self.normalize, self.tz
+        source = Source.HISTORY
+        columns = zip(history.names, history.times, history.events, images, strict=True)
+        for name, time_text, wire, image in columns:
+            try:
+                if wire is None and time_text is not None:
+                    zone = UTC if name.startswith(_UTC_PREFIX) else tz
+                    time, micros = self._history_time(time_text, "time", zone)
+                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                else:
+                    append(normalize(wire or sparse_event(name, time_text), source, image))
+            except FrameError as err:
+                refused.append((name, err))
+        return events, refused
+
+    def _event(
+        self,
+        name: str,
+        time: datetime,
+        micros: int | None,
+        data: dict[str, Any],
+        text: str | None,
+        source: Source,
+        image: ImageRecord | None,
+    ) -> NinaEvent:
+        """Make the event of a read time and clean data, learning context from it."""
         self._now = time
         if name in _LEARNED_FROM:
             self._learn(name, data, time)
         if name != IMAGE_SAVE:
             fingerprint = content_fingerprint(name, data) if data else name
-            return NinaEvent(name, time, data, source, fingerprint, False, None, text)
+            return NinaEvent.build(name, time, micros, data, source, fingerprint, False, None, text)
         stats = data.get("ImageStatistics")
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        frame = self._frame(image, source)
+        frame, captured_us = self._frame(image, source)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
-            fingerprint, micros = frame_identity(frame.taken_at)
-            return NinaEvent(
-                wire.name, time, data, source, fingerprint, True, frame, text, in_data, micros
+            written = image.date_text if image is not None else None
+            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, written)
+            return NinaEvent.build(
+                name, time, micros, data, source, fingerprint, True, frame, text, in_data, key_us
             )
-        return NinaEvent(wire.name, time, data, source, IMAGE_SAVE, False, frame, text, in_data)
+        return NinaEvent.build(
+            name, time, micros, data, source, IMAGE_SAVE, False, frame, text, in_data
+        )
 
     def start_history(self) -> None:
         """Begin a new history read (oldest first): forget the previous one's last times."""
         self._history_last.clear()
 
-    def _history_time(self, text: str, kind: str, zone: tzinfo) -> datetime:
-        """Parse a history time, choosing the right pass of a repeated local hour.
+    def _history_time(self, text: str, kind: str, zone: tzinfo) -> tuple[datetime, int]:
+        """Parse a history time (see `nina_instant`), choosing the right pass of a repeated hour.
 
         An offset-less time in the hour that repeats when summer time ends is the second
         pass if the first would go back in time (history is oldest first).
         """
-        moment = parse_nina_time(text, zone)
+        instant = nina_instant(text, zone)
         last = self._history_last.get(kind)
-        if last is not None and moment < last:
-            moment = max(moment, parse_nina_time(text, zone, fold=1))
-        self._history_last[kind] = moment
-        return moment
+        if last is not None and instant[1] < last:
+            instant = max(instant, nina_instant(text, zone, fold=1), key=_micros_of)
+        self._history_last[kind] = instant[1]
+        return instant
 
     def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
@@ -281,8 +332,10 @@ class Normalizer:
             self._learn_target(None, time)
         return self._context.target
 
-    def _frame(self, image: ImageRecord | None, source: Source) -> Frame:
+    def _frame(self, image: ImageRecord | None, source: Source) -> tuple[Frame, int | None]:
         """Build a frame, filling what the record lacks from context and noting it.
+
+        Returns it with its capture time in POSIX microseconds (None if it has none).
 
         A record's equipment names are its own, an empty one too: the plugin always sends
         `Filter`, `CameraName` and `TelescopeName`, "" when there is no such device (no filter
@@ -313,17 +366,21 @@ class Normalizer:
             filter_name = ctx.filter = record.filter
             camera = ctx.camera = record.camera
             telescope = ctx.telescope = record.telescope
-        taken_at = None
+        taken_at = captured_us = None
         if record.date_text is not None:
             try:
                 if source == Source.HISTORY:
-                    taken_at = self._history_time(record.date_text, "date", self.tz)
+                    taken_at, captured_us = self._history_time(record.date_text, "date", self.tz)
                 else:
-                    taken_at = parse_nina_time(record.date_text, self.tz)
+                    taken_at, captured_us = nina_instant(record.date_text, self.tz)
             except FrameError:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
-        return _frame_of(record, image_type, names, taken_at, tuple(inferred))
+        return _frame_of(record, image_type, names, taken_at, tuple(inferred)), captured_us
+
+
+def _micros_of(instant: tuple[datetime, int]) -> int:
+    return instant[1]
 
 
 def _received_time(wire: WireEvent) -> datetime:
@@ -436,7 +493,7 @@ def _new_filter(data: Mapping[str, Any]) -> str | None:
 
 
 def pair_history_images(
-    events: Sequence[WireEvent], images: Sequence[ImageRecord], tz: tzinfo
+    history: HistoryColumns, images: Sequence[ImageRecord], tz: tzinfo
 ) -> list[ImageRecord | None]:
     """Match sparse history IMAGE-SAVE items to image records (both in capture order).
 
@@ -446,15 +503,15 @@ def pair_history_images(
     backfill. With fewer records than saves (an image history cut short), each IMAGE-SAVE
     takes the last unused record dated before it was saved. Returns one entry per event.
     """
-    saves = [index for index, event in enumerate(events) if event.name == IMAGE_SAVE]
-    paired: list[ImageRecord | None] = [None] * len(events)
+    saves = [index for index, name in enumerate(history.names) if name == IMAGE_SAVE]
+    paired: list[ImageRecord | None] = [None] * len(history.names)
     if len(saves) <= len(images):
         for index, record in zip(saves, images, strict=False):
             paired[index] = record
         return paired
     cursor = 0
     for index in saves:
-        text = events[index].time_text
+        text = history.times[index]
         if cursor >= len(images) or text is None:
             continue
         saved = parse_nina_time(text, tz) + _PAIRING_SLACK

@@ -56,10 +56,10 @@ from .store import Store
 from .wire import (
     ImageRecord,
     WireEvent,
-    parse_event_history,
     parse_image_history,
     parse_socket_frame,
     parse_socket_message,
+    read_event_history,
 )
 from .write_path import PendingWrite, Row, StoreWriter
 
@@ -320,19 +320,20 @@ class Pipeline:
         if skip_events and raw_events is not None and raw_images is not None:
             event_history = tail(event_history, raw_events, skip_events)
             image_history = tail(image_history, raw_images, skip_images)
-        events, bad_events = parse_event_history(event_history)
+        history = read_event_history(event_history)
+        bad_events = history.rejected
         images: list[ImageRecord] = []
         bad_images = 0
         if image_history is not None:
             images, bad_images = parse_image_history(image_history)
-        self.counters.received += skip_events + len(events) + bad_events
+        self.counters.received += skip_events + len(history.names) + bad_events
         if bad_events:
             for _ in range(bad_events):
                 self.counters.reject("bad_history_item")
         if bad_images:
             for _ in range(bad_images):
                 self.counters.reject("bad_image_record")
-        paired = pair_history_images(events, images, self.options.tz)
+        paired = pair_history_images(history, images, self.options.tz)
         self.history_wanted = False
         self.normalizer.start_history()
         if not skip_events:
@@ -340,17 +341,22 @@ class Pipeline:
             # the context the frames in it lack comes from it alone, not from the one live
             # events left (another process's rig after a restart, or later than those frames).
             self.normalizer.forget()
-        result = self.ingest(events, Source.HISTORY, paired)
+        result = BatchResult()
+        events, refused = self.normalizer.normalize_history(history, paired)
+        for name, err in refused:
+            self._refuse(result, name, err)
+        self._take_in(events, Source.HISTORY, result)
         result.duplicates += skip_events
         self.counters.duplicates += skip_events
         self.counters.backfilled += len(result.applied)
         result.rejected += bad_events
-        saves = countOf(map(_name_of, events), IMAGE_SAVE)
+        saves = countOf(history.names, IMAGE_SAVE)
         in_order = not (bad_events or bad_images) and saves <= len(images)
         resumable = in_order and self.writer.pending is None
         used = skip_images + saves if resumable else None
         self._resume.took(self.epoch, raw_events, used, (read_events, read_images))
-        for parsed in (events, paired, images):  # their last references: see gradual_release
+        # Their last references: see gradual_release.
+        for parsed in (history.events, history.times, history.names, paired, images):
             release_gradually(parsed)
         return result
 
@@ -372,9 +378,16 @@ class Pipeline:
             try:
                 append(normalize(wire, source, image))
             except FrameError as err:
-                result.rejected += 1
-                self.counters.reject(err.reason)
-                _LOGGER.debug("Rejected %s: %s", wire.name, err)
+                self._refuse(result, wire.name, err)
+        return self._take_in(events, source, result)
+
+    def _refuse(self, result: BatchResult, name: str, err: FrameError) -> None:
+        result.rejected += 1
+        self.counters.reject(err.reason)
+        _LOGGER.debug("Rejected %s: %s", name, err)
+
+    def _take_in(self, events: list[NinaEvent], source: Source, result: BatchResult) -> BatchResult:
+        """De-duplicate, fold and store normalized events in one transaction (see `ingest`)."""
         # Stored events may move (onto our clock, or into history's order): then refold.
         moved = False
         if source == Source.HISTORY:

@@ -31,6 +31,88 @@ def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime
     return _parse_any(text, default_tz, fold)
 
 
+def nina_instant(text: str, default_tz: tzinfo, *, fold: int = 0) -> tuple[datetime, int]:
+    """Return `parse_nina_time`'s UTC time and the same instant in integer POSIX microseconds.
+
+    `micros / 10**6` is exactly the time's `timestamp()` (which divides that very integer),
+    and a frame's key is `micros`: made here in one pass, for the history's hot path.
+    """
+    # A night's thousands of times share a few dozen hours: a time written with a whole-hour
+    # offset is its hour's UTC text (learned once, `_learn_hour`) and its own minutes on.
+    hours = _HOURS.get(text[-6:]) if type(text) is str else None
+    hour = None if hours is None else hours.get(text[:13])
+    if hour is not None:
+        head, base = hour
+        try:
+            moment = datetime.fromisoformat(head + text[13:-6] + "+00:00")
+        except ValueError:
+            pass  # the general reading below says why
+        else:
+            rest = moment.minute * 60_000_000 + moment.second * 1_000_000 + moment.microsecond
+            return moment, base + rest
+    moment = parse_nina_time(text, default_tz, fold=fold)
+    micros = (moment - _EPOCH) // _MICROSECOND
+    if _WHOLE_HOUR_OFFSET.fullmatch(text, len(text) - 6):
+        _learn_hour(text, moment, micros)
+    return moment, micros
+
+
+def utc_iso(text: str, moment: datetime) -> str:
+    """Return `moment` (UTC, what `nina_instant` read from `text`) in ISO form, no offset.
+
+    Cut from `text` when its hour is known and it has NINA's seven fraction digits (a
+    frame's fingerprint holds this text: formatting the time cost twice the cut); else the
+    time's own `isoformat`.
+    """
+    hours = _HOURS.get(text[-6:])
+    hour = None if hours is None else hours.get(text[:13])
+    # The first six of the seven digits are the microseconds (`fromisoformat` cuts the
+    # seventh off); `isoformat` writes them unless they are all zero.
+    if hour is not None and len(text) == 33 and text[19] == "." and moment.microsecond:
+        return hour[0] + text[13:26]
+    return moment.replace(tzinfo=None).isoformat()
+
+
+#: Offset → date and hour as written → (that hour's UTC text to the hour, its first
+#: microsecond since the epoch), for times written with a whole-hour offset. Bounded (input
+#: decides what goes in): a zone has a few offsets, and a NINA process's hours fill their
+#: table in months; then it starts again.
+_HOURS: dict[str, dict[str, tuple[str, int]]] = {}
+_MAX_HOURS = 4096
+_WHOLE_HOUR_OFFSET = re.compile(r"[+-]\d\d:00")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _learn_hour(text: str, moment: datetime, micros: int) -> None:
+    """Learn the hour of `text` (read as `moment`) if its minutes on read alone the same."""
+    written = text[:13]
+    try:
+        # Only a plainly written hour (not `T24`, not a week date): then the minutes on
+        # are read alike whatever the date and hour before them.
+        if text[10] != "T" or datetime.fromisoformat(written).isoformat()[:13] != written:
+            return
+    except ValueError:
+        return
+    rest = moment.minute * 60_000_000 + moment.second * 1_000_000 + moment.microsecond
+    start = moment.replace(minute=0, second=0, microsecond=0)
+    head = start.replace(tzinfo=None).isoformat()[:13]
+    try:
+        again = datetime.fromisoformat(head + text[13:-6] + "+00:00")
+    except ValueError:
+        return
+    if again != moment or again.tzinfo is not moment.tzinfo:
+        return
+    hours = _HOURS.get(text[-6:])
+    if hours is None:
+        if len(_HOURS) >= _MAX_OFFSETS:
+            return
+        hours = _HOURS[text[-6:]] = {}
+    elif len(hours) >= _MAX_HOURS:
+        hours.clear()
+    hours[written] = (head, micros - rest)
+
+
 #: UTC offset → its `timedelta`, for the offsets written `±HH:MM` seen so far (a zone has a
 #: few); bounded, as input decides what goes in.
 _OFFSETS: dict[str, timedelta] = {}

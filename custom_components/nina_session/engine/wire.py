@@ -398,7 +398,7 @@ def _parse_decoded(raw: str | bytes, message: Any, received_at: datetime) -> Wir
 
 
 #: The stored text of empty data (`WireEvent.text`): what the store would encode it to.
-_NO_DATA_TEXT = "{}"
+NO_DATA_TEXT = "{}"
 
 
 def _history_list(payload: Any) -> list[Any]:
@@ -460,25 +460,73 @@ class HistoryEvents:
 
     def events(self) -> tuple[list[WireEvent], int]:
         """Build the items' events; return them and how many items were rejected."""
-        events: list[WireEvent] = []
-        append = events.append
+        history = self.columns()
+        return history.wire_events(), history.rejected
+
+    def columns(self) -> HistoryColumns:
+        """Read the items column by column, building events only for those with data."""
+        names: list[str] = []
+        times: list[str | None] = []
+        events: list[WireEvent | None] = []
+        add_name, add_time, add_event = names.append, times.append, events.append
         rejected = self.rejected
-        names: dict[str, str] = {}  # each name as made once: one str for all its events
+        upper_of: dict[str, str] = {}  # each name as made once: one str for all its events
         for item in self.items:
             # Most history items are only `Event` and `Time` (`Time` is a text: see `add`):
             # their data is empty, needs no copy or walk, and its text is known.
             if len(item) == 2 and type(name := item.get("Event")) is str:
-                upper = names.get(name)
+                upper = upper_of.get(name)
                 if upper is None:
-                    upper = names[name] = name.strip().upper()
+                    upper = upper_of[name] = name.strip().upper()
                 if upper:
-                    append(WireEvent(upper, {}, item["Time"], None, True, _NO_DATA_TEXT))
+                    add_name(upper)
+                    add_time(item["Time"])
+                    add_event(None)
                     continue
             try:
-                append(_event_from_object(item, None))
+                event = _event_from_object(item, None)
             except FrameError:
                 rejected += 1
-        return events, rejected
+                continue
+            add_name(event.name)
+            add_time(event.time_text)
+            add_event(event)
+        return HistoryColumns(names, times, events, rejected)
+
+
+@dataclass(slots=True)
+class HistoryColumns:
+    """An event history read column by column (`HistoryEvents.columns`), oldest first.
+
+    Most items are only a name and a time: those build no `WireEvent` (at a night's tens of
+    thousands of items, building them cost as much as the rest of their normalizing).
+    """
+
+    names: list[str]
+    #: Each item's `Time` text (None only for an event of another API without one).
+    times: list[str | None]
+    #: The event of an item with data; None for one of only a name and a time, whose event
+    #: is `sparse_event`'s.
+    events: list[WireEvent | None]
+    rejected: int = 0
+
+    @classmethod
+    def of(cls, events: list[WireEvent], rejected: int) -> HistoryColumns:
+        """Return built events (another API's history, a decoded list) as columns."""
+        names = [event.name for event in events]
+        return cls(names, [event.time_text for event in events], list(events), rejected)
+
+    def wire_events(self) -> list[WireEvent]:
+        """Return every item's event, building those of the sparse items."""
+        return [
+            sparse_event(name, time) if event is None else event
+            for name, time, event in zip(self.names, self.times, self.events, strict=True)
+        ]
+
+
+def sparse_event(name: str, time_text: str | None) -> WireEvent:
+    """Return the event of a history item of only a name and a time (no data)."""
+    return WireEvent(name, {}, time_text, None, True, NO_DATA_TEXT)
 
 
 def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
@@ -486,14 +534,20 @@ def parse_event_history(payload: Any) -> tuple[list[WireEvent], int]:
 
     Returns (events, number of rejected items).
     """
+    history = read_event_history(payload)
+    return history.wire_events(), history.rejected
+
+
+def read_event_history(payload: Any) -> HistoryColumns:
+    """Read the `/event-history` like `parse_event_history`, column by column."""
     if isinstance(payload, Foreign):
-        return payload.wire_format.event_history(payload.payload)
+        return HistoryColumns.of(*payload.wire_format.event_history(payload.payload))
     if isinstance(payload, HistoryEvents):
-        return payload.events()
+        return payload.columns()
     parsed = HistoryEvents()
     for item in _history_list(payload):
         parsed.add(item)
-    return parsed.events()
+    return parsed.columns()
 
 
 @dataclass(slots=True)
