@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from itertools import chain
+from itertools import chain, groupby
 import json
 import logging
 import math
@@ -77,6 +77,11 @@ def _insert_statement(width: int) -> str:
         "INSERT OR IGNORE INTO session_events (source, epoch, event_key, ts, name, "  # noqa: S608
         f"session_id, data, frame) VALUES {values}"
     )
+
+
+def _run_of(row: tuple[NinaEvent, str | None, int]) -> tuple[Source, int]:
+    """Return what an event row shares with its run: its source and epoch."""
+    return row[0].source, row[2]
 
 
 def _in_session(session_id: str) -> tuple[str, str, str]:
@@ -694,17 +699,16 @@ class Store:
         """
         if not events:
             return 0
+        source, epoch = _run_of(events[0])
+        # One run, as nearly always: told by a test that costs a tenth of grouping the rows.
         # The source's `_value_`, not `value`: the enum's property is a Python call.
-        source, epoch = events[0][0].source, events[0][2]
         if all(ev.source is source and ev_epoch == epoch for ev, _, ev_epoch in events):
             return self._insert_events(rows, source._value_, epoch)
         inserted = start = 0
-        for end in range(1, len(events) + 1):
-            if end < len(events) and (events[end][0].source, events[end][2]) == (source, epoch):
-                continue
+        for (source, epoch), run in groupby(events, key=_run_of):
+            end = start + sum(1 for _ in run)
             inserted += self._insert_events(rows[start:end], source._value_, epoch)
-            if end < len(events):
-                start, source, epoch = end, events[end][0].source, events[end][2]
+            start = end
         return inserted
 
     def _insert_events(self, rows: Sequence[tuple[Any, ...]], source: str, epoch: int) -> int:
