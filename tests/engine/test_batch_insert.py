@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 import sqlite3
@@ -61,4 +62,28 @@ def test_a_batch_stays_within_an_older_sqlites_limit_on_parameters(db_path: Path
     store.write_batch([(ev, None, 0) for ev in events], (), None)
     assert store.counts()["events"] == 1234
     assert [ev.key for _, ev in store.iter_events()] == [ev.key for ev in events]
+    store.close()
+
+
+def test_a_batch_of_several_sources_and_epochs_keeps_each_rows_own(db_path: Path) -> None:
+    """Test a merged batch (refused batches wait and are written with the next one).
+
+    A statement binds one source and epoch for all its rows: a batch holding runs of
+    several is written run by run, each row with its own, all in the batch's order.
+    """
+    store = Store(db_path)
+    runs = [(Source.HISTORY, 0, 620), (Source.LIVE, 0, 3), (Source.HISTORY, 1, 57),
+            (Source.REPLAY, 1, 1), (Source.HISTORY, 1, 510)]  # fmt: skip
+    batch: list[tuple[NinaEvent, str | None, int]] = []
+    for source, epoch, count in runs:
+        for _ in range(count):
+            event = replace(history_event(len(batch)), source=source)
+            batch.append((event, f"s{epoch}", epoch))
+    store.write_batch(batch, (), None)
+    assert store.counts()["events"] == len(batch)
+    with sqlite3.connect(db_path) as db:
+        stored = db.execute(
+            "SELECT event_key, source, session_id, epoch FROM session_events ORDER BY id"
+        ).fetchall()
+    assert stored == [(ev.key, ev.source.value, sid, epoch) for ev, sid, epoch in batch]
     store.close()

@@ -12,12 +12,20 @@ import json
 import math
 import sqlite3
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from custom_components.nina_session.engine import stored_rows
 from custom_components.nina_session.engine.models import Frame, NinaEvent, Source
-from custom_components.nina_session.engine.stored_rows import data_text, frame_from_json, frame_json
+from custom_components.nina_session.engine.normalize import Normalizer
+from custom_components.nina_session.engine.stored_rows import (
+    data_text,
+    frame_column,
+    frame_from_json,
+    frame_json,
+)
+from custom_components.nina_session.engine.wire import WireEvent, parse_image_record
 
 FRAME = Frame(
     image_type="LIGHT", exposure=180.0, filter="Ha", target="NGC 2237",
@@ -105,3 +113,64 @@ def test_the_kept_number_texts_stay_bounded() -> None:
         frame = replace(FRAME, hfr=1 + step / 1000, guiding_rms=step / 7)
         assert frame_json(frame) == generic_encoding(frame)
     assert len(stored_rows._FLOAT_TEXTS) <= stored_rows._FLOAT_TEXTS_MAX  # noqa: SLF001
+
+
+def test_repeated_leading_fields_read_the_same_whatever_their_type() -> None:
+    """Test frames whose type, exposure and names repeat (their text is kept per values).
+
+    300 and 300.0, 0.0 and -0.0, True and 1.0 are one key to a dict but not one text.
+    """
+    exposures: list[Any] = [300.0, 300, 300.0, 0.0, -0.0, 0.0, None, 1.0, True, 1.0, math.nan]
+    names: list[Any] = ["Ha", "", None, "Ha"]
+    for exposure in exposures:
+        for name in names:
+            frame = replace(FRAME, exposure=exposure, target=name, camera=name)
+            assert frame_json(frame) == generic_encoding(frame)
+
+
+def test_the_kept_leading_texts_stay_bounded() -> None:
+    """Test that a long run of distinct targets (a process up for months) keeps a few."""
+    for step in range(3_000):
+        frame = replace(FRAME, target=f"Target {step}")
+        assert frame_json(frame) == generic_encoding(frame)
+    assert len(stored_rows._HEADS) <= stored_rows._HEADS_MAX  # noqa: SLF001
+
+
+def _record(date_text: str) -> dict[str, Any]:
+    """Return an image-history record captured at `date_text` (NINA's text)."""
+    return {"ImageType": "LIGHT", "ExposureTime": 120.0, "Filter": "OIII", "Date": date_text,
+            "TargetName": "M 31", "CameraName": "ASI", "TelescopeName": "RC8", "HFR": 2.5,
+            "Stars": 900, "RmsText": 'Tot: 0.70 (0.55")', "Temperature": -10.0,
+            "Filename": "m31.fits"}  # fmt: skip
+
+
+DATES = [
+    "2026-11-24T19:00:01.1234567+01:00",  # NINA's shape: seven digits, its zone's offset
+    "2026-11-24T19:00:01+01:00",  # a whole second: no fraction in ISO form
+    "2026-11-24T18:00:01.5Z",
+    "2026-11-24T13:00:01.250-05:00",
+    "2026-11-24T19:00:01.000001",  # no offset: NINA's configured zone
+    "2026-03-29T02:30:00",  # no offset, in the hour summer time skips
+    "2026-10-25T02:30:00",  # no offset, in the hour that repeats when summer time ends
+]
+
+
+@pytest.mark.parametrize("date_text", DATES)
+def test_a_history_frame_writes_its_capture_time_as_formatted(date_text: str) -> None:
+    """Test that a frame's time taken from its fingerprint is the text formatting writes.
+
+    Every history frame (no data to read it back from) stores its frame: the capture time
+    comes from the exact fingerprint the normalizer made of it; a copy moved onto our clock
+    and one re-read as a flat keep both.
+    """
+    normalizer = Normalizer(ZoneInfo("Europe/Berlin"))
+    wire = WireEvent("IMAGE-SAVE", {}, "2026-11-24T19:00:05+01:00", None)
+    event = normalizer.normalize(wire, Source.HISTORY, parse_image_record(_record(date_text)))
+    assert event.exact and event.frame is not None and event.frame.taken_at is not None
+    moved = event.moved_to(event.time + timedelta(seconds=3))
+    flat = replace(event, frame=replace(event.frame, image_type="FLAT"))
+    for copy in (event, moved, flat):
+        text = frame_column(copy)
+        assert text == frame_json(copy.frame) == generic_encoding(copy.frame)
+        back = frame_from_json(text)
+        assert back is not None and back.taken_at == event.frame.taken_at

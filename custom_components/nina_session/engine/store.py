@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
-from itertools import chain
+from itertools import chain, groupby
 import json
 import logging
 import math
@@ -56,19 +56,32 @@ _IN_SESSION = (
 
 #: Rows per INSERT statement, widest first; rows left over go in one row per statement.
 _INSERT_WIDTHS = (500, 50)
-#: Values per event row (`Store.write_batch`), each one bound parameter.
-_EVENT_ROW_VALUES = 8
+#: Values bound per event row (`Store.write_batch`); a run of rows shares its source and
+#: epoch, bound once per statement (`_insert_statement`).
+_EVENT_ROW_VALUES = 6
+_SHARED_VALUES = 2
 
 
 @cache
 def _insert_statement(width: int) -> str:
-    """Return the INSERT of `width` event rows (`Store._insert_events`)."""
-    values = ",".join([f"({','.join('?' * _EVENT_ROW_VALUES)})"] * width)
+    """Return the INSERT of `width` event rows of one source and epoch (`_insert_events`).
+
+    The source and epoch are the statement's first two parameters, named in every row: a
+    bound value costs a call and a copy of its text, and a batch's rows share both. Only
+    these two are numbered: SQLite finds a numbered parameter's name by a walk of the names,
+    and Python asks each parameter's name.
+    """
+    values = ",".join([f"(?1,?2,{','.join('?' * _EVENT_ROW_VALUES)})"] * width)
     # Only `?` placeholders are interpolated, never input.
     return (
-        "INSERT OR IGNORE INTO session_events (event_key, ts, name, source, session_id, "  # noqa: S608
-        f"epoch, data, frame) VALUES {values}"
+        "INSERT OR IGNORE INTO session_events (source, epoch, event_key, ts, name, "  # noqa: S608
+        f"session_id, data, frame) VALUES {values}"
     )
+
+
+def _run_of(row: tuple[NinaEvent, str | None, int]) -> tuple[Source, int]:
+    """Return what an event row shares with its run: its source and epoch."""
+    return row[0].source, row[2]
 
 
 def _in_session(session_id: str) -> tuple[str, str, str]:
@@ -614,18 +627,18 @@ class Store:
         folded (`folded_through`). A refold deletes the sessions it recomputed first: all
         (`replace_sessions`), or those that started at or after `replace_from` (a timestamp).
         """
-        # The two calls per row only where needed: this runs for every event stored. The
-        # source's `_value_`, not `value`: the enum's property is a Python call, ~6x the cost.
+        # The two calls per row only where needed: this runs for every event stored.
+        events = list(events)
         rows = [
-            (ev.key, ev.ts, ev.name, ev.source._value_, sid, epoch,
+            (ev.key, ev.ts, ev.name, sid,
              ev.text if ev.text is not None else _data_text(ev),
              None if ev.frame is None or ev.frame_in_data else _frame_column(ev))
-            for ev, sid, epoch in events
+            for ev, sid, _ in events
         ]  # fmt: skip
         summaries = list(sessions)
         reassign = list(reassign)
         with self._db:
-            inserted = self._insert_events(rows)
+            inserted = self._insert_runs(events, rows)
             if replace_sessions:
                 self._db.execute("DELETE FROM sessions")
                 self._db.execute("DELETE FROM session_history")
@@ -676,29 +689,58 @@ class Store:
             self._event_count += inserted
         self.last_write = datetime.now(UTC)
 
-    def _insert_events(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Insert event rows in their order, inside the caller's transaction; return how many.
+    def _insert_runs(
+        self, events: Sequence[tuple[NinaEvent, str | None, int]], rows: Sequence[tuple[Any, ...]]
+    ) -> int:
+        """Insert the rows of `events` in their order, a run of one source and epoch at a time.
 
-        Many rows per statement: each statement of a table with AUTOINCREMENT reads and
-        writes its sequence once, and each costs a step from Python, which for one row per
-        statement was a third of a backfill's SQLite time. The statements have a few fixed
-        widths, so SQLite's statement cache holds them all; only those within this SQLite's
-        limit on parameters (999 before SQLite 3.32).
+        A batch is one run (one pipeline's epoch, one source) unless earlier batches the
+        database refused were merged into it. Returns how many rows were inserted.
+        """
+        if not events:
+            return 0
+        source, epoch = _run_of(events[0])
+        # One run, as nearly always: told by a test that costs a tenth of grouping the rows.
+        # The source's `_value_`, not `value`: the enum's property is a Python call.
+        if all(ev.source is source and ev_epoch == epoch for ev, _, ev_epoch in events):
+            return self._insert_events(rows, source._value_, epoch)
+        inserted = start = 0
+        for (source, epoch), run in groupby(events, key=_run_of):
+            end = start + sum(1 for _ in run)
+            inserted += self._insert_events(rows[start:end], source._value_, epoch)
+            start = end
+        return inserted
+
+    def _insert_events(self, rows: Sequence[tuple[Any, ...]], source: str, epoch: int) -> int:
+        """Insert event rows of one source and epoch in their order; return how many.
+
+        Inside the caller's transaction. Many rows per statement: each statement of a table
+        with AUTOINCREMENT reads and writes its sequence once, and each costs a step from
+        Python, which for one row per statement was a third of a backfill's SQLite time. The
+        statements have a few fixed widths, so SQLite's statement cache holds them all; only
+        those within this SQLite's limit on parameters (999 before SQLite 3.32).
         """
         inserted = 0
         start = 0
         limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        for width in (width for width in _INSERT_WIDTHS if width * _EVENT_ROW_VALUES <= limit):
+        shared = [source, epoch]
+        widths = (w for w in _INSERT_WIDTHS if w * _EVENT_ROW_VALUES + _SHARED_VALUES <= limit)
+        for width in widths:
             end = start + (len(rows) - start) // width * width
             statement = _insert_statement(width)
             for chunk in range(start, end, width):
                 cursor = self._db.execute(
-                    statement, list(chain.from_iterable(rows[chunk : chunk + width]))
+                    statement, [*shared, *chain.from_iterable(rows[chunk : chunk + width])]
                 )
                 inserted += cursor.rowcount
             start = end
         if start < len(rows):
-            inserted += max(self._db.executemany(_insert_statement(1), rows[start:]).rowcount, 0)
+            inserted += max(
+                self._db.executemany(
+                    _insert_statement(1), [(source, epoch, *row) for row in rows[start:]]
+                ).rowcount,
+                0,
+            )
         return inserted
 
     def _append_history(self, session_id: str, history: Sequence[dict[str, Any]]) -> int:

@@ -14,7 +14,7 @@ import json
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from .models import Frame, NinaEvent
+from .models import FRAME_FINGERPRINT, Frame, NinaEvent
 from .normalize import IMAGE_SAVE, own_frame
 
 # One encoder for every write: json.dumps builds a new one per call when given options.
@@ -26,6 +26,8 @@ _int_text = int.__repr__
 #: instructions each. Emptied when full, so it stays small in a long-running process.
 _FLOAT_TEXTS: dict[float, str] = {}
 _FLOAT_TEXTS_MAX = 4096
+#: Where an exact frame's fingerprint has its capture time.
+_TIME_AT = len(FRAME_FINGERPRINT)
 
 
 def _text(value: object) -> str:
@@ -53,6 +55,11 @@ def _number(value: object) -> str:
     return _int_text(value) if type(value) is int else encode(value)
 
 
+def _count(value: object) -> str:
+    """Return a whole-number field (a frame's stars) as `encode` writes it."""
+    return _int_text(value) if type(value) is int else _number(value)
+
+
 def _texts(values: Iterable[object]) -> str:
     return f"[{','.join([_text(value) for value in values])}]"
 
@@ -65,23 +72,59 @@ def _moment(value: datetime | None) -> str:
     return encode_basestring_ascii(value.isoformat())
 
 
-def frame_json(frame: Frame | None) -> str | None:
+#: The text of a frame's leading fields (type, exposure, filter, target, camera, telescope)
+#: by their values: a night's frames repeat a few dozen such sets, and writing the six fields
+#: was half a history frame's text. Emptied when full, so it stays small.
+_HEADS: dict[tuple[object, ...], str] = {}
+_HEADS_MAX = 1024
+
+
+def _head(frame: Frame) -> str:
+    """Return the text of a frame's leading fields, up to the comma before `hfr`."""
+    exposure = frame.exposure
+    key = (frame.image_type, exposure, frame.filter, frame.target, frame.camera, frame.telescope)
+    text = _HEADS.get(key)
+    # Values equal as keys are not always one text (300 and 300.0, 0.0 and -0.0, True and
+    # 1.0): only names that are texts or None and a non-zero float exposure (or None) are
+    # kept, and only a float exposure (or None) reads a kept text.
+    if text is not None and (exposure is None or type(exposure) is float):
+        return text
+    text = (
+        f'{{"image_type":{_text(frame.image_type)},"exposure":{_number(exposure)},'
+        f'"filter":{_text(frame.filter)},"target":{_text(frame.target)},'
+        f'"camera":{_text(frame.camera)},"telescope":{_text(frame.telescope)},'
+    )
+    if (exposure is None or (type(exposure) is float and exposure)) and all(
+        value is None or type(value) is str for value in key[:1] + key[2:]
+    ):
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[key] = text
+    return text
+
+
+def frame_json(frame: Frame | None, taken_at_text: str | None = None) -> str | None:
     """Return a frame as the JSON text of its fields (None for no frame).
 
     Byte for byte what `encode` makes of a dict of its fields in declaration order, with the
     capture time in ISO form and `inferred` as a list (rows written before read the same),
     written field by field: the encoder's dict walk was most of a history frame's write cost.
+    `taken_at_text`: the capture time's ISO text, when the caller has it already (an exact
+    frame's fingerprint holds it: see `frame_column`).
     """
     if frame is None:
         return None
+    taken_at = frame.taken_at
+    if taken_at is None or taken_at_text is None:
+        moment = _moment(taken_at)
+    else:
+        moment = f'"{taken_at_text}"'
+    inferred = frame.inferred
     return (
-        f'{{"image_type":{_text(frame.image_type)},"exposure":{_number(frame.exposure)},'
-        f'"filter":{_text(frame.filter)},"target":{_text(frame.target)},'
-        f'"camera":{_text(frame.camera)},"telescope":{_text(frame.telescope)},'
-        f'"hfr":{_number(frame.hfr)},"stars":{_number(frame.stars)},'
+        f'{_head(frame)}"hfr":{_number(frame.hfr)},"stars":{_count(frame.stars)},'
         f'"guiding_rms":{_number(frame.guiding_rms)},'
-        f'"temperature":{_number(frame.temperature)},"taken_at":{_moment(frame.taken_at)},'
-        f'"filename":{_text(frame.filename)},"inferred":{_texts(frame.inferred)}}}'
+        f'"temperature":{_number(frame.temperature)},"taken_at":{moment},'
+        f'"filename":{_text(frame.filename)},"inferred":{_texts(inferred) if inferred else "[]"}}}'
     )
 
 
@@ -125,10 +168,22 @@ def derivable(data: Mapping[str, Any], frame: Frame) -> bool:
 
 
 def frame_column(event: NinaEvent) -> str | None:
-    """Return what an event's row keeps of its frame: its JSON, or None when derivable."""
+    """Return what an event's row keeps of its frame: its JSON, or None when derivable.
+
+    An exact frame's fingerprint is `FRAME_FINGERPRINT` and its capture time's ISO text
+    (`frame_identity`, the only maker of exact frame events; copies keep both), which is what
+    `_moment` writes of that time: the text is taken from there, not formatted again.
+    """
     frame = event.frame
-    if frame is None or event.frame_in_data or derivable(event.data, frame):
+    if frame is None or event.frame_in_data:
         return None
+    data = event.data
+    # A sparse history frame has no data: nothing to give the frame back from.
+    if data and derivable(data, frame):
+        return None
+    fingerprint = event.fingerprint
+    if event.exact and fingerprint.startswith(FRAME_FINGERPRINT):
+        return frame_json(frame, fingerprint[_TIME_AT:])
     return frame_json(frame)
 
 
