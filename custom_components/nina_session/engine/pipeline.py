@@ -491,10 +491,10 @@ class Pipeline:
         writes must not grow with the session. A crash in between loses nothing: the events
         are stored, and the next start folds those after the saved state again (`_catch_up`).
         """
-        apply, tracker, epoch = self.checkpoints.apply, self.tracker, self.epoch
+        tracker, epoch = self.tracker, self.epoch
         # Asked of the tracker once, not of each event's step: most events change nothing.
         changes = tracker.changes
-        applied = [apply(tracker, event) for event in events]
+        applied = self.checkpoints.fold(tracker, events)
         changed = tracker.changes != changes
         rows: list[Row] = [(item.event, item.session_id, epoch) for item in applied]
         result.applied += applied

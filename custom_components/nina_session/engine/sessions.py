@@ -69,6 +69,10 @@ class EventKind:
     counted: bool
     #: The state machine ignores it unless a stop is pending (see `StateMachine.apply`).
     machine_ignores: bool
+    #: Outside a frame, it can only move the open session's activity and add to a counter
+    #: while the machine is not idle and no stop is pending: it opens nothing, names no
+    #: target, the machine ignores it, and as work it could end a session only while idle.
+    passive: bool
 
 
 #: Event name → its kind, for the names seen (a night names a few dozen; a dict read is a
@@ -88,7 +92,9 @@ def kind_of(name: str) -> EventKind:
     counter = _COUNTED.get(name) or ("errors" if name in ERROR_EVENTS else None)
     names_target = name.startswith("TS-")
     counted = counter is not None or names_target
-    kind = EventKind(work, opens, counter, names_target, counted, name not in ACTS_ON)
+    ignored = name not in ACTS_ON
+    passive = ignored and not opens and not names_target
+    kind = EventKind(work, opens, counter, names_target, counted, ignored, passive)
     if len(_KINDS) < _KINDS_KEPT:
         _KINDS[name] = kind
     return kind
@@ -316,8 +322,29 @@ class SessionTracker:
         context first (see `_in_context`).
         """
         kind = _KINDS.get(event.name) or kind_of(event.name)
-        work, opens = kind.work, kind.opens
         frame = event.frame
+        fsm = self.fsm
+        session = self.open
+        if (
+            frame is None
+            and kind.passive
+            and session is not None
+            and fsm.state is not SessionState.IDLE
+            and fsm.equipment.pending is None
+        ):
+            # Most of a night's events (IMAGE-PREPARED, dithers, autofocus points): what the
+            # general path below does for them, without its tests that cannot pass.
+            time = event.time
+            last = session.last_work
+            if last is None or time > last:
+                session.last_work = time
+            if kind.counter is not None:
+                session.count(kind.counter)
+            last = self.last_time
+            if last is None or time > last:
+                self.last_time = time
+            return Applied(event, session.id, NO_STEP, None, None)
+        work, opens = kind.work, kind.opens
         if frame is not None:
             if "image_type" in frame.inferred:  # nothing told its type: read it in context
                 frame = self._in_context(frame)
@@ -325,13 +352,11 @@ class SessionTracker:
                     event = replace(event, frame=frame)
             work = opens = frame.image_type != "SNAPSHOT"  # a frame is work, a snapshot not
         closed = None
-        active = work or self.fsm.state != SessionState.IDLE
-        session = self.open
+        active = work or fsm.state != SessionState.IDLE
         # Only work ends a session: what is not (IMAGE-PREPARED, nearly half a night's events)
         # cannot be past the idle gap while idle, nor open the next night.
         if session is not None and work and self._ends_before(session, event, opens=opens):
             closed = self._close(session)
-        fsm = self.fsm
         if frame is None and kind.machine_ignores and fsm.equipment.pending is None:
             step = NO_STEP  # what `fsm.apply` returns then, without a call per such event
         else:
