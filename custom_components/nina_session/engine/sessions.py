@@ -344,7 +344,7 @@ class SessionTracker:
             if last is None or time > last:
                 self.last_time = time
             return Applied(event, session.id, NO_STEP, None, None)
-        work, opens = kind.work, kind.opens
+        work, opens, time = kind.work, kind.opens, event.time
         if frame is not None:
             if "image_type" in frame.inferred:  # nothing told its type: read it in context
                 frame = self._in_context(frame)
@@ -355,7 +355,7 @@ class SessionTracker:
         active = work or fsm.state != SessionState.IDLE
         # Only work ends a session: what is not (IMAGE-PREPARED, nearly half a night's events)
         # cannot be past the idle gap while idle, nor open the next night.
-        if session is not None and work and self._ends_before(session, event, opens=opens):
+        if session is not None and work and self._ends_before(session, time, opens):
             closed = self._close(session)
         if frame is None and kind.machine_ignores and fsm.equipment.pending is None:
             step = NO_STEP  # what `fsm.apply` returns then, without a call per such event
@@ -368,21 +368,21 @@ class SessionTracker:
             if step.transition is None:  # already in this state (flat panel lit before)
                 opened.state_history.append(
                     history_entry(
-                        Transition(fsm.state, fsm.state, event.time, event.name, fsm.reason)
+                        Transition(fsm.state, fsm.state, time, event.name, fsm.reason)
                     )
                 )
         session = self.open
         if session is not None:
             last = session.last_work  # activity: work, or any event while not idle
-            if active and (last is None or event.time > last):
-                session.last_work = event.time
-            # Nearly half a night's events (IMAGE-PREPARED) only move the last activity.
+            if active and (last is None or time > last):
+                session.last_work = time
             if frame is not None:
-                session.add_frame(frame, event.time)
+                session.add_frame(frame, time)
             if step is not NO_STEP or kind.counted:
                 session.add(event, step, kind)
-        if self.last_time is None or event.time > self.last_time:
-            self.last_time = event.time
+        last = self.last_time
+        if last is None or time > last:
+            self.last_time = time
         return Applied(event, session.id if session else None, step, closed, opened)
 
     def _in_context(self, frame: Frame) -> Frame:
@@ -415,14 +415,20 @@ class SessionTracker:
         """Close the open session, if any (one that had ended before a refold)."""
         return self._close(self.open) if self.open is not None else None
 
-    def _ends_before(self, session: Session, event: NinaEvent, *, opens: bool) -> bool:
-        """Whether work `event` (one that `opens` a session, or not) ends `session` first."""
+    def _ends_before(self, session: Session, time: datetime, opens: bool) -> bool:  # noqa: FBT001
+        """Whether work at `time` (work that `opens` a session, or not) ends `session` first.
+
+        `opens` is positional: this is asked of every frame, and a keyword costs per call.
+        """
         last = session.last_work or session.start
-        if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
+        if self.fsm.state == SessionState.IDLE and time - last > self.idle_gap:
             return True
-        if session.night_ends is None:
-            session.night_ends = night_end(session.night, self.tz)
-        return opens and event.time >= session.night_ends
+        if not opens:
+            return False
+        ends = session.night_ends
+        if ends is None:
+            ends = session.night_ends = night_end(session.night, self.tz)
+        return time >= ends
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start
