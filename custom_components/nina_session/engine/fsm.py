@@ -178,6 +178,9 @@ class Step:
 #: What folding an event that changed nothing did (most events): one shared, it is frozen.
 NO_STEP = Step()
 
+#: Read per frame: a member read from its enum class costs several times a global's read.
+_IMAGING = SessionState.IMAGING
+
 _Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]
 _IMAGE_SAVE = "IMAGE-SAVE"
 
@@ -227,7 +230,7 @@ class StateMachine:
             if frame is None:
                 if name not in ACTS_ON:
                     return NO_STEP  # most events of a night: nothing to expire, settle or handle
-            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) == self.state:
+            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) is self.state:
                 self._keep_state()
                 return NO_STEP
         self._counts.clear()
@@ -396,7 +399,7 @@ class StateMachine:
         A light in ``imaging`` also says the run goes on and the mount does not rest (what
         `_work` does there); nothing else changes, so `apply` takes it without a `Step`.
         """
-        if self.state == SessionState.IMAGING:
+        if self.state is _IMAGING:
             eq = self.equipment
             eq.sequence_running = True
             eq.resting = eq.wait_until = None

@@ -47,6 +47,8 @@ _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FL
 _WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
 _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
+#: Read per event: a member read from its enum class costs several times a global's read.
+_IDLE = SessionState.IDLE
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
@@ -329,7 +331,7 @@ class SessionTracker:
             frame is None
             and kind.passive
             and session is not None
-            and fsm.state is not SessionState.IDLE
+            and fsm.state is not _IDLE
             and fsm.equipment.pending is None
         ):
             # Most of a night's events (IMAGE-PREPARED, dithers, autofocus points): what the
@@ -352,7 +354,7 @@ class SessionTracker:
                     event = replace(event, frame=frame)
             work = opens = frame.image_type != "SNAPSHOT"  # a frame is work, a snapshot not
         closed = None
-        active = work or fsm.state != SessionState.IDLE
+        active = work or fsm.state is not _IDLE
         # Only work ends a session: what is not (IMAGE-PREPARED, nearly half a night's events)
         # cannot be past the idle gap while idle, nor open the next night.
         if session is not None and work and self._ends_before(session, time, opens):
@@ -421,7 +423,7 @@ class SessionTracker:
         `opens` is positional: this is asked of every frame, and a keyword costs per call.
         """
         last = session.last_work or session.start
-        if self.fsm.state == SessionState.IDLE and time - last > self.idle_gap:
+        if self.fsm.state is _IDLE and time - last > self.idle_gap:
             return True
         if not opens:
             return False
