@@ -118,6 +118,9 @@ class BatchResult:
     ticked: Step | None = None
     #: A history merge told in sum (see `for_loop`); None for live batches and ticks.
     summary: HistorySummary | None = None
+    #: How many of `applied` bear each name, when the batch counted them (`Pipeline.ingest`
+    #: does, for the type counters): a merge's summary need not count its events again.
+    by_type: Counter[str] | None = None
 
     @property
     def changed(self) -> bool:
@@ -137,7 +140,7 @@ class BatchResult:
         at a time (`gradual_release`): neither walking nor freeing them lands on the loop.
         This result is left without events.
         """
-        summary, recent = summarize(self.applied, now)
+        summary, recent = summarize(self.applied, now, self.by_type)
         release_gradually(self.applied)
         return BatchResult(
             recent,
@@ -393,7 +396,8 @@ class Pipeline:
         if not unique and not moved:
             return result
         # Per name, not per event: a batch holds a few names many times over.
-        for name, times in Counter(map(_name_of, unique)).items():
+        result.by_type = Counter(map(_name_of, unique))
+        for name, times in result.by_type.items():
             self.counters.count_type(name, times)
         self.counters.processed += len(unique)
         unique = in_time_order(unique)
@@ -596,6 +600,9 @@ class Pipeline:
             self.history_wanted = True
         if result is not None and outcome.refused:
             gone = {id(event) for (event, _, _), _ in outcome.refused}
+            if result.by_type is not None:
+                refused = [a.event.name for a in result.applied if id(a.event) in gone]
+                result.by_type -= Counter(refused)
             result.applied = [a for a in result.applied if id(a.event) not in gone]
             result.rejected += len(outcome.refused)
         if outcome.refold and not rebuild:
