@@ -420,12 +420,16 @@ class Pipeline:
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
         if not events:
             return []
-        exact_keys = [event.key for event in events if event.exact]
-        # A fresh file holds no key: a first backfill need not ask for thousands of them.
-        ask = exact_keys and self.store.last_row() > 0
-        seen_keys = self.store.existing_keys(exact_keys) if ask else set()
         window = self.options.dedup_window.total_seconds()
-        recent = self._stored_near(events, window)
+        # A fresh file holds no key and no time: a first backfill asks for none of its
+        # thousands of keys, nor gathers its times to count its window.
+        seen_keys: set[str] = set()
+        recent: dict[str, list[float]] = {}
+        if self.store.last_row() > 0:
+            exact_keys = [event.key for event in events if event.exact]
+            if exact_keys:
+                seen_keys = self.store.existing_keys(exact_keys)
+            recent = self._stored_near(events, window)
         for event in self.writer.seen():  # not in the database yet, but already seen
             if event.exact:
                 seen_keys.add(event.key)
@@ -434,20 +438,24 @@ class Pipeline:
         for times in recent.values():
             times.sort()
         unique: list[NinaEvent] = []
+        # Bound once: this loop runs for every event of a batch.
+        keep, see, times_of = unique.append, seen_keys.add, recent.get
         for event in events:
             if event.exact:
-                if event.key in seen_keys:
+                key = event.key
+                if key in seen_keys:
                     continue
-                seen_keys.add(event.key)
+                see(key)
             else:
                 stamp = event.ts
-                near = recent.get(event.fingerprint)
+                fingerprint = event.fingerprint
+                near = times_of(fingerprint)
                 if not near:
-                    recent[event.fingerprint] = [stamp]
-                elif stamp >= near[-1]:
+                    recent[fingerprint] = [stamp]
+                elif stamp >= (last := near[-1]):
                     # In time order (nearly every batch) the last time is the nearest one;
                     # the same test as below, without a search and an insertion.
-                    if near[-1] >= stamp - window:
+                    if last >= stamp - window:
                         continue
                     near.append(stamp)
                 else:
@@ -455,7 +463,7 @@ class Pipeline:
                     if at < len(near) and near[at] <= stamp + window:
                         continue
                     insort(near, stamp)
-            unique.append(event)
+            keep(event)
         return unique
 
     def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
