@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Final
 
-from .fsm import SessionState
+from .fsm import SessionState, Transition
 from .models import NinaEvent
 from .normalize import filter_change
 from .sessions import Applied
@@ -60,6 +60,7 @@ def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
     A merge tells one state change (`Moments.after_merge`): its cause is read here.
     """
     causes: dict[SessionState, str] = {}
+    transition: Transition
     # The few events that moved the state picked out in C: a merge holds tens of thousands.
     for transition in filter(None, map(_TRANSITION, applied)):
         causes[transition.state] = transition.cause

@@ -369,9 +369,7 @@ class SessionTracker:
             self._opened_or_closed += 1
             if step.transition is None:  # already in this state (flat panel lit before)
                 opened.state_history.append(
-                    history_entry(
-                        Transition(fsm.state, fsm.state, time, event.name, fsm.reason)
-                    )
+                    history_entry(Transition(fsm.state, fsm.state, time, event.name, fsm.reason))
                 )
         session = self.open
         if session is not None:
@@ -417,7 +415,7 @@ class SessionTracker:
         """Close the open session, if any (one that had ended before a refold)."""
         return self._close(self.open) if self.open is not None else None
 
-    def _ends_before(self, session: Session, time: datetime, opens: bool) -> bool:  # noqa: FBT001
+    def _ends_before(self, session: Session, time: datetime, opens: bool) -> bool:
         """Whether work at `time` (work that `opens` a session, or not) ends `session` first.
 
         `opens` is positional: this is asked of every frame, and a keyword costs per call.
