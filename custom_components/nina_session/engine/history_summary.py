@@ -17,7 +17,7 @@ not measured yet), counted with the old ones rather than flooding the bus.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
@@ -60,9 +60,9 @@ def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
     A merge tells one state change (`Moments.after_merge`): its cause is read here.
     """
     causes: dict[SessionState, str] = {}
-    transition: Transition
     # The few events that moved the state picked out in C: a merge holds tens of thousands.
-    for transition in filter(None, map(_TRANSITION, applied)):
+    transitions: Iterator[Transition | None] = map(_TRANSITION, applied)
+    for transition in filter(None, transitions):
         causes[transition.state] = transition.cause
     return causes
 
