@@ -17,13 +17,13 @@ not measured yet), counted with the old ones rather than flooding the bus.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Final
 
-from .fsm import SessionState, Transition
+from .fsm import SessionState
 from .models import NinaEvent
 from .normalize import filter_change
 from .sessions import Applied
@@ -60,10 +60,10 @@ def last_causes(applied: Sequence[Applied]) -> dict[SessionState, str]:
     A merge tells one state change (`Moments.after_merge`): its cause is read here.
     """
     causes: dict[SessionState, str] = {}
-    # The few events that moved the state picked out in C: a merge holds tens of thousands.
-    transitions: Iterator[Transition | None] = map(_TRANSITION, applied)
-    for transition in filter(None, transitions):
-        causes[transition.state] = transition.cause
+    for item in applied:
+        transition = item.step.transition
+        if transition is not None:
+            causes[transition.state] = transition.cause
     return causes
 
 
@@ -133,7 +133,6 @@ def summarize(
 
 _NAME = attrgetter("name")
 _TIME = attrgetter("time")
-_TRANSITION = attrgetter("step.transition")
 
 
 def _current_names(events: Sequence[NinaEvent]) -> tuple[str | None, str | None]:
