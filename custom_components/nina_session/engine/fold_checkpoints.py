@@ -25,6 +25,7 @@ migration, a prune or a replaced database drops them.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
@@ -91,6 +92,25 @@ class FoldCheckpoints:
         if applied.opened is not None:
             self._due = None if self._unclean else event.ts
             self._unclean = False
+        return applied
+
+    def fold(self, tracker: SessionTracker, events: Sequence[NinaEvent]) -> list[Applied]:
+        """Fold `events` into `tracker` as `apply` does each; return what each did.
+
+        They are in time order and none is older than what `tracker` folded (a new batch's
+        events, once the late ones are set apart): the order `apply` tests per event holds.
+        """
+        applied: list[Applied] = []
+        append, apply = applied.append, tracker.apply
+        for event in events:
+            due = self._due
+            if due is not None and event.ts > due:
+                self._take(tracker, due)
+            item = apply(event)
+            if item.opened is not None:
+                self._due = None if self._unclean else event.ts
+                self._unclean = False
+            append(item)
         return applied
 
     def ticked(self) -> None:

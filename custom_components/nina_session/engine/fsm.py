@@ -32,7 +32,7 @@ no sense in the current state are counted as anomalies and logged, never raised.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import logging
@@ -140,6 +140,19 @@ class Equipment:
 
 
 _EQUIPMENT_FIELDS = frozenset(f.name for f in fields(Equipment))
+_EQUIPMENT_ORDER = tuple(f.name for f in fields(Equipment))
+
+
+def _equipment_record(equipment: Equipment) -> dict[str, Any]:
+    """Return what `asdict` gives of `equipment`, at a fraction of its recursive walk.
+
+    Taken at every fold checkpoint and saved state; only its list and dict need copies.
+    """
+    record = {name: getattr(equipment, name) for name in _EQUIPMENT_ORDER}
+    record["pause_reasons"] = list(equipment.pause_reasons)
+    pending = equipment.pending
+    record["pending"] = dict(pending) if pending is not None else None
+    return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +191,9 @@ class Step:
 #: What folding an event that changed nothing did (most events): one shared, it is frozen.
 NO_STEP = Step()
 
+#: Read per frame: a member read from its enum class costs several times a global's read.
+_IMAGING = SessionState.IMAGING
+
 _Handler = Callable[["StateMachine", NinaEvent], "Transition | None"]
 _IMAGE_SAVE = "IMAGE-SAVE"
 
@@ -206,7 +222,7 @@ class StateMachine:
             "since": self.since.isoformat() if self.since else None,
             "cause": self.cause,
             "reason": self.reason,
-            "equipment": asdict(self.equipment),
+            "equipment": _equipment_record(self.equipment),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -227,7 +243,7 @@ class StateMachine:
             if frame is None:
                 if name not in ACTS_ON:
                     return NO_STEP  # most events of a night: nothing to expire, settle or handle
-            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) == self.state:
+            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) is self.state:
                 self._keep_state()
                 return NO_STEP
         self._counts.clear()
@@ -396,7 +412,7 @@ class StateMachine:
         A light in ``imaging`` also says the run goes on and the mount does not rest (what
         `_work` does there); nothing else changes, so `apply` takes it without a `Step`.
         """
-        if self.state == SessionState.IMAGING:
+        if self.state is _IMAGING:
             eq = self.equipment
             eq.sequence_running = True
             eq.resting = eq.wait_until = None

@@ -93,11 +93,14 @@ class HistorySummary:
     causes: Mapping[SessionState, str] = field(default_factory=dict)
 
 
-def summarize(applied: Sequence[Applied], now: datetime) -> tuple[HistorySummary, list[Applied]]:
+def summarize(
+    applied: Sequence[Applied], now: datetime, by_type: Counter[str] | None = None
+) -> tuple[HistorySummary, list[Applied]]:
     """Return the summary of a history merge's events and its recent ones (see the module).
 
     Runs once per merge over every event it applied: each step is one pass in C where it
     can be (the filter, target and last frame are read from the end, where they are found).
+    `by_type`: how many of `applied` bear each name, when the caller counted them already.
     """
     recent_from, recent_until = now - RECENT_HISTORY, now + RECENT_HISTORY
     recent = [item for item in applied if recent_from <= item.event.time <= recent_until]
@@ -113,7 +116,11 @@ def summarize(applied: Sequence[Applied], now: datetime) -> tuple[HistorySummary
         counted=len(old),
         recent_from=recent_from,
         recent_until=recent_until,
-        by_type=dict(Counter(map(_NAME, old))),
+        by_type=dict(
+            Counter(map(_NAME, old))
+            if by_type is None
+            else by_type - Counter(map(_NAME, (item.event for item in recent)))
+        ),
         first=min(map(_TIME, old), default=None),
         last=max(map(_TIME, old), default=None),
         last_frame=next((event for event in reversed(events) if event.frame is not None), None),

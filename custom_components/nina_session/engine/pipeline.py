@@ -118,6 +118,9 @@ class BatchResult:
     ticked: Step | None = None
     #: A history merge told in sum (see `for_loop`); None for live batches and ticks.
     summary: HistorySummary | None = None
+    #: How many of `applied` bear each name, when the batch counted them (`Pipeline.ingest`
+    #: does, for the type counters): a merge's summary need not count its events again.
+    by_type: Counter[str] | None = None
 
     @property
     def changed(self) -> bool:
@@ -137,7 +140,7 @@ class BatchResult:
         at a time (`gradual_release`): neither walking nor freeing them lands on the loop.
         This result is left without events.
         """
-        summary, recent = summarize(self.applied, now)
+        summary, recent = summarize(self.applied, now, self.by_type)
         release_gradually(self.applied)
         return BatchResult(
             recent,
@@ -406,7 +409,8 @@ class Pipeline:
         if not unique and not moved:
             return result
         # Per name, not per event: a batch holds a few names many times over.
-        for name, times in Counter(map(_name_of, unique)).items():
+        result.by_type = Counter(map(_name_of, unique))
+        for name, times in result.by_type.items():
             self.counters.count_type(name, times)
         self.counters.processed += len(unique)
         unique = in_time_order(unique)
@@ -429,12 +433,16 @@ class Pipeline:
     def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
         if not events:
             return []
-        exact_keys = [event.key for event in events if event.exact]
-        # A fresh file holds no key: a first backfill need not ask for thousands of them.
-        ask = exact_keys and self.store.last_row() > 0
-        seen_keys = self.store.existing_keys(exact_keys) if ask else set()
         window = self.options.dedup_window.total_seconds()
-        recent = self._stored_near(events, window)
+        # A fresh file holds no key and no time: a first backfill asks for none of its
+        # thousands of keys, nor gathers its times to count its window.
+        seen_keys: set[str] = set()
+        recent: dict[str, list[float]] = {}
+        if self.store.last_row() > 0:
+            exact_keys = [event.key for event in events if event.exact]
+            if exact_keys:
+                seen_keys = self.store.existing_keys(exact_keys)
+            recent = self._stored_near(events, window)
         for event in self.writer.seen():  # not in the database yet, but already seen
             if event.exact:
                 seen_keys.add(event.key)
@@ -443,20 +451,24 @@ class Pipeline:
         for times in recent.values():
             times.sort()
         unique: list[NinaEvent] = []
+        # Bound once: this loop runs for every event of a batch.
+        keep, see, times_of = unique.append, seen_keys.add, recent.get
         for event in events:
             if event.exact:
-                if event.key in seen_keys:
+                key = event.key
+                if key in seen_keys:
                     continue
-                seen_keys.add(event.key)
+                see(key)
             else:
                 stamp = event.ts
-                near = recent.get(event.fingerprint)
+                fingerprint = event.fingerprint
+                near = times_of(fingerprint)
                 if not near:
-                    recent[event.fingerprint] = [stamp]
-                elif stamp >= near[-1]:
+                    recent[fingerprint] = [stamp]
+                elif stamp >= (last := near[-1]):
                     # In time order (nearly every batch) the last time is the nearest one;
                     # the same test as below, without a search and an insertion.
-                    if near[-1] >= stamp - window:
+                    if last >= stamp - window:
                         continue
                     near.append(stamp)
                 else:
@@ -464,7 +476,7 @@ class Pipeline:
                     if at < len(near) and near[at] <= stamp + window:
                         continue
                     insort(near, stamp)
-            unique.append(event)
+            keep(event)
         return unique
 
     def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
@@ -504,10 +516,10 @@ class Pipeline:
         writes must not grow with the session. A crash in between loses nothing: the events
         are stored, and the next start folds those after the saved state again (`_catch_up`).
         """
-        apply, tracker, epoch = self.checkpoints.apply, self.tracker, self.epoch
+        tracker, epoch = self.tracker, self.epoch
         # Asked of the tracker once, not of each event's step: most events change nothing.
         changes = tracker.changes
-        applied = [apply(tracker, event) for event in events]
+        applied = self.checkpoints.fold(tracker, events)
         changed = tracker.changes != changes
         rows: list[Row] = [(item.event, item.session_id, epoch) for item in applied]
         result.applied += applied
@@ -609,6 +621,9 @@ class Pipeline:
             self.history_wanted = True
         if result is not None and outcome.refused:
             gone = {id(event) for (event, _, _), _ in outcome.refused}
+            if result.by_type is not None:
+                refused = [a.event.name for a in result.applied if id(a.event) in gone]
+                result.by_type -= Counter(refused)
             result.applied = [a for a in result.applied if id(a.event) not in gone]
             result.rejected += len(outcome.refused)
         if outcome.refold and not rebuild:

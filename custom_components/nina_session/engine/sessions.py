@@ -47,6 +47,8 @@ _WORK_PREFIXES = ("IMAGE-SAVE", "SEQUENCE-", "AUTOFOCUS-", "GUIDER-", "TS-", "FL
 _WORK_EVENTS = {"MOUNT-BEFORE-FLIP", "MOUNT-AFTER-FLIP", "MOUNT-CENTER", "FLAT-BRIGHTNESS-CHANGED"}
 _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
+#: Read per event: a member read from its enum class costs several times a global's read.
+_IDLE = SessionState.IDLE
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
@@ -69,6 +71,10 @@ class EventKind:
     counted: bool
     #: The state machine ignores it unless a stop is pending (see `StateMachine.apply`).
     machine_ignores: bool
+    #: Outside a frame, it can only move the open session's activity and add to a counter
+    #: while the machine is not idle and no stop is pending: it opens nothing, names no
+    #: target, the machine ignores it, and as work it could end a session only while idle.
+    passive: bool
 
 
 #: Event name → its kind, for the names seen (a night names a few dozen; a dict read is a
@@ -88,7 +94,9 @@ def kind_of(name: str) -> EventKind:
     counter = _COUNTED.get(name) or ("errors" if name in ERROR_EVENTS else None)
     names_target = name.startswith("TS-")
     counted = counter is not None or names_target
-    kind = EventKind(work, opens, counter, names_target, counted, name not in ACTS_ON)
+    ignored = name not in ACTS_ON
+    passive = ignored and not opens and not names_target
+    kind = EventKind(work, opens, counter, names_target, counted, ignored, passive)
     if len(_KINDS) < _KINDS_KEPT:
         _KINDS[name] = kind
     return kind
@@ -316,8 +324,29 @@ class SessionTracker:
         context first (see `_in_context`).
         """
         kind = _KINDS.get(event.name) or kind_of(event.name)
-        work, opens = kind.work, kind.opens
         frame = event.frame
+        fsm = self.fsm
+        session = self.open
+        if (
+            frame is None
+            and kind.passive
+            and session is not None
+            and fsm.state is not _IDLE
+            and fsm.equipment.pending is None
+        ):
+            # Most of a night's events (IMAGE-PREPARED, dithers, autofocus points): what the
+            # general path below does for them, without its tests that cannot pass.
+            time = event.time
+            last = session.last_work
+            if last is None or time > last:
+                session.last_work = time
+            if kind.counter is not None:
+                session.count(kind.counter)
+            last = self.last_time
+            if last is None or time > last:
+                self.last_time = time
+            return Applied(event, session.id, NO_STEP, None, None)
+        work, opens, time = kind.work, kind.opens, event.time
         if frame is not None:
             if "image_type" in frame.inferred:  # nothing told its type: read it in context
                 frame = self._in_context(frame)
@@ -325,13 +354,11 @@ class SessionTracker:
                     event = replace(event, frame=frame)
             work = opens = frame.image_type != "SNAPSHOT"  # a frame is work, a snapshot not
         closed = None
-        active = work or self.fsm.state != SessionState.IDLE
-        session = self.open
+        active = work or fsm.state is not _IDLE
         # Only work ends a session: what is not (IMAGE-PREPARED, nearly half a night's events)
         # cannot be past the idle gap while idle, nor open the next night.
-        if session is not None and work and self._ends_before(session, event, opens=opens):
+        if session is not None and work and self._ends_before(session, time, opens):
             closed = self._close(session)
-        fsm = self.fsm
         if frame is None and kind.machine_ignores and fsm.equipment.pending is None:
             step = NO_STEP  # what `fsm.apply` returns then, without a call per such event
         else:
@@ -342,22 +369,20 @@ class SessionTracker:
             self._opened_or_closed += 1
             if step.transition is None:  # already in this state (flat panel lit before)
                 opened.state_history.append(
-                    history_entry(
-                        Transition(fsm.state, fsm.state, event.time, event.name, fsm.reason)
-                    )
+                    history_entry(Transition(fsm.state, fsm.state, time, event.name, fsm.reason))
                 )
         session = self.open
         if session is not None:
             last = session.last_work  # activity: work, or any event while not idle
-            if active and (last is None or event.time > last):
-                session.last_work = event.time
-            # Nearly half a night's events (IMAGE-PREPARED) only move the last activity.
+            if active and (last is None or time > last):
+                session.last_work = time
             if frame is not None:
-                session.add_frame(frame, event.time)
+                session.add_frame(frame, time)
             if step is not NO_STEP or kind.counted:
                 session.add(event, step, kind)
-        if self.last_time is None or event.time > self.last_time:
-            self.last_time = event.time
+        last = self.last_time
+        if last is None or time > last:
+            self.last_time = time
         return Applied(event, session.id if session else None, step, closed, opened)
 
     def _in_context(self, frame: Frame) -> Frame:
@@ -390,14 +415,20 @@ class SessionTracker:
         """Close the open session, if any (one that had ended before a refold)."""
         return self._close(self.open) if self.open is not None else None
 
-    def _ends_before(self, session: Session, event: NinaEvent, *, opens: bool) -> bool:
-        """Whether work `event` (one that `opens` a session, or not) ends `session` first."""
+    def _ends_before(self, session: Session, time: datetime, opens: bool) -> bool:
+        """Whether work at `time` (work that `opens` a session, or not) ends `session` first.
+
+        `opens` is positional: this is asked of every frame, and a keyword costs per call.
+        """
         last = session.last_work or session.start
-        if self.fsm.state == SessionState.IDLE and event.time - last > self.idle_gap:
+        if self.fsm.state is _IDLE and time - last > self.idle_gap:
             return True
-        if session.night_ends is None:
-            session.night_ends = night_end(session.night, self.tz)
-        return opens and event.time >= session.night_ends
+        if not opens:
+            return False
+        ends = session.night_ends
+        if ends is None:
+            ends = session.night_ends = night_end(session.night, self.tz)
+        return time >= ends
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start
