@@ -207,7 +207,7 @@ class Normalizer:
         if time_text is None:
             time = _received_time(wire)
         else:
-            zone = UTC if name.startswith(_UTC_PREFIX) else self.tz
+            zone = _zone_of(name, self.tz)
             if source == Source.HISTORY:
                 time, micros = self._history_time(time_text, "time", zone)
             else:
@@ -237,8 +237,7 @@ class Normalizer:
         for name, time_text, wire, image in columns:
             try:
                 if wire is None and time_text is not None:
-                    zone = UTC if name.startswith(_UTC_PREFIX) else tz
-                    time, micros = self._history_time(time_text, "time", zone)
+                    time, micros = self._history_time(time_text, "time", _zone_of(name, tz))
                     append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
                 else:
                     append(normalize(wire or sparse_event(name, time_text), source, image))
@@ -377,6 +376,11 @@ class Normalizer:
                 inferred.append("taken_at_unreadable")
         names = (target, filter_name, camera, telescope)
         return _frame_of(record, image_type, names, taken_at, tuple(inferred)), captured_us
+
+
+def _zone_of(name: str, tz: tzinfo) -> tzinfo:
+    """Return the zone an event's offset-less time is written in: UTC for Target Scheduler's."""
+    return UTC if name.startswith(_UTC_PREFIX) else tz
 
 
 def _micros_of(instant: tuple[datetime, int]) -> int:
