@@ -393,14 +393,17 @@ class Pipeline:
         """De-duplicate, fold and store normalized events in one transaction (see `ingest`)."""
         # Stored events may move (onto our clock, or into history's order): then refold.
         moved = False
+        # A fresh file holds nothing to align, pair or de-duplicate against: its newest row,
+        # asked once, spares a first backfill the look-ups of its thousands of keys and times.
+        stored = self.store.last_row() > 0
         if source == Source.HISTORY:
-            events, moved = self.clock.align_history(events)
+            events, moved = self.clock.align_history(events, stored)
         else:
             moved = self.clock.measure_live(events, source)
             self.history_wanted = self.clock.wants_history(events) or self.history_wanted
-        unique = self._deduplicate(events)
+        unique = self._deduplicate(events, stored)
         if source == Source.HISTORY:
-            unique, reordered = self.clock.pair_history(events, unique)
+            unique, reordered = self.clock.pair_history(events, unique, stored)
             moved = reordered or moved
         else:
             unique = self.clock.drop_late_live(events, unique)
@@ -430,7 +433,8 @@ class Pipeline:
         return result
 
     # -- steps -------------------------------------------------------------------------
-    def _deduplicate(self, events: Sequence[NinaEvent]) -> list[NinaEvent]:
+    def _deduplicate(self, events: Sequence[NinaEvent], stored: bool) -> list[NinaEvent]:
+        """Return the events not seen before (`stored`: whether the file holds any event)."""
         if not events:
             return []
         window = self.options.dedup_window.total_seconds()
@@ -438,7 +442,7 @@ class Pipeline:
         # thousands of keys, nor gathers its times to count its window.
         seen_keys: set[str] = set()
         recent: dict[str, list[float]] = {}
-        if self.store.last_row() > 0:
+        if stored:
             exact_keys = [event.key for event in events if event.exact]
             if exact_keys:
                 seen_keys = self.store.existing_keys(exact_keys)
