@@ -109,6 +109,7 @@ class BatchResult:
     recent events, `summary` the rest in sum.
     """
 
+    #: In time order, as the batch folded them (`in_time_order`), or stored them to refold.
     applied: list[Applied] = field(default_factory=list)
     closed: list[Session] = field(default_factory=list)
     duplicates: int = 0
