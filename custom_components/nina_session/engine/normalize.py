@@ -231,16 +231,21 @@ class Normalizer:
         events: list[NinaEvent] = []
         refused: list[tuple[str, FrameError]] = []
         append, normalize, tz = events.append, self.normalize, self.tz
-        read_time = self._event_times.read
+        read_time, frame_event, build = self._event_times.read, self._frame_event, _build_event
         source = Source.HISTORY
         columns = zip(history.names, history.times, history.events, images, strict=True)
         for name, time_text, wire, image in columns:
             try:
-                if wire is None and time_text is not None:
-                    time, micros = read_time(time_text, _zone_of(name, tz))
-                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
-                else:
+                if wire is not None or time_text is None:
                     append(normalize(wire or sparse_event(name, time_text), source, image))
+                    continue
+                time, micros = read_time(time_text, _zone_of(name, tz))
+                if name == IMAGE_SAVE:
+                    append(frame_event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                elif name in _LEARNED_FROM:
+                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                else:  # what `_event` makes of it, without the call: its name at its time
+                    append(build(name, time, micros, {}, source, name, False, None, NO_DATA_TEXT))
             except FrameError as err:
                 refused.append((name, err))
         return events, refused
@@ -261,6 +266,19 @@ class Normalizer:
         if name != IMAGE_SAVE:
             fingerprint = content_fingerprint(name, data) if data else name
             return _build_event(name, time, micros, data, source, fingerprint, False, None, text)
+        return self._frame_event(name, time, micros, data, text, source, image)
+
+    def _frame_event(
+        self,
+        name: str,
+        time: datetime,
+        micros: int | None,
+        data: dict[str, Any],
+        text: str | None,
+        source: Source,
+        image: ImageRecord | None,
+    ) -> NinaEvent:
+        """Make the event of an IMAGE-SAVE (see `_event`), its frame from `image` or its data."""
         stats = data.get("ImageStatistics")
         own = image is None and "ImageStatistics" in data
         if own:
