@@ -283,11 +283,10 @@ class Normalizer:
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        frame, captured_us = self._frame(image, source, time)
+        frame, captured_us, iso = self._frame(image, source, time)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
-            written = image.date_text if image is not None else None
-            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, written)
+            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, iso)
             return _build_event(
                 name, time, micros, data, source, fingerprint, True, frame, text, in_data, key_us
             )
@@ -332,10 +331,11 @@ class Normalizer:
 
     def _frame(
         self, image: ImageRecord | None, source: Source, time: datetime
-    ) -> tuple[Frame, int | None]:
+    ) -> tuple[Frame, int | None, str | None]:
         """Build the frame of an IMAGE-SAVE at `time`, filling what the record lacks from context.
 
-        Returns it with its capture time in POSIX microseconds (None if it has none).
+        Returns it with its capture time in POSIX microseconds and in ISO text without its
+        offset (`nina_instant`; None if it has none).
 
         A record's equipment names are its own, an empty one too: the plugin always sends
         `Filter`, `CameraName` and `TelescopeName`, "" when there is no such device (no filter
@@ -344,7 +344,7 @@ class Normalizer:
         plugins).
         """
         if image is None:
-            return self._unrecorded_frame(time), None
+            return self._unrecorded_frame(time), None, None
         ctx = self._context
         inferred: tuple[str, ...] = ()  # mostly stays empty: no list made and copied per frame
         image_type = image.image_type
@@ -367,17 +367,19 @@ class Normalizer:
         ctx.filter = image.filter
         ctx.camera = image.camera
         ctx.telescope = image.telescope
-        taken_at = captured_us = None
+        taken_at = captured_us = iso = None
         if image.date_text is not None:
             try:
                 if source == Source.HISTORY:
-                    taken_at, captured_us = self._capture_times.read(image.date_text, self.tz)
+                    taken_at, captured_us, iso = self._capture_times.read_iso(
+                        image.date_text, self.tz
+                    )
                 else:
-                    taken_at, captured_us = nina_instant(image.date_text, self.tz)
+                    taken_at, captured_us, iso = nina_instant(image.date_text, self.tz, iso=True)
             except FrameError:
                 inferred += ("taken_at_unreadable",)
         names = (target, image.filter, image.camera, image.telescope)
-        return _frame_of(image, image_type, names, taken_at, inferred), captured_us
+        return _frame_of(image, image_type, names, taken_at, inferred), captured_us, iso
 
     def _unrecorded_frame(self, time: datetime) -> Frame:
         """Build the frame of an IMAGE-SAVE without a record: all but its time from context.
@@ -419,6 +421,15 @@ class _HistoryClock:
         self.last = instant[1]
         return instant
 
+    def read_iso(self, text: str, zone: tzinfo) -> tuple[datetime, int, str]:
+        """`read`, with the time's ISO text (a frame's capture time: its fingerprint's)."""
+        # Its own method rather than a flag to `read`: the events' times pay nothing for it.
+        instant = nina_instant(text, zone, iso=True)
+        if instant[1] < self.last:
+            instant = max(instant, nina_instant(text, zone, fold=1, iso=True), key=_micros_of)
+        self.last = instant[1]
+        return instant
+
 
 #: Before any time a history holds (`_HistoryClock.last`): an integer, so no None to test.
 _BEFORE_ANY = -(1 << 62)
@@ -429,7 +440,7 @@ def _zone_of(name: str, tz: tzinfo) -> tzinfo:
     return UTC if name.startswith(_UTC_PREFIX) else tz
 
 
-def _micros_of(instant: tuple[datetime, int]) -> int:
+def _micros_of(instant: tuple[datetime, int] | tuple[datetime, int, str]) -> int:
     return instant[1]
 
 
