@@ -233,13 +233,15 @@ class Normalizer:
         append, normalize, tz = events.append, self.normalize, self.tz
         read_time, frame_event, build = self._event_times.read, self._frame_event, _build_event
         source = Source.HISTORY
+        # Each name's zone, found once per read: a night's items have a few dozen names.
+        zones = {name: _zone_of(name, tz) for name in set(history.names)}
         columns = zip(history.names, history.times, history.events, images, strict=True)
         for name, time_text, wire, image in columns:
             try:
                 if wire is not None or time_text is None:
                     append(normalize(wire or sparse_event(name, time_text), source, image))
                     continue
-                time, micros = read_time(time_text, _zone_of(name, tz))
+                time, micros = read_time(time_text, zones[name])
                 if name == IMAGE_SAVE:
                     append(frame_event(name, time, micros, {}, NO_DATA_TEXT, source, image))
                 elif name in _LEARNED_FROM:
