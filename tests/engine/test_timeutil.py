@@ -11,8 +11,8 @@ import pytest
 from custom_components.nina_session.engine.errors import FrameError
 from custom_components.nina_session.engine.models import Source
 from custom_components.nina_session.engine.normalize import Normalizer
-from custom_components.nina_session.engine.timeutil import nina_instant, parse_nina_time, utc_iso
-from custom_components.nina_session.engine.wire import WireEvent
+from custom_components.nina_session.engine.timeutil import nina_instant, parse_nina_time
+from custom_components.nina_session.engine.wire import HistoryColumns, WireEvent, parse_image_record
 
 BERLIN = ZoneInfo("Europe/Berlin")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -103,15 +103,20 @@ def test_nina_instant_reads_every_text_as_the_general_path(zone: tzinfo) -> None
             assert _instant(text, zone, fold) == _reference(text, zone, fold), text
 
 
-def test_utc_iso_is_the_times_own_iso_text() -> None:
-    """Test that the ISO text cut from a time's text is what formatting its reading gives."""
+def test_the_iso_text_read_with_a_time_is_the_times_own() -> None:
+    """Test that the ISO text cut from a time's text is what formatting its reading gives.
+
+    The same time and microseconds as without it, on the first reading of an hour (the
+    general path) and on the next (the hour learned).
+    """
     texts = _generated_texts(3000) + _ODD_TEXTS
     for text in texts + texts:
         try:
-            moment, _ = nina_instant(text, BERLIN)
+            moment, micros, iso = nina_instant(text, BERLIN, iso=True)
         except FrameError:
             continue
-        assert utc_iso(text, moment) == moment.replace(tzinfo=None).isoformat(), text
+        assert iso == moment.replace(tzinfo=None).isoformat(), text
+        assert (moment, micros) == nina_instant(text, BERLIN), text
 
 
 def test_a_repeated_hour_reads_as_its_second_pass_once_time_would_go_back() -> None:
@@ -141,3 +146,31 @@ def test_a_repeated_hour_reads_as_its_second_pass_once_time_would_go_back() -> N
         datetime(2026, 10, 25, 2, 5, tzinfo=UTC),
     ]
     assert [event.ts for event in events] == [event.time.timestamp() for event in events]
+
+
+def test_a_frames_capture_time_in_a_repeated_hour_reads_as_its_second_pass() -> None:
+    """Test the same rule for history frames' capture times, with their fingerprint and key.
+
+    A capture time is read with its ISO text (the fingerprint's), in its own order beside the
+    events' times: the third frame's 02:20 follows 02:50, so it is the second pass.
+    """
+    normalizer = Normalizer(BERLIN)
+    normalizer.start_history()
+    dates = ["2026-10-25T02:10:00.1234", "2026-10-25T02:50:00.5", "2026-10-25T02:20:00.25"]
+    records = [parse_image_record({"ImageType": "LIGHT", "Date": date}) for date in dates]
+    saved = [f"2026-10-25T0{hour}:00:00+0{hour}:00" for hour in (3, 3, 2)]
+    history = HistoryColumns(["IMAGE-SAVE"] * 3, list(saved), [None] * 3)
+    events, refused = normalizer.normalize_history(history, records)
+    taken = [
+        datetime(2026, 10, 25, 0, 10, 0, 123400, UTC),
+        datetime(2026, 10, 25, 0, 50, 0, 500000, UTC),
+        datetime(2026, 10, 25, 1, 20, 0, 250000, UTC),
+    ]
+    assert refused == []
+    assert [event.frame.taken_at for event in events if event.frame] == taken
+    assert [event.fingerprint for event in events] == [
+        "IMAGE-SAVE@" + moment.isoformat() for moment in taken
+    ]
+    assert [event.key for event in events] == [
+        str((moment - _EPOCH) // timedelta(microseconds=1)) for moment in taken
+    ]

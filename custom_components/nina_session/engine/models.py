@@ -7,8 +7,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .timeutil import utc_iso
-
 
 class Source(StrEnum):
     """Where an event came from; all sources go through the same pipeline."""
@@ -160,25 +158,23 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def frame_identity(
-    taken_at: datetime, micros: int | None = None, written: str | None = None
+    taken_at: datetime, micros: int | None = None, iso: str | None = None
 ) -> tuple[str, int | None]:
     """Return a frame's fingerprint and, for a UTC capture time, its key in microseconds.
 
     What `event_key` would make of the fingerprint, without formatting the time, parsing it
     back and formatting it again to check (three of the costliest steps per frame). A time in
     another zone keeps its own offset in the fingerprint, which is then its own key (None).
-    `micros`: the capture time in POSIX microseconds, and `written`: the text it was read
-    from, when known (`timeutil.nina_instant`).
+    `micros`: the capture time in POSIX microseconds, and `iso`: its ISO text without the
+    offset, when known (`timeutil.nina_instant` reads both with the time).
     """
     if taken_at.tzinfo is not UTC:
         return FRAME_FINGERPRINT + taken_at.isoformat(), None
     if micros is None:
         since = taken_at - _EPOCH
         micros = (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
-    # A naive time formats faster than an aware one; UTC's offset is always written so.
-    iso = (
-        taken_at.replace(tzinfo=None).isoformat() if written is None else utc_iso(written, taken_at)
-    )
+    if iso is None:  # a naive time formats faster than an aware one; UTC's offset is written so
+        iso = taken_at.replace(tzinfo=None).isoformat()
     return FRAME_FINGERPRINT + iso + "+00:00", micros
 
 

@@ -180,10 +180,9 @@ class Normalizer:
         #: Not saved with the context (the version before could not load a context with it):
         #: a restored target is taken as the one of the night going on (`_known_target`).
         self._target_until: datetime | None = None
-        #: The time of the event being normalized: when the names a frame takes held.
-        self._now = datetime.min.replace(tzinfo=UTC)
-        #: The last history time read of each kind, in POSIX microseconds (`_history_time`).
-        self._history_last: dict[str, int] = {}
+        #: History times as read in order: the events' own, and their frames' capture times.
+        self._event_times = _HistoryClock()
+        self._capture_times = _HistoryClock()
 
     def snapshot(self) -> dict[str, Any]:
         """Return the context as JSON-safe data to persist."""
@@ -209,7 +208,7 @@ class Normalizer:
         else:
             zone = _zone_of(name, self.tz)
             if source == Source.HISTORY:
-                time, micros = self._history_time(time_text, "time", zone)
+                time, micros = self._event_times.read(time_text, zone)
             else:
                 time, micros = nina_instant(time_text, zone)
         data: dict[str, Any]
@@ -232,15 +231,23 @@ class Normalizer:
         events: list[NinaEvent] = []
         refused: list[tuple[str, FrameError]] = []
         append, normalize, tz = events.append, self.normalize, self.tz
+        read_time, frame_event, build = self._event_times.read, self._frame_event, _build_event
         source = Source.HISTORY
+        # Each name's zone, found once per read: a night's items have a few dozen names.
+        zones = {name: _zone_of(name, tz) for name in set(history.names)}
         columns = zip(history.names, history.times, history.events, images, strict=True)
         for name, time_text, wire, image in columns:
             try:
-                if wire is None and time_text is not None:
-                    time, micros = self._history_time(time_text, "time", _zone_of(name, tz))
-                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
-                else:
+                if wire is not None or time_text is None:
                     append(normalize(wire or sparse_event(name, time_text), source, image))
+                    continue
+                time, micros = read_time(time_text, zones[name])
+                if name == IMAGE_SAVE:
+                    append(frame_event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                elif name in _LEARNED_FROM:
+                    append(self._event(name, time, micros, {}, NO_DATA_TEXT, source, image))
+                else:  # what `_event` makes of it, without the call: its name at its time
+                    append(build(name, time, micros, {}, source, name, False, None, NO_DATA_TEXT))
             except FrameError as err:
                 refused.append((name, err))
         return events, refused
@@ -256,44 +263,42 @@ class Normalizer:
         image: ImageRecord | None,
     ) -> NinaEvent:
         """Make the event of a read time and clean data, learning context from it."""
-        self._now = time
         if name in _LEARNED_FROM:
             self._learn(name, data, time)
         if name != IMAGE_SAVE:
             fingerprint = content_fingerprint(name, data) if data else name
-            return NinaEvent.build(name, time, micros, data, source, fingerprint, False, None, text)
+            return _build_event(name, time, micros, data, source, fingerprint, False, None, text)
+        return self._frame_event(name, time, micros, data, text, source, image)
+
+    def _frame_event(
+        self,
+        name: str,
+        time: datetime,
+        micros: int | None,
+        data: dict[str, Any],
+        text: str | None,
+        source: Source,
+        image: ImageRecord | None,
+    ) -> NinaEvent:
+        """Make the event of an IMAGE-SAVE (see `_event`), its frame from `image` or its data."""
         stats = data.get("ImageStatistics")
         own = image is None and "ImageStatistics" in data
         if own:
             image = parse_image_record(stats)
-        frame, captured_us = self._frame(image, source)
+        frame, captured_us, iso = self._frame(image, source, time)
         in_data = own and _gives_back(stats, frame)
         if frame.taken_at is not None:
-            written = image.date_text if image is not None else None
-            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, written)
-            return NinaEvent.build(
+            fingerprint, key_us = frame_identity(frame.taken_at, captured_us, iso)
+            return _build_event(
                 name, time, micros, data, source, fingerprint, True, frame, text, in_data, key_us
             )
-        return NinaEvent.build(
+        return _build_event(
             name, time, micros, data, source, IMAGE_SAVE, False, frame, text, in_data
         )
 
     def start_history(self) -> None:
         """Begin a new history read (oldest first): forget the previous one's last times."""
-        self._history_last.clear()
-
-    def _history_time(self, text: str, kind: str, zone: tzinfo) -> tuple[datetime, int]:
-        """Parse a history time (see `nina_instant`), choosing the right pass of a repeated hour.
-
-        An offset-less time in the hour that repeats when summer time ends is the second
-        pass if the first would go back in time (history is oldest first).
-        """
-        instant = nina_instant(text, zone)
-        last = self._history_last.get(kind)
-        if last is not None and instant[1] < last:
-            instant = max(instant, nina_instant(text, zone, fold=1), key=_micros_of)
-        self._history_last[kind] = instant[1]
-        return instant
+        self._event_times.last = self._capture_times.last = _BEFORE_ANY
 
     def _learn(self, name: str, data: Mapping[str, Any], time: datetime) -> None:
         if name in ("TS-TARGETSTART", "TS-NEWTARGETSTART"):
@@ -317,11 +322,6 @@ class Normalizer:
         self._context.target = target
         self._target_until = None if target is None else night_end(night_of(time, self.tz), self.tz)
 
-    def _holds(self, target: str, time: datetime) -> bool:
-        """Return whether context already knows `target` as the one imaged at `time`."""
-        until = self._target_until
-        return target == self._context.target and until is not None and time < until
-
     def _known_target(self, time: datetime) -> str | None:
         """Return the target context knows at `time`: none once its night is over."""
         until = self._target_until
@@ -331,51 +331,110 @@ class Normalizer:
             self._learn_target(None, time)
         return self._context.target
 
-    def _frame(self, image: ImageRecord | None, source: Source) -> tuple[Frame, int | None]:
-        """Build a frame, filling what the record lacks from context and noting it.
+    def _frame(
+        self, image: ImageRecord | None, source: Source, time: datetime
+    ) -> tuple[Frame, int | None, str | None]:
+        """Build the frame of an IMAGE-SAVE at `time`, filling what the record lacks from context.
 
-        Returns it with its capture time in POSIX microseconds (None if it has none).
+        Returns it with its capture time in POSIX microseconds and in ISO text without its
+        offset (`nina_instant`; None if it has none).
 
         A record's equipment names are its own, an empty one too: the plugin always sends
         `Filter`, `CameraName` and `TelescopeName`, "" when there is no such device (no filter
         wheel). Context fills them only for a frame with no record at all (a sparse history
-        IMAGE-SAVE). Only the target may be missing from a record (older plugins).
+        IMAGE-SAVE: `_unrecorded_frame`). Only the target may be missing from a record (older
+        plugins).
         """
-        record = image or ImageRecord(*([None] * 14))
-        ctx = self._context
-        time = self._now
-        inferred: list[str] = []
-        image_type = record.image_type
-        if image_type is None:
-            # A record without a type is an older plugin's (mostly lights); no record at all
-            # says nothing. The tracker reads either as FLAT while the flat panel is lit.
-            image_type = "LIGHT" if image is not None else UNKNOWN_TYPE
-            inferred.append("image_type")
-        target = record.target
-        if target is None:
-            target = _pick(inferred, "target", None, self._known_target(time))
-        elif image_type == "LIGHT" and not self._holds(target, time):
-            self._learn_target(target, time)
         if image is None:
-            filter_name = _pick(inferred, "filter", None, ctx.filter)
-            camera = _pick(inferred, "camera", None, ctx.camera)
-            telescope = _pick(inferred, "telescope", None, ctx.telescope)
-        else:
-            # Frames tell the current equipment (the first filter gets no FILTERWHEEL-CHANGED).
-            filter_name = ctx.filter = record.filter
-            camera = ctx.camera = record.camera
-            telescope = ctx.telescope = record.telescope
-        taken_at = captured_us = None
-        if record.date_text is not None:
+            return self._unrecorded_frame(time), None, None
+        ctx = self._context
+        inferred: tuple[str, ...] = ()  # mostly stays empty: no list made and copied per frame
+        image_type = image.image_type
+        if image_type is None:
+            # A record without a type is an older plugin's (mostly lights). The tracker reads
+            # it as FLAT while the flat panel is lit.
+            image_type = "LIGHT"
+            inferred = ("image_type",)
+        target = image.target
+        if target is None:
+            target = self._known_target(time)
+            if target is not None:
+                inferred += ("target",)
+        elif image_type == "LIGHT" and not (
+            # Already known as the one imaged now (most frames): nothing to learn.
+            target == ctx.target and (until := self._target_until) is not None and time < until
+        ):
+            self._learn_target(target, time)
+        # Frames tell the current equipment (the first filter gets no FILTERWHEEL-CHANGED).
+        ctx.filter = image.filter
+        ctx.camera = image.camera
+        ctx.telescope = image.telescope
+        taken_at = captured_us = iso = None
+        if image.date_text is not None:
             try:
                 if source == Source.HISTORY:
-                    taken_at, captured_us = self._history_time(record.date_text, "date", self.tz)
+                    taken_at, captured_us, iso = self._capture_times.read_iso(
+                        image.date_text, self.tz
+                    )
                 else:
-                    taken_at, captured_us = nina_instant(record.date_text, self.tz)
+                    taken_at, captured_us, iso = nina_instant(image.date_text, self.tz, iso=True)
             except FrameError:
-                inferred.append("taken_at_unreadable")
-        names = (target, filter_name, camera, telescope)
-        return _frame_of(record, image_type, names, taken_at, tuple(inferred)), captured_us
+                inferred += ("taken_at_unreadable",)
+        names = (target, image.filter, image.camera, image.telescope)
+        return _frame_of(image, image_type, names, taken_at, inferred), captured_us, iso
+
+    def _unrecorded_frame(self, time: datetime) -> Frame:
+        """Build the frame of an IMAGE-SAVE without a record: all but its time from context.
+
+        Without a record there is no type (`UNKNOWN_TYPE`: the tracker reads it as FLAT
+        while the flat panel is lit) and no capture time.
+        """
+        ctx = self._context
+        inferred = ["image_type"]
+        names = (
+            _known(inferred, "target", self._known_target(time)),
+            _known(inferred, "filter", ctx.filter),
+            _known(inferred, "camera", ctx.camera),
+            _known(inferred, "telescope", ctx.telescope),
+        )
+        return _frame_of(_NO_RECORD, UNKNOWN_TYPE, names, None, tuple(inferred))
+
+
+class _HistoryClock:
+    """Reads one kind of history time in the history's order (oldest first).
+
+    An offset-less time in the hour that repeats when summer time ends is the second pass if
+    the first would go back in time. An event's time and its frame's capture time are two
+    such orders (`Normalizer._event_times`, `Normalizer._capture_times`).
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        """Start with no time read yet."""
+        #: The last time read, in POSIX microseconds.
+        self.last = _BEFORE_ANY
+
+    def read(self, text: str, zone: tzinfo) -> tuple[datetime, int]:
+        """Parse a history time (see `nina_instant`), choosing the pass of a repeated hour."""
+        instant = nina_instant(text, zone)
+        if instant[1] < self.last:
+            instant = max(instant, nina_instant(text, zone, fold=1), key=_micros_of)
+        self.last = instant[1]
+        return instant
+
+    def read_iso(self, text: str, zone: tzinfo) -> tuple[datetime, int, str]:
+        """`read`, with the time's ISO text (a frame's capture time: its fingerprint's)."""
+        # Its own method rather than a flag to `read`: the events' times pay nothing for it.
+        instant = nina_instant(text, zone, iso=True)
+        if instant[1] < self.last:
+            instant = max(instant, nina_instant(text, zone, fold=1, iso=True), key=_micros_of)
+        self.last = instant[1]
+        return instant
+
+
+#: Before any time a history holds (`_HistoryClock.last`): an integer, so no None to test.
+_BEFORE_ANY = -(1 << 62)
 
 
 def _zone_of(name: str, tz: tzinfo) -> tzinfo:
@@ -383,7 +442,7 @@ def _zone_of(name: str, tz: tzinfo) -> tzinfo:
     return UTC if name.startswith(_UTC_PREFIX) else tz
 
 
-def _micros_of(instant: tuple[datetime, int]) -> int:
+def _micros_of(instant: tuple[datetime, int] | tuple[datetime, int, str]) -> int:
     return instant[1]
 
 
@@ -394,13 +453,15 @@ def _received_time(wire: WireEvent) -> datetime:
     return wire.received_at
 
 
-def _pick(inferred: list[str], field: str, own: str | None, known: str | None) -> str | None:
-    """Return the record's own name, else the one context knows (noted in `inferred`)."""
-    if own is not None:
-        return own
+def _known(inferred: list[str], field: str, known: str | None) -> str | None:
+    """Return the name context knows for a frame without a record (noted in `inferred`)."""
     if known is not None:
         inferred.append(field)
     return known
+
+
+#: The record of a frame that has none (`Normalizer._unrecorded_frame`).
+_NO_RECORD = ImageRecord(*([None] * 12))
 
 
 def _frame_of(
@@ -411,26 +472,27 @@ def _frame_of(
     inferred: tuple[str, ...],
 ) -> Frame:
     """Build a frame from a record and its final names (target, filter, camera, telescope)."""
-    target, filter_name, camera, telescope = names
+    frame = _new_object(Frame)  # not its generated `__init__`: one is built per frame
+    frame.target, filter_name, frame.camera, frame.telescope = names
+    frame.image_type = image_type
+    frame.exposure = record.exposure
+    frame.filter = filter_name or NO_FILTER
+    # HFR 0 and Stars -1 are what star detection reports when it found nothing
+    # (calibration frames, clouds): no measurement, not a value to average.
     hfr, stars = record.hfr, record.stars
-    # Positional: one is built per frame, and keywords cost a third more.
-    return Frame(
-        image_type,
-        record.exposure,
-        filter_name or NO_FILTER,
-        target,
-        camera,
-        telescope,
-        # HFR 0 and Stars -1 are what star detection reports when it found nothing
-        # (calibration frames, clouds): no measurement, not a value to average.
-        hfr if hfr is not None and hfr > 0 else None,
-        stars if stars is not None and stars >= 0 else None,
-        parse_rms_arcsec(record.rms_text),
-        record.temperature,
-        taken_at,
-        record.filename,
-        inferred,
-    )
+    frame.hfr = hfr if hfr is not None and hfr > 0 else None
+    frame.stars = stars if stars is not None and stars >= 0 else None
+    frame.guiding_rms = parse_rms_arcsec(record.rms_text)
+    frame.temperature = record.temperature
+    frame.taken_at = taken_at
+    frame.filename = record.filename
+    frame.inferred = inferred
+    return frame
+
+
+_new_object = object.__new__
+#: Bound once: looking a classmethod up binds it anew each time.
+_build_event = NinaEvent.build
 
 
 def _gives_back(stats: Any, frame: Frame) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 import re
+from typing import Literal, overload
 
 from .errors import FrameError
 
@@ -31,11 +32,25 @@ def parse_nina_time(text: str, default_tz: tzinfo, *, fold: int = 0) -> datetime
     return _parse_any(text, default_tz, fold)
 
 
-def nina_instant(text: str, default_tz: tzinfo, *, fold: int = 0) -> tuple[datetime, int]:
+@overload
+def nina_instant(
+    text: str, default_tz: tzinfo, *, fold: int = 0, iso: Literal[True]
+) -> tuple[datetime, int, str]: ...
+
+
+@overload
+def nina_instant(text: str, default_tz: tzinfo, *, fold: int = 0) -> tuple[datetime, int]: ...
+
+
+def nina_instant(
+    text: str, default_tz: tzinfo, *, fold: int = 0, iso: bool = False
+) -> tuple[datetime, int] | tuple[datetime, int, str]:
     """Return `parse_nina_time`'s UTC time and the same instant in integer POSIX microseconds.
 
     `micros / 10**6` is exactly the time's `timestamp()` (which divides that very integer),
     and a frame's key is `micros`: made here in one pass, for the history's hot path.
+    `iso=True` adds the time's ISO text in UTC without its offset (what
+    `moment.replace(tzinfo=None).isoformat()` gives), which a frame's fingerprint holds.
     """
     # A night's thousands of times share a few dozen hours: a time written with a whole-hour
     # offset is its hour's UTC text (learned once, `_learn_hour`) and its own minutes on.
@@ -49,28 +64,21 @@ def nina_instant(text: str, default_tz: tzinfo, *, fold: int = 0) -> tuple[datet
             pass  # the general reading below says why
         else:
             rest = moment.minute * 60_000_000 + moment.second * 1_000_000 + moment.microsecond
-            return moment, base + rest
+            if not iso:
+                return moment, base + rest
+            # Cut from the text when it has NINA's seven fraction digits (formatting the time
+            # cost twice the cut): the first six are the microseconds (`fromisoformat` cuts the
+            # seventh off), which `isoformat` writes unless they are all zero.
+            if len(text) == 33 and text[19] == "." and moment.microsecond:
+                return moment, base + rest, head + text[13:26]
+            return moment, base + rest, moment.replace(tzinfo=None).isoformat()
     moment = parse_nina_time(text, default_tz, fold=fold)
     micros = (moment - _EPOCH) // _MICROSECOND
     if _WHOLE_HOUR_OFFSET.fullmatch(text, len(text) - 6):
         _learn_hour(text, moment, micros)
+    if iso:
+        return moment, micros, moment.replace(tzinfo=None).isoformat()
     return moment, micros
-
-
-def utc_iso(text: str, moment: datetime) -> str:
-    """Return `moment` (UTC, what `nina_instant` read from `text`) in ISO form, no offset.
-
-    Cut from `text` when its hour is known and it has NINA's seven fraction digits (a
-    frame's fingerprint holds this text: formatting the time cost twice the cut); else the
-    time's own `isoformat`.
-    """
-    hours = _HOURS.get(text[-6:])
-    hour = None if hours is None else hours.get(text[:13])
-    # The first six of the seven digits are the microseconds (`fromisoformat` cuts the
-    # seventh off); `isoformat` writes them unless they are all zero.
-    if hour is not None and len(text) == 33 and text[19] == "." and moment.microsecond:
-        return hour[0] + text[13:26]
-    return moment.replace(tzinfo=None).isoformat()
 
 
 #: Offset → date and hour as written → (that hour's UTC text to the hour, its first
