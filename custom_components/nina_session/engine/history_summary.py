@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Final
 
+from .folded_batch import FoldedBatch
 from .fsm import SessionState
 from .models import NinaEvent
 from .normalize import filter_change
@@ -103,8 +104,14 @@ def summarize(
     `by_type`: how many of `applied` bear each name, when the caller counted them already.
     """
     recent_from, recent_until = now - RECENT_HISTORY, now + RECENT_HISTORY
-    recent = [item for item in applied if recent_from <= item.event.time <= recent_until]
-    events = [item.event for item in applied]
+    if isinstance(applied, FoldedBatch):  # read from its columns: no `Applied` per event
+        recent = applied.between(recent_from, recent_until)
+        events = applied.events
+        causes = last_causes(applied.notable())
+    else:
+        recent = [item for item in applied if recent_from <= item.event.time <= recent_until]
+        events = [item.event for item in applied]
+        causes = last_causes(applied)
     old = (
         [event for event in events if not recent_from <= event.time <= recent_until]
         if recent
@@ -126,7 +133,7 @@ def summarize(
         last_frame=next((event for event in reversed(events) if event.frame is not None), None),
         filter=current_filter,
         target=current_target,
-        causes=last_causes(applied),
+        causes=causes,
     )
     return summary, recent
 
