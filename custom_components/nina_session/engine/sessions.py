@@ -270,8 +270,9 @@ _RECORD_FIELDS = tuple(
 )
 
 
-#: Not frozen, though read-only by convention: one is built per event folded, and a frozen
-#: dataclass's `__init__` (a call per field) cost four times a plain one's.
+#: Not frozen, though read-only by convention: one is built per event applied alone, and per
+#: item read of a batch's fold (`folded_batch`), and a frozen dataclass's `__init__` (a call
+#: per field) cost four times a plain one's.
 @dataclass(slots=True)
 class Applied:
     """What folding one event did."""
