@@ -107,21 +107,21 @@ class FoldCheckpoints:
         folded = list(events)
         session_ids: list[str | None] = []
         notable: dict[int, Applied] = {}
-        append, fold_one = session_ids.append, tracker.fold_one
+        append, fold_one, no_step = session_ids.append, tracker.fold_one, NO_STEP
         for index, event in enumerate(events):
             due = self._due
             if due is not None and event.ts > due:
                 self._take(tracker, due)
-            item = fold_one(event)
-            append(item[1])
-            if item[0] is not event:  # a frame read in context
-                folded[index] = item[0]
-            if item[2] is NO_STEP and item[3] is None and item[4] is None:
+            as_folded, session_id, step, closed, opened = fold_one(event)
+            append(session_id)
+            if as_folded is not event:  # a frame read in context
+                folded[index] = as_folded
+            if step is no_step and closed is None and opened is None:
                 continue  # nearly every event: it only names its session
-            if item[4] is not None:
+            if opened is not None:
                 self._due = None if self._unclean else event.ts
                 self._unclean = False
-            notable[index] = Applied(*item)
+            notable[index] = Applied(as_folded, session_id, step, closed, opened)
         return FoldedBatch(folded, session_ids, notable)
 
     def ticked(self) -> None:
