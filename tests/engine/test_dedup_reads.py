@@ -56,6 +56,27 @@ def test_a_first_backfill_on_a_fresh_file_asks_no_key_and_counts_no_window(
     assert (again.applied_count, again.duplicates) == (0, len(events))
 
 
+def test_a_first_backfill_on_a_fresh_file_reads_no_stored_event(pipeline: Pipeline) -> None:
+    """Test that a history read into an empty file asks it only for its newest row.
+
+    The clock asked the key index for every frame's live twin (8,176 keys, 6 ms) and read the
+    live rows around the batch's loose events, of a file that holds none; with a NINA clock
+    known to be off, the history still moves onto ours.
+    """
+    pipeline.clock.restore({"clock_offset": 30.0, "clock_measured": True})
+    events = preset_night("simple").events
+    history = envelope([history_item(e) for e in events])
+    images = envelope([image_record(e) for e in events if e.name == "IMAGE-SAVE"])
+
+    sent = _statements(pipeline.store, lambda: pipeline.ingest_history(history, images))
+
+    reads = [s for s in sent if s.startswith("SELECT") and "FROM session_events" in s]
+    assert reads == ["SELECT max(id) FROM session_events"]
+    first = pipeline.store.iter_events()
+    assert next(first)[1].time == events[0].time - timedelta(seconds=30)
+    assert pipeline.store.counts()["events"] == len(events)
+
+
 def test_an_empty_window_is_counted_not_read(pipeline: Pipeline) -> None:
     """Test that a live event with no stored row in its window costs one count, no read."""
     pipeline.ingest_frames([(json.dumps(event("GUIDER-DITHER")), at(0))])

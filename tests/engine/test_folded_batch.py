@@ -90,8 +90,6 @@ def test_a_merge_is_summed_as_the_list_of_its_items_would_be(
         assert summarize(applied, now, result.by_type) == summarize(
             list(applied), now, result.by_type
         )
-    recent = applied.between(times[100], times[140])
-    assert [item.event for item in recent] == applied.events[100:141]
 
 
 def test_a_released_merge_is_empty(merged: tuple[Pipeline, BatchResult]) -> None:

@@ -353,6 +353,7 @@ def _streamed(
     """
     prefix = PrefixHash(answer.chunks)
     start = (known.size, known.head) if known and prefix.same_start(known) else None
+    prefix.hash_ahead()  # what the next read will know of it, hashed beside the decoding
     items = new()
     items.source.hash = prefix
     items.source.whole = lambda: _streamed(answer, new, None)

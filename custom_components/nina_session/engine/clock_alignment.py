@@ -133,35 +133,42 @@ class ClockAlignment:
         return self.late_copies.drop_late(events, unique, self.measured)
 
     # -- history batches ---------------------------------------------------------------
-    def align_history(self, events: list[NinaEvent]) -> tuple[list[NinaEvent], bool]:
+    def align_history(
+        self, events: list[NinaEvent], stored_any: bool = True
+    ) -> tuple[list[NinaEvent], bool]:
         """Move history times onto our clock when NINA's clock is off.
 
         Frames stored live and seen again in history (same capture, exact identity) measure
         the difference; when it exceeds half the dedup window, history times are shifted by it
         so the other events' twins still fall inside the window. Returns the events and
-        whether stored events moved (see `_take`).
+        whether stored events moved (see `_take`). `stored_any`: whether the file holds any
+        event (none: no frame to measure by, and the offset known so far applies).
         """
-        exact = {event.key: event for event in events if event.exact}
-        stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
         moved = False
-        if stored:
-            samples = {k: (ts, exact[k].ts - ts) for k, ts in stored.items()}
-            moved = self._take(self._offset_from(samples))
+        if stored_any:
+            exact = {event.key: event for event in events if event.exact}
+            stored = self.store.times_for_keys(list(exact), Source.LIVE) if exact else {}
+            if stored:
+                samples = {k: (ts, exact[k].ts - ts) for k, ts in stored.items()}
+                moved = self._take(self._offset_from(samples))
         if not self._is_off():
             return events, moved
         shift = timedelta(seconds=self.offset)
         return [event.moved_to(event.time - shift) for event in events], moved
 
     def pair_history(
-        self, events: Sequence[NinaEvent], unique: list[NinaEvent]
+        self, events: Sequence[NinaEvent], unique: list[NinaEvent], stored_any: bool = True
     ) -> tuple[list[NinaEvent], bool]:
         """Drop the history events whose live copy is stored; move live ones into its order.
 
         `events` is the aligned batch, `unique` the ones de-duplication let through. Returns
-        the events still new and whether stored events moved or went.
+        the events still new and whether stored events moved or went. `stored_any`: whether
+        the file holds any event (none: no live copy to pair with, nothing to move).
         """
-        unique = self._drop_sparse_twins(events, unique)
-        unique, moved = self._pair_with_live(events, unique)
+        moved = False
+        if stored_any:
+            unique = self._drop_sparse_twins(events, unique)
+            unique, moved = self._pair_with_live(events, unique)
         self.late_copies.note_history(unique)
         return unique, moved
 

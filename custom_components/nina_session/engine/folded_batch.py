@@ -1,26 +1,22 @@
 """What folding a batch did, event by event, without an `Applied` object per event.
 
 A history merge folds tens of thousands of events, and nearly all of them only name their
-session: of a night's 20,000 events about 150 change a state, open or close a session. An
-`Applied` built for each was a fifth of the merge's fold, and as much again to walk and free
-afterwards. So the fold keeps two columns (the events as folded and their session ids) and an
-`Applied` only for the events that did more; it reads as the sequence of `Applied` it stands
-for, each item built when read, and the store writes its rows from the columns.
+session: of the bench's 20,000 events about 150 change a state, open or close a session. An
+`Applied` built for each was a seventh of the merge's fold (instructions), and freeing them
+afterwards cost as much again. So the fold keeps two columns (the events as folded and their
+session ids) and an `Applied` only for the events that did more; it reads as the sequence of
+`Applied` it stands for, each item built when read, and the rows to store are made from the
+columns.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from datetime import datetime
-from operator import attrgetter
 from typing import overload
 
 from .gradual_release import release_gradually
 from .models import NinaEvent
 from .sessions import Applied
-
-_time_of = attrgetter("time")
 
 
 class FoldedBatch(Sequence[Applied]):
@@ -87,12 +83,6 @@ class FoldedBatch(Sequence[Applied]):
         The others have none: `NO_STEP`, nothing closed, nothing opened.
         """
         return list(self._notable.values())
-
-    def between(self, start: datetime, end: datetime) -> list[Applied]:
-        """Return, in order, the items of events timed from `start` to `end` (both included)."""
-        low = bisect_left(self.events, start, key=_time_of)
-        high = bisect_right(self.events, end, lo=low, key=_time_of)
-        return self[low:high]
 
     def release(self) -> None:
         """Empty the batch (its holder's last use), freeing its events a slice at a time."""
