@@ -32,6 +32,8 @@ import json
 import logging
 from typing import Any
 
+from .folded_batch import FoldedBatch
+from .fsm import NO_STEP
 from .models import NinaEvent
 from .sessions import Applied, SessionTracker, restore_tracker, tracker_snapshot
 
@@ -94,24 +96,33 @@ class FoldCheckpoints:
             self._unclean = False
         return applied
 
-    def fold(self, tracker: SessionTracker, events: Sequence[NinaEvent]) -> list[Applied]:
+    def fold(self, tracker: SessionTracker, events: Sequence[NinaEvent]) -> FoldedBatch:
         """Fold `events` into `tracker` as `apply` does each; return what each did.
 
         They are in time order and none is older than what `tracker` folded (a new batch's
         events, once the late ones are set apart): the order `apply` tests per event holds.
         """
-        applied: list[Applied] = []
-        append, apply = applied.append, tracker.apply
-        for event in events:
+        # Its own list (a copy costs a few microseconds per thousand): the result is emptied
+        # when its holder is done with it (`FoldedBatch.release`), the caller's list is not.
+        folded = list(events)
+        session_ids: list[str | None] = []
+        notable: dict[int, Applied] = {}
+        append, fold_one, no_step = session_ids.append, tracker.fold_one, NO_STEP
+        for index, event in enumerate(events):
             due = self._due
             if due is not None and event.ts > due:
                 self._take(tracker, due)
-            item = apply(event)
-            if item.opened is not None:
+            as_folded, session_id, step, closed, opened = fold_one(event)
+            append(session_id)
+            if as_folded is not event:  # a frame read in context
+                folded[index] = as_folded
+            if step is no_step and closed is None and opened is None:
+                continue  # nearly every event: it only names its session
+            if opened is not None:
                 self._due = None if self._unclean else event.ts
                 self._unclean = False
-            append(item)
-        return applied
+            notable[index] = Applied(as_folded, session_id, step, closed, opened)
+        return FoldedBatch(folded, session_ids, notable)
 
     def ticked(self) -> None:
         """Note that the fold was changed otherwise than by folding events in time order.

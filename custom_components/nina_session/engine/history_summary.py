@@ -25,6 +25,7 @@ from itertools import chain, islice
 from operator import attrgetter
 from typing import Final
 
+from .folded_batch import FoldedBatch
 from .fsm import NO_STEP, SessionState
 from .models import NinaEvent
 from .normalize import filter_change
@@ -134,7 +135,8 @@ def summarize(
         ),
         filter=current_filter,
         target=current_target,
-        causes=last_causes(applied),
+        # A batch's fold keeps whole only the items with a step (see `folded_batch`).
+        causes=last_causes(applied.notable() if isinstance(applied, FoldedBatch) else applied),
     )
     return summary, recent
 

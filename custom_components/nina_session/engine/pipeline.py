@@ -37,6 +37,7 @@ from typing import Any
 from .clock_alignment import ClockAlignment
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
+from .folded_batch import FoldedBatch
 from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
 from .gradual_release import release_gradually
 from .health import EventCounters
@@ -111,7 +112,8 @@ class BatchResult:
     """
 
     #: In time order, as the batch folded them (`in_time_order`), or stored them to refold.
-    applied: list[Applied] = field(default_factory=list)
+    #: A batch folded in order is a `FoldedBatch` (its items built as they are read).
+    applied: Sequence[Applied] = field(default_factory=list)
     closed: list[Session] = field(default_factory=list)
     duplicates: int = 0
     rejected: int = 0
@@ -143,7 +145,10 @@ class BatchResult:
         This result is left without events.
         """
         summary, recent = summarize(self.applied, now, self.by_type)
-        release_gradually(self.applied)
+        if isinstance(self.applied, FoldedBatch):
+            self.applied.release()
+        elif isinstance(self.applied, list):
+            release_gradually(self.applied)
         return BatchResult(
             recent,
             list(self.closed),
@@ -538,11 +543,12 @@ class Pipeline:
         tracker, epoch = self.tracker, self.epoch
         # Asked of the tracker once, not of each event's step: most events change nothing.
         changes = tracker.changes
-        applied = self.checkpoints.fold(tracker, events)
+        folded = self.checkpoints.fold(tracker, events)
         changed = tracker.changes != changes
-        rows: list[Row] = [(item.event, item.session_id, epoch) for item in applied]
-        result.applied += applied
-        for closed in [item.closed for item in applied if item.closed is not None]:
+        # Made in C: the rows share their epoch.
+        rows: list[Row] = list(zip(folded.events, folded.session_ids, repeat(epoch), strict=False))
+        result.applied = folded
+        for closed in [item.closed for item in folded.notable() if item.closed is not None]:
             self._dirty[closed.id] = closed
             result.closed.append(closed)
         if self.tracker.open is not None:

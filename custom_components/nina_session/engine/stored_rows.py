@@ -119,12 +119,21 @@ def frame_json(frame: Frame | None, taken_at_text: str | None = None) -> str | N
         moment = _moment(taken_at)
     else:
         moment = f'"{taken_at_text}"'
-    inferred = frame.inferred
+    # The usual types written inline, the rest through the helpers: a call per field was
+    # half a history frame's text. A float's text is looked up only for a float (300 and
+    # True are keys equal to 300.0 and 1.0, with other texts), and an int's is its `str`.
+    texts = _FLOAT_TEXTS
+    hfr, stars, rms, temperature = frame.hfr, frame.stars, frame.guiding_rms, frame.temperature
+    filename, inferred = frame.filename, frame.inferred
     return (
-        f'{_head(frame)}"hfr":{_number(frame.hfr)},"stars":{_count(frame.stars)},'
-        f'"guiding_rms":{_number(frame.guiding_rms)},'
-        f'"temperature":{_number(frame.temperature)},"taken_at":{moment},'
-        f'"filename":{_text(frame.filename)},"inferred":{_texts(inferred) if inferred else "[]"}}}'
+        f'{_head(frame)}"hfr":{(type(hfr) is float and texts.get(hfr)) or _number(hfr)},'
+        f'"stars":{stars if type(stars) is int else _count(stars)},'
+        f'"guiding_rms":{(type(rms) is float and texts.get(rms)) or _number(rms)},'
+        f'"temperature":'
+        f"{(type(temperature) is float and texts.get(temperature)) or _number(temperature)},"
+        f'"taken_at":{moment},"filename":'
+        f"{encode_basestring_ascii(filename) if type(filename) is str else _text(filename)},"
+        f'"inferred":{_texts(inferred) if inferred else "[]"}}}'
     )
 
 
