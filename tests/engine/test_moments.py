@@ -19,6 +19,32 @@ def live(moments: Moments, result: BatchResult) -> list[Moment]:
     return found
 
 
+def test_alike_moments_of_one_batch_tell_apart_by_when_nina_said_them(pipeline: Pipeline) -> None:
+    """Test two autofocus runs, flips and errors without data in one batch differ.
+
+    The event entity's state is its firing time in milliseconds: two fires of one batch with
+    the same attributes would be one state change, and automations would run once.
+    """
+    moments = Moments(SessionState.IDLE)
+    result = pipeline.ingest_frames(
+        frames(
+            (0, event("SEQUENCE-STARTING")),
+            (1, event("AUTOFOCUS-FINISHED")),
+            (2, event("MOUNT-AFTER-FLIP")),
+            (3, event("ERROR-AF")),
+            (61, event("AUTOFOCUS-FINISHED")),
+            (62, event("MOUNT-AFTER-FLIP")),
+            (63, event("ERROR-AF")),
+        )
+    )
+    told = live(moments, result)
+    for kind in (m.AUTOFOCUS_FINISHED, m.MERIDIAN_FLIP, m.ERROR):
+        first, second = [t.attributes for t in told if t.event_type == kind]
+        assert first != second
+        assert first["time"] < second["time"]
+        assert first["time"].endswith("Z")
+
+
 def test_a_live_night_tells_each_moment_once_in_order(pipeline: Pipeline) -> None:
     """Test start, state changes, frames, autofocus, flip and errors of a live night."""
     moments = Moments(SessionState.IDLE)

@@ -95,12 +95,16 @@ class Moments:
                     },
                 )
             )
+        # With when NINA said it: the plugin sends these mostly without data, and two alike
+        # fired within the event entity's millisecond (a batch after a stall) would be one
+        # state in Home Assistant, so automations on the entity would run once.
+        when = {"time": iso_z(event.time)}
         if event.name == "AUTOFOCUS-FINISHED":
-            moments.append(Moment(AUTOFOCUS_FINISHED, dict(event.data)))
+            moments.append(Moment(AUTOFOCUS_FINISHED, {**event.data, **when}))
         elif event.name == "MOUNT-AFTER-FLIP":
-            moments.append(Moment(MERIDIAN_FLIP, dict(event.data)))
+            moments.append(Moment(MERIDIAN_FLIP, {**event.data, **when}))
         elif event.name in ERROR_EVENTS:
-            moments.append(Moment(ERROR, {"error": event.name, "data": dict(event.data)}))
+            moments.append(Moment(ERROR, {"error": event.name, "data": dict(event.data), **when}))
         return moments
 
     def ticked(self, result: BatchResult) -> list[Moment]:
