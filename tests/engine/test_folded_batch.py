@@ -93,14 +93,17 @@ def test_a_merge_is_summed_as_the_list_of_its_items_would_be(
 
 
 def test_a_released_merge_is_empty(merged: tuple[Pipeline, BatchResult]) -> None:
-    """Test that the loop's copy keeps the recent items and the merge holds nothing."""
+    """Test that the loop's copy keeps the recent items, and the merge until it is released."""
     _, result = merged
     count = len(result.applied)
     now = result.applied[-1].event.time
     told = result.for_loop(now)
     assert told.summary is not None and told.summary.applied == count
     assert 0 < len(told.applied) < count
+    assert len(result.applied) == count
+    result.release()
     assert len(result.applied) == 0 and list(result.applied) == []
+    assert len(told.applied) > 0  # the loop's copy is its own
 
 
 def _fields(item: Applied) -> tuple[object, ...]:

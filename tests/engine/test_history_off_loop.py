@@ -13,11 +13,19 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+import threading
 import time
+from typing import Any
 
 import aiohttp
+import pytest
 
+from custom_components.nina_session.engine import engine as engine_module
+from custom_components.nina_session.engine.client import HistoryRead
+from custom_components.nina_session.engine.gradual_release import release_gradually
+from simulator.night import preset_night
 from simulator.server import NinaSimulator
+from simulator.wire import history_item, image_record
 from tests.engine.test_engine_live import make_engine, until
 
 #: Items without a `Time` are refused by the wire model at once: the test measures reading
@@ -76,4 +84,49 @@ async def test_a_large_history_does_not_stall_the_event_loop(
     finally:
         done = True
         await beat
+        await engine.stop()
+
+
+async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
+    sim: NinaSimulator,
+    session: aiohttp.ClientSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that a backfill answers, then its writer thread frees what the merge decoded.
+
+    The decoded event and image items and the merge's events are emptied a slice at a time
+    by the writer's next job, never on the loop.
+    """
+    night = preset_night("full")
+    sim.history.extend(history_item(event) for event in night.events)
+    sim.images.extend(image_record(event) for event in night.events if event.name == "IMAGE-SAVE")
+    decoded: list[Any] = []
+    parse = HistoryRead.parse
+
+    def parse_and_keep(read: HistoryRead, known: Any = None) -> tuple[Any, Any, int]:
+        parsed = parse(read, known)
+        decoded.extend(parsed[:2])
+        return parsed
+
+    freed_on: list[str] = []
+
+    def release(items: list[Any]) -> None:
+        freed_on.append(threading.current_thread().name)
+        release_gradually(items)
+
+    monkeypatch.setattr(HistoryRead, "parse", parse_and_keep)
+    monkeypatch.setattr(engine_module, "release_gradually", release)
+    engine = make_engine(sim.port, tmp_path / "nina.db", session, backfill_on_connect=False)
+    await engine.start()
+    try:
+        result = await engine.backfill()
+        assert result.summary is not None and result.summary.applied == len(night.events)
+        # The writer thread's next job: the merge is freed by then.
+        await engine._run(lambda: None)  # noqa: SLF001  # a barrier on the writer thread
+        events, images = decoded
+        assert len(events.items) == len(images.items) == 0
+        assert freed_on and all(name.startswith("nina_session_db") for name in freed_on)
+        assert len(freed_on) == 2  # the decoded events and the image records
+    finally:
         await engine.stop()

@@ -45,7 +45,7 @@ from .reports import health_view, legacy_view, session_view, stats_view
 from .sessions import Session
 from .store import Store, StoreError
 from .store_recovery import FileIdentity, file_problem, recover
-from .wire import Foreign, HistoryEvents
+from .wire import Foreign, HistoryEvents, HistoryImages
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -487,10 +487,14 @@ class NinaEngine:
             except FrameError as err:  # the whole history is unusable (not a list, an error)
                 pipeline.counters.reject(err.reason)
                 raise NinaNotPluginError(f"event history unusable: {err}") from err
-            # The loop is told a summary and the recent events; the rest is freed here.
+            # The loop is told a summary and the recent events. Freeing the rest (a first
+            # read's tens of thousands of objects: 20-30 ms) is this thread's next job, after
+            # the answer: what was stored is told without waiting for it.
             told = merged.for_loop(self._clock())
-            if isinstance(events, HistoryEvents):
-                release_gradually(events.items)
+            try:
+                self._executor.submit(_free_merge, merged, events, images)
+            except RuntimeError:  # the engine is stopping: no next job
+                _free_merge(merged, events, images)
             return told
 
     def _history_failed(self, err: NinaError) -> None:
@@ -608,3 +612,15 @@ class NinaEngine:
         return await self._run(
             stats_view, self.pipeline, self.health, path, self._started, self._clock()
         )
+
+
+def _free_merge(merged: BatchResult, events: object, images: object) -> None:
+    """Free a history merge's events and decoded items a slice at a time (`gradual_release`).
+
+    The writer thread's job after the merge (`NinaEngine._ingest_history`); the decoded image
+    records freed in one go held the GIL for as long as a slice of thousands does.
+    """
+    merged.release()
+    for decoded in (events, images):
+        if isinstance(decoded, HistoryEvents | HistoryImages):
+            release_gradually(decoded.items)

@@ -140,15 +140,11 @@ class BatchResult:
     def for_loop(self, now: datetime) -> BatchResult:
         """Return this history merge as the event loop is told it (see `history_summary`).
 
-        Its events not recent at `now` are folded into a summary and released here, a slice
-        at a time (`gradual_release`): neither walking nor freeing them lands on the loop.
-        This result is left without events.
+        Its events not recent at `now` are folded into a summary: walking them does not land
+        on the loop. This result keeps them until `release()`; the loop's copy holds only the
+        recent ones.
         """
         summary, recent = summarize(self.applied, now, self.by_type)
-        if isinstance(self.applied, FoldedBatch):
-            self.applied.release()
-        elif isinstance(self.applied, list):
-            release_gradually(self.applied)
         return BatchResult(
             recent,
             list(self.closed),
@@ -158,6 +154,13 @@ class BatchResult:
             self.ticked,
             summary,
         )
+
+    def release(self) -> None:
+        """Empty `applied` (its holder's last use), a slice at a time (`gradual_release`)."""
+        if isinstance(self.applied, FoldedBatch):
+            self.applied.release()
+        elif isinstance(self.applied, list):
+            release_gradually(self.applied)
 
 
 @dataclass(frozen=True, slots=True)
