@@ -11,6 +11,7 @@ a slow or busy machine does not make the test flaky.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 import threading
@@ -128,5 +129,6 @@ async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
         assert len(events.items) == len(images.items) == 0
         assert freed_on and all(name.startswith("nina_session_db") for name in freed_on)
         assert len(freed_on) == 2  # the decoded events and the image records
+        assert gc.isenabled()  # the collector waited for the merge to be freed, no longer
     finally:
         await engine.stop()

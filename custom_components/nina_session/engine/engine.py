@@ -469,11 +469,14 @@ class NinaEngine:
     def _ingest_history(self, history: HistoryRead, app_start: str | None) -> BatchResult:
         """Parse the history read and merge it (on the writer thread).
 
-        Full GC passes over the parse and the merge stalled the loop: the collector waits.
+        Full GC passes over the parse and the merge stalled the loop: the collector waits,
+        until the merge is freed (`_free_merge`).
         """
         pipeline = self.pipeline
         assert pipeline is not None
-        with collector_deferred():
+        deferred = contextlib.ExitStack()
+        deferred.enter_context(collector_deferred())
+        with deferred:
             events, images, length = history.parse(pipeline.known_history)
             restarted = (self._app_start is not None and app_start != self._app_start) or (
                 length < self._history_length
@@ -489,12 +492,14 @@ class NinaEngine:
                 raise NinaNotPluginError(f"event history unusable: {err}") from err
             # The loop is told a summary and the recent events. Freeing the rest (a first
             # read's tens of thousands of objects: 20-30 ms) is this thread's next job, after
-            # the answer: what was stored is told without waiting for it.
+            # the answer: what was stored is told without waiting for it. The collector waits
+            # for that too: back on, it would walk every object still held.
             told = merged.for_loop(self._clock())
+            freeing = deferred.pop_all()
             try:
-                self._executor.submit(_free_merge, merged, events, images)
+                self._executor.submit(_free_merge, merged, events, images, freeing)
             except RuntimeError:  # the engine is stopping: no next job
-                _free_merge(merged, events, images)
+                _free_merge(merged, events, images, freeing)
             return told
 
     def _history_failed(self, err: NinaError) -> None:
@@ -614,13 +619,17 @@ class NinaEngine:
         )
 
 
-def _free_merge(merged: BatchResult, events: object, images: object) -> None:
+def _free_merge(
+    merged: BatchResult, events: object, images: object, deferred: contextlib.ExitStack
+) -> None:
     """Free a history merge's events and decoded items a slice at a time (`gradual_release`).
 
     The writer thread's job after the merge (`NinaEngine._ingest_history`); the decoded image
-    records freed in one go held the GIL for as long as a slice of thousands does.
+    records freed in one go held the GIL for as long as a slice of thousands does. Then the
+    collector may run again (`deferred` holds its deferral).
     """
-    merged.release()
-    for decoded in (events, images):
-        if isinstance(decoded, HistoryEvents | HistoryImages):
-            release_gradually(decoded.items)
+    with deferred:
+        merged.release()
+        for decoded in (events, images):
+            if isinstance(decoded, HistoryEvents | HistoryImages):
+                release_gradually(decoded.items)
