@@ -23,7 +23,7 @@ import re
 import time
 from typing import Any, Final
 
-from .jsontext import may_hold_surrogates, storable
+from .jsontext import may_hold_surrogate_escapes, storable
 
 #: Bytes decoded to text at a time: one decode holds the GIL for its whole run.
 PIECE_BYTES: Final = 256 * 1024
@@ -120,7 +120,7 @@ class _Reader:
         self.dropped += len(gone) if gone.isascii() else len(gone.encode())
         # An escape may be cut by the seam: the end of clean kept text is scanned again.
         seam = kept[-3:] if self.clean else kept
-        self.clean = not may_hold_surrogates(seam + added)
+        self.clean = not may_hold_surrogate_escapes(seam + added)
         self.text = kept + added
         self.pos = 0
         self.ascii = self.text.isascii()
@@ -164,7 +164,7 @@ class _Reader:
             self.pos = end
             return value
         raw, self.pos = self.text[self.pos : end], end
-        return storable(value) if may_hold_surrogates(raw) else value
+        return storable(value) if may_hold_surrogate_escapes(raw) else value
 
     def offset(self, pos: int) -> int:
         """Return the byte offset in the body of position `pos` of `text`; -1 if not known.
@@ -319,8 +319,9 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
     decoded one by one instead: the cut it could not take, or the end of the text when no
     batch fits in what is left.
 
-    The text from the next item up to a `},` past `_BATCH` characters on is decoded as one
-    array: where that `}` ends an item of this array, that gives its items, with the C
+    The text from the next item up to a `},` past `_BATCH` characters on (or the last one
+    before the margin kept for `_run`, when the text read so far holds no such) is decoded as
+    one array: where that `}` ends an item of this array, that gives its items, with the C
     scanner's loop, and with one string for each key name however many items hold it
     (the scanner shares key names within a call). A `}` that is not an item's end (inside a
     string, or in an item) leaves a string or a container open, and then the array is bad
@@ -335,7 +336,12 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
     limit = len(text) if reader.ended else len(text) - _MARGIN
     cut = text.find("},", pos + _BATCH, limit)
     if cut < 0:
-        return len(text)
+        # Less than a batch is left before the margin: it goes in one shorter batch. One by
+        # one, these items (a fifth of a history: the text read between two batches'
+        # worth) cost twice as much each: a scanner call per item, key names made each time.
+        cut = text.rfind("},", pos, limit)
+        if cut < 0:
+            return len(text)
     if not text.startswith("{", pos):
         return cut
     array = "[" + text[pos : cut + 1] + "]"
