@@ -135,6 +135,11 @@ def test_other_shapes_decode_whole() -> None:
     assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
 
 
+def _no_batch(reader: Any, _items: list[Any], _offsets: list[int]) -> int:
+    """Stand in for `jsonstream._batch`: every item decoded alone, as in the body's tail."""
+    return len(reader.text)
+
+
 def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_piece(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -146,6 +151,7 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
     monkeypatch.setattr(jsonstream, "_MARGIN", 0)
+    monkeypatch.setattr(jsonstream, "_batch", _no_batch)
     records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
     records[20]["T"] = "Hα"
     envelope = {"Success": True, "Response": [*records, 7]}
@@ -171,6 +177,7 @@ def test_text_is_read_ahead_of_the_items_so_that_few_are_cut_by_the_end_of_a_pie
     resumes there would decode the whole answer again): more text is read before one is.
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(jsonstream, "_batch", _no_batch)
     records = [
         {"Date": f"2026-11-24T22:{n % 60:02d}:00+01:00", "Text": "x" * 300} for n in range(400)
     ]
@@ -194,6 +201,7 @@ def test_a_long_array_is_decoded_in_batches_that_share_key_names(
     """
     monkeypatch.setattr(jsonstream, "_BATCH", 1000)
     monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    monkeypatch.setattr(jsonstream, "_TAIL", 50)
     records: list[Any] = [
         {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00+01:00"} for n in range(300)
     ]
@@ -227,6 +235,7 @@ def test_batches_in_text_that_is_not_ascii_start_at_known_byte_offsets(
     """
     monkeypatch.setattr(jsonstream, "_BATCH", 1000)
     monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    monkeypatch.setattr(jsonstream, "_TAIL", 50)
     records = [
         {"Filename": f"C:\\Users\\Jürgen\\M 31 — Hα\\LIGHT_{n:04d}.fits", "HFR": 2.5}
         for n in range(400)
@@ -267,3 +276,38 @@ def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() ->
     assert later[0][1] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
         load_streaming_from([body], start + 1, head, "Response", lambda run, at: None)
+
+
+def test_the_text_left_before_the_margin_is_one_shorter_batch_and_the_tail_item_by_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that few items are decoded alone, and that those at the body's end are, each known.
+
+    Text read so far that holds less than a batch before the margin went item by item, a
+    scanner call each (a fifth of a history): now it is a shorter batch. The body's last
+    `_TAIL` characters still go item by item, each with its offset: a re-read resumes there.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 1500)
+    monkeypatch.setattr(jsonstream, "_BATCH", 1000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 100)
+    monkeypatch.setattr(jsonstream, "_TAIL", 600)
+    scan, calls = jsonstream._SCAN, []  # noqa: SLF001  # the calls it makes are the point
+
+    def counted(text: str, at: int) -> tuple[Any, int]:
+        calls.append(at)
+        return scan(text, at)
+
+    monkeypatch.setattr(jsonstream, "_SCAN", counted)
+    records = [
+        {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00Z"} for n in range(600)
+    ]
+    body = json.dumps({"Response": records}).encode()
+    taken: list[tuple[Any, int]] = []
+    load_streaming([body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
+    assert [item for item, _ in taken] == records
+    alone = len(calls) - calls.count(0)  # a batch is scanned from the start of its array
+    # The tail's dozen items and about one an added piece (across the margin): not a third.
+    assert alone < 12 + len(body) // 1500 + 1
+    tail_start = len(body) - 600
+    for item, offset in taken[-10:]:
+        assert offset > tail_start and body[offset:].startswith(json.dumps(item).encode())

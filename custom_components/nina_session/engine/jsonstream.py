@@ -40,6 +40,10 @@ _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
 _MARGIN: Final = 16 * 1024
 #: Text decoded as one array by `_batch`, in characters (a few hundred items of a history).
 _BATCH: Final = 128 * 1024
+#: Text at the end of the body decoded item by item, each item with its offset: a re-read
+#: of the same answer starts a minute or so before its end (`history_resume`'s overlap), at
+#: an item whose offset is to be known; one not known makes it decode the whole last batch.
+_TAIL: Final = 32 * 1024
 #: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
 _UNKNOWN: Final = -(1 << 62)
 
@@ -320,8 +324,8 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
     batch fits in what is left.
 
     The text from the next item up to a `},` past `_BATCH` characters on (or the last one
-    before the margin kept for `_run`, when the text read so far holds no such) is decoded as
-    one array: where that `}` ends an item of this array, that gives its items, with the C
+    before the margin or `_TAIL` kept for `_run`, when the text read so far holds no such) is
+    decoded as one array: where that `}` ends an item of this array, that gives its items, with the C
     scanner's loop, and with one string for each key name however many items hold it
     (the scanner shares key names within a call). A `}` that is not an item's end (inside a
     string, or in an item) leaves a string or a container open, and then the array is bad
@@ -333,10 +337,10 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
         return len(text)
     if text.startswith(" ", pos):  # `json.dumps` writes one after each comma
         pos += 1
-    limit = len(text) if reader.ended else len(text) - _MARGIN
+    limit = max(0, len(text) - _TAIL) if reader.ended else len(text) - _MARGIN
     cut = text.find("},", pos + _BATCH, limit)
     if cut < 0:
-        # Less than a batch is left before the margin: it goes in one shorter batch. One by
+        # Less than a batch is left before the limit: it goes in one shorter batch. One by
         # one, these items (a fifth of a history: the text read between two batches'
         # worth) cost twice as much each: a scanner call per item, key names made each time.
         cut = text.rfind("},", pos, limit)
