@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.nina_session.engine import jsonstream
@@ -311,3 +312,56 @@ def test_the_text_left_before_the_margin_is_one_shorter_batch_and_the_tail_item_
     tail_start = len(body) - 600
     for item, offset in taken[-10:]:
         assert offset > tail_start and body[offset:].startswith(json.dumps(item).encode())
+
+
+_TEXTS = st.text(
+    alphabet=st.sampled_from(["a", " ", "}", ",", "{", "]", "[", '"', "\\", "é", "😀", "\ud800"]),
+    max_size=8,
+)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXTS, inner, max_size=3),
+    max_leaves=6,
+)
+_ITEMS = st.lists(
+    st.dictionaries(st.sampled_from(["Event", "Time", "N", "},"]), _VALUES, max_size=4) | _VALUES,
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    items=_ITEMS,
+    compact=st.booleans(),
+    ascii_only=st.booleans(),
+    sizes=st.tuples(
+        st.integers(1, 400), st.integers(1, 300), st.integers(0, 80), st.integers(0, 300)
+    ),
+)
+def test_any_list_streams_as_load_json_decodes_it_with_true_offsets(
+    items: list[Any], compact: bool, ascii_only: bool, sizes: tuple[int, int, int, int]
+) -> None:
+    """Test batches, shorter batches and the tail against `load_json`, in any cut of the text.
+
+    Strings hold "}," and brackets (a cut a batch cannot take), lone surrogates (made
+    storable), and letters of two and four bytes (offsets count bytes).
+    """
+    piece, batch, margin, tail = sizes
+    separators = (",", ":") if compact else (", ", ": ")
+    text = json.dumps({"Response": items, "N": 1}, separators=separators, ensure_ascii=ascii_only)
+    body = text.replace("\ud800", "\\ud800").encode()  # a lone surrogate only escaped
+    expected = load_json(body.decode())["Response"]
+    taken: list[tuple[Any, int]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in [("PIECE_BYTES", piece), ("_BATCH", batch), ("_MARGIN", margin)]:
+            patch.setattr(jsonstream, name, value)
+        patch.setattr(jsonstream, "_TAIL", tail)
+        result = load_streaming(
+            [body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+        )
+    assert result == {"Response": STREAMED, "N": 1}
+    assert [item for item, _ in taken] == expected
+    for item, offset in taken:
+        if offset >= 0:
+            value, _ = json.JSONDecoder().raw_decode(body[offset:].decode())
+            assert load_json(json.dumps(value)) == item  # where the item's text starts
