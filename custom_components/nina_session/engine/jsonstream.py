@@ -120,8 +120,9 @@ class _Reader:
         added = "".join(parts)
         if not added:
             return False
-        gone, kept = self.text[: self.pos], self.text[self.pos :]
-        self.dropped += len(gone) if gone.isascii() else len(gone.encode())
+        kept = self.text[self.pos :]
+        if self.dropped >= 0:  # counted on from the last item's start, not the text's
+            self.dropped = self.offset(self.pos)
         # An escape may be cut by the seam: the end of clean kept text is scanned again.
         seam = kept[-3:] if self.clean else kept
         self.clean = not may_hold_surrogate_escapes(seam + added)
