@@ -369,9 +369,11 @@ def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> b
     Up to YIELD_EVERY in `items`, those that start before position `until`, and not within
     `_MARGIN` of the end of the text read so far unless that is the end of the body; return
     whether the array's "]" was reached.
-    These are nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop
-    does the least per item: the C scanner's call, and no check that the delimiter right
-    after the item makes needless (its text ends inside the text read: no number goes on).
+    These are the items no batch takes (the body's last `_TAIL` characters, those across the
+    margin, those before a cut a batch could not take, an array of other values), an object
+    each with its offset. This loop does the least per item: the C scanner's call, and no
+    check that the delimiter right after the item makes needless (its text ends inside the
+    text read: no number goes on).
     """
     if not reader.clean:  # their values need `value`'s check each
         return False
