@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.nina_session.engine import jsonstream
@@ -135,6 +136,11 @@ def test_other_shapes_decode_whole() -> None:
     assert streamed(b'{"Response": "text", "Response2": [1]}', 4)[1] == []
 
 
+def _no_batch(reader: Any, _items: list[Any], _offsets: list[int]) -> int:
+    """Stand in for `jsonstream._batch`: every item decoded alone, as in the body's tail."""
+    return len(reader.text)
+
+
 def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_piece(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -146,6 +152,7 @@ def test_items_come_with_the_byte_offset_of_their_text_where_it_lies_whole_in_a_
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 200)
     monkeypatch.setattr(jsonstream, "_MARGIN", 0)
+    monkeypatch.setattr(jsonstream, "_batch", _no_batch)
     records = [{"Date": f"2026-11-24T22:{n:02d}:00+01:00", "Mean": n + 0.5} for n in range(60)]
     records[20]["T"] = "Hα"
     envelope = {"Success": True, "Response": [*records, 7]}
@@ -171,6 +178,7 @@ def test_text_is_read_ahead_of_the_items_so_that_few_are_cut_by_the_end_of_a_pie
     resumes there would decode the whole answer again): more text is read before one is.
     """
     monkeypatch.setattr(jsonstream, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(jsonstream, "_batch", _no_batch)
     records = [
         {"Date": f"2026-11-24T22:{n % 60:02d}:00+01:00", "Text": "x" * 300} for n in range(400)
     ]
@@ -194,6 +202,7 @@ def test_a_long_array_is_decoded_in_batches_that_share_key_names(
     """
     monkeypatch.setattr(jsonstream, "_BATCH", 1000)
     monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    monkeypatch.setattr(jsonstream, "_TAIL", 50)
     records: list[Any] = [
         {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00+01:00"} for n in range(300)
     ]
@@ -227,6 +236,7 @@ def test_batches_in_text_that_is_not_ascii_start_at_known_byte_offsets(
     """
     monkeypatch.setattr(jsonstream, "_BATCH", 1000)
     monkeypatch.setattr(jsonstream, "_MARGIN", 50)
+    monkeypatch.setattr(jsonstream, "_TAIL", 50)
     records = [
         {"Filename": f"C:\\Users\\Jürgen\\M 31 — Hα\\LIGHT_{n:04d}.fits", "HFR": 2.5}
         for n in range(400)
@@ -267,3 +277,91 @@ def test_decoding_from_an_item_offset_gives_the_rest_as_a_whole_decode_does() ->
     assert later[0][1] == start  # the first item's offset is known: a next start
     with pytest.raises(ValueError):
         load_streaming_from([body], start + 1, head, "Response", lambda run, at: None)
+
+
+def test_the_text_left_before_the_margin_is_one_shorter_batch_and_the_tail_item_by_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Test that few items are decoded alone, and that those at the body's end are, each known.
+
+    Text read so far that holds less than a batch before the margin went item by item, a
+    scanner call each (a fifth of a history): now it is a shorter batch. The body's last
+    `_TAIL` characters still go item by item, each with its offset: a re-read resumes there.
+    """
+    monkeypatch.setattr(jsonstream, "PIECE_BYTES", 1500)
+    monkeypatch.setattr(jsonstream, "_BATCH", 1000)
+    monkeypatch.setattr(jsonstream, "_MARGIN", 100)
+    monkeypatch.setattr(jsonstream, "_TAIL", 600)
+    scan, calls = jsonstream._SCAN, []  # noqa: SLF001  # the calls it makes are the point
+
+    def counted(text: str, at: int) -> tuple[Any, int]:
+        calls.append(at)
+        return scan(text, at)
+
+    monkeypatch.setattr(jsonstream, "_SCAN", counted)
+    records = [
+        {"Event": "IMAGE-SAVE", "Time": f"2026-11-24T22:{n % 60:02d}:00Z"} for n in range(600)
+    ]
+    body = json.dumps({"Response": records}).encode()
+    taken: list[tuple[Any, int]] = []
+    load_streaming([body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True)))
+    assert [item for item, _ in taken] == records
+    alone = len(calls) - calls.count(0)  # a batch is scanned from the start of its array
+    # The tail's dozen items and about one an added piece (across the margin): not a third.
+    assert alone < 12 + len(body) // 1500 + 1
+    tail_start = len(body) - 600
+    for item, offset in taken[-10:]:
+        assert offset > tail_start and body[offset:].startswith(json.dumps(item).encode())
+
+
+_TEXTS = st.text(
+    alphabet=st.sampled_from(["a", " ", "}", ",", "{", "]", "[", '"', "\\", "é", "😀", "\ud800"]),
+    max_size=8,
+)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXTS, inner, max_size=3),
+    max_leaves=6,
+)
+_ITEMS = st.lists(
+    st.dictionaries(st.sampled_from(["Event", "Time", "N", "},"]), _VALUES, max_size=4) | _VALUES,
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    items=_ITEMS,
+    compact=st.booleans(),
+    ascii_only=st.booleans(),
+    sizes=st.tuples(
+        st.integers(1, 400), st.integers(1, 300), st.integers(0, 80), st.integers(0, 300)
+    ),
+)
+def test_any_list_streams_as_load_json_decodes_it_with_true_offsets(
+    items: list[Any], compact: bool, ascii_only: bool, sizes: tuple[int, int, int, int]
+) -> None:
+    """Test batches, shorter batches and the tail against `load_json`, in any cut of the text.
+
+    Strings hold "}," and brackets (a cut a batch cannot take), lone surrogates (made
+    storable), and letters of two and four bytes (offsets count bytes).
+    """
+    piece, batch, margin, tail = sizes
+    separators = (",", ":") if compact else (", ", ": ")
+    text = json.dumps({"Response": items, "N": 1}, separators=separators, ensure_ascii=ascii_only)
+    body = text.replace("\ud800", "\\ud800").encode()  # a lone surrogate only escaped
+    expected = load_json(body.decode())["Response"]
+    taken: list[tuple[Any, int]] = []
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in [("PIECE_BYTES", piece), ("_BATCH", batch), ("_MARGIN", margin)]:
+            patch.setattr(jsonstream, name, value)
+        patch.setattr(jsonstream, "_TAIL", tail)
+        result = load_streaming(
+            [body], "Response", lambda run, at: taken.extend(zip(run, at, strict=True))
+        )
+    assert result == {"Response": STREAMED, "N": 1}
+    assert [item for item, _ in taken] == expected
+    for item, offset in taken:
+        if offset >= 0:
+            value, _ = json.JSONDecoder().raw_decode(body[offset:].decode())
+            assert load_json(json.dumps(value)) == item  # where the item's text starts

@@ -23,7 +23,7 @@ import re
 import time
 from typing import Any, Final
 
-from .jsontext import may_hold_surrogates, storable
+from .jsontext import may_hold_surrogate_escapes, storable
 
 #: Bytes decoded to text at a time: one decode holds the GIL for its whole run.
 PIECE_BYTES: Final = 256 * 1024
@@ -40,6 +40,10 @@ _WHITESPACE: Final = re.compile(r"[ \t\n\r]*")
 _MARGIN: Final = 16 * 1024
 #: Text decoded as one array by `_batch`, in characters (a few hundred items of a history).
 _BATCH: Final = 128 * 1024
+#: Text at the end of the body decoded item by item, each item with its offset: a re-read
+#: of the same answer starts a minute or so before its end (`history_resume`'s overlap), at
+#: an item whose offset is to be known; one not known makes it decode the whole last batch.
+_TAIL: Final = 32 * 1024
 #: `_Reader.dropped` when the byte offsets are not known: far below any offset added to it.
 _UNKNOWN: Final = -(1 << 62)
 
@@ -116,11 +120,12 @@ class _Reader:
         added = "".join(parts)
         if not added:
             return False
-        gone, kept = self.text[: self.pos], self.text[self.pos :]
-        self.dropped += len(gone) if gone.isascii() else len(gone.encode())
+        kept = self.text[self.pos :]
+        if self.dropped >= 0:  # counted on from the last item's start, not the text's
+            self.dropped = self.offset(self.pos)
         # An escape may be cut by the seam: the end of clean kept text is scanned again.
         seam = kept[-3:] if self.clean else kept
-        self.clean = not may_hold_surrogates(seam + added)
+        self.clean = not may_hold_surrogate_escapes(seam + added)
         self.text = kept + added
         self.pos = 0
         self.ascii = self.text.isascii()
@@ -164,7 +169,7 @@ class _Reader:
             self.pos = end
             return value
         raw, self.pos = self.text[self.pos : end], end
-        return storable(value) if may_hold_surrogates(raw) else value
+        return storable(value) if may_hold_surrogate_escapes(raw) else value
 
     def offset(self, pos: int) -> int:
         """Return the byte offset in the body of position `pos` of `text`; -1 if not known.
@@ -319,8 +324,9 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
     decoded one by one instead: the cut it could not take, or the end of the text when no
     batch fits in what is left.
 
-    The text from the next item up to a `},` past `_BATCH` characters on is decoded as one
-    array: where that `}` ends an item of this array, that gives its items, with the C
+    The text from the next item up to a `},` past `_BATCH` characters on (or the last one
+    before the margin or `_TAIL` kept for `_run`, when the text read so far holds no such) is
+    decoded as one array: where that `}` ends an item of this array, that gives its items, with the C
     scanner's loop, and with one string for each key name however many items hold it
     (the scanner shares key names within a call). A `}` that is not an item's end (inside a
     string, or in an item) leaves a string or a container open, and then the array is bad
@@ -332,10 +338,15 @@ def _batch(reader: _Reader, items: list[Any], offsets: list[int]) -> int | None:
         return len(text)
     if text.startswith(" ", pos):  # `json.dumps` writes one after each comma
         pos += 1
-    limit = len(text) if reader.ended else len(text) - _MARGIN
+    limit = max(0, len(text) - _TAIL) if reader.ended else len(text) - _MARGIN
     cut = text.find("},", pos + _BATCH, limit)
     if cut < 0:
-        return len(text)
+        # Less than a batch is left before the limit: it goes in one shorter batch. One by
+        # one, these items (a fifth of a history: the text read between two batches'
+        # worth) cost twice as much each: a scanner call per item, key names made each time.
+        cut = text.rfind("},", pos, limit)
+        if cut < 0:
+            return len(text)
     if not text.startswith("{", pos):
         return cut
     array = "[" + text[pos : cut + 1] + "]"
@@ -358,9 +369,11 @@ def _run(reader: _Reader, items: list[Any], offsets: list[int], until: int) -> b
     Up to YIELD_EVERY in `items`, those that start before position `until`, and not within
     `_MARGIN` of the end of the text read so far unless that is the end of the body; return
     whether the array's "]" was reached.
-    These are nearly all items (hundreds of bytes each, pieces hundreds of kB), so this loop
-    does the least per item: the C scanner's call, and no check that the delimiter right
-    after the item makes needless (its text ends inside the text read: no number goes on).
+    These are the items no batch takes (the body's last `_TAIL` characters, those across the
+    margin, those before a cut a batch could not take, an array of other values), an object
+    each with its offset. This loop does the least per item: the C scanner's call, and no
+    check that the delimiter right after the item makes needless (its text ends inside the
+    text read: no number goes on).
     """
     if not reader.clean:  # their values need `value`'s check each
         return False

@@ -54,6 +54,16 @@ def may_hold_surrogates(raw: str | bytes) -> bool:
     return _search(_BYTES_HINT, raw)
 
 
+def may_hold_surrogate_escapes(text: str) -> bool:
+    """`may_hold_surrogates` for text decoded from UTF-8 bytes by a strict decoder.
+
+    That decoder refuses an encoded surrogate, so only an escape can give one: the search for
+    surrogate code points, most of the check's cost on text that is not ASCII (a history with
+    one "°" is stored two bytes a character), is left out.
+    """
+    return _search(_ESCAPE_HINT, text)
+
+
 def storable(value: Any, _level: int = 0) -> Any:
     """Return decoded JSON with every lone surrogate in keys and strings replaced by U+FFFD."""
     if isinstance(value, str):
