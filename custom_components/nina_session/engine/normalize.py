@@ -378,12 +378,13 @@ class Normalizer:
         taken_at = captured_us = iso = None
         if image.date_text is not None:
             try:
-                if source == _HISTORY:
-                    taken_at, captured_us, iso = self._capture_times.read_iso(
-                        image.date_text, self.tz
-                    )
-                else:
-                    taken_at, captured_us, iso = nina_instant(image.date_text, self.tz, iso=True)
+                taken_at, captured_us, iso = nina_instant(image.date_text, self.tz, iso=True)
+                if source == _HISTORY:  # `read_iso` of the capture times' clock, see the events'
+                    clock = self._capture_times
+                    if captured_us < clock.last:
+                        taken_at, captured_us, iso = clock.read_iso(image.date_text, self.tz)
+                    else:
+                        clock.last = captured_us
             except FrameError:
                 inferred += ("taken_at_unreadable",)
         names = (target, image.filter, image.camera, image.telescope)

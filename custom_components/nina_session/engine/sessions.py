@@ -366,7 +366,7 @@ class SessionTracker:
             and session is not None
             and event.name == _IMAGE_SAVE
             and "image_type" not in frame.inferred
-            and event.time < self._night_ends(session)
+            and event.time < (session.night_ends or self._night_ends(session))
             and fsm.take_routine_frame(frame)
         ):
             # Nearly every frame of a night: one its session's night holds, in the state its
