@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from custom_components.nina_session.engine.fsm import SessionState
+import pytest
+
+from custom_components.nina_session.engine.fsm import SessionState, StateMachine
+from custom_components.nina_session.engine.models import Frame
 from custom_components.nina_session.engine.pipeline import Pipeline
+from custom_components.nina_session.engine.store import Store
+from tests.engine.conftest import OPTIONS
 from tests.engine.frames import event, frames, image
 
 
@@ -133,3 +139,54 @@ def test_nonsense_transitions_are_counted_not_raised(pipeline: Pipeline) -> None
     assert pipeline.tracker.fsm.anomalies == {
         "finished_without_start": 1, "flip_without_start": 1, "safety_without_state": 1}  # fmt: skip
     assert pipeline.state == SessionState.IDLE
+
+
+def _night_with_routine_and_other_frames() -> list[tuple[float, dict[str, Any]]]:
+    """Frames that keep the state, change it, settle a pending stop, and open the next night."""
+    return [
+        (0, event("SEQUENCE-STARTING")),
+        (5, image(0)),
+        (10, image(5)),
+        (11, event("GUIDER-STOP")),  # a stop pending: the next frame settles it
+        (12, image(7)),
+        (20, image(15, "FLAT")),  # changes the state
+        (25, image(20, "FLAT")),
+        (30, image(25, "DARK")),
+        (35, image(30, "BIAS")),
+        (40, image(35)),
+        (45, image(40, None)),  # no type: an older plugin's light
+        (50, image(45, "SNAPSHOT")),
+        (24 * 60 + 10, image(24 * 60 + 5)),  # the next night: closes this one, opens another
+        (24 * 60 + 15, image(24 * 60 + 10)),
+    ]
+
+
+def test_routine_frames_fold_as_the_general_path_does(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test that frames taken by `take_routine_frame` fold as `apply` would fold them.
+
+    A second pipeline whose machine takes no frame so (the general path for each) stores the
+    same sessions and ends in the same state.
+    """
+    night = frames(*_night_with_routine_and_other_frames())
+    taken: list[bool] = []
+    take = StateMachine.take_routine_frame
+
+    def counted(machine: StateMachine, frame: Frame) -> bool:
+        taken.append(take(machine, frame))
+        return taken[-1]
+
+    monkeypatch.setattr(StateMachine, "take_routine_frame", counted)
+    pipeline.ingest_frames(night)
+    monkeypatch.setattr(StateMachine, "take_routine_frame", lambda _machine, _frame: False)
+    store = Store(tmp_path / "general.db")
+    try:
+        general = Pipeline(store, OPTIONS)
+        general.ingest_frames(night)
+        assert taken.count(True) >= 5 and False in taken  # both paths were taken
+        assert pipeline.store.sessions() == store.sessions()
+        assert pipeline.state == general.state
+        assert pipeline.current_session() == general.current_session()
+    finally:
+        store.close()

@@ -103,6 +103,19 @@ def test_nina_instant_reads_every_text_as_the_general_path(zone: tzinfo) -> None
             assert _instant(text, zone, fold) == _reference(text, zone, fold), text
 
 
+def test_one_hour_written_with_two_offsets_reads_each_as_it_says() -> None:
+    """Test an hour as written with two offsets (summer time ending), read turn about.
+
+    The hour's table keeps one offset: the other reads the general way and takes its place,
+    and neither ever reads as the other's time.
+    """
+    texts = [f"2026-10-25T02:{minute:02d}:07.1234567+0{2 - minute % 2}:00" for minute in range(8)]
+    for text in texts + texts:
+        assert _instant(text, BERLIN, 0) == _reference(text, BERLIN, 0), text
+        moment = nina_instant(text, BERLIN)[0]
+        assert moment == datetime.fromisoformat(text), text
+
+
 def test_the_iso_text_read_with_a_time_is_the_times_own() -> None:
     """Test that the ISO text cut from a time's text is what formatting its reading gives.
 

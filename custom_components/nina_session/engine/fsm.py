@@ -39,7 +39,7 @@ import logging
 from typing import Any, ClassVar
 
 from .errors import FrameError
-from .models import NinaEvent
+from .models import Frame, NinaEvent
 from .timeutil import parse_nina_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -259,6 +259,17 @@ class StateMachine:
         if transition is not None:
             eq.pending = None
         return self._step(transition, expired)
+
+    def take_routine_frame(self, frame: Frame) -> bool:
+        """Take an IMAGE-SAVE's frame as `apply` would if it changes nothing; say if it did.
+
+        It does when no stop is pending and its type keeps the state (`apply` returns
+        `NO_STEP` then); otherwise nothing is taken: `apply` the event.
+        """
+        if self.equipment.pending is None and FRAME_STATES.get(frame.image_type) is self.state:
+            self._keep_state()
+            return True
+        return False
 
     def tick(self, now: datetime) -> Step:
         """Live clock: make a pending stop real once the grace period has passed by `now`."""

@@ -49,6 +49,7 @@ _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
 #: Read per event: a member read from its enum class costs several times a global's read.
 _IDLE = SessionState.IDLE
+_IMAGE_SAVE = "IMAGE-SAVE"
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
@@ -360,6 +361,26 @@ class SessionTracker:
             if last is None or time > last:
                 self.last_time = time
             return event, session.id, NO_STEP, None, None
+        if (
+            frame is not None
+            and session is not None
+            and event.name == _IMAGE_SAVE
+            and "image_type" not in frame.inferred
+            and event.time < (session.night_ends or self._night_ends(session))
+            and fsm.take_routine_frame(frame)
+        ):
+            # Nearly every frame of a night: one its session's night holds, in the state its
+            # type keeps (`take_routine_frame`). What the general path below does for it
+            # (work that closes nothing and opens nothing, no step), without its calls.
+            time = event.time
+            last = session.last_work
+            if last is None or time > last:
+                session.last_work = time
+            session.add_frame(frame, time)
+            last = self.last_time
+            if last is None or time > last:
+                self.last_time = time
+            return event, session.id, NO_STEP, None, None
         work, opens, time = kind.work, kind.opens, event.time
         if frame is not None:
             if "image_type" in frame.inferred:  # nothing told its type: read it in context
@@ -437,12 +458,14 @@ class SessionTracker:
         last = session.last_work or session.start
         if self.fsm.state is _IDLE and time - last > self.idle_gap:
             return True
-        if not opens:
-            return False
+        return opens and time >= self._night_ends(session)
+
+    def _night_ends(self, session: Session) -> datetime:
+        """Return when `session`'s observing night ends (kept on it: asked of every frame)."""
         ends = session.night_ends
         if ends is None:
             ends = session.night_ends = night_end(session.night, self.tz)
-        return time >= ends
+        return ends
 
     def _close(self, session: Session) -> Session:
         session.end = session.last_work or session.start

@@ -54,24 +54,27 @@ def nina_instant(
     """
     # A night's thousands of times share a few dozen hours: a time written with a whole-hour
     # offset is its hour's UTC text (learned once, `_learn_hour`) and its own minutes on.
-    hours = _HOURS.get(text[-6:]) if type(text) is str else None
-    hour = None if hours is None else hours.get(text[:13])
-    if hour is not None:
-        head, base = hour
+    # One table by the hour as written, its offset checked after: a slice and a table less
+    # than by offset, then hour (a time read in 4-10 % less, measured alternately).
+    hour = _HOURS.get(text[:13]) if type(text) is str else None
+    if hour is not None and text.endswith(hour[0]):
+        head, base = hour[1], hour[2]
         try:
             moment = datetime.fromisoformat(head + text[13:-6] + "+00:00")
         except ValueError:
             pass  # the general reading below says why
         else:
-            rest = moment.minute * 60_000_000 + moment.second * 1_000_000 + moment.microsecond
+            micros = (
+                base + moment.minute * 60_000_000 + moment.second * 1_000_000 + moment.microsecond
+            )
             if not iso:
-                return moment, base + rest
+                return moment, micros
             # Cut from the text when it has NINA's seven fraction digits (formatting the time
             # cost twice the cut): the first six are the microseconds (`fromisoformat` cuts the
             # seventh off), which `isoformat` writes unless they are all zero.
             if len(text) == 33 and text[19] == "." and moment.microsecond:
-                return moment, base + rest, head + text[13:26]
-            return moment, base + rest, moment.replace(tzinfo=None).isoformat()
+                return moment, micros, head + text[13:26]
+            return moment, micros, moment.replace(tzinfo=None).isoformat()
     moment = parse_nina_time(text, default_tz, fold=fold)
     micros = (moment - _EPOCH) // _MICROSECOND
     if _WHOLE_HOUR_OFFSET.fullmatch(text, len(text) - 6):
@@ -81,11 +84,12 @@ def nina_instant(
     return moment, micros
 
 
-#: Offset → date and hour as written → (that hour's UTC text to the hour, its first
-#: microsecond since the epoch), for times written with a whole-hour offset. Bounded (input
-#: decides what goes in): a zone has a few offsets, and a NINA process's hours fill their
-#: table in months; then it starts again.
-_HOURS: dict[str, dict[str, tuple[str, int]]] = {}
+#: Date and hour as written → (its offset as written, that hour's UTC text to the hour, its
+#: first microsecond since the epoch), for times written with a whole-hour offset. One offset
+#: per hour: the other of a repeated hour (summer time ending) is read the general way and
+#: taken instead. Bounded (input decides what goes in): a NINA process's hours fill it in
+#: months; then it starts again.
+_HOURS: dict[str, tuple[str, str, int]] = {}
 _MAX_HOURS = 4096
 _WHOLE_HOUR_OFFSET = re.compile(r"[+-]\d\d:00")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -111,14 +115,9 @@ def _learn_hour(text: str, moment: datetime, micros: int) -> None:
         return
     if again != moment or again.tzinfo is not moment.tzinfo:
         return
-    hours = _HOURS.get(text[-6:])
-    if hours is None:
-        if len(_HOURS) >= _MAX_OFFSETS:
-            return
-        hours = _HOURS[text[-6:]] = {}
-    elif len(hours) >= _MAX_HOURS:
-        hours.clear()
-    hours[written] = (head, micros - rest)
+    if len(_HOURS) >= _MAX_HOURS:
+        _HOURS.clear()
+    _HOURS[written] = (text[-6:], head, micros - rest)
 
 
 #: UTC offset → its `timedelta`, for the offsets written `±HH:MM` seen so far (a zone has a
