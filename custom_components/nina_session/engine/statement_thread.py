@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from queue import SimpleQueue
 import sqlite3
 import threading
+import time
 from typing import Any, Final, NamedTuple, Protocol
 
 #: The thread's name: says whose it is in a list of threads (Home Assistant's checks too).
@@ -33,6 +34,9 @@ class _Statement(NamedTuple):
     many: bool
 
 
+#: Statements handed over before a batch is judged (`StatementThread._took_turns`): over the
+#: first few, a moment's wait (the thread's start, a page fault) would decide.
+_JUDGED_FROM: Final = 6
 #: Handed over after the statements of a batch: the thread takes it once it ran them all.
 _FENCE: Final = _Statement("", (), many=False)
 
@@ -60,11 +64,11 @@ class InlineStatements:
 
     def run(self, sql: str, parameters: Sequence[Any]) -> None:
         """Run one statement."""
-        self._changed += max(self._db.execute(sql, parameters).rowcount, 0)
+        self._changed += _execute(self._db, _Statement(sql, parameters, many=False))
 
     def run_many(self, sql: str, parameter_sets: Sequence[Sequence[Any]]) -> None:
         """Run one statement over parameter sets."""
-        self._changed += max(self._db.executemany(sql, parameter_sets).rowcount, 0)
+        self._changed += _execute(self._db, _Statement(sql, parameter_sets, many=True))
 
     def finish(self) -> int:
         """Return how many rows the statements changed."""
@@ -74,9 +78,16 @@ class InlineStatements:
 class StatementThread:
     """Runs a connection's statements on a thread of its own, one at a time, in order.
 
-    Used from one thread (the writer) at a time. The thread starts with the first statement
-    handed over and lives until `close`; between batches it waits, and it is a daemon, so a
-    store that is never closed does not keep the process alive.
+    Used from one thread (the writer) at a time, a batch at a time: statements handed over
+    (`run`, `run_many`), then `finish`. The thread starts with the first statement and lives
+    until `close`; between batches it waits, and it is a daemon, so a store that is never
+    closed does not keep the process alive.
+
+    The overlap pays only when the two threads run at once, on two cores. When no core is
+    free (other processes busy), they take turns on one and each hand-over waits for the
+    scheduler: a first backfill's write then took up to twice as long. So once a batch's
+    time so far exceeds the processor time both threads spent on it, its other statements
+    run on the caller's thread (`_alone`), as a small batch's do.
     """
 
     def __init__(self, db: sqlite3.Connection) -> None:
@@ -88,10 +99,18 @@ class StatementThread:
         self._taken = threading.Lock()
         self._taken.acquire()
         self._thread: threading.Thread | None = None
-        #: Rows the batch's statements changed so far, and the first one's error.
+        self._closed = False
+        # The batch so far (reset by `finish`):
+        #: Rows its statements changed, and the first one's error.
         self._changed = 0
         self._error: BaseException | None = None
-        self._closed = False
+        #: Statements handed over, when the first was (wall and caller's processor time),
+        #: and the thread's processor time on them (seconds).
+        self._handed = 0
+        self._began = (0.0, 0.0)
+        self._busy = 0.0
+        #: The threads took turns on one core: the rest runs on the caller's thread.
+        self._alone = False
 
     @property
     def running(self) -> bool:
@@ -117,11 +136,11 @@ class StatementThread:
         before); the statements after it were not run. The connection is the caller's again:
         the thread runs nothing until the next statement is handed over.
         """
-        if self._thread is None:
-            return 0
-        self._hand_over(_FENCE)
+        if self._thread is not None and not self._alone:
+            self._wait_idle()
         changed, error = self._changed, self._error
-        self._changed, self._error = 0, None
+        self._changed, self._error, self._handed, self._busy = 0, None, 0, 0.0
+        self._alone = False
         if error is not None:
             raise error
         return changed
@@ -135,13 +154,33 @@ class StatementThread:
             thread.join()
 
     def _hand_over(self, statement: _Statement) -> None:
+        if self._alone:
+            if self._error is None:  # else `finish` raises it; nothing after it runs
+                self._changed += _execute(self._db, statement)
+            return
         if self._thread is None:
             if self._closed:  # as the closed connection would
                 raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
             self._thread = threading.Thread(target=self._serve, name=THREAD_NAME, daemon=True)
             self._thread.start()
+        if not self._handed:
+            self._began = (time.perf_counter(), time.thread_time())
+        self._handed += 1
         self._statements.put(statement)
         # Waiting here lets go of the GIL: the thread takes it at once, binds and steps.
+        self._taken.acquire()
+        if self._handed >= _JUDGED_FROM and self._took_turns():
+            self._wait_idle()
+            self._alone = True
+
+    def _took_turns(self) -> bool:
+        """Return whether the batch so far took longer than both threads' processor time."""
+        wall, cpu = self._began
+        return time.perf_counter() - wall > time.thread_time() - cpu + self._busy
+
+    def _wait_idle(self) -> None:
+        """Return once the thread ran every statement handed over (the connection is free)."""
+        self._statements.put(_FENCE)
         self._taken.acquire()
 
     def _serve(self) -> None:
@@ -153,13 +192,17 @@ class StatementThread:
             self._taken.release()
             if statement is _FENCE or self._error is not None:
                 continue
+            start = time.thread_time()
             try:
-                if statement.many:
-                    changed = db.executemany(statement.sql, statement.parameters).rowcount
-                else:
-                    changed = db.execute(statement.sql, statement.parameters).rowcount
+                self._changed += _execute(db, statement)
             # Whatever the statement raised is the writer's to handle, as if it ran it.
             except BaseException as err:  # noqa: BLE001
                 self._error = err
-            else:
-                self._changed += max(changed, 0)
+            self._busy += time.thread_time() - start
+
+
+def _execute(db: sqlite3.Connection, statement: _Statement) -> int:
+    """Run a statement handed over; return how many rows it changed."""
+    if statement.many:
+        return max(db.executemany(statement.sql, statement.parameters).rowcount, 0)
+    return max(db.execute(statement.sql, statement.parameters).rowcount, 0)
