@@ -23,6 +23,7 @@ from .models import Frame, NinaEvent, Source, event_key, split_key
 from .normalize import IMAGE_SAVE
 from .schema import EVENTS_TABLE, MIGRATIONS, SCHEMA_VERSION
 from .sessions import Session
+from .statement_thread import InlineStatements, Statements, StatementThread
 from .stored_rows import (
     data_text as _data_text,
     encode as _encode,
@@ -60,6 +61,10 @@ _INSERT_WIDTHS = (500, 50)
 #: epoch, bound once per statement (`_insert_statement`).
 _EVENT_ROW_VALUES = 6
 _SHARED_VALUES = 2
+#: Event rows in a batch from which its statements run on the statement thread: four full
+#: statements and more (a first backfill, a long history read). A smaller batch gains less
+#: than handing its statements over costs.
+_BESIDE_FROM = 4 * _INSERT_WIDTHS[0]
 
 
 @cache
@@ -82,6 +87,47 @@ def _insert_statement(width: int) -> str:
 def _run_of(row: tuple[NinaEvent, str | None, int]) -> tuple[Source, int]:
     """Return what an event row shares with its run: its source and epoch."""
     return row[0].source, row[2]
+
+
+def _event_rows(events: Iterable[tuple[NinaEvent, str | None, int]]) -> list[tuple[Any, ...]]:
+    """Return the row of each event (its key, time, name, session id, data text, frame)."""
+    # The two calls per row only where needed: this runs for every event stored.
+    return [
+        (ev.key, ev.ts, ev.name, sid,
+         ev.text if ev.text is not None else _data_text(ev),
+         None if ev.frame is None or ev.frame_in_data else _frame_column(ev))
+        for ev, sid, _ in events
+    ]  # fmt: skip
+
+
+def _insert_events(
+    statements: Statements,
+    widths: Sequence[int],
+    events: Sequence[tuple[NinaEvent, str | None, int]],
+    source: str,
+    epoch: int,
+) -> None:
+    """Insert the rows of events of one source and epoch in their order, through `statements`.
+
+    Inside the caller's transaction. Many rows per statement: each statement of a table with
+    AUTOINCREMENT reads and writes its sequence once, and each costs a step from Python,
+    which for one row per statement was a third of a backfill's SQLite time. The statements
+    have a few fixed `widths` (within this SQLite's limit on parameters: 999 before SQLite
+    3.32), so SQLite's statement cache holds them all; rows left over go one per statement.
+    Each statement's rows are built just before it is run (or handed over).
+    """
+    start = 0
+    shared = [source, epoch]
+    for width in widths:
+        end = start + (len(events) - start) // width * width
+        statement = _insert_statement(width)
+        for chunk in range(start, end, width):
+            rows = _event_rows(events[chunk : chunk + width])
+            statements.run(statement, [*shared, *chain.from_iterable(rows)])
+        start = end
+    if start < len(events):
+        rows = _event_rows(events[start:])
+        statements.run_many(_insert_statement(1), [(source, epoch, *row) for row in rows])
 
 
 def _in_session(session_id: str) -> tuple[str, str, str]:
@@ -125,6 +171,8 @@ class Store:
         #: session by the rows added to it since a given row must then read it whole again.
         self.rewrites = 0
         self._before_close: Callable[[], None] | None = None
+        #: Runs a large batch's INSERT statements beside the writer (`_insert_runs`).
+        self._statement_thread = StatementThread(self._db)
 
     @classmethod
     def open_or_recover(
@@ -195,11 +243,13 @@ class Store:
     def close(self) -> None:
         """Write what is held back, then close the database connection."""
         hook, self._before_close = self._before_close, None
-        if hook is not None:
-            try:
+        try:
+            if hook is not None:
                 hook()
-            except sqlite3.Error as err:  # the events are stored: the next start refolds them
-                _LOGGER.warning("Cannot write the session state on close: %s", err)
+        except sqlite3.Error as err:  # the events are stored: the next start refolds them
+            _LOGGER.warning("Cannot write the session state on close: %s", err)
+        finally:
+            self._statement_thread.close()  # whatever the hook raised: no thread outlives it
         self._db.close()
 
     def refuse_writes(self) -> None:
@@ -627,18 +677,11 @@ class Store:
         folded (`folded_through`). A refold deletes the sessions it recomputed first: all
         (`replace_sessions`), or those that started at or after `replace_from` (a timestamp).
         """
-        # The two calls per row only where needed: this runs for every event stored.
         events = list(events)
-        rows = [
-            (ev.key, ev.ts, ev.name, sid,
-             ev.text if ev.text is not None else _data_text(ev),
-             None if ev.frame is None or ev.frame_in_data else _frame_column(ev))
-            for ev, sid, _ in events
-        ]  # fmt: skip
         summaries = list(sessions)
         reassign = list(reassign)
         with self._db:
-            inserted = self._insert_runs(events, rows)
+            inserted = self._insert_runs(events)
             if replace_sessions:
                 self._db.execute("DELETE FROM sessions")
                 self._db.execute("DELETE FROM session_history")
@@ -689,58 +732,39 @@ class Store:
             self._event_count += inserted
         self.last_write = datetime.now(UTC)
 
-    def _insert_runs(
-        self, events: Sequence[tuple[NinaEvent, str | None, int]], rows: Sequence[tuple[Any, ...]]
-    ) -> int:
+    def _insert_runs(self, events: Sequence[tuple[NinaEvent, str | None, int]]) -> int:
         """Insert the rows of `events` in their order, a run of one source and epoch at a time.
 
         A batch is one run (one pipeline's epoch, one source) unless earlier batches the
         database refused were merged into it. Returns how many rows were inserted.
+
+        A large batch's statements run on the statement thread, each beside the building of
+        the next one's rows (`statement_thread`); however it ends, the connection is the
+        caller's again on return.
         """
         if not events:
             return 0
-        source, epoch = _run_of(events[0])
-        # One run, as nearly always: told by a test that costs a tenth of grouping the rows.
-        # The source's `_value_`, not `value`: the enum's property is a Python call.
-        if all(ev.source is source and ev_epoch == epoch for ev, _, ev_epoch in events):
-            return self._insert_events(rows, source._value_, epoch)
-        inserted = start = 0
-        for (source, epoch), run in groupby(events, key=_run_of):
-            end = start + sum(1 for _ in run)
-            inserted += self._insert_events(rows[start:end], source._value_, epoch)
-            start = end
-        return inserted
-
-    def _insert_events(self, rows: Sequence[tuple[Any, ...]], source: str, epoch: int) -> int:
-        """Insert event rows of one source and epoch in their order; return how many.
-
-        Inside the caller's transaction. Many rows per statement: each statement of a table
-        with AUTOINCREMENT reads and writes its sequence once, and each costs a step from
-        Python, which for one row per statement was a third of a backfill's SQLite time. The
-        statements have a few fixed widths, so SQLite's statement cache holds them all; only
-        those within this SQLite's limit on parameters (999 before SQLite 3.32).
-        """
-        inserted = 0
-        start = 0
+        # Asked before any statement is handed over: the thread may use the connection then.
         limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        shared = [source, epoch]
-        widths = (w for w in _INSERT_WIDTHS if w * _EVENT_ROW_VALUES + _SHARED_VALUES <= limit)
-        for width in widths:
-            end = start + (len(rows) - start) // width * width
-            statement = _insert_statement(width)
-            for chunk in range(start, end, width):
-                cursor = self._db.execute(
-                    statement, [*shared, *chain.from_iterable(rows[chunk : chunk + width])]
-                )
-                inserted += cursor.rowcount
-            start = end
-        if start < len(rows):
-            inserted += max(
-                self._db.executemany(
-                    _insert_statement(1), [(source, epoch, *row) for row in rows[start:]]
-                ).rowcount,
-                0,
-            )
+        widths = [w for w in _INSERT_WIDTHS if w * _EVENT_ROW_VALUES + _SHARED_VALUES <= limit]
+        statements: Statements
+        if len(events) >= _BESIDE_FROM:
+            statements = self._statement_thread
+        else:
+            statements = InlineStatements(self._db)
+        try:
+            source, epoch = _run_of(events[0])
+            # One run, as nearly always: told by a test that costs a tenth of grouping the
+            # rows. The source's `_value_`, not `value`: the enum's property is a Python call.
+            if all(ev.source is source and ev_epoch == epoch for ev, _, ev_epoch in events):
+                _insert_events(statements, widths, events, source._value_, epoch)
+            else:
+                for (source, epoch), run in groupby(events, key=_run_of):
+                    _insert_events(statements, widths, list(run), source._value_, epoch)
+        finally:
+            # Also when building a row failed: nothing (the rollback) may use the connection
+            # before the statements handed over have ended.
+            inserted = statements.finish()
         return inserted
 
     def _append_history(self, session_id: str, history: Sequence[dict[str, Any]]) -> int:
