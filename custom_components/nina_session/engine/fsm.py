@@ -243,8 +243,7 @@ class StateMachine:
             if frame is None:
                 if name not in ACTS_ON:
                     return NO_STEP  # most events of a night: nothing to expire, settle or handle
-            elif name == _IMAGE_SAVE and FRAME_STATES.get(frame.image_type) is self.state:
-                self._keep_state()
+            elif name == _IMAGE_SAVE and self.take_routine_frame(frame):
                 return NO_STEP
         self._counts.clear()
         expired = self._expire(event.time) if eq.pending is not None else None

@@ -37,6 +37,7 @@ from .fsm import (
     Transition,
 )
 from .models import Frame, NinaEvent
+from .normalize import IMAGE_SAVE
 from .timeutil import iso_z, night_end, night_of
 from .vocabulary import ERROR_EVENTS
 
@@ -49,7 +50,6 @@ _COUNTED = {"GUIDER-DITHER": "dithers", "AUTOFOCUS-STARTING": "autofocus_runs",
             "MOUNT-AFTER-FLIP": "meridian_flips"}  # fmt: skip
 #: Read per event: a member read from its enum class costs several times a global's read.
 _IDLE = SessionState.IDLE
-_IMAGE_SAVE = "IMAGE-SAVE"
 COUNTERS = ("dithers", "autofocus_runs", "autofocus_failed", "meridian_flips", "pauses", "errors")
 
 
@@ -364,7 +364,7 @@ class SessionTracker:
         if (
             frame is not None
             and session is not None
-            and event.name == _IMAGE_SAVE
+            and event.name == IMAGE_SAVE
             and "image_type" not in frame.inferred
             and event.time < (session.night_ends or self._night_ends(session))
             and fsm.take_routine_frame(frame)
