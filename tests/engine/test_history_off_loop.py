@@ -21,7 +21,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.nina_session.engine import engine as engine_module
+from custom_components.nina_session.engine import (
+    engine as engine_module,
+    pipeline as pipeline_module,
+)
 from custom_components.nina_session.engine.client import HistoryRead
 from custom_components.nina_session.engine.gradual_release import release_gradually
 from simulator.night import preset_night
@@ -96,8 +99,9 @@ async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
 ) -> None:
     """Test that a backfill answers, then its writer thread frees what the merge decoded.
 
-    The decoded event and image items and the merge's events are emptied a slice at a time
-    by the writer's next job, never on the loop.
+    The decoded event and image items, the merge's parsed columns and its events are emptied
+    a slice at a time by the writer's next job, never on the loop, and none before the merge
+    is told.
     """
     night = preset_night("full")
     sim.history.extend(history_item(event) for event in night.events)
@@ -111,13 +115,23 @@ async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
         return parsed
 
     freed_on: list[str] = []
+    steps: list[str] = []
 
     def release(items: list[Any]) -> None:
         freed_on.append(threading.current_thread().name)
+        steps.append("freed")
         release_gradually(items)
+
+    for_loop = pipeline_module.BatchResult.for_loop
+
+    def told(result: pipeline_module.BatchResult, now: Any) -> pipeline_module.BatchResult:
+        steps.append("told")
+        return for_loop(result, now)
 
     monkeypatch.setattr(HistoryRead, "parse", parse_and_keep)
     monkeypatch.setattr(engine_module, "release_gradually", release)
+    monkeypatch.setattr(pipeline_module, "release_gradually", release)
+    monkeypatch.setattr(pipeline_module.BatchResult, "for_loop", told)
     engine = make_engine(sim.port, tmp_path / "nina.db", session, backfill_on_connect=False)
     await engine.start()
     try:
@@ -128,7 +142,10 @@ async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
         events, images = decoded
         assert len(events.items) == len(images.items) == 0
         assert freed_on and all(name.startswith("nina_session_db") for name in freed_on)
-        assert len(freed_on) == 2  # the decoded events and the image records
+        # The decoded events and image records, and the merge's five parsed columns (its
+        # events are a `FoldedBatch`, which frees itself).
+        assert len(freed_on) == 7
+        assert steps == ["told"] + ["freed"] * 7
         assert gc.isenabled()  # the collector waited for the merge to be freed, no longer
     finally:
         await engine.stop()

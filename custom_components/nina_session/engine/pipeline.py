@@ -125,6 +125,9 @@ class BatchResult:
     #: How many of `applied` bear each name, when the batch counted them (`Pipeline.ingest`
     #: does, for the type counters): a merge's summary need not count its events again.
     by_type: Counter[str] | None = None
+    #: A history merge's parsed columns (names, times, image records), held for `release`
+    #: to free with `applied`: after the answer, not before it (`ingest_history`).
+    parsed: list[list[Any]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -156,11 +159,17 @@ class BatchResult:
         )
 
     def release(self) -> None:
-        """Empty `applied` (its holder's last use), a slice at a time (`gradual_release`)."""
+        """Empty `applied` and `parsed` (the holder's last use), a slice at a time.
+
+        See `gradual_release`.
+        """
         if isinstance(self.applied, FoldedBatch):
             self.applied.release()
         elif isinstance(self.applied, list):
             release_gradually(self.applied)
+        for parsed in self.parsed:
+            release_gradually(parsed)
+        self.parsed = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,9 +377,9 @@ class Pipeline:
         resumable = in_order and self.writer.pending is None
         used = skip_images + saves if resumable else None
         self._resume.took(self.epoch, raw_events, used, (read_events, read_images))
-        # Their last references: see gradual_release.
-        for parsed in (history.events, history.times, history.names, paired, images):
-            release_gradually(parsed)
+        # Their last references, freed a slice at a time (see gradual_release) by whoever
+        # holds the result, once the merge is told (`release`): not before the answer.
+        result.parsed = [history.events, history.times, history.names, paired, images]
         return result
 
     def ingest(
