@@ -28,8 +28,8 @@ import aiohttp
 
 from bench.common import OPTIONS, Scale, Section, fmt_ms, percentile, ratio, scratch_dir, until
 from bench.workload import stretch
+from custom_components.nina_session.engine.batch_result import BatchResult
 from custom_components.nina_session.engine.engine import EngineConfig, EngineUpdate, NinaEngine
-from custom_components.nina_session.engine.pipeline import BatchResult
 from custom_components.nina_session.engine.wire import Foreign
 from simulator.night import SimEvent, socket_text
 from simulator.server import NinaSimulator

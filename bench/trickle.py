@@ -33,8 +33,9 @@ import aiohttp
 
 from bench.common import OPTIONS, Scale, Section, fmt_n, fmt_s, ratio, scratch_dir, until
 from bench.workload import Frame, live_frame, stretch
+from custom_components.nina_session.engine.batch_result import BatchResult
 from custom_components.nina_session.engine.engine import EngineConfig, NinaEngine
-from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
+from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.store import Store
 from custom_components.nina_session.engine.wire import Foreign
 from simulator.night import SimEvent, socket_text

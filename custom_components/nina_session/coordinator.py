@@ -38,12 +38,12 @@ from .const import (
     EVENT_NINA_SESSION,
     EVENT_SESSION_ENDED,
 )
+from .engine.batch_result import BatchResult
 from .engine.engine import EngineUpdate, NinaEngine
 from .engine.fsm import SessionState
 from .engine.history_summary import HistorySummary, followed
 from .engine.models import NinaEvent, Source
 from .engine.moments import Moments
-from .engine.pipeline import BatchResult
 from .engine.sessions import Applied, state_detail
 from .engine.timeutil import iso_z
 from .equipment import EquipmentCoordinator
@@ -311,7 +311,7 @@ class NinaSessionCoordinator(DataUpdateCoordinator[NinaSessionData]):
     def _health_snapshot(self) -> HealthSnapshot:
         pipeline = self.engine.pipeline
         return HealthSnapshot.of(
-            self.engine.health, pipeline.storage_error if pipeline is not None else None
+            self.engine.health, pipeline.writer.storage_error if pipeline is not None else None
         )
 
     @callback

@@ -104,14 +104,14 @@ async def test_events_wait_in_memory_until_a_sound_file_can_be_opened(
         assert pipeline is not None
         # Every event processed since is in memory (the fold counts them), none in a file.
         await until(
-            lambda: pipeline.pending_events == engine.health.events.processed - processed,
+            lambda: pipeline.writer.pending_events == engine.health.events.processed - processed,
             "every later event waiting in memory",
         )
         health = await engine.health_json()
         assert health["db"]["pending_events"] >= len(night.events) - half - 1
         assert health["db"]["error"] is not None and health["db"]["recoveries"] == 0
         assert "cannot open a new one" in health["db"]["last_file_problem"]
-        assert pipeline.storage_error is not None
+        assert pipeline.writer.storage_error is not None
 
         (blocker / "in the way").unlink()
         blocker.rmdir()

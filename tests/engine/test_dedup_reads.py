@@ -17,7 +17,7 @@ from custom_components.nina_session.engine.store import Store
 from simulator.night import history_item, image_record, preset_night
 from tests.engine.frames import at, envelope, event
 
-#: What the window and key reads of `Pipeline._deduplicate` send (not the clock's reads).
+#: What the window and key reads of `Deduplicator.unique` send (not the clock's reads).
 _KEYS_READ = "WHERE event_key IN"
 _WINDOW_READ = "SELECT event_key, ts FROM session_events WHERE ts BETWEEN"
 _WINDOW_COUNT = "SELECT COUNT(*) FROM session_events WHERE ts BETWEEN"

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from custom_components.nina_session.engine.batch_result import BatchResult
 from custom_components.nina_session.engine.folded_batch import FoldedBatch
 from custom_components.nina_session.engine.fsm import NO_STEP
 from custom_components.nina_session.engine.history_summary import summarize
-from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
+from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.sessions import Applied, SessionTracker
 from simulator.night import Night, generate_week, history_item, image_record, to_rest
 from tests.engine.test_nights import open_pipeline

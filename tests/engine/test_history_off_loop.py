@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 
 from custom_components.nina_session.engine import (
+    batch_result as batch_module,
     engine as engine_module,
-    pipeline as pipeline_module,
 )
 from custom_components.nina_session.engine.client import HistoryRead
 from custom_components.nina_session.engine.gradual_release import release_gradually
@@ -122,16 +122,16 @@ async def test_a_merge_is_freed_on_the_writer_thread_after_its_answer(
         steps.append("freed")
         release_gradually(items)
 
-    for_loop = pipeline_module.BatchResult.for_loop
+    for_loop = batch_module.BatchResult.for_loop
 
-    def told(result: pipeline_module.BatchResult, now: Any) -> pipeline_module.BatchResult:
+    def told(result: batch_module.BatchResult, now: Any) -> batch_module.BatchResult:
         steps.append("told")
         return for_loop(result, now)
 
     monkeypatch.setattr(HistoryRead, "parse", parse_and_keep)
     monkeypatch.setattr(engine_module, "release_gradually", release)
-    monkeypatch.setattr(pipeline_module, "release_gradually", release)
-    monkeypatch.setattr(pipeline_module.BatchResult, "for_loop", told)
+    monkeypatch.setattr(batch_module, "release_gradually", release)
+    monkeypatch.setattr(batch_module.BatchResult, "for_loop", told)
     engine = make_engine(sim.port, tmp_path / "nina.db", session, backfill_on_connect=False)
     await engine.start()
     try:

@@ -13,9 +13,10 @@ import pytest
 
 from bench.workload import stretch
 from custom_components.nina_session.engine import jsonstream
+from custom_components.nina_session.engine.batch_result import BatchResult
 from custom_components.nina_session.engine.client import NinaClient
 from custom_components.nina_session.engine.history_prefix import AHEAD_STEP, Decoded, PrefixHash
-from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
+from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.store import Store
 from custom_components.nina_session.engine.wire import HistoryEvents, HistoryImages
 from simulator.night import SimEvent, history_item, image_record, preset_night, socket_text

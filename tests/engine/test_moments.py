@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from custom_components.nina_session.engine import moments as m
+from custom_components.nina_session.engine.batch_result import BatchResult
 from custom_components.nina_session.engine.fsm import SessionState
 from custom_components.nina_session.engine.moments import Moment, Moments
-from custom_components.nina_session.engine.pipeline import BatchResult, Pipeline
+from custom_components.nina_session.engine.pipeline import Pipeline
 from custom_components.nina_session.engine.sessions import Applied
 from tests.engine.frames import at, event, frames, image
 

@@ -50,12 +50,12 @@ def test_locked_database_keeps_events_in_memory_until_it_frees(db_path: Path) ->
     blocker = sqlite3.connect(db_path)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
     feed(pipeline, night.events[third : 2 * third])
-    assert pipeline.storage_error is not None and "locked" in pipeline.storage_error
-    assert pipeline.pending_events > 0
+    assert pipeline.writer.storage_error is not None and "locked" in pipeline.writer.storage_error
+    assert pipeline.writer.pending_events > 0
     blocker.rollback()
     blocker.close()
     feed(pipeline, night.events[2 * third :])  # the next write takes the backlog too
-    assert pipeline.storage_error is None and pipeline.pending_events == 0
+    assert pipeline.writer.storage_error is None and pipeline.writer.pending_events == 0
     stored = pipeline.store.sessions()[0]
     assert stored["frames"]["by_type"] == night.truth.frames_by_type
     assert pipeline.store.counts()["events"] == len(night.events)
@@ -72,7 +72,7 @@ def test_full_disk_retries_and_duplicates_nothing(db_path: Path) -> None:
     db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full now
     many = [(i + 1.0, image(float(i), extra_padding="x" * 3000)) for i in range(20)]
     pipeline.ingest_frames(frames(*many))
-    assert pipeline.storage_error is not None and "full" in pipeline.storage_error
+    assert pipeline.writer.storage_error is not None and "full" in pipeline.writer.storage_error
     # The same frames arrive again while they wait in memory: still one each.
     assert pipeline.ingest_frames(frames(*many)).duplicates == 20
     db.execute("PRAGMA max_page_count = 1073741823")  # space freed
@@ -93,12 +93,12 @@ def test_read_only_database_keeps_events_in_memory_until_writable(db_path: Path)
     db = store._db  # noqa: SLF001
     db.execute("PRAGMA query_only = ON")
     feed(pipeline, night.events[half:])
-    assert pipeline.storage_error is not None and "readonly" in pipeline.storage_error
-    assert pipeline.pending_events == len(night.events) - half
+    assert pipeline.writer.storage_error is not None and "readonly" in pipeline.writer.storage_error
+    assert pipeline.writer.pending_events == len(night.events) - half
     assert store.counts()["events"] == half  # reads still answer meanwhile
     db.execute("PRAGMA query_only = OFF")
     assert pipeline.retry_pending()
-    assert pipeline.storage_error is None and pipeline.pending_events == 0
+    assert pipeline.writer.storage_error is None and pipeline.writer.pending_events == 0
     assert store.counts()["events"] == len(night.events)
     assert store.sessions()[0]["frames"]["by_type"] == night.truth.frames_by_type
     store.close()
@@ -142,7 +142,7 @@ def test_a_row_sqlite_refuses_costs_only_that_row(db_path: Path) -> None:
     batch.insert(10, (9.5, event("GUIDER-DITHER")))
     result = pipeline.ingest_frames(frames(*batch))
     assert store.counts()["events"] == 19
-    assert pipeline.pending_events == 0 and pipeline.storage_error is None
+    assert pipeline.writer.pending_events == 0 and pipeline.writer.storage_error is None
     assert result.rejected == 1 and len(result.applied) == 19
     counters = pipeline.counters
     assert counters.rejected_by_reason == {"unstorable": 1}
@@ -154,7 +154,7 @@ def test_a_row_sqlite_refuses_costs_only_that_row(db_path: Path) -> None:
     assert store.sessions()[0]["counts"]["dithers"] == 0
     # The next batch is not held back by the refused row.
     pipeline.ingest_frames(frames((30.0, image(29.0))))
-    assert store.counts()["events"] == 20 and pipeline.pending_events == 0
+    assert store.counts()["events"] == 20 and pipeline.writer.pending_events == 0
     store.close()
 
 
@@ -168,9 +168,9 @@ def test_an_event_that_cannot_be_encoded_costs_only_that_event(db_path: Path) ->
     wires.insert(4, WireEvent("X\ud800", {}, None, received + timedelta(seconds=3.5)))
     result = pipeline.ingest(wires, Source.LIVE)
     assert result.rejected == 1
-    assert store.counts()["events"] == 9 and pipeline.pending_events == 0
+    assert store.counts()["events"] == 9 and pipeline.writer.pending_events == 0
     assert pipeline.counters.rejected_by_reason == {"unstorable": 1}
-    assert pipeline.storage_error is None
+    assert pipeline.writer.storage_error is None
     store.close()
 
 
@@ -192,9 +192,9 @@ def test_a_refused_row_inside_a_wide_insert_costs_only_that_row(db_path: Path) -
     wires.insert(700, WireEvent("X\ud800", {}, None, received + timedelta(seconds=698.5)))
     result = pipeline.ingest(wires, Source.LIVE)
     assert result.rejected == 2 and len(result.applied) == 1198
-    assert store.counts()["events"] == 1198 and pipeline.pending_events == 0
+    assert store.counts()["events"] == 1198 and pipeline.writer.pending_events == 0
     assert pipeline.counters.rejected_by_reason == {"unstorable": 2}
-    assert pipeline.storage_error is None
+    assert pipeline.writer.storage_error is None
     store.close()
 
 
@@ -234,16 +234,16 @@ def test_pending_writes_past_their_byte_budget_are_dropped_then_repaired(db_path
     db = store._db  # noqa: SLF001
     db.execute("PRAGMA query_only = ON")  # read-only for the rest of the night
     feed(pipeline, night.events[half:])
-    pending = pipeline._pending  # noqa: SLF001
+    pending = pipeline.writer.pending
     assert pending is not None and pending.size <= 2_000
     dropped = pipeline.counters.rejected_by_reason["pending_full"]
-    assert dropped > 0 and pipeline.pending_events + dropped == len(night.events) - half
+    assert dropped > 0 and pipeline.writer.pending_events + dropped == len(night.events) - half
     assert not pipeline.history_wanted  # a read now would only be dropped again
     budget = health_view(pipeline, ConnectionHealth(), "nina.db")["budgets"]["pending_writes"]
     assert budget["bytes"] == pending.size > 0 and budget["refused"] == dropped
     db.execute("PRAGMA query_only = OFF")
     assert pipeline.retry_pending()
-    assert pipeline.history_wanted and pipeline.pending_events == 0
+    assert pipeline.history_wanted and pipeline.writer.pending_events == 0
     backfill(pipeline, night.events)
     assert not pipeline.history_wanted
     assert store.counts()["events"] == len(night.events)

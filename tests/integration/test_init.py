@@ -263,12 +263,12 @@ async def test_repair_issue_while_the_database_refuses_writes(
     pipeline = coordinator.engine.pipeline
     assert pipeline is not None
     issue_id = f"storage_failing_{entry.entry_id}"
-    pipeline.storage_error = "OperationalError: database or disk is full"
+    pipeline.writer.storage_error = "OperationalError: database or disk is full"
     coordinator.async_health_changed()
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert "disk is full" in issue.translation_placeholders["error"]
-    pipeline.storage_error = None  # the next write went through
+    pipeline.writer.storage_error = None  # the next write went through
     coordinator.async_health_changed()
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from .batch_result import BatchResult
 from .client import (
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_REQUEST_TIMEOUT,
@@ -39,7 +40,7 @@ from .gc_deferral import collector_deferred
 from .gradual_release import release_gradually
 from .health import ConnectionHealth
 from .models import Source
-from .pipeline import BatchResult, Pipeline, PipelineOptions
+from .pipeline import Pipeline, PipelineOptions
 from .replay import recording_line
 from .reports import health_view, legacy_view, session_view, stats_view
 from .sessions import Session
@@ -343,7 +344,7 @@ class NinaEngine:
         if pipeline is None:
             return None
         await self._check_store_file()
-        if pipeline.pending_events and await self._run(pipeline.retry_pending):
+        if pipeline.writer.pending_events and await self._run(pipeline.retry_pending):
             self._broadcast(EngineUpdate("storage"))
         result = await self._run(pipeline.tick, now or self._clock())
         closed = result.closed[0] if result.closed else None
@@ -396,8 +397,8 @@ class NinaEngine:
         """Swap in a sound database for the damaged one (writer thread); return the moved file."""
         pipeline, store = self.pipeline, self._store
         assert pipeline is not None and store is not None
-        pipeline.storage_error = self.health.storage.last_problem
-        pipeline.storage_failures += 1
+        pipeline.writer.storage_error = self.health.storage.last_problem
+        pipeline.writer.storage_failures += 1
         try:
             store, aside = recover(store, self._clock())
         except Exception:
@@ -409,7 +410,7 @@ class NinaEngine:
         self._store = pipeline.store = store
         self._store_file = FileIdentity.of(store.path)
         if pipeline.retry_pending():
-            pipeline.storage_error = None
+            pipeline.writer.storage_error = None
         pipeline.rebuild()  # the fold follows what the new file holds
         return aside
 

@@ -22,8 +22,8 @@ from .timeutil import iso_z
 from .vocabulary import ERROR_EVENTS
 
 if TYPE_CHECKING:  # the package's const module reads the names below without the pipeline
+    from .batch_result import BatchResult
     from .fsm import Transition
-    from .pipeline import BatchResult
     from .sessions import Applied, Session
 
 SESSION_STARTED: Final = "session_started"

@@ -4,10 +4,9 @@ Live frames, backfilled history, replayed recordings and tests all come through 
 is no second path. Everything is synchronous: the async engine runs it in its single writer
 thread, the replay CLI calls it directly.
 
-De-duplication: frames carry their own capture time, which identifies them exactly; any other
-event is the same event when its content fingerprint was already seen within the window
-(default 1 s), in this batch or in the database. That is what lets a live event and its
-history twin, or a replayed night, collapse to one.
+De-duplication (`dedup`): an event already seen within the window (default 1 s), in the batch
+or in the database, is dropped. That is what lets a live event and its history twin, or a
+replayed night, collapse to one.
 
 Ordering: sessions and state are a fold over the stored events in time order. A batch that
 contains an event older than what was already folded (a reordered or late delivery) is stored
@@ -22,53 +21,37 @@ copies it duplicates. When it moves or drops stored events, the fold is recomput
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from itertools import islice, repeat
+from itertools import repeat
 import logging
-import math
-from operator import attrgetter, countOf, le
+from operator import attrgetter
 import sqlite3
 from typing import Any
 
+from .batch_result import BatchResult
 from .clock_alignment import ClockAlignment
+from .dedup import Deduplicator, in_time_order
 from .errors import FrameError
 from .fold_checkpoints import FoldCheckpoints
-from .folded_batch import FoldedBatch
-from .fsm import DEFAULT_GRACE, Equipment, SessionState, Step
-from .gradual_release import release_gradually
+from .fsm import DEFAULT_GRACE, SessionState
 from .health import EventCounters
 from .history_prefix import KnownHistory
-from .history_resume import HistoryResume, decoded_from, image_count, raw_list, tail
-from .history_summary import HistorySummary, summarize
+from .history_read import parse_history
+from .history_resume import HistoryResume
 from .models import NinaEvent, Source
-from .normalize import IMAGE_SAVE, Normalizer, pair_history_images
-from .sessions import (
-    Applied,
-    Session,
-    SessionTracker,
-    restore_tracker,
-    state_detail,
-    tracker_snapshot,
-)
+from .normalize import Normalizer, pair_history_images
+from .pipeline_view import PipelineView, publish
+from .sessions import Applied, Session, SessionTracker, restore_tracker, tracker_snapshot
 from .store import Store
-from .wire import (
-    ImageRecord,
-    WireEvent,
-    parse_image_history,
-    parse_socket_frame,
-    parse_socket_message,
-    read_event_history,
-)
-from .write_path import PendingWrite, Row, StoreWriter
+from .wire import ImageRecord, WireEvent, parse_socket_frame, parse_socket_message
+from .write_behind import WriteBehind
+from .write_path import Row, StoreWriter
 
 _LOGGER = logging.getLogger(__name__)
-#: How long, in event time, a session's summary and the saved state may lag its stored
-#: events (they are written at once on any change of state; see `Pipeline._write_due`).
-WRITE_EVERY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,121 +79,6 @@ class PipelineOptions:
     def twin_window(self) -> timedelta:
         """How far apart a history event and its live copy may be stamped, either way."""
         return max(self.dedup_window, self.twin_floor)
-
-
-#: Rows in a batch's dedup window past which asking the key index once per fingerprint is
-#: cheaper than reading every row (an index lookup costs a few rows' reading).
-_ROWS_PER_LOOKUP = 4
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """What one batch changed; the engine broadcasts it to subscribers.
-
-    A history merge reaches the event loop as `for_loop` makes it: `applied` holds only its
-    recent events, `summary` the rest in sum.
-    """
-
-    #: In time order, as the batch folded them (`in_time_order`), or stored them to refold.
-    #: A batch folded in order is a `FoldedBatch` (its items built as they are read).
-    applied: Sequence[Applied] = field(default_factory=list)
-    closed: list[Session] = field(default_factory=list)
-    duplicates: int = 0
-    rejected: int = 0
-    rebuilt: bool = False
-    #: What the live clock made of a stop past its grace period (a tick's result).
-    ticked: Step | None = None
-    #: A history merge told in sum (see `for_loop`); None for live batches and ticks.
-    summary: HistorySummary | None = None
-    #: How many of `applied` bear each name, when the batch counted them (`Pipeline.ingest`
-    #: does, for the type counters): a merge's summary need not count its events again.
-    by_type: Counter[str] | None = None
-    #: A history merge's parsed columns (names, times, image records), held for `release`
-    #: to free with `applied`: after the answer, not before it (`ingest_history`).
-    parsed: list[list[Any]] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        """Return whether the batch applied, closed or rebuilt anything."""
-        applied = self.summary.applied if self.summary is not None else self.applied
-        return bool(applied or self.closed or self.rebuilt or self.ticked)
-
-    @property
-    def applied_count(self) -> int:
-        """Return how many events the batch applied (a summarized merge's included)."""
-        return self.summary.applied if self.summary is not None else len(self.applied)
-
-    def for_loop(self, now: datetime) -> BatchResult:
-        """Return this history merge as the event loop is told it (see `history_summary`).
-
-        Its events not recent at `now` are folded into a summary: walking them does not land
-        on the loop. This result keeps them until `release()`; the loop's copy holds only the
-        recent ones.
-        """
-        summary, recent = summarize(self.applied, now, self.by_type)
-        return BatchResult(
-            recent,
-            list(self.closed),
-            self.duplicates,
-            self.rejected,
-            self.rebuilt,
-            self.ticked,
-            summary,
-        )
-
-    def release(self) -> None:
-        """Empty `applied` and `parsed` (the holder's last use), a slice at a time.
-
-        See `gradual_release`.
-        """
-        if isinstance(self.applied, FoldedBatch):
-            self.applied.release()
-        elif isinstance(self.applied, list):
-            release_gradually(self.applied)
-        for parsed in self.parsed:
-            release_gradually(parsed)
-        self.parsed = []
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineView:
-    """What readers on other threads see of the fold, published whole after each batch.
-
-    The writer thread folds into the tracker; the event loop reads this instead, so it never
-    sees a half-folded batch or a rebuild in progress (one reference swap, atomic in Python).
-    Treat it as read-only: `session` is shared with the stored summary.
-    """
-
-    state: SessionState = SessionState.IDLE
-    since: datetime | None = None
-    #: Why the machine is in its state (`sessions.state_detail`), session or not.
-    detail: dict[str, Any] = field(default_factory=lambda: state_detail(None))
-    #: When a pending stop becomes a state (the engine's clock ticks then), if one is pending.
-    deadline: datetime | None = None
-    #: The open session's canonical JSON, or None.
-    session: dict[str, Any] | None = None
-    equipment: Equipment = field(default_factory=Equipment)
-    anomalies: dict[str, int] = field(default_factory=dict)
-
-
-def in_time_order(events: list[NinaEvent]) -> list[NinaEvent]:
-    """Return a batch's events in time order; events sharing a time keep their arrival order.
-
-    The fold is in time order, and only events older than the previous batches count as late
-    (stored, then refolded). A batch the writer drained at once may itself be out of order (a
-    receive clock stepped back, frames carrying their own time beside stamped ones): folded as
-    it came, SEQUENCE-FINISHED before the night's last frame left the night imaging, and a
-    rebuild said idle. The stable sort also stores them so, as the store's `ts, id` order
-    reads them back. De-duplication notes on its way whether a batch came in order (nearly all
-    do): only the others are checked here.
-    """
-    times = list(map(_time_of, events))
-    if all(map(le, times, islice(times, 1, None))):
-        return events
-    return sorted(events, key=_time_of)
-
-
-_time_of = attrgetter("time")
 
 
 class Pipeline:
@@ -247,6 +115,7 @@ class Pipeline:
         #: NINA process lifetime counter: history restarts empty when NINA restarts.
         self.epoch = 0
         self.normalizer = Normalizer(options.tz)
+        self.dedup = Deduplicator(self.writer, options.dedup_window)
         overlap = options.late_tolerance + options.twin_window + timedelta(seconds=5)
         self._resume = HistoryResume(options.tz, overlap)
         self.tracker = self._new_tracker()
@@ -262,11 +131,8 @@ class Pipeline:
             resumed = self.tracker.open
             if resumed is not None and not resumed.state_history:
                 resumed.state_history = store.state_history(resumed.id)
-        #: Sessions folded into since the summaries and the state were last written, and the
-        #: event time and normalizer context of that write (see `_write_due`).
-        self._dirty: dict[str, Session] = {}
-        self._written_at: datetime | None = None
-        self._context_written = self.normalizer.snapshot()
+        #: Summaries and state held back from a batch's transaction until due.
+        self.held = WriteBehind(self.normalizer)
         self.view = PipelineView()
         store.before_close(self.flush)
         self._catch_up(store.folded_through())
@@ -328,37 +194,19 @@ class Pipeline:
         A re-read of the same NINA process parses only what the last read did not take in
         (see `history_resume`); the items skipped count as duplicates, as they would.
         """
-        raw_events = raw_list(event_history)
-        raw_images = raw_list(image_history) if image_history is not None else None
-        skip_events = skip_images = 0
         # The overlap re-read for late live copies needs history and live times to compare.
-        if self.clock.bounds_overlap and self.writer.pending is None:
-            count = image_count(image_history, raw_images)
-            skip_events, skip_images = self._resume.start(self.epoch, raw_events, count)
-        event_history = read_events = decoded_from(event_history, skip_events)
-        image_history = read_images = decoded_from(image_history, skip_images if skip_events else 0)
-        raw_events = raw_list(event_history)
-        raw_images = raw_list(image_history) if image_history is not None else None
-        if skip_events and raw_events is not None and raw_images is not None:
-            event_history = tail(event_history, raw_events, skip_events)
-            image_history = tail(image_history, raw_images, skip_images)
-        history = read_event_history(event_history)
-        bad_events = history.rejected
-        images: list[ImageRecord] = []
-        bad_images = 0
-        if image_history is not None:
-            images, bad_images = parse_image_history(image_history)
-        self.counters.received += skip_events + len(history.names) + bad_events
-        if bad_events:
-            for _ in range(bad_events):
-                self.counters.reject("bad_history_item")
-        if bad_images:
-            for _ in range(bad_images):
-                self.counters.reject("bad_image_record")
-        paired = pair_history_images(history, images, self.options.tz)
+        may_skip = self.clock.bounds_overlap and self.writer.pending is None
+        parsed = parse_history(self._resume, self.epoch, event_history, image_history, may_skip)
+        history, skipped = parsed.events, parsed.skipped_events
+        self.counters.received += skipped + len(history.names) + history.rejected
+        for _ in range(history.rejected):
+            self.counters.reject("bad_history_item")
+        for _ in range(parsed.bad_images):
+            self.counters.reject("bad_image_record")
+        paired = pair_history_images(history, parsed.images, self.options.tz)
         self.history_wanted = False
         self.normalizer.start_history()
-        if not skip_events:
+        if not skipped:
             # A whole read is the NINA process's life from its start, when it knew nothing:
             # the context the frames in it lack comes from it alone, not from the one live
             # events left (another process's rig after a restart, or later than those frames).
@@ -368,18 +216,14 @@ class Pipeline:
         for name, err in refused:
             self._refuse(result, name, err)
         self._take_in(events, Source.HISTORY, result)
-        result.duplicates += skip_events
-        self.counters.duplicates += skip_events
+        result.duplicates += skipped
+        self.counters.duplicates += skipped
         self.counters.backfilled += len(result.applied)
-        result.rejected += bad_events
-        saves = countOf(history.names, IMAGE_SAVE)
-        in_order = not (bad_events or bad_images) and saves <= len(images)
-        resumable = in_order and self.writer.pending is None
-        used = skip_images + saves if resumable else None
-        self._resume.took(self.epoch, raw_events, used, (read_events, read_images))
+        result.rejected += history.rejected
+        parsed.took(self._resume, self.epoch, stored_all=self.writer.pending is None)
         # Their last references, freed a slice at a time (see gradual_release) by whoever
         # holds the result, once the merge is told (`release`): not before the answer.
-        result.parsed = [history.events, history.times, history.names, paired, images]
+        result.parsed = [history.events, history.times, history.names, paired, parsed.images]
         return result
 
     def ingest(
@@ -420,7 +264,7 @@ class Pipeline:
         else:
             moved = self.clock.measure_live(events, source)
             self.history_wanted = self.clock.wants_history(events) or self.history_wanted
-        unique, in_order = self._deduplicate(events, stored)
+        unique, in_order = self.dedup.unique(events, stored)
         if source == Source.HISTORY:
             unique, reordered = self.clock.pair_history(events, unique, stored)
             moved = reordered or moved
@@ -440,7 +284,7 @@ class Pipeline:
             unique = in_time_order(unique)
         last = self.tracker.last_time
         # In time order, the events older than what was folded lead the batch.
-        late = 0 if last is None else bisect_left(unique, last, key=_time_of)
+        late = 0 if last is None else bisect_left(unique, last, key=attrgetter("time"))
         if late or moved:
             self.late_events += late
             result.applied = [Applied(e, None) for e in unique]
@@ -454,103 +298,12 @@ class Pipeline:
         return result
 
     # -- steps -------------------------------------------------------------------------
-    def _deduplicate(
-        self, events: Sequence[NinaEvent], stored: bool
-    ) -> tuple[list[NinaEvent], bool]:
-        """Return the events not seen before, and whether the batch came in time order.
-
-        `stored`: whether the file holds any event. The order is noted on the way (a batch in
-        order needs no sort, nor a second pass over its events to prove it: `in_time_order`).
-        """
-        if not events:
-            return [], True
-        window = self.options.dedup_window.total_seconds()
-        # A fresh file holds no key and no time: a first backfill asks for none of its
-        # thousands of keys, nor gathers its times to count its window.
-        seen_keys: set[str] = set()
-        recent: dict[str, list[float]] = {}
-        if stored:
-            exact_keys = [event.key for event in events if event.exact]
-            if exact_keys:
-                seen_keys = self.store.existing_keys(exact_keys)
-            recent = self._stored_near(events, window)
-        for event in self.writer.seen():  # not in the database yet, but already seen
-            if event.exact:
-                seen_keys.add(event.key)
-            else:
-                recent.setdefault(event.fingerprint, []).append(event.ts)
-        for times in recent.values():
-            times.sort()
-        unique: list[NinaEvent] = []
-        # Bound once: this loop runs for every event of a batch.
-        keep, see, times_of = unique.append, seen_keys.add, recent.get
-        # `ts` orders as `time` does (the same instant in microseconds).
-        before, in_order = -math.inf, True
-        for event in events:
-            stamp = event.ts
-            if stamp < before:
-                in_order = False
-            before = stamp
-            if event.exact:
-                key = event.key
-                if key in seen_keys:
-                    continue
-                see(key)
-            else:
-                fingerprint = event.fingerprint
-                near = times_of(fingerprint)
-                if not near:
-                    recent[fingerprint] = [stamp]
-                elif stamp >= (last := near[-1]):
-                    # In time order (nearly every batch) the last time is the nearest one;
-                    # the same test as below, without a search and an insertion.
-                    if last >= stamp - window:
-                        continue
-                    near.append(stamp)
-                else:
-                    at = bisect_left(near, stamp - window)
-                    if at < len(near) and near[at] <= stamp + window:
-                        continue
-                    insort(near, stamp)
-            keep(event)
-        return unique, in_order
-
-    def _stored_near(self, events: Sequence[NinaEvent], window: float) -> dict[str, list[float]]:
-        """Return the times stored near the batch's loose events, by fingerprint."""
-        loose = [event for event in events if not event.exact]
-        if not loose:
-            return {}
-        stamps = [event.ts for event in loose]
-        low, high = min(stamps) - window, max(stamps) + window
-        # Counted in the time index; none stored near (a fresh file, a new night, most live
-        # frames) needs neither the spans per fingerprint nor a second read.
-        stored = self.store.count_between(low, high)
-        if not stored:
-            return {}
-        spans: dict[str, tuple[float, float]] = {}
-        for event in loose:
-            ts = event.ts
-            span = spans.get(event.fingerprint)
-            spans[event.fingerprint] = (
-                (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
-            )
-        # Reading the window's rows costs per row, asking the key index per fingerprint: a
-        # batch spread over time has few rows in its window, a burst received within a
-        # second has every row of the burst in it.
-        if stored > _ROWS_PER_LOOKUP * len(spans):
-            near = {fp: (first - window, last + window) for fp, (first, last) in spans.items()}
-            found = self.store.fingerprint_times(near)
-            if found is not None:
-                return found
-        return self.store.fingerprints_between(low, high)
-
     def _fold(self, events: Sequence[NinaEvent], result: BatchResult) -> None:
         """Fold new events in order and store them.
 
         The events are written with every batch; the touched sessions' summaries and the
-        state only when something changed (see `_write_due`): what one frame's transaction
-        writes must not grow with the session. A crash in between loses nothing: the events
-        are stored, and the next start folds those after the saved state again (`_catch_up`).
+        state only when due (`write_behind`; a restart folds the events stored after the
+        saved state again: `_catch_up`).
         """
         tracker, epoch = self.tracker, self.epoch
         # Asked of the tracker once, not of each event's step: most events change nothing.
@@ -561,51 +314,21 @@ class Pipeline:
         rows: list[Row] = list(zip(folded.events, folded.session_ids, repeat(epoch), strict=False))
         result.applied = folded
         for closed in [item.closed for item in folded.notable() if item.closed is not None]:
-            self._dirty[closed.id] = closed
+            self.held.touch(closed)
             result.closed.append(closed)
-        if self.tracker.open is not None:
-            self._dirty[self.tracker.open.id] = self.tracker.open
+        self.held.touch(self.tracker.open)
         current = self._publish()
-        if self._write_due(changed, events[-1].time):
-            self._write(rows, self._take_dirty(current), self._state(), result=result)
+        if self.held.due(changed, events[-1].time):
+            self._write(rows, self.held.take(tracker, current), self._state(), result=result)
             return
         if current is not None:
             self.store.stage(current)
         self._write(rows, (), None, result=result)
 
-    def _write_due(self, changed: bool, now: datetime) -> bool:
-        """Return whether summaries and state are written now: on a change, else every few s.
-
-        A change is a session opened or closed, a state change or a new normalizer context
-        (none of which a restart could refold from the events stored after the saved state
-        alone without it). `now` is the event time (replays and tests stay deterministic).
-        """
-        if changed or self._written_at is None:
-            return True
-        if now - self._written_at >= WRITE_EVERY:
-            return True
-        return self.normalizer.snapshot() != self._context_written
-
-    def _take_dirty(
-        self, current: dict[str, Any] | None = None
-    ) -> list[tuple[Session, dict[str, Any]]]:
-        """Summaries of the sessions folded into since the last write; marks them written."""
-        open_session = self.tracker.open
-        summaries = [
-            (session, current)
-            if session is open_session and current is not None
-            else (session, self._summary(session))
-            for session in self._dirty.values()
-        ]
-        self._dirty = {}
-        self._written_at = self.tracker.last_time
-        self._context_written = self.normalizer.snapshot()
-        return summaries
-
     def flush(self) -> None:
         """Write the summaries and state held back since the last write (at close)."""
-        if self._dirty:
-            self._write([], self._take_dirty(), self._state())
+        if self.held.sessions:
+            self._write([], self.held.take(self.tracker), self._state())
 
     def _catch_up(self, folded_through: int) -> None:
         """Fold the events stored after the saved state (the process stopped in between).
@@ -623,17 +346,16 @@ class Pipeline:
         reassign: list[tuple[str | None, int]] = []
         for row_id, event, stored_in in tail:
             applied = self.checkpoints.apply(self.tracker, event)
-            if applied.closed is not None:
-                self._dirty[applied.closed.id] = applied.closed
+            self.held.touch(applied.closed)
             if applied.session_id != stored_in:
                 reassign.append((applied.session_id, row_id))
-        if self.tracker.open is not None:
-            self._dirty[self.tracker.open.id] = self.tracker.open
+        self.held.touch(self.tracker.open)
         _LOGGER.info("Folded %d events stored after the saved state", len(tail))
         try:
-            self.store.write_batch((), self._take_dirty(), self._state(), reassign=reassign)
+            summaries = self.held.take(self.tracker)
+            self.store.write_batch((), summaries, self._state(), reassign=reassign)
         except sqlite3.Error as err:  # the fold in memory is right; the next write stores it
-            self.storage_failures += 1
+            self.writer.storage_failures += 1
             _LOGGER.warning("Cannot store the state folded on start: %s", err)
 
     def _write(
@@ -673,65 +395,12 @@ class Pipeline:
         """Try the refused writes again (the engine's clock calls this)."""
         return self.writer.pending is None or self._write([], (), None)
 
-    @property
-    def pending_events(self) -> int:
-        """Return how many events wait for the database to take them."""
-        return self.writer.pending_events
-
-    @property
-    def pending_bytes(self) -> int:
-        """Return the stored text size of the events waiting (measured at each failed write)."""
-        return self.writer.pending.size if self.writer.pending else 0
-
-    @property
-    def _pending(self) -> PendingWrite | None:
-        return self.writer.pending
-
-    @property
-    def storage_error(self) -> str | None:
-        """Why the database refuses writes (None when it takes them)."""
-        return self.writer.storage_error
-
-    @storage_error.setter
-    def storage_error(self, value: str | None) -> None:
-        self.writer.storage_error = value
-
-    @property
-    def storage_failures(self) -> int:
-        """Return how many writes the database refused so far."""
-        return self.writer.storage_failures
-
-    @storage_failures.setter
-    def storage_failures(self, value: int) -> None:
-        self.writer.storage_failures = value
-
-    def _summary(self, session: Session) -> dict[str, Any]:
-        """Return a session's canonical JSON (the open one shows the machine's state)."""
-        fsm = self.tracker.fsm
-        if session is self.tracker.open:
-            return session.to_json(fsm.state, fsm)
-        return session.to_json(SessionState.IDLE)
-
     def _publish(self, current: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Publish the fold for other threads (see `PipelineView`); return the open summary.
 
         `current` is the open session's summary when the caller already has it.
         """
-        fsm, open_session = self.tracker.fsm, self.tracker.open
-        if open_session is None:
-            current = None
-        elif current is None:
-            current = open_session.to_json(fsm.state, fsm)
-        equipment = replace(fsm.equipment, pause_reasons=list(fsm.equipment.pause_reasons))
-        self.view = PipelineView(
-            fsm.state,
-            fsm.since,
-            state_detail(fsm),
-            fsm.deadline,
-            current,
-            equipment,
-            dict(fsm.anomalies),
-        )
+        self.view, current = publish(self.tracker, current)
         return current
 
     def _state(self) -> tuple[str, dict[str, Any]]:
@@ -785,10 +454,10 @@ class Pipeline:
         self.refolded_events = len(reassign)
         current = self._publish()
         if point is not None:  # sessions before the checkpoint keep their unwritten changes
-            kept = {k: v for k, v in self._dirty.items() if v.start.timestamp() < point.ts}
-            sessions = kept | sessions
-        self._dirty = sessions
-        summaries = self._take_dirty(current)
+            held = self.held.sessions.items()
+            sessions = {k: v for k, v in held if v.start.timestamp() < point.ts} | sessions
+        self.held.sessions = sessions
+        summaries = self.held.take(tracker, current)
         try:
             self.store.write_batch(
                 (), summaries, self._state(), reassign=reassign,
@@ -797,8 +466,8 @@ class Pipeline:
             )  # fmt: skip
         except sqlite3.Error as err:
             # The fold in memory is right; the stored sessions follow on the next rebuild.
-            self.storage_failures += 1
-            self.storage_error = f"{type(err).__name__}: {err}"
+            self.writer.storage_failures += 1
+            self.writer.storage_error = f"{type(err).__name__}: {err}"
             _LOGGER.warning("Cannot store the rebuilt sessions: %s", err)
             return
         if point is None:
@@ -816,13 +485,12 @@ class Pipeline:
             self.checkpoints.ticked()
         if step.transitions:
             result.ticked = step
-        for session in (open_session, closed):
-            if session is not None and (step.transitions or closed is not None):
-                self._dirty[session.id] = session
         if step.transitions or closed is not None:
+            self.held.touch(open_session)
+            self.held.touch(closed)
             current = self._publish()
-            self._write([], self._take_dirty(current), self._state())
-        elif self._dirty and (self._written_at is None or now - self._written_at >= WRITE_EVERY):
+            self._write([], self.held.take(self.tracker, current), self._state())
+        elif self.held.lagging(now):
             self.flush()  # a quiet stream: what the last frames changed is written now
         return result
 

@@ -88,9 +88,9 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
             "sessions": counts["sessions"],
             "events": counts["events"],
             # A database refusing writes: why, how often, and how many events wait for it.
-            "error": pipeline.storage_error,
-            "write_failures": pipeline.storage_failures,
-            "pending_events": pipeline.pending_events,
+            "error": pipeline.writer.storage_error,
+            "write_failures": pipeline.writer.storage_failures,
+            "pending_events": pipeline.writer.pending_events,
             **health.storage.as_dict(),
         },
         "clock": clock_view(pipeline),
@@ -100,7 +100,7 @@ def health_view(pipeline: Pipeline, health: ConnectionHealth, db_path: str) -> d
 def connection_view(pipeline: Pipeline, health: ConnectionHealth) -> dict[str, Any]:
     """Return the connection health with the pipeline's pending-write budget as it is now."""
     pending = health.budgets.pending_writes
-    pending.bytes = pipeline.pending_bytes
+    pending.bytes = pipeline.writer.pending_bytes
     pending.refused = pipeline.counters.rejected_by_reason.get("pending_full", 0)
     return health.as_dict()
 

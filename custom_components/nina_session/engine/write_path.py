@@ -91,6 +91,11 @@ class StoreWriter:
         """Return how many events wait for the database to take them."""
         return len(self.pending.events) if self.pending else 0
 
+    @property
+    def pending_bytes(self) -> int:
+        """Return the stored text size of the events waiting (measured at each failed write)."""
+        return self.pending.size if self.pending else 0
+
     def seen(self) -> list[NinaEvent]:
         """Return the events waiting for the database (de-duplication counts them as seen)."""
         return [event for event, _, _ in self.pending.events] if self.pending else []
