@@ -18,6 +18,7 @@ from custom_components.nina_session.engine.wire import (
     parse_image_history,
     parse_image_record,
     parse_socket_frame,
+    parse_socket_message,
 )
 from tests.engine.frames import T0, envelope, event
 
@@ -198,3 +199,28 @@ def test_an_image_history_reads_records_the_same_whatever_their_mapping() -> Non
     assert rejected == 4 and records[0] == records[1]
     assert (records[0].image_type, records[0].exposure, records[0].hfr) == ("LIGHT", 180.0, None)
     assert (records[0].stars, records[0].temperature, records[0].filter) == (None, -10.5, None)
+
+
+def test_an_event_object_gives_its_data_without_event_and_time_in_its_order() -> None:
+    """Test that a dict and a read-only mapping give the same event, keys in their order.
+
+    A decoded dict's data is a copy of it less `Event` and `Time`; the item stays whole.
+    """
+    time = "2026-11-24T19:00:00+01:00"
+    item = {"B": 1, "Event": " dither ", "A": {"C": [2]}, "Time": time, "Z": None}
+    for response in (item, MappingProxyType(item)):
+        event = parse_socket_message({"Response": response}, T0)
+        assert (event.name, event.time_text) == ("DITHER", time)
+        assert list(event.data.items()) == [("B", 1), ("A", {"C": [2]}), ("Z", None)]
+    events, rejected = parse_event_history(
+        [item, {"Time": time, "X": 1}, {"Event": "E", "Time": 5}]
+    )
+    assert [(event.name, dict(event.data)) for event in events] == [
+        ("DITHER", {"B": 1, "A": {"C": [2]}, "Z": None})
+    ]
+    assert rejected == 2
+    assert item["Event"] == " dither " and len(item) == 5  # the item itself is untouched
+    with pytest.raises(FrameError, match="no Event name"):
+        parse_socket_message({"Response": {"Time": time, "X": 1}}, T0)
+    with pytest.raises(FrameError, match="time is int"):
+        parse_socket_message({"Response": {"Event": "E", "Time": 5}}, T0)

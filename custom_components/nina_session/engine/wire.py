@@ -288,6 +288,12 @@ def make_event(
 
 
 def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
+    if type(obj) is dict:
+        # A copy less its Event and Time: the same keys in the same order as the
+        # comprehension below gives, in under half its time (one C copy and two pops).
+        data = obj.copy()
+        name = data.pop("Event", None)
+        return make_event(name, data, data.pop("Time", None), received_at)
     data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
     return make_event(obj.get("Event"), data, obj.get("Time"), received_at)
 
