@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 
+from custom_components.nina_session.engine import wire
 from custom_components.nina_session.engine.errors import FrameError
 from custom_components.nina_session.engine.wire import (
     MESSAGE_EVENT,
     HistoryEvents,
     parse_event_history,
     parse_image_history,
+    parse_image_record,
     parse_socket_frame,
+    parse_socket_message,
 )
 from tests.engine.frames import T0, envelope, event
 
@@ -120,3 +126,101 @@ def test_image_history_reads_strings_nan_and_missing_keys() -> None:
     assert (record.exposure, record.image_type, record.temperature, record.stars) == (
         None, "FLAT", None, 12)  # fmt: skip
     assert record.filter is None and record.date_text is None
+
+
+class _Float(float):
+    """A float whose `float()` differs from itself: only the general reader calls it."""
+
+    def __float__(self) -> float:
+        return 99.0
+
+
+class _Int(int):
+    """An int whose `float()` differs from itself (an int is read through `float`)."""
+
+    def __float__(self) -> float:
+        return 99.0
+
+
+#: Values of every type the image-record reader may meet, the usual ones at their edges.
+_ODD_VALUES: list[Any] = [
+    None, True, False, 0, 7, -3, 2**53, -(2**53), 2**53 + 1, -(2**53) - 1, 10**400,
+    1.5, 12.0, -0.0, math.nan, math.inf, -math.inf, 1e308, _Float(2.5), _Int(3),
+    "NaN", "Infinity", "-inf", " 12.5 ", "7", "", "   ", " light ", "ß", "\u00a0x\u2003",
+    [], [1.0], {}, {"A": 1},
+]  # fmt: skip
+
+
+#: The general readers, which the inline reading of usual types must agree with.
+_text, _number, _integer = wire._text, wire._number, wire._integer  # noqa: SLF001
+
+#: The record's field of each key of an `ImageStatistics` object.
+_FIELDS = {
+    "ImageType": "image_type", "ExposureTime": "exposure", "Filter": "filter",
+    "TargetName": "target", "CameraName": "camera", "TelescopeName": "telescope",
+    "Date": "date_text", "Filename": "filename", "HFR": "hfr", "Stars": "stars",
+    "RmsText": "rms_text", "Temperature": "temperature",
+}  # fmt: skip
+
+
+def _read_generally(key: str, value: Any) -> Any:
+    """Read one value of an image record as the general readers do, whatever its type."""
+    if key == "ImageType":
+        text = _text(value)
+        return text.upper() if text else None
+    if key == "Stars":
+        return _integer(value)
+    if key in ("ExposureTime", "HFR", "Temperature"):
+        return _number(value)
+    return _text(value)
+
+
+@pytest.mark.parametrize("key", _FIELDS)
+def test_every_value_of_an_image_record_reads_as_its_general_reader_reads_it(key: str) -> None:
+    """Test that the inline reading of usual types takes nothing the general readers refuse.
+
+    Values of the usual types are read inline; a bool where an int is, an int past 2**53, a
+    NaN float, a float subclass... must come out as `_text`, `_number`, `_integer` give them
+    (type included), in a record with every key and in one with keys missing.
+    """
+    full = dict.fromkeys(_FIELDS, "x")
+    for value in _ODD_VALUES:
+        expected = _read_generally(key, value)
+        for stats in ({**full, key: value}, {key: value}):
+            read = getattr(parse_image_record(stats), _FIELDS[key])
+            assert (type(read), repr(read)) == (type(expected), repr(expected)), value
+
+
+def test_an_image_history_reads_records_the_same_whatever_their_mapping() -> None:
+    """Test that a record as a dict, a dict with keys missing and a read-only mapping agree."""
+    stats = {"ImageType": " light ", "ExposureTime": 180, "HFR": "NaN", "Stars": True}
+    stats |= {"Temperature": -10.5, "Filter": "", "Date": "2026-11-24T19:00:00+01:00"}
+    records, rejected = parse_image_history([stats, MappingProxyType(stats), None, "x", 3, [stats]])
+    assert rejected == 4 and records[0] == records[1]
+    assert (records[0].image_type, records[0].exposure, records[0].hfr) == ("LIGHT", 180.0, None)
+    assert (records[0].stars, records[0].temperature, records[0].filter) == (None, -10.5, None)
+
+
+def test_an_event_object_gives_its_data_without_event_and_time_in_its_order() -> None:
+    """Test that a dict and a read-only mapping give the same event, keys in their order.
+
+    A decoded dict's data is a copy of it less `Event` and `Time`; the item stays whole.
+    """
+    time = "2026-11-24T19:00:00+01:00"
+    item = {"B": 1, "Event": " dither ", "A": {"C": [2]}, "Time": time, "Z": None}
+    for response in (item, MappingProxyType(item)):
+        event = parse_socket_message({"Response": response}, T0)
+        assert (event.name, event.time_text) == ("DITHER", time)
+        assert list(event.data.items()) == [("B", 1), ("A", {"C": [2]}), ("Z", None)]
+    events, rejected = parse_event_history(
+        [item, {"Time": time, "X": 1}, {"Event": "E", "Time": 5}]
+    )
+    assert [(event.name, dict(event.data)) for event in events] == [
+        ("DITHER", {"B": 1, "A": {"C": [2]}, "Z": None})
+    ]
+    assert rejected == 2
+    assert item["Event"] == " dither " and len(item) == 5  # the item itself is untouched
+    with pytest.raises(FrameError, match="no Event name"):
+        parse_socket_message({"Response": {"Time": time, "X": 1}}, T0)
+    with pytest.raises(FrameError, match="time is int"):
+        parse_socket_message({"Response": {"Event": "E", "Time": 5}}, T0)

@@ -211,23 +211,43 @@ def parse_image_record(stats: Any) -> ImageRecord:
     # Set field by field, not through the generated `__init__` (as `NinaEvent.build`): one is
     # made per frame, and the call cost a fifth of the record.
     record = _new_object(ImageRecord)
-    image_type = _text(image_type)
-    record.image_type = image_type.upper() if image_type else None
-    record.exposure = _number(exposure)
-    record.filter = _text(filter_name)
-    record.target = _text(target)
-    record.camera = _text(camera)
-    record.telescope = _text(telescope)
-    record.date_text = _text(date_text)
-    record.filename = _text(filename)
-    record.hfr = _number(hfr)
-    record.stars = _integer(stars)
-    record.rms_text = _text(rms_text)
-    record.temperature = _number(temperature)
+    # A value of the type NINA writes is read inline, exactly as its reader (`_text`,
+    # `_number`, `_integer`) reads that type; any other value (None, a "NaN" text, a whole
+    # number written as `0`, a bool...) goes through the reader. The twelve calls were about
+    # half the record's time; one test of all twelve types (`map(type, ...)`) cost more than
+    # it saved.
+    if type(image_type) is str:  # upper() of a text is empty only when the text is
+        record.image_type = image_type.strip().upper() or None
+    else:
+        image_type = _text(image_type)
+        record.image_type = image_type.upper() if image_type else None
+    record.exposure = (
+        (exposure if _isfinite(exposure) else None) if type(exposure) is float
+        else _number(exposure)
+    )  # fmt: skip
+    record.filter = (
+        (filter_name.strip() or None) if type(filter_name) is str else _text(filter_name)
+    )
+    record.target = (target.strip() or None) if type(target) is str else _text(target)
+    record.camera = (camera.strip() or None) if type(camera) is str else _text(camera)
+    record.telescope = (telescope.strip() or None) if type(telescope) is str else _text(telescope)
+    record.date_text = (date_text.strip() or None) if type(date_text) is str else _text(date_text)
+    record.filename = (filename.strip() or None) if type(filename) is str else _text(filename)
+    record.hfr = (hfr if _isfinite(hfr) else None) if type(hfr) is float else _number(hfr)
+    record.stars = (
+        stars if type(stars) is int and -_EXACT_INTEGER <= stars <= _EXACT_INTEGER
+        else _integer(stars)
+    )  # fmt: skip
+    record.rms_text = (rms_text.strip() or None) if type(rms_text) is str else _text(rms_text)
+    record.temperature = (
+        (temperature if _isfinite(temperature) else None) if type(temperature) is float
+        else _number(temperature)
+    )  # fmt: skip
     return record
 
 
 _new_object = object.__new__
+_isfinite = math.isfinite
 
 
 def unwrap_envelope(message: Any, *, expected_type: str | None = None) -> Any:
@@ -268,6 +288,12 @@ def make_event(
 
 
 def _event_from_object(obj: Mapping[str, Any], received_at: datetime | None) -> WireEvent:
+    if type(obj) is dict:
+        # A copy less its Event and Time: the same keys in the same order as the
+        # comprehension below gives, in under half its time (one C copy and two pops).
+        data = obj.copy()
+        name = data.pop("Event", None)
+        return make_event(name, data, data.pop("Time", None), received_at)
     data = {key: value for key, value in obj.items() if key not in ("Event", "Time")}
     return make_event(obj.get("Event"), data, obj.get("Time"), received_at)
 
