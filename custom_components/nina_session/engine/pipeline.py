@@ -453,10 +453,7 @@ class Pipeline:
         self.tracker = tracker
         self.refolded_events = len(reassign)
         current = self._publish()
-        if point is not None:  # sessions before the checkpoint keep their unwritten changes
-            held = self.held.sessions.items()
-            sessions = {k: v for k, v in held if v.start.timestamp() < point.ts} | sessions
-        self.held.sessions = sessions
+        self.held.refolded(sessions, point.ts if point is not None else None)
         summaries = self.held.take(tracker, current)
         try:
             self.store.write_batch(

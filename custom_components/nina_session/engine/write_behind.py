@@ -48,6 +48,17 @@ class WriteBehind:
             return True
         return self._normalizer.snapshot() != self._context
 
+    def refolded(self, sessions: dict[str, Session], since: float | None) -> None:
+        """Hold the sessions a refold made instead of those held.
+
+        `since`: the POSIX time the refold started from (a checkpoint's); the sessions held
+        that started before it were not refolded and keep their unwritten changes.
+        """
+        if since is not None:
+            kept = {k: v for k, v in self.sessions.items() if v.start.timestamp() < since}
+            sessions = kept | sessions
+        self.sessions = sessions
+
     def lagging(self, now: datetime) -> bool:
         """Return whether summaries wait longer than `WRITE_EVERY` at `now` (a quiet stream)."""
         written = self._written_at
@@ -62,17 +73,13 @@ class WriteBehind:
         session's shows the machine's state, a closed one's idle.
         """
         fsm, open_session = tracker.fsm, tracker.open
-        summaries = [
-            (session, current)
-            if session is open_session and current is not None
-            else (
-                session,
-                session.to_json(fsm.state, fsm)
-                if session is open_session
-                else session.to_json(SessionState.IDLE),
-            )
-            for session in self.sessions.values()
-        ]
+
+        def summary(session: Session) -> dict[str, Any]:
+            if session is not open_session:
+                return session.to_json(SessionState.IDLE)
+            return current if current is not None else session.to_json(fsm.state, fsm)
+
+        summaries = [(session, summary(session)) for session in self.sessions.values()]
         self.sessions = {}
         self._written_at = tracker.last_time
         self._context = self._normalizer.snapshot()
